@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"kcplab/capture"
+	"kcplab/experiments"
+	"kcplab/harness"
+)
+
+func runList(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("list", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErr("list takes no arguments")
+	}
+	for _, e := range experiments.All() {
+		fmt.Fprintf(stdout, "%-20s %3d trials  %s\n", e.ID, e.Trials, e.Title)
+	}
+	return nil
+}
+
+// runFlags are the flags shared by run and results.
+type runFlags struct {
+	trials, parallel int
+	out, capture     string
+}
+
+func (f *runFlags) register(fs interface {
+	IntVar(*int, string, int, string)
+	StringVar(*string, string, string, string)
+}, defaultOut string) {
+	fs.IntVar(&f.trials, "trials", 0, "trials per experiment (0: each experiment's default)")
+	fs.IntVar(&f.parallel, "parallel", harness.DefaultParallel, "trials running at once")
+	fs.StringVar(&f.out, "out", defaultOut, "directory for DIR/ID/trial-NNN.pcapng and DIR/ID/summary.json")
+	fs.StringVar(&f.capture, "capture", "tap", "capture source: tap (in-process) or live (libpcap, root)")
+}
+
+// selected resolves the experiment ids (all when none is given) and validates the flags.
+func (f *runFlags) selected(ids []string) ([]*harness.Experiment, harness.CaptureKind, error) {
+	if f.trials < 0 || f.trials > 100000 {
+		return nil, "", usageErr("-trials %d: want 0..100000", f.trials)
+	}
+	if f.parallel < 1 || f.parallel > 64 {
+		return nil, "", usageErr("-parallel %d: want 1..64", f.parallel)
+	}
+	kind, err := harness.ParseCaptureKind(f.capture)
+	if err != nil {
+		return nil, "", usageErr("-capture: %v", err)
+	}
+	if kind == harness.CaptureLive {
+		if err := capture.LiveAvailable(); err != nil {
+			return nil, "", usageErr("%v", err)
+		}
+	}
+	if len(ids) == 0 {
+		return experiments.All(), kind, nil
+	}
+	var out []*harness.Experiment
+	for _, id := range ids {
+		e, err := experiments.Lookup(id)
+		if err != nil {
+			return nil, "", usageErr("%v", err)
+		}
+		out = append(out, e)
+	}
+	return out, kind, nil
+}
+
+// runAll runs the experiments, printing progress and a summary of each to w.
+func (f *runFlags) runAll(w io.Writer, exps []*harness.Experiment, kind harness.CaptureKind) ([]*harness.Result, error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var results []*harness.Result
+	failed := 0
+	for _, e := range exps {
+		n := f.trials
+		if n == 0 {
+			n = e.Trials
+		}
+		fmt.Fprintf(w, "%s: %s (%d trials, %d at once, %s capture)\n", e.ID, e.Title, n, f.parallel, kind)
+		last := time.Now()
+		res, err := harness.Run(ctx, e, harness.RunOptions{Trials: f.trials, Parallel: f.parallel, Capture: kind,
+			OutDir: f.out, Progress: func(done, total int) {
+				if time.Since(last) > 2*time.Second || done == total {
+					fmt.Fprintf(w, "  %d/%d trials\n", done, total)
+					last = time.Now()
+				}
+			}})
+		if err != nil {
+			return results, err
+		}
+		results = append(results, res)
+		path, err := res.WriteSummary(filepath.Join(f.out, e.ID))
+		if err != nil {
+			return results, err
+		}
+		printSummary(w, res, path)
+		failed += len(res.Failed())
+	}
+	if failed > 0 {
+		return results, failErr("%d trial(s) failed; their pcapng files are kept (see above)", failed)
+	}
+	return results, nil
+}
+
+func printSummary(w io.Writer, res *harness.Result, summaryPath string) {
+	n := len(res.Trials)
+	names := make([]string, 0, len(res.Counts))
+	for _, c := range res.Experiment.Classes {
+		names = append(names, c.Name)
+	}
+	for _, name := range names {
+		c := res.Counts[name]
+		fmt.Fprintf(w, "  %-28s %4d/%d (%5.1f%%)\n", name, c, n, 100*float64(c)/float64(max(n, 1)))
+	}
+	for _, t := range res.Failed() {
+		fmt.Fprintf(w, "  FAILED trial %d: %s\n", t.Trial, indent(t.Err.Error()))
+		if t.Pcapng != "" {
+			fmt.Fprintf(w, "    kept: %s\n", t.Pcapng)
+		}
+	}
+	if res.Experiment.Answer != nil {
+		fmt.Fprintf(w, "  answer: %s\n", res.Experiment.Answer(res))
+	}
+	fmt.Fprintf(w, "  %.1fs; pcapng files and summary: %s\n", res.Elapsed.Seconds(), filepath.Dir(summaryPath))
+}
+
+func indent(s string) string { return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") }
+
+func runRun(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", stderr)
+	var f runFlags
+	f.register(fs, "out")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	exps, kind, err := f.selected(fs.Args())
+	if err != nil {
+		return err
+	}
+	_, err = f.runAll(stdout, exps, kind)
+	if err == nil {
+		fmt.Fprintf(stdout, "open a trial in Wireshark: wireshark -X lua_script:wireshark/kcp.lua %s\n",
+			filepath.Join(f.out, exps[0].ID, "trial-001.pcapng"))
+	}
+	return err
+}

@@ -1,0 +1,60 @@
+package experiments
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"testing"
+
+	"kcplab/harness"
+)
+
+var (
+	captureFlag = flag.String("kcplab.capture", "tap", "capture source for the experiments: tap or live (root, -tags pcap)")
+	trialsFlag  = flag.Int("kcplab.trials", 0, "trials per experiment (0: each experiment's default)")
+	keepFlag    = flag.String("kcplab.keep", "", "directory for failing trials' pcapng files (default: $TMPDIR/kcplab-failed)")
+)
+
+// TestExperiments runs every experiment: each trial must fit exactly one class and keep every invariant.
+// With -v it prints each class's count and one decoded ladder.
+func TestExperiments(t *testing.T) {
+	kind, err := harness.ParseCaptureKind(*captureFlag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range All() {
+		t.Run(e.ID, func(t *testing.T) {
+			t.Parallel()
+			res, err := harness.Run(context.Background(), e, harness.RunOptions{
+				Trials: *trialsFlag, Capture: kind, KeepDir: *keepFlag})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range res.Failed() {
+				t.Errorf("trial %d failed (pcapng kept: %s):\n%v", f.Trial, f.Pcapng, f.Err)
+			}
+			t.Log(describe(res))
+		})
+	}
+}
+
+func describe(res *harness.Result) string {
+	var b strings.Builder
+	n := len(res.Trials)
+	fmt.Fprintf(&b, "%s: %d trials in %.1fs\n", res.Experiment.ID, n, res.Elapsed.Seconds())
+	for _, c := range res.Experiment.Classes {
+		k := res.Counts[c.Name]
+		fmt.Fprintf(&b, "class %q: %d/%d (%.0f%%)\n", c.Name, k, n, 100*float64(k)/float64(n))
+		if ex := res.Example(c.Name); ex != nil {
+			fmt.Fprintf(&b, "  e.g. trial %d, %d accepted session(s):\n", ex.Trial, ex.Trace.Accepts)
+			for _, line := range strings.Split(strings.TrimRight(ex.Trace.Ladder(), "\n"), "\n") {
+				b.WriteString("    " + line + "\n")
+			}
+		}
+	}
+	if res.Experiment.Answer != nil {
+		b.WriteString("answer: " + res.Experiment.Answer(res) + "\n")
+	}
+	return b.String()
+}

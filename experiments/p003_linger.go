@@ -1,0 +1,63 @@
+package experiments
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"kcplab/harness"
+)
+
+// p003-linger: the seed's server with the smallest change that makes Close graceful: after its Write
+// it lingers for 300 ms (three update intervals) before Close, by reading with a deadline, so it also
+// hears anything the client might still say.
+//
+// Expected ladder, in every trial:
+//
+//	c→s PUSH sn=0 una=0 len=9     the request
+//	s→c ACK  sn=0 una=1           the server's first flush: ACKs only (cwnd starts at 0)
+//	s→c PUSH sn=0 una=1 len=N     the response, at the server's next update tick (~100 ms)
+//	c→s ACK  sn=0 una=1           at the client's next tick, before the server closes
+//
+// The cost: the server session lives 300 ms longer, and the response arrives ~100 ms after the request
+// instead of at once (it waits for the tick that opens the congestion window).
+func init() {
+	register(&harness.Experiment{
+		ID:       "p003-linger",
+		Title:    "p003 with a graceful close: linger 300 ms before Close",
+		Question: "Does lingering for three update intervals between the server's Write and its Close deliver the response in every trial, and what does it cost?",
+		Answer:   lingerAnswer,
+		Server:   p003Server(lingerRead(p003Linger)),
+		Client:   p003Client,
+		Trials:   40,
+		Classes: []harness.Class{{
+			Name:        "delivered",
+			Description: "request, its ACK, the response at the server's next tick, its ACK; one session",
+			Ladder:      p003Ladder,
+			Checks:      []harness.Check{harness.ReadGot(harness.Client)},
+		}},
+		Invariants: []harness.Check{
+			harness.NoHandshake(),
+			harness.OnlyDataAndAcks(),
+			harness.ReadEndsInTimeout(harness.Client, time.Second),
+		},
+		Measures: p003Measures,
+	})
+}
+
+// p003Linger is how long the graceful server waits between Write and Close.
+const p003Linger = 300 * time.Millisecond
+
+// lingerRead waits up to d for the peer to say anything more, then returns (the caller closes).
+func lingerRead(d time.Duration) func(net.Conn) {
+	return func(conn net.Conn) {
+		_ = conn.SetReadDeadline(time.Now().Add(d))
+		_, _ = conn.Read(make([]byte, 4096))
+	}
+}
+
+func lingerAnswer(r *harness.Result) string {
+	n := len(r.Trials)
+	return fmt.Sprintf("Yes: with a %v linger the response arrived in %d of %d trials; the price is a server session that lives %v longer and a response that waits for the next update tick.",
+		p003Linger, r.Counts["delivered"], n, p003Linger)
+}

@@ -1,0 +1,42 @@
+// Package experiments holds kcplab's experiments, one per file. Each file declares an
+// *harness.Experiment and registers it in init; nothing else needs to change to add one.
+package experiments
+
+import (
+	"fmt"
+	"sort"
+
+	"kcplab/harness"
+)
+
+var registry = map[string]*harness.Experiment{}
+
+func register(e *harness.Experiment) {
+	if _, dup := registry[e.ID]; dup {
+		panic("experiments: duplicate id " + e.ID) // a programming error caught by every test run
+	}
+	registry[e.ID] = e
+}
+
+// All returns every experiment, sorted by id.
+func All() []*harness.Experiment {
+	out := make([]*harness.Experiment, 0, len(registry))
+	for _, e := range registry {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Lookup returns the experiment with the given id, or an error listing the known ids.
+func Lookup(id string) (*harness.Experiment, error) {
+	if e, ok := registry[id]; ok {
+		return e, nil
+	}
+	ids := make([]string, 0, len(registry))
+	for k := range registry {
+		ids = append(ids, k)
+	}
+	sort.Strings(ids)
+	return nil, fmt.Errorf("unknown experiment %q (known: %v)", id, ids)
+}

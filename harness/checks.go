@@ -1,0 +1,132 @@
+package harness
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"kcplab/capture"
+	"kcplab/kcpwire"
+)
+
+// NoHandshake checks that nothing is on the wire before the client's first PUSH: the trial's first
+// datagram is the client's and carries a PUSH with sn 0.
+func NoHandshake() Check {
+	return Check{Name: "no handshake: nothing on the wire before the client's first PUSH", Fn: func(tr *Trace) error {
+		if len(tr.Segments) == 0 {
+			return nil
+		}
+		for _, s := range tr.Segments {
+			if s.Dir == C2S && s.Cmd == kcpwire.CmdPush {
+				if s.Datagram != 0 {
+					return fmt.Errorf("%d datagram(s) before the client's first PUSH; first: %s", s.Datagram, tr.Segments[0])
+				}
+				if s.Sn != 0 {
+					return fmt.Errorf("the client's first PUSH has sn=%d, want 0", s.Sn)
+				}
+				return nil
+			}
+		}
+		return errors.New("the client sent no PUSH")
+	}}
+}
+
+// OnlyDataAndAcks checks that every segment is explained by the application: a PUSH carries bytes its
+// sender wrote, an ACK acknowledges a PUSH that travelled the other way before it, and there are no
+// window probes. A handshake or a teardown (e.g. something sent by Close) would break it, as would a
+// datagram that does not decode.
+func OnlyDataAndAcks() Check {
+	return Check{Name: "no teardown: every segment is data that was written or an ACK of data", Fn: func(tr *Trace) error {
+		if len(tr.DecodeErrs) > 0 {
+			return tr.DecodeErrs[0]
+		}
+		written := map[Dir][]byte{
+			C2S: tr.BytesWritten(capture.SideClient, 0),
+			S2C: tr.BytesWritten(capture.SideServer, 0),
+		}
+		pushed := map[Dir]map[uint32]bool{C2S: {}, S2C: {}}
+		for _, s := range tr.Segments {
+			switch s.Cmd {
+			case kcpwire.CmdPush:
+				if s.Len == 0 || !bytes.Contains(written[s.Dir], s.Data) {
+					return fmt.Errorf("%s carries bytes its sender never wrote", s)
+				}
+				pushed[s.Dir][s.Sn] = true
+			case kcpwire.CmdAck:
+				other := C2S
+				if s.Dir == C2S {
+					other = S2C
+				}
+				if !pushed[other][s.Sn] {
+					return fmt.Errorf("%s acknowledges a segment that was never sent", s)
+				}
+			default:
+				return fmt.Errorf("unexpected control segment %s", s)
+			}
+		}
+		return nil
+	}}
+}
+
+// ReadEndsInTimeout checks that side's last Read ended with a deadline timeout (a net.Error found with
+// errors.As), about d after the side's last successful Read or Write, and that no Read returned io.EOF.
+func ReadEndsInTimeout(side capture.Side, d time.Duration) Check {
+	name := fmt.Sprintf("%s's Read ends in a timeout %v after its last Read or Write, never EOF", side, d)
+	return Check{Name: name, Fn: func(tr *Trace) error {
+		var last, lastOK *Event
+		evs := tr.EventsOf(side, 0)
+		for i := range evs {
+			e := &evs[i]
+			if e.Kind == EvRead && errors.Is(e.Err, io.EOF) {
+				return fmt.Errorf("%s", e)
+			}
+			if e.Kind == EvRead {
+				last = e
+			}
+			if (e.Kind == EvRead || e.Kind == EvWrite) && e.Err == nil {
+				lastOK = e
+			}
+		}
+		if last == nil {
+			return fmt.Errorf("the %s never read", side)
+		}
+		if !IsTimeout(last.Err) {
+			return fmt.Errorf("last Read ended with %s, want timeout", ErrClass(last.Err))
+		}
+		if lastOK == nil {
+			return nil
+		}
+		gap := last.Time.Sub(lastOK.Time)
+		if diff := gap - d; diff > Tolerance(d) || -diff > Tolerance(d) {
+			return fmt.Errorf("timeout %.3fs after the last successful Read/Write, want %v ± %v", gap.Seconds(), d, Tolerance(d))
+		}
+		return nil
+	}}
+}
+
+// ReadGot checks that side's Reads returned exactly the bytes its peer wrote.
+func ReadGot(side capture.Side) Check {
+	return Check{Name: fmt.Sprintf("the %s read what its peer wrote", side), Fn: func(tr *Trace) error {
+		peer := capture.SideServer
+		if side == capture.SideServer {
+			peer = capture.SideClient
+		}
+		got, want := tr.BytesRead(side, 0), tr.BytesWritten(peer, 0)
+		if len(want) == 0 || !bytes.Equal(got, want) {
+			return fmt.Errorf("read %d bytes %q, peer wrote %d bytes", len(got), clip(got, 40), len(want))
+		}
+		return nil
+	}}
+}
+
+// ReadNothing checks that side's Reads returned no bytes at all.
+func ReadNothing(side capture.Side) Check {
+	return Check{Name: fmt.Sprintf("the %s read nothing", side), Fn: func(tr *Trace) error {
+		if got := tr.BytesRead(side, 0); len(got) > 0 {
+			return fmt.Errorf("read %d bytes %q", len(got), clip(got, 40))
+		}
+		return nil
+	}}
+}

@@ -1,0 +1,173 @@
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"kcplab/capture"
+)
+
+// EventKind says what an application role did.
+type EventKind uint8
+
+// Kinds of application events.
+const (
+	EvDial   EventKind = iota + 1 // the client session was created
+	EvAccept                      // the listener accepted a session
+	EvRead                        // a Read returned
+	EvWrite                       // a Write returned
+	EvClose                       // Close returned
+	EvReturn                      // the role function returned
+)
+
+var eventNames = map[EventKind]string{
+	EvDial: "Dial", EvAccept: "Accept", EvRead: "Read", EvWrite: "Write", EvClose: "Close", EvReturn: "return",
+}
+
+// String returns the event kind's name.
+func (k EventKind) String() string {
+	if s, ok := eventNames[k]; ok {
+		return s
+	}
+	return fmt.Sprintf("EventKind(%d)", uint8(k))
+}
+
+// Event is one thing an application role did or saw, with its result.
+type Event struct {
+	Time    time.Time     // when the call returned
+	Side    capture.Side  // client or server
+	Session int           // server: accepted session number (1-based); client: 0
+	Kind    EventKind     //
+	N       int           // bytes read or written
+	Data    []byte        // the bytes read or written
+	Err     error         // the call's error
+	Dur     time.Duration // how long the call blocked
+}
+
+// Who names the side and session, e.g. "client" or "server#2".
+func (e Event) Who() string {
+	if e.Side == capture.SideServer {
+		return fmt.Sprintf("server#%d", e.Session)
+	}
+	return e.Side.String()
+}
+
+// String is a one-line description, e.g. "client: Read -> timeout after 1.001s".
+func (e Event) String() string {
+	switch e.Kind {
+	case EvRead, EvWrite:
+		if e.Err != nil {
+			return fmt.Sprintf("%s: %s -> %s after %.3fs", e.Who(), e.Kind, ErrClass(e.Err), e.Dur.Seconds())
+		}
+		return fmt.Sprintf("%s: %s -> %d bytes %q", e.Who(), e.Kind, e.N, clip(e.Data, 60))
+	case EvReturn:
+		if e.Err != nil {
+			return fmt.Sprintf("%s: role returned %s (%v)", e.Who(), ErrClass(e.Err), e.Err)
+		}
+		return fmt.Sprintf("%s: role returned", e.Who())
+	default:
+		if e.Err != nil {
+			return fmt.Sprintf("%s: %s() -> %v", e.Who(), e.Kind, e.Err)
+		}
+		return fmt.Sprintf("%s: %s()", e.Who(), e.Kind)
+	}
+}
+
+func clip(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}
+
+// IsTimeout reports whether err is a deadline timeout as kcp-go reports it: a wrapped net.Error with
+// Timeout() true (kcp-go wraps it with pkg/errors, so a plain type assertion fails).
+func IsTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// ErrClass names an error the way the results talk about it: "timeout", "EOF", "closed", or the message.
+func ErrClass(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case IsTimeout(err):
+		return "timeout"
+	case errors.Is(err, io.EOF):
+		return "EOF"
+	case errors.Is(err, io.ErrClosedPipe), errors.Is(err, net.ErrClosed):
+		return "closed"
+	default:
+		return err.Error()
+	}
+}
+
+// eventLog collects the events of one trial; safe for concurrent use.
+type eventLog struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+func (l *eventLog) add(e Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	l.mu.Lock()
+	l.events = append(l.events, e)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) snapshot() []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Event(nil), l.events...)
+}
+
+// recConn wraps a session's net.Conn and records every Read, Write and Close as an event.
+type recConn struct {
+	net.Conn
+	log     *eventLog
+	side    capture.Side
+	session int
+}
+
+func (c *recConn) record(kind EventKind, start time.Time, n int, data []byte, err error) {
+	now := time.Now()
+	c.log.add(Event{Time: now, Side: c.side, Session: c.session, Kind: kind, N: n,
+		Data: append([]byte(nil), data...), Err: err, Dur: now.Sub(start)})
+}
+
+func (c *recConn) Read(b []byte) (int, error) {
+	start := time.Now()
+	n, err := c.Conn.Read(b)
+	c.record(EvRead, start, n, b[:n], err)
+	return n, err
+}
+
+func (c *recConn) Write(b []byte) (int, error) {
+	start := time.Now()
+	n, err := c.Conn.Write(b)
+	c.record(EvWrite, start, n, b[:n], err)
+	return n, err
+}
+
+func (c *recConn) Close() error {
+	start := time.Now()
+	err := c.Conn.Close()
+	c.record(EvClose, start, 0, nil, err)
+	return err
+}
+
+// Side is the client or the server of a trial.
+type Side = capture.Side
+
+// The two roles of a trial.
+const (
+	Client = capture.SideClient
+	Server = capture.SideServer
+)

@@ -1,0 +1,87 @@
+// Package harness runs kcplab experiments: trials of a kcp-go server and client in one process over
+// loopback UDP, captured datagram by datagram, classified into named outcome classes.
+package harness
+
+import (
+	"net"
+	"time"
+
+	kcp "github.com/xtaci/kcp-go/v5"
+)
+
+// Role is one side of an experiment: it gets the session as a net.Conn and returns the error it ended with.
+type Role func(conn net.Conn) error
+
+// Experiment is one question about kcp-go, answered by running trials and classifying each one.
+type Experiment struct {
+	ID       string // short id, e.g. "p003"
+	Title    string // one line
+	Question string // the question the experiment answers
+	// Answer states the finding in one sentence from a run's counts (used in RESULTS.md).
+	Answer func(r *Result) string
+
+	Server Role // runs on every session the listener accepts
+	Client Role // runs on the dialed session
+
+	Transport Transport               // framing on the wire: plain (default), FEC, encryption
+	Session   func(s *kcp.UDPSession) // session options applied to both sides (nil: kcp-go defaults)
+	Trials    int                     // default number of trials
+	Timeout   time.Duration           // bound on one trial (default 10 s)
+	Quiet     time.Duration           // wire silence that ends a trial once the roles returned (default 300 ms)
+
+	Classes    []Class   // named outcomes; every trial must match exactly one
+	Invariants []Check   // hold in every trial
+	Measures   []Measure // numbers reported per class (e.g. a gap in ms, sessions accepted)
+}
+
+// Measure is a number taken from each trial, summarised per class in the results.
+type Measure struct {
+	Name string                          // e.g. "final ACK after the response (ms)"
+	Fn   func(tr *Trace) (float64, bool) // false when the trial has no such number
+}
+
+// Transport selects kcp-go's framing around the segments.
+type Transport struct {
+	DataShards, ParityShards int    // FEC when both are > 0
+	Key                      []byte // AES key (16, 24 or 32 bytes) for encryption; nil for none
+}
+
+// Class is a named outcome of a trial: a trial is in the class when its wire ladder matches and its
+// checks pass.
+type Class struct {
+	Name        string // e.g. "delivered"
+	Description string // what it means, one sentence
+	Ladder      Ladder // the exact sequence of segments on the wire
+	Checks      []Check
+}
+
+// Check is a named predicate on a trace; Fn returns nil when the trace satisfies it.
+type Check struct {
+	Name string
+	Fn   func(tr *Trace) error
+}
+
+// Defaults used when an Experiment leaves a field zero.
+const (
+	DefaultTrials  = 20
+	DefaultTimeout = 10 * time.Second
+	DefaultQuiet   = 300 * time.Millisecond
+)
+
+func (e *Experiment) trials() int            { return orInt(e.Trials, DefaultTrials) }
+func (e *Experiment) timeout() time.Duration { return orDur(e.Timeout, DefaultTimeout) }
+func (e *Experiment) quiet() time.Duration   { return orDur(e.Quiet, DefaultQuiet) }
+
+func orInt(v, d int) int {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+func orDur(v, d time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return d
+}

@@ -1,0 +1,226 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// RunOptions configure a run of many trials.
+type RunOptions struct {
+	Trials   int         // 0: the experiment's own default
+	Parallel int         // trials running at once (default 4)
+	Capture  CaptureKind // tap (default) or live
+	// OutDir receives OutDir/ID/trial-NNN.pcapng for every trial. When empty, only trials that fail
+	// are written, under KeepDir.
+	OutDir   string
+	KeepDir  string                // where failing trials' pcapng files go when OutDir is empty
+	Progress func(done, total int) // called after each trial (from one goroutine at a time)
+}
+
+// DefaultParallel is how many trials run at once unless RunOptions says otherwise.
+const DefaultParallel = 4
+
+// TrialResult is one classified trial.
+type TrialResult struct {
+	Trial  int
+	Class  string // the matching class; "" when none matched
+	Err    error  // why the trial failed: run error, no or several classes, or a broken invariant
+	Trace  *Trace
+	Pcapng string // path of the trial's capture file, if written
+}
+
+// Result is a run of one experiment.
+type Result struct {
+	Experiment *Experiment
+	Capture    CaptureKind
+	Parallel   int
+	Started    time.Time
+	Elapsed    time.Duration
+	Trials     []TrialResult
+	Counts     map[string]int // per class name
+}
+
+// Failed returns the trials that failed.
+func (r *Result) Failed() []TrialResult {
+	var out []TrialResult
+	for _, t := range r.Trials {
+		if t.Err != nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Example returns the first trial of a class, or nil.
+func (r *Result) Example(class string) *TrialResult {
+	for i := range r.Trials {
+		if r.Trials[i].Class == class && r.Trials[i].Err == nil {
+			return &r.Trials[i]
+		}
+	}
+	return nil
+}
+
+// Of returns the successful trials of a class.
+func (r *Result) Of(class string) []TrialResult {
+	var out []TrialResult
+	for _, t := range r.Trials {
+		if t.Class == class && t.Err == nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Run runs the experiment's trials (bounded parallelism), classifies each one and writes its pcapng.
+// It returns an error only when the run as a whole could not proceed; failing trials are in the result.
+func Run(ctx context.Context, e *Experiment, opts RunOptions) (*Result, error) {
+	if e.Client == nil || e.Server == nil {
+		return nil, fmt.Errorf("experiment %s: both roles are required", e.ID)
+	}
+	n := orInt(opts.Trials, e.trials())
+	par := min(orInt(opts.Parallel, DefaultParallel), n)
+	res := &Result{Experiment: e, Capture: orKind(opts.Capture), Parallel: par, Started: time.Now(),
+		Trials: make([]TrialResult, n), Counts: map[string]int{}}
+	for _, c := range e.Classes {
+		res.Counts[c.Name] = 0
+	}
+
+	dir := opts.OutDir
+	if dir != "" {
+		dir = filepath.Join(dir, e.ID)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for range par {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				tr := runOne(ctx, e, i+1, res.Capture, dir, opts.KeepDir)
+				mu.Lock()
+				res.Trials[i] = tr
+				done++
+				if opts.Progress != nil {
+					opts.Progress(done, n)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, t := range res.Trials {
+		if t.Class != "" {
+			res.Counts[t.Class]++
+		}
+	}
+	res.Elapsed = time.Since(res.Started)
+	return res, nil
+}
+
+func orKind(k CaptureKind) CaptureKind {
+	if k == "" {
+		return CaptureTap
+	}
+	return k
+}
+
+// runOne runs, classifies and saves one trial.
+func runOne(ctx context.Context, e *Experiment, n int, kind CaptureKind, dir, keep string) TrialResult {
+	tr, err := RunTrial(ctx, e, n, kind)
+	res := TrialResult{Trial: n, Trace: tr, Err: err}
+	if tr == nil {
+		return res
+	}
+	if err == nil {
+		res.Class, res.Err = Classify(e, tr)
+	}
+	if dir == "" && res.Err != nil {
+		dir = filepath.Join(orString(keep, filepath.Join(os.TempDir(), "kcplab-failed")), e.ID)
+		if mkErr := os.MkdirAll(dir, 0o755); mkErr != nil {
+			res.Err = errors.Join(res.Err, mkErr)
+			return res
+		}
+	}
+	if dir != "" {
+		path := filepath.Join(dir, fmt.Sprintf("trial-%03d.pcapng", n))
+		if werr := writeTrialPcapng(path, e, tr, res.Class, res.Err); werr != nil {
+			res.Err = errors.Join(res.Err, werr)
+		} else {
+			res.Pcapng = path
+		}
+	}
+	return res
+}
+
+func orString(s, d string) string {
+	if s != "" {
+		return s
+	}
+	return d
+}
+
+// Classify finds the one class a trace belongs to and checks the experiment's invariants on it.
+func Classify(e *Experiment, tr *Trace) (string, error) {
+	var matched []string
+	var why []string
+	for _, c := range e.Classes {
+		if err := c.match(tr); err != nil {
+			why = append(why, fmt.Sprintf("not %q: %v", c.Name, err))
+			continue
+		}
+		matched = append(matched, c.Name)
+	}
+	var errs []error
+	for _, inv := range e.Invariants {
+		if err := inv.Fn(tr); err != nil {
+			errs = append(errs, fmt.Errorf("invariant %q broken: %w", inv.Name, err))
+		}
+	}
+	class := ""
+	switch len(matched) {
+	case 0:
+		errs = append(errs, fmt.Errorf("trial %d fits no class; actual ladder:\n%s%s", tr.Trial, tr.Ladder(), strings.Join(why, "\n")))
+	case 1:
+		class = matched[0]
+	default:
+		sort.Strings(matched)
+		errs = append(errs, fmt.Errorf("trial %d fits several classes: %s", tr.Trial, strings.Join(matched, ", ")))
+	}
+	return class, errors.Join(errs...)
+}
+
+func (c Class) match(tr *Trace) error {
+	if err := c.Ladder.Match(tr.Segments); err != nil {
+		return err
+	}
+	for _, ch := range c.Checks {
+		if err := ch.Fn(tr); err != nil {
+			return fmt.Errorf("%s: %w", ch.Name, err)
+		}
+	}
+	return nil
+}

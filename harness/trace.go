@@ -1,0 +1,151 @@
+package harness
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"kcplab/capture"
+	"kcplab/kcpwire"
+)
+
+// Dir is the direction of a datagram between the trial's client and server.
+type Dir uint8
+
+// Directions on the wire.
+const (
+	DirUnknown Dir = iota
+	C2S            // client to server
+	S2C            // server to client
+)
+
+// String returns "c→s", "s→c" or "?".
+func (d Dir) String() string {
+	switch d {
+	case C2S:
+		return "c→s"
+	case S2C:
+		return "s→c"
+	}
+	return "?"
+}
+
+// Seg is one decoded KCP segment of a trial, with where and when it travelled.
+type Seg struct {
+	kcpwire.Segment
+	Datagram int           // index into Trace.Datagrams
+	Time     time.Duration // since the trial's first datagram
+	Dir      Dir
+}
+
+// String is a ladder line, e.g. "  0.4ms s→c ACK sn=0 una=1 len=0".
+func (s Seg) String() string {
+	return fmt.Sprintf("%8.1fms %s %-4s sn=%d una=%d len=%d", ms(s.Time), s.Dir, s.Cmd, s.Sn, s.Una, s.Len)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Trace is everything one trial produced: the datagrams on the wire, their decoded segments, and what
+// the application roles did.
+type Trace struct {
+	Experiment string
+	Trial      int
+	Start      time.Time      // just before the client session was created
+	Client     netip.AddrPort // the client's socket
+	Server     netip.AddrPort // the listener's socket
+
+	Datagrams  []capture.Datagram
+	Segments   []Seg
+	DecodeErrs []error // datagrams that did not decode as KCP, by index order
+	Events     []Event
+	Accepts    int // sessions the listener accepted
+
+	ClientErr error   // what the client role returned
+	ServerErr []error // what each accepted session's role returned, in accept order
+	TornDown  []bool  // per accepted session: its role was still running at teardown and ended by it
+	Stats     capture.Stats
+}
+
+// decode fills Segments from Datagrams with the given framing.
+func (tr *Trace) decode(f kcpwire.Framing) {
+	var d kcpwire.Datagram
+	var t0 time.Time
+	if len(tr.Datagrams) > 0 {
+		t0 = tr.Datagrams[0].Time
+	}
+	for i, dg := range tr.Datagrams {
+		if err := d.Decode(dg.Payload, f); err != nil {
+			tr.DecodeErrs = append(tr.DecodeErrs, fmt.Errorf("datagram %d: %w", i+1, err))
+			continue
+		}
+		for _, s := range d.Segments {
+			s.Data = append([]byte(nil), s.Data...)
+			tr.Segments = append(tr.Segments, Seg{Segment: s, Datagram: i, Time: dg.Time.Sub(t0), Dir: tr.dir(dg)})
+		}
+	}
+}
+
+func (tr *Trace) dir(dg capture.Datagram) Dir {
+	switch {
+	case dg.Src == tr.Client && dg.Dst == tr.Server:
+		return C2S
+	case dg.Src == tr.Server && dg.Dst == tr.Client:
+		return S2C
+	}
+	return DirUnknown
+}
+
+// Ladder renders the trace's segments one per line.
+func (tr *Trace) Ladder() string {
+	var b strings.Builder
+	for _, s := range tr.Segments {
+		b.WriteString(s.String())
+		b.WriteByte('\n')
+	}
+	if len(tr.Segments) == 0 {
+		b.WriteString("(no segments)\n")
+	}
+	return b.String()
+}
+
+// EventsOf returns the events of one side (and, for the server, one session; 0 means all sessions).
+func (tr *Trace) EventsOf(side capture.Side, session int) []Event {
+	var out []Event
+	for _, e := range tr.Events {
+		if e.Side == side && (session == 0 || e.Session == session) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// BytesRead is what a side's Reads returned, concatenated.
+func (tr *Trace) BytesRead(side capture.Side, session int) []byte {
+	var out []byte
+	for _, e := range tr.EventsOf(side, session) {
+		if e.Kind == EvRead && e.Err == nil {
+			out = append(out, e.Data...)
+		}
+	}
+	return out
+}
+
+// BytesWritten is what a side's Writes accepted, concatenated.
+func (tr *Trace) BytesWritten(side capture.Side, session int) []byte {
+	var out []byte
+	for _, e := range tr.EventsOf(side, session) {
+		if e.Kind == EvWrite && e.Err == nil {
+			out = append(out, e.Data...)
+		}
+	}
+	return out
+}
+
+// Rel is an absolute time as an offset from the trial's first datagram (or its start when there is none).
+func (tr *Trace) Rel(t time.Time) time.Duration {
+	if len(tr.Datagrams) > 0 {
+		return t.Sub(tr.Datagrams[0].Time)
+	}
+	return t.Sub(tr.Start)
+}

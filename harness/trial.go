@@ -1,0 +1,261 @@
+package harness
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	kcp "github.com/xtaci/kcp-go/v5"
+
+	"kcplab/capture"
+	"kcplab/kcpwire"
+)
+
+// CaptureKind selects how a trial's datagrams are recorded.
+type CaptureKind string
+
+// Capture kinds.
+const (
+	CaptureTap  CaptureKind = "tap"  // in-process tap on the sessions' sockets (no privileges needed)
+	CaptureLive CaptureKind = "live" // libpcap on the loopback interface (root, build tag pcap)
+)
+
+// ParseCaptureKind parses "tap" or "live".
+func ParseCaptureKind(s string) (CaptureKind, error) {
+	switch k := CaptureKind(s); k {
+	case CaptureTap, CaptureLive:
+		return k, nil
+	}
+	return "", fmt.Errorf("unknown capture %q: want tap or live", s)
+}
+
+func openCapture(kind CaptureKind, ports ...uint16) (capture.Source, error) {
+	switch kind {
+	case CaptureLive:
+		return capture.NewLive("lo", ports...)
+	case CaptureTap, "":
+		return capture.NewTap(), nil
+	}
+	return nil, fmt.Errorf("unknown capture %q", kind)
+}
+
+// Framing is the framing a trial's datagrams are decoded with.
+func (t Transport) Framing() kcpwire.Framing {
+	switch {
+	case t.Key != nil:
+		return kcpwire.FramingEncrypted
+	case t.DataShards > 0 && t.ParityShards > 0:
+		return kcpwire.FramingFEC
+	}
+	return kcpwire.FramingPlain
+}
+
+func (t Transport) block() (kcp.BlockCrypt, error) {
+	if t.Key == nil {
+		return nil, nil
+	}
+	return kcp.NewAESBlockCrypt(t.Key)
+}
+
+// trial holds the live state of one running trial.
+type trial struct {
+	e        *Experiment
+	log      eventLog
+	mu       sync.Mutex
+	sessions []*kcp.UDPSession
+	errs     []error
+	returned []bool // per accepted session: its role has returned
+	tornDown []bool // per accepted session: its role was still running at teardown
+	roles    sync.WaitGroup
+	firstSrv chan struct{} // closed when the first accepted session's role returns
+}
+
+func listenLoopback() (*net.UDPConn, netip.AddrPort, error) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	return c, c.LocalAddr().(*net.UDPAddr).AddrPort(), nil
+}
+
+// RunTrial runs one trial of e with fresh loopback ports and returns its trace. An error means the
+// trial could not be run or did not finish within the experiment's timeout; a trace is returned with
+// whatever was recorded whenever possible.
+func RunTrial(ctx context.Context, e *Experiment, n int, kind CaptureKind) (*Trace, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.timeout())
+	defer cancel()
+
+	srvUDP, srvAddr, err := listenLoopback()
+	if err != nil {
+		return nil, fmt.Errorf("server socket: %w", err)
+	}
+	defer srvUDP.Close()
+	cliUDP, cliAddr, err := listenLoopback()
+	if err != nil {
+		return nil, fmt.Errorf("client socket: %w", err)
+	}
+	defer cliUDP.Close() // the client session owns it; closing twice is harmless
+
+	src, err := openCapture(kind, srvAddr.Port(), cliAddr.Port())
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+
+	block, err := e.Transport.block()
+	if err != nil {
+		return nil, fmt.Errorf("transport: %w", err)
+	}
+	ds, ps := e.Transport.DataShards, e.Transport.ParityShards
+
+	t := &trial{e: e, firstSrv: make(chan struct{})}
+	tr := &Trace{Experiment: e.ID, Trial: n, Client: cliAddr, Server: srvAddr}
+
+	ln, err := kcp.ServeConn(block, ds, ps, src.Wrap(srvUDP, capture.SideServer))
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	acceptDone := make(chan struct{})
+	go t.acceptLoop(ln, acceptDone)
+
+	var conv uint32
+	if err := binary.Read(rand.Reader, binary.LittleEndian, &conv); err != nil {
+		ln.Close()
+		<-acceptDone
+		return nil, err
+	}
+	tr.Start = time.Now()
+	cli, err := kcp.NewConn4(conv, net.UDPAddrFromAddrPort(srvAddr), block, ds, ps, true, src.Wrap(cliUDP, capture.SideClient))
+	if err != nil {
+		ln.Close()
+		<-acceptDone
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	if e.Session != nil {
+		e.Session(cli)
+	}
+	t.log.add(Event{Side: capture.SideClient, Kind: EvDial})
+	clientDone := make(chan error, 1)
+	go func() {
+		err := e.Client(&recConn{Conn: cli, log: &t.log, side: capture.SideClient})
+		t.log.add(Event{Side: capture.SideClient, Kind: EvReturn, Err: err})
+		clientDone <- err
+	}()
+
+	// Wait for the client role, then the first server role (if any session was accepted), then for
+	// the wire to be quiet. Every wait is bounded by the trial's deadline.
+	var runErr error
+	select {
+	case tr.ClientErr = <-clientDone:
+		clientDone = nil
+	case <-ctx.Done():
+		runErr = fmt.Errorf("client role still running after %v", e.timeout())
+	}
+	if runErr == nil && t.accepted() > 0 {
+		select {
+		case <-t.firstSrv:
+		case <-ctx.Done():
+			runErr = fmt.Errorf("server role still running after %v", e.timeout())
+		}
+	}
+	if runErr == nil {
+		runErr = waitQuiet(ctx, src, e.quiet())
+	}
+
+	// Teardown: the client session (a no-op if the role closed it), the listener, every accepted session.
+	cli.Close()
+	if clientDone != nil {
+		tr.ClientErr = <-clientDone
+	}
+	ln.Close()
+	<-acceptDone
+	t.closeSessions()
+	t.roles.Wait()
+	cliUDP.Close()
+	srvUDP.Close()
+	if tr.Stats, err = src.Close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("capture: %w", err)
+	}
+
+	tr.Datagrams = src.Datagrams()
+	tr.Events = t.log.snapshot()
+	tr.Accepts = len(t.sessions)
+	tr.ServerErr, tr.TornDown = t.errs, t.tornDown
+	tr.decode(e.Transport.Framing())
+	return tr, runErr
+}
+
+func (t *trial) acceptLoop(ln *kcp.Listener, done chan<- struct{}) {
+	defer close(done)
+	for {
+		s, err := ln.AcceptKCP()
+		if err != nil {
+			return
+		}
+		if t.e.Session != nil {
+			t.e.Session(s)
+		}
+		t.mu.Lock()
+		t.sessions = append(t.sessions, s)
+		t.errs = append(t.errs, nil)
+		t.returned = append(t.returned, false)
+		idx := len(t.sessions)
+		t.mu.Unlock()
+		t.log.add(Event{Side: capture.SideServer, Session: idx, Kind: EvAccept})
+		t.roles.Add(1)
+		go func() {
+			defer t.roles.Done()
+			err := t.e.Server(&recConn{Conn: s, log: &t.log, side: capture.SideServer, session: idx})
+			t.log.add(Event{Side: capture.SideServer, Session: idx, Kind: EvReturn, Err: err})
+			t.mu.Lock()
+			t.errs[idx-1] = err
+			t.returned[idx-1] = true
+			t.mu.Unlock()
+			if idx == 1 {
+				close(t.firstSrv)
+			}
+		}()
+	}
+}
+
+func (t *trial) accepted() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.sessions)
+}
+
+// closeSessions closes every accepted session and marks the roles still running as torn down.
+func (t *trial) closeSessions() {
+	t.mu.Lock()
+	t.tornDown = make([]bool, len(t.returned))
+	for i, r := range t.returned {
+		t.tornDown[i] = !r
+	}
+	sessions := append([]*kcp.UDPSession(nil), t.sessions...)
+	t.mu.Unlock()
+	for _, s := range sessions {
+		s.Close()
+	}
+}
+
+// waitQuiet returns once no datagram has been captured for the quiet period.
+func waitQuiet(ctx context.Context, src capture.Source, quiet time.Duration) error {
+	timer := time.NewTimer(quiet)
+	defer timer.Stop()
+	for {
+		select {
+		case <-src.Notify():
+			timer.Reset(quiet)
+		case <-timer.C:
+			return nil
+		case <-ctx.Done():
+			return errors.New("the wire never went quiet before the trial's deadline")
+		}
+	}
+}

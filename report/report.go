@@ -1,0 +1,214 @@
+// Package report renders experiment results as the generated blocks of RESULTS.md and keeps one
+// capture per outcome class under testdata/.
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"kcplab/harness"
+)
+
+// Meta describes the run that produced the results.
+type Meta struct {
+	Command   string    // the command that produced it, e.g. "make results"
+	Date      time.Time // when it ran
+	GoVersion string
+	Host      string // e.g. "linux/amd64, 2 CPUs"
+}
+
+// Examples maps "ID/class" to the kept pcapng path (relative to the repository root).
+type Examples map[string]string
+
+// KeepExamples copies the first capture of every class of every result to dir/ID/<class>.pcapng,
+// removing what an earlier run left there, and returns where each one went.
+func KeepExamples(dir string, results []*harness.Result) (Examples, error) {
+	out := Examples{}
+	for _, r := range results {
+		sub := filepath.Join(dir, r.Experiment.ID)
+		if err := os.RemoveAll(sub); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			return nil, err
+		}
+		for _, c := range r.Experiment.Classes {
+			ex := r.Example(c.Name)
+			if ex == nil || ex.Pcapng == "" {
+				continue
+			}
+			dst := filepath.Join(sub, Slug(c.Name)+".pcapng")
+			if err := copyFile(ex.Pcapng, dst); err != nil {
+				return nil, err
+			}
+			out[r.Experiment.ID+"/"+c.Name] = dst
+		}
+	}
+	return out, nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+var nonWord = regexp.MustCompile(`[^a-z0-9]+`)
+
+// Slug turns a class name into a file name: "response lost at Close" -> "response-lost-at-close".
+func Slug(s string) string {
+	return strings.Trim(nonWord.ReplaceAllString(strings.ToLower(s), "-"), "-")
+}
+
+// Block renders the generated block of one experiment.
+func Block(r *harness.Result, ex Examples) string {
+	e := r.Experiment
+	var b strings.Builder
+	n := len(r.Trials)
+	fmt.Fprintf(&b, "**Question.** %s\n\n", e.Question)
+	if e.Answer != nil {
+		fmt.Fprintf(&b, "**Answer.** %s\n\n", e.Answer(r))
+	}
+	fmt.Fprintf(&b, "%d trials, %d at once, %s capture, %.1f s.\n\n", n, r.Parallel, r.Capture, r.Elapsed.Seconds())
+	b.WriteString("| class | trials | share | what it means | capture |\n|---|---:|---:|---|---|\n")
+	for _, c := range e.Classes {
+		k := r.Counts[c.Name]
+		file := "—"
+		if p, ok := ex[e.ID+"/"+c.Name]; ok {
+			file = fmt.Sprintf("[%s](%s)", filepath.Base(p), filepath.ToSlash(p))
+		}
+		fmt.Fprintf(&b, "| %s | %d | %.1f%% | %s | %s |\n", c.Name, k, pct(k, n), c.Description, file)
+	}
+	if f := len(r.Failed()); f > 0 {
+		fmt.Fprintf(&b, "| *failed: fit no class or broke an invariant* | %d | %.1f%% | | |\n", f, pct(f, n))
+	}
+	b.WriteString("\n")
+	if len(e.Invariants) > 0 {
+		b.WriteString("Invariants checked on every trial:\n\n")
+		for _, inv := range e.Invariants {
+			fmt.Fprintf(&b, "- %s\n", inv.Name)
+		}
+		b.WriteString("\n")
+	}
+	if len(e.Measures) > 0 {
+		b.WriteString(measures(r))
+	}
+	for _, c := range e.Classes {
+		t := r.Example(c.Name)
+		if t == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "#### %s (trial %d)\n\n", c.Name, t.Trial)
+		b.WriteString("```mermaid\n" + Mermaid(t.Trace) + "```\n\n")
+		b.WriteString("```text\n" + t.Trace.Ladder())
+		for _, ev := range t.Trace.Events {
+			fmt.Fprintf(&b, "%8.1fms app  %s\n", float64(t.Trace.Rel(ev.Time))/1e6, ev)
+		}
+		b.WriteString("```\n\n")
+	}
+	return b.String()
+}
+
+func pct(k, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return 100 * float64(k) / float64(n)
+}
+
+// measures renders a table of each measure per class: trials measured, min, median, max.
+func measures(r *harness.Result) string {
+	var b strings.Builder
+	b.WriteString("| measure | class | trials | min | median | max |\n|---|---|---:|---:|---:|---:|\n")
+	for _, m := range r.Experiment.Measures {
+		for _, c := range r.Experiment.Classes {
+			var vals []float64
+			for _, t := range r.Of(c.Name) {
+				if v, ok := m.Fn(t.Trace); ok {
+					vals = append(vals, v)
+				}
+			}
+			if len(vals) == 0 {
+				continue
+			}
+			sort.Float64s(vals)
+			fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s |\n", m.Name, c.Name, len(vals),
+				num(vals[0]), num(vals[len(vals)/2]), num(vals[len(vals)-1]))
+		}
+	}
+	return b.String() + "\n"
+}
+
+func num(v float64) string {
+	if v == float64(int64(v)) {
+		return fmt.Sprint(int64(v))
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+// Mermaid renders a trace's segments as a Mermaid sequence diagram.
+func Mermaid(tr *harness.Trace) string {
+	var b strings.Builder
+	b.WriteString("sequenceDiagram\n    participant C as client\n    participant S as server\n")
+	for _, s := range tr.Segments {
+		from, to := "C", "S"
+		if s.Dir == harness.S2C {
+			from, to = "S", "C"
+		}
+		fmt.Fprintf(&b, "    %s->>%s: %.1f ms %s sn=%d una=%d len=%d\n", from, to, float64(s.Time)/1e6, s.Cmd, s.Sn, s.Una, s.Len)
+	}
+	if len(tr.Segments) == 0 {
+		b.WriteString("    Note over C,S: nothing on the wire\n")
+	}
+	return b.String()
+}
+
+// MetaBlock renders the block that says how the results were produced.
+func MetaBlock(m Meta) string {
+	return fmt.Sprintf("Generated by `%s` on %s with kcp-go %s, %s, %s. Do not edit between the kcplab markers: the next run rewrites it.\n",
+		m.Command, m.Date.UTC().Format("2006-01-02 15:04 MST"), harness.KCPGoVersion(), m.GoVersion, m.Host)
+}
+
+func markers(id string) (string, string) {
+	return "<!-- kcplab:begin " + id + " -->", "<!-- kcplab:end " + id + " -->"
+}
+
+// Update replaces the generated blocks of doc (between "<!-- kcplab:begin ID -->" and
+// "<!-- kcplab:end ID -->") with blocks, keeping all prose around them. A block without markers in doc
+// is appended under a heading made by title(id).
+func Update(doc []byte, ids []string, blocks map[string]string, title func(id string) string) []byte {
+	out := doc
+	for _, id := range ids {
+		begin, end := markers(id)
+		body := begin + "\n" + blocks[id] + end
+		i := bytes.Index(out, []byte(begin))
+		j := bytes.Index(out, []byte(end))
+		if i >= 0 && j > i {
+			out = append(append(append([]byte{}, out[:i]...), body...), out[j+len(end):]...)
+			continue
+		}
+		if len(out) > 0 && !bytes.HasSuffix(out, []byte("\n\n")) {
+			out = append(out, '\n')
+		}
+		out = append(out, title(id)+"\n\n"+body+"\n"...)
+	}
+	return out
+}
