@@ -35,13 +35,13 @@ func init() {
 			{
 				Name:        "delivered",
 				Description: "the post's four datagrams: request, its ACK, the response, its ACK",
-				Ladder:      p003Ladder,
+				Ladder:      p003Ladder(updateInterval),
 				Checks:      []harness.Check{harness.ReadGot(harness.Client)},
 			},
 			{
 				Name:        "response lost at Close",
 				Description: "request and its ACK only: the server's Close dropped the queued response",
-				Ladder:      p003Ladder[:2],
+				Ladder:      p003Ladder(0)[:2],
 				Checks:      []harness.Check{harness.ReadNothing(harness.Client)},
 			},
 		},
@@ -54,13 +54,19 @@ func init() {
 	})
 }
 
-// p003Ladder is the request/response exchange of p003, step by step.
-var p003Ladder = harness.Ladder{
-	harness.Push(harness.C2S).WithSn(0).WithUna(0).WithLen(uint32(len(handshake))),
-	harness.Ack(harness.S2C).WithSn(0).WithUna(1),
-	harness.Push(harness.S2C).WithSn(0).WithUna(1),
-	harness.Ack(harness.C2S).WithSn(0).WithUna(1).After(100 * time.Millisecond),
+// p003Ladder is the request/response exchange of p003, step by step, with the client's final ACK
+// ackGap after the response.
+func p003Ladder(ackGap time.Duration) harness.Ladder {
+	return harness.Ladder{
+		harness.Push(harness.C2S).WithSn(0).WithUna(0).WithLen(uint32(len(handshake))),
+		harness.Ack(harness.S2C).WithSn(0).WithUna(1),
+		harness.Push(harness.S2C).WithSn(0).WithUna(1),
+		harness.Ack(harness.C2S).WithSn(0).WithUna(1).After(ackGap),
+	}
 }
+
+// updateInterval is kcp-go's default update interval: a pending ACK waits for the next tick.
+const updateInterval = 100 * time.Millisecond
 
 // p003Measures are reported per class for p003 and its variants.
 var p003Measures = []harness.Measure{

@@ -130,3 +130,13 @@ func ReadNothing(side capture.Side) Check {
 		return nil
 	}}
 }
+
+// AcceptedSessions checks that the listener accepted exactly n sessions.
+func AcceptedSessions(n int) Check {
+	return Check{Name: fmt.Sprintf("the listener accepted %d session(s)", n), Fn: func(tr *Trace) error {
+		if tr.Accepts != n {
+			return fmt.Errorf("accepted %d", tr.Accepts)
+		}
+		return nil
+	}}
+}

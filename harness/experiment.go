@@ -23,11 +23,12 @@ type Experiment struct {
 	Server Role // runs on every session the listener accepts
 	Client Role // runs on the dialed session
 
-	Transport Transport               // framing on the wire: plain (default), FEC, encryption
-	Session   func(s *kcp.UDPSession) // session options applied to both sides (nil: kcp-go defaults)
-	Trials    int                     // default number of trials
-	Timeout   time.Duration           // bound on one trial (default 10 s)
-	Quiet     time.Duration           // wire silence that ends a trial once the roles returned (default 300 ms)
+	Transport     Transport               // framing on the wire: plain (default), FEC, encryption
+	ServerSession func(s *kcp.UDPSession) // options for each accepted session (nil: kcp-go defaults)
+	ClientSession func(s *kcp.UDPSession) // options for the client session (nil: kcp-go defaults)
+	Trials        int                     // default number of trials
+	Timeout       time.Duration           // bound on one trial (default 10 s)
+	Quiet         time.Duration           // wire silence that ends a trial once the roles returned (default 300 ms)
 
 	Classes    []Class   // named outcomes; every trial must match exactly one
 	Invariants []Check   // hold in every trial

@@ -16,7 +16,8 @@ type Step struct {
 	Dir          Dir
 	Cmd          kcpwire.Cmd
 	Sn, Una, Len int64         // Any matches anything
-	Gap          time.Duration // expected time since the previous segment (0: not checked)
+	Gap          time.Duration // expected time since the previous segment, if Timed
+	Timed        bool          // whether Gap is checked
 }
 
 // Push expects a PUSH segment in direction d; narrow it with Sn, Una, Len and After.
@@ -34,8 +35,9 @@ func (s Step) WithUna(n uint32) Step { s.Una = int64(n); return s }
 // WithLen expects n bytes of data.
 func (s Step) WithLen(n uint32) Step { s.Len = int64(n); return s }
 
-// After expects the segment gap after the previous one, within Tolerance(gap).
-func (s Step) After(gap time.Duration) Step { s.Gap = gap; return s }
+// After expects the segment gap after the previous one, within Tolerance(gap); After(0) means "at
+// once" (within 4 ms).
+func (s Step) After(gap time.Duration) Step { s.Gap, s.Timed = gap, true; return s }
 
 // Tolerance is the packetdrill-style slack allowed around an expected gap: max(4 ms, 12.5% of the gap).
 func Tolerance(gap time.Duration) time.Duration {
@@ -51,7 +53,7 @@ func (s Step) String() string {
 		return fmt.Sprint(v)
 	}
 	out := fmt.Sprintf("%s %-4s sn=%s una=%s len=%s", s.Dir, s.Cmd, f(s.Sn), f(s.Una), f(s.Len))
-	if s.Gap > 0 {
+	if s.Timed {
 		out += fmt.Sprintf(" (+%v±%v)", s.Gap, Tolerance(s.Gap))
 	}
 	return out
@@ -75,7 +77,7 @@ func (s Step) match(seg Seg, gap time.Duration) error {
 			bad = append(bad, f.name)
 		}
 	}
-	if s.Gap > 0 {
+	if s.Timed {
 		if d := gap - s.Gap; d > Tolerance(s.Gap) || -d > Tolerance(s.Gap) {
 			bad = append(bad, fmt.Sprintf("gap %.1fms", ms(gap)))
 		}

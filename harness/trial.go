@@ -137,8 +137,8 @@ func RunTrial(ctx context.Context, e *Experiment, n int, kind CaptureKind) (*Tra
 		<-acceptDone
 		return nil, fmt.Errorf("dial: %w", err)
 	}
-	if e.Session != nil {
-		e.Session(cli)
+	if e.ClientSession != nil {
+		e.ClientSession(cli)
 	}
 	t.log.add(Event{Side: capture.SideClient, Kind: EvDial})
 	clientDone := make(chan error, 1)
@@ -198,8 +198,8 @@ func (t *trial) acceptLoop(ln *kcp.Listener, done chan<- struct{}) {
 		if err != nil {
 			return
 		}
-		if t.e.Session != nil {
-			t.e.Session(s)
+		if t.e.ServerSession != nil {
+			t.e.ServerSession(s)
 		}
 		t.mu.Lock()
 		t.sessions = append(t.sessions, s)

@@ -1,0 +1,69 @@
+package experiments
+
+import (
+	"fmt"
+	"time"
+
+	kcp "github.com/xtaci/kcp-go/v5"
+
+	"kcplab/harness"
+)
+
+// p003-nocwnd: the seed's server with congestion control off (SetNoDelay(0, 100, 0, 1): the same
+// interval and resend as the defaults, nc=1). kcp-go's congestion window starts at 0, so a fresh
+// session's first flush sends no data; without the window, the Write's own flush sends the response,
+// before Close can race it.
+//
+// Expected ladder, in every trial:
+//
+//	c→s PUSH sn=0 una=0 len=9     the request
+//	s→c ACK  sn=0 una=1           the ACK ...
+//	s→c PUSH sn=0 una=1 len=N     ... and the response, both from the Write's flush
+//	c→s ACK  sn=0 una=1           at once, when the response beats the client's first update tick;
+//	                              otherwise at the next tick, ~100 ms later, after the server closed,
+//	                              and the listener accepts it as a new, phantom session
+func init() {
+	register(&harness.Experiment{
+		ID:       "p003-nocwnd",
+		Title:    "p003 with the server's congestion window off",
+		Question: "If the server turns congestion control off (nc=1), does the response survive an immediate Close?",
+		Answer:   nocwndAnswer,
+		Server:   p003Server(nil),
+		Client:   p003Client,
+		ServerSession: func(s *kcp.UDPSession) {
+			s.SetNoDelay(0, 100, 0, 1)
+		},
+		Trials: 40,
+		Classes: []harness.Class{{
+			Name:        "delivered, ACK at once",
+			Description: "the response arrived before the client's first update tick, which ACKed it at once",
+			Ladder:      p003Ladder(0),
+			Checks:      []harness.Check{harness.ReadGot(harness.Client)},
+		}, {
+			Name:        "delivered, ACK at next tick",
+			Description: "the client ACKed the response at its next update tick, ~100 ms later",
+			Ladder:      p003Ladder(updateInterval),
+			Checks:      []harness.Check{harness.ReadGot(harness.Client)},
+		}},
+		Invariants: []harness.Check{
+			harness.NoHandshake(),
+			harness.OnlyDataAndAcks(),
+			harness.ReadEndsInTimeout(harness.Client, time.Second),
+		},
+		Measures: p003Measures,
+	})
+}
+
+func nocwndAnswer(r *harness.Result) string {
+	n, delivered, phantom := len(r.Trials), 0, 0
+	for _, t := range r.Trials {
+		if t.Err == nil && t.Class != "" {
+			delivered++
+			if t.Trace.Accepts > 1 {
+				phantom++
+			}
+		}
+	}
+	return fmt.Sprintf("Yes: the response arrived in %d of %d trials at no cost in time; a client ACK that reached the listener after the Close made it accept a phantom session in %d of them.",
+		delivered, n, phantom)
+}
