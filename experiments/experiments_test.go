@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"kcplab/capture"
 	"kcplab/harness"
 )
 
@@ -22,6 +23,11 @@ func TestExperiments(t *testing.T) {
 	kind, err := harness.ParseCaptureKind(*captureFlag)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if kind == harness.CaptureLive {
+		if err := capture.LiveAvailable(); err != nil {
+			t.Skipf("live capture unavailable: %v", err)
+		}
 	}
 	for _, e := range All() {
 		t.Run(e.ID, func(t *testing.T) {

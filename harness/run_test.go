@@ -1,0 +1,157 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"kcplab/capture"
+)
+
+// kcp-go runs one global timer scheduler for all sessions; its goroutines live as long as the process.
+var ignoreKCPScheduler = []goleak.Option{
+	goleak.IgnoreTopFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).sched"),
+	goleak.IgnoreTopFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).prepend"),
+}
+
+// pingPong is a small, fast experiment: the client sends "ping", the server answers "pong", and both
+// linger 300 ms before they close, so that no Close races a pending flush and every trial is alike.
+func pingPong(classes ...Class) *Experiment {
+	return &Experiment{
+		ID:    "pingpong",
+		Title: "ping, pong, close",
+		Server: func(c net.Conn) error {
+			defer c.Close()
+			buf := make([]byte, 64)
+			_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			if _, err := c.Read(buf); err != nil {
+				return err
+			}
+			_, err := c.Write([]byte("pong"))
+			_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			_, _ = c.Read(buf)
+			return err
+		},
+		Client: func(c net.Conn) error {
+			defer c.Close()
+			if _, err := c.Write([]byte("ping")); err != nil {
+				return err
+			}
+			_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			buf := make([]byte, 64)
+			if _, err := io.ReadFull(c, buf[:4]); err != nil {
+				return err
+			}
+			_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			_, _ = c.Read(buf)
+			return nil
+		},
+		Trials:     6,
+		Quiet:      150 * time.Millisecond,
+		Classes:    classes,
+		Invariants: []Check{NoHandshake(), OnlyDataAndAcks()},
+	}
+}
+
+var pingPongAnswered = Class{
+	Name:   "answered",
+	Ladder: Ladder{Push(C2S).WithSn(0).WithLen(4), Ack(S2C).WithSn(0).WithUna(1), Push(S2C).WithSn(0).WithLen(4), Ack(C2S).WithSn(0)},
+	Checks: []Check{ReadGot(Client)},
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count open files here: %v", err)
+	}
+	return len(entries)
+}
+
+// TestRunLeaksNothing runs trials in parallel and checks that no goroutine and no socket outlives them.
+// Not parallel: it counts the process's goroutines and file descriptors.
+func TestRunLeaksNothing(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("counts file descriptors in /proc")
+	}
+	before := openFDs(t)
+	res, err := Run(context.Background(), pingPong(pingPongAnswered), RunOptions{Trials: 12, Parallel: 4, KeepDir: t.TempDir()})
+	require.NoError(t, err)
+	for _, f := range res.Failed() {
+		t.Errorf("trial %d: %v", f.Trial, f.Err)
+	}
+	assert.Equal(t, 12, res.Counts["answered"])
+	goleak.VerifyNone(t, ignoreKCPScheduler...)
+	assert.Equal(t, before, openFDs(t), "open file descriptors before and after the run")
+}
+
+func TestRunKeepsUnclassifiedTrial(t *testing.T) {
+	t.Parallel()
+	wrong := Class{Name: "impossible", Ladder: Ladder{Push(S2C)}}
+	keep := t.TempDir()
+	res, err := Run(context.Background(), pingPong(wrong), RunOptions{Trials: 2, KeepDir: keep})
+	require.NoError(t, err)
+	require.Len(t, res.Failed(), 2)
+	for _, f := range res.Failed() {
+		assert.Contains(t, f.Err.Error(), "fits no class")
+		assert.Contains(t, f.Err.Error(), "ladder mismatch")
+		require.FileExists(t, f.Pcapng)
+		file, err := capture.ReadFile(f.Pcapng)
+		require.NoError(t, err)
+		assert.Len(t, file.Datagrams, len(f.Trace.Datagrams))
+	}
+	assert.Zero(t, res.Counts["impossible"])
+}
+
+func TestRunWritesEveryTrial(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	res, err := Run(context.Background(), pingPong(pingPongAnswered), RunOptions{Trials: 3, OutDir: out})
+	require.NoError(t, err)
+	for i, tr := range res.Trials {
+		require.NoError(t, tr.Err)
+		assert.Equal(t, fmt.Sprintf("%s/pingpong/trial-%03d.pcapng", out, i+1), tr.Pcapng)
+		assert.FileExists(t, tr.Pcapng)
+	}
+	path, err := res.WriteSummary(out + "/pingpong")
+	require.NoError(t, err)
+	assert.FileExists(t, path)
+}
+
+func TestClassifySeveralClassesIsAnError(t *testing.T) {
+	t.Parallel()
+	a := pingPongAnswered
+	b := pingPongAnswered
+	b.Name = "answered again"
+	res, err := Run(context.Background(), pingPong(a, b), RunOptions{Trials: 1, KeepDir: t.TempDir()})
+	require.NoError(t, err)
+	require.Len(t, res.Failed(), 1)
+	assert.Contains(t, res.Failed()[0].Err.Error(), "fits several classes")
+}
+
+func TestTrialTimeoutIsBounded(t *testing.T) {
+	t.Parallel()
+	e := pingPong(pingPongAnswered)
+	e.Timeout = 500 * time.Millisecond
+	e.Client = func(c net.Conn) error { // reads without a deadline: only teardown ends it
+		_, err := c.Read(make([]byte, 1))
+		return err
+	}
+	start := time.Now()
+	tr, err := RunTrial(context.Background(), e, 1, CaptureTap)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "client role still running")
+	assert.Less(t, time.Since(start), 3*time.Second)
+	require.NotNil(t, tr)
+	assert.True(t, errors.Is(tr.ClientErr, io.ErrClosedPipe), "client ended by teardown: %v", tr.ClientErr)
+}
