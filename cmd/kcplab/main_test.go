@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"kcplab/capture"
+	"kcplab/kcpwire"
+)
+
+func kcplab(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// writeCapture writes a pcapng with a PUSH, a datagram with ACK+PUSH, and a datagram that is not KCP.
+func writeCapture(t *testing.T) string {
+	t.Helper()
+	c := netip.MustParseAddrPort("127.0.0.1:40000")
+	s := netip.MustParseAddrPort("127.0.0.1:8080")
+	push := kcpwire.Segment{Conv: 7, Cmd: kcpwire.CmdPush, Wnd: 32, Data: []byte("handshake")}
+	ack := kcpwire.Segment{Conv: 7, Cmd: kcpwire.CmdAck, Wnd: 32, Una: 1}
+	resp := kcpwire.Segment{Conv: 7, Cmd: kcpwire.CmdPush, Wnd: 32, Una: 1, Ts: 5, Data: []byte("hello")}
+	t0 := time.Unix(1700000000, 0)
+	dgs := []capture.Datagram{
+		{Time: t0, Src: c, Dst: s, Payload: push.AppendTo(nil), Side: capture.SideClient},
+		{Time: t0.Add(time.Millisecond), Src: s, Dst: c, Payload: resp.AppendTo(ack.AppendTo(nil)), Side: capture.SideServer},
+		{Time: t0.Add(2 * time.Millisecond), Src: c, Dst: s, Payload: []byte("not kcp"), Side: capture.SideClient},
+	}
+	path := filepath.Join(t.TempDir(), "x.pcapng")
+	require.NoError(t, capture.WritePcapngFile(path, dgs, capture.Annotations{}))
+	return path
+}
+
+func TestDecodeText(t *testing.T) {
+	t.Parallel()
+	code, out, errs := kcplab(t, "decode", writeCapture(t))
+	require.Equal(t, 0, code, errs)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 4, out)
+	assert.Contains(t, lines[0], "127.0.0.1:40000 → 127.0.0.1:8080")
+	assert.Contains(t, lines[0], "PUSH conv=7 sn=0 una=0 frg=0 wnd=32 ts=0 len=9")
+	assert.Contains(t, lines[1], "ACK  conv=7 sn=0 una=1")
+	assert.Contains(t, lines[2], "PUSH conv=7 sn=0 una=1 frg=0 wnd=32 ts=5 len=5")
+	assert.True(t, strings.HasPrefix(strings.TrimSpace(lines[2]), "0.001000"), lines[2])
+	assert.Contains(t, lines[3], "not KCP (7 bytes)")
+}
+
+func TestDecodeJSON(t *testing.T) {
+	t.Parallel()
+	code, out, errs := kcplab(t, "decode", "-json", "-framing", "plain", writeCapture(t))
+	require.Equal(t, 0, code, errs)
+	var objs []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &m), sc.Text())
+		objs = append(objs, m)
+	}
+	require.Len(t, objs, 4)
+	for _, k := range []string{"t", "src", "dst", "conv", "cmd", "frg", "wnd", "ts", "sn", "una", "len", "datagram"} {
+		assert.Contains(t, objs[0], k)
+	}
+	assert.EqualValues(t, 81, objs[0]["cmd"])
+	assert.EqualValues(t, 9, objs[0]["len"])
+	assert.EqualValues(t, 2, objs[2]["datagram"])
+	assert.EqualValues(t, 0.001, objs[2]["t"])
+	assert.Contains(t, objs[3], "error")
+	assert.NotContains(t, objs[3], "cmd")
+}
+
+func TestBadInputExitsTwo(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	notCapture := filepath.Join(dir, "notes.txt")
+	require.NoError(t, os.WriteFile(notCapture, []byte("hello, this is not a capture file at all"), 0o644))
+	good := writeCapture(t)
+	data, err := os.ReadFile(good)
+	require.NoError(t, err)
+	cut := filepath.Join(dir, "cut.pcapng")
+	require.NoError(t, os.WriteFile(cut, data[:len(data)-10], 0o644))
+
+	tests := []struct {
+		name string
+		args []string
+		want string // in stderr
+	}{
+		{"no command", nil, "usage"},
+		{"unknown command", []string{"frobnicate"}, "unknown command"},
+		{"unknown experiment", []string{"run", "p999"}, `unknown experiment "p999"`},
+		{"bad flag", []string{"run", "-trails", "3"}, "flag provided but not defined"},
+		{"bad trials", []string{"run", "-trials", "-1", "p003"}, "-trials"},
+		{"bad capture", []string{"run", "-capture", "wifi", "p003"}, "unknown capture"},
+		{"bad framing", []string{"decode", "-framing", "zip", good}, "-framing"},
+		{"no file", []string{"decode"}, "no capture file"},
+		{"missing file", []string{"decode", filepath.Join(dir, "nope.pcapng")}, "nope.pcapng"},
+		{"not a capture", []string{"decode", notCapture}, "notes.txt"},
+		{"cut off", []string{"decode", cut}, "cut.pcapng"},
+		{"list with args", []string{"list", "extra"}, "no arguments"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			code, _, errs := kcplab(t, tc.args...)
+			assert.Equal(t, 2, code)
+			assert.Contains(t, errs, tc.want)
+		})
+	}
+}
+
+func TestList(t *testing.T) {
+	t.Parallel()
+	code, out, _ := kcplab(t, "list")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "p003 ")
+	assert.Contains(t, out, "p003-linger")
+}
+
+func TestRunWritesTrialsAndSummary(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	code, stdout, errs := kcplab(t, "run", "-trials", "2", "-out", out, "p003-linger")
+	require.Equal(t, 0, code, errs+stdout)
+	var sum struct {
+		Experiment string         `json:"experiment"`
+		Classes    map[string]int `json:"classes"`
+		Trials     []struct {
+			Trial  int    `json:"trial"`
+			Class  string `json:"class"`
+			Pcapng string `json:"pcapng"`
+		} `json:"trials"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "p003-linger", "summary.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &sum))
+	assert.Equal(t, "p003-linger", sum.Experiment)
+	assert.Equal(t, 2, sum.Classes["delivered"])
+	require.Len(t, sum.Trials, 2)
+	for i, tr := range sum.Trials {
+		assert.Equal(t, i+1, tr.Trial)
+		assert.Equal(t, "delivered", tr.Class)
+		assert.FileExists(t, filepath.Join(out, "p003-linger", tr.Pcapng))
+	}
+	assert.Contains(t, stdout, "delivered")
+}
