@@ -210,6 +210,9 @@ func Classify(e *Experiment, tr *Trace) (string, error) {
 		sort.Strings(matched)
 		errs = append(errs, fmt.Errorf("trial %d fits several classes: %s", tr.Trial, strings.Join(matched, ", ")))
 	}
+	if len(errs) > 0 && tr.TimerLate > Tolerance(0) {
+		errs = append(errs, fmt.Errorf("note: Go timers fired up to %v late during this trial: the machine was overloaded, so timing may be off for reasons outside KCP", tr.TimerLate.Round(time.Millisecond)))
+	}
 	return class, errors.Join(errs...)
 }
 

@@ -65,6 +65,7 @@ type Trace struct {
 	ServerErr []error // what each accepted session's role returned, in accept order
 	TornDown  []bool  // per accepted session: its role was still running at teardown and ended by it
 	Stats     capture.Stats
+	TimerLate time.Duration // the worst lateness of a 10 ms Go timer during the trial (machine load)
 }
 
 // decode fills Segments from Datagrams with the given framing.

@@ -114,11 +114,13 @@ func RunTrial(ctx context.Context, e *Experiment, n int, kind CaptureKind) (*Tra
 	}
 	ds, ps := e.Transport.DataShards, e.Transport.ParityShards
 
+	probe := startLoadProbe()
 	t := &trial{e: e, firstSrv: make(chan struct{})}
 	tr := &Trace{Experiment: e.ID, Trial: n, Client: cliAddr, Server: srvAddr}
 
 	ln, err := kcp.ServeConn(block, ds, ps, src.Wrap(srvUDP, capture.SideServer))
 	if err != nil {
+		probe.Stop()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	acceptDone := make(chan struct{})
@@ -128,6 +130,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, kind CaptureKind) (*Tra
 	if err := binary.Read(rand.Reader, binary.LittleEndian, &conv); err != nil {
 		ln.Close()
 		<-acceptDone
+		probe.Stop()
 		return nil, err
 	}
 	tr.Start = time.Now()
@@ -135,6 +138,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, kind CaptureKind) (*Tra
 	if err != nil {
 		ln.Close()
 		<-acceptDone
+		probe.Stop()
 		return nil, fmt.Errorf("dial: %w", err)
 	}
 	if e.ClientSession != nil {
@@ -183,6 +187,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, kind CaptureKind) (*Tra
 		runErr = fmt.Errorf("capture: %w", err)
 	}
 
+	tr.TimerLate = probe.Stop()
 	tr.Datagrams = src.Datagrams()
 	tr.Events = t.log.snapshot()
 	tr.Accepts = len(t.sessions)
