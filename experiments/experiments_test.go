@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -33,16 +35,41 @@ func TestExperiments(t *testing.T) {
 		t.Run(e.ID, func(t *testing.T) {
 			t.Parallel()
 			res, err := harness.Run(context.Background(), e, harness.RunOptions{
-				Trials: *trialsFlag, Capture: kind, KeepDir: *keepFlag})
+				Trials: *trialsFlag, Capture: kind, OutDir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, f := range res.Failed() {
-				t.Errorf("trial %d failed (pcapng kept: %s):\n%v", f.Trial, f.Pcapng, f.Err)
+				t.Errorf("trial %d failed (pcapng kept: %s):\n%v", f.Trial, keep(t, e.ID, f.Pcapng), f.Err)
 			}
 			t.Log(describe(res))
+			verifyWithTshark(t, res)
 		})
 	}
+}
+
+// keep copies a failing trial's pcapng out of the test's temporary directory and returns where it went.
+func keep(t *testing.T, id, path string) string {
+	if path == "" {
+		return "(none written)"
+	}
+	dir := *keepFlag
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "kcplab-failed")
+	}
+	dst := filepath.Join(dir, id, filepath.Base(path))
+	data, err := os.ReadFile(path)
+	if err == nil {
+		err = os.MkdirAll(filepath.Dir(dst), 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(dst, data, 0o644)
+	}
+	if err != nil {
+		t.Errorf("keeping %s: %v", path, err)
+		return path
+	}
+	return dst
 }
 
 func describe(res *harness.Result) string {
