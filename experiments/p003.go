@@ -17,7 +17,8 @@ import (
 //
 //	c→s PUSH sn=0 una=0 len=9     the request; nothing before it: no handshake
 //	s→c ACK  sn=0 una=1           the server's first flush: ACKs only (cwnd starts at 0)
-//	s→c PUSH sn=0 una=1 len=N     the response, flushed by the server's Close
+//	s→c PUSH sn=0 una=1 len=N     the response: the Write's flush sent no data, so it leaves with
+//	                              the session's next flush, the Close's or the first update tick's
 //	c→s ACK  sn=0 una=1           at the client's next update tick, ~100 ms later
 //
 // and then nothing: no teardown. The client's Read ends by timeout 1 s after the response.
