@@ -15,8 +15,10 @@ test: vet unit live-test
 vet:
 	$(GO) vet ./...
 
+# -p 1: one package at a time, so the experiments' timing never competes with another package's
+# bulk transfer or tshark runs for the CPU.
 unit:
-	$(GO) test -race ./...
+	$(GO) test -race -p 1 ./...
 
 # Live capture needs libpcap-dev (build tag pcap) and root; the tests skip themselves without root.
 live-test:

@@ -31,9 +31,10 @@ func TestExperiments(t *testing.T) {
 			t.Skipf("live capture unavailable: %v", err)
 		}
 	}
+	// Experiments run one after the other, each with its trials in parallel: what they measure is
+	// timing, so they must not compete with each other (or with tshark) for the CPU.
 	for _, e := range All() {
 		t.Run(e.ID, func(t *testing.T) {
-			t.Parallel()
 			res, err := harness.Run(context.Background(), e, harness.RunOptions{
 				Trials: *trialsFlag, Capture: kind, OutDir: t.TempDir()})
 			if err != nil {
