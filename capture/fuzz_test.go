@@ -1,0 +1,62 @@
+package capture
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gopacket/gopacket/layers"
+)
+
+// FuzzRead feeds arbitrary bytes to Read: it must return a File or a
+// *ReadError naming the input, and never panic (Read turns a panic in a
+// decoder into an "internal error", which this fuzz test also reports).
+func FuzzRead(f *testing.F) {
+	recs, _ := records(f, frameEthernet)
+	pcap := pcapgoBytes(f, true, layers.LinkTypeEthernet, recs)
+	ng, _ := pcapngBytes(f, layers.LinkTypeLinuxSLL2, func() []pcapRecord { r, _ := records(f, frameSLL2); return r }())
+	var written bytes.Buffer
+	if err := WritePcapng(&written, sampleDatagrams(), sampleAnnotations()); err != nil {
+		f.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(pcap)
+	_ = zw.Close()
+	for _, seed := range [][]byte{
+		nil, []byte("not a capture"), pcap, pcap[:40], ng, ng[:len(ng)-7], written.Bytes(), gz.Bytes(),
+		pcapgoBytes(f, false, layers.LinkTypeNull, func() []pcapRecord { r, _ := records(f, frameNull(30)); return r }()),
+		pcapBytes(binary.BigEndian, false, layers.LinkTypeRaw, func() []pcapRecord { r, _ := records(f, frameRaw); return r }()),
+	} {
+		f.Add(seed)
+	}
+	fixtures, _ := filepath.Glob(filepath.Join("testdata", "*.pcap*"))
+	for _, path := range fixtures {
+		if data, err := os.ReadFile(path); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, err := Read(bytes.NewReader(data), "fuzz.cap")
+		if err == nil {
+			if file == nil {
+				t.Fatal("nil File without error")
+			}
+			return
+		}
+		var re *ReadError
+		if !errors.As(err, &re) || re.Name != "fuzz.cap" {
+			t.Fatalf("error %T %q is not a *ReadError naming the input", err, err)
+		}
+		if re.Offset < 0 || re.Offset > int64(len(data)) && !bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
+			t.Fatalf("offset %d outside the %d-byte input: %v", re.Offset, len(data), err)
+		}
+		if bytes.Contains([]byte(re.Msg), []byte("internal error")) {
+			t.Fatalf("decoder panicked: %v", err)
+		}
+	})
+}

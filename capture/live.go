@@ -1,0 +1,72 @@
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+)
+
+// Errors LiveAvailable and NewLive return when live capture cannot work here.
+var (
+	// ErrNoPcapBuild is returned by a binary built without the 'pcap' build tag.
+	ErrNoPcapBuild = errors.New("live capture needs libpcap: this binary was built without the 'pcap' build tag; " +
+		"install libpcap-dev and run `make capture` (or go build -tags pcap)")
+	// ErrNotRoot is returned when the process may not open a capture socket.
+	ErrNotRoot = errors.New("live capture needs root (CAP_NET_RAW): run as root, e.g. sudo make capture")
+)
+
+// LiveInterface is the interface LiveAvailable checks: Linux's loopback.
+const LiveInterface = "lo"
+
+// bpfFilter returns the BPF filter for UDP on the given ports ("udp" if none).
+func bpfFilter(ports []uint16) string {
+	if len(ports) == 0 {
+		return "udp"
+	}
+	parts := make([]string, len(ports))
+	for i, p := range ports {
+		parts[i] = fmt.Sprintf("port %d", p)
+	}
+	return "udp and (" + strings.Join(parts, " or ") + ")"
+}
+
+// checkInterface reports an error if iface does not exist.
+func checkInterface(iface string) error {
+	if _, err := net.InterfaceByName(iface); err != nil {
+		return fmt.Errorf("live capture needs the network interface %q: %w", iface, err)
+	}
+	return nil
+}
+
+// portSides maps local ports to the side that owns them (live capture's
+// replacement for the tap's address table).
+type portSides struct {
+	mu    sync.RWMutex
+	sides map[uint16]Side
+}
+
+// set records that the conn's local port belongs to side.
+func (p *portSides) set(conn net.PacketConn, side Side) {
+	if conn == nil {
+		return
+	}
+	ap, ok := addrPortOf(conn.LocalAddr())
+	if !ok {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sides == nil {
+		p.sides = map[uint16]Side{}
+	}
+	p.sides[ap.Port()] = side
+}
+
+// side returns the side owning port, or SideUnknown.
+func (p *portSides) side(port uint16) Side {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.sides[port]
+}

@@ -1,0 +1,11 @@
+//go:build !pcap
+
+package capture
+
+// LiveAvailable reports whether live capture can work here. This binary was
+// built without the 'pcap' build tag, so it always returns ErrNoPcapBuild.
+func LiveAvailable() error { return ErrNoPcapBuild }
+
+// NewLive starts a libpcap capture; without the 'pcap' build tag it always
+// returns ErrNoPcapBuild.
+func NewLive(iface string, ports ...uint16) (Source, error) { return nil, ErrNoPcapBuild }

@@ -1,0 +1,99 @@
+package capture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// vlanFrame wraps an IPv4 packet in Ethernet with an 802.1Q tag.
+func vlanFrame(ip []byte) []byte {
+	h := make([]byte, 18)
+	binary.BigEndian.PutUint16(h[12:], uint16(layers.EthernetTypeDot1Q))
+	binary.BigEndian.PutUint16(h[14:], 42)
+	binary.BigEndian.PutUint16(h[16:], etherType(ip))
+	return append(h, ip...)
+}
+
+// ipv6HopByHopUDP is an IPv6 packet whose UDP header follows a hop-by-hop
+// extension header (which the fast parser leaves to the full decoder).
+func ipv6HopByHopUDP(tb testing.TB, d Datagram) []byte {
+	tb.Helper()
+	src, dst := d.Src.Addr().As16(), d.Dst.Addr().As16()
+	ip6 := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolIPv6HopByHop, SrcIP: src[:], DstIP: dst[:],
+		HopByHop: &layers.IPv6HopByHop{}}
+	ip6.HopByHop.NextHeader = layers.IPProtocolUDP
+	ip6.HopByHop.Options = []*layers.IPv6HopByHopOption{{OptionType: 1, OptionLength: 4, OptionData: make([]byte, 4)}}
+	udp := &layers.UDP{SrcPort: layers.UDPPort(d.Src.Port()), DstPort: layers.UDPPort(d.Dst.Port())}
+	require.NoError(tb, udp.SetNetworkLayerForChecksum(ip6))
+	buf := gopacket.NewSerializeBuffer()
+	require.NoError(tb, gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+		ip6, udp, gopacket.Payload(d.Payload)))
+	return bytes.Clone(buf.Bytes())
+}
+
+func TestParserMatchesFullDecoder(t *testing.T) {
+	t.Parallel()
+	v4, v6 := sampleDatagrams()[0], sampleDatagrams()[3]
+	ts := time.Unix(1700000000, 5)
+	tests := []struct {
+		name    string
+		lt      layers.LinkType
+		frame   []byte
+		udp     bool
+		payload []byte
+	}{
+		{"ethernet v4", layers.LinkTypeEthernet, frameEthernet(ipUDP(t, v4)), true, v4.Payload},
+		{"ethernet v6", layers.LinkTypeEthernet, frameEthernet(ipUDP(t, v6)), true, v6.Payload},
+		{"ethernet padded to 60", layers.LinkTypeEthernet, append(frameEthernet(ipUDP(t, Datagram{Src: v4.Src, Dst: v4.Dst, Payload: []byte("x")})), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), true, []byte("x")},
+		{"vlan", layers.LinkTypeEthernet, vlanFrame(ipUDP(t, v4)), true, v4.Payload},
+		{"v6 hop-by-hop (full decoder)", layers.LinkTypeRaw, ipv6HopByHopUDP(t, v6), true, v6.Payload},
+		{"raw v6", layers.LinkTypeRaw, ipUDP(t, v6), true, v6.Payload},
+		{"null v6", layers.LinkTypeNull, frameNull(30)(ipUDP(t, v6)), true, v6.Payload},
+		{"tcp", layers.LinkTypeEthernet, frameEthernet(ipTCP(t)), false, nil},
+		{"empty", layers.LinkTypeRaw, nil, false, nil},
+		{"garbage", layers.LinkTypeLinuxSLL2, []byte{1, 2, 3}, false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			li := linkTypes[tt.lt]
+			fast := newUDPParser(li).decode(tt.frame, ts)
+			full := decodeFrame(tt.frame, li, ts)
+			require.Equal(t, tt.udp, fast.udp)
+			require.Equal(t, tt.udp, full.udp)
+			assert.Equal(t, full, fast)
+			if tt.udp {
+				assert.Equal(t, tt.payload, fast.dg.Payload)
+				assert.Equal(t, ts, fast.dg.Time)
+			}
+		})
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	frame := frameEthernet(ipUDP(b, sampleDatagrams()[4]))
+	li := linkTypes[layers.LinkTypeEthernet]
+	ts := time.Now()
+	b.Run("parser", func(b *testing.B) {
+		p := newUDPParser(li)
+		for b.Loop() {
+			if !p.decode(frame, ts).udp {
+				b.Fatal("not UDP")
+			}
+		}
+	})
+	b.Run("gopacket", func(b *testing.B) {
+		for b.Loop() {
+			if !decodeFrame(frame, li, ts).udp {
+				b.Fatal("not UDP")
+			}
+		}
+	})
+}

@@ -1,0 +1,87 @@
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// Annotations are the comments written into a pcapng file.
+type Annotations struct {
+	Section string           // pcapng section comment (SHB opt_comment)
+	Packets map[int][]string // per-datagram comments, key = index into the datagrams slice
+}
+
+// WritePcapng writes dgs to w as pcapng: one Ethernet interface with
+// nanosecond timestamps, each datagram as Ethernet (zero MACs, like Linux lo) /
+// IPv4 or IPv6 / UDP with its real addresses and ports and valid checksums.
+// Datagrams are written in slice order. It fails, naming the datagram, on
+// invalid or mixed-family addresses, oversized payloads, times outside 1970..2261,
+// and comment keys that are not indexes of dgs.
+func WritePcapng(w io.Writer, dgs []Datagram, ann Annotations) error {
+	for k := range ann.Packets {
+		if k < 0 || k >= len(dgs) {
+			return fmt.Errorf("capture: write pcapng: comment for datagram %d, but there are %d datagrams", k, len(dgs))
+		}
+	}
+	intf := pcapgo.NgInterface{
+		Name:                "kcplab",
+		Description:         "datagrams recorded by kcplab/capture, framed as on Linux lo",
+		OS:                  runtime.GOOS,
+		LinkType:            layers.LinkTypeEthernet,
+		TimestampResolution: 9,
+		SnapLength:          0,
+	}
+	opts := pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{
+		Hardware:    runtime.GOARCH,
+		OS:          runtime.GOOS,
+		Application: "kcplab",
+		Comment:     ann.Section,
+	}}
+	nw, err := pcapgo.NewNgWriterInterface(w, intf, opts)
+	if err != nil {
+		return fmt.Errorf("capture: write pcapng header: %w", err)
+	}
+	fb := newFrameBuilder()
+	for i, d := range dgs {
+		if y := d.Time.Year(); y < 1970 || y > 2261 {
+			return fmt.Errorf("capture: write pcapng: datagram %d: time %v is outside 1970..2261", i, d.Time)
+		}
+		frame, err := fb.frame(d)
+		if err != nil {
+			return fmt.Errorf("capture: write pcapng: datagram %d (%v -> %v): %w", i, d.Src, d.Dst, err)
+		}
+		ci := gopacket.CaptureInfo{Timestamp: d.Time, CaptureLength: len(frame), Length: len(frame)}
+		if err := nw.WritePacketWithOptions(ci, frame, pcapgo.NgPacketOptions{Comments: ann.Packets[i]}); err != nil {
+			return fmt.Errorf("capture: write pcapng: datagram %d: %w", i, err)
+		}
+	}
+	if err := nw.Flush(); err != nil {
+		return fmt.Errorf("capture: write pcapng: flush: %w", err)
+	}
+	return nil
+}
+
+// WritePcapngFile writes dgs as pcapng to the file at path (created or
+// truncated), see WritePcapng.
+func WritePcapngFile(path string, dgs []Datagram, ann Annotations) (err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("capture: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("capture: close %s: %w", path, cerr))
+		}
+	}()
+	if err := WritePcapng(f, dgs, ann); err != nil {
+		return fmt.Errorf("%w (file %s)", err, path)
+	}
+	return nil
+}

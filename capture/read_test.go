@@ -1,0 +1,268 @@
+package capture
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// records frames every sample datagram with frameFn and adds one TCP packet
+// (to be skipped) in the middle.
+func records(tb testing.TB, frameFn func([]byte) []byte) ([]pcapRecord, []Datagram) {
+	tb.Helper()
+	dgs := sampleDatagrams()
+	var recs []pcapRecord
+	for i, d := range dgs {
+		if i == 2 {
+			recs = append(recs, pcapRecord{d.Time.Add(-time.Microsecond), frameFn(ipTCP(tb))})
+		}
+		recs = append(recs, pcapRecord{d.Time, frameFn(ipUDP(tb, d))})
+	}
+	return recs, dgs
+}
+
+// assertDatagrams compares read datagrams with the originals at resolution res.
+func assertDatagrams(t *testing.T, want []Datagram, got []Datagram, res time.Duration) {
+	t.Helper()
+	require.Len(t, got, len(want))
+	for i := range want {
+		assert.Equal(t, want[i].Src, got[i].Src, "datagram %d src", i)
+		assert.Equal(t, want[i].Dst, got[i].Dst, "datagram %d dst", i)
+		assert.Equal(t, want[i].Payload, got[i].Payload, "datagram %d payload", i)
+		assert.WithinDuration(t, want[i].Time, got[i].Time, res-1, "datagram %d time", i)
+		assert.False(t, got[i].Time.After(want[i].Time), "datagram %d time is truncated, not rounded up", i)
+		assert.Equal(t, SideUnknown, got[i].Side)
+	}
+}
+
+func TestReadLinkTypesAndFormats(t *testing.T) {
+	t.Parallel()
+	links := []struct {
+		name    string
+		lt      layers.LinkType
+		frameFn func([]byte) []byte
+	}{
+		{"Ethernet", layers.LinkTypeEthernet, frameEthernet},
+		{"Null", layers.LinkTypeNull, frameNull(24)},
+		{"Null", layers.LinkTypeNull, frameNull(28)},
+		{"Null", layers.LinkTypeNull, frameNull(30)},
+		{"Loop", layers.LinkTypeLoop, frameLoop},
+		{"Linux SLL", layers.LinkTypeLinuxSLL, frameSLL},
+		{"Linux SLL2", layers.LinkTypeLinuxSLL2, frameSLL2},
+		{"Raw", layers.LinkTypeRaw, frameRaw},
+		{"IPv4", layers.LinkTypeIPv4, frameRaw},
+		{"IPv6", layers.LinkTypeIPv6, frameRaw},
+	}
+	formats := []struct {
+		name  string
+		res   time.Duration
+		write func(testing.TB, layers.LinkType, []pcapRecord) []byte
+	}{
+		{"pcap-le-us-pcapgo", time.Microsecond, func(tb testing.TB, lt layers.LinkType, r []pcapRecord) []byte {
+			return pcapgoBytes(tb, false, lt, r)
+		}},
+		{"pcap-le-ns-pcapgo", time.Nanosecond, func(tb testing.TB, lt layers.LinkType, r []pcapRecord) []byte {
+			return pcapgoBytes(tb, true, lt, r)
+		}},
+		{"pcap-be-us", time.Microsecond, func(_ testing.TB, lt layers.LinkType, r []pcapRecord) []byte {
+			return pcapBytes(binary.BigEndian, false, lt, r)
+		}},
+		{"pcap-be-ns", time.Nanosecond, func(_ testing.TB, lt layers.LinkType, r []pcapRecord) []byte {
+			return pcapBytes(binary.BigEndian, true, lt, r)
+		}},
+		{"pcapng", time.Nanosecond, func(tb testing.TB, lt layers.LinkType, r []pcapRecord) []byte {
+			b, _ := pcapngBytes(tb, lt, r)
+			return b
+		}},
+	}
+	for _, l := range links {
+		for _, f := range formats {
+			t.Run(fmt.Sprintf("%s/%d/%s", l.name, l.lt, f.name), func(t *testing.T) {
+				t.Parallel()
+				recs, want := records(t, l.frameFn)
+				if l.lt == layers.LinkTypeIPv4 || l.lt == layers.LinkTypeIPv6 {
+					// These link types hold only one IP version: keep the matching datagrams.
+					recs, want = filterVersion(recs, want, l.lt == layers.LinkTypeIPv6)
+				}
+				name := "test-" + l.name + "." + f.name
+				got, err := Read(bytes.NewReader(f.write(t, l.lt, recs)), name)
+				require.NoError(t, err)
+				assert.Equal(t, name, got.Name)
+				assert.Equal(t, l.name, got.LinkType)
+				wantSkipped := 1
+				if l.lt == layers.LinkTypeIPv6 {
+					wantSkipped = 0
+				}
+				assert.Equal(t, wantSkipped, got.Skipped)
+				assert.Zero(t, got.Truncated)
+				assertDatagrams(t, want, got.Datagrams, f.res)
+			})
+		}
+	}
+}
+
+// filterVersion keeps the records and datagrams of one IP version.
+func filterVersion(recs []pcapRecord, dgs []Datagram, v6 bool) ([]pcapRecord, []Datagram) {
+	var r []pcapRecord
+	var d []Datagram
+	for _, rec := range recs {
+		if isIPv6(rec.frame) == v6 {
+			r = append(r, rec)
+		}
+	}
+	for _, dg := range dgs {
+		if dg.Src.Addr().Is6() == v6 {
+			d = append(d, dg)
+		}
+	}
+	return r, d
+}
+
+func TestReadMixedLinkTypesAndComments(t *testing.T) {
+	t.Parallel()
+	dgs := sampleDatagrams()
+	var b bytes.Buffer
+	w, err := pcapgo.NewNgWriterInterface(&b, pcapgo.NgInterface{LinkType: layers.LinkTypeEthernet, TimestampResolution: 9},
+		pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Comment: "mixed"}})
+	require.NoError(t, err)
+	nullID, err := w.AddInterface(pcapgo.NgInterface{LinkType: layers.LinkTypeNull, TimestampResolution: 6})
+	require.NoError(t, err)
+	for i, d := range dgs {
+		ci, frame := captureInfo(d.Time, frameEthernet(ipUDP(t, d)), 0)
+		if i%2 == 1 {
+			ci, frame = captureInfo(d.Time, frameNull(30)(ipUDP(t, d)), nullID)
+		}
+		require.NoError(t, w.WritePacketWithOptions(ci, frame, pcapgo.NgPacketOptions{Comments: []string{fmt.Sprintf("c%d", i)}}))
+	}
+	require.NoError(t, w.Flush())
+
+	got, err := Read(&b, "mixed.pcapng")
+	require.NoError(t, err)
+	assert.Equal(t, "Ethernet,Null", got.LinkType)
+	assert.Equal(t, "mixed", got.Section)
+	assertDatagrams(t, dgs, got.Datagrams, time.Microsecond)
+	for i := range dgs {
+		assert.Equal(t, []string{fmt.Sprintf("c%d", i)}, got.Comments[i])
+	}
+}
+
+func TestReadEmptyPcapng(t *testing.T) {
+	t.Parallel()
+	b, _ := pcapngBytes(t, layers.LinkTypeLinuxSLL, nil)
+	got, err := Read(bytes.NewReader(b), "empty.pcapng")
+	require.NoError(t, err)
+	assert.Equal(t, "Linux SLL", got.LinkType)
+	assert.Empty(t, got.Datagrams)
+}
+
+func TestReadTruncatedPayload(t *testing.T) {
+	t.Parallel()
+	d := sampleDatagrams()[0]
+	frame := frameEthernet(ipUDP(t, d))
+	cut := frame[:len(frame)-5]
+	var b bytes.Buffer
+	w := pcapgo.NewWriter(&b)
+	require.NoError(t, w.WriteFileHeader(65535, layers.LinkTypeEthernet))
+	require.NoError(t, w.WritePacket(gopacketCI(d.Time, len(cut), len(frame)), cut))
+	got, err := Read(&b, "snap.pcap")
+	require.NoError(t, err)
+	require.Len(t, got.Datagrams, 1)
+	assert.Equal(t, 1, got.Truncated)
+	assert.Equal(t, d.Payload[:len(d.Payload)-5], got.Datagrams[0].Payload)
+}
+
+func TestReadGzip(t *testing.T) {
+	t.Parallel()
+	recs, want := records(t, frameEthernet)
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	_, err := zw.Write(pcapgoBytes(t, true, layers.LinkTypeEthernet, recs))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	got, err := Read(&b, "x.pcap.gz")
+	require.NoError(t, err)
+	assertDatagrams(t, want, got.Datagrams, time.Nanosecond)
+}
+
+func TestReadFile(t *testing.T) {
+	t.Parallel()
+	recs, want := records(t, frameSLL2)
+	path := filepath.Join(t.TempDir(), "sll2.pcap")
+	require.NoError(t, os.WriteFile(path, pcapgoBytes(t, false, layers.LinkTypeLinuxSLL2, recs), 0o644))
+	got, err := ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, path, got.Name)
+	assertDatagrams(t, want, got.Datagrams, time.Microsecond)
+
+	_, err = ReadFile(filepath.Join(t.TempDir(), "missing.pcap"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "missing.pcap")
+}
+
+func TestReadErrors(t *testing.T) {
+	t.Parallel()
+	recs, _ := records(t, frameEthernet)
+	pcap := pcapgoBytes(t, false, layers.LinkTypeEthernet, recs)
+	rec1 := 24 + 16 + len(recs[0].frame) // offset of record 1
+	ng, ngOff := pcapngBytes(t, layers.LinkTypeEthernet, recs)
+	badVersion := bytes.Clone(pcap)
+	binary.LittleEndian.PutUint16(badVersion[4:], 9)
+	dot11 := pcapgoBytes(t, false, layers.LinkTypeIEEE802_11, recs)
+	bigRecord := bytes.Clone(pcap[:rec1+16])
+	binary.LittleEndian.PutUint32(bigRecord[rec1+8:], 1<<30) // capture length beyond any snap length
+
+	tests := []struct {
+		name   string
+		data   []byte
+		offset int64
+		msg    string
+	}{
+		{"empty", nil, 0, "empty file"},
+		{"text", []byte("this is not a capture file\n"), 0, "not a pcap or pcapng capture (starts with 74 68 69 73)"},
+		{"three bytes", []byte{0xd4, 0xc3, 0xb2}, 0, "cut off after 3 bytes"},
+		{"pcap header cut", pcap[:10], 0, "pcap file header cut off: the file ends at byte offset 10"},
+		{"pcap bad version", badVersion, 0, "bad pcap file header"},
+		{"unsupported link type", dot11, 20, "link type 105 is not supported"},
+		{"record header cut", pcap[:24+7], 24, "pcap record cut off (reading packet 0): the file ends at byte offset 31"},
+		{"record data cut", pcap[:rec1+16+3], int64(rec1), "pcap record cut off (reading packet 1)"},
+		{"cut after record header", pcap[:rec1+16], int64(rec1), "pcap record cut off (reading packet 1)"},
+		{"record too long", bigRecord, int64(rec1), "bad pcap record (reading packet 1)"},
+		{"pcapng section cut", ng[:20], 0, "pcapng section header cut off"},
+		{"pcapng block cut", ng[:ngOff[2]+30], int64(ngOff[2]), "pcapng block cut off (reading packet 2)"},
+		{"pcapng bad byte order", append([]byte{0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 1, 2, 3, 4}, make([]byte, 16)...), 0, "bad pcapng section header"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			name := "bad-" + strings.ReplaceAll(tt.name, " ", "-") + ".cap"
+			f, err := Read(bytes.NewReader(tt.data), name)
+			require.Error(t, err)
+			assert.Nil(t, f)
+			var re *ReadError
+			require.True(t, errors.As(err, &re), "error %T is a *ReadError", err)
+			assert.Equal(t, name, re.Name)
+			assert.Equal(t, tt.offset, re.Offset, "offset in %q", err)
+			assert.Contains(t, err.Error(), tt.msg)
+			assert.Contains(t, err.Error(), fmt.Sprintf("capture: %s: byte offset %d: ", name, tt.offset))
+		})
+	}
+}
+
+func TestReadNilReader(t *testing.T) {
+	t.Parallel()
+	_, err := Read(nil, "nil")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "nil")
+}

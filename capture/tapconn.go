@@ -1,0 +1,146 @@
+package capture
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// Tap is the net.PacketConn returned by TapSource.Wrap. It forwards every call
+// to the wrapped conn and records each successful WriteTo (Src = the conn's
+// local address, Dst = the target, Side = the wrapped side, Time taken just
+// before the syscall) and each ReadFrom whose sender is not another conn of the
+// same TapSource (that datagram was already recorded when it was sent).
+//
+// For a conn bound to 0.0.0.0 or [::], recorded addresses use the loopback
+// address of the peer's family (127.0.0.1 or ::1) in its place, as the kernel
+// does for traffic on 127.0.0.0/8; likewise for a send to 0.0.0.0 or [::].
+// A receive is recognised as another conn's send by exact address, or by port
+// alone for a conn bound to the unspecified address.
+//
+// The tap changes the syscall pattern but not the datagrams: a Tap does not
+// expose SyscallConn or ReadMsgUDP, so kcp-go on Linux does not use its
+// sendmmsg/recvmmsg batch path (which would bypass the tap) and sends and
+// receives one datagram per syscall instead.
+type Tap struct {
+	conn     net.PacketConn
+	src      *TapSource
+	side     Side
+	local    netip.AddrPort // may be 0.0.0.0:port or [::]:port
+	sent     atomic.Uint64
+	received atomic.Uint64
+}
+
+var _ net.PacketConn = (*Tap)(nil)
+
+// ReadFrom reads one datagram from the wrapped conn and records it unless it
+// came from a conn wrapped by the same TapSource.
+func (t *Tap) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, addr, err := t.conn.ReadFrom(p)
+	if err != nil {
+		return n, addr, err
+	}
+	now := time.Now()
+	t.received.Add(1)
+	from, ok := addrPortOf(addr)
+	if ok && t.src.wrapped(from) {
+		return n, addr, nil
+	}
+	dst := t.local
+	if dst.Addr().IsUnspecified() && from.IsValid() {
+		dst = netip.AddrPortFrom(loopbackLike(from.Addr()), dst.Port())
+	}
+	t.src.rec.add(Datagram{Time: now, Src: from, Dst: dst, Payload: p[:n], Side: SideUnknown}, true)
+	return n, addr, nil
+}
+
+// WriteTo sends one datagram through the wrapped conn and records it if the
+// send succeeded.
+func (t *Tap) WriteTo(p []byte, addr net.Addr) (int, error) {
+	now := time.Now()
+	n, err := t.conn.WriteTo(p, addr)
+	if err != nil {
+		return n, err
+	}
+	t.sent.Add(1)
+	dst, _ := addrPortOf(addr)
+	if dst.Addr().IsUnspecified() { // Linux delivers a send to 0.0.0.0 or [::] over loopback
+		dst = netip.AddrPortFrom(loopbackLike(dst.Addr()), dst.Port())
+	}
+	src := t.local
+	if src.Addr().IsUnspecified() && dst.IsValid() {
+		src = netip.AddrPortFrom(loopbackLike(dst.Addr()), src.Port())
+	}
+	t.src.rec.add(Datagram{Time: now, Src: src, Dst: dst, Payload: p[:n], Side: t.side}, true)
+	return n, nil
+}
+
+// Sent returns the number of successful WriteTo calls.
+func (t *Tap) Sent() uint64 { return t.sent.Load() }
+
+// Received returns the number of successful ReadFrom calls, including
+// datagrams from other conns of the same TapSource (not recorded twice).
+func (t *Tap) Received() uint64 { return t.received.Load() }
+
+// Side returns the side this Tap attributes its sends to.
+func (t *Tap) Side() Side { return t.side }
+
+// Unwrap returns the wrapped conn.
+func (t *Tap) Unwrap() net.PacketConn { return t.conn }
+
+// Close closes the wrapped conn.
+func (t *Tap) Close() error { return t.conn.Close() }
+
+// LocalAddr returns the wrapped conn's local address.
+func (t *Tap) LocalAddr() net.Addr { return t.conn.LocalAddr() }
+
+// SetDeadline sets the wrapped conn's read and write deadlines.
+func (t *Tap) SetDeadline(d time.Time) error { return t.conn.SetDeadline(d) }
+
+// SetReadDeadline sets the wrapped conn's read deadline.
+func (t *Tap) SetReadDeadline(d time.Time) error { return t.conn.SetReadDeadline(d) }
+
+// SetWriteDeadline sets the wrapped conn's write deadline.
+func (t *Tap) SetWriteDeadline(d time.Time) error { return t.conn.SetWriteDeadline(d) }
+
+// SetReadBuffer sets the wrapped conn's socket receive buffer, if it has one.
+func (t *Tap) SetReadBuffer(bytes int) error {
+	c, ok := t.conn.(interface{ SetReadBuffer(int) error })
+	if !ok {
+		return fmt.Errorf("capture: tap: wrapped %T has no SetReadBuffer", t.conn)
+	}
+	return c.SetReadBuffer(bytes)
+}
+
+// SetWriteBuffer sets the wrapped conn's socket send buffer, if it has one.
+func (t *Tap) SetWriteBuffer(bytes int) error {
+	c, ok := t.conn.(interface{ SetWriteBuffer(int) error })
+	if !ok {
+		return fmt.Errorf("capture: tap: wrapped %T has no SetWriteBuffer", t.conn)
+	}
+	return c.SetWriteBuffer(bytes)
+}
+
+// SetDSCP sets the DSCP of the wrapped conn the way kcp-go does for an
+// unwrapped one: the conn's own SetDSCP if it has one, else the IPv4 TOS
+// and/or IPv6 traffic class of a net.Conn; it fails only if neither applies.
+func (t *Tap) SetDSCP(dscp int) error {
+	if c, ok := t.conn.(interface{ SetDSCP(int) error }); ok {
+		return c.SetDSCP(dscp)
+	}
+	nc, ok := t.conn.(net.Conn)
+	if !ok {
+		return fmt.Errorf("capture: tap: wrapped %T cannot set DSCP", t.conn)
+	}
+	err4 := ipv4.NewConn(nc).SetTOS(dscp << 2)
+	err6 := ipv6.NewConn(nc).SetTrafficClass(dscp)
+	if err4 != nil && err6 != nil {
+		return fmt.Errorf("capture: tap: set DSCP %d: %w", dscp, err4)
+	}
+	return nil
+}
