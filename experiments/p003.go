@@ -19,7 +19,7 @@ import (
 //	s→c ACK  sn=0 una=1           the server's first flush: ACKs only (cwnd starts at 0)
 //	s→c PUSH sn=0 una=1 len=N     the response: the Write's flush sent no data, so it leaves with
 //	                              the session's next flush, the Close's or the first update tick's
-//	c→s ACK  sn=0 una=1           at the client's next update tick, ~100 ms later
+//	c→s ACK  sn=0 una=1           at the client's next update tick, 100 ms after the request
 //
 // and then nothing: no teardown. The client's Read ends by timeout 1 s after the response.
 // When Close's flush loses its race with the session's own shutdown, the response never leaves.
@@ -36,13 +36,13 @@ func init() {
 			{
 				Name:        "delivered",
 				Description: "the post's four datagrams: request, its ACK, the response, its ACK",
-				Ladder:      p003Ladder(updateInterval),
+				Ladder:      p003Ladder(ackAtTick),
 				Checks:      []harness.Check{harness.ReadGot(harness.Client)},
 			},
 			{
 				Name:        "response lost at Close",
 				Description: "request and its ACK only: the server's Close dropped the queued response",
-				Ladder:      p003Ladder(0)[:2],
+				Ladder:      p003Ladder(ackAtTick)[:2],
 				Checks:      []harness.Check{harness.ReadNothing(harness.Client)},
 			},
 		},
@@ -55,19 +55,29 @@ func init() {
 	})
 }
 
-// p003Ladder is the request/response exchange of p003, step by step, with the client's final ACK
-// ackGap after the response.
-func p003Ladder(ackGap time.Duration) harness.Ladder {
+// p003Ladder is the request/response exchange of p003, step by step, ending with the client's ACK
+// of the response (ackAtTick or ackAtOnce).
+func p003Ladder(finalAck harness.Step) harness.Ladder {
 	return harness.Ladder{
 		harness.Push(harness.C2S).WithSn(0).WithUna(0).WithLen(uint32(len(handshake))),
 		harness.Ack(harness.S2C).WithSn(0).WithUna(1),
 		harness.Push(harness.S2C).WithSn(0).WithUna(1),
-		harness.Ack(harness.C2S).WithSn(0).WithUna(1).After(ackGap),
+		finalAck,
 	}
 }
 
 // updateInterval is kcp-go's default update interval: a pending ACK waits for the next tick.
 const updateInterval = 100 * time.Millisecond
+
+var (
+	// ackAtTick is the client's ACK of the response at its next update tick. A session's ticks
+	// run every interval from its creation, just before it sends the request, so the tick comes
+	// one interval after the request, however late the response was.
+	ackAtTick = harness.Ack(harness.C2S).WithSn(0).WithUna(1).At(updateInterval)
+	// ackAtOnce is the client's ACK sent as soon as the response arrived: a flush was due anyway
+	// (the session's first update tick had not run yet).
+	ackAtOnce = harness.Ack(harness.C2S).WithSn(0).WithUna(1).After(0)
+)
 
 // p003Measures are reported per class for p003 and its variants.
 var p003Measures = []harness.Measure{
@@ -75,6 +85,7 @@ var p003Measures = []harness.Measure{
 	harness.SegmentGap("request → its ACK (ms)", 0, 1),
 	harness.SegmentGap("request → response (ms)", 0, 2),
 	harness.SegmentGap("response → its ACK (ms)", 2, 3),
+	harness.SegmentGap("request → the client's ACK of the response (ms)", 0, 3),
 	harness.EventGap("server Write → Close returned (ms)", harness.EventIs(harness.Server, harness.EvWrite), harness.EventIs(harness.Server, harness.EvClose)),
 }
 

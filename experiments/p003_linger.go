@@ -33,7 +33,7 @@ func init() {
 		Classes: []harness.Class{{
 			Name:        "delivered",
 			Description: "request, its ACK, the response at the server's next tick, its ACK; one session",
-			Ladder:      p003Ladder(updateInterval),
+			Ladder:      p003Ladder(ackAtTick),
 			Checks:      []harness.Check{harness.ReadGot(harness.Client), harness.AcceptedSessions(1)},
 		}},
 		Invariants: []harness.Check{

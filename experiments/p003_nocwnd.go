@@ -37,12 +37,12 @@ func init() {
 		Classes: []harness.Class{{
 			Name:        "delivered, ACK at once",
 			Description: "the response arrived before the client's first update tick, which ACKed it at once",
-			Ladder:      p003Ladder(0),
+			Ladder:      p003Ladder(ackAtOnce),
 			Checks:      []harness.Check{harness.ReadGot(harness.Client)},
 		}, {
 			Name:        "delivered, ACK at next tick",
 			Description: "the client ACKed the response at its next update tick, ~100 ms later",
-			Ladder:      p003Ladder(updateInterval),
+			Ladder:      p003Ladder(ackAtTick),
 			Checks:      []harness.Check{harness.ReadGot(harness.Client)},
 		}},
 		Invariants: []harness.Check{

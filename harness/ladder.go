@@ -16,8 +16,9 @@ type Step struct {
 	Dir          Dir
 	Cmd          kcpwire.Cmd
 	Sn, Una, Len int64         // Any matches anything
-	Gap          time.Duration // expected time since the previous segment, if Timed
+	Gap          time.Duration // expected time since the previous segment (or the first, if Abs), if Timed
 	Timed        bool          // whether Gap is checked
+	Abs          bool          // Gap counts from the ladder's first segment, not the previous one
 }
 
 // Push expects a PUSH segment in direction d; narrow it with Sn, Una, Len and After.
@@ -37,7 +38,11 @@ func (s Step) WithLen(n uint32) Step { s.Len = int64(n); return s }
 
 // After expects the segment gap after the previous one, within Tolerance(gap); After(0) means "at
 // once" (within 4 ms).
-func (s Step) After(gap time.Duration) Step { s.Gap, s.Timed = gap, true; return s }
+func (s Step) After(gap time.Duration) Step { s.Gap, s.Timed, s.Abs = gap, true, false; return s }
+
+// At expects the segment at time t after the ladder's first segment, within Tolerance(t), like an
+// absolute time in a packetdrill script.
+func (s Step) At(t time.Duration) Step { s.Gap, s.Timed, s.Abs = t, true, true; return s }
 
 // Tolerance is the packetdrill-style slack allowed around an expected gap: max(4 ms, 12.5% of the gap).
 func Tolerance(gap time.Duration) time.Duration {
@@ -53,15 +58,18 @@ func (s Step) String() string {
 		return fmt.Sprint(v)
 	}
 	out := fmt.Sprintf("%s %-4s sn=%s una=%s len=%s", s.Dir, s.Cmd, f(s.Sn), f(s.Una), f(s.Len))
-	if s.Timed {
+	switch {
+	case s.Timed && s.Abs:
+		out += fmt.Sprintf(" (@%v±%v)", s.Gap, Tolerance(s.Gap))
+	case s.Timed:
 		out += fmt.Sprintf(" (+%v±%v)", s.Gap, Tolerance(s.Gap))
 	}
 	return out
 }
 
-// match reports why seg does not fit the step (nil when it does); gap is the time since the previous
-// segment.
-func (s Step) match(seg Seg, gap time.Duration) error {
+// match reports why seg does not fit the step (nil when it does); prev and first are the times of the
+// previous and of the first segment.
+func (s Step) match(seg Seg, prev, first time.Duration) error {
 	var bad []string
 	if seg.Dir != s.Dir {
 		bad = append(bad, "dir")
@@ -78,8 +86,12 @@ func (s Step) match(seg Seg, gap time.Duration) error {
 		}
 	}
 	if s.Timed {
+		gap, what := seg.Time-prev, "gap"
+		if s.Abs {
+			gap, what = seg.Time-first, "at"
+		}
 		if d := gap - s.Gap; d > Tolerance(s.Gap) || -d > Tolerance(s.Gap) {
-			bad = append(bad, fmt.Sprintf("gap %.1fms", ms(gap)))
+			bad = append(bad, fmt.Sprintf("%s %.1fms", what, ms(gap)))
 		}
 	}
 	if len(bad) > 0 {
@@ -96,11 +108,11 @@ func (l Ladder) Match(segs []Seg) error {
 	ok := len(segs) == len(l)
 	reasons := make([]string, max(len(l), len(segs)))
 	for i := range min(len(l), len(segs)) {
-		var gap time.Duration
+		prev := segs[0].Time
 		if i > 0 {
-			gap = segs[i].Time - segs[i-1].Time
+			prev = segs[i-1].Time
 		}
-		if err := l[i].match(segs[i], gap); err != nil {
+		if err := l[i].match(segs[i], prev, segs[0].Time); err != nil {
 			reasons[i] = err.Error()
 			ok = false
 		}

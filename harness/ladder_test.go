@@ -71,6 +71,12 @@ func TestLadderMatch(t *testing.T) {
 			s[0].Sn, s[0].Len = 1, 10
 			return s
 		}, "[sn,len]"},
+		{"absolute time", func() []Seg {
+			s := append([]Seg(nil), good...)
+			s[1].Time = 30 * time.Millisecond // a late response does not move the client's tick
+			s[2].Time = 101 * time.Millisecond
+			return s
+		}, "gap 71.0ms"},
 		{"missing segment", func() []Seg { return good[:2] }, "want 3 segments, got 2"},
 		{"extra segment", func() []Seg {
 			return append(append([]Seg(nil), good...), seg(S2C, kcpwire.CmdPush, 0, 1, 5, 200*time.Millisecond))
@@ -90,6 +96,22 @@ func TestLadderMatch(t *testing.T) {
 			assert.Contains(t, err.Error(), "✗")
 		})
 	}
+}
+
+func TestLadderAt(t *testing.T) {
+	t.Parallel()
+	ladder := Ladder{Push(C2S), Push(S2C), Ack(C2S).At(100 * time.Millisecond)}
+	segs := []Seg{
+		seg(C2S, kcpwire.CmdPush, 0, 0, 9, 0),
+		seg(S2C, kcpwire.CmdPush, 0, 1, 5, 30*time.Millisecond),
+		seg(C2S, kcpwire.CmdAck, 0, 1, 0, 101*time.Millisecond),
+	}
+	require.NoError(t, ladder.Match(segs))
+	segs[2].Time = 131 * time.Millisecond
+	err := ladder.Match(segs)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "at 131.0ms")
+	assert.Contains(t, err.Error(), "(@100ms±12.5ms)")
 }
 
 func TestLadderMismatchSideBySide(t *testing.T) {
