@@ -18,7 +18,7 @@ type Step struct {
 	Sn, Una, Len int64         // Any matches anything
 	Gap          time.Duration // expected time since the previous segment (or the first, if Abs), if Timed
 	Timed        bool          // whether Gap is checked
-	Abs          bool          // Gap counts from the ladder's first segment, not the previous one
+	Abs          bool          // Gap counts from the trial's start, not from the previous segment
 }
 
 // Push expects a PUSH segment in direction d; narrow it with Sn, Una, Len and After.
@@ -40,8 +40,8 @@ func (s Step) WithLen(n uint32) Step { s.Len = int64(n); return s }
 // once" (within 4 ms).
 func (s Step) After(gap time.Duration) Step { s.Gap, s.Timed, s.Abs = gap, true, false; return s }
 
-// At expects the segment at time t after the ladder's first segment, within Tolerance(t), like an
-// absolute time in a packetdrill script.
+// At expects the segment at time t after the trial's start (just before the client session was
+// created), within Tolerance(t), like an absolute time in a packetdrill script.
 func (s Step) At(t time.Duration) Step { s.Gap, s.Timed, s.Abs = t, true, true; return s }
 
 // Tolerance is the packetdrill-style slack allowed around an expected gap: max(4 ms, 12.5% of the gap).
@@ -67,9 +67,8 @@ func (s Step) String() string {
 	return out
 }
 
-// match reports why seg does not fit the step (nil when it does); prev and first are the times of the
-// previous and of the first segment.
-func (s Step) match(seg Seg, prev, first time.Duration) error {
+// match reports why seg does not fit the step (nil when it does); prev is the previous segment's time.
+func (s Step) match(seg Seg, prev time.Duration) error {
 	var bad []string
 	if seg.Dir != s.Dir {
 		bad = append(bad, "dir")
@@ -88,7 +87,7 @@ func (s Step) match(seg Seg, prev, first time.Duration) error {
 	if s.Timed {
 		gap, what := seg.Time-prev, "gap"
 		if s.Abs {
-			gap, what = seg.Time-first, "at"
+			gap, what = seg.Time, "at"
 		}
 		if d := gap - s.Gap; d > Tolerance(s.Gap) || -d > Tolerance(s.Gap) {
 			bad = append(bad, fmt.Sprintf("%s %.1fms", what, ms(gap)))
@@ -112,7 +111,7 @@ func (l Ladder) Match(segs []Seg) error {
 		if i > 0 {
 			prev = segs[i-1].Time
 		}
-		if err := l[i].match(segs[i], prev, segs[0].Time); err != nil {
+		if err := l[i].match(segs[i], prev); err != nil {
 			reasons[i] = err.Error()
 			ok = false
 		}

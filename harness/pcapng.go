@@ -36,10 +36,14 @@ func Annotations(e *Experiment, tr *Trace, class string, failure error) capture.
 	}
 	fmt.Fprintf(&b, "client %s, server %s, framing %s, kcp-go %s, accepted sessions: %d\n",
 		tr.Client, tr.Server, e.Transport.Framing(), KCPGoVersion(), tr.Accepts)
-	b.WriteString("application events (time relative to the first datagram):\n")
+	b.WriteString("application events (seconds from the first datagram, as Wireshark's relative time):\n")
+	origin := tr.Start
+	if len(tr.Datagrams) > 0 {
+		origin = tr.Datagrams[0].Time
+	}
 	ann := capture.Annotations{Packets: map[int][]string{}}
 	for _, ev := range tr.Events {
-		line := fmt.Sprintf("%+.3fs %s", tr.Rel(ev.Time).Seconds(), ev)
+		line := fmt.Sprintf("%+.3fs %s", ev.Time.Sub(origin).Seconds(), ev)
 		b.WriteString("  " + line + "\n")
 		if i := nearestBefore(tr.Datagrams, ev.Time); i >= 0 {
 			ann.Packets[i] = append(ann.Packets[i], line)

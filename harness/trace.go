@@ -35,7 +35,7 @@ func (d Dir) String() string {
 type Seg struct {
 	kcpwire.Segment
 	Datagram int           // index into Trace.Datagrams
-	Time     time.Duration // since the trial's first datagram
+	Time     time.Duration // since the trial's start (just before the client session was created)
 	Dir      Dir
 }
 
@@ -71,10 +71,6 @@ type Trace struct {
 // decode fills Segments from Datagrams with the given framing.
 func (tr *Trace) decode(f kcpwire.Framing) {
 	var d kcpwire.Datagram
-	var t0 time.Time
-	if len(tr.Datagrams) > 0 {
-		t0 = tr.Datagrams[0].Time
-	}
 	for i, dg := range tr.Datagrams {
 		if err := d.Decode(dg.Payload, f); err != nil {
 			tr.DecodeErrs = append(tr.DecodeErrs, fmt.Errorf("datagram %d: %w", i+1, err))
@@ -82,7 +78,7 @@ func (tr *Trace) decode(f kcpwire.Framing) {
 		}
 		for _, s := range d.Segments {
 			s.Data = append([]byte(nil), s.Data...)
-			tr.Segments = append(tr.Segments, Seg{Segment: s, Datagram: i, Time: dg.Time.Sub(t0), Dir: tr.dir(dg)})
+			tr.Segments = append(tr.Segments, Seg{Segment: s, Datagram: i, Time: tr.Rel(dg.Time), Dir: tr.dir(dg)})
 		}
 	}
 }
@@ -143,10 +139,8 @@ func (tr *Trace) BytesWritten(side capture.Side, session int) []byte {
 	return out
 }
 
-// Rel is an absolute time as an offset from the trial's first datagram (or its start when there is none).
+// Rel is an absolute time as an offset from the trial's start, just before the client session was
+// created: the origin of the client's update ticks, and of every time in a ladder.
 func (tr *Trace) Rel(t time.Time) time.Duration {
-	if len(tr.Datagrams) > 0 {
-		return t.Sub(tr.Datagrams[0].Time)
-	}
 	return t.Sub(tr.Start)
 }
