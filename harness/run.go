@@ -93,6 +93,12 @@ func Run(ctx context.Context, e *Experiment, opts RunOptions) (*Result, error) {
 		res.Counts[c.Name] = 0
 	}
 
+	open, release, err := opener(res.Capture)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+
 	dir := opts.OutDir
 	if dir != "" {
 		dir = filepath.Join(dir, e.ID)
@@ -110,7 +116,7 @@ func Run(ctx context.Context, e *Experiment, opts RunOptions) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				tr := runOne(ctx, e, i+1, res.Capture, dir, opts.KeepDir)
+				tr := runOne(ctx, e, i+1, open, dir, opts.KeepDir)
 				mu.Lock()
 				res.Trials[i] = tr
 				done++
@@ -149,8 +155,8 @@ func orKind(k CaptureKind) CaptureKind {
 }
 
 // runOne runs, classifies and saves one trial.
-func runOne(ctx context.Context, e *Experiment, n int, kind CaptureKind, dir, keep string) TrialResult {
-	tr, err := RunTrial(ctx, e, n, kind)
+func runOne(ctx context.Context, e *Experiment, n int, open Opener, dir, keep string) TrialResult {
+	tr, err := RunTrial(ctx, e, n, open)
 	res := TrialResult{Trial: n, Trace: tr, Err: err}
 	if tr == nil {
 		return res

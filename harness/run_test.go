@@ -148,7 +148,7 @@ func TestTrialTimeoutIsBounded(t *testing.T) {
 		return err
 	}
 	start := time.Now()
-	tr, err := RunTrial(context.Background(), e, 1, CaptureTap)
+	tr, err := RunTrial(context.Background(), e, 1, TapOpener)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "client role still running")
 	assert.Less(t, time.Since(start), 3*time.Second)

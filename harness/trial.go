@@ -35,14 +35,21 @@ func ParseCaptureKind(s string) (CaptureKind, error) {
 	return "", fmt.Errorf("unknown capture %q: want tap or live", s)
 }
 
-func openCapture(kind CaptureKind, ports ...uint16) (capture.Source, error) {
+// Opener starts the capture of one trial, given the trial's ports.
+type Opener func(ports ...uint16) (capture.Source, error)
+
+// TapOpener captures each trial with a fresh in-process tap.
+func TapOpener(...uint16) (capture.Source, error) { return capture.NewTap(), nil }
+
+// opener returns the Opener for a capture kind, and a function that releases what it holds.
+func opener(kind CaptureKind) (Opener, func(), error) {
 	switch kind {
 	case CaptureLive:
-		return capture.NewLive("lo", ports...)
+		return func(ports ...uint16) (capture.Source, error) { return capture.NewLive(capture.LiveInterface, ports...) }, func() {}, nil
 	case CaptureTap, "":
-		return capture.NewTap(), nil
+		return TapOpener, func() {}, nil
 	}
-	return nil, fmt.Errorf("unknown capture %q", kind)
+	return nil, nil, fmt.Errorf("unknown capture %q", kind)
 }
 
 // Framing is the framing a trial's datagrams are decoded with.
@@ -87,7 +94,7 @@ func listenLoopback() (*net.UDPConn, netip.AddrPort, error) {
 // RunTrial runs one trial of e with fresh loopback ports and returns its trace. An error means the
 // trial could not be run or did not finish within the experiment's timeout; a trace is returned with
 // whatever was recorded whenever possible.
-func RunTrial(ctx context.Context, e *Experiment, n int, kind CaptureKind) (*Trace, error) {
+func RunTrial(ctx context.Context, e *Experiment, n int, open Opener) (*Trace, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout())
 	defer cancel()
 
@@ -102,7 +109,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, kind CaptureKind) (*Tra
 	}
 	defer cliUDP.Close() // the client session owns it; closing twice is harmless
 
-	src, err := openCapture(kind, srvAddr.Port(), cliAddr.Port())
+	src, err := open(srvAddr.Port(), cliAddr.Port())
 	if err != nil {
 		return nil, err
 	}
@@ -185,6 +192,9 @@ func RunTrial(ctx context.Context, e *Experiment, n int, kind CaptureKind) (*Tra
 	srvUDP.Close()
 	if tr.Stats, err = src.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("capture: %w", err)
+	}
+	if d := tr.Stats.Dropped + tr.Stats.IfDropped; d > 0 && runErr == nil {
+		runErr = fmt.Errorf("capture incomplete: libpcap dropped %d packet(s)", d)
 	}
 
 	tr.TimerLate = probe.Stop()
