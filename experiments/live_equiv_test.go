@@ -1,0 +1,108 @@
+//go:build pcap
+
+package experiments
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	kcp "github.com/xtaci/kcp-go/v5"
+
+	"kcplab/capture"
+	"kcplab/harness"
+)
+
+// bothSource captures one trial with the tap and with libpcap at once: kcp-go gets the tapped
+// sockets, libpcap watches the same ports on lo.
+type bothSource struct {
+	tap  *capture.TapSource
+	live capture.Source
+
+	mu       sync.Mutex
+	liveDgs  []capture.Datagram
+	liveStat capture.Stats
+}
+
+func (b *bothSource) Wrap(c net.PacketConn, side capture.Side) net.PacketConn {
+	b.live.Wrap(c, side)
+	return b.tap.Wrap(c, side)
+}
+func (b *bothSource) Datagrams() []capture.Datagram { return b.tap.Datagrams() }
+func (b *bothSource) Notify() <-chan struct{}       { return b.tap.Notify() }
+func (b *bothSource) Close() (capture.Stats, error) {
+	st, err := b.tap.Close()
+	lst, lerr := b.live.Close()
+	b.mu.Lock()
+	b.liveDgs, b.liveStat = b.live.Datagrams(), lst
+	b.mu.Unlock()
+	if err == nil {
+		err = lerr
+	}
+	return st, err
+}
+
+// sameDatagrams checks two captures of one trial: same count, and per direction the same datagrams
+// (addresses and bytes) in the same order.
+func sameDatagrams(t *testing.T, tap, live []capture.Datagram) {
+	t.Helper()
+	require.Equal(t, len(tap), len(live), "datagram count: tap vs live")
+	type flow struct{ src, dst string }
+	perFlow := func(dgs []capture.Datagram) map[flow][][]byte {
+		m := map[flow][][]byte{}
+		for _, d := range dgs {
+			f := flow{d.Src.String(), d.Dst.String()}
+			m[f] = append(m[f], d.Payload)
+		}
+		return m
+	}
+	pt, pl := perFlow(tap), perFlow(live)
+	require.Equal(t, len(pt), len(pl), "flows")
+	for f, want := range pt {
+		got := pl[f]
+		require.Equal(t, len(want), len(got), "flow %v", f)
+		for i := range want {
+			assert.True(t, bytes.Equal(want[i], got[i]), "flow %v datagram %d differs", f, i)
+		}
+	}
+}
+
+// TestLiveMatchesTapOnP003 runs p003 trials captured by the tap and by libpcap at the same time and
+// checks that both record the same datagrams, and that those are all kcp-go sent and received (SNMP).
+// Trials run one at a time: kcp-go's SNMP counters are global to the process.
+func TestLiveMatchesTapOnP003(t *testing.T) {
+	if err := capture.LiveAvailable(); err != nil {
+		t.Skipf("live capture unavailable: %v", err)
+	}
+	e, err := Lookup("p003")
+	require.NoError(t, err)
+	classes := map[string]int{}
+	for n := 1; n <= 20; n++ {
+		var both *bothSource
+		open := func(ports ...uint16) (capture.Source, error) {
+			live, err := capture.NewLive(capture.LiveInterface, ports...)
+			if err != nil {
+				return nil, err
+			}
+			both = &bothSource{tap: capture.NewTap(), live: live}
+			return both, nil
+		}
+		before := kcp.DefaultSnmp.Copy()
+		tr, err := harness.RunTrial(context.Background(), e, n, open)
+		require.NoError(t, err)
+		after := kcp.DefaultSnmp.Copy()
+		class, err := harness.Classify(e, tr)
+		require.NoError(t, err)
+		classes[class]++
+
+		sameDatagrams(t, tr.Datagrams, both.liveDgs)
+		assert.Zero(t, both.liveStat.Dropped+both.liveStat.IfDropped, "libpcap drops")
+		assert.EqualValues(t, after.OutPkts-before.OutPkts, len(tr.Datagrams), "kcp-go OutPkts vs datagrams on the wire")
+		assert.EqualValues(t, after.InPkts-before.InPkts, len(tr.Datagrams), "kcp-go InPkts vs datagrams on the wire")
+	}
+	t.Logf("20 p003 trials, tap and libpcap identical; classes %v", classes)
+}
