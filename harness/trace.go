@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"net/netip"
+	"sort"
 	"strings"
 	"time"
 
@@ -143,4 +144,27 @@ func (tr *Trace) BytesWritten(side capture.Side, session int) []byte {
 // created: the origin of the client's update ticks, and of every time in a ladder.
 func (tr *Trace) Rel(t time.Time) time.Duration {
 	return t.Sub(tr.Start)
+}
+
+// Timeline renders segments and application events together, in time order: the wire ladder with
+// what each side did beside it.
+func (tr *Trace) Timeline() string {
+	type line struct {
+		at   time.Duration
+		text string
+	}
+	lines := make([]line, 0, len(tr.Segments)+len(tr.Events))
+	for _, s := range tr.Segments {
+		lines = append(lines, line{s.Time, s.String()})
+	}
+	for _, e := range tr.Events {
+		at := tr.Rel(e.Time)
+		lines = append(lines, line{at, fmt.Sprintf("%8.1fms       %s", ms(at), e)})
+	}
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].at < lines[j].at })
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(l.text + "\n")
+	}
+	return b.String()
 }

@@ -118,11 +118,7 @@ func Block(r *harness.Result, ex Examples) string {
 		}
 		fmt.Fprintf(&b, "#### %s (trial %d)\n\n", c.Name, t.Trial)
 		b.WriteString("```mermaid\n" + Mermaid(t.Trace) + "```\n\n")
-		b.WriteString("```text\n" + t.Trace.Ladder())
-		for _, ev := range t.Trace.Events {
-			fmt.Fprintf(&b, "%8.1fms app  %s\n", float64(t.Trace.Rel(ev.Time))/1e6, ev)
-		}
-		b.WriteString("```\n\n")
+		b.WriteString("```text\n" + t.Trace.Timeline() + "```\n\n")
 	}
 	return b.String()
 }
