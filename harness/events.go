@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"kcplab/capture"
@@ -134,6 +135,7 @@ type recConn struct {
 	log     *eventLog
 	side    capture.Side
 	session int
+	closed  atomic.Bool // Close was called
 }
 
 func (c *recConn) record(kind EventKind, start time.Time, n int, data []byte, err error) {
@@ -157,6 +159,7 @@ func (c *recConn) Write(b []byte) (int, error) {
 }
 
 func (c *recConn) Close() error {
+	c.closed.Store(true)
 	start := time.Now()
 	err := c.Conn.Close()
 	c.record(EvClose, start, 0, nil, err)

@@ -153,8 +153,9 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener) (*Trace, e
 	}
 	t.log.add(Event{Side: capture.SideClient, Kind: EvDial})
 	clientDone := make(chan error, 1)
+	cliConn := &recConn{Conn: cli, log: &t.log, side: capture.SideClient}
 	go func() {
-		err := e.Client(&recConn{Conn: cli, log: &t.log, side: capture.SideClient})
+		err := e.Client(cliConn)
 		t.log.add(Event{Side: capture.SideClient, Kind: EvReturn, Err: err})
 		clientDone <- err
 	}()
@@ -179,8 +180,17 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener) (*Trace, e
 		runErr = waitQuiet(ctx, src, e.quiet())
 	}
 
-	// Teardown: the client session (a no-op if the role closed it), the listener, every accepted session.
-	cli.Close()
+	// Teardown: the client session, if the role left it open (its Close may still flush something, so
+	// the wire must go quiet again before the listener stops accepting), the listener, every accepted
+	// session.
+	if !cliConn.closed.Load() {
+		cliConn.Close()
+		if runErr == nil {
+			qctx, qcancel := context.WithTimeout(context.Background(), 2*e.quiet()+time.Second)
+			runErr = waitQuiet(qctx, src, e.quiet())
+			qcancel()
+		}
+	}
 	if clientDone != nil {
 		tr.ClientErr = <-clientDone
 	}
