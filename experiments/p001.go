@@ -47,12 +47,12 @@ func init() {
 		Classes: []harness.Class{{
 			Name:        "echoed",
 			Description: "the post's four datagrams: request, its ACK, the echo, its ACK at the client's next tick",
-			Ladder:      exchangeLadder(updateInterval),
+			Ladder:      exchangeLadder(ackAtTick),
 			Checks:      []harness.Check{harness.ReadGot(harness.Client), harness.ReadGot(harness.Server)},
 		}, {
 			Name:        "echoed, ACK with the echo",
 			Description: "the server's ACK and the echo in one datagram, so the client ACKed the echo at once",
-			Ladder:      exchangeLadder(0),
+			Ladder:      exchangeLadder(ackAtOnce),
 			Checks:      []harness.Check{harness.ReadGot(harness.Client), harness.ReadGot(harness.Server), ackWithResponse(true)},
 		}},
 		Invariants: []harness.Check{
@@ -72,14 +72,14 @@ func init() {
 	})
 }
 
-// exchangeLadder is one request and its response (the echo), each ACKed; the client's ACK comes ackGap
-// after the response.
-func exchangeLadder(ackGap time.Duration) harness.Ladder {
+// exchangeLadder is one request and its response, each ACKed, ending with the client's ACK of the
+// response (ackAtTick or ackAtOnce).
+func exchangeLadder(finalAck harness.Step) harness.Ladder {
 	return harness.Ladder{
 		harness.Push(harness.C2S).WithSn(0).WithUna(0),
 		harness.Ack(harness.S2C).WithSn(0).WithUna(1),
 		harness.Push(harness.S2C).WithSn(0).WithUna(1),
-		harness.Ack(harness.C2S).WithSn(0).WithUna(1).After(ackGap),
+		finalAck,
 	}
 }
 

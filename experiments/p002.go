@@ -61,12 +61,12 @@ func init() {
 		}, {
 			Name:        "echo ACKed at once",
 			Description: "the server's ACK and the echo in one datagram, so the client ACKed the echo before its Close",
-			Ladder:      exchangeLadder(0),
+			Ladder:      exchangeLadder(ackAtOnce),
 			Checks:      []harness.Check{harness.ReadGot(harness.Client), ackWithResponse(true)},
 		}, {
 			Name:        "ACK sent by the client's Close",
 			Description: "the echo and the server's ACK in two datagrams, yet the client's ACK left at once: its Close's flush won the race",
-			Ladder:      exchangeLadder(0),
+			Ladder:      exchangeLadder(ackAtOnce),
 			Checks:      []harness.Check{harness.ReadGot(harness.Client), ackWithResponse(false)},
 		}},
 		Invariants: []harness.Check{

@@ -58,12 +58,9 @@ func init() {
 // p003Ladder is the request/response exchange of p003, step by step, ending with the client's ACK
 // of the response (ackAtTick or ackAtOnce).
 func p003Ladder(finalAck harness.Step) harness.Ladder {
-	return harness.Ladder{
-		harness.Push(harness.C2S).WithSn(0).WithUna(0).WithLen(uint32(len(handshake))),
-		harness.Ack(harness.S2C).WithSn(0).WithUna(1),
-		harness.Push(harness.S2C).WithSn(0).WithUna(1),
-		finalAck,
-	}
+	l := exchangeLadder(finalAck)
+	l[0] = l[0].WithLen(uint32(len(handshake)))
+	return l
 }
 
 // updateInterval is kcp-go's default update interval: a pending ACK waits for the next tick.

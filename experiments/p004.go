@@ -54,7 +54,7 @@ import (
 // closes it. (When the client ACKed at once, a hang leaves nothing to retransmit and no trace on the
 // wire; "delivered, ACKed at once" does not tell the two apart.)
 func init() {
-	delivered := exchangeLadder(0)[:3]
+	delivered := exchangeLadder(ackAtOnce)[:3]
 	register(&harness.Experiment{
 		ID:       "p004",
 		Title:    "net/http over KCP with keep-alives off",
@@ -84,12 +84,12 @@ func init() {
 		}, {
 			Name:        "delivered, ACKed at once",
 			Description: "the client's ACK left within a ms: its Input flushed it (ACK and response in one datagram) or its Close won its race",
-			Ladder:      exchangeLadder(0),
+			Ladder:      exchangeLadder(ackAtOnce),
 			Checks:      []harness.Check{harness.ReadGot(harness.Client), harness.AcceptedSessions(1)},
 		}, {
 			Name:        "ACK after Close: phantom session",
 			Description: "as \"delivered, ACKed at once\", but the ACK reached the listener after the server's Close and made a new session",
-			Ladder:      exchangeLadder(0),
+			Ladder:      exchangeLadder(ackAtOnce),
 			Checks:      []harness.Check{harness.ReadGot(harness.Client), harness.AcceptedSessions(2)},
 		}},
 		Invariants: []harness.Check{

@@ -38,18 +38,18 @@ func init() {
 		Classes: []harness.Class{{
 			Name:        "ACKed at next tick, closed at idle timeout",
 			Description: "request, its ACK, the response, its ACK at the client's next tick; the server closed the idle session after 1 s",
-			Ladder:      exchangeLadder(updateInterval),
+			Ladder:      exchangeLadder(ackAtTick),
 			Checks: []harness.Check{harness.ReadGot(harness.Client), httpServerHung(false),
 				harness.ReadEndsInTimeout(harness.Server, httpIdle)},
 		}, {
 			Name:        "ACKed at next tick, server hung",
 			Description: "the same ladder; net/http's abort of its background Read never woke kcp-go's Read, so the role's bound closed the session",
-			Ladder:      exchangeLadder(updateInterval),
+			Ladder:      exchangeLadder(ackAtTick),
 			Checks:      []harness.Check{harness.ReadGot(harness.Client), httpServerHung(true)},
 		}, {
 			Name:        "ACKed at once",
 			Description: "the server's ACK and response in one datagram, so the client ACKed at once (the server then closed or hung)",
-			Ladder:      exchangeLadder(0),
+			Ladder:      exchangeLadder(ackAtOnce),
 			Checks:      []harness.Check{harness.ReadGot(harness.Client), ackWithResponse(true)},
 		}},
 		Invariants: []harness.Check{
