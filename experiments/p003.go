@@ -23,6 +23,9 @@ import (
 //
 // and then nothing: no teardown. The client's Read ends by timeout 1 s after the response.
 // When Close's flush loses its race with the session's own shutdown, the response never leaves.
+// Rarely (seen under the race detector) the server session's first update tick runs before the
+// listener feeds it the request, so the Write's flush sends the ACK and the response in one datagram
+// and the client ACKs at once (see p001): the "3-datagram case".
 func init() {
 	register(&harness.Experiment{
 		ID:       "p003",
@@ -38,6 +41,12 @@ func init() {
 				Description: "the post's four datagrams: request, its ACK, the response, its ACK",
 				Ladder:      p003Ladder(ackAtTick),
 				Checks:      []harness.Check{harness.ReadGot(harness.Client)},
+			},
+			{
+				Name:        "delivered, ACK with the response",
+				Description: "three datagrams: the server's ACK and the response in one, so the client ACKed at once",
+				Ladder:      p003Ladder(ackAtOnce),
+				Checks:      []harness.Check{harness.ReadGot(harness.Client), ackWithResponse(true)},
 			},
 			{
 				Name:        "response lost at Close",
@@ -71,8 +80,9 @@ var (
 	// run every interval from its creation, just before it sends the request, so the tick comes
 	// one interval after the request, however late the response was.
 	ackAtTick = harness.Ack(harness.C2S).WithSn(0).WithUna(1).At(updateInterval)
-	// ackAtOnce is the client's ACK sent as soon as the response arrived: a flush was due anyway
-	// (the session's first update tick had not run yet).
+	// ackAtOnce is the client's ACK sent as soon as the response arrived: when one datagram both
+	// acknowledges the client's request and brings the response, the client's Input flushes its ACK
+	// at once (kcp.go:639-641, 723-728).
 	ackAtOnce = harness.Ack(harness.C2S).WithSn(0).WithUna(1).After(0)
 )
 
@@ -135,7 +145,7 @@ func p003Client(conn net.Conn) error {
 
 func p003Answer(r *harness.Result) string {
 	n := len(r.Trials)
-	d, l := r.Counts["delivered"], r.Counts["response lost at Close"]
+	d, l := r.Counts["delivered"]+r.Counts["delivered, ACK with the response"], r.Counts["response lost at Close"]
 	return fmt.Sprintf("No: the client is never told of the Close (its Read timed out in %d of %d trials, "+
 		"never with EOF), and the response itself arrived in only %d of %d trials (%d lost at Close).",
 		n-len(r.Failed()), n, d, n, l)
