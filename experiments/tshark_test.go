@@ -23,7 +23,7 @@ var dissector, _ = filepath.Abs("../wireshark/kcp.lua")
 func tsharkLadder(path string, tr *harness.Trace) ([]harness.Seg, error) {
 	cmd := exec.Command("tshark", "-X", "lua_script:"+dissector, "-o", fmt.Sprintf("kcp.ports:%d", tr.Server.Port()),
 		"-r", path, "-Y", "kcp", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
-		"-e", "frame.time_relative", "-e", "udp.srcport", "-e", "kcp.cmd", "-e", "kcp.sn", "-e", "kcp.una", "-e", "kcp.len")
+		"-e", "frame.time_epoch", "-e", "udp.srcport", "-e", "kcp.cmd", "-e", "kcp.sn", "-e", "kcp.una", "-e", "kcp.len")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -41,9 +41,9 @@ func tsharkLadder(path string, tr *harness.Trace) ([]harness.Seg, error) {
 		if len(f) != 6 {
 			return nil, fmt.Errorf("frame %d: %d fields in %q", i+1, len(f), line)
 		}
-		secs, err := strconv.ParseFloat(f[0], 64)
+		at, err := epoch(f[0])
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("frame %d: %v", i+1, err)
 		}
 		dir := harness.S2C
 		if f[1] == strconv.Itoa(int(tr.Client.Port())) {
@@ -60,11 +60,26 @@ func tsharkLadder(path string, tr *harness.Trace) ([]harness.Seg, error) {
 					return nil, fmt.Errorf("frame %d: %v", i+1, err)
 				}
 			}
-			segs = append(segs, harness.Seg{Dir: dir, Time: time.Duration(secs * float64(time.Second)),
+			segs = append(segs, harness.Seg{Dir: dir, Time: tr.Rel(at),
 				Segment: kcpwire.Segment{Cmd: kcpwire.Cmd(v[0]), Sn: uint32(v[1]), Una: uint32(v[2]), Len: uint32(v[3])}})
 		}
 	}
 	return segs, nil
+}
+
+// epoch parses tshark's frame.time_epoch ("1764059000.123456789") without float rounding.
+func epoch(s string) (time.Time, error) {
+	sec, frac, _ := strings.Cut(s, ".")
+	secs, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("time %q: %v", s, err)
+	}
+	frac = (frac + "000000000")[:9]
+	nanos, err := strconv.ParseInt(frac, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("time %q: %v", s, err)
+	}
+	return time.Unix(secs, nanos), nil
 }
 
 // verifyWithTshark checks that every classified trial's pcapng, decoded by tshark, shows the ladder of
