@@ -70,3 +70,19 @@ func (p *portSides) side(port uint16) Side {
 	defer p.mu.RUnlock()
 	return p.sides[port]
 }
+
+// ownedSource is the Source NewLive returns: the only Source of a Hub of its
+// own, which its Close closes too.
+type ownedSource struct {
+	Source
+	hub *Hub
+}
+
+// Close closes the Source, then its Hub; the Stats are the Source's.
+func (o *ownedSource) Close() (Stats, error) {
+	st, err := o.Source.Close()
+	if _, errHub := o.hub.Close(); err == nil {
+		err = errHub
+	}
+	return st, err
+}

@@ -45,7 +45,13 @@ func TapOpener(...uint16) (capture.Source, error) { return capture.NewTap(), nil
 func opener(kind CaptureKind) (Opener, func(), error) {
 	switch kind {
 	case CaptureLive:
-		return func(ports ...uint16) (capture.Source, error) { return capture.NewLive(capture.LiveInterface, ports...) }, func() {}, nil
+		// One libpcap handle for the whole run: opening one per trial would map its ring while other
+		// trials run, and their timing would suffer.
+		hub, err := capture.OpenHub(capture.LiveInterface)
+		if err != nil {
+			return nil, nil, err
+		}
+		return hub.Source, func() { _, _ = hub.Close() }, nil
 	case CaptureTap, "":
 		return TapOpener, func() {}, nil
 	}

@@ -1,0 +1,98 @@
+package capture
+
+import (
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+)
+
+// fakeFrame is one frame a fakeReader hands out.
+type fakeFrame struct {
+	data []byte
+	ts   time.Time
+}
+
+// fakeReader is a frameReader fed by the test: frames come from a channel,
+// an optional gate holds each read back, and the counters are the test's.
+type fakeReader struct {
+	frames  chan fakeFrame
+	gate    chan struct{} // if set, every read first waits for it to be closed
+	timeout time.Duration // how long a read waits for a frame
+	fail    error         // if set, every read returns it
+	wake    chan struct{} // closed at cleanup: reads stop waiting, so the Hub can stop
+
+	mu     sync.Mutex
+	c      pcapCounters
+	closed bool
+}
+
+func newFakeReader(timeout time.Duration) *fakeReader {
+	return &fakeReader{frames: make(chan fakeFrame, 1024), timeout: timeout, wake: make(chan struct{})}
+}
+
+func (f *fakeReader) read() ([]byte, time.Time, error) {
+	if f.fail != nil {
+		return nil, time.Time{}, f.fail
+	}
+	timer := time.NewTimer(f.timeout)
+	defer timer.Stop()
+	if f.gate != nil {
+		select {
+		case <-f.gate:
+		case <-timer.C:
+			return nil, time.Time{}, errReadTimeout
+		case <-f.wake:
+			return nil, time.Time{}, errReadTimeout
+		}
+	}
+	select {
+	case fr := <-f.frames:
+		return fr.data, fr.ts, nil
+	case <-timer.C:
+		return nil, time.Time{}, errReadTimeout
+	case <-f.wake:
+		return nil, time.Time{}, errReadTimeout
+	}
+}
+
+func (f *fakeReader) counters() (pcapCounters, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.c, nil
+}
+
+func (f *fakeReader) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+}
+
+// addDrops adds n drops (and receptions) to the counters.
+func (f *fakeReader) addDrops(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.c.dropped += n
+	f.c.received += n
+}
+
+// newFakeHub returns a Hub reading Ethernet frames from f; cleanup wakes f's
+// reads and closes the Hub.
+func newFakeHub(tb testing.TB, f *fakeReader) *Hub {
+	tb.Helper()
+	h := newHub("fake0", f, linkTypes[layers.LinkTypeEthernet])
+	tb.Cleanup(func() {
+		close(f.wake)
+		_, _ = h.Close()
+	})
+	return h
+}
+
+// ethUDP returns the Ethernet frame of a UDP datagram between 127.0.0.1 ports.
+func ethUDP(tb testing.TB, srcPort, dstPort uint16, payload string) []byte {
+	tb.Helper()
+	lo := netip.MustParseAddr("127.0.0.1")
+	return frameEthernet(ipUDP(tb, Datagram{Src: netip.AddrPortFrom(lo, srcPort), Dst: netip.AddrPortFrom(lo, dstPort), Payload: []byte(payload)}))
+}
