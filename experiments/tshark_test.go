@@ -21,7 +21,10 @@ var dissector, _ = filepath.Abs("../wireshark/kcp.lua")
 // tsharkLadder decodes a pcapng with tshark and the Lua dissector, independently of kcplab's decoder,
 // and returns its KCP segments with directions relative to the trial's client port.
 func tsharkLadder(path string, tr *harness.Trace) ([]harness.Seg, error) {
-	cmd := exec.Command("tshark", "-X", "lua_script:"+dissector, "-o", fmt.Sprintf("kcp.ports:%d", tr.Server.Port()),
+	// Decode As on both ports: an ephemeral port can be one that Wireshark gives to another protocol
+	// (tshark -G decodes lists about thirty above 32768), and UDP tries the lower port first.
+	cmd := exec.Command("tshark", "-X", "lua_script:"+dissector,
+		"-d", fmt.Sprintf("udp.port==%d,kcp", tr.Server.Port()), "-d", fmt.Sprintf("udp.port==%d,kcp", tr.Client.Port()),
 		"-r", path, "-Y", "kcp", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
 		"-e", "frame.time_epoch", "-e", "udp.srcport", "-e", "kcp.cmd", "-e", "kcp.sn", "-e", "kcp.una", "-e", "kcp.len")
 	var stdout, stderr bytes.Buffer
@@ -110,7 +113,8 @@ func verifyWithTshark(t *testing.T, res *harness.Result) {
 				return
 			}
 			if err := classes[tr.Class].Ladder.Match(segs); err != nil {
-				t.Errorf("trial %d (%s): tshark's decoding of %s does not show its class's ladder:\n%v", tr.Trial, tr.Class, tr.Pcapng, err)
+				t.Errorf("trial %d (%s): tshark's decoding of %s does not show its class's ladder:\n%v",
+					tr.Trial, tr.Class, keep(t, res.Experiment.ID, tr.Pcapng), err)
 			}
 		}()
 	}
