@@ -119,9 +119,13 @@ func printSummary(w io.Writer, res *harness.Result, summaryPath string) {
 	for _, c := range res.Experiment.Classes {
 		names = append(names, c.Name)
 	}
+	width := 0
+	for _, name := range names {
+		width = max(width, len(name))
+	}
 	for _, name := range names {
 		c := res.Counts[name]
-		fmt.Fprintf(w, "  %-28s %4d/%d (%5.1f%%)\n", name, c, n, 100*float64(c)/float64(max(n, 1)))
+		fmt.Fprintf(w, "  %-*s %4d/%d (%5.1f%%)\n", width, name, c, n, 100*float64(c)/float64(max(n, 1)))
 	}
 	for _, t := range res.Failed() {
 		fmt.Fprintf(w, "  FAILED trial %d: %s\n", t.Trial, indent(t.Err.Error()))
