@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"io"
+	"os"
 	"testing"
 	"time"
 
@@ -111,4 +112,13 @@ func TestChecks(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestPinnedKCPGoMatchesGoMod(t *testing.T) {
+	t.Parallel()
+	mod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assert.Contains(t, string(mod), "github.com/xtaci/kcp-go/v5 "+PinnedKCPGo)
 }

@@ -40,7 +40,7 @@ func (s Step) WithLen(n uint32) Step { s.Len = int64(n); return s }
 // once" (within 4 ms).
 func (s Step) After(gap time.Duration) Step { s.Gap, s.Timed, s.Abs = gap, true, false; return s }
 
-// At expects the segment at time t after the trial's start (just before the client session was
+// At expects the segment at time t after the trial's start (the client session had just been
 // created), within Tolerance(t), like an absolute time in a packetdrill script.
 func (s Step) At(t time.Duration) Step { s.Gap, s.Timed, s.Abs = t, true, true; return s }
 

@@ -9,16 +9,20 @@ import (
 	"kcplab/capture"
 )
 
-// KCPGoVersion returns the version of kcp-go linked into this binary, from its build information.
+// PinnedKCPGo is the kcp-go version go.mod pins (a test keeps the two equal).
+const PinnedKCPGo = "v5.6.72"
+
+// KCPGoVersion returns the version of kcp-go linked into this binary, from its build information
+// (test binaries carry none: then the pinned version).
 func KCPGoVersion() string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, m := range bi.Deps {
-			if m.Path == "github.com/xtaci/kcp-go/v5" {
+			if m.Path == "github.com/xtaci/kcp-go/v5" && m.Version != "" {
 				return m.Version
 			}
 		}
 	}
-	return "unknown"
+	return PinnedKCPGo
 }
 
 // Annotations builds the pcapng comments of a trial: the experiment, trial, class and every application

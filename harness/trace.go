@@ -36,7 +36,7 @@ func (d Dir) String() string {
 type Seg struct {
 	kcpwire.Segment
 	Datagram int           // index into Trace.Datagrams
-	Time     time.Duration // since the trial's start (just before the client session was created)
+	Time     time.Duration // since the trial's start (the client's Dial returned)
 	Dir      Dir
 }
 
@@ -52,7 +52,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 type Trace struct {
 	Experiment string
 	Trial      int
-	Start      time.Time      // just before the client session was created
+	Start      time.Time      // the client session was just created: its update ticks start here
 	Client     netip.AddrPort // the client's socket
 	Server     netip.AddrPort // the listener's socket
 
@@ -140,7 +140,7 @@ func (tr *Trace) BytesWritten(side capture.Side, session int) []byte {
 	return out
 }
 
-// Rel is an absolute time as an offset from the trial's start, just before the client session was
+// Rel is an absolute time as an offset from the trial's start, when the client session had just been
 // created: the origin of the client's update ticks, and of every time in a ladder.
 func (tr *Trace) Rel(t time.Time) time.Duration {
 	return t.Sub(tr.Start)

@@ -146,8 +146,10 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener) (*Trace, e
 		probe.Stop()
 		return nil, err
 	}
-	tr.Start = time.Now()
 	cli, err := kcp.NewConn4(conv, net.UDPAddrFromAddrPort(srvAddr), block, ds, ps, true, src.Wrap(cliUDP, capture.SideClient))
+	// The trial's time origin: the client session exists and its first update tick is scheduled
+	// (the last thing newUDPSession does), so its ticks fall at Start + k × interval.
+	tr.Start = time.Now()
 	if err != nil {
 		ln.Close()
 		<-acceptDone
@@ -157,7 +159,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener) (*Trace, e
 	if e.ClientSession != nil {
 		e.ClientSession(cli)
 	}
-	t.log.add(Event{Side: capture.SideClient, Kind: EvDial})
+	t.log.add(Event{Time: tr.Start, Side: capture.SideClient, Kind: EvDial})
 	clientDone := make(chan error, 1)
 	cliConn := &recConn{Conn: cli, log: &t.log, side: capture.SideClient}
 	go func() {
