@@ -25,7 +25,11 @@ live-test:
 ifneq ($(HAVE_PCAP),)
 	$(GO) vet -tags pcap ./...
 	$(GO) test -race -tags pcap ./capture
-	$(GO) test -race -tags pcap ./experiments -kcplab.capture=live
+	# Without -race: the experiments measure timing, and the race detector's slowdown of kcp-go's
+	# goroutine hops, added to the libpcap reader's, moves segments by more than the protocol's
+	# tolerance (seen: a client ACK 4.3 ms after the datagram it answers). The same code runs under
+	# -race in the tap run above.
+	$(GO) test -tags pcap ./experiments -kcplab.capture=live
 else
 	@echo "live-test: skipped (no libpcap headers; 'make deps' installs libpcap-dev)"
 endif
