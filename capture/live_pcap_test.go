@@ -58,32 +58,14 @@ func TestLiveMatchesTap(t *testing.T) {
 	if err := LiveAvailable(); err != nil {
 		t.Skip(err)
 	}
-	srvUDP, cliUDP := listenLoopback(t), listenLoopback(t)
-	live, err := NewLive(LiveInterface, udpPort(srvUDP), udpPort(cliUDP))
-	require.NoError(t, err)
-	t.Cleanup(func() { _, _ = live.Close() })
-	tap := NewTap()
-	wrap := func(c net.PacketConn, side Side) net.PacketConn { return live.Wrap(tap.Wrap(c, side), side) }
-	p := newKCPPairOn(t, srvUDP, cliUDP, wrap)
+	p, tap, live := tappedLivePair(t)
 
 	var msgs [][]byte
 	for i := range 20 {
 		msgs = append(msgs, bytes.Repeat([]byte{byte('a' + i)}, 1+i*397)) // up to 7.5 KB: several segments
 	}
 	echo(t, p, msgs, 20*time.Second)
-	waitQuiet(t, tap.Notify(), 300*time.Millisecond, 20*time.Second)
-	want := tap.Datagrams()
-	waitCount(live, len(want), 10*time.Second)
-	st, err := live.Close()
-	require.NoError(t, err)
-	got := live.Datagrams()
-	t.Logf("tap %d datagrams, live %d; libpcap stats %+v", len(want), len(got), st)
-
-	require.Len(t, got, len(want), "live and tap see the same number of datagrams")
-	assert.Equal(t, len(got), st.Captured)
-	assert.Zero(t, st.Dropped)
-	assert.Zero(t, st.IfDropped)
-	assertSameByDirection(t, want, got)
+	assertLiveEqualsTap(t, tap, live, 10*time.Second)
 }
 
 // TestLiveBulkAccountsForEveryDatagram runs a bulk transfer (kcp-go bursts of
@@ -95,25 +77,39 @@ func TestLiveBulkAccountsForEveryDatagram(t *testing.T) {
 	if err := LiveAvailable(); err != nil {
 		t.Skip(err)
 	}
+	p, tap, live := tappedLivePair(t)
+	bulkTransfer(t, p, 16<<20, 60*time.Second)
+	assertLiveEqualsTap(t, tap, live, 5*time.Second)
+}
+
+// tappedLivePair is a kcp-go session pair on two loopback sockets, each wrapped by a tap and
+// watched by a live capture at the same time.
+func tappedLivePair(t *testing.T) (*kcpPair, *TapSource, Source) {
+	t.Helper()
 	srvUDP, cliUDP := listenLoopback(t), listenLoopback(t)
 	live, err := NewLive(LiveInterface, udpPort(srvUDP), udpPort(cliUDP))
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = live.Close() })
 	tap := NewTap()
 	wrap := func(c net.PacketConn, side Side) net.PacketConn { return live.Wrap(tap.Wrap(c, side), side) }
-	p := newKCPPairOn(t, srvUDP, cliUDP, wrap)
-	bulkTransfer(t, p, 16<<20, 60*time.Second)
+	return newKCPPairOn(t, srvUDP, cliUDP, wrap), tap, live
+}
+
+// assertLiveEqualsTap waits for the wire to go quiet and for the live capture to catch up (at most
+// wait), closes it, and checks that it holds what the tap recorded, with no libpcap drop.
+func assertLiveEqualsTap(t *testing.T, tap *TapSource, live Source, wait time.Duration) {
+	t.Helper()
 	waitQuiet(t, tap.Notify(), 300*time.Millisecond, 20*time.Second)
 	want := tap.Datagrams()
-	waitCount(live, len(want), 5*time.Second)
+	waitCount(live, len(want), wait)
 	st, err := live.Close()
 	require.NoError(t, err)
 	got := live.Datagrams()
 	t.Logf("tap %d datagrams, live %d; libpcap stats %+v", len(want), len(got), st)
+	require.Len(t, got, len(want), "live and tap see the same number of datagrams")
 	assert.Equal(t, len(got), st.Captured)
 	assert.Zero(t, st.Dropped)
 	assert.Zero(t, st.IfDropped)
-	require.Len(t, got, len(want))
 	assertSameByDirection(t, want, got)
 }
 
