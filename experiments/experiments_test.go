@@ -20,7 +20,7 @@ var (
 	// 8 at once keep `go test ./experiments -run p003 -count=20` inside go test's default 10 minutes.
 	trialsFlag   = flag.Int("kcplab.trials", 20, "trials per experiment (0: each experiment's default)")
 	parallelFlag = flag.Int("kcplab.parallel", 8, "trials running at once")
-	keepFlag    = flag.String("kcplab.keep", "", "directory for failing trials' pcapng files (default: $TMPDIR/kcplab-failed)")
+	keepFlag     = flag.String("kcplab.keep", "", "directory for failing trials' pcapng files (default: $TMPDIR/kcplab-failed)")
 )
 
 // TestExperiments runs every experiment: each trial must fit exactly one class and keep every invariant.
