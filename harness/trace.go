@@ -120,20 +120,19 @@ func (tr *Trace) EventsOf(side capture.Side, session int) []Event {
 
 // BytesRead is what a side's Reads returned, concatenated.
 func (tr *Trace) BytesRead(side capture.Side, session int) []byte {
-	var out []byte
-	for _, e := range tr.EventsOf(side, session) {
-		if e.Kind == EvRead && e.Err == nil {
-			out = append(out, e.Data...)
-		}
-	}
-	return out
+	return tr.bytesOf(side, session, EvRead)
 }
 
 // BytesWritten is what a side's Writes accepted, concatenated.
 func (tr *Trace) BytesWritten(side capture.Side, session int) []byte {
+	return tr.bytesOf(side, session, EvWrite)
+}
+
+// bytesOf concatenates the data of a side's successful events of one kind.
+func (tr *Trace) bytesOf(side capture.Side, session int, kind EventKind) []byte {
 	var out []byte
 	for _, e := range tr.EventsOf(side, session) {
-		if e.Kind == EvWrite && e.Err == nil {
+		if e.Kind == kind && e.Err == nil {
 			out = append(out, e.Data...)
 		}
 	}
