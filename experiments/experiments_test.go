@@ -91,6 +91,9 @@ func describe(res *harness.Result) string {
 			}
 		}
 	}
+	if load := res.Load(); load != "" {
+		b.WriteString(load + "\n")
+	}
 	if res.Experiment.Answer != nil {
 		b.WriteString("answer: " + res.Experiment.Answer(res) + "\n")
 	}

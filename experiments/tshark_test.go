@@ -112,7 +112,7 @@ func verifyWithTshark(t *testing.T, res *harness.Result) {
 				t.Errorf("trial %d: %v", tr.Trial, err)
 				return
 			}
-			if err := classes[tr.Class].Ladder.Match(segs); err != nil {
+			if err := classes[tr.Class].Ladder.Match(segs, tr.Trace.Stalls); err != nil {
 				t.Errorf("trial %d (%s): tshark's decoding of %s does not show its class's ladder:\n%v",
 					tr.Trial, tr.Class, keep(t, res.Experiment.ID, tr.Pcapng), err)
 			}

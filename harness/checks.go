@@ -99,8 +99,8 @@ func ReadEndsInTimeout(side capture.Side, d time.Duration) Check {
 			return nil
 		}
 		gap := last.Time.Sub(lastOK.Time)
-		if diff := gap - d; diff > Tolerance(d) || -diff > Tolerance(d) {
-			return fmt.Errorf("timeout %.3fs after the last successful Read/Write, want %v ± %v", gap.Seconds(), d, Tolerance(d))
+		if ok, stalled := onTime(tr.Rel(lastOK.Time)+d, tr.Rel(last.Time), Tolerance(d), tr.Stalls); !ok {
+			return fmt.Errorf("timeout %.3fs after the last successful Read/Write, want %v ± %v%s", gap.Seconds(), d, Tolerance(d), stallNote(stalled))
 		}
 		return nil
 	}}

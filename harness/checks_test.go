@@ -87,6 +87,17 @@ func TestChecks(t *testing.T) {
 		{"timeout: too early", ReadEndsInTimeout(Client, time.Second), func(tr *Trace) {
 			tr.Events[4].Time = tr.Start.Add(500 * time.Millisecond)
 		}, "want 1s"},
+		{"timeout: late", ReadEndsInTimeout(Client, time.Second), func(tr *Trace) {
+			tr.Events[4].Time = tr.Start.Add(1200 * time.Millisecond)
+		}, "want 1s ± 125ms"},
+		{"timeout: late by a stall", ReadEndsInTimeout(Client, time.Second), func(tr *Trace) {
+			tr.Events[4].Time = tr.Start.Add(1200 * time.Millisecond)
+			tr.Stalls = Stalls{{From: 950 * time.Millisecond, To: 1190 * time.Millisecond}}
+		}, ""},
+		{"timeout: later than the stall explains", ReadEndsInTimeout(Client, time.Second), func(tr *Trace) {
+			tr.Events[4].Time = tr.Start.Add(1200 * time.Millisecond)
+			tr.Stalls = Stalls{{From: 1100 * time.Millisecond, To: 1150 * time.Millisecond}}
+		}, "late by more than the 50.0ms stall allowed"},
 		{"timeout: EOF", ReadEndsInTimeout(Client, time.Second), func(tr *Trace) { tr.Events[4].Err = io.EOF }, "EOF"},
 		{"timeout: other error", ReadEndsInTimeout(Client, time.Second), func(tr *Trace) {
 			tr.Events[4].Err = io.ErrClosedPipe

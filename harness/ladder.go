@@ -44,6 +44,28 @@ func (s Step) After(gap time.Duration) Step { s.Gap, s.Timed, s.Abs = gap, true,
 // created), within Tolerance(t), like an absolute time in a packetdrill script.
 func (s Step) At(t time.Duration) Step { s.Gap, s.Timed, s.Abs = t, true, true; return s }
 
+// onTime reports whether something expected at want (± tol) happened at got. It may be late by more
+// than tol only by the time the process was measurably stalled between want-tol and got: a timer due in
+// a stall fires when the stall ends, whatever the protocol does. The second result is the stall counted.
+func onTime(want, got, tol time.Duration, stalls Stalls) (bool, time.Duration) {
+	switch {
+	case got < want-tol:
+		return false, 0
+	case got <= want+tol:
+		return true, 0
+	}
+	stalled := stalls.Within(want-tol, got)
+	return got <= want+tol+stalled, stalled
+}
+
+// stallNote says how much stall a late verdict already allowed for.
+func stallNote(stalled time.Duration) string {
+	if stalled <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (late by more than the %.1fms stall allowed)", ms(stalled))
+}
+
 // Tolerance is the packetdrill-style slack allowed around an expected gap: max(4 ms, 12.5% of the gap).
 func Tolerance(gap time.Duration) time.Duration {
 	return max(4*time.Millisecond, gap/8)
@@ -68,7 +90,7 @@ func (s Step) String() string {
 }
 
 // match reports why seg does not fit the step (nil when it does); prev is the previous segment's time.
-func (s Step) match(seg Seg, prev time.Duration) error {
+func (s Step) match(seg Seg, prev time.Duration, stalls Stalls) error {
 	var bad []string
 	if seg.Dir != s.Dir {
 		bad = append(bad, "dir")
@@ -85,12 +107,16 @@ func (s Step) match(seg Seg, prev time.Duration) error {
 		}
 	}
 	if s.Timed {
-		gap, what := seg.Time-prev, "gap"
+		want, what := prev+s.Gap, "gap"
 		if s.Abs {
-			gap, what = seg.Time, "at"
+			want, what = s.Gap, "at"
 		}
-		if d := gap - s.Gap; d > Tolerance(s.Gap) || -d > Tolerance(s.Gap) {
-			bad = append(bad, fmt.Sprintf("%s %.1fms", what, ms(gap)))
+		if ok, stalled := onTime(want, seg.Time, Tolerance(s.Gap), stalls); !ok {
+			got := seg.Time - prev
+			if s.Abs {
+				got = seg.Time
+			}
+			bad = append(bad, fmt.Sprintf("%s %.1fms%s", what, ms(got), stallNote(stalled)))
 		}
 	}
 	if len(bad) > 0 {
@@ -103,7 +129,9 @@ func (s Step) match(seg Seg, prev time.Duration) error {
 type Ladder []Step
 
 // Match checks segs against the ladder, step for step; the error shows expected and actual side by side.
-func (l Ladder) Match(segs []Seg) error {
+// A timed step may be late by as much as the process was stalled around it (see onTime); stalls is nil
+// when nothing stalled.
+func (l Ladder) Match(segs []Seg, stalls Stalls) error {
 	ok := len(segs) == len(l)
 	reasons := make([]string, max(len(l), len(segs)))
 	for i := range min(len(l), len(segs)) {
@@ -111,7 +139,7 @@ func (l Ladder) Match(segs []Seg) error {
 		if i > 0 {
 			prev = segs[i-1].Time
 		}
-		if err := l[i].match(segs[i], prev); err != nil {
+		if err := l[i].match(segs[i], prev, stalls); err != nil {
 			reasons[i] = err.Error()
 			ok = false
 		}

@@ -85,7 +85,7 @@ func TestLadderMatch(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			err := ladder.Match(tc.segs())
+			err := ladder.Match(tc.segs(), nil)
 			if tc.reason == "" {
 				require.NoError(t, err)
 				return
@@ -106,9 +106,9 @@ func TestLadderAt(t *testing.T) {
 		seg(S2C, kcpwire.CmdPush, 0, 1, 5, 30*time.Millisecond),
 		seg(C2S, kcpwire.CmdAck, 0, 1, 0, 101*time.Millisecond),
 	}
-	require.NoError(t, ladder.Match(segs))
+	require.NoError(t, ladder.Match(segs, nil))
 	segs[2].Time = 131 * time.Millisecond
-	err := ladder.Match(segs)
+	err := ladder.Match(segs, nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "at 131.0ms")
 	assert.Contains(t, err.Error(), "(@100ms±12.5ms)")
@@ -116,11 +116,70 @@ func TestLadderAt(t *testing.T) {
 
 func TestLadderMismatchSideBySide(t *testing.T) {
 	t.Parallel()
-	err := Ladder{Push(C2S).WithLen(9), Ack(S2C)}.Match([]Seg{seg(C2S, kcpwire.CmdPush, 0, 0, 9, 0)})
+	err := Ladder{Push(C2S).WithLen(9), Ack(S2C)}.Match([]Seg{seg(C2S, kcpwire.CmdPush, 0, 0, 9, 0)}, nil)
 	require.Error(t, err)
 	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
 	require.Len(t, lines, 4, err.Error())
 	assert.True(t, strings.HasPrefix(lines[2], "  "), "matching row unmarked: %q", lines[2])
 	assert.True(t, strings.HasPrefix(lines[3], "✗"), "missing row marked: %q", lines[3])
 	assert.Contains(t, lines[2], "|")
+}
+
+// TestLadderStalls replays CI's failing p003 trials: the client's ACK, due at its 100 ms tick, went out
+// at 162 ms while the process was stalled from 92 ms to 160 ms. A stall lets a timed step be late by
+// the stall around it, never early, and never later than the stall explains.
+func TestLadderStalls(t *testing.T) {
+	t.Parallel()
+	ladder := Ladder{Push(C2S), Ack(S2C), Push(S2C), Ack(C2S).At(100 * time.Millisecond)}
+	segsWithAckAt := func(at time.Duration) []Seg {
+		return []Seg{
+			seg(C2S, kcpwire.CmdPush, 0, 0, 9, 5600*time.Microsecond),
+			seg(S2C, kcpwire.CmdAck, 0, 1, 0, 6400*time.Microsecond),
+			seg(S2C, kcpwire.CmdPush, 0, 1, 55, 6400*time.Microsecond),
+			seg(C2S, kcpwire.CmdAck, 0, 1, 0, at),
+		}
+	}
+	stall := Stalls{{From: 92 * time.Millisecond, To: 160 * time.Millisecond}}
+	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+	tests := []struct {
+		name   string
+		ackAt  time.Duration
+		stalls Stalls
+		reason string // "" means it matches
+	}{
+		{"late without a stall", ms(162.1), nil, "at 162.1ms"},
+		{"late by the stall", ms(162.1), stall, ""},
+		{"later than the stall explains", ms(181), stall, "at 181.0ms (late by more than the 68.0ms stall allowed)"},
+		{"a stall never excuses an early segment", ms(50), stall, "at 50.0ms"},
+		{"a stall after the segment does not count", ms(162.1), Stalls{{From: 170 * time.Millisecond, To: 300 * time.Millisecond}}, "at 162.1ms"},
+		{"a stall long before the due time does not count", ms(162.1), Stalls{{From: 10 * time.Millisecond, To: 80 * time.Millisecond}}, "at 162.1ms"},
+		{"only the part inside the window counts", ms(140), Stalls{{From: 50 * time.Millisecond, To: 110 * time.Millisecond}}, "late by more than the 22.5ms stall allowed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := ladder.Match(segsWithAckAt(tc.ackAt), tc.stalls)
+			if tc.reason == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.reason)
+		})
+	}
+}
+
+func TestStallsWithin(t *testing.T) {
+	t.Parallel()
+	s := Stalls{{From: 10 * time.Millisecond, To: 20 * time.Millisecond}, {From: 30 * time.Millisecond, To: 35 * time.Millisecond}}
+	for _, tc := range []struct{ from, to, want time.Duration }{
+		{0, 100 * time.Millisecond, 15 * time.Millisecond},
+		{15 * time.Millisecond, 32 * time.Millisecond, 7 * time.Millisecond},
+		{20 * time.Millisecond, 30 * time.Millisecond, 0},
+		{40 * time.Millisecond, 50 * time.Millisecond, 0},
+	} {
+		assert.Equal(t, tc.want, s.Within(tc.from, tc.to), "within %v-%v", tc.from, tc.to)
+	}
+	assert.Zero(t, Stalls(nil).Within(0, time.Hour))
+	assert.Equal(t, "stalled 10.0-20.0ms, 30.0-35.0ms", s.String())
 }

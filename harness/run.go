@@ -79,6 +79,29 @@ func (r *Result) Of(class string) []TrialResult {
 	return out
 }
 
+// Load says how much the machine disturbed the run: in how many trials the process stalled for longer
+// than the smallest timing tolerance, and the longest stall. It is "" when no trial did. Timing checks
+// already allowed for each stall (see Ladder.Match); the line says the machine was busy while they did.
+func (r *Result) Load() string {
+	var n int
+	var worst *TrialResult
+	for i := range r.Trials {
+		t := &r.Trials[i]
+		if t.Trace == nil || t.Trace.TimerLate <= Tolerance(0) {
+			continue
+		}
+		n++
+		if worst == nil || t.Trace.TimerLate > worst.Trace.TimerLate {
+			worst = t
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("machine load: the process stalled longer than %v in %d of %d trials (longest %v, trial %d)",
+		Tolerance(0), n, len(r.Trials), worst.Trace.TimerLate.Round(100*time.Microsecond), worst.Trial)
+}
+
 // Run runs the experiment's trials (bounded parallelism), classifies each one and writes its pcapng.
 // It returns an error only when the run as a whole could not proceed; failing trials are in the result.
 func Run(ctx context.Context, e *Experiment, opts RunOptions) (*Result, error) {
@@ -216,14 +239,15 @@ func Classify(e *Experiment, tr *Trace) (string, error) {
 		sort.Strings(matched)
 		errs = append(errs, fmt.Errorf("trial %d fits several classes: %s", tr.Trial, strings.Join(matched, ", ")))
 	}
-	if len(errs) > 0 && tr.TimerLate > Tolerance(0) {
-		errs = append(errs, fmt.Errorf("note: Go timers fired up to %v late during this trial: the machine was overloaded, so timing may be off for reasons outside KCP", tr.TimerLate.Round(time.Millisecond)))
+	if len(errs) > 0 && len(tr.Stalls) > 0 {
+		errs = append(errs, fmt.Errorf("note: the process stalled during this trial (Go timers fired up to %v late; %s): a timed step was allowed to be late by the stall around it",
+			tr.TimerLate.Round(100*time.Microsecond), tr.Stalls))
 	}
 	return class, errors.Join(errs...)
 }
 
 func (c Class) match(tr *Trace) error {
-	if err := c.Ladder.Match(tr.Segments); err != nil {
+	if err := c.Ladder.Match(tr.Segments, tr.Stalls); err != nil {
 		return err
 	}
 	for _, ch := range c.Checks {

@@ -25,12 +25,13 @@ type Summary struct {
 
 // TrialSummary is one trial in summary.json.
 type TrialSummary struct {
-	Trial     int    `json:"trial"`
-	Class     string `json:"class"`
-	Pcapng    string `json:"pcapng,omitempty"`
-	Datagrams int    `json:"datagrams"`
-	Accepts   int    `json:"accepts"`
-	Error     string `json:"error,omitempty"`
+	Trial     int     `json:"trial"`
+	Class     string  `json:"class"`
+	Pcapng    string  `json:"pcapng,omitempty"`
+	Datagrams int     `json:"datagrams"`
+	Accepts   int     `json:"accepts"`
+	StallMs   float64 `json:"stall_ms,omitempty"` // the longest stall of the process during the trial
+	Error     string  `json:"error,omitempty"`
 }
 
 // Summary condenses the result for summary.json.
@@ -48,6 +49,7 @@ func (r *Result) Summary() Summary {
 		}
 		if t.Trace != nil {
 			ts.Datagrams, ts.Accepts = len(t.Trace.Datagrams), t.Trace.Accepts
+			ts.StallMs = ms(t.Trace.TimerLate)
 		}
 		if t.Err != nil {
 			ts.Error = t.Err.Error()

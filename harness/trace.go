@@ -66,7 +66,48 @@ type Trace struct {
 	ServerErr []error // what each accepted session's role returned, in accept order
 	TornDown  []bool  // per accepted session: its role was still running at teardown and ended by it
 	Stats     capture.Stats
-	TimerLate time.Duration // the worst lateness of a 10 ms Go timer during the trial (machine load)
+	TimerLate time.Duration // the longest stall (see Stalls): how late a Go timer fired at worst
+	Stalls    Stalls        // when the process was stalled during the trial (machine load)
+}
+
+// Stall is an interval, relative to the trace's Start, in which the trial's process did not run its
+// timers: a 10 ms probe timer due at From fired only at To. Every kcp-go timer due in it (update
+// ticks, retransmissions, deadlines) fired late too, so whatever it sends went out late.
+type Stall struct{ From, To time.Duration }
+
+// Stalls are the stalls of one trial, in time order.
+type Stalls []Stall
+
+// Within returns how long the process was stalled between from and to.
+func (s Stalls) Within(from, to time.Duration) time.Duration {
+	var sum time.Duration
+	for _, st := range s {
+		if lo, hi := max(st.From, from), min(st.To, to); hi > lo {
+			sum += hi - lo
+		}
+	}
+	return sum
+}
+
+// String lists the stalls, e.g. "stalled 92.0-160.1ms, 300.2-304.9ms".
+func (s Stalls) String() string {
+	parts := make([]string, 0, len(s))
+	for i, st := range s {
+		if i == 8 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(s)-i))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%.1f-%.1fms", ms(st.From), ms(st.To)))
+	}
+	return "stalled " + strings.Join(parts, ", ")
+}
+
+// setStalls records the probe's stalls relative to Start, and the longest one as TimerLate.
+func (tr *Trace) setStalls(stalls []stallAt) {
+	for _, st := range stalls {
+		tr.Stalls = append(tr.Stalls, Stall{From: st.from.Sub(tr.Start), To: st.to.Sub(tr.Start)})
+		tr.TimerLate = max(tr.TimerLate, st.to.Sub(st.from))
+	}
 }
 
 // decode fills Segments from Datagrams with the given framing.

@@ -215,7 +215,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener) (*Trace, e
 		runErr = fmt.Errorf("capture incomplete: libpcap dropped %d packet(s)", d)
 	}
 
-	tr.TimerLate = probe.Stop()
+	tr.setStalls(probe.Stop())
 	tr.Datagrams = src.Datagrams()
 	tr.Events = t.log.snapshot()
 	tr.Accepts = len(t.sessions)

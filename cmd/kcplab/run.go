@@ -136,6 +136,9 @@ func printSummary(w io.Writer, res *harness.Result, summaryPath string) {
 	if res.Experiment.Answer != nil {
 		fmt.Fprintf(w, "  answer: %s\n", res.Experiment.Answer(res))
 	}
+	if load := res.Load(); load != "" {
+		fmt.Fprintf(w, "  %s\n", load)
+	}
 	fmt.Fprintf(w, "  %.1fs; pcapng files and summary: %s\n", res.Elapsed.Seconds(), filepath.Dir(summaryPath))
 }
 
