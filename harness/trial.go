@@ -89,12 +89,59 @@ type trial struct {
 	firstSrv chan struct{} // closed when the first accepted session's role returns
 }
 
+// listenLoopback opens a UDP socket on 127.0.0.1 with a port the kernel chooses.
 func listenLoopback() (*net.UDPConn, netip.AddrPort, error) {
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		return nil, netip.AddrPort{}, err
 	}
 	return c, c.LocalAddr().(*net.UDPAddr).AddrPort(), nil
+}
+
+// trialPorts holds the loopback ports of the trials of this process that have not finished. A
+// session's Close frees its socket's port while its trial still runs (the client session owns its
+// socket), and the kernel may give that port to the next trial's socket; the old trial's capture
+// still watches the port and its server may still retransmit to it. So a trial never takes a port
+// that a running trial holds.
+var trialPorts = struct {
+	sync.Mutex
+	held map[uint16]bool
+}{held: map[uint16]bool{}}
+
+// maxPortTries bounds how often a trial asks the kernel for a pair of ports no running trial holds.
+const maxPortTries = 16
+
+// trialSockets opens the server's and the client's loopback sockets with listen, on ports that no
+// running trial of this process holds, and holds them until release is called (after both sockets
+// are closed).
+func trialSockets(listen func() (*net.UDPConn, netip.AddrPort, error)) (srv, cli *net.UDPConn, srvAddr, cliAddr netip.AddrPort, release func(), err error) {
+	for range maxPortTries {
+		if srv, srvAddr, err = listen(); err != nil {
+			return nil, nil, srvAddr, cliAddr, nil, fmt.Errorf("server socket: %w", err)
+		}
+		if cli, cliAddr, err = listen(); err != nil {
+			srv.Close()
+			return nil, nil, srvAddr, cliAddr, nil, fmt.Errorf("client socket: %w", err)
+		}
+		s, c := srvAddr.Port(), cliAddr.Port()
+		trialPorts.Lock()
+		free := !trialPorts.held[s] && !trialPorts.held[c]
+		if free {
+			trialPorts.held[s], trialPorts.held[c] = true, true
+		}
+		trialPorts.Unlock()
+		if free {
+			return srv, cli, srvAddr, cliAddr, func() {
+				trialPorts.Lock()
+				delete(trialPorts.held, s)
+				delete(trialPorts.held, c)
+				trialPorts.Unlock()
+			}, nil
+		}
+		srv.Close()
+		cli.Close()
+	}
+	return nil, nil, srvAddr, cliAddr, nil, fmt.Errorf("no pair of loopback ports free of other running trials in %d tries", maxPortTries)
 }
 
 // RunTrial runs one trial of e with fresh loopback ports and returns its trace. An error means the
@@ -104,15 +151,12 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener) (*Trace, e
 	ctx, cancel := context.WithTimeout(ctx, e.timeout())
 	defer cancel()
 
-	srvUDP, srvAddr, err := listenLoopback()
+	srvUDP, cliUDP, srvAddr, cliAddr, release, err := trialSockets(listenLoopback)
 	if err != nil {
-		return nil, fmt.Errorf("server socket: %w", err)
+		return nil, err
 	}
+	defer release() // deferred first, so it runs after the sockets and the capture are closed
 	defer srvUDP.Close()
-	cliUDP, cliAddr, err := listenLoopback()
-	if err != nil {
-		return nil, fmt.Errorf("client socket: %w", err)
-	}
 	defer cliUDP.Close() // the client session owns it; closing twice is harmless
 
 	src, err := open(srvAddr.Port(), cliAddr.Port())
