@@ -1,0 +1,8 @@
+//go:build !unix
+
+package harness
+
+import "net"
+
+// pingPair has no socket pair to offer here: the load probe measures timers only.
+func pingPair() (tx, rx net.Conn) { return nil, nil }
