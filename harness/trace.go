@@ -70,9 +70,11 @@ type Trace struct {
 	Stalls    Stalls        // when the process was stalled during the trial (machine load)
 }
 
-// Stall is an interval, relative to the trace's Start, in which the trial's process did not run its
-// timers: a 10 ms probe timer due at From fired only at To. Every kcp-go timer due in it (update
-// ticks, retransmissions, deadlines) fired late too, so whatever it sends went out late.
+// Stall is an interval, relative to the trace's Start, in which the trial's process did not run
+// promptly: a 1 ms probe timer due at From fired only at To, or a probe ping sent at From reached the
+// goroutine blocked on it only at To. Every kcp-go timer due in it (update ticks, retransmissions,
+// deadlines) and every datagram a session received in it waited too, so whatever they send went out
+// late.
 type Stall struct{ From, To time.Duration }
 
 // Stalls are the stalls of one trial, in time order.
@@ -102,11 +104,20 @@ func (s Stalls) String() string {
 	return "stalled " + strings.Join(parts, ", ")
 }
 
-// setStalls records the probe's stalls relative to Start, and the longest one as TimerLate.
+// setStalls records the probe's stalls relative to Start, in time order with overlapping ones merged
+// (the probe's timer and its ping see one stall twice), and the longest one as TimerLate.
 func (tr *Trace) setStalls(stalls []stallAt) {
+	sort.Slice(stalls, func(i, j int) bool { return stalls[i].from.Before(stalls[j].from) })
 	for _, st := range stalls {
-		tr.Stalls = append(tr.Stalls, Stall{From: st.from.Sub(tr.Start), To: st.to.Sub(tr.Start)})
-		tr.TimerLate = max(tr.TimerLate, st.to.Sub(st.from))
+		s := Stall{From: st.from.Sub(tr.Start), To: st.to.Sub(tr.Start)}
+		if n := len(tr.Stalls); n > 0 && s.From <= tr.Stalls[n-1].To {
+			tr.Stalls[n-1].To = max(tr.Stalls[n-1].To, s.To)
+		} else {
+			tr.Stalls = append(tr.Stalls, s)
+		}
+	}
+	for _, s := range tr.Stalls {
+		tr.TimerLate = max(tr.TimerLate, s.To-s.From)
 	}
 }
 
