@@ -99,7 +99,7 @@ func ReadEndsInTimeout(side capture.Side, d time.Duration) Check {
 			return nil
 		}
 		gap := last.Time.Sub(lastOK.Time)
-		if ok, stalled := onTime(tr.Rel(lastOK.Time)+d, tr.Rel(last.Time), Tolerance(d), tr.Stalls); !ok {
+		if ok, stalled := onTime(tr.Rel(lastOK.Time)+d, tr.Rel(last.Time), Tolerance(d), tr.Stalls, false); !ok {
 			return fmt.Errorf("timeout %.3fs after the last successful Read/Write, want %v ± %v%s", gap.Seconds(), d, Tolerance(d), stallNote(stalled))
 		}
 		return nil

@@ -46,8 +46,12 @@ func (s Step) At(t time.Duration) Step { s.Gap, s.Timed, s.Abs = t, true, true; 
 
 // onTime reports whether something expected at want (± tol) happened at got. It may be late by more
 // than tol only by the time the process was measurably stalled between want-tol and got: a timer due in
-// a stall fires when the stall ends, whatever the protocol does. The second result is the stall counted.
-func onTime(want, got, tol time.Duration, stalls Stalls) (bool, time.Duration) {
+// a stall fires when the stall ends, whatever the protocol does. With fromStart (a step timed from the
+// trial's start, i.e. by the client session's update ticks), a stall over the start counts too: the
+// first tick is due at the start, and kcp-go schedules each tick one interval after the previous one
+// ran (sess.go, update: "self-synchronized timed scheduling"), so that stall delays every later tick.
+// The second result is the stall counted.
+func onTime(want, got, tol time.Duration, stalls Stalls, fromStart bool) (bool, time.Duration) {
 	switch {
 	case got < want-tol:
 		return false, 0
@@ -55,6 +59,9 @@ func onTime(want, got, tol time.Duration, stalls Stalls) (bool, time.Duration) {
 		return true, 0
 	}
 	stalled := stalls.Within(want-tol, got)
+	if fromStart {
+		stalled += min(stalls.LateAt(0), max(want-tol, 0))
+	}
 	return got <= want+tol+stalled, stalled
 }
 
@@ -111,7 +118,7 @@ func (s Step) match(seg Seg, prev time.Duration, stalls Stalls) error {
 		if s.Abs {
 			want, what = s.Gap, "at"
 		}
-		if ok, stalled := onTime(want, seg.Time, Tolerance(s.Gap), stalls); !ok {
+		if ok, stalled := onTime(want, seg.Time, Tolerance(s.Gap), stalls, s.Abs); !ok {
 			got := seg.Time - prev
 			if s.Abs {
 				got = seg.Time

@@ -154,6 +154,10 @@ func TestLadderStalls(t *testing.T) {
 		{"a stall after the segment does not count", ms(162.1), Stalls{{From: 170 * time.Millisecond, To: 300 * time.Millisecond}}, "at 162.1ms"},
 		{"a stall long before the due time does not count", ms(162.1), Stalls{{From: 10 * time.Millisecond, To: 80 * time.Millisecond}}, "at 162.1ms"},
 		{"only the part inside the window counts", ms(140), Stalls{{From: 50 * time.Millisecond, To: 110 * time.Millisecond}}, "late by more than the 22.5ms stall allowed"},
+		// make capture, p003-linger trial 13: the process stalled over the trial's start, the client's
+		// first tick ran 13.1 ms late, and its next tick (the ACK) came 100 ms after that one.
+		{"a stall over the start delays every tick", ms(113.6), Stalls{{From: ms(-3.8), To: ms(13.1)}}, ""},
+		{"a stall over the start explains only its own length", ms(126), Stalls{{From: ms(-3.8), To: ms(13.1)}}, "late by more than the 13.1ms stall allowed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

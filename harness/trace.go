@@ -91,6 +91,16 @@ func (s Stalls) Within(from, to time.Duration) time.Duration {
 	return sum
 }
 
+// LateAt returns how late a timer due at t fired: from t to the end of the stall over t, if any.
+func (s Stalls) LateAt(t time.Duration) time.Duration {
+	for _, st := range s {
+		if st.From <= t && t < st.To {
+			return st.To - t
+		}
+	}
+	return 0
+}
+
 // String lists the stalls, e.g. "stalled 92.0-160.1ms, 300.2-304.9ms".
 func (s Stalls) String() string {
 	parts := make([]string, 0, len(s))
