@@ -240,7 +240,7 @@ func Classify(e *Experiment, tr *Trace) (string, error) {
 		errs = append(errs, fmt.Errorf("trial %d fits several classes: %s", tr.Trial, strings.Join(matched, ", ")))
 	}
 	if len(errs) > 0 && len(tr.Stalls) > 0 {
-		errs = append(errs, fmt.Errorf("note: the process stalled during this trial (Go timers fired up to %v late; %s): a timed step was allowed to be late by the stall around it",
+		errs = append(errs, fmt.Errorf("note: the process stalled during this trial (up to %v; %s): a timed step was allowed to be late by the stall around it",
 			tr.TimerLate.Round(100*time.Microsecond), tr.Stalls))
 	}
 	return class, errors.Join(errs...)

@@ -66,7 +66,7 @@ type Trace struct {
 	ServerErr []error // what each accepted session's role returned, in accept order
 	TornDown  []bool  // per accepted session: its role was still running at teardown and ended by it
 	Stats     capture.Stats
-	TimerLate time.Duration // the longest stall (see Stalls): how late a Go timer fired at worst
+	TimerLate time.Duration // the longest stall (see Stalls): the longest the process made a timer or a datagram wait
 	Stalls    Stalls        // when the process was stalled during the trial (machine load)
 }
 
