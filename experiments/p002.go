@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"kcplab/harness"
-	"kcplab/kcpwire"
 )
 
 // p002, from the seed's series: the client closes as soon as it has its echo; does the server notice?
@@ -38,43 +37,45 @@ import (
 // retransmitted. More rarely still (also under the race detector) the datagrams are separate and the
 // client's ACK leaves at once all the same: the sender goroutine took the Close's ACK and sent it
 // before the socket closed. The server's Read times out all the same.
+var (
+	p002Retransmitted = harness.Class{
+		Name:        "echo retransmitted",
+		Description: "request, its ACK, the echo, and the echo twice more: the client's ACK died with its Close",
+		Ladder: harness.Ladder{
+			harness.Push(harness.C2S).WithSn(0).WithUna(0),
+			harness.Ack(harness.S2C).WithSn(0).WithUna(1),
+			harness.Push(harness.S2C).WithSn(0).WithUna(1),
+			harness.Push(harness.S2C).WithSn(0).WithUna(1).After(initialRTO),
+			harness.Push(harness.S2C).WithSn(0).WithUna(1).After(2 * initialRTO),
+		},
+		Checks: []harness.Check{harness.ReadGot(harness.Client)},
+	}
+	p002AckedAtOnce = harness.Class{
+		Name:        "echo ACKed at once",
+		Description: "the server's ACK and the echo in one datagram, so the client ACKed the echo before its Close",
+		Ladder:      exchangeLadder(ackAtOnce),
+		Checks:      []harness.Check{harness.ReadGot(harness.Client), ackWithResponse(true)},
+	}
+	p002AckByClose = harness.Class{
+		Name:        "ACK sent by the client's Close",
+		Description: "the echo and the server's ACK in two datagrams, yet the client's ACK left after its Read: its Close's flush won the race",
+		Ladder:      exchangeLadder(ackByClose),
+		Checks:      []harness.Check{harness.ReadGot(harness.Client), ackWithResponse(false)},
+	}
+)
+
 func init() {
 	register(&harness.Experiment{
-		ID:       "p002",
-		Title:    "the client's Close is not signalled to the server",
-		Question: "When a kcp-go client closes right after reading its echo, does the echo server learn of the Close?",
-		Answer:   p002Answer,
-		Server:   echoServer,
-		Client:   p002Client,
-		Trials:   40,
-		Classes: []harness.Class{{
-			Name:        "echo retransmitted",
-			Description: "request, its ACK, the echo, and the echo twice more: the client's ACK died with its Close",
-			Ladder: harness.Ladder{
-				harness.Push(harness.C2S).WithSn(0).WithUna(0),
-				harness.Ack(harness.S2C).WithSn(0).WithUna(1),
-				harness.Push(harness.S2C).WithSn(0).WithUna(1),
-				harness.Push(harness.S2C).WithSn(0).WithUna(1).After(initialRTO),
-				harness.Push(harness.S2C).WithSn(0).WithUna(1).After(2 * initialRTO),
-			},
-			Checks: []harness.Check{harness.ReadGot(harness.Client)},
-		}, {
-			Name:        "echo ACKed at once",
-			Description: "the server's ACK and the echo in one datagram, so the client ACKed the echo before its Close",
-			Ladder:      exchangeLadder(ackAtOnce),
-			Checks:      []harness.Check{harness.ReadGot(harness.Client), ackWithResponse(true)},
-		}, {
-			Name:        "ACK sent by the client's Close",
-			Description: "the echo and the server's ACK in two datagrams, yet the client's ACK left at once: its Close's flush won the race",
-			Ladder:      exchangeLadder(ackAtOnce),
-			Checks:      []harness.Check{harness.ReadGot(harness.Client), ackWithResponse(false)},
-		}},
-		Invariants: []harness.Check{
-			harness.NoHandshake(),
-			harness.OnlyDataAndAcks(),
-			harness.AcceptedSessions(1),
-			harness.ReadEndsInTimeout(harness.Server, echoDeadline),
-		},
+		ID:         "p002",
+		Title:      "the client's Close is not signalled to the server",
+		Question:   "When a kcp-go client closes right after reading its echo, does the echo server learn of the Close?",
+		Answer:     p002Answer,
+		Server:     echoServer,
+		Client:     p002Client,
+		Trials:     40,
+		Classes:    []harness.Class{p002Retransmitted, p002AckedAtOnce, p002AckByClose},
+		Invariants: append(wireInvariants(), harness.AcceptedSessions(1), harness.ReadEndsInTimeout(harness.Server)),
+		Timings:    []harness.Timing{harness.ReadTimeoutAfter(harness.Server, echoDeadline)},
 		Measures: []harness.Measure{
 			harness.Accepts(),
 			harness.SegmentGap("request → echo (ms)", 0, 2),
@@ -85,9 +86,6 @@ func init() {
 		},
 	})
 }
-
-// initialRTO is kcp-go's initial retransmission timeout (IKCP_RTO_DEF).
-const initialRTO = 200 * time.Millisecond
 
 // p002Client writes the time, reads until it has as many bytes back (1 s deadline per Read), and closes.
 func p002Client(conn net.Conn) error {
@@ -108,22 +106,9 @@ func p002Client(conn net.Conn) error {
 	return nil
 }
 
-// responseRetransmissions measures how often the server sent its first PUSH again.
-func responseRetransmissions() harness.Measure {
-	return harness.Measure{Name: "retransmissions of the server's response", Fn: func(tr *harness.Trace) (float64, bool) {
-		sent := 0
-		for _, s := range tr.Segments {
-			if s.Dir == harness.S2C && s.Cmd == kcpwire.CmdPush && s.Sn == 0 {
-				sent++
-			}
-		}
-		return float64(max(sent-1, 0)), sent > 0
-	}}
-}
-
 func p002Answer(r *harness.Result) string {
-	retx := r.Counts["echo retransmitted"]
-	acked := r.Counts["echo ACKed at once"] + r.Counts["ACK sent by the client's Close"]
+	retx := r.Count(p002Retransmitted)
+	acked := r.Count(p002AckedAtOnce) + r.Count(p002AckByClose)
 	return fmt.Sprintf("No: in %d of %d trials the server ended by its own read timeout 1 s after its echo; in %d of them the client's "+
 		"Close even swallowed its final ACK, so the server sent the echo twice more into a closed socket.", retx+acked, len(r.Trials), retx)
 }

@@ -24,35 +24,65 @@ import (
 // the client ACKs at once (see p001).
 //
 // The cost: the server session lives 300 ms longer.
+var (
+	lingerAckAtTick = harness.Class{
+		Name:        "delivered, ACK at next tick",
+		Description: "request, its ACK, the response, and the client's ACK at its next update tick",
+		Ladder:      handshakeLadder(ackAtTick),
+	}
+	lingerAckWithResponse = harness.Class{
+		Name:        "delivered, ACK with the response",
+		Description: "the server's ACK and the response in one datagram, so the client ACKed at once",
+		Ladder:      handshakeLadder(ackAtOnce),
+		Checks:      []harness.Check{ackWithResponse(true)},
+	}
+)
+
 func init() {
 	register(&harness.Experiment{
 		ID:       "p003-linger",
 		Title:    "p003 with a graceful close: linger 300 ms before Close",
 		Question: "Does lingering for three update intervals between the server's Write and its Close deliver the response in every trial, and what does it cost?",
 		Answer:   lingerAnswer,
-		Server:   p003Server(lingerRead(p003Linger)),
-		Client:   p003Client,
+		Server:   handshakeServer(lingerRead(p003Linger)),
+		Client:   handshakeClient,
 		Trials:   40,
-		Classes: []harness.Class{{
-			Name:        "delivered, ACK at next tick",
-			Description: "request, its ACK, the response, and the client's ACK at its next update tick",
-			Ladder:      p003Ladder(ackAtTick),
-		}, {
-			Name:        "delivered, ACK with the response",
-			Description: "the server's ACK and the response in one datagram, so the client ACKed at once",
-			Ladder:      p003Ladder(ackAtOnce),
-			Checks:      []harness.Check{ackWithResponse(true)},
-		}},
+		Classes:  []harness.Class{lingerAckAtTick, lingerAckWithResponse},
 		// Delivery is deterministic: asserted on every trial, whatever its ACK timing.
-		Invariants: []harness.Check{
+		Invariants: append(wireInvariants(),
 			harness.ReadGot(harness.Client),
 			harness.AcceptedSessions(1),
-			harness.NoHandshake(),
-			harness.OnlyDataAndAcks(),
-			harness.ReadEndsInTimeout(harness.Client, time.Second),
+			harness.ReadEndsInTimeout(harness.Client),
+		),
+		Timings: []harness.Timing{
+			harness.ReadTimeoutAfter(harness.Client, time.Second),
+			lingerCost,
 		},
-		Measures: p003Measures,
+		Measures: handshakeMeasures,
 	})
+}
+
+// lingerCost is the price of the linger: from the server's Write to its Close, which the role starts
+// p003Linger after the Write (a read deadline), so never earlier.
+var lingerCost = harness.Timing{
+	Name:       fmt.Sprintf("server Write → Close (+%v)", p003Linger),
+	Want:       p003Linger,
+	NeverEarly: true,
+	Measure: func(tr *harness.Trace) (time.Duration, time.Duration, bool) {
+		var w, c *harness.Event
+		for i, e := range tr.Events {
+			switch {
+			case e.Side == harness.Server && e.Kind == harness.EvWrite && w == nil:
+				w = &tr.Events[i]
+			case e.Side == harness.Server && e.Kind == harness.EvClose && w != nil && c == nil:
+				c = &tr.Events[i]
+			}
+		}
+		if w == nil || c == nil {
+			return 0, 0, false
+		}
+		return c.Time.Sub(w.Time), tr.Rel(c.Time), true
+	},
 }
 
 // p003Linger is how long the graceful server waits between Write and Close.

@@ -22,35 +22,37 @@ import (
 //	c→s ACK  sn=0 una=1           at once, when the response beats the client's first update tick;
 //	                              otherwise at the next tick, ~100 ms later, after the server closed,
 //	                              and the listener accepts it as a new, phantom session
+var (
+	nocwndAckAtOnce = harness.Class{
+		Name:        "delivered, ACK at once",
+		Description: "the client ACKed the response before its Read took it: at once, as it arrived",
+		Ladder:      handshakeLadder(ackAtOnce),
+		Checks:      []harness.Check{harness.ReadGot(harness.Client)},
+	}
+	nocwndAckAtTick = harness.Class{
+		Name:        "delivered, ACK at next tick",
+		Description: "the client ACKed the response at its next update tick, ~100 ms later, after its Read took it",
+		Ladder:      handshakeLadder(ackAtTick),
+		Checks:      []harness.Check{harness.ReadGot(harness.Client)},
+	}
+)
+
 func init() {
 	register(&harness.Experiment{
 		ID:       "p003-nocwnd",
 		Title:    "p003 with the server's congestion window off",
 		Question: "If the server turns congestion control off (nc=1), does the response survive an immediate Close?",
 		Answer:   nocwndAnswer,
-		Server:   p003Server(nil),
-		Client:   p003Client,
+		Server:   handshakeServer(nil),
+		Client:   handshakeClient,
 		ServerSession: func(s *kcp.UDPSession) {
 			s.SetNoDelay(0, 100, 0, 1)
 		},
-		Trials: 40,
-		Classes: []harness.Class{{
-			Name:        "delivered, ACK at once",
-			Description: "the response arrived before the client's first update tick, which ACKed it at once",
-			Ladder:      p003Ladder(ackAtOnce),
-			Checks:      []harness.Check{harness.ReadGot(harness.Client)},
-		}, {
-			Name:        "delivered, ACK at next tick",
-			Description: "the client ACKed the response at its next update tick, ~100 ms later",
-			Ladder:      p003Ladder(ackAtTick),
-			Checks:      []harness.Check{harness.ReadGot(harness.Client)},
-		}},
-		Invariants: []harness.Check{
-			harness.NoHandshake(),
-			harness.OnlyDataAndAcks(),
-			harness.ReadEndsInTimeout(harness.Client, time.Second),
-		},
-		Measures: p003Measures,
+		Trials:     40,
+		Classes:    []harness.Class{nocwndAckAtOnce, nocwndAckAtTick},
+		Invariants: append(wireInvariants(), harness.ReadEndsInTimeout(harness.Client)),
+		Timings:    []harness.Timing{harness.ReadTimeoutAfter(harness.Client, time.Second)},
+		Measures:   handshakeMeasures,
 	})
 }
 

@@ -1,16 +1,7 @@
 package experiments
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"log"
-	"net"
-	"net/http"
-	"sync/atomic"
-	"time"
 
 	"kcplab/harness"
 )
@@ -53,50 +44,57 @@ import (
 // server holds the session, retransmitting the unacknowledged response, until the role's bound
 // closes it. (When the client ACKed at once, a hang leaves nothing to retransmit and no trace on the
 // wire; "delivered, ACKed at once" does not tell the two apart.)
+// p004ClientAck is the client's ACK of the response, flushed by its Input (wnd rcvWnd-1) or by its
+// Close (wnd rcvWnd): p004 does not tell the two apart.
+var p004ClientAck = harness.Ack(harness.C2S).WithSn(0).WithUna(1).After(0)
+
+var (
+	p004Delivered = harness.Class{
+		Name:        "delivered",
+		Description: "request, its ACK, the response; no ACK of it: the client's Close swallowed it",
+		Ladder:      exchangeLadder(p004ClientAck)[:3],
+		Checks:      []harness.Check{harness.ReadGot(harness.Client), httpServerHung(false), harness.AcceptedSessions(1)},
+	}
+	p004Lost = harness.Class{
+		Name:        "response lost at Close",
+		Description: "request and its ACK only: the server's Close dropped the queued response",
+		Ladder:      exchangeLadder(p004ClientAck)[:2],
+		Checks:      []harness.Check{harness.ReadNothing(harness.Client), httpServerHung(false), harness.AcceptedSessions(1)},
+	}
+	p004Hung = harness.Class{
+		Name:        "server hung after the response",
+		Description: "the response, then retransmissions: net/http's abort of its background Read never woke kcp-go's Read",
+		Ladder: append(exchangeLadder(p004ClientAck)[:3:3],
+			harness.Push(harness.S2C).WithSn(0).WithUna(1).After(initialRTO),
+			harness.Push(harness.S2C).WithSn(0).WithUna(1).After(2*initialRTO),
+			harness.Push(harness.S2C).WithSn(0).WithUna(1).After(3*initialRTO)),
+		Checks: []harness.Check{harness.ReadGot(harness.Client), httpServerHung(true), harness.AcceptedSessions(1)},
+	}
+	p004AckedAtOnce = harness.Class{
+		Name:        "delivered, ACKed at once",
+		Description: "the client's ACK left within a ms: its Input flushed it (ACK and response in one datagram) or its Close won its race",
+		Ladder:      exchangeLadder(p004ClientAck),
+		Checks:      []harness.Check{harness.ReadGot(harness.Client), harness.AcceptedSessions(1)},
+	}
+	p004Phantom = harness.Class{
+		Name:        "ACK after Close: phantom session",
+		Description: "as \"delivered, ACKed at once\", but the ACK reached the listener after the server's Close and made a new session",
+		Ladder:      exchangeLadder(p004ClientAck),
+		Checks:      []harness.Check{harness.ReadGot(harness.Client), harness.AcceptedSessions(2)},
+	}
+)
+
 func init() {
-	delivered := exchangeLadder(ackAtOnce)[:3]
 	register(&harness.Experiment{
-		ID:       "p004",
-		Title:    "net/http over KCP with keep-alives off",
-		Question: "Does a net/http request over a kcp-go session get its response when keep-alives are off?",
-		Answer:   p004Answer,
-		Server:   httpServer,
-		Client:   httpClient(false),
-		Trials:   40,
-		Classes: []harness.Class{{
-			Name:        "delivered",
-			Description: "request, its ACK, the response; no ACK of it: the client's Close swallowed it",
-			Ladder:      delivered,
-			Checks:      []harness.Check{harness.ReadGot(harness.Client), httpServerHung(false), harness.AcceptedSessions(1)},
-		}, {
-			Name:        "response lost at Close",
-			Description: "request and its ACK only: the server's Close dropped the queued response",
-			Ladder:      delivered[:2],
-			Checks:      []harness.Check{harness.ReadNothing(harness.Client), httpServerHung(false), harness.AcceptedSessions(1)},
-		}, {
-			Name:        "server hung after the response",
-			Description: "the response, then retransmissions: net/http's abort of its background Read never woke kcp-go's Read",
-			Ladder: append(delivered[:3:3],
-				harness.Push(harness.S2C).WithSn(0).WithUna(1).After(initialRTO),
-				harness.Push(harness.S2C).WithSn(0).WithUna(1).After(2*initialRTO),
-				harness.Push(harness.S2C).WithSn(0).WithUna(1).After(3*initialRTO)),
-			Checks: []harness.Check{harness.ReadGot(harness.Client), httpServerHung(true), harness.AcceptedSessions(1)},
-		}, {
-			Name:        "delivered, ACKed at once",
-			Description: "the client's ACK left within a ms: its Input flushed it (ACK and response in one datagram) or its Close won its race",
-			Ladder:      exchangeLadder(ackAtOnce),
-			Checks:      []harness.Check{harness.ReadGot(harness.Client), harness.AcceptedSessions(1)},
-		}, {
-			Name:        "ACK after Close: phantom session",
-			Description: "as \"delivered, ACKed at once\", but the ACK reached the listener after the server's Close and made a new session",
-			Ladder:      exchangeLadder(ackAtOnce),
-			Checks:      []harness.Check{harness.ReadGot(harness.Client), harness.AcceptedSessions(2)},
-		}},
-		Invariants: []harness.Check{
-			harness.NoHandshake(),
-			harness.OnlyDataAndAcks(),
-			harness.ReadGot(harness.Server),
-		},
+		ID:         "p004",
+		Title:      "net/http over KCP with keep-alives off",
+		Question:   "Does a net/http request over a kcp-go session get its response when keep-alives are off?",
+		Answer:     p004Answer,
+		Server:     httpServer,
+		Client:     httpClient(false),
+		Trials:     40,
+		Classes:    []harness.Class{p004Delivered, p004Lost, p004Hung, p004AckedAtOnce, p004Phantom},
+		Invariants: append(wireInvariants(), harness.ReadGot(harness.Server)),
 		Measures: []harness.Measure{
 			harness.Accepts(),
 			harness.SegmentGap("request → its ACK (ms)", 0, 1),
@@ -107,104 +105,9 @@ func init() {
 	})
 }
 
-const (
-	httpIdle    = time.Second             // the server's IdleTimeout (and ReadHeaderTimeout)
-	httpTimeout = time.Second             // the client's timeout for the whole request
-	httpBound   = 1500 * time.Millisecond // the server role closes a session net/http still holds
-)
-
-// errHTTPHung is what the server role returns when net/http still held the session at httpBound.
-var errHTTPHung = errors.New("net/http still held the session")
-
-// httpServerHung checks whether the first session's server role ended with errHTTPHung (want true)
-// or with net/http closing the session itself (want false).
-func httpServerHung(want bool) harness.Check {
-	name := "net/http closed the session itself"
-	if want {
-		name = fmt.Sprintf("net/http still held the session after %v", httpBound)
-	}
-	return harness.Check{Name: name, Fn: func(tr *harness.Trace) error {
-		if len(tr.ServerErr) == 0 {
-			return errors.New("no session was accepted")
-		}
-		if got := errors.Is(tr.ServerErr[0], errHTTPHung); got != want {
-			return fmt.Errorf("the server role returned %v", tr.ServerErr[0])
-		}
-		return nil
-	}}
-}
-
-// dumpRequest answers a small JSON dump of the request.
-func dumpRequest(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "url": r.URL.String(), "proto": r.Proto, "header": r.Header})
-}
-
-// httpServer serves HTTP on the one session until net/http closes it, or closes it after httpBound.
-func httpServer(conn net.Conn) error {
-	c := newCloseConn(conn)
-	srv := &http.Server{Handler: http.HandlerFunc(dumpRequest), ReadHeaderTimeout: httpIdle, IdleTimeout: httpIdle,
-		ErrorLog: log.New(io.Discard, "", 0)}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(newOneConnListener(c)) }()
-	var err error
-	select {
-	case <-c.done:
-	case <-time.After(httpBound):
-		err = fmt.Errorf("%w after %v", errHTTPHung, httpBound)
-	}
-	_ = srv.Close() // closes the listener and, after a hang, the session
-	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, serr)
-	}
-	return err
-}
-
-// httpClient GETs a JSON dump over the trial's session. Without keep-alives it waits (bounded) for
-// the Transport to close the session; with them, it returns and leaves the session idle in the pool.
-func httpClient(keepAlive bool) harness.Role {
-	return func(conn net.Conn) error {
-		c := newCloseConn(conn)
-		var dialed atomic.Bool
-		tr := &http.Transport{
-			DialContext: func(context.Context, string, string) (net.Conn, error) {
-				if dialed.Swap(true) {
-					return nil, errors.New("the trial's session was already dialed")
-				}
-				return c, nil
-			},
-			DisableKeepAlives: !keepAlive,
-		}
-		client := &http.Client{Transport: tr, Timeout: httpTimeout}
-		resp, err := client.Get("http://" + conn.RemoteAddr().String() + "/echo")
-		if err != nil {
-			return err
-		}
-		body, err := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		if err != nil {
-			return err
-		}
-		var dump struct{ Method string }
-		if err := json.Unmarshal(body, &dump); err != nil || resp.StatusCode != http.StatusOK || dump.Method != http.MethodGet {
-			return fmt.Errorf("unexpected response %s %q (%v)", resp.Status, body, err)
-		}
-		if keepAlive {
-			return nil
-		}
-		select {
-		case <-c.done:
-			return nil
-		case <-time.After(httpTimeout):
-			return errors.New("the Transport did not close the session")
-		}
-	}
-}
-
 func p004Answer(r *harness.Result) string {
-	c := r.Counts
-	got := c["delivered"] + c["server hung after the response"] + c["delivered, ACKed at once"] + c["ACK after Close: phantom session"]
+	got := r.Count(p004Delivered) + r.Count(p004Hung) + r.Count(p004AckedAtOnce) + r.Count(p004Phantom)
 	return fmt.Sprintf("The client got its response in only %d of %d trials: net/http closes the session right after writing it, "+
 		"and kcp-go's Close dropped the queued response in %d (the client's Get timed out); the server hung after the response in %d, "+
-		"retransmitting it until its role closed the session.", got, len(r.Trials), c["response lost at Close"], c["server hung after the response"])
+		"retransmitting it until its role closed the session.", got, len(r.Trials), r.Count(p004Lost), r.Count(p004Hung))
 }

@@ -26,38 +26,40 @@ import (
 // after printing the response. The server closes the idle session by its own IdleTimeout 1 s after the
 // response, or hangs after the response as in p004 (kcp-go ignores the past deadline net/http sets to
 // abort its background Read) until the role's bound closes it; the wire is the same either way.
+var (
+	keepaliveIdleClosed = harness.Class{
+		Name:        "ACKed at next tick, closed at idle timeout",
+		Description: "request, its ACK, the response, its ACK at the client's next tick; the server closed the idle session after 1 s",
+		Ladder:      exchangeLadder(ackAtTick),
+		Checks: []harness.Check{harness.ReadGot(harness.Client), httpServerHung(false),
+			harness.ReadEndsInTimeout(harness.Server)},
+		Timings: []harness.Timing{harness.ReadTimeoutAfter(harness.Server, httpIdle)},
+	}
+	keepaliveHung = harness.Class{
+		Name:        "ACKed at next tick, server hung",
+		Description: "the same ladder; net/http's abort of its background Read never woke kcp-go's Read, so the role's bound closed the session",
+		Ladder:      exchangeLadder(ackAtTick),
+		Checks:      []harness.Check{harness.ReadGot(harness.Client), httpServerHung(true)},
+	}
+	keepaliveAckedAtOnce = harness.Class{
+		Name:        "ACKed at once",
+		Description: "the server's ACK and response in one datagram, so the client ACKed at once (the server then closed or hung)",
+		Ladder:      exchangeLadder(ackAtOnce),
+		Checks:      []harness.Check{harness.ReadGot(harness.Client), ackWithResponse(true)},
+	}
+)
+
 func init() {
 	register(&harness.Experiment{
-		ID:       "p004-keepalive",
-		Title:    "net/http over KCP with keep-alives on",
-		Question: "With keep-alives on, is the response over a kcp-go session ACKed, or does the server keep retransmitting it?",
-		Answer:   keepaliveAnswer,
-		Server:   httpServer,
-		Client:   httpClient(true),
-		Trials:   40,
-		Classes: []harness.Class{{
-			Name:        "ACKed at next tick, closed at idle timeout",
-			Description: "request, its ACK, the response, its ACK at the client's next tick; the server closed the idle session after 1 s",
-			Ladder:      exchangeLadder(ackAtTick),
-			Checks: []harness.Check{harness.ReadGot(harness.Client), httpServerHung(false),
-				harness.ReadEndsInTimeout(harness.Server, httpIdle)},
-		}, {
-			Name:        "ACKed at next tick, server hung",
-			Description: "the same ladder; net/http's abort of its background Read never woke kcp-go's Read, so the role's bound closed the session",
-			Ladder:      exchangeLadder(ackAtTick),
-			Checks:      []harness.Check{harness.ReadGot(harness.Client), httpServerHung(true)},
-		}, {
-			Name:        "ACKed at once",
-			Description: "the server's ACK and response in one datagram, so the client ACKed at once (the server then closed or hung)",
-			Ladder:      exchangeLadder(ackAtOnce),
-			Checks:      []harness.Check{harness.ReadGot(harness.Client), ackWithResponse(true)},
-		}},
-		Invariants: []harness.Check{
-			harness.NoHandshake(),
-			harness.OnlyDataAndAcks(),
-			harness.AcceptedSessions(1),
-			harness.ReadGot(harness.Server),
-		},
+		ID:         "p004-keepalive",
+		Title:      "net/http over KCP with keep-alives on",
+		Question:   "With keep-alives on, is the response over a kcp-go session ACKed, or does the server keep retransmitting it?",
+		Answer:     keepaliveAnswer,
+		Server:     httpServer,
+		Client:     httpClient(true),
+		Trials:     40,
+		Classes:    []harness.Class{keepaliveIdleClosed, keepaliveHung, keepaliveAckedAtOnce},
+		Invariants: append(wireInvariants(), harness.AcceptedSessions(1), harness.ReadGot(harness.Server)),
 		Measures: []harness.Measure{
 			harness.Accepts(),
 			harness.SegmentGap("request → response (ms)", 0, 2),

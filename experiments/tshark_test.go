@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,15 +18,30 @@ import (
 // dissector is the project's Lua dissector, relative to this package's directory.
 var dissector, _ = filepath.Abs("../wireshark/kcp.lua")
 
-// tsharkLadder decodes a pcapng with tshark and the Lua dissector, independently of kcplab's decoder,
-// and returns its KCP segments with directions relative to the trial's client port.
-func tsharkLadder(path string, tr *harness.Trace) ([]harness.Seg, error) {
-	// Decode As on both ports: an ephemeral port can be one that Wireshark gives to another protocol
-	// (tshark -G decodes lists about thirty above 32768), and UDP tries the lower port first.
-	cmd := exec.Command("tshark", "-X", "lua_script:"+dissector,
-		"-d", fmt.Sprintf("udp.port==%d,kcp", tr.Server.Port()), "-d", fmt.Sprintf("udp.port==%d,kcp", tr.Client.Port()),
-		"-r", path, "-Y", "kcp", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
-		"-e", "frame.time_epoch", "-e", "udp.srcport", "-e", "kcp.cmd", "-e", "kcp.sn", "-e", "kcp.una", "-e", "kcp.len")
+// tsharkLadders decodes trials' pcapng files with tshark and the Lua dissector, independently of
+// kcplab's decoder, and returns each trial's KCP segments with directions relative to its client port.
+// One tshark run decodes them all: mergecap concatenates the files in order, and each trial's frames
+// are the next len(tr.Datagrams) frame numbers.
+func tsharkLadders(dir string, trials []harness.TrialResult) ([][]harness.Seg, error) {
+	merged := filepath.Join(dir, "merged.pcapng")
+	args := []string{"-a", "-w", merged}
+	// Decode As on every trial's ports: an ephemeral port can be one that Wireshark gives to another
+	// protocol (tshark -G decodes lists about thirty above 32768), and UDP tries the lower port first.
+	dissect := []string{"-X", "lua_script:" + dissector}
+	first := make([]int, len(trials)) // each trial's first frame number
+	next := 1
+	for i, tr := range trials {
+		args = append(args, tr.Pcapng)
+		dissect = append(dissect, "-d", fmt.Sprintf("udp.port==%d,kcp", tr.Trace.Server.Port()),
+			"-d", fmt.Sprintf("udp.port==%d,kcp", tr.Trace.Client.Port()))
+		first[i] = next
+		next += len(tr.Trace.Datagrams)
+	}
+	if out, err := exec.Command("mergecap", args...).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("mergecap: %v: %s", err, out)
+	}
+	cmd := exec.Command("tshark", append(dissect, "-r", merged, "-Y", "kcp", "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
+		"-e", "frame.number", "-e", "frame.time_epoch", "-e", "udp.srcport", "-e", "kcp.cmd", "-e", "kcp.sn", "-e", "kcp.una", "-e", "kcp.len", "-e", "kcp.wnd")...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -35,39 +50,48 @@ func tsharkLadder(path string, tr *harness.Trace) ([]harness.Seg, error) {
 	if s := stderr.String(); strings.Contains(s, "Lua") || strings.Contains(s, "rror") {
 		return nil, fmt.Errorf("tshark stderr: %s", s)
 	}
-	var segs []harness.Seg
-	for i, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+	out := make([][]harness.Seg, len(trials))
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
 		if line == "" {
 			continue
 		}
 		f := strings.Split(line, "\t")
-		if len(f) != 6 {
-			return nil, fmt.Errorf("frame %d: %d fields in %q", i+1, len(f), line)
+		if len(f) != 8 {
+			return nil, fmt.Errorf("%d fields in %q", len(f), line)
 		}
-		at, err := epoch(f[0])
+		frame, err := strconv.Atoi(f[0])
 		if err != nil {
-			return nil, fmt.Errorf("frame %d: %v", i+1, err)
+			return nil, fmt.Errorf("frame number in %q: %v", line, err)
+		}
+		i := sort.SearchInts(first, frame+1) - 1
+		if i < 0 || frame >= first[i]+len(trials[i].Trace.Datagrams) {
+			return nil, fmt.Errorf("frame %d belongs to no trial", frame)
+		}
+		tr := trials[i].Trace
+		at, err := epoch(f[1])
+		if err != nil {
+			return nil, fmt.Errorf("frame %d: %v", frame, err)
 		}
 		dir := harness.S2C
-		if f[1] == strconv.Itoa(int(tr.Client.Port())) {
+		if f[2] == strconv.Itoa(int(tr.Client.Port())) {
 			dir = harness.C2S
 		}
-		cols := [][]string{strings.Split(f[2], ","), strings.Split(f[3], ","), strings.Split(f[4], ","), strings.Split(f[5], ",")}
+		cols := [][]string{strings.Split(f[3], ","), strings.Split(f[4], ","), strings.Split(f[5], ","), strings.Split(f[6], ","), strings.Split(f[7], ",")}
 		for k := range cols[0] {
-			var v [4]uint64
+			var v [5]uint64
 			for c := range cols {
 				if k >= len(cols[c]) {
-					return nil, fmt.Errorf("frame %d: ragged fields in %q", i+1, line)
+					return nil, fmt.Errorf("frame %d: ragged fields in %q", frame, line)
 				}
 				if v[c], err = strconv.ParseUint(cols[c][k], 10, 32); err != nil {
-					return nil, fmt.Errorf("frame %d: %v", i+1, err)
+					return nil, fmt.Errorf("frame %d: %v", frame, err)
 				}
 			}
-			segs = append(segs, harness.Seg{Dir: dir, Time: tr.Rel(at),
-				Segment: kcpwire.Segment{Cmd: kcpwire.Cmd(v[0]), Sn: uint32(v[1]), Una: uint32(v[2]), Len: uint32(v[3])}})
+			out[i] = append(out[i], harness.Seg{Dir: dir, Time: tr.Rel(at), Datagram: frame - first[i],
+				Segment: kcpwire.Segment{Cmd: kcpwire.Cmd(v[0]), Sn: uint32(v[1]), Una: uint32(v[2]), Len: uint32(v[3]), Wnd: uint16(v[4])}})
 		}
 	}
-	return segs, nil
+	return out, nil
 }
 
 // epoch parses tshark's frame.time_epoch ("1764059000.123456789") without float rounding.
@@ -97,26 +121,24 @@ func verifyWithTshark(t *testing.T, res *harness.Result) {
 	for _, c := range res.Experiment.Classes {
 		classes[c.Name] = c
 	}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 2)
+	var trials []harness.TrialResult
 	for _, tr := range res.Trials {
-		if tr.Err != nil || tr.Pcapng == "" {
-			continue
+		if tr.Err == nil && tr.Pcapng != "" {
+			trials = append(trials, tr)
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			segs, err := tsharkLadder(tr.Pcapng, tr.Trace)
-			if err != nil {
-				t.Errorf("trial %d: %v", tr.Trial, err)
-				return
-			}
-			if err := classes[tr.Class].Ladder.Match(segs, tr.Trace.Stalls); err != nil {
-				t.Errorf("trial %d (%s): tshark's decoding of %s does not show its class's ladder:\n%v",
-					tr.Trial, tr.Class, keep(t, res.Experiment.ID, tr.Pcapng), err)
-			}
-		}()
 	}
-	wg.Wait()
+	if len(trials) == 0 {
+		return
+	}
+	ladders, err := tsharkLadders(t.TempDir(), trials)
+	if err != nil {
+		t.Errorf("tshark: %v", err)
+		return
+	}
+	for i, tr := range trials {
+		if err := classes[tr.Class].Ladder.Match(ladders[i]); err != nil {
+			t.Errorf("trial %d (%s): tshark's decoding of %s does not show its class's ladder:\n%v",
+				tr.Trial, tr.Class, keep(t, res.Experiment.ID, tr.Pcapng), err)
+		}
+	}
 }

@@ -32,6 +32,7 @@ type Experiment struct {
 
 	Classes    []Class   // named outcomes; every trial must match exactly one
 	Invariants []Check   // hold in every trial
+	Timings    []Timing  // timing expectations of every class (besides its ladder's timed steps)
 	Measures   []Measure // numbers reported per class (e.g. a gap in ms, sessions accepted)
 }
 
@@ -47,13 +48,14 @@ type Transport struct {
 	Key                      []byte // AES key (16, 24 or 32 bytes) for encryption; nil for none
 }
 
-// Class is a named outcome of a trial: a trial is in the class when its wire ladder matches and its
-// checks pass.
+// Class is a named outcome of a trial: a trial is in the class when its wire ladder's pattern matches
+// and its checks pass. Its timing (the ladder's timed steps, and Timings) is judged over all its trials.
 type Class struct {
 	Name        string // e.g. "delivered"
 	Description string // what it means, one sentence
 	Ladder      Ladder // the exact sequence of segments on the wire
 	Checks      []Check
+	Timings     []Timing // timing expectations of this class only
 }
 
 // Check is a named predicate on a trace; Fn returns nil when the trace satisfies it.

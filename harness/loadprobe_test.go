@@ -63,14 +63,12 @@ func TestLoadProbeShared(t *testing.T) {
 	assert.NotContains(t, u3.Stop(), both)
 }
 
-// TestSetStallsMerges: the probe's timer and its ping can report one stall twice; a trace keeps it once,
-// so that no stall is allowed for twice.
-func TestSetStallsMerges(t *testing.T) {
+// TestNewStallsMerges: the probe's timer and its ping can report one stall twice; a trace keeps it once.
+func TestNewStallsMerges(t *testing.T) {
 	t0 := time.Now()
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
-	tr := &Trace{Start: t0}
-	tr.setStalls([]stallAt{{at(99), at(161)}, {at(300), at(305)}, {at(100), at(160)}, {at(150), at(170)}})
-	assert.Equal(t, Stalls{{From: 99 * time.Millisecond, To: 170 * time.Millisecond}, {From: 300 * time.Millisecond, To: 305 * time.Millisecond}}, tr.Stalls)
-	assert.Equal(t, 71*time.Millisecond, tr.TimerLate)
-	assert.Equal(t, 71*time.Millisecond, tr.Stalls.Within(0, 200*time.Millisecond), "counted once")
+	s := newStalls(t0, []stallAt{{at(99), at(161)}, {at(300), at(305)}, {at(100), at(160)}, {at(150), at(170)}})
+	assert.Equal(t, Stalls{{From: 99 * time.Millisecond, To: 170 * time.Millisecond}, {From: 300 * time.Millisecond, To: 305 * time.Millisecond}}, s)
+	assert.Equal(t, 71*time.Millisecond, s.Longest())
+	assert.Equal(t, 71*time.Millisecond, s.Within(0, 200*time.Millisecond), "counted once")
 }

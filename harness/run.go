@@ -19,8 +19,10 @@ type RunOptions struct {
 	Capture  CaptureKind // tap (default) or live
 	// OutDir receives OutDir/ID/trial-NNN.pcapng for every trial. When empty, only trials that fail
 	// are written, under KeepDir.
-	OutDir   string
-	KeepDir  string                // where failing trials' pcapng files go when OutDir is empty
+	OutDir string
+	// KeepDir is where failing trials' pcapng files go when OutDir is empty (KeepDir/ID/); when it is
+	// empty too, a new directory under os.TempDir() is made for the run at its first failure, and kept.
+	KeepDir  string
 	Progress func(done, total int) // called after each trial (from one goroutine at a time)
 }
 
@@ -45,7 +47,23 @@ type Result struct {
 	Elapsed    time.Duration
 	Trials     []TrialResult
 	Counts     map[string]int // per class name
+	Timing     []Verdict      // every timing expectation of every class, judged over the run's trials
 }
+
+// TimingFailed returns the timing verdicts that failed: the distribution of a class's timing was not
+// what kcp-go's timers make it.
+func (r *Result) TimingFailed() []Verdict {
+	var out []Verdict
+	for _, v := range r.Timing {
+		if !v.OK {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// OK reports whether every trial fitted a class and kept the invariants, and every timing verdict held.
+func (r *Result) OK() bool { return len(r.Failed()) == 0 && len(r.TimingFailed()) == 0 }
 
 // Failed returns the trials that failed.
 func (r *Result) Failed() []TrialResult {
@@ -57,6 +75,9 @@ func (r *Result) Failed() []TrialResult {
 	}
 	return out
 }
+
+// Count returns how many trials fell in class c.
+func (r *Result) Count(c Class) int { return r.Counts[c.Name] }
 
 // Example returns the first trial of a class, or nil.
 func (r *Result) Example(class string) *TrialResult {
@@ -79,29 +100,6 @@ func (r *Result) Of(class string) []TrialResult {
 	return out
 }
 
-// Load says how much the machine disturbed the run: in how many trials the process stalled for longer
-// than the smallest timing tolerance, and the longest stall. It is "" when no trial did. Timing checks
-// already allowed for each stall (see Ladder.Match); the line says the machine was busy while they did.
-func (r *Result) Load() string {
-	var n int
-	var worst *TrialResult
-	for i := range r.Trials {
-		t := &r.Trials[i]
-		if t.Trace == nil || t.Trace.TimerLate <= Tolerance(0) {
-			continue
-		}
-		n++
-		if worst == nil || t.Trace.TimerLate > worst.Trace.TimerLate {
-			worst = t
-		}
-	}
-	if n == 0 {
-		return ""
-	}
-	return fmt.Sprintf("machine load: the process stalled longer than %v in %d of %d trials (longest %v, trial %d)",
-		Tolerance(0), n, len(r.Trials), worst.Trace.TimerLate.Round(100*time.Microsecond), worst.Trial)
-}
-
 // Run runs the experiment's trials (bounded parallelism), classifies each one and writes its pcapng.
 // It returns an error only when the run as a whole could not proceed; failing trials are in the result.
 func Run(ctx context.Context, e *Experiment, opts RunOptions) (*Result, error) {
@@ -122,6 +120,7 @@ func Run(ctx context.Context, e *Experiment, opts RunOptions) (*Result, error) {
 	}
 	defer release()
 
+	keep := &keepDir{dir: opts.KeepDir}
 	dir := opts.OutDir
 	if dir != "" {
 		dir = filepath.Join(dir, e.ID)
@@ -139,7 +138,7 @@ func Run(ctx context.Context, e *Experiment, opts RunOptions) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				tr := runOne(ctx, e, i+1, open, dir, opts.KeepDir)
+				tr := runOne(ctx, e, i+1, open, dir, keep)
 				mu.Lock()
 				res.Trials[i] = tr
 				done++
@@ -166,6 +165,7 @@ func Run(ctx context.Context, e *Experiment, opts RunOptions) (*Result, error) {
 			res.Counts[t.Class]++
 		}
 	}
+	res.Timing = judgeTimings(e, res.Trials)
 	res.Elapsed = time.Since(res.Started)
 	return res, nil
 }
@@ -177,8 +177,30 @@ func orKind(k CaptureKind) CaptureKind {
 	return k
 }
 
+// keepDir is where a run keeps the pcapng files of failing trials when it writes no others.
+type keepDir struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// get returns the directory for experiment id, making it (and, when none was given, a new directory
+// under os.TempDir() that outlives the run) at the first call.
+func (k *keepDir) get(id string) (string, error) {
+	k.once.Do(func() {
+		if k.dir == "" {
+			k.dir, k.err = os.MkdirTemp("", "kcplab-failed-")
+		}
+	})
+	if k.err != nil {
+		return "", k.err
+	}
+	d := filepath.Join(k.dir, id)
+	return d, os.MkdirAll(d, 0o755)
+}
+
 // runOne runs, classifies and saves one trial.
-func runOne(ctx context.Context, e *Experiment, n int, open Opener, dir, keep string) TrialResult {
+func runOne(ctx context.Context, e *Experiment, n int, open Opener, dir string, keep *keepDir) TrialResult {
 	tr, err := RunTrial(ctx, e, n, open)
 	res := TrialResult{Trial: n, Trace: tr, Err: err}
 	if tr == nil {
@@ -188,9 +210,9 @@ func runOne(ctx context.Context, e *Experiment, n int, open Opener, dir, keep st
 		res.Class, res.Err = Classify(e, tr)
 	}
 	if dir == "" && res.Err != nil {
-		dir = filepath.Join(orString(keep, filepath.Join(os.TempDir(), "kcplab-failed")), e.ID)
-		if mkErr := os.MkdirAll(dir, 0o755); mkErr != nil {
-			res.Err = errors.Join(res.Err, mkErr)
+		var mkErr error
+		if dir, mkErr = keep.get(e.ID); mkErr != nil {
+			res.Err = errors.Join(res.Err, fmt.Errorf("keeping the trial's pcapng: %w", mkErr))
 			return res
 		}
 	}
@@ -205,23 +227,18 @@ func runOne(ctx context.Context, e *Experiment, n int, open Opener, dir, keep st
 	return res
 }
 
-func orString(s, d string) string {
-	if s != "" {
-		return s
-	}
-	return d
-}
-
-// Classify finds the one class a trace belongs to and checks the experiment's invariants on it.
+// Classify finds the one class a trace belongs to, by its wire pattern and application events, and
+// checks the experiment's invariants on it, including that no step the protocol cannot send early
+// came early. Time decides nothing else here: timing is judged over all the trials of a class.
 func Classify(e *Experiment, tr *Trace) (string, error) {
-	var matched []string
+	var matched []Class
 	var why []string
 	for _, c := range e.Classes {
 		if err := c.match(tr); err != nil {
 			why = append(why, fmt.Sprintf("not %q: %v", c.Name, err))
 			continue
 		}
-		matched = append(matched, c.Name)
+		matched = append(matched, c)
 	}
 	var errs []error
 	for _, inv := range e.Invariants {
@@ -234,20 +251,28 @@ func Classify(e *Experiment, tr *Trace) (string, error) {
 	case 0:
 		errs = append(errs, fmt.Errorf("trial %d fits no class; actual ladder:\n%s%s", tr.Trial, tr.Ladder(), strings.Join(why, "\n")))
 	case 1:
-		class = matched[0]
+		class = matched[0].Name
+		for _, t := range matched[0].timings(e) {
+			if err := t.early(tr); err != nil {
+				errs = append(errs, fmt.Errorf("invariant \"never early\" broken: %w", err))
+			}
+		}
 	default:
-		sort.Strings(matched)
-		errs = append(errs, fmt.Errorf("trial %d fits several classes: %s", tr.Trial, strings.Join(matched, ", ")))
+		names := make([]string, len(matched))
+		for i, c := range matched {
+			names[i] = c.Name
+		}
+		sort.Strings(names)
+		errs = append(errs, fmt.Errorf("trial %d fits several classes: %s", tr.Trial, strings.Join(names, ", ")))
 	}
 	if len(errs) > 0 && len(tr.Stalls) > 0 {
-		errs = append(errs, fmt.Errorf("note: the process stalled during this trial (up to %v; %s): a timed step was allowed to be late by the stall around it",
-			tr.TimerLate.Round(100*time.Microsecond), tr.Stalls))
+		errs = append(errs, fmt.Errorf("note: the process stalled during this trial (%s)", tr.Stalls))
 	}
 	return class, errors.Join(errs...)
 }
 
 func (c Class) match(tr *Trace) error {
-	if err := c.Ladder.Match(tr.Segments, tr.Stalls); err != nil {
+	if err := c.Ladder.Match(tr.Segments); err != nil {
 		return err
 	}
 	for _, ch := range c.Checks {

@@ -155,15 +155,3 @@ func TestTrialTimeoutIsBounded(t *testing.T) {
 	require.NotNil(t, tr)
 	assert.True(t, errors.Is(tr.ClientErr, io.ErrClosedPipe), "client ended by teardown: %v", tr.ClientErr)
 }
-
-func TestResultLoad(t *testing.T) {
-	t.Parallel()
-	res := &Result{Trials: []TrialResult{
-		{Trial: 1, Trace: &Trace{TimerLate: 3 * time.Millisecond}},
-		{Trial: 2, Trace: &Trace{TimerLate: 70 * time.Millisecond}},
-		{Trial: 3, Trace: &Trace{TimerLate: 9 * time.Millisecond}},
-		{Trial: 4},
-	}}
-	assert.Equal(t, "machine load: the process stalled longer than 4ms in 2 of 4 trials (longest 70ms, trial 2)", res.Load())
-	assert.Empty(t, (&Result{Trials: res.Trials[:1]}).Load())
-}

@@ -20,7 +20,12 @@ type Summary struct {
 	Seconds    float64        `json:"seconds"`
 	Classes    map[string]int `json:"classes"`
 	Failed     int            `json:"failed"`
-	Trials     []TrialSummary `json:"trials"`
+	// TimingFailed counts the timing verdicts that failed; Timing lists every verdict, with the trials
+	// outside tolerance and the stall measured around each.
+	TimingFailed int            `json:"timing_failed"`
+	Timing       []Verdict      `json:"timing"`
+	Load         LoadSummary    `json:"load"`
+	Trials       []TrialSummary `json:"trials"`
 }
 
 // TrialSummary is one trial in summary.json.
@@ -30,7 +35,7 @@ type TrialSummary struct {
 	Pcapng    string  `json:"pcapng,omitempty"`
 	Datagrams int     `json:"datagrams"`
 	Accepts   int     `json:"accepts"`
-	StallMs   float64 `json:"stall_ms,omitempty"` // the longest stall of the process during the trial
+	StallMs   float64 `json:"longest_stall_ms,omitempty"` // the longest stall of the process during the trial
 	Error     string  `json:"error,omitempty"`
 }
 
@@ -38,7 +43,8 @@ type TrialSummary struct {
 func (r *Result) Summary() Summary {
 	s := Summary{Experiment: r.Experiment.ID, Title: r.Experiment.Title, Question: r.Experiment.Question,
 		KCPGo: KCPGoVersion(), Capture: r.Capture, Parallel: r.Parallel, Started: r.Started,
-		Seconds: r.Elapsed.Seconds(), Classes: r.Counts, Failed: len(r.Failed())}
+		Seconds: r.Elapsed.Seconds(), Classes: r.Counts, Failed: len(r.Failed()),
+		TimingFailed: len(r.TimingFailed()), Timing: r.Timing, Load: r.Load()}
 	if r.Experiment.Answer != nil {
 		s.Answer = r.Experiment.Answer(r)
 	}
@@ -49,7 +55,7 @@ func (r *Result) Summary() Summary {
 		}
 		if t.Trace != nil {
 			ts.Datagrams, ts.Accepts = len(t.Trace.Datagrams), t.Trace.Accepts
-			ts.StallMs = ms(t.Trace.TimerLate)
+			ts.StallMs = ms(t.Trace.Stalls.Longest())
 		}
 		if t.Err != nil {
 			ts.Error = t.Err.Error()

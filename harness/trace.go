@@ -40,9 +40,10 @@ type Seg struct {
 	Dir      Dir
 }
 
-// String is a ladder line, e.g. "  0.4ms s→c ACK sn=0 una=1 len=0".
+// String is a ladder line, e.g. "     0.4ms s→c ACK  sn=0 una=1 len=0 wnd=32 [#2]": [#2] is the
+// datagram it travelled in (1-based), so segments that shared a datagram show the same number.
 func (s Seg) String() string {
-	return fmt.Sprintf("%8.1fms %s %-4s sn=%d una=%d len=%d", ms(s.Time), s.Dir, s.Cmd, s.Sn, s.Una, s.Len)
+	return fmt.Sprintf("%8.1fms %s %-4s sn=%d una=%d len=%d wnd=%d [#%d]", ms(s.Time), s.Dir, s.Cmd, s.Sn, s.Una, s.Len, s.Wnd, s.Datagram+1)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -66,69 +67,7 @@ type Trace struct {
 	ServerErr []error // what each accepted session's role returned, in accept order
 	TornDown  []bool  // per accepted session: its role was still running at teardown and ended by it
 	Stats     capture.Stats
-	TimerLate time.Duration // the longest stall (see Stalls): the longest the process made a timer or a datagram wait
-	Stalls    Stalls        // when the process was stalled during the trial (machine load)
-}
-
-// Stall is an interval, relative to the trace's Start, in which the trial's process did not run
-// promptly: a 1 ms probe timer due at From fired only at To, or a probe ping sent at From reached the
-// goroutine blocked on it only at To. Every kcp-go timer due in it (update ticks, retransmissions,
-// deadlines) and every datagram a session received in it waited too, so whatever they send went out
-// late.
-type Stall struct{ From, To time.Duration }
-
-// Stalls are the stalls of one trial, in time order.
-type Stalls []Stall
-
-// Within returns how long the process was stalled between from and to.
-func (s Stalls) Within(from, to time.Duration) time.Duration {
-	var sum time.Duration
-	for _, st := range s {
-		if lo, hi := max(st.From, from), min(st.To, to); hi > lo {
-			sum += hi - lo
-		}
-	}
-	return sum
-}
-
-// LateAt returns how late a timer due at t fired: from t to the end of the stall over t, if any.
-func (s Stalls) LateAt(t time.Duration) time.Duration {
-	for _, st := range s {
-		if st.From <= t && t < st.To {
-			return st.To - t
-		}
-	}
-	return 0
-}
-
-// String lists the stalls, e.g. "stalled 92.0-160.1ms, 300.2-304.9ms".
-func (s Stalls) String() string {
-	parts := make([]string, 0, len(s))
-	for i, st := range s {
-		if i == 8 {
-			parts = append(parts, fmt.Sprintf("and %d more", len(s)-i))
-			break
-		}
-		parts = append(parts, fmt.Sprintf("%.1f-%.1fms", ms(st.From), ms(st.To)))
-	}
-	return "stalled " + strings.Join(parts, ", ")
-}
-
-// setStalls records the probe's stalls relative to Start, in time order with overlapping ones merged
-// (the probe's timer and its ping see one stall twice), and the longest one as TimerLate.
-func (tr *Trace) setStalls(stalls []stallAt) {
-	sort.Slice(stalls, func(i, j int) bool { return stalls[i].from.Before(stalls[j].from) })
-	for _, st := range stalls {
-		s := Stall{From: st.from.Sub(tr.Start), To: st.to.Sub(tr.Start)}
-		if n := len(tr.Stalls); n > 0 && s.From <= tr.Stalls[n-1].To {
-			tr.Stalls[n-1].To = max(tr.Stalls[n-1].To, s.To)
-		} else {
-			tr.Stalls = append(tr.Stalls, s)
-		}
-	}
-	for _, s := range tr.Stalls {
-		tr.TimerLate = max(tr.TimerLate, s.To-s.From)
-	}
+	Stalls    Stalls // when the process was stalled during the trial (machine load; see timing.go)
 }
 
 // decode fills Segments from Datagrams with the given framing.

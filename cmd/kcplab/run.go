@@ -81,7 +81,7 @@ func (f *runFlags) runAll(w io.Writer, exps []*harness.Experiment, kind harness.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	var results []*harness.Result
-	failed := 0
+	failed, timing := 0, 0
 	for _, e := range exps {
 		n := f.trials
 		if n == 0 {
@@ -106,9 +106,13 @@ func (f *runFlags) runAll(w io.Writer, exps []*harness.Experiment, kind harness.
 		}
 		printSummary(w, res, path)
 		failed += len(res.Failed())
+		timing += len(res.TimingFailed())
 	}
-	if failed > 0 {
+	switch {
+	case failed > 0:
 		return results, failErr("%d trial(s) failed; their pcapng files are kept (see above)", failed)
+	case timing > 0:
+		return results, failErr("%d timing distribution(s) are not what kcp-go's timers make them (see above)", timing)
 	}
 	return results, nil
 }
@@ -136,7 +140,12 @@ func printSummary(w io.Writer, res *harness.Result, summaryPath string) {
 	if res.Experiment.Answer != nil {
 		fmt.Fprintf(w, "  answer: %s\n", res.Experiment.Answer(res))
 	}
-	if load := res.Load(); load != "" {
+	for _, v := range res.Timing {
+		if !v.OK || len(v.Outliers) > 0 {
+			fmt.Fprintf(w, "  timing %s\n", v)
+		}
+	}
+	if load := res.Load().String(); load != "" {
 		fmt.Fprintf(w, "  %s\n", load)
 	}
 	fmt.Fprintf(w, "  %.1fs; pcapng files and summary: %s\n", res.Elapsed.Seconds(), filepath.Dir(summaryPath))

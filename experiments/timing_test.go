@@ -1,0 +1,65 @@
+package experiments
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	kcp "github.com/xtaci/kcp-go/v5"
+
+	"kcplab/harness"
+)
+
+// TestTimingVerdictSeesKCPGoChange runs p003 with the client's update interval changed, as a kcp-go
+// release that changed its default would: every trial still fits its class (the pattern is the
+// same), but the timing verdict of the client's ACK at its next tick fails. At 50 ms the ACK comes
+// before a 100 ms tick could, which also breaks each such trial's "never early" invariant; at 150 ms
+// it is only late, and only the distribution tells.
+func TestTimingVerdictSeesKCPGoChange(t *testing.T) {
+	t.Parallel()
+	base, err := Lookup("p003")
+	require.NoError(t, err)
+	tests := []struct {
+		name      string
+		interval  int // ms
+		timingOK  bool
+		earlyFail bool
+	}{
+		{"kcp-go's default 100 ms", 100, true, false},
+		{"interval 50 ms", 50, false, true},
+		{"interval 150 ms", 150, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := *base
+			e.ClientSession = func(s *kcp.UDPSession) { s.SetNoDelay(0, tc.interval, 0, 0) }
+			res, err := harness.Run(context.Background(), &e, harness.RunOptions{Trials: 20, Parallel: 20, KeepDir: t.TempDir()})
+			require.NoError(t, err)
+			var tick []harness.Verdict
+			for _, v := range res.Timing {
+				if v.Class == p003Delivered.Name && strings.Contains(v.Timing, "@100ms") {
+					tick = append(tick, v)
+				}
+			}
+			require.Len(t, tick, 1, "the ACK-at-tick verdict of %q: %v", p003Delivered.Name, res.Timing)
+			v := tick[0]
+			t.Log(v)
+			if !v.Judged {
+				t.Skipf("only %d delivered trials: too few to judge (p003 delivers about half)", v.N)
+			}
+			assert.Equal(t, tc.timingOK, v.OK, "%s", v)
+			early := 0
+			for _, f := range res.Failed() {
+				if strings.Contains(f.Err.Error(), "never early") {
+					early++
+				} else {
+					t.Errorf("trial %d failed otherwise: %v", f.Trial, f.Err)
+				}
+			}
+			assert.Equal(t, tc.earlyFail, early > 0, "trials broken by an early tick: %d", early)
+		})
+	}
+}

@@ -1,0 +1,340 @@
+package harness
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Everything about time lives here: the packetdrill-style tolerance, the timing expectations of a
+// class, how they are judged over all the trials of a run, and the stalls of the process that explain
+// a late value.
+//
+// Time never decides a trial's class: the wire pattern and the application's events do (see
+// Ladder.Match). A busy machine delays a segment by tens of milliseconds without changing what kcp-go
+// did, so a timing expectation is a measure, judged as a distribution over all the trials of a class:
+// a Verdict fails when kcp-go's timing changed (the median moved, or many trials missed), not when one
+// trial was descheduled. Where the protocol cannot be early (an update tick before it is due, a read
+// deadline before it expires), an early value breaks the trial on its own (Timing.NeverEarly).
+
+// Tolerance is the packetdrill-style slack allowed around an expected gap: max(4 ms, 12.5% of the gap).
+func Tolerance(gap time.Duration) time.Duration {
+	return max(4*time.Millisecond, gap/8)
+}
+
+// MinShareWithin is the share of a class's trials whose value must lie within tolerance. The rest are
+// outliers of a busy machine: on 2 cores loaded by two busy loops, up to a few percent of trials see a
+// step delayed past its tolerance (see README, "Timing").
+const MinShareWithin = 0.8
+
+// MinJudged is the smallest number of trials a timing expectation is judged on; fewer are reported.
+const MinJudged = 5
+
+// Timing is a timing expectation: a duration measured in each trial of a class, expected to be Want
+// within Tolerance(Want).
+type Timing struct {
+	Name string        // what is timed, e.g. "c→s ACK sn=0 una=1 @100ms"
+	Want time.Duration // the expected value
+	// NeverEarly makes a value below Want-Tolerance(Want) break the trial: the protocol cannot cause it
+	// (nothing is sent before the event that causes it).
+	NeverEarly bool
+	// Measure returns the trial's value and the trace time of the event it ends at (to find the stall
+	// around it); ok is false when the trial has no such value.
+	Measure func(tr *Trace) (got, at time.Duration, ok bool)
+}
+
+// early reports a per-trial violation of NeverEarly, or nil.
+func (t Timing) early(tr *Trace) error {
+	if !t.NeverEarly {
+		return nil
+	}
+	got, _, ok := t.Measure(tr)
+	if ok && got < t.Want-Tolerance(t.Want) {
+		return fmt.Errorf("%s: %.1fms, earlier than %v-%v: the protocol cannot send it before it is due",
+			t.Name, ms(got), t.Want, Tolerance(t.Want))
+	}
+	return nil
+}
+
+// stepTimings turns a ladder's timed steps into timing expectations: a step timed with At is measured
+// from the trial's start and can never be early (its timer starts with the client session, just before
+// the trial's origin); one timed with After is measured from the previous segment's capture, which a
+// descheduled sender can delay, so its gap can come out short without kcp-go being early.
+func stepTimings(l Ladder) []Timing {
+	var out []Timing
+	for i, s := range l {
+		if !s.Timed {
+			continue
+		}
+		i, abs := i, s.Abs
+		out = append(out, Timing{
+			Name:       fmt.Sprintf("step %d, %s", i+1, s),
+			Want:       s.Gap,
+			NeverEarly: abs,
+			Measure: func(tr *Trace) (time.Duration, time.Duration, bool) {
+				if i >= len(tr.Segments) {
+					return 0, 0, false
+				}
+				at := tr.Segments[i].Time
+				switch {
+				case abs:
+					return at, at, true
+				case i == 0:
+					return 0, at, true
+				}
+				return at - tr.Segments[i-1].Time, at, true
+			},
+		})
+	}
+	return out
+}
+
+// Verdict is a timing expectation judged over all the trials of one class.
+type Verdict struct {
+	Class  string        `json:"class"`
+	Timing string        `json:"timing"`
+	WantMs float64       `json:"want_ms"`
+	TolMs  float64       `json:"tolerance_ms"`
+	N      int           `json:"n"`      // trials of the class with a value
+	Within int           `json:"within"` // of them, within tolerance
+	Median time.Duration `json:"-"`
+	// MedianMs is Median in milliseconds.
+	MedianMs float64 `json:"median_ms"`
+	Judged   bool    `json:"judged"` // false when N < MinJudged: reported only
+	OK       bool    `json:"ok"`     // judged and within the rule, or not judged
+	Why      string  `json:"why,omitempty"`
+	// Outliers are the trials outside tolerance, each with the stall measured around its value.
+	Outliers []Outlier `json:"outliers,omitempty"`
+}
+
+// Outlier is one trial whose value lay outside tolerance.
+type Outlier struct {
+	Trial   int           `json:"trial"`
+	Got     time.Duration `json:"-"`
+	GotMs   float64       `json:"ms"`
+	Stall   time.Duration `json:"-"`
+	StallMs float64       `json:"stall_ms,omitempty"` // how long the process was stalled between the due time and the value
+}
+
+// String is one line, e.g. `p003 "delivered" step 4 …: median 100.4ms (want 100ms±12.5ms), 19/20 within: ok`.
+func (v Verdict) String() string {
+	s := fmt.Sprintf("%q %s: n=%d, median %.1fms, %d/%d within %v±%v",
+		v.Class, v.Timing, v.N, v.MedianMs, v.Within, v.N, time.Duration(v.WantMs*float64(time.Millisecond)), time.Duration(v.TolMs*float64(time.Millisecond)))
+	switch {
+	case !v.Judged:
+		s += fmt.Sprintf(": not judged (fewer than %d trials)", MinJudged)
+	case v.OK:
+		s += ": ok"
+	default:
+		s += ": FAILED, " + v.Why
+	}
+	if len(v.Outliers) > 0 {
+		parts := make([]string, 0, len(v.Outliers))
+		for _, o := range v.Outliers {
+			p := fmt.Sprintf("trial %d %.1fms", o.Trial, o.GotMs)
+			if o.Stall > 0 {
+				p += fmt.Sprintf(" (process stalled %.1fms around it)", o.StallMs)
+			}
+			parts = append(parts, p)
+		}
+		s += "; outside tolerance: " + strings.Join(parts, ", ")
+	}
+	return s
+}
+
+// sample is one trial's value of a timing expectation.
+type sample struct {
+	trial   int
+	got, at time.Duration
+	stalls  Stalls
+}
+
+// judge decides a timing expectation over the samples of one class: the median within tolerance of
+// Want, and at least MinShareWithin of the samples within tolerance.
+func judge(class string, t Timing, samples []sample) Verdict {
+	tol := Tolerance(t.Want)
+	v := Verdict{Class: class, Timing: t.Name, WantMs: ms(t.Want), TolMs: ms(tol), N: len(samples)}
+	vals := make([]time.Duration, 0, len(samples))
+	for _, s := range samples {
+		vals = append(vals, s.got)
+		if d := s.got - t.Want; d >= -tol && d <= tol {
+			v.Within++
+			continue
+		}
+		due := s.at - s.got + t.Want // when the event was due
+		v.Outliers = append(v.Outliers, Outlier{Trial: s.trial, Got: s.got, GotMs: ms(s.got),
+			Stall: s.stalls.Within(min(due, s.at)-tol, max(due, s.at))})
+	}
+	for i := range v.Outliers {
+		v.Outliers[i].StallMs = ms(v.Outliers[i].Stall)
+	}
+	v.Median = median(vals)
+	v.MedianMs = ms(v.Median)
+	v.Judged = v.N >= MinJudged
+	v.OK = true
+	if !v.Judged {
+		return v
+	}
+	var why []string
+	if d := v.Median - t.Want; d < -tol || d > tol {
+		why = append(why, fmt.Sprintf("median %.1fms is outside %v±%v", ms(v.Median), t.Want, tol))
+	}
+	if float64(v.Within) < MinShareWithin*float64(v.N) {
+		why = append(why, fmt.Sprintf("only %d of %d trials within tolerance (want at least %.0f%%)", v.Within, v.N, 100*MinShareWithin))
+	}
+	v.OK, v.Why = len(why) == 0, strings.Join(why, "; ")
+	return v
+}
+
+// median returns the median of vals (the mean of the middle two for an even count), 0 for none.
+func median(vals []time.Duration) time.Duration {
+	if len(vals) == 0 {
+		return 0
+	}
+	s := slices.Clone(vals)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// Stall is an interval, relative to the trace's Start, in which the trial's process did not run
+// promptly: a 1 ms probe timer due at From fired only at To, or a probe ping sent at From reached the
+// goroutine blocked on it only at To. Every kcp-go timer due in it (update ticks, retransmissions,
+// deadlines) and every datagram a session received in it waited too. Stalls never decide a verdict;
+// they say why a value lay outside tolerance.
+type Stall struct{ From, To time.Duration }
+
+// String is e.g. "33.9ms at -0.3ms".
+func (s Stall) String() string {
+	return fmt.Sprintf("%.1fms at %.1fms", ms(s.To-s.From), ms(s.From))
+}
+
+// Stalls are the stalls of one trial, in time order.
+type Stalls []Stall
+
+// Within returns how long the process was stalled between from and to.
+func (s Stalls) Within(from, to time.Duration) time.Duration {
+	var sum time.Duration
+	for _, st := range s {
+		if lo, hi := max(st.From, from), min(st.To, to); hi > lo {
+			sum += hi - lo
+		}
+	}
+	return sum
+}
+
+// Longest returns the longest stall's length (0 when none).
+func (s Stalls) Longest() time.Duration {
+	var l time.Duration
+	for _, st := range s {
+		l = max(l, st.To-st.From)
+	}
+	return l
+}
+
+// String lists the stalls, e.g. "2 stalls: 68.1ms at 92.0ms, 4.7ms at 300.2ms" (at most 8).
+func (s Stalls) String() string {
+	if len(s) == 0 {
+		return "no stall"
+	}
+	parts := make([]string, 0, min(len(s), 9))
+	for i, st := range s {
+		if i == 8 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(s)-i))
+			break
+		}
+		parts = append(parts, st.String())
+	}
+	noun := "stalls"
+	if len(s) == 1 {
+		noun = "stall"
+	}
+	return fmt.Sprintf("%d %s: %s", len(s), noun, strings.Join(parts, ", "))
+}
+
+// newStalls turns the probe's stalls into a trace's, relative to start, in time order, with
+// overlapping ones merged (the probe's timer and its ping see one stall twice).
+func newStalls(start time.Time, raw []stallAt) Stalls {
+	sort.Slice(raw, func(i, j int) bool { return raw[i].from.Before(raw[j].from) })
+	var out Stalls
+	for _, st := range raw {
+		s := Stall{From: st.from.Sub(start), To: st.to.Sub(start)}
+		if n := len(out); n > 0 && s.From <= out[n-1].To {
+			out[n-1].To = max(out[n-1].To, s.To)
+		} else {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// LoadSummary says how much the machine disturbed a run: one summary for the run output, summary.json
+// and RESULTS.md.
+type LoadSummary struct {
+	Trials        int     `json:"trials"`
+	Stalled       int     `json:"stalled"` // trials in which the process stalled longer than Tolerance(0)
+	LongestMs     float64 `json:"longest_stall_ms"`
+	LongestTrial  int     `json:"longest_stall_trial,omitempty"`
+	TimingOutside int     `json:"timing_outliers"` // values outside tolerance, over every verdict
+}
+
+// String is one line, or "" when nothing stalled and no value was outside tolerance.
+func (l LoadSummary) String() string {
+	if l.Stalled == 0 && l.TimingOutside == 0 {
+		return ""
+	}
+	return fmt.Sprintf("machine load: the process stalled longer than %v in %d of %d trials (longest %.1fms, trial %d); %d timed value(s) outside tolerance",
+		Tolerance(0), l.Stalled, l.Trials, l.LongestMs, l.LongestTrial, l.TimingOutside)
+}
+
+// Load summarises the run's stalls and timing outliers.
+func (r *Result) Load() LoadSummary {
+	l := LoadSummary{Trials: len(r.Trials)}
+	for _, t := range r.Trials {
+		if t.Trace == nil {
+			continue
+		}
+		if lg := t.Trace.Stalls.Longest(); lg > Tolerance(0) {
+			l.Stalled++
+			if ms(lg) > l.LongestMs {
+				l.LongestMs, l.LongestTrial = ms(lg), t.Trial
+			}
+		}
+	}
+	for _, v := range r.Timing {
+		l.TimingOutside += len(v.Outliers)
+	}
+	return l
+}
+
+// judgeTimings judges every timing expectation of every class over the run's classified trials.
+func judgeTimings(e *Experiment, trials []TrialResult) []Verdict {
+	var out []Verdict
+	for _, c := range e.Classes {
+		for _, t := range c.timings(e) {
+			var samples []sample
+			for _, tr := range trials {
+				if tr.Class != c.Name || tr.Trace == nil {
+					continue
+				}
+				if got, at, ok := t.Measure(tr.Trace); ok {
+					samples = append(samples, sample{trial: tr.Trial, got: got, at: at, stalls: tr.Trace.Stalls})
+				}
+			}
+			if len(samples) > 0 {
+				out = append(out, judge(c.Name, t, samples))
+			}
+		}
+	}
+	return out
+}
+
+// timings are the class's timing expectations: its ladder's timed steps, then the experiment's.
+func (c Class) timings(e *Experiment) []Timing {
+	return slices.Concat(stepTimings(c.Ladder), c.Timings, e.Timings)
+}

@@ -1,0 +1,156 @@
+package harness
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"kcplab/kcpwire"
+)
+
+func msf(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+
+func TestTolerance(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ gap, want time.Duration }{
+		{0, 4 * time.Millisecond},
+		{10 * time.Millisecond, 4 * time.Millisecond},
+		{32 * time.Millisecond, 4 * time.Millisecond},
+		{100 * time.Millisecond, 12500 * time.Microsecond},
+		{time.Second, 125 * time.Millisecond},
+	} {
+		assert.Equal(t, tc.want, Tolerance(tc.gap), "gap %v", tc.gap)
+	}
+}
+
+// tickTiming is the client's ACK at its next update tick, as p003 expects it.
+var tickTiming = stepTimings(Ladder{Push(C2S), Ack(S2C), Push(S2C), Ack(C2S).At(100 * time.Millisecond)})[0]
+
+// samplesAt makes one sample per value (ms), trial numbers from 1.
+func samplesAt(vals ...float64) []sample {
+	out := make([]sample, len(vals))
+	for i, v := range vals {
+		out[i] = sample{trial: i + 1, got: msf(v), at: msf(v)}
+	}
+	return out
+}
+
+// repeat returns v n times.
+func repeat(v float64, n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+// TestJudge: a distribution fails when kcp-go's timing changed (the median moved, or many trials
+// missed), never because a few trials were descheduled.
+func TestJudge(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		vals   []float64
+		judged bool
+		ok     bool
+		why    string
+	}{
+		{"all on time", repeat(100.4, 20), true, true, ""},
+		{"a descheduled trial is an outlier, not a failure", append(repeat(100.4, 19), 162.1), true, true, ""},
+		{"a fifth of the trials late is a machine's worst; still kcp-go's timing", append(repeat(100.4, 16), repeat(140, 4)...), true, true, ""},
+		{"a quarter late is not kcp-go's timing", append(repeat(100.4, 15), repeat(140, 5)...), true, false, "only 15 of 20 trials within tolerance"},
+		// The update interval set to 50 ms: every tick comes early.
+		{"the interval changed to 50 ms", repeat(50.2, 20), true, false, "median 50.2ms is outside 100ms±12.5ms"},
+		{"the median moved within the share rule", append(repeat(112, 11), repeat(88, 9)...), true, true, ""},
+		{"too few trials are reported, not judged", []float64{100, 180}, false, true, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v := judge("delivered", tickTiming, samplesAt(tc.vals...))
+			assert.Equal(t, tc.judged, v.Judged)
+			assert.Equal(t, tc.ok, v.OK, v.String())
+			if tc.why != "" {
+				assert.Contains(t, v.Why, tc.why)
+			}
+			assert.Equal(t, len(tc.vals), v.N)
+		})
+	}
+}
+
+// TestJudgeListsOutliersWithTheirStall: every value outside tolerance is listed with the stall the
+// probe measured between its due time and when it came.
+func TestJudgeListsOutliersWithTheirStall(t *testing.T) {
+	t.Parallel()
+	s := samplesAt(append(repeat(100.4, 9), 162.1)...)
+	s[9].stalls = Stalls{{From: msf(92), To: msf(160)}}
+	v := judge("delivered", tickTiming, s)
+	require.Len(t, v.Outliers, 1)
+	assert.Equal(t, 10, v.Outliers[0].Trial)
+	assert.Equal(t, msf(162.1), v.Outliers[0].Got)
+	assert.Equal(t, msf(160-92), v.Outliers[0].Stall, "the stall from before the due time (87.5ms) until the value")
+	assert.Contains(t, v.String(), "trial 10 162.1ms (process stalled 68.0ms around it)")
+}
+
+// TestStepTimings: a step timed from the trial's start is measured from it and can never be early; a
+// step timed from the previous segment is measured from that segment's capture.
+func TestStepTimings(t *testing.T) {
+	t.Parallel()
+	l := Ladder{Push(C2S), Push(S2C).After(200 * time.Millisecond), Ack(C2S).At(100 * time.Millisecond)}
+	ts := stepTimings(l)
+	require.Len(t, ts, 2)
+	tr := &Trace{Segments: []Seg{
+		seg(C2S, kcpwire.CmdPush, 0, 0, 9, msf(1)),
+		seg(S2C, kcpwire.CmdPush, 0, 1, 5, msf(190)),
+		seg(C2S, kcpwire.CmdAck, 0, 1, 0, msf(50)),
+	}}
+	got, at, ok := ts[0].Measure(tr)
+	assert.True(t, ok)
+	assert.Equal(t, msf(189), got)
+	assert.Equal(t, msf(190), at)
+	assert.False(t, ts[0].NeverEarly)
+	assert.NoError(t, ts[0].early(tr), "a gap from a captured segment can come out short")
+
+	got, _, ok = ts[1].Measure(tr)
+	assert.True(t, ok)
+	assert.Equal(t, msf(50), got)
+	assert.True(t, ts[1].NeverEarly)
+	assert.ErrorContains(t, ts[1].early(tr), "cannot send it before it is due")
+
+	_, _, ok = ts[1].Measure(&Trace{Segments: tr.Segments[:2]})
+	assert.False(t, ok, "a trial without the step has no value")
+}
+
+func TestStalls(t *testing.T) {
+	t.Parallel()
+	s := Stalls{{From: 10 * time.Millisecond, To: 20 * time.Millisecond}, {From: 30 * time.Millisecond, To: 35 * time.Millisecond}}
+	for _, tc := range []struct{ from, to, want time.Duration }{
+		{0, 100 * time.Millisecond, 15 * time.Millisecond},
+		{15 * time.Millisecond, 32 * time.Millisecond, 7 * time.Millisecond},
+		{20 * time.Millisecond, 30 * time.Millisecond, 0},
+		{40 * time.Millisecond, 50 * time.Millisecond, 0},
+	} {
+		assert.Equal(t, tc.want, s.Within(tc.from, tc.to), "within %v-%v", tc.from, tc.to)
+	}
+	assert.Zero(t, Stalls(nil).Within(0, time.Hour))
+	assert.Equal(t, "2 stalls: 10.0ms at 10.0ms, 5.0ms at 30.0ms", s.String())
+	assert.Equal(t, "1 stall: 33.9ms at -0.3ms", Stalls{{From: msf(-0.3), To: msf(33.6)}}.String())
+	assert.Equal(t, 10*time.Millisecond, s.Longest())
+}
+
+func TestResultLoad(t *testing.T) {
+	t.Parallel()
+	stall := func(d time.Duration) Stalls { return Stalls{{From: 0, To: d}} }
+	res := &Result{Trials: []TrialResult{
+		{Trial: 1, Trace: &Trace{Stalls: stall(3 * time.Millisecond)}},
+		{Trial: 2, Trace: &Trace{Stalls: stall(70 * time.Millisecond)}},
+		{Trial: 3, Trace: &Trace{Stalls: stall(9 * time.Millisecond)}},
+		{Trial: 4},
+	}, Timing: []Verdict{{Outliers: []Outlier{{Trial: 2}}}}}
+	assert.Equal(t, LoadSummary{Trials: 4, Stalled: 2, LongestMs: 70, LongestTrial: 2, TimingOutside: 1}, res.Load())
+	assert.Equal(t, "machine load: the process stalled longer than 4ms in 2 of 4 trials (longest 70.0ms, trial 2); 1 timed value(s) outside tolerance",
+		res.Load().String())
+	assert.Empty(t, (&Result{Trials: res.Trials[:1]}).Load().String())
+}
