@@ -43,8 +43,13 @@ func TestExperiments(t *testing.T) {
 	if *timingFlag != "judge" && *timingFlag != "report" {
 		t.Fatalf("-kcplab.timing=%q: want judge or report", *timingFlag)
 	}
+	// tshark decodes the captures only once every experiment's trials are done, so that its CPU does
+	// not delay another experiment's segments. Every subtest registers before any runs (t.Parallel
+	// pauses them until this loop ends).
+	var trialsRunning sync.WaitGroup
 	for _, e := range All() {
 		t.Run(e.ID, func(t *testing.T) {
+			trialsRunning.Add(1)
 			t.Parallel()
 			start := time.Now()
 			var mu sync.Mutex
@@ -59,6 +64,7 @@ func TestExperiments(t *testing.T) {
 						last = time.Now()
 					}
 				}})
+			trialsRunning.Done()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,6 +79,7 @@ func TestExperiments(t *testing.T) {
 				}
 			}
 			t.Log(describe(res))
+			trialsRunning.Wait()
 			verifyWithTshark(t, res)
 		})
 	}

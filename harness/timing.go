@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"kcplab/kcpwire"
 )
 
 // Everything about time lives here: the packetdrill-style tolerance, the timing expectations of a
@@ -58,10 +60,13 @@ func (t Timing) early(tr *Trace) error {
 	return nil
 }
 
-// stepTimings turns a ladder's timed steps into timing expectations: a step timed with At is measured
-// from the trial's start and can never be early (its timer starts with the client session, just before
-// the trial's origin); one timed with After is measured from the previous segment's capture, which a
-// descheduled sender can delay, so its gap can come out short without kcp-go being early.
+// stepTimings turns a ladder's timed steps into timing expectations. A step timed with At is measured
+// from the trial's start and can never be early: its timer starts with the client session, just before
+// the trial's origin. A step timed with After is measured from the previous segment: by the sender's
+// own clock when both are data (or window) segments of one sender, whose ts field is the kcp-go clock at
+// the flush that sent them (kcp.go, flush: segment.ts = current on every transmission), so a datagram
+// that waited on its way to the socket does not shorten the gap; otherwise between their captures,
+// which a descheduled sender can delay, so the gap can come out short without kcp-go being early.
 func stepTimings(l Ladder) []Timing {
 	var out []Timing
 	for i, s := range l {
@@ -69,8 +74,13 @@ func stepTimings(l Ladder) []Timing {
 			continue
 		}
 		i, abs := i, s.Abs
+		byTs := i > 0 && !abs && l[i-1].Dir == s.Dir && l[i-1].Cmd != kcpwire.CmdAck && s.Cmd != kcpwire.CmdAck
+		name := fmt.Sprintf("step %d, %s", i+1, s)
+		if byTs {
+			name += " by the sender's ts"
+		}
 		out = append(out, Timing{
-			Name:       fmt.Sprintf("step %d, %s", i+1, s),
+			Name:       name,
 			Want:       s.Gap,
 			NeverEarly: abs,
 			Measure: func(tr *Trace) (time.Duration, time.Duration, bool) {
@@ -83,6 +93,9 @@ func stepTimings(l Ladder) []Timing {
 					return at, at, true
 				case i == 0:
 					return 0, at, true
+				case byTs:
+					d := int32(tr.Segments[i].Ts - tr.Segments[i-1].Ts)
+					return time.Duration(d) * time.Millisecond, at, true
 				}
 				return at - tr.Segments[i-1].Time, at, true
 			},

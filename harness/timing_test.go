@@ -106,9 +106,10 @@ func TestStepTimings(t *testing.T) {
 		seg(S2C, kcpwire.CmdPush, 0, 1, 5, msf(190)),
 		seg(C2S, kcpwire.CmdAck, 0, 1, 0, msf(50)),
 	}}
+	tr.Segments[0].Ts, tr.Segments[1].Ts = 1000, 1195 // the sender's clock
 	got, at, ok := ts[0].Measure(tr)
 	assert.True(t, ok)
-	assert.Equal(t, msf(189), got)
+	assert.Equal(t, msf(189), got, "an ACK-free gap between two senders is taken between captures")
 	assert.Equal(t, msf(190), at)
 	assert.False(t, ts[0].NeverEarly)
 	assert.NoError(t, ts[0].early(tr), "a gap from a captured segment can come out short")
@@ -121,6 +122,16 @@ func TestStepTimings(t *testing.T) {
 
 	_, _, ok = ts[1].Measure(&Trace{Segments: tr.Segments[:2]})
 	assert.False(t, ok, "a trial without the step has no value")
+
+	// A retransmission is timed by its sender's clock: the original's capture came 10 ms after its
+	// flush, which does not shorten the gap.
+	retx := stepTimings(Ladder{Push(S2C), Push(S2C).After(200 * time.Millisecond)})[0]
+	assert.Contains(t, retx.Name, "by the sender's ts")
+	rtr := &Trace{Segments: []Seg{seg(S2C, kcpwire.CmdPush, 0, 1, 5, msf(12)), seg(S2C, kcpwire.CmdPush, 0, 1, 5, msf(203))}}
+	rtr.Segments[0].Ts, rtr.Segments[1].Ts = 4294967290, 194 // the clock wraps
+	got, _, ok = retx.Measure(rtr)
+	assert.True(t, ok)
+	assert.Equal(t, msf(200), got)
 }
 
 func TestStalls(t *testing.T) {
