@@ -24,6 +24,10 @@ type RunOptions struct {
 	// empty too, a new directory under os.TempDir() is made for the run at its first failure, and kept.
 	KeepDir  string
 	Progress func(done, total int) // called after each trial (from one goroutine at a time)
+	// Discover puts a trial that fits no named class (or breaks an invariant) in a class named by its
+	// Signature, instead of failing it: a release's new behaviour then shows as data. Trials the
+	// harness could not run still fail.
+	Discover bool
 }
 
 // DefaultParallel is how many trials run at once unless RunOptions says otherwise.
@@ -31,8 +35,9 @@ const DefaultParallel = 4
 
 // TrialResult is one classified trial.
 type TrialResult struct {
-	Trial  int
-	Class  string // the matching class; "" when none matched
+	Trial      int
+	Class      string // the matching class; "" when none matched
+	Discovered bool   // Class was named by the trial's Signature (RunOptions.Discover)
 	Err    error  // why the trial failed: run error, no or several classes, or a broken invariant
 	Trace  *Trace
 	Pcapng string // path of the trial's capture file, if written
@@ -71,6 +76,19 @@ func (r *Result) Failed() []TrialResult {
 	for _, t := range r.Trials {
 		if t.Err != nil {
 			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Discovered returns the names of the classes the run discovered, in order of their first trial.
+func (r *Result) Discovered() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, t := range r.Trials {
+		if t.Discovered && !seen[t.Class] {
+			seen[t.Class] = true
+			out = append(out, t.Class)
 		}
 	}
 	return out
@@ -138,7 +156,7 @@ func Run(ctx context.Context, e *Experiment, opts RunOptions) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				tr := runOne(ctx, e, i+1, open, dir, keep)
+				tr := runOne(ctx, e, i+1, open, dir, keep, opts.Discover)
 				mu.Lock()
 				res.Trials[i] = tr
 				done++
@@ -200,7 +218,7 @@ func (k *keepDir) get(id string) (string, error) {
 }
 
 // runOne runs, classifies and saves one trial.
-func runOne(ctx context.Context, e *Experiment, n int, open Opener, dir string, keep *keepDir) TrialResult {
+func runOne(ctx context.Context, e *Experiment, n int, open Opener, dir string, keep *keepDir, disc bool) TrialResult {
 	tr, err := RunTrial(ctx, e, n, open)
 	res := TrialResult{Trial: n, Trace: tr, Err: err}
 	if tr == nil {
@@ -208,6 +226,9 @@ func runOne(ctx context.Context, e *Experiment, n int, open Opener, dir string, 
 	}
 	if err == nil {
 		res.Class, res.Err = Classify(e, tr)
+		if disc && res.Err != nil {
+			res.Class, res.Discovered, res.Err = discover(e, tr), true, nil
+		}
 	}
 	if dir == "" && res.Err != nil {
 		var mkErr error

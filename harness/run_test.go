@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,4 +155,38 @@ func TestTrialTimeoutIsBounded(t *testing.T) {
 	assert.Less(t, time.Since(start), 3*time.Second)
 	require.NotNil(t, tr)
 	assert.True(t, errors.Is(tr.ClientErr, io.ErrClosedPipe), "client ended by teardown: %v", tr.ClientErr)
+}
+
+// TestRunDiscovers: with Discover, a trial that fits no named class is put in a class named by what
+// happened, the same name for the same outcome; without it, the trial fails.
+func TestRunDiscovers(t *testing.T) {
+	t.Parallel()
+	// A class that expects nothing ping-pong does: every trial fits no class.
+	never := Class{Name: "never", Ladder: Ladder{Push(S2C)}}
+	for _, disc := range []bool{false, true} {
+		t.Run(fmt.Sprint("discover=", disc), func(t *testing.T) {
+			t.Parallel()
+			res, err := Run(context.Background(), pingPong(never), RunOptions{Trials: 4, Parallel: 4, KeepDir: t.TempDir(), Discover: disc})
+			require.NoError(t, err)
+			if !disc {
+				assert.Len(t, res.Failed(), 4)
+				assert.Empty(t, res.Discovered())
+				return
+			}
+			assert.Empty(t, res.Failed())
+			names := res.Discovered()
+			require.NotEmpty(t, names)
+			total := 0
+			for _, n := range names {
+				assert.True(t, strings.HasPrefix(n, DiscoveredPrefix), n)
+				assert.Contains(t, n, "c→s PUSH0", "the request is part of every signature")
+				assert.Contains(t, n, "client read 4/4 B")
+				total += res.Counts[n]
+			}
+			assert.Equal(t, 4, total)
+			assert.Zero(t, res.Count(never))
+			sum := res.Summary()
+			assert.Len(t, sum.Discovered, len(names))
+		})
+	}
 }

@@ -18,7 +18,9 @@ type Summary struct {
 	Parallel   int            `json:"parallel"`
 	Started    time.Time      `json:"started"`
 	Seconds    float64        `json:"seconds"`
-	Classes    map[string]int `json:"classes"`
+	Classes    map[string]int `json:"classes"` // named and discovered classes (RunOptions.Discover)
+	// Discovered lists the classes the run named by a trial's signature, each with an example.
+	Discovered []DiscoveredClass `json:"discovered,omitempty"`
 	Failed     int            `json:"failed"`
 	// TimingFailed counts the timing verdicts that failed; Timing lists every verdict, with the trials
 	// outside tolerance and the stall measured around each.
@@ -26,6 +28,15 @@ type Summary struct {
 	Timing       []Verdict      `json:"timing"`
 	Load         LoadSummary    `json:"load"`
 	Trials       []TrialSummary `json:"trials"`
+}
+
+// DiscoveredClass is a class a run discovered: its name (the signature), how many trials, and one
+// example's trial number and ladder.
+type DiscoveredClass struct {
+	Name    string `json:"name"`
+	Trials  int    `json:"trials"`
+	Example int    `json:"example_trial"`
+	Ladder  string `json:"example_ladder"`
 }
 
 // TrialSummary is one trial in summary.json.
@@ -47,6 +58,10 @@ func (r *Result) Summary() Summary {
 		TimingFailed: len(r.TimingFailed()), Timing: r.Timing, Load: r.Load()}
 	if r.Experiment.Answer != nil {
 		s.Answer = r.Experiment.Answer(r)
+	}
+	for _, name := range r.Discovered() {
+		ex := r.Example(name)
+		s.Discovered = append(s.Discovered, DiscoveredClass{Name: name, Trials: r.Counts[name], Example: ex.Trial, Ladder: ex.Trace.Ladder()})
 	}
 	for _, t := range r.Trials {
 		ts := TrialSummary{Trial: t.Trial, Class: t.Class, Pcapng: t.Pcapng}

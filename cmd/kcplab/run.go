@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -33,16 +34,15 @@ func runList(args []string, stdout, stderr io.Writer) error {
 type runFlags struct {
 	trials, parallel int
 	out, capture     string
+	discover         bool
 }
 
-func (f *runFlags) register(fs interface {
-	IntVar(*int, string, int, string)
-	StringVar(*string, string, string, string)
-}, defaultOut string) {
+func (f *runFlags) register(fs *flag.FlagSet, defaultOut string) {
 	fs.IntVar(&f.trials, "trials", 0, "trials per experiment (0: each experiment's default)")
 	fs.IntVar(&f.parallel, "parallel", harness.DefaultParallel, "trials running at once")
 	fs.StringVar(&f.out, "out", defaultOut, "directory for DIR/ID/trial-NNN.pcapng and DIR/ID/summary.json")
 	fs.StringVar(&f.capture, "capture", "tap", "capture source: tap (in-process) or live (libpcap, root)")
+	fs.BoolVar(&f.discover, "discover", false, "a trial that fits no named class gets a class named by what happened, instead of failing")
 }
 
 // selected resolves the experiment ids (all when none is given) and validates the flags.
@@ -90,7 +90,7 @@ func (f *runFlags) runAll(w io.Writer, exps []*harness.Experiment, kind harness.
 		fmt.Fprintf(w, "%s: %s (%d trials, %d at once, %s capture)\n", e.ID, e.Title, n, f.parallel, kind)
 		last := time.Now()
 		res, err := harness.Run(ctx, e, harness.RunOptions{Trials: f.trials, Parallel: f.parallel, Capture: kind,
-			OutDir: f.out, Progress: func(done, total int) {
+			OutDir: f.out, Discover: f.discover, Progress: func(done, total int) {
 				if time.Since(last) > 2*time.Second || done == total {
 					fmt.Fprintf(w, "  %d/%d trials\n", done, total)
 					last = time.Now()
@@ -123,6 +123,7 @@ func printSummary(w io.Writer, res *harness.Result, summaryPath string) {
 	for _, c := range res.Experiment.Classes {
 		names = append(names, c.Name)
 	}
+	names = append(names, res.Discovered()...)
 	width := 0
 	for _, name := range names {
 		width = max(width, len(name))
