@@ -38,9 +38,9 @@ type TrialResult struct {
 	Trial      int
 	Class      string // the matching class; "" when none matched
 	Discovered bool   // Class was named by the trial's Signature (RunOptions.Discover)
-	Err    error  // why the trial failed: run error, no or several classes, or a broken invariant
-	Trace  *Trace
-	Pcapng string // path of the trial's capture file, if written
+	Err        error  // why the trial failed: run error, no or several classes, or a broken invariant
+	Trace      *Trace
+	Pcapng     string // path of the trial's capture file, if written
 }
 
 // Result is a run of one experiment.

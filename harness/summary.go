@@ -21,7 +21,7 @@ type Summary struct {
 	Classes    map[string]int `json:"classes"` // named and discovered classes (RunOptions.Discover)
 	// Discovered lists the classes the run named by a trial's signature, each with an example.
 	Discovered []DiscoveredClass `json:"discovered,omitempty"`
-	Failed     int            `json:"failed"`
+	Failed     int               `json:"failed"`
 	// TimingFailed counts the timing verdicts that failed; Timing lists every verdict, with the trials
 	// outside tolerance and the stall measured around each.
 	TimingFailed int            `json:"timing_failed"`
