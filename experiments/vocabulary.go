@@ -168,6 +168,60 @@ func handshakeLadder(finalAck harness.Step) harness.Ladder {
 	return l
 }
 
+// unansweredRequest is a request nobody acknowledged: the client sends it at 0 and again at +200 ms
+// and +600 ms by its own clock (initial RTO, then rto += rx_rto: kcp.go, flush), three copies before
+// its 1 s read deadline; each copy reaches a listener whose session for it was closed, so each makes
+// a new session.
+func unansweredRequest() harness.Ladder {
+	req := harness.Push(harness.C2S).WithSn(0).WithUna(0).WithLen(uint32(len(handshake)))
+	return harness.Ladder{req, req.After(initialRTO), req.After(2 * initialRTO)}
+}
+
+// requestCopies is the request sent count times (retransmitted unacknowledged), in one step.
+func requestCopies(min, max int) harness.Step {
+	return harness.Push(harness.C2S).WithSn(0).WithUna(0).Repeat(min, max)
+}
+
+// answeredByLaterSession is an exchange in which the first session's Close dropped everything: the
+// request went out again, and a session made by a copy got its ACK and answer out; the client ACKs the
+// answer unless its session is gone (finalAck).
+func answeredByLaterSession(finalAck bool) harness.Ladder {
+	l := harness.Ladder{requestCopies(2, 3), harness.Ack(harness.S2C).WithSn(0).WithUna(1), harness.Push(harness.S2C).WithSn(0).WithUna(1)}
+	if finalAck {
+		l = append(l, harness.Ack(harness.C2S).WithSn(0).WithUna(1))
+	}
+	return l
+}
+
+// clientReadALaterAnswer checks that the client read exactly what one server session after the first
+// wrote: an answer to a copy of its request.
+func clientReadALaterAnswer() harness.Check {
+	return harness.Check{Name: "the client read the answer of a later session", Fn: func(tr *harness.Trace) error {
+		got := tr.BytesRead(harness.Client, 0)
+		for s := 2; s <= tr.Accepts; s++ {
+			if w := tr.BytesWritten(harness.Server, s); len(w) > 0 && string(got) == string(w) {
+				return nil
+			}
+		}
+		return fmt.Errorf("read %d bytes, no later session wrote them", len(got))
+	}}
+}
+
+// sessionsReadTheRequest checks that every accepted session that read anything read exactly what the
+// client wrote: a session made by a retransmitted request reads it again, one made by a stray ACK
+// reads nothing.
+func sessionsReadTheRequest() harness.Check {
+	return harness.Check{Name: "each server session read the client's request or nothing", Fn: func(tr *harness.Trace) error {
+		want := tr.BytesWritten(harness.Client, 0)
+		for s := 1; s <= tr.Accepts; s++ {
+			if got := tr.BytesRead(harness.Server, s); len(got) > 0 && string(got) != string(want) {
+				return fmt.Errorf("server#%d read %d bytes, the client wrote %d", s, len(got), len(want))
+			}
+		}
+		return nil
+	}}
+}
+
 // handshakeServer is the seed's server; linger, when not nil, runs between the Write and the Close.
 func handshakeServer(linger func(net.Conn)) harness.Role {
 	return func(conn net.Conn) error {

@@ -16,8 +16,9 @@ const DiscoveredPrefix = "unnamed: "
 // read and how its last Read ended, and how many sessions the listener accepted. Two trials with one
 // signature had the same outcome; a run with Discover groups the trials that fit no named class by it.
 //
-// Example: "c→s PUSH0 | s→c ACK0 | s→c PUSH0 | c→s ACK0; client read 54/54 B, Read ended timeout;
-// server#1 read 54/54 B, Read ended timeout; 1 session".
+// Example: "c→s PUSH0 | s→c ACK0 | s→c PUSH0 | c→s ACK0; client read all, Read ended timeout;
+// server#1 read all, Read ended timeout; 1 session(s)". Read is "all", "part" or "nothing" of what
+// the peer wrote (every session of it, for the client).
 func Signature(tr *Trace) string {
 	var b strings.Builder
 	wire := datagramPatterns(tr)
@@ -83,13 +84,20 @@ func appOutcome(tr *Trace, side capture.Side, session int) string {
 		peer, who = capture.SideClient, fmt.Sprintf("server#%d", session)
 	}
 	read, wrote := len(tr.BytesRead(side, session)), len(tr.BytesWritten(peer, 0))
+	got := "part"
+	switch {
+	case read == 0:
+		got = "nothing"
+	case read == wrote:
+		got = "all"
+	}
 	last := "never read"
 	for _, e := range tr.EventsOf(side, session) {
 		if e.Kind == EvRead {
 			last = "Read ended " + ErrClass(e.Err)
 		}
 	}
-	return fmt.Sprintf("%s read %d/%d B, %s", who, read, wrote, last)
+	return fmt.Sprintf("%s read %s, %s", who, got, last)
 }
 
 // discover names a trial that fits no class by its signature, with the invariants it breaks.

@@ -10,7 +10,7 @@ import (
 // TestSignature: a signature says what happened, never when.
 func TestSignature(t *testing.T) {
 	t.Parallel()
-	base := "c→s PUSH0 | s→c ACK0 | s→c PUSH0 | c→s ACK0; client read 3/3 B, Read ended timeout; server#1 read 9/9 B, Read ended ok; 1 session(s)"
+	base := "c→s PUSH0 | s→c ACK0 | s→c PUSH0 | c→s ACK0; client read all, Read ended timeout; server#1 read all, Read ended ok; 1 session(s)"
 	tests := []struct {
 		name   string
 		mutate func(tr *Trace)
@@ -19,15 +19,15 @@ func TestSignature(t *testing.T) {
 		{"the exchange", func(*Trace) {}, base},
 		{"timing is left out", func(tr *Trace) { tr.Segments[3].Time += 300 * time.Millisecond }, base},
 		{"ACK and response in one datagram", func(tr *Trace) { tr.Segments[2].Datagram = 1 },
-			"c→s PUSH0 | s→c ACK0+PUSH0 | c→s ACK0; client read 3/3 B, Read ended timeout; server#1 read 9/9 B, Read ended ok; 1 session(s)"},
+			"c→s PUSH0 | s→c ACK0+PUSH0 | c→s ACK0; client read all, Read ended timeout; server#1 read all, Read ended ok; 1 session(s)"},
 		{"a retransmission is counted", func(tr *Trace) {
 			rtx := tr.Segments[2]
 			rtx.Datagram = 3
 			tr.Segments[3].Datagram = 4
 			tr.Segments = append(tr.Segments[:3], rtx, tr.Segments[3])
-		}, "c→s PUSH0 | s→c ACK0 | s→c PUSH0 ×2 | c→s ACK0; client read 3/3 B, Read ended timeout; server#1 read 9/9 B, Read ended ok; 1 session(s)"},
+		}, "c→s PUSH0 | s→c ACK0 | s→c PUSH0 ×2 | c→s ACK0; client read all, Read ended timeout; server#1 read all, Read ended ok; 1 session(s)"},
 		{"nothing read", func(tr *Trace) { tr.Events = append(tr.Events[:3], tr.Events[4]) },
-			"c→s PUSH0 | s→c ACK0 | s→c PUSH0 | c→s ACK0; client read 0/3 B, Read ended timeout; server#1 read 9/9 B, Read ended ok; 1 session(s)"},
+			"c→s PUSH0 | s→c ACK0 | s→c PUSH0 | c→s ACK0; client read nothing, Read ended timeout; server#1 read all, Read ended ok; 1 session(s)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

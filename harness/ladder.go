@@ -21,6 +21,21 @@ type Step struct {
 	Gap               time.Duration // expected time since the previous segment (or the trial's start, if Abs), if Timed
 	Timed             bool          // whether the step has a timing expectation
 	Abs               bool          // Gap counts from the trial's start, not from the previous segment
+	// Repeated lets the step match MinN to MaxN consecutive segments (Repeat); otherwise exactly one.
+	Repeated   bool
+	MinN, MaxN int
+}
+
+// Repeat lets the step match from min to max consecutive segments, e.g. a request and its
+// retransmissions; min 0 makes it optional. A timed repeated step is timed at its first segment.
+func (s Step) Repeat(min, max int) Step { s.Repeated, s.MinN, s.MaxN = true, min, max; return s }
+
+// count returns how many segments the step matches, at least and at most.
+func (s Step) count() (int, int) {
+	if !s.Repeated {
+		return 1, 1
+	}
+	return s.MinN, s.MaxN
 }
 
 // Push expects a PUSH segment in direction d; narrow it with Sn, Una, Len and After.
@@ -65,6 +80,9 @@ func (s Step) String() string {
 	if s.Wnd != Any {
 		out += fmt.Sprintf(" wnd=%d", s.Wnd)
 	}
+	if s.Repeated {
+		out += fmt.Sprintf(" ×%d-%d", s.MinN, s.MaxN)
+	}
 	switch {
 	case s.Timed && s.Abs:
 		out += fmt.Sprintf(" (@%v±%v)", s.Gap, Tolerance(s.Gap))
@@ -103,6 +121,12 @@ type Ladder []Step
 // Match checks segs against the ladder's pattern, step for step; the error shows expected and actual
 // side by side. Timing is not checked here: a trial's class is decided by what happened, not by when.
 func (l Ladder) Match(segs []Seg) error {
+	if l.repeats() {
+		if _, ok := l.align(segs); ok {
+			return nil
+		}
+		return &LadderMismatch{Want: l, Got: segs, Reasons: make([]string, max(len(l), len(segs))), Repeats: true}
+	}
 	ok := len(segs) == len(l)
 	reasons := make([]string, max(len(l), len(segs)))
 	for i := range min(len(l), len(segs)) {
@@ -117,17 +141,70 @@ func (l Ladder) Match(segs []Seg) error {
 	return &LadderMismatch{Want: l, Got: segs, Reasons: reasons}
 }
 
+// repeats reports whether a step of the ladder may match other than exactly one segment.
+func (l Ladder) repeats() bool {
+	for _, s := range l {
+		if s.Repeated {
+			return true
+		}
+	}
+	return false
+}
+
+// align maps the ladder's steps onto segs: first[i] is the index of step i's first segment (the next
+// step's first minus it is how many it matched). It tries the longest runs first.
+func (l Ladder) align(segs []Seg) (first []int, ok bool) {
+	first = make([]int, len(l)+1)
+	var try func(step, at int) bool
+	try = func(step, at int) bool {
+		first[step] = at
+		if step == len(l) {
+			return at == len(segs)
+		}
+		lo, hi := l[step].count()
+		n := 0
+		for n < hi && at+n < len(segs) && l[step].match(segs[at+n]) == nil {
+			n++
+		}
+		for k := n; k >= lo; k-- {
+			if try(step+1, at+k) {
+				return true
+			}
+		}
+		return false
+	}
+	return first, try(0, 0)
+}
+
+// segmentOf returns the index of the first segment that step i matched in segs, or false when the
+// ladder does not match or the step matched none.
+func (l Ladder) segmentOf(i int, segs []Seg) (int, bool) {
+	if !l.repeats() {
+		return i, i < len(segs) && len(segs) == len(l)
+	}
+	first, ok := l.align(segs)
+	if !ok || first[i+1] == first[i] {
+		return 0, false
+	}
+	return first[i], true
+}
+
 // LadderMismatch is a failed Match: both ladders and, per row, what differs.
 type LadderMismatch struct {
 	Want    Ladder
 	Got     []Seg
 	Reasons []string
+	Repeats bool // the ladder has repeated steps: rows are not aligned one to one
 }
 
 // Error prints the expected and the actual ladder side by side, marking the rows that differ.
 func (m *LadderMismatch) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "ladder mismatch: want %d segments, got %d\n", len(m.Want), len(m.Got))
+	if m.Repeats {
+		fmt.Fprintf(&b, "ladder mismatch: no way to match %d segments to the %d steps (some repeated)\n", len(m.Got), len(m.Want))
+	} else {
+		fmt.Fprintf(&b, "ladder mismatch: want %d segments, got %d\n", len(m.Want), len(m.Got))
+	}
 	fmt.Fprintf(&b, "   %-48s | %s\n", "expected", "actual")
 	for i := range max(len(m.Want), len(m.Got)) {
 		want, got, mark := "", "", "  "

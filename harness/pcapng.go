@@ -10,7 +10,7 @@ import (
 )
 
 // PinnedKCPGo is the kcp-go version go.mod pins (a test keeps the two equal).
-const PinnedKCPGo = "v5.6.72"
+const PinnedKCPGo = "v5.7.6"
 
 // KCPGoVersion returns the version of kcp-go linked into this binary, from its build information
 // (test binaries carry none: then the pinned version).

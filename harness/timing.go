@@ -73,7 +73,7 @@ func stepTimings(l Ladder) []Timing {
 		if !s.Timed {
 			continue
 		}
-		i, abs := i, s.Abs
+		step, abs := i, s.Abs
 		byTs := i > 0 && !abs && l[i-1].Dir == s.Dir && l[i-1].Cmd != kcpwire.CmdAck && s.Cmd != kcpwire.CmdAck
 		name := fmt.Sprintf("step %d, %s", i+1, s)
 		if byTs {
@@ -84,7 +84,8 @@ func stepTimings(l Ladder) []Timing {
 			Want:       s.Gap,
 			NeverEarly: abs,
 			Measure: func(tr *Trace) (time.Duration, time.Duration, bool) {
-				if i >= len(tr.Segments) {
+				i, ok := l.segmentOf(step, tr.Segments)
+				if !ok {
 					return 0, 0, false
 				}
 				at := tr.Segments[i].Time
