@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
 	"kcplab/capture"
 	"kcplab/experiments"
 	"kcplab/harness"
@@ -17,10 +20,11 @@ import (
 
 func runList(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("list", stderr)
-	if err := parse(fs, args); err != nil {
+	pos, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
+	if len(pos) > 0 {
 		return usageErr("list takes no arguments")
 	}
 	for _, e := range experiments.All() {
@@ -76,8 +80,9 @@ func (f *runFlags) selected(ids []string) ([]*harness.Experiment, harness.Captur
 	return out, kind, nil
 }
 
-// runAll runs the experiments, printing progress and a summary of each to w.
-func (f *runFlags) runAll(w io.Writer, exps []*harness.Experiment, kind harness.CaptureKind) ([]*harness.Result, error) {
+// runAll runs the experiments, printing a summary of each to w, and their progress: a progress bar
+// on stderr when it is a terminal, else a line on w every few seconds.
+func (f *runFlags) runAll(w, stderr io.Writer, exps []*harness.Experiment, kind harness.CaptureKind) ([]*harness.Result, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	var results []*harness.Result
@@ -88,14 +93,10 @@ func (f *runFlags) runAll(w io.Writer, exps []*harness.Experiment, kind harness.
 			n = e.Trials
 		}
 		fmt.Fprintf(w, "%s: %s (%d trials, %d at once, %s capture)\n", e.ID, e.Title, n, f.parallel, kind)
-		last := time.Now()
+		progress, finish := newProgress(w, stderr, e.ID, n)
 		res, err := harness.Run(ctx, e, harness.RunOptions{Trials: f.trials, Parallel: f.parallel, Capture: kind,
-			OutDir: f.out, Progress: func(done, total int) {
-				if time.Since(last) > 2*time.Second || done == total {
-					fmt.Fprintf(w, "  %d/%d trials\n", done, total)
-					last = time.Now()
-				}
-			}})
+			OutDir: f.out, Progress: progress})
+		finish()
 		if err != nil {
 			return results, err
 		}
@@ -111,6 +112,32 @@ func (f *runFlags) runAll(w io.Writer, exps []*harness.Experiment, kind harness.
 		return results, failErr("%d trial(s) failed; their pcapng files are kept (see above)", failed)
 	}
 	return results, nil
+}
+
+// newProgress returns a harness.RunOptions.Progress function for a run of n trials, and a function to
+// call when the run ends. On a terminal it draws a progress bar on stderr (cleared at the end, so the
+// summary that follows stays readable); otherwise it prints "  done/total trials" to w every 2 s.
+func newProgress(w, stderr io.Writer, id string, n int) (progress func(done, total int), finish func()) {
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		bar := progressbar.NewOptions(n,
+			progressbar.OptionSetWriter(f),
+			progressbar.OptionSetDescription("  "+id),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetItsString("trials"),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionFullWidth(),
+			progressbar.OptionClearOnFinish())
+		return func(done, _ int) { _ = bar.Set(done) }, func() { _ = bar.Finish() }
+	}
+	last := time.Now()
+	return func(done, total int) {
+		if time.Since(last) > 2*time.Second || done == total {
+			fmt.Fprintf(w, "  %d/%d trials\n", done, total)
+			last = time.Now()
+		}
+	}, func() {}
 }
 
 func printSummary(w io.Writer, res *harness.Result, summaryPath string) {
@@ -148,14 +175,15 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
 	var f runFlags
 	f.register(fs, "out")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	exps, kind, err := f.selected(fs.Args())
+	ids, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	_, err = f.runAll(stdout, exps, kind)
+	exps, kind, err := f.selected(ids)
+	if err != nil {
+		return err
+	}
+	_, err = f.runAll(stdout, stderr, exps, kind)
 	if err == nil {
 		fmt.Fprintf(stdout, "open a trial in Wireshark: wireshark -X lua_script:wireshark/kcp.lua %s\n",
 			filepath.Join(f.out, exps[0].ID, "trial-001.pcapng"))
