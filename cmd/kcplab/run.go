@@ -123,11 +123,9 @@ func newProgress(w, stderr io.Writer, id string, n int) (progress func(done, tot
 			progressbar.OptionSetWriter(f),
 			progressbar.OptionSetDescription("  "+id),
 			progressbar.OptionShowCount(),
-			progressbar.OptionSetItsString("trials"),
-			progressbar.OptionShowIts(),
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionFullWidth(),
+			progressbar.OptionSetWidth(40),
 			progressbar.OptionClearOnFinish())
 		return func(done, _ int) { _ = bar.Set(done) }, func() { _ = bar.Finish() }
 	}
