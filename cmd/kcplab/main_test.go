@@ -223,3 +223,20 @@ func TestResultsWritesUnderOut(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEmpty(t, files)
 }
+
+// TestRunRemovesOldTrials: a run of fewer trials leaves no capture of an earlier, longer run.
+func TestRunRemovesOldTrials(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	dir := filepath.Join(out, "p003-linger")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	stale := filepath.Join(dir, "trial-007.pcapng")
+	other := filepath.Join(dir, "notes.txt")
+	require.NoError(t, os.WriteFile(stale, nil, 0o644))
+	require.NoError(t, os.WriteFile(other, nil, 0o644))
+	code, stdout, errs := kcplab(t, "run", "p003-linger", "-trials", "1", "-out", out)
+	require.Equal(t, 0, code, errs+stdout)
+	assert.NoFileExists(t, stale)
+	assert.FileExists(t, other)
+	assert.FileExists(t, filepath.Join(dir, "trial-001.pcapng"))
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -46,7 +47,7 @@ func (f *runFlags) register(fs interface {
 	fs.IntVar(&f.trials, "trials", 0, "trials per experiment (0: each experiment's default)")
 	fs.IntVar(&f.parallel, "parallel", harness.DefaultParallel, "trials running at once")
 	fs.StringVar(&f.out, "out", defaultOut, "directory for DIR/ID/trial-NNN.pcapng and DIR/ID/summary.json")
-	fs.StringVar(&f.capture, "capture", "tap", "capture source: tap (in-process) or live (libpcap, root)")
+	fs.StringVar(&f.capture, "capture", "tap", "capture source: tap (in-process) or live (libpcap on lo: root, or cap_net_raw as `make caps` grants)")
 }
 
 // selected resolves the experiment ids (all when none is given) and validates the flags.
@@ -93,6 +94,9 @@ func (f *runFlags) runAll(w, stderr io.Writer, exps []*harness.Experiment, kind 
 			n = e.Trials
 		}
 		fmt.Fprintf(w, "%s: %s (%d trials, %d at once, %s capture)\n", e.ID, e.Title, n, f.parallel, kind)
+		if err := removeOldTrials(filepath.Join(f.out, e.ID)); err != nil {
+			return results, err
+		}
 		progress, finish := newProgress(w, stderr, e.ID, n)
 		res, err := harness.Run(ctx, e, harness.RunOptions{Trials: f.trials, Parallel: f.parallel, Capture: kind,
 			OutDir: f.out, Progress: progress})
@@ -112,6 +116,21 @@ func (f *runFlags) runAll(w, stderr io.Writer, exps []*harness.Experiment, kind 
 		return results, failErr("%d trial(s) failed; their pcapng files are kept (see above)", failed)
 	}
 	return results, nil
+}
+
+// removeOldTrials removes the trial-NNN.pcapng files and summary.json an earlier run left in dir, so
+// that a run of fewer trials does not leave captures that its summary does not list.
+func removeOldTrials(dir string) error {
+	old, err := filepath.Glob(filepath.Join(dir, "trial-[0-9][0-9][0-9]*.pcapng"))
+	if err != nil {
+		return err
+	}
+	for _, p := range append(old, filepath.Join(dir, "summary.json")) {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // newProgress returns a harness.RunOptions.Progress function for a run of n trials, and a function to
