@@ -67,7 +67,9 @@ caps: build
 	if ! command -v sudo >/dev/null; then \
 		echo "make caps: live capture needs root or CAP_NET_RAW, and sudo is not installed: run make as root" >&2; exit 2; fi; \
 	chmod 0700 $(BIN); \
-	echo "sudo setcap $(CAPS) $(BIN)"; sudo setcap $(CAPS) $(BIN)
+	echo "sudo setcap $(CAPS) $(BIN)"; sudo setcap $(CAPS) $(BIN) || exit 2; \
+	if findmnt -no OPTIONS -T $(BIN) 2>/dev/null | grep -qw nosuid; then \
+		echo "make caps: warning: $(BIN) is on a nosuid mount, where file capabilities are ignored: run make as root, or clone elsewhere" >&2; fi
 
 ## capture: the main job: every experiment with live libpcap capture on lo. Writes out/ID/trial-NNN.pcapng
 ## and out/ID/summary.json, and out/RESULTS.md and out/testdata/ID/CLASS.pcapng (one capture per class):
