@@ -24,6 +24,8 @@ CAPEXEC  := $(CURDIR)/tools/capexec
 # What RESULTS.md credits.
 CREDIT    = make $@$(if $(filter command line,$(origin TRIALS)), TRIALS=$(TRIALS))$(if $(filter command line,$(origin PARALLEL)), PARALLEL=$(PARALLEL))
 
+.NOTPARALLEL:
+
 .PHONY: all test vet unit live-test capture results results-update run build caps deps not-sudo bench fuzz clean
 
 all: test
