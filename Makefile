@@ -1,16 +1,37 @@
 # kcplab: see README.md.
+#
+# Run make as yourself, not under sudo. It builds as you, and uses sudo (only when you are not root)
+# for two things: installing the Debian packages it needs, and granting the built binary the capability
+# to capture packets (setcap cap_net_raw, as Wireshark's dumpcap is installed). Everything it writes in
+# the tree is yours: bin/ and out/. The committed RESULTS.md and testdata/ change only with
+# `make results-update`.
 GO       ?= go
 TRIALS   ?= 200
 PARALLEL ?= 4
-KCPLAB   := $(GO) run ./cmd/kcplab
-HAVE_PCAP := $(wildcard /usr/include/pcap.h /usr/include/pcap/pcap.h)
+# Extra go test flags for `make test`, e.g. TESTFLAGS='-run TestList -count=1' for a quick check.
+TESTFLAGS ?=
+BIN      := bin/kcplab
+CAPS     := cap_net_raw=eip
+# Debian keeps setcap and getcap in /usr/sbin, which a normal user's PATH lacks.
+export PATH := $(PATH):/usr/sbin:/sbin
+IS_ROOT  := $(filter 0,$(shell id -u))
+SUDO     := $(if $(IS_ROOT),,sudo)
+# Debian packages: libpcap-dev (live capture, build tag pcap), gcc (cgo for libpcap, go test -race),
+# tshark (the dissector's tests), libcap2-bin (setcap).
+DEB_PKGS := libpcap-dev libc6-dev gcc tshark libcap2-bin
+# go test -exec wrapper that gives the test binary the capture capability (tools/capexec).
+CAPEXEC  := $(CURDIR)/tools/capexec
+# What RESULTS.md credits.
+CREDIT    = make $@$(if $(filter command line,$(origin TRIALS)), TRIALS=$(TRIALS))$(if $(filter command line,$(origin PARALLEL)), PARALLEL=$(PARALLEL))
 
-.PHONY: all test vet unit live-test capture results run bench fuzz deps clean
+.NOTPARALLEL:
+
+.PHONY: all test vet unit live-test capture results results-update run build caps deps not-sudo bench fuzz clean
 
 all: test
 
-## test: go vet, then every test with the race detector; the live-capture tests too when libpcap is there.
-test: vet unit live-test
+## test: go vet, then every test with the race detector, then the live-capture tests (libpcap on lo).
+test: not-sudo deps vet unit live-test
 
 vet:
 	$(GO) vet ./...
@@ -18,36 +39,73 @@ vet:
 # -p 1: one package at a time, so the experiments' timing never competes with another package's
 # bulk transfer or tshark runs for the CPU.
 unit:
-	$(GO) test -race -p 1 ./...
+	$(GO) test -race -p 1 $(TESTFLAGS) ./...
 
-# Live capture needs libpcap-dev (build tag pcap) and root; the tests skip themselves without root.
+# Live capture: built with -tags pcap (libpcap-dev), run through tools/capexec, which gives a normal
+# user's test binary CAP_NET_RAW with sudo setcap (root needs nothing). Without libpcap it is skipped;
+# without the capability the live tests skip themselves.
 live-test:
-ifneq ($(HAVE_PCAP),)
-	$(GO) vet -tags pcap ./...
-	$(GO) test -race -tags pcap ./capture
-	# Without -race: the experiments measure timing, and the race detector's slowdown of kcp-go's
-	# goroutine hops, added to the libpcap reader's, moves segments by more than the protocol's
-	# tolerance (seen: a client ACK 4.3 ms after the datagram it answers). The same code runs under
-	# -race in the tap run above.
-	$(GO) test -tags pcap ./experiments -kcplab.capture=live
-else
-	@echo "live-test: skipped (no libpcap headers; 'make deps' installs libpcap-dev)"
-endif
+	@if [ ! -e /usr/include/pcap.h ] && [ ! -e /usr/include/pcap/pcap.h ]; then \
+		echo "live-test: skipped (no libpcap headers; 'make deps' installs libpcap-dev)"; exit 0; fi; \
+	set -x; \
+	$(GO) vet -tags pcap ./... && \
+	$(GO) test -race -tags pcap -exec $(CAPEXEC) $(TESTFLAGS) ./capture && \
+	$(GO) test -tags pcap -exec $(CAPEXEC) $(TESTFLAGS) ./experiments -kcplab.capture=live
+# The experiments run without -race: they measure timing, and the race detector's slowdown of kcp-go's
+# goroutine hops, added to the libpcap reader's, moves segments by more than the protocol's tolerance
+# (seen: a client ACK 4.3 ms after the datagram it answers). The same code runs under -race in `unit`.
 
-## capture: the main job for root: every experiment with live libpcap capture; pcapng files for every
-## trial under out/, one per class under testdata/, and RESULTS.md regenerated.
-capture: deps
-	$(GO) run -tags pcap ./cmd/kcplab results -capture live -trials $(TRIALS) -parallel $(PARALLEL) \
-		-out out -testdata testdata -o RESULTS.md -command "make capture"
+## build: bin/kcplab, with live capture (-tags pcap) when libpcap-dev is installed.
+build:
+	@mkdir -p bin; tags=; \
+	if [ -e /usr/include/pcap.h ] || [ -e /usr/include/pcap/pcap.h ]; then tags=-tags=pcap; fi; \
+	echo "$(GO) build $$tags -o $(BIN) ./cmd/kcplab"; \
+	$(GO) build $$tags -o $(BIN) ./cmd/kcplab
+
+## caps: let bin/kcplab capture packets without root: sudo setcap cap_net_raw (enough for lo).
+## The binary is made 0700 first: whoever can run it can capture on every interface.
+caps: build
+	@if [ -n "$(IS_ROOT)" ] || getcap $(BIN) | grep -q cap_net_raw; then exit 0; fi; \
+	if ! command -v sudo >/dev/null; then \
+		echo "make caps: live capture needs root or CAP_NET_RAW, and sudo is not installed: run make as root" >&2; exit 2; fi; \
+	chmod 0700 $(BIN); \
+	echo "sudo setcap $(CAPS) $(BIN)"; sudo setcap $(CAPS) $(BIN) || exit 2; \
+	if findmnt -no OPTIONS -T $(BIN) 2>/dev/null | grep -qw nosuid; then \
+		echo "make caps: warning: $(BIN) is on a nosuid mount, where file capabilities are ignored: run make as root, or clone elsewhere" >&2; fi
+
+## capture: the main job: every experiment with live libpcap capture on lo. Writes out/ID/trial-NNN.pcapng
+## and out/ID/summary.json, and out/RESULTS.md and out/testdata/ID/CLASS.pcapng (one capture per class):
+## `make results-update` copies those two over the committed RESULTS.md and testdata/.
+capture: not-sudo deps caps
+	@rm -f out/RESULTS.ok
+	$(BIN) results -capture live -trials $(TRIALS) -parallel $(PARALLEL) -out out -from RESULTS.md -command "$(CREDIT)"
+	@sha256sum out/RESULTS.md > out/RESULTS.ok
+	@echo "every trial fit a class; to update the committed RESULTS.md and testdata/: make results-update"
 
 ## results: the same with the in-process tap (no root, no libpcap).
-results:
-	$(KCPLAB) results -trials $(TRIALS) -parallel $(PARALLEL) -out out -testdata testdata -o RESULTS.md \
-		-command "make results"
+results: not-sudo build
+	@rm -f out/RESULTS.ok
+	$(BIN) results -trials $(TRIALS) -parallel $(PARALLEL) -out out -from RESULTS.md -command "$(CREDIT)"
+	@sha256sum out/RESULTS.md > out/RESULTS.ok
+	@echo "every trial fit a class; to update the committed RESULTS.md and testdata/: make results-update"
+
+## results-update: copy out/RESULTS.md and out/testdata/ from the last `make capture` or `make results`
+## over the committed RESULTS.md and testdata/, only if every trial of that run fit a class.
+results-update:
+	@[ -f out/RESULTS.md ] || { echo "make results-update: no out/RESULTS.md: run make capture first" >&2; exit 2; }
+	@sha256sum --status -c out/RESULTS.ok 2>/dev/null || { \
+		echo "make results-update: out/RESULTS.md comes from a run that had failed trials or did not finish: not copied" >&2; exit 1; }
+	@grep -o 'Generated by `[^`]*`' out/RESULTS.md || true
+	cp out/RESULTS.md RESULTS.md
+	@for d in out/testdata/*/; do \
+		[ -d "$$d" ] || continue; id=$$(basename "$$d"); \
+		rm -rf "testdata/$$id" && mkdir -p testdata && cp -R "$$d" "testdata/$$id" && echo "testdata/$$id: $$(ls "$$d" | wc -l) captures"; \
+	done
+	@git status --short -- RESULTS.md testdata 2>/dev/null || true
 
 ## run: every experiment at its default trial count, tap capture, pcapng under out/.
-run:
-	$(KCPLAB) run -out out
+run: build
+	$(BIN) run -out out
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./kcpwire ./capture
@@ -55,11 +113,24 @@ bench:
 fuzz:
 	$(GO) test ./kcpwire -run '^$$' -fuzz FuzzDecode -fuzztime 5m
 
-## deps: Debian packages for live capture and the dissector tests (libpcap-dev, tshark); needs root.
+## deps: the Debian packages above, with apt-get (through sudo unless root) when one is missing.
 deps:
-	@if [ -e /usr/include/pcap.h ] && command -v tshark >/dev/null; then exit 0; fi; \
-	if [ "$$(id -u)" != 0 ]; then echo "make deps: need root to install libpcap-dev and tshark: sudo make capture" >&2; exit 2; fi; \
-	export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq libpcap-dev tshark
+	@missing=; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${db:Status-Abbrev}' $$p 2>/dev/null | grep -q '^ii' || missing="$$missing $$p"; done; \
+	[ -z "$$missing" ] && exit 0; \
+	if ! command -v apt-get >/dev/null; then \
+		echo "make deps: install these (Debian names) with your package manager:$$missing" >&2; exit 2; fi; \
+	if [ -z "$(IS_ROOT)" ] && ! command -v sudo >/dev/null; then \
+		echo "make deps: need root to install$$missing: run make as root, or install sudo" >&2; exit 2; fi; \
+	echo "installing$$missing"; \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends$$missing
 
+# `sudo make ...` would build and write the tree as root (and sudo's PATH has no go): refuse it.
+not-sudo:
+	@if [ -n "$(IS_ROOT)" ] && [ -n "$$SUDO_USER" ] && [ "$$SUDO_USER" != root ]; then \
+		echo "run make as yourself ($$SUDO_USER), not with sudo: it uses sudo itself for apt-get and setcap only" >&2; exit 2; fi
+
+## clean: remove what make writes (bin/ and out/). Files an old `sudo make capture` left: sudo make clean.
 clean:
-	rm -rf out kcplab
+	rm -rf out bin kcplab

@@ -14,7 +14,8 @@ var (
 	ErrNoPcapBuild = errors.New("live capture needs libpcap: this binary was built without the 'pcap' build tag; " +
 		"install libpcap-dev and run `make capture` (or go build -tags pcap)")
 	// ErrNotRoot is returned when the process may not open a capture socket.
-	ErrNotRoot = errors.New("live capture needs root (CAP_NET_RAW): run as root, e.g. sudo make capture")
+	ErrNotRoot = errors.New("live capture needs root or CAP_NET_RAW: `make capture` grants bin/kcplab cap_net_raw " +
+		"(sudo setcap cap_net_raw=eip bin/kcplab; lost when the binary is rebuilt), or run it as root")
 )
 
 // LiveInterface is the interface LiveAvailable checks: Linux's loopback.

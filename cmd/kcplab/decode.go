@@ -32,7 +32,8 @@ func runDecode(args []string, stdout, stderr io.Writer) error {
 	framingName := fs.String("framing", "auto", "framing of the UDP payload: auto, plain, fec or encrypted")
 	asJSON := fs.Bool("json", false, "print one JSON object per segment")
 	port := fs.Int("port", 0, "decode only datagrams to or from this UDP port (0: all)")
-	if err := parse(fs, args); err != nil {
+	files, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
 	framing, err := kcpwire.ParseFraming(*framingName)
@@ -42,15 +43,15 @@ func runDecode(args []string, stdout, stderr io.Writer) error {
 	if *port < 0 || *port > 65535 {
 		return usageErr("-port %d: not a UDP port", *port)
 	}
-	if fs.NArg() == 0 {
+	if len(files) == 0 {
 		return usageErr("no capture file given")
 	}
-	for _, path := range fs.Args() {
+	for _, path := range files {
 		f, err := capture.ReadFile(path)
 		if err != nil {
 			return usageErr("%v", err)
 		}
-		if fs.NArg() > 1 && !*asJSON {
+		if len(files) > 1 && !*asJSON {
 			fmt.Fprintf(stdout, "# %s (%s, %d UDP datagrams, %d other packets)\n", path, f.LinkType, len(f.Datagrams), f.Skipped)
 		}
 		if err := decodeFile(stdout, f, framing, uint16(*port), *asJSON); err != nil {

@@ -2,8 +2,10 @@
 //
 //	kcplab list                                   the experiments
 //	kcplab run [-trials N] [-out DIR] [ID...]     run experiments, one pcapng per trial
-//	kcplab results [-trials N] [ID...]            run them all and regenerate RESULTS.md
+//	kcplab results [-trials N] [ID...]            run them all; write out/RESULTS.md and out/testdata/
 //	kcplab decode [-framing auto] [-json] FILE... print every KCP segment of a capture
+//
+// Flags may come before or after the positional arguments.
 //
 // Exit status: 0 on success, 1 when a trial fits no class or breaks an invariant, 2 on bad input.
 package main
@@ -41,13 +43,13 @@ func commands() []command {
 	return []command{
 		{"list", "", "list the experiments", runList},
 		{"run", "[-trials N] [-parallel P] [-out DIR] [-capture tap|live] [ID...]", "run experiments (all by default)", runRun},
-		{"results", "[-trials N] [-out DIR] [-testdata DIR] [-o RESULTS.md] [ID...]", "run experiments and regenerate RESULTS.md", runResults},
+		{"results", "[-trials N] [-out DIR] [-testdata DIR] [-o FILE] [-from RESULTS.md] [ID...]", "run experiments; write a new RESULTS.md and one capture per class under -out", runResults},
 		{"decode", "[-framing auto|plain|fec|encrypted] [-port N] [-json] FILE...", "print the KCP segments of pcap/pcapng files", runDecode},
 	}
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: kcplab COMMAND [flags] [args]")
+	fmt.Fprintln(w, "usage: kcplab COMMAND [flags] [args]   (flags may also follow the args)")
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  kcplab %-8s %s\n      %s\n", c.name, c.args, c.help)
 	}
@@ -92,15 +94,29 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parse parses flags, mapping a bad flag to exit status 2.
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+// parse parses flags that may come before, between or after the positional arguments
+// ("run p003 -trials 2" is "run -trials 2 p003"), and returns the positional arguments in order.
+// Everything after "--" is positional. A bad flag is exit status 2.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageErr("%v", err)
 		}
-		return usageErr("%v", err)
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		// The flag package stops at the first positional argument, or just after a "--" it consumed.
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
-	return nil
 }
 
 func main() {

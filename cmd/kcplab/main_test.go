@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -109,6 +110,11 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"not a capture", []string{"decode", notCapture}, "notes.txt"},
 		{"cut off", []string{"decode", cut}, "cut.pcapng"},
 		{"list with args", []string{"list", "extra"}, "no arguments"},
+		{"unknown experiment, flags after", []string{"run", "p999", "-trials", "2"}, `unknown experiment "p999"`},
+		{"bad flag after id", []string{"run", "p003", "-trails", "2"}, "flag provided but not defined: -trails"},
+		{"flag without value after id", []string{"run", "p003", "-trials"}, "flag needs an argument"},
+		{"bad flag after file", []string{"decode", good, "-framing", "zip"}, "-framing"},
+		{"results: unknown experiment after flag", []string{"results", "-trials", "2", "p999"}, `unknown experiment "p999"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -158,4 +164,79 @@ func TestRunWritesTrialsAndSummary(t *testing.T) {
 	for class, n := range counted {
 		assert.Equal(t, n, sum.Classes[class], "classes[%q] in summary.json", class)
 	}
+}
+
+func TestParseInterleaved(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args   []string
+		trials int
+		json   bool
+		pos    []string
+	}{
+		{[]string{"p003", "-trials", "2"}, 2, false, []string{"p003"}},
+		{[]string{"-trials", "2", "p003"}, 2, false, []string{"p003"}},
+		{[]string{"a", "-json", "b", "-trials=3", "c"}, 3, true, []string{"a", "b", "c"}},
+		{[]string{"a", "--", "-json", "b"}, 0, false, []string{"a", "-json", "b"}},
+		{[]string{"-", "x"}, 0, false, []string{"-", "x"}},
+		{nil, 0, false, nil},
+	}
+	for _, tc := range tests {
+		fs := newFlags("test", io.Discard)
+		trials := fs.Int("trials", 0, "")
+		asJSON := fs.Bool("json", false, "")
+		pos, err := parse(fs, tc.args)
+		require.NoError(t, err, "%q", tc.args)
+		assert.Equal(t, tc.pos, pos, "%q", tc.args)
+		assert.Equal(t, tc.trials, *trials, "%q", tc.args)
+		assert.Equal(t, tc.json, *asJSON, "%q", tc.args)
+	}
+}
+
+func TestDecodeFlagAfterFile(t *testing.T) {
+	t.Parallel()
+	code, out, errs := kcplab(t, "decode", writeCapture(t), "-json")
+	require.Equal(t, 0, code, errs)
+	assert.True(t, strings.HasPrefix(out, "{"), out)
+}
+
+// TestResultsWritesUnderOut: `kcplab results` leaves -from alone and writes the new results file and the
+// example captures under -out, linked relative to the results file.
+func TestResultsWritesUnderOut(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	from := filepath.Join(dir, "RESULTS.md")
+	committed := "# kcplab results\n\nprose kept\n"
+	require.NoError(t, os.WriteFile(from, []byte(committed), 0o644))
+	out := filepath.Join(dir, "out")
+	code, stdout, errs := kcplab(t, "results", "p003-linger", "-trials", "2", "-out", out, "-from", from)
+	require.Equal(t, 0, code, errs+stdout)
+	b, err := os.ReadFile(from)
+	require.NoError(t, err)
+	assert.Equal(t, committed, string(b), "-from must not change")
+	md, err := os.ReadFile(filepath.Join(out, "RESULTS.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "prose kept")
+	assert.Contains(t, string(md), "<!-- kcplab:begin p003-linger -->")
+	assert.Contains(t, string(md), "](testdata/p003-linger/")
+	files, err := filepath.Glob(filepath.Join(out, "testdata", "p003-linger", "*.pcapng"))
+	require.NoError(t, err)
+	assert.NotEmpty(t, files)
+}
+
+// TestRunRemovesOldTrials: a run of fewer trials leaves no capture of an earlier, longer run.
+func TestRunRemovesOldTrials(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	dir := filepath.Join(out, "p003-linger")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	stale := filepath.Join(dir, "trial-007.pcapng")
+	other := filepath.Join(dir, "notes.txt")
+	require.NoError(t, os.WriteFile(stale, nil, 0o644))
+	require.NoError(t, os.WriteFile(other, nil, 0o644))
+	code, stdout, errs := kcplab(t, "run", "p003-linger", "-trials", "1", "-out", out)
+	require.Equal(t, 0, code, errs+stdout)
+	assert.NoFileExists(t, stale)
+	assert.FileExists(t, other)
+	assert.FileExists(t, filepath.Join(dir, "trial-001.pcapng"))
 }

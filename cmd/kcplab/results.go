@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -12,21 +13,37 @@ import (
 	"kcplab/report"
 )
 
+// runResults runs the experiments and writes a candidate RESULTS.md (-o, default OUT/RESULTS.md) and one
+// capture per class (-testdata, default OUT/testdata/ID/CLASS.pcapng). It never touches the committed
+// RESULTS.md and testdata/ unless -o and -testdata name them: `make results-update` copies a clean run's
+// candidate over them.
 func runResults(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("results", stderr)
 	var f runFlags
 	f.register(fs, "out")
-	testdata := fs.String("testdata", "testdata", "directory that keeps one pcapng per class")
-	md := fs.String("o", "RESULTS.md", "the results file to regenerate (prose outside the generated blocks is kept)")
-	command := fs.String("command", "", "the command to credit in RESULTS.md (default: this command line)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	exps, kind, err := f.selected(fs.Args())
+	testdata := fs.String("testdata", "", "directory that receives one pcapng per class, as ID/CLASS.pcapng (default: OUT/testdata)")
+	md := fs.String("o", "", "the results file to write (default: OUT/RESULTS.md)")
+	from := fs.String("from", "RESULTS.md", "the results file whose prose, and blocks of experiments not run, -o keeps (skipped when missing)")
+	command := fs.String("command", "", "the command to credit in the results file (default: this command line)")
+	ids, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	results, runErr := f.runAll(stdout, exps, kind)
+	if *testdata == "" {
+		*testdata = filepath.Join(f.out, "testdata")
+	}
+	if *md == "" {
+		*md = filepath.Join(f.out, "RESULTS.md")
+	}
+	exps, kind, err := f.selected(ids)
+	if err != nil {
+		return err
+	}
+	old, err := os.ReadFile(*from)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return usageErr("-from: %v", err)
+	}
+	results, runErr := f.runAll(stdout, stderr, exps, kind)
 	var exitErr *exitError
 	if runErr != nil && !errors.As(runErr, &exitErr) {
 		return runErr // the run itself broke: nothing to report
@@ -35,6 +52,14 @@ func runResults(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Link the captures relative to the results file, so that the links hold both where it is written
+	// (out/RESULTS.md -> testdata/ID/x.pcapng = out/testdata/ID/x.pcapng) and once it and the captures
+	// are copied to the repository root.
+	for k, p := range ex {
+		if rel, err := filepath.Rel(filepath.Dir(*md), p); err == nil {
+			ex[k] = rel
+		}
+	}
 	cmd := *command
 	if cmd == "" {
 		cmd = "kcplab results " + strings.Join(args, " ")
@@ -42,18 +67,19 @@ func runResults(args []string, stdout, stderr io.Writer) error {
 	meta := report.Meta{Command: strings.TrimSpace(cmd), Date: time.Now(), GoVersion: runtime.Version(),
 		Host: fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())}
 	blocks := map[string]string{"meta": report.MetaBlock(meta)}
-	ids := []string{"meta"}
+	blockIDs := []string{"meta"}
 	titles := map[string]string{"meta": "# kcplab results"}
 	for _, r := range results {
 		blocks[r.Experiment.ID] = report.Block(r, ex)
-		ids = append(ids, r.Experiment.ID)
+		blockIDs = append(blockIDs, r.Experiment.ID)
 		titles[r.Experiment.ID] = fmt.Sprintf("## %s: %s", r.Experiment.ID, r.Experiment.Title)
 	}
-	old, err := os.ReadFile(*md)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+	doc := report.Update(old, blockIDs, blocks, func(id string) string { return titles[id] })
+	if dir := filepath.Dir(*md); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
 	}
-	doc := report.Update(old, ids, blocks, func(id string) string { return titles[id] })
 	if err := os.WriteFile(*md, doc, 0o644); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
 	"kcplab/capture"
 	"kcplab/experiments"
 	"kcplab/harness"
@@ -18,10 +22,11 @@ import (
 
 func runList(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("list", stderr)
-	if err := parse(fs, args); err != nil {
+	pos, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
+	if len(pos) > 0 {
 		return usageErr("list takes no arguments")
 	}
 	for _, e := range experiments.All() {
@@ -41,7 +46,7 @@ func (f *runFlags) register(fs *flag.FlagSet, defaultOut string) {
 	fs.IntVar(&f.trials, "trials", 0, "trials per experiment (0: each experiment's default)")
 	fs.IntVar(&f.parallel, "parallel", harness.DefaultParallel, "trials running at once")
 	fs.StringVar(&f.out, "out", defaultOut, "directory for DIR/ID/trial-NNN.pcapng and DIR/ID/summary.json")
-	fs.StringVar(&f.capture, "capture", "tap", "capture source: tap (in-process) or live (libpcap, root)")
+	fs.StringVar(&f.capture, "capture", "tap", "capture source: tap (in-process) or live (libpcap on lo: root, or cap_net_raw as `make caps` grants)")
 	fs.BoolVar(&f.discover, "discover", false, "a trial that fits no named class gets a class named by what happened, instead of failing")
 }
 
@@ -76,8 +81,9 @@ func (f *runFlags) selected(ids []string) ([]*harness.Experiment, harness.Captur
 	return out, kind, nil
 }
 
-// runAll runs the experiments, printing progress and a summary of each to w.
-func (f *runFlags) runAll(w io.Writer, exps []*harness.Experiment, kind harness.CaptureKind) ([]*harness.Result, error) {
+// runAll runs the experiments, printing a summary of each to w, and their progress: a progress bar
+// on stderr when it is a terminal, else a line on w every few seconds.
+func (f *runFlags) runAll(w, stderr io.Writer, exps []*harness.Experiment, kind harness.CaptureKind) ([]*harness.Result, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	var results []*harness.Result
@@ -88,14 +94,13 @@ func (f *runFlags) runAll(w io.Writer, exps []*harness.Experiment, kind harness.
 			n = e.Trials
 		}
 		fmt.Fprintf(w, "%s: %s (%d trials, %d at once, %s capture)\n", e.ID, e.Title, n, f.parallel, kind)
-		last := time.Now()
+		if err := removeOldTrials(filepath.Join(f.out, e.ID)); err != nil {
+			return results, err
+		}
+		progress, finish := newProgress(w, stderr, e.ID, n)
 		res, err := harness.Run(ctx, e, harness.RunOptions{Trials: f.trials, Parallel: f.parallel, Capture: kind,
-			OutDir: f.out, Discover: f.discover, Progress: func(done, total int) {
-				if time.Since(last) > 2*time.Second || done == total {
-					fmt.Fprintf(w, "  %d/%d trials\n", done, total)
-					last = time.Now()
-				}
-			}})
+			OutDir: f.out, Discover: f.discover, Progress: progress})
+		finish()
 		if err != nil {
 			return results, err
 		}
@@ -115,6 +120,45 @@ func (f *runFlags) runAll(w io.Writer, exps []*harness.Experiment, kind harness.
 		return results, failErr("%d timing distribution(s) are not what kcp-go's timers make them (see above)", timing)
 	}
 	return results, nil
+}
+
+// removeOldTrials removes the trial-NNN.pcapng files and summary.json an earlier run left in dir, so
+// that a run of fewer trials does not leave captures that its summary does not list.
+func removeOldTrials(dir string) error {
+	old, err := filepath.Glob(filepath.Join(dir, "trial-[0-9][0-9][0-9]*.pcapng"))
+	if err != nil {
+		return err
+	}
+	for _, p := range append(old, filepath.Join(dir, "summary.json")) {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// newProgress returns a harness.RunOptions.Progress function for a run of n trials, and a function to
+// call when the run ends. On a terminal it draws a progress bar on stderr (cleared at the end, so the
+// summary that follows stays readable); otherwise it prints "  done/total trials" to w every 2 s.
+func newProgress(w, stderr io.Writer, id string, n int) (progress func(done, total int), finish func()) {
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		bar := progressbar.NewOptions(n,
+			progressbar.OptionSetWriter(f),
+			progressbar.OptionSetDescription("  "+id),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionSetWidth(40),
+			progressbar.OptionClearOnFinish())
+		return func(done, _ int) { _ = bar.Set(done) }, func() { _ = bar.Finish() }
+	}
+	last := time.Now()
+	return func(done, total int) {
+		if time.Since(last) > 2*time.Second || done == total {
+			fmt.Fprintf(w, "  %d/%d trials\n", done, total)
+			last = time.Now()
+		}
+	}, func() {}
 }
 
 func printSummary(w io.Writer, res *harness.Result, summaryPath string) {
@@ -158,14 +202,15 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
 	var f runFlags
 	f.register(fs, "out")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	exps, kind, err := f.selected(fs.Args())
+	ids, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	_, err = f.runAll(stdout, exps, kind)
+	exps, kind, err := f.selected(ids)
+	if err != nil {
+		return err
+	}
+	_, err = f.runAll(stdout, stderr, exps, kind)
 	if err == nil {
 		fmt.Fprintf(stdout, "open a trial in Wireshark: wireshark -X lua_script:wireshark/kcp.lua %s\n",
 			filepath.Join(f.out, exps[0].ID, "trial-001.pcapng"))
