@@ -25,8 +25,8 @@ func (b Burst) validate(l Loss) error {
 		return fmt.Errorf("burst needs loss (the mean loss rate of the bursts)")
 	}
 	if l.Probability < 1 && l.Probability > n/(n+1) {
-		return fmt.Errorf("loss %s cannot be reached with bursts of mean length %v: want loss <= %v",
-			formatProbability(l.Probability), n, n/(n+1))
+		return fmt.Errorf("loss %s cannot be reached with bursts of mean length %v: want loss <= %s",
+			formatProbability(l.Probability), n, formatProbability(n/(n+1)))
 	}
 	return nil
 }

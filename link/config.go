@@ -80,6 +80,7 @@ func (d DirConfig) Validate() error {
 		{"drop", d.DropList.validate()},
 		{"delay", d.Delay.validate()},
 		{"jitter", d.Jitter.validate()},
+		{"reorder", d.Jitter.validateReorder()},
 		{"dup", d.Duplicate.validate()},
 		{"rate", d.Rate.validate()},
 	}

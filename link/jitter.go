@@ -18,6 +18,10 @@ func (j Jitter) validate() error {
 	if j.Amplitude < 0 {
 		return fmt.Errorf("jitter %v is negative", j.Amplitude)
 	}
+	return nil
+}
+
+func (j Jitter) validateReorder() error {
 	if j.Reorder && j.Amplitude == 0 {
 		return fmt.Errorf("reorder needs jitter")
 	}

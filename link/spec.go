@@ -174,7 +174,7 @@ func Parse(spec string) (Config, error) {
 			scope = it.dirs[0].String()
 		}
 		if prev, dup := seen[scope+"."+it.base]; dup {
-			return Config{}, &SpecError{Key: key, Value: value, Reason: fmt.Sprintf("%s is given twice", prev)}
+			return Config{}, &SpecError{Key: key, Reason: fmt.Sprintf("given twice (as %s and %s)", prev, key)}
 		}
 		seen[scope+"."+it.base] = key
 		if len(it.dirs) == 2 {
