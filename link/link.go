@@ -164,15 +164,15 @@ func (l *Link) Records() []Record {
 
 // item is a copy waiting in the scheduler.
 type item struct {
-	due   time.Time
-	seq   uint64
-	c     *Conn
-	addr  net.Addr
-	buf   []byte
-	index uint64 // the datagram's Index
-	copy  int    // 0 or 1
-	sent  time.Time
-	delay time.Duration
+	due    time.Time
+	seq    uint64
+	c      *Conn
+	addr   net.Addr
+	buf    []byte
+	index  uint64 // the datagram's Index
+	copy   int    // 0 or 1
+	sent   time.Time
+	delay  time.Duration
 	queued bool // went through the scheduler (counted in Stats.Pending)
 
 	// set by deliver
