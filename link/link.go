@@ -55,7 +55,7 @@ type dirLink struct {
 	mu       sync.Mutex // guards what follows up to wmu
 	eng      *engine
 	n        uint64 // WriteTo calls so far
-	recs     []Record
+	recs     recordStore
 	cnt      counters
 	q        schedHeap // copies waiting for their due time
 	seq      uint64    // tie-break of equal due times: order of writing
@@ -151,7 +151,7 @@ func (l *Link) RecordsOf(d Direction) []Record {
 	dl := l.dirs[d]
 	dl.mu.Lock()
 	defer dl.mu.Unlock()
-	return slices.Clone(dl.recs)
+	return dl.recs.all()
 }
 
 // Records returns a copy of both directions' records in the order they were sent (by Sent; C2S
@@ -259,7 +259,7 @@ func (d *dirLink) write(c *Conn, p []byte, addr net.Addr) (int, error) {
 		rec.Payload = slices.Clone(p)
 	}
 	if !d.l.opt.noRecords {
-		d.recs = append(d.recs, rec)
+		d.recs.append(rec)
 	}
 	d.inflight += nd
 	d.mu.Unlock()
@@ -270,10 +270,18 @@ func (d *dirLink) write(c *Conn, p []byte, addr net.Addr) (int, error) {
 	var at [2]time.Time
 	var wire = [2]int64{-1, -1}
 	var errs [2]error
-	d.wmu.Lock()
+	// A copy written at once was handed to the socket when WriteTo was called, unless another write
+	// held the socket (then the time is taken again).
+	first := now
+	if !d.wmu.TryLock() {
+		d.wmu.Lock()
+		first = time.Time{}
+	}
 	for k := range pl.copies {
 		if direct[k] {
-			at[k] = time.Now()
+			if at[k] = first; at[k].IsZero() || k == 1 {
+				at[k] = time.Now()
+			}
 			if _, errs[k] = c.conn.WriteTo(p, addr); errs[k] == nil {
 				wire[k] = d.wire
 				d.wire++
@@ -317,7 +325,7 @@ func (d *dirLink) finishLocked(it *item, at time.Time, wire int64, err error) {
 	if d.l.opt.noRecords {
 		return
 	}
-	r := &d.recs[it.index]
+	r := d.recs.at(it.index)
 	cp := &r.Copies[it.copy]
 	cp.Fate, cp.Wire, cp.Err = fate, wire, err
 	if fate == FateDelivered {

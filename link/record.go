@@ -195,3 +195,32 @@ func (c *counters) snapshot() Stats {
 	}
 	return s
 }
+
+// recordChunk is how many records a chunk of a recordStore holds.
+const recordChunk = 1024
+
+// recordStore holds a direction's records in fixed-size chunks, so that appending never copies
+// the records already kept.
+type recordStore struct {
+	chunks [][]Record
+	n      int
+}
+
+func (s *recordStore) append(r Record) {
+	if s.n%recordChunk == 0 {
+		s.chunks = append(s.chunks, make([]Record, 0, recordChunk))
+	}
+	c := &s.chunks[len(s.chunks)-1]
+	*c = append(*c, r)
+	s.n++
+}
+
+func (s *recordStore) at(i uint64) *Record { return &s.chunks[i/recordChunk][i%recordChunk] }
+
+func (s *recordStore) all() []Record {
+	out := make([]Record, 0, s.n)
+	for _, c := range s.chunks {
+		out = append(out, c...)
+	}
+	return out
+}
