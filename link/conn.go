@@ -3,6 +3,8 @@ package link
 import (
 	"fmt"
 	"net"
+	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -17,14 +19,22 @@ import (
 // Like the capture tap, a Conn exposes neither SyscallConn nor ReadMsgUDP, so kcp-go does not use
 // its batch path (which would bypass the link) and sends one datagram per WriteTo.
 type Conn struct {
-	conn net.PacketConn
-	d    *dirLink
+	conn   net.PacketConn
+	d      *dirLink
+	src    netip.AddrPort // the wrapped conn's local address, if it is a UDP address
+	closed atomic.Bool
 }
 
 var _ net.PacketConn = (*Conn)(nil)
 
-// WriteTo sends p to addr through the link.
-func (c *Conn) WriteTo(p []byte, addr net.Addr) (int, error) { return c.d.write(c, p, addr) }
+// WriteTo sends p to addr through the link. After the Conn's Close it goes straight to the closed
+// conn, for its error, and is not counted.
+func (c *Conn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	if c.closed.Load() {
+		return c.conn.WriteTo(p, addr)
+	}
+	return c.d.write(c, p, addr)
+}
 
 // ReadFrom reads from the wrapped conn.
 func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) { return c.conn.ReadFrom(p) }
@@ -37,7 +47,10 @@ func (c *Conn) Unwrap() net.PacketConn { return c.conn }
 
 // Close closes the wrapped conn. Copies of its datagrams still in the link are then recorded as
 // FateClosed when they fall due: the link sends through the sender's socket.
-func (c *Conn) Close() error { return c.conn.Close() }
+func (c *Conn) Close() error {
+	c.closed.Store(true)
+	return c.conn.Close()
+}
 
 // LocalAddr returns the wrapped conn's local address.
 func (c *Conn) LocalAddr() net.Addr { return c.conn.LocalAddr() }

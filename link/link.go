@@ -61,6 +61,7 @@ type dirLink struct {
 	seq      uint64    // tie-break of equal due times: order of writing
 	inflight int       // copies being written outside mu
 	closed   bool
+	sched    bool // a scheduler runs for this direction
 
 	wmu  sync.Mutex // serialises the writes to the sockets, so Wire is the order of the syscalls
 	wire int64
@@ -89,6 +90,7 @@ func New(cfg Config, seed uint64, start time.Time, opts ...Option) (*Link, error
 		dl := &dirLink{l: l, dir: d, wake: make(chan struct{}, 1), eng: newEngine(dc, seed, d, start)}
 		l.dirs[d] = dl
 		if dc.needsScheduler() {
+			dl.sched = true
 			l.wg.Add(1)
 			go dl.run()
 		}
@@ -112,7 +114,11 @@ func (l *Link) Wrap(conn net.PacketConn, dir Direction) *Conn {
 	if !dir.valid() {
 		panic(fmt.Sprintf("link: Wrap: bad direction %d", dir))
 	}
-	return &Conn{conn: conn, d: l.dirs[dir]}
+	c := &Conn{conn: conn, d: l.dirs[dir]}
+	if ua, ok := conn.LocalAddr().(*net.UDPAddr); ok {
+		c.src = ua.AddrPort()
+	}
+	return c
 }
 
 // Close stops the schedulers and returns once they are gone. Copies still in the link are recorded
@@ -162,6 +168,20 @@ func (l *Link) Records() []Record {
 	return rs
 }
 
+// Summary is what a trial's summary needs from its link: the seed that replays it, its canonical
+// SPEC, and what it did per direction.
+type Summary struct {
+	Seed uint64 `json:"seed"`
+	Spec string `json:"spec"`
+	C2S  Stats  `json:"c2s"`
+	S2C  Stats  `json:"s2c"`
+}
+
+// Summary returns the link's seed, SPEC and Stats.
+func (l *Link) Summary() Summary {
+	return Summary{Seed: l.seed, Spec: l.cfg.String(), C2S: l.Stats(C2S), S2C: l.Stats(S2C)}
+}
+
 // item is a copy waiting in the scheduler.
 type item struct {
 	due    time.Time
@@ -204,18 +224,22 @@ func (h *schedHeap) Pop() any {
 
 // write applies the direction's impairments to one datagram written to c.
 func (d *dirLink) write(c *Conn, p []byte, addr net.Addr) (int, error) {
-	now := time.Now()
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
 		return 0, net.ErrClosed
 	}
+	now := time.Now() // under mu, so that a direction's send times are in the order of its decisions
 	idx := d.n
 	d.n++
 	pl := d.eng.decide(idx, now, len(p))
 	d.cnt.Sent++
 	d.cnt.SentBytes += uint64(len(p))
-	rec := Record{Dir: d.dir, Index: idx, Size: len(p), Sent: now, At: now.Sub(d.l.start), Copied: pl.copies, Fate: pl.fate}
+	rec := Record{Dir: d.dir, Index: idx, Size: len(p), Sent: now, At: now.Sub(d.l.start), Copied: pl.copies, Fate: pl.fate,
+		Src: c.src}
+	if ua, ok := addr.(*net.UDPAddr); ok {
+		rec.Dst = ua.AddrPort()
+	}
 	if pl.copies == 0 {
 		d.cnt.Dropped.add(pl.fate)
 	} else if pl.copies == 2 {
@@ -230,8 +254,10 @@ func (d *dirLink) write(c *Conn, p []byte, addr net.Addr) (int, error) {
 		case pl.cfate[k] != FatePending:
 			cp.Fate = pl.cfate[k]
 			d.cnt.Dropped.add(cp.Fate)
-		case !pl.due[k].After(now) && len(d.q) == 0 && d.inflight == 0:
-			direct[k] = true // due now and nothing before it in the link: write it from this goroutine
+		case !pl.due[k].After(now) && (!d.sched || len(d.q) == 0 && d.inflight == 0):
+			// Due now and nothing scheduled before it: write it from this goroutine. (Without a
+			// scheduler nothing is ever scheduled; concurrent writers are not ordered anyway.)
+			direct[k] = true
 			nd++
 		case len(d.q) >= d.l.opt.maxPending:
 			cp.Fate = FateOverflow

@@ -2,6 +2,7 @@ package link
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -62,14 +63,16 @@ func (c Copy) Late(sent time.Time) time.Duration {
 // Record is the fate of one datagram written to a wrapped conn.
 type Record struct {
 	Dir     Direction
-	Index   uint64        // the n-th WriteTo in Dir, 0-based
-	Size    int           // bytes
-	Sent    time.Time     // when WriteTo was called
-	At      time.Duration // Sent relative to the link's start
-	Fate    Fate          // a drop reason if Copied == 0, else the fate of Copies[0]
-	Copied  int           // copies the link made: 0 (dropped outright), 1, or 2 (duplicated)
-	Copies  [2]Copy       // the first Copied are valid: [0] the datagram, [1] its duplicate
-	Payload []byte        // a copy of the datagram, only with WithPayloads
+	Index   uint64         // the n-th WriteTo in Dir, 0-based
+	Size    int            // bytes
+	Src     netip.AddrPort // the wrapped conn's local address (may be 0.0.0.0:port); zero if not UDP
+	Dst     netip.AddrPort // WriteTo's address; zero if not a *net.UDPAddr
+	Sent    time.Time      // when WriteTo was called
+	At      time.Duration  // Sent relative to the link's start
+	Fate    Fate           // a drop reason if Copied == 0, else the fate of Copies[0]
+	Copied  int            // copies the link made: 0 (dropped outright), 1, or 2 (duplicated)
+	Copies  [2]Copy        // the first Copied are valid: [0] the datagram, [1] its duplicate
+	Payload []byte         // a copy of the datagram, only with WithPayloads
 }
 
 // Duplicated reports whether the link sent the datagram twice.

@@ -360,8 +360,11 @@ func TestClose(t *testing.T) {
 				t.Fatalf("record %d: %v (%v), want closed (net.ErrClosed)", rec.Index, rec.Fate, rec.Copies[0].Err)
 			}
 		}
-		if _, err := w.WriteTo([]byte("x"), b.LocalAddr()); err != nil {
-			t.Fatalf("a delayed WriteTo on a closed socket: %v, want nil (the link takes it)", err)
+		if _, err := w.WriteTo([]byte("x"), b.LocalAddr()); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("WriteTo after the Conn's Close: %v, want net.ErrClosed", err)
+		}
+		if n := l.Stats(C2S).Sent; n != 10 {
+			t.Fatalf("%d sent, want 10 (the write after Close is not counted)", n)
 		}
 	})
 }
