@@ -2,6 +2,7 @@ package link
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -222,5 +223,24 @@ func TestConcurrentWriters(t *testing.T) {
 				t.Fatalf("record addresses %v -> %v", r.Src, r.Dst)
 			}
 		})
+	}
+}
+
+func TestSeedsAndSummary(t *testing.T) {
+	t.Parallel()
+	if TrialSeed(7, 3) != TrialSeed(7, 3) || TrialSeed(7, 3) == TrialSeed(7, 4) || TrialSeed(7, 3) == TrialSeed(8, 3) {
+		t.Fatal("TrialSeed is not a deterministic function of both arguments")
+	}
+	if RandomSeed() == RandomSeed() {
+		t.Fatal("RandomSeed repeated")
+	}
+	l := newLink(t, "c2s.drop=0", 5)
+	l.Wrap(&fakeConn{}, C2S).WriteTo([]byte("x"), fakeDst)
+	js, err := json.Marshal(l.Summary())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"seed":5,"spec":"c2s.drop=0","c2s":{"sent":1,"sent_bytes":1,"delivered":0,"delivered_bytes":0,"dropped":{"loss":0,"burst":0,"droplist":1,`; !strings.HasPrefix(string(js), want) {
+		t.Fatalf("summary JSON %s", js)
 	}
 }
