@@ -2,9 +2,11 @@ package link
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -13,18 +15,38 @@ import (
 // regression slopes) with tolerances for a loaded machine; the only strict timing assertion is that
 // no datagram arrives before its planned delay, which Go timers guarantee.
 
+// timing runs a timing measurement up to three times and fails only if every attempt misses: a
+// busy machine can stall one attempt, a wrong link misses every time. Strict checks (nothing early,
+// nothing lost) fail at once inside measure.
+func timing(t *testing.T, measure func() (misses []string)) {
+	t.Helper()
+	const attempts = 3
+	for try := 1; try <= attempts; try++ {
+		misses := measure()
+		if len(misses) == 0 {
+			return
+		}
+		t.Logf("attempt %d of %d missed: %s", try, attempts, strings.Join(misses, "; "))
+	}
+	t.Errorf("the timing missed in all %d attempts", attempts)
+}
+
+// miss appends a formatted miss to ms when bad.
+func miss(ms []string, bad bool, format string, args ...any) []string {
+	if bad {
+		return append(ms, fmt.Sprintf(format, args...))
+	}
+	return ms
+}
+
 // TestOwnLatency measures the link's own added latency with no impairment: the time from WriteTo
 // to the datagram being readable on the receiving socket, through a raw socket and through a
 // pass-through link, alternately, one datagram at a time (no queueing, no goroutine hop: the read is
 // in the writing goroutine). It also measures how late the scheduler writes delayed datagrams.
 func TestOwnLatency(t *testing.T) {
 	a, b := loopbackPair(t)
-	l := newLink(t, "", 1)
-	wrapped := l.Wrap(a, C2S)
-	const n = 2000
 	buf := make([]byte, 2048)
 	p := payload(0, 100)
-	var raw, viaLink []time.Duration
 	oneWay := func(c net.PacketConn) time.Duration {
 		start := time.Now()
 		if _, err := c.WriteTo(p, b.LocalAddr()); err != nil {
@@ -35,32 +57,40 @@ func TestOwnLatency(t *testing.T) {
 		}
 		return time.Since(start)
 	}
-	for range n {
-		raw = append(raw, oneWay(a))
-		viaLink = append(viaLink, oneWay(wrapped))
-	}
-	rawMed, linkMed := quantile(raw, 0.5), quantile(viaLink, 0.5)
-	t.Logf("no impairment, %d datagrams of 100 B, write to readable: raw socket median %v (p90 %v), through the link median %v (p90 %v): the link adds %v",
-		n, rawMed, quantile(raw, 0.9), linkMed, quantile(viaLink, 0.9), linkMed-rawMed)
-	if s := l.Stats(C2S); s.Delivered != n || s.Delayed != 0 {
-		t.Fatalf("stats %+v, want %d delivered, none delayed", s, n)
-	}
-	if d := linkMed - rawMed; d > 500*time.Microsecond {
-		t.Errorf("the pass-through link adds %v to the median one-way latency, want well under 500µs", d)
-	}
-
-	// Scheduler lateness: delay=1ms, one datagram at a time.
-	l2 := newLink(t, "delay=1ms", 1)
-	w2 := l2.Wrap(a, C2S)
-	var late []time.Duration
-	for range 300 {
-		late = append(late, oneWay(w2)-time.Millisecond)
-	}
-	t.Logf("delay=1ms, 300 datagrams: arrival after the planned delay: median %v, p90 %v, max %v (Stats.MeanLate %v)",
-		quantile(late, 0.5), quantile(late, 0.9), slices.Max(late), l2.Stats(C2S).MeanLate)
-	if m := quantile(late, 0.5); m < 0 || m > 4*time.Millisecond {
-		t.Errorf("delayed datagrams arrive a median %v after their due time, want within [0, 4ms]", m)
-	}
+	timing(t, func() (ms []string) {
+		l := newLink(t, "", 1)
+		wrapped := l.Wrap(a, C2S)
+		const n = 2000
+		var raw, viaLink []time.Duration
+		for range n {
+			raw = append(raw, oneWay(a))
+			viaLink = append(viaLink, oneWay(wrapped))
+		}
+		rawMed, linkMed := quantile(raw, 0.5), quantile(viaLink, 0.5)
+		t.Logf("no impairment, %d datagrams of 100 B, write to readable: raw socket median %v (p90 %v), through the link median %v (p90 %v): the link adds %v",
+			n, rawMed, quantile(raw, 0.9), linkMed, quantile(viaLink, 0.9), linkMed-rawMed)
+		if s := l.Stats(C2S); s.Delivered != n || s.Delayed != 0 {
+			t.Fatalf("stats %+v, want %d delivered, none delayed", s, n)
+		}
+		return miss(ms, linkMed-rawMed > 500*time.Microsecond,
+			"the pass-through link adds %v to the median one-way latency, want well under 500µs", linkMed-rawMed)
+	})
+	timing(t, func() (ms []string) {
+		l := newLink(t, "delay=1ms", 1)
+		w := l.Wrap(a, C2S)
+		var late []time.Duration
+		for range 300 {
+			d := oneWay(w)
+			if d < time.Millisecond {
+				t.Fatalf("a datagram delayed 1ms arrived after %v", d)
+			}
+			late = append(late, d-time.Millisecond)
+		}
+		m := quantile(late, 0.5)
+		t.Logf("delay=1ms, 300 datagrams: arrival after the planned delay: median %v, p90 %v, max %v (Stats.MeanLate %v)",
+			m, quantile(late, 0.9), slices.Max(late), l.Stats(C2S).MeanLate)
+		return miss(ms, m > 4*time.Millisecond, "delayed datagrams arrive a median %v after their due time, want at most 4ms", m)
+	})
 }
 
 // delays returns, per arrival, the time from its WriteTo (the record's Sent) to its arrival.
@@ -84,27 +114,27 @@ func TestDelayOnSockets(t *testing.T) {
 	for _, delay := range []time.Duration{10 * time.Millisecond, 50 * time.Millisecond} {
 		t.Run(delay.String(), func(t *testing.T) {
 			t.Parallel()
-			a, b := loopbackPair(t)
-			l := newLink(t, "delay="+delay.String(), 1)
-			r := receive(b)
-			const n = 300
-			sendPaced(t, l.Wrap(a, C2S), b.LocalAddr(), n, 100, time.Millisecond)
-			waitIdle(t, l, C2S, 5*time.Second)
-			r.waitFor(n, 2*time.Second)
-			got := r.stop()
-			if len(got) < n*99/100 {
-				t.Fatalf("%d of %d datagrams arrived", len(got), n)
-			}
-			ds := delays(t, l, C2S, got)
-			med, tol := quantile(ds, 0.5), max(4*time.Millisecond, delay/8)
-			t.Logf("delay=%v: %d datagrams, one-way min %v, median %v, p90 %v, p99 %v, max %v", delay, len(ds),
-				slices.Min(ds), med, quantile(ds, 0.9), quantile(ds, 0.99), slices.Max(ds))
-			if slices.Min(ds) < delay {
-				t.Errorf("a datagram arrived %v after its WriteTo, before the delay %v", slices.Min(ds), delay)
-			}
-			if med < delay-tol || med > delay+tol {
-				t.Errorf("median one-way delay %v, want %v ± %v", med, delay, tol)
-			}
+			timing(t, func() (ms []string) {
+				a, b := loopbackPair(t)
+				l := newLink(t, "delay="+delay.String(), 1)
+				r := receive(b)
+				const n = 300
+				sendPaced(t, l.Wrap(a, C2S), b.LocalAddr(), n, 100, time.Millisecond)
+				waitIdle(t, l, C2S, 5*time.Second)
+				r.waitFor(n, 2*time.Second)
+				got := r.stop()
+				if len(got) < n*99/100 {
+					t.Fatalf("%d of %d datagrams arrived", len(got), n)
+				}
+				ds := delays(t, l, C2S, got)
+				med, tol := quantile(ds, 0.5), max(4*time.Millisecond, delay/8)
+				t.Logf("delay=%v: %d datagrams, one-way min %v, median %v, p90 %v, p99 %v, max %v", delay, len(ds),
+					slices.Min(ds), med, quantile(ds, 0.9), quantile(ds, 0.99), slices.Max(ds))
+				if slices.Min(ds) < delay {
+					t.Fatalf("a datagram arrived %v after its WriteTo, before the delay %v", slices.Min(ds), delay)
+				}
+				return miss(ms, med < delay-tol || med > delay+tol, "median one-way delay %v, want %v ± %v", med, delay, tol)
+			})
 		})
 	}
 }
@@ -123,38 +153,44 @@ func inversions(got []arrival) int {
 }
 
 // TestJitterOnSockets: delay 40 ms and jitter 20 ms (uniform in [20 ms, 60 ms]): nothing arrives
-// before 20 ms, the median is 40 ms and the interquartile range 20 ms, within tolerances; with
+// before its planned delay, and the measured median and interquartile range are within 5 ms of the
+// planned ones (whose distribution TestJitterSchedule checks against the uniform law); with
 // reordering allowed datagrams overtake one another.
 func TestJitterOnSockets(t *testing.T) {
 	t.Parallel()
-	a, b := loopbackPair(t)
-	l := newLink(t, "delay=40ms,jitter=20ms,reorder=true", 7)
-	r := receive(b)
-	const n = 400
-	sendPaced(t, l.Wrap(a, C2S), b.LocalAddr(), n, 100, 500*time.Microsecond)
-	waitIdle(t, l, C2S, 5*time.Second)
-	r.waitFor(n, 2*time.Second)
-	got := r.stop()
-	if len(got) < n*99/100 {
-		t.Fatalf("%d of %d datagrams arrived", len(got), n)
-	}
-	ds := delays(t, l, C2S, got)
-	q1, med, q3 := quantile(ds, 0.25), quantile(ds, 0.5), quantile(ds, 0.75)
-	inv := inversions(got)
-	t.Logf("delay=40ms,jitter=20ms,reorder=true: %d datagrams, min %v, q1 %v, median %v, q3 %v, max %v, IQR %v (uniform: 30ms, 40ms, 50ms, IQR 20ms); %d arrived after a later-sent one",
-		len(ds), slices.Min(ds), q1, med, q3, slices.Max(ds), q3-q1, inv)
-	if slices.Min(ds) < 20*time.Millisecond {
-		t.Errorf("a datagram arrived after %v, before delay-jitter = 20ms", slices.Min(ds))
-	}
-	if med < 35*time.Millisecond || med > 45*time.Millisecond {
-		t.Errorf("median %v, want 40ms ± 5ms", med)
-	}
-	if iqr := q3 - q1; iqr < 15*time.Millisecond || iqr > 25*time.Millisecond {
-		t.Errorf("interquartile range %v, want 20ms ± 5ms", iqr)
-	}
-	if inv < n/10 {
-		t.Errorf("only %d of %d datagrams overtaken with reorder=true", inv, n)
-	}
+	timing(t, func() (ms []string) {
+		a, b := loopbackPair(t)
+		l := newLink(t, "delay=40ms,jitter=20ms,reorder=true", 7)
+		r := receive(b)
+		const n = 400
+		sendPaced(t, l.Wrap(a, C2S), b.LocalAddr(), n, 100, 500*time.Microsecond)
+		waitIdle(t, l, C2S, 5*time.Second)
+		r.waitFor(n, 2*time.Second)
+		got := r.stop()
+		if len(got) < n*99/100 {
+			t.Fatalf("%d of %d datagrams arrived", len(got), n)
+		}
+		recs := l.RecordsOf(C2S)
+		ds := delays(t, l, C2S, got)
+		var planned []time.Duration
+		for i, g := range got {
+			p := recs[g.index].Copies[0].Delay
+			if ds[i] < p {
+				t.Fatalf("datagram %d arrived %v after its WriteTo, before its planned %v", g.index, ds[i], p)
+			}
+			planned = append(planned, p)
+		}
+		q1, med, q3 := quantile(ds, 0.25), quantile(ds, 0.5), quantile(ds, 0.75)
+		p1, pmed, p3 := quantile(planned, 0.25), quantile(planned, 0.5), quantile(planned, 0.75)
+		inv := inversions(got)
+		t.Logf("delay=40ms,jitter=20ms,reorder=true: %d datagrams; measured min %v, q1 %v, median %v, q3 %v, max %v, IQR %v; planned q1 %v, median %v, q3 %v, IQR %v (uniform law: 30ms, 40ms, 50ms, IQR 20ms); %d arrived after a later-sent one",
+			len(ds), slices.Min(ds), q1, med, q3, slices.Max(ds), q3-q1, p1, pmed, p3, p3-p1, inv)
+		if inv < n/10 {
+			t.Fatalf("only %d of %d datagrams overtaken with reorder=true", inv, n)
+		}
+		ms = miss(ms, (med-pmed).Abs() > 5*time.Millisecond, "median %v, planned %v", med, pmed)
+		return miss(ms, ((q3-q1)-(p3-p1)).Abs() > 5*time.Millisecond, "interquartile range %v, planned %v", q3-q1, p3-p1)
+	})
 }
 
 // TestOrderKept: with jitter and without reorder, datagrams (and duplicates) arrive in the order
@@ -197,32 +233,31 @@ func TestRateOnSockets(t *testing.T) {
 	t.Parallel()
 	t.Run("throughput", func(t *testing.T) {
 		t.Parallel()
-		a, b := loopbackPair(t)
-		l := newLink(t, "rate=8mbit", 1) // 1 MB/s
-		r := receive(b)
-		const n, size = 800, 1000
-		sendPaced(t, l.Wrap(a, C2S), b.LocalAddr(), n, size, 0)
-		waitIdle(t, l, C2S, 5*time.Second)
-		r.waitFor(n, 2*time.Second)
-		got := r.stop()
-		if len(got) != n {
-			t.Fatalf("%d of %d arrived (queue-full drops: %d)", len(got), n, l.Stats(C2S).Dropped.QueueFull)
-		}
-		// Fit at = t0 + bytes/rate.
-		var sx, sy, sxx, sxy float64
-		for i, g := range got {
-			x, y := float64(i*size), g.at.Sub(got[0].at).Seconds()
-			sx, sy, sxx, sxy = sx+x, sy+y, sxx+x*x, sxy+x*y
-		}
-		k := float64(len(got))
-		slope := (k*sxy - sx*sy) / (k*sxx - sx*sx)
-		rate := 1 / slope
-		span := got[len(got)-1].at.Sub(got[0].at)
-		t.Logf("rate=8mbit (1,000,000 B/s): %d × %d B arrived over %v; fitted rate %.0f B/s (%+.2f%%), end to end %.0f B/s",
-			n, size, span, rate, 100*(rate/1e6-1), float64((n-1)*size)/span.Seconds())
-		if math.Abs(rate/1e6-1) > 0.05 {
-			t.Errorf("delivered rate %.0f B/s, want 1,000,000 ± 5%%", rate)
-		}
+		timing(t, func() (ms []string) {
+			a, b := loopbackPair(t)
+			l := newLink(t, "rate=8mbit", 1) // 1 MB/s
+			r := receive(b)
+			const n, size = 800, 1000
+			sendPaced(t, l.Wrap(a, C2S), b.LocalAddr(), n, size, 0)
+			waitIdle(t, l, C2S, 5*time.Second)
+			r.waitFor(n, 2*time.Second)
+			got := r.stop()
+			if len(got) != n {
+				t.Fatalf("%d of %d arrived (queue-full drops: %d)", len(got), n, l.Stats(C2S).Dropped.QueueFull)
+			}
+			// Fit at = t0 + bytes/rate.
+			var sx, sy, sxx, sxy float64
+			for i, g := range got {
+				x, y := float64(i*size), g.at.Sub(got[0].at).Seconds()
+				sx, sy, sxx, sxy = sx+x, sy+y, sxx+x*x, sxy+x*y
+			}
+			k := float64(len(got))
+			rate := (k*sxx - sx*sx) / (k*sxy - sx*sy)
+			span := got[len(got)-1].at.Sub(got[0].at)
+			t.Logf("rate=8mbit (1,000,000 B/s): %d × %d B arrived over %v; fitted rate %.0f B/s (%+.2f%%), end to end %.0f B/s",
+				n, size, span, rate, 100*(rate/1e6-1), float64((n-1)*size)/span.Seconds())
+			return miss(ms, math.Abs(rate/1e6-1) > 0.05, "delivered rate %.0f B/s, want 1,000,000 ± 5%%", rate)
+		})
 	})
 	t.Run("tail drop", func(t *testing.T) {
 		t.Parallel()
