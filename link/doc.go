@@ -17,6 +17,14 @@
 // socket has a Wire index, the n-th datagram the link wrote in that direction, which is the n-th
 // datagram a capture below the link (the tap wrapping the socket, or libpcap) sees from that side.
 //
+// Wrap the link around the capture's wrapper (link over tap over socket): the capture then records
+// what crossed the wire, at the time it did, with either capture kind, and the records add what each
+// side sent and what the link did with it (WithPayloads keeps the bytes of the datagrams it dropped).
+//
+// The link sends a delayed datagram through its sender's socket, so a datagram still in the link
+// when that socket closes is lost (FateClosed), where a real network would still deliver it; Close
+// the link after the sockets, and wait for Pending to reach zero before deciding the wire is quiet.
+//
 // # SPEC grammar
 //
 // Parse reads a SPEC: comma-separated key=value pairs. A key applies to both directions, or to

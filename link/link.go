@@ -152,6 +152,13 @@ func (l *Link) Stats(d Direction) Stats {
 	return dl.cnt.snapshot()
 }
 
+// Pending returns how many copies both directions hold for later sending. A trial that waits for
+// the wire to go quiet should also wait for this to reach zero: a delayed datagram is silent until
+// its due time.
+func (l *Link) Pending() uint64 {
+	return l.Stats(C2S).Pending + l.Stats(S2C).Pending
+}
+
 // RecordsOf returns a copy of direction d's records, in Index order.
 func (l *Link) RecordsOf(d Direction) []Record {
 	dl := l.dirs[d]

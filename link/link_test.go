@@ -134,7 +134,7 @@ func TestOverflow(t *testing.T) {
 	for i := range 15 {
 		w.WriteTo(payload(uint64(i), 8), fakeDst)
 	}
-	if s := l.Stats(C2S); s.Pending != 10 || s.Dropped.Overflow != 5 {
+	if s := l.Stats(C2S); s.Pending != 10 || s.Dropped.Overflow != 5 || l.Pending() != 10 {
 		t.Fatalf("stats %+v, want 10 pending, 5 overflow", s)
 	}
 }
