@@ -177,3 +177,27 @@ func TestSpecRoundTrip(t *testing.T) {
 		t.Errorf("canonical = %q", got)
 	}
 }
+
+// FuzzParse: whatever Parse accepts renders to a canonical SPEC that Parse reads back to the same
+// Config; whatever it rejects is a *SpecError.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"loss=10%", "loss=10%,burst=4", "drop=0+3+7-9", "c2s.delay=1.5s,s2c.jitter=2ms,s2c.reorder=true",
+		"rate=1mbit,queue=64kB", "rate=100kB/s,queue=10pkt", "blackhole=1s..3s+5s..", "dup=0.5", "loss=1e-3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := Parse(s)
+		if err != nil {
+			var se *SpecError
+			if !errors.As(err, &se) {
+				t.Fatalf("Parse(%q): %T %v", s, err, err)
+			}
+			return
+		}
+		canon := c.String()
+		c2, err := Parse(canon)
+		if err != nil || !c2.Equal(c) || c2.String() != canon {
+			t.Fatalf("Parse(%q) = %+v renders %q, which reads back as %+v, %v", s, c, canon, c2, err)
+		}
+	})
+}
