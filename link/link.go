@@ -175,6 +175,33 @@ func (l *Link) Records() []Record {
 	return rs
 }
 
+// WireCopy names one copy the link wrote to the socket: the datagram's Index and the copy (0 the
+// datagram, 1 its duplicate).
+type WireCopy struct {
+	Index uint64
+	Copy  int
+}
+
+// Wire returns direction d's delivered copies in Wire order: its n-th element is the n-th datagram
+// the link wrote in d, which is the n-th datagram a capture below the link sees from that side.
+// It is built from the records, so it is empty under WithoutRecords.
+func (l *Link) Wire(d Direction) []WireCopy {
+	recs := l.RecordsOf(d)
+	var out []WireCopy
+	for _, r := range recs {
+		for k, c := range r.Copies[:r.Copied] {
+			if c.Fate != FateDelivered {
+				continue
+			}
+			for int64(len(out)) <= c.Wire {
+				out = append(out, WireCopy{})
+			}
+			out[c.Wire] = WireCopy{r.Index, k}
+		}
+	}
+	return out
+}
+
 // Summary is what a trial's summary needs from its link: the seed that replays it, its canonical
 // SPEC, and what it did per direction.
 type Summary struct {

@@ -53,6 +53,15 @@ func TestWireJoin(t *testing.T) {
 	if seen != len(wire) {
 		t.Fatalf("%d copies recorded as delivered, %d written", seen, len(wire))
 	}
+	order := l.Wire(S2C)
+	if len(order) != len(wire) {
+		t.Fatalf("Wire: %d copies, %d written", len(order), len(wire))
+	}
+	for n, wc := range order {
+		if !bytes.Equal(wire[n], payload(wc.Index, 16+int(wc.Index)%200)) {
+			t.Fatalf("Wire()[%d] = %+v, but the %d-th datagram written is another", n, wc, n)
+		}
+	}
 	s := l.Stats(S2C)
 	if s.Delivered != uint64(len(wire)) || s.Sent != 2000 || s.Sent+s.Duplicated != s.Delivered+s.Dropped.Total() {
 		t.Fatalf("stats %+v do not add up (%d written)", s, len(wire))
