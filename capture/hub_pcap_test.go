@@ -5,6 +5,7 @@ package capture
 import (
 	"bytes"
 	"fmt"
+	"kcplab/internal/kcpleak"
 	"net"
 	"sync"
 	"testing"
@@ -198,10 +199,5 @@ func TestHubLeavesNoGoroutine(t *testing.T) {
 	require.NoError(t, err)
 	_, err = h.Close()
 	require.NoError(t, err)
-	goleak.VerifyNone(t,
-		goleak.IgnoreTopFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).sched"),
-		goleak.IgnoreTopFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).prepend"),
-		goleak.IgnoreAnyFunction("github.com/xtaci/kcp-go/v5.postProcessWorker"), // v5.7: a shared pool of sender goroutines
-		goleak.IgnoreAnyFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).run"), // v5.7: the timer scheduler
-	)
+	goleak.VerifyNone(t, kcpleak.Options()...)
 }

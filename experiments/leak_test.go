@@ -8,6 +8,7 @@ import (
 	"go.uber.org/goleak"
 
 	"kcplab/harness"
+	"kcplab/internal/kcpleak"
 )
 
 // TestRunLeaksNoGoroutine runs p003, whose delivered trials make the listener create a phantom
@@ -29,10 +30,5 @@ func TestRunLeaksNoGoroutine(t *testing.T) {
 		}
 	}
 	t.Logf("%d phantom session(s) in %d trials", phantoms, len(res.Trials))
-	goleak.VerifyNone(t,
-		goleak.IgnoreTopFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).sched"),
-		goleak.IgnoreTopFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).prepend"),
-		goleak.IgnoreAnyFunction("github.com/xtaci/kcp-go/v5.postProcessWorker"), // v5.7: a shared pool of sender goroutines
-		goleak.IgnoreAnyFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).run"), // v5.7: the timer scheduler
-		before)
+	goleak.VerifyNone(t, append(kcpleak.Options(), before)...)
 }

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/goleak"
 
 	"kcplab/harness"
+	"kcplab/internal/kcpleak"
 )
 
 // TestHTTPLeaksNoGoroutine runs p004 and p004-keepalive and checks that net/http's goroutines (server
@@ -24,10 +25,5 @@ func TestHTTPLeaksNoGoroutine(t *testing.T) {
 			t.Errorf("%s trial %d: %v", id, tr.Trial, tr.Err)
 		}
 	}
-	goleak.VerifyNone(t,
-		goleak.IgnoreTopFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).sched"),
-		goleak.IgnoreTopFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).prepend"),
-		goleak.IgnoreAnyFunction("github.com/xtaci/kcp-go/v5.postProcessWorker"), // v5.7: a shared pool of sender goroutines
-		goleak.IgnoreAnyFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).run"), // v5.7: the timer scheduler
-		before)
+	goleak.VerifyNone(t, append(kcpleak.Options(), before)...)
 }

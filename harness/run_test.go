@@ -17,15 +17,11 @@ import (
 	"go.uber.org/goleak"
 
 	"kcplab/capture"
+	"kcplab/internal/kcpleak"
 )
 
 // kcp-go runs one global timer scheduler for all sessions; its goroutines live as long as the process.
-var ignoreKCPScheduler = []goleak.Option{
-	goleak.IgnoreTopFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).sched"),
-	goleak.IgnoreTopFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).prepend"),
-	goleak.IgnoreAnyFunction("github.com/xtaci/kcp-go/v5.postProcessWorker"), // v5.7: a shared pool of sender goroutines
-	goleak.IgnoreAnyFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).run"), // v5.7: the timer scheduler
-}
+var ignoreKCPScheduler = kcpleak.Options()
 
 // pingPong is a small, fast experiment: the client sends "ping", the server answers "pong", and both
 // linger 300 ms before they close, so that no Close races a pending flush and every trial is alike.

@@ -1,6 +1,7 @@
 package kcpwire
 
 import (
+	"kcplab/internal/kcpleak"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -11,10 +12,5 @@ const testPort = 47123
 
 func TestMain(m *testing.M) {
 	RegisterPort(testPort) // before any test decodes: gopacket's port table is not concurrency-safe
-	goleak.VerifyTestMain(m, goleak.IgnoreCurrent(),
-		// kcp-go's process-wide goroutines (timer scheduler; v5.7's sender pool), started by the first session.
-		goleak.IgnoreAnyFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).sched"),
-		goleak.IgnoreAnyFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).prepend"),
-		goleak.IgnoreAnyFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).run"),
-		goleak.IgnoreAnyFunction("github.com/xtaci/kcp-go/v5.postProcessWorker"))
+	goleak.VerifyTestMain(m, append(kcpleak.Options(), goleak.IgnoreCurrent())...)
 }

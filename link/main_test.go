@@ -1,15 +1,13 @@
 package link
 
 import (
+	"kcplab/internal/kcpleak"
 	"testing"
 
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	// kcp-go starts its global timer scheduler at package init; it lives for the process.
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).sched"),
-		goleak.IgnoreTopFunction("github.com/xtaci/kcp-go/v5.(*TimedSched).prepend"),
-	)
+	// kcp-go keeps process-wide goroutines (see kcpleak).
+	goleak.VerifyTestMain(m, kcpleak.Options()...)
 }
