@@ -26,9 +26,9 @@ func Tolerance(gap time.Duration) time.Duration {
 	return max(4*time.Millisecond, gap/8)
 }
 
-// MinShareWithin is the share of a class's trials whose value must lie within tolerance. The rest are
-// outliers of a busy machine: on 2 cores loaded by two busy loops, up to a few percent of trials see a
-// step delayed past its tolerance (see README, "Timing").
+// MinShareWithin is the share of a class's values (those no measured stall explains) that must lie
+// within tolerance. The rest are delays the probe did not see: a goroutine waiting for a CPU, a late
+// first tick of one session (see README, "Timing").
 const MinShareWithin = 0.8
 
 // MinJudged is the smallest number of trials a timing expectation is judged on; fewer are reported.
@@ -113,10 +113,13 @@ type Verdict struct {
 	TolMs  float64       `json:"tolerance_ms"`
 	N      int           `json:"n"`      // trials of the class with a value
 	Within int           `json:"within"` // of them, within tolerance
+	// Explained counts the values later than tolerance by no more than a stall the probe measured
+	// around them: the machine's, left out of the median and the share.
+	Explained int `json:"explained_by_stall"`
 	Median time.Duration `json:"-"`
-	// MedianMs is Median in milliseconds.
+	// MedianMs is Median (of the values not explained by a stall) in milliseconds.
 	MedianMs float64 `json:"median_ms"`
-	Judged   bool    `json:"judged"` // false when N < MinJudged: reported only
+	Judged   bool    `json:"judged"` // false when fewer than MinJudged values are left to judge: reported only
 	OK       bool    `json:"ok"`     // judged and within the rule, or not judged
 	Why      string  `json:"why,omitempty"`
 	// Outliers are the trials outside tolerance, each with the stall measured around its value.
@@ -130,12 +133,17 @@ type Outlier struct {
 	GotMs   float64       `json:"ms"`
 	Stall   time.Duration `json:"-"`
 	StallMs float64       `json:"stall_ms,omitempty"` // how long the process was stalled between the due time and the value
+	// Explained is true when the stall covers how late the value was beyond tolerance.
+	Explained bool `json:"explained_by_stall,omitempty"`
 }
 
 // String is one line, e.g. `p003 "delivered" step 4 …: median 100.4ms (want 100ms±12.5ms), 19/20 within: ok`.
 func (v Verdict) String() string {
 	s := fmt.Sprintf("%q %s: n=%d, median %.1fms, %d/%d within %v±%v",
-		v.Class, v.Timing, v.N, v.MedianMs, v.Within, v.N, time.Duration(v.WantMs*float64(time.Millisecond)), time.Duration(v.TolMs*float64(time.Millisecond)))
+		v.Class, v.Timing, v.N, v.MedianMs, v.Within, v.N-v.Explained, time.Duration(v.WantMs*float64(time.Millisecond)), time.Duration(v.TolMs*float64(time.Millisecond)))
+	if v.Explained > 0 {
+		s += fmt.Sprintf(" (%d more late by a measured stall)", v.Explained)
+	}
 	switch {
 	case !v.Judged:
 		s += fmt.Sprintf(": not judged (fewer than %d trials)", MinJudged)
@@ -148,7 +156,10 @@ func (v Verdict) String() string {
 		parts := make([]string, 0, len(v.Outliers))
 		for _, o := range v.Outliers {
 			p := fmt.Sprintf("trial %d %.1fms", o.Trial, o.GotMs)
-			if o.Stall > 0 {
+			switch {
+			case o.Explained:
+				p += fmt.Sprintf(" (explained: process stalled %.1fms around it)", o.StallMs)
+			case o.Stall > 0:
 				p += fmt.Sprintf(" (process stalled %.1fms around it)", o.StallMs)
 			}
 			parts = append(parts, p)
@@ -165,28 +176,37 @@ type sample struct {
 	stalls  Stalls
 }
 
-// judge decides a timing expectation over the samples of one class: the median within tolerance of
-// Want, and at least MinShareWithin of the samples within tolerance.
+// judge decides a timing expectation over the samples of one class. A value later than tolerance that
+// a stall of the process explains (the probe saw the process stalled, between the value's due time and
+// when it came, for at least as long as it was late) is the machine's, not kcp-go's: trials run at
+// once, so one stall delays the steps of every trial due in it, and such outliers come in clumps. The
+// rest must have their median within tolerance of Want, and at least MinShareWithin of them must lie
+// within tolerance. The probe cannot see every delay; the share leaves room for the ones it missed.
 func judge(class string, t Timing, samples []sample) Verdict {
 	tol := Tolerance(t.Want)
 	v := Verdict{Class: class, Timing: t.Name, WantMs: ms(t.Want), TolMs: ms(tol), N: len(samples)}
-	vals := make([]time.Duration, 0, len(samples))
+	var judged []time.Duration
 	for _, s := range samples {
-		vals = append(vals, s.got)
-		if d := s.got - t.Want; d >= -tol && d <= tol {
+		d := s.got - t.Want
+		if d >= -tol && d <= tol {
 			v.Within++
+			judged = append(judged, s.got)
 			continue
 		}
 		due := s.at - s.got + t.Want // when the event was due
-		v.Outliers = append(v.Outliers, Outlier{Trial: s.trial, Got: s.got, GotMs: ms(s.got),
-			Stall: s.stalls.Within(min(due, s.at)-tol, max(due, s.at))})
+		o := Outlier{Trial: s.trial, Got: s.got, GotMs: ms(s.got), Stall: s.stalls.Within(min(due, s.at)-tol, max(due, s.at))}
+		o.StallMs = ms(o.Stall)
+		o.Explained = d > tol && o.Stall >= d-tol
+		if o.Explained {
+			v.Explained++
+		} else {
+			judged = append(judged, s.got)
+		}
+		v.Outliers = append(v.Outliers, o)
 	}
-	for i := range v.Outliers {
-		v.Outliers[i].StallMs = ms(v.Outliers[i].Stall)
-	}
-	v.Median = median(vals)
+	v.Median = median(judged)
 	v.MedianMs = ms(v.Median)
-	v.Judged = v.N >= MinJudged
+	v.Judged = len(judged) >= MinJudged
 	v.OK = true
 	if !v.Judged {
 		return v
@@ -195,8 +215,8 @@ func judge(class string, t Timing, samples []sample) Verdict {
 	if d := v.Median - t.Want; d < -tol || d > tol {
 		why = append(why, fmt.Sprintf("median %.1fms is outside %v±%v", ms(v.Median), t.Want, tol))
 	}
-	if float64(v.Within) < MinShareWithin*float64(v.N) {
-		why = append(why, fmt.Sprintf("only %d of %d trials within tolerance (want at least %.0f%%)", v.Within, v.N, 100*MinShareWithin))
+	if float64(v.Within) < MinShareWithin*float64(len(judged)) {
+		why = append(why, fmt.Sprintf("only %d of %d trials within tolerance (want at least %.0f%%)", v.Within, len(judged), 100*MinShareWithin))
 	}
 	v.OK, v.Why = len(why) == 0, strings.Join(why, "; ")
 	return v

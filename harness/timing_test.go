@@ -91,7 +91,40 @@ func TestJudgeListsOutliersWithTheirStall(t *testing.T) {
 	assert.Equal(t, 10, v.Outliers[0].Trial)
 	assert.Equal(t, msf(162.1), v.Outliers[0].Got)
 	assert.Equal(t, msf(160-92), v.Outliers[0].Stall, "the stall from before the due time (87.5ms) until the value")
-	assert.Contains(t, v.String(), "trial 10 162.1ms (process stalled 68.0ms around it)")
+	assert.True(t, v.Outliers[0].Explained, "68 ms of stall explain a value 49.6 ms beyond tolerance")
+	assert.Equal(t, 1, v.Explained)
+	assert.Contains(t, v.String(), "trial 10 162.1ms (explained: process stalled 68.0ms around it)")
+	assert.Contains(t, v.String(), "9/9 within 100ms±12.5ms (1 more late by a measured stall)")
+}
+
+// TestJudgeLeavesOutClumpsAStallExplains: trials run at once, so one stall of the process delays the
+// steps of every trial due in it. Values it explains are the machine's; values it does not explain,
+// or early ones, still count.
+func TestJudgeLeavesOutClumpsAStallExplains(t *testing.T) {
+	t.Parallel()
+	clump := Stalls{{From: msf(95), To: msf(125)}} // 30 ms
+	tests := []struct {
+		name  string
+		late  float64 // value of the 6 trials in the clump
+		stall Stalls
+		ok    bool
+	}{
+		{"a clump the stall explains", 125, clump, true},
+		{"a clump later than the stall explains", 150, clump, false},
+		{"a clump without a measured stall", 125, nil, false},
+		{"early values are never explained", 60, clump, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := samplesAt(append(repeat(100.4, 14), repeat(tc.late, 6)...)...)
+			for i := 14; i < 20; i++ {
+				s[i].stalls = tc.stall
+			}
+			v := judge("delivered", tickTiming, s)
+			assert.Equal(t, tc.ok, v.OK, v.String())
+		})
+	}
 }
 
 // TestStepTimings: a step timed from the trial's start is measured from it and can never be early; a
