@@ -34,6 +34,8 @@ type VersionCounts struct {
 	Seconds float64        `json:"seconds,omitempty"`
 	Summary string         `json:"summary,omitempty"` // path of its summary.json
 	Error   string         `json:"error,omitempty"`   // the run produced no summary
+	// Failures counts the failed trials by the first line of their error (e.g. which ladder they missed).
+	Failures map[string]int `json:"failures,omitempty"`
 }
 
 // FailedClass names the trials that fit no class in tables, charts and sentences.
@@ -194,12 +196,12 @@ func capitalize(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// MatrixSection renders the matrix section of RESULTS.md: per experiment a table (rows: versions,
+// MatrixSection renders the body of the matrix section of RESULTS.md (under a heading such as "## kcp-go
+// versions"): per experiment a table (rows: versions,
 // columns: classes with count and share), the chart when charts has one for the experiment (a path
 // relative to RESULTS.md), and one sentence per difference beyond the 95% intervals.
 func MatrixSection(m *Matrix, charts map[string]string) string {
 	var b strings.Builder
-	b.WriteString("## kcp-go versions\n\n")
 	fmt.Fprintf(&b, "The experiments run against each kcp-go release (`kcplab matrix`), each in its own process built against that release: %s.\n", strings.Join(quoteAll(m.Versions), ", "))
 	b.WriteString("Each cell is trials in the class and their share; a difference is named when the two 95% (Wilson) intervals do not overlap.\n")
 	for i := range m.Experiments {

@@ -19,6 +19,11 @@ import (
 	"strings"
 )
 
+// PlainTimeoutTag is the build tag for releases whose deadline error is errors.New("timeout"), not a
+// net.Error (v5.6.1 and older): the harness then recognises it by its text
+// (harness/kcpcompat_timeout_plain.go).
+const PlainTimeoutTag = "kcpgo_plaintimeout"
+
 // NoConn4Tag is the build tag for releases without kcp.NewConn4 (v5.6.1 and older): the harness then
 // dials with NewConn3 (harness/kcpcompat_conn3.go).
 const NoConn4Tag = "kcpgo_noconn4"
@@ -258,7 +263,8 @@ func (b *Builder) Download(ctx context.Context, version string) (string, error) 
 	return info.Dir, nil
 }
 
-// Tags returns the build tags the harness needs for the kcp-go source in dir, by looking at its API.
+// Tags returns the build tags the harness needs for the kcp-go source in dir, by looking at its API:
+// NoConn4Tag without NewConn4, PlainTimeoutTag without the timeoutError type.
 func Tags(dir string) ([]string, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
@@ -267,6 +273,7 @@ func Tags(dir string) ([]string, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no Go files in %s", dir)
 	}
+	var src []byte
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
 			continue
@@ -275,11 +282,16 @@ func Tags(dir string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if bytes.Contains(b, []byte("\nfunc NewConn4(")) {
-			return nil, nil
-		}
+		src = append(append(src, '\n'), b...)
 	}
-	return []string{NoConn4Tag}, nil
+	var tags []string
+	if !bytes.Contains(src, []byte("\nfunc NewConn4(")) {
+		tags = append(tags, NoConn4Tag)
+	}
+	if !bytes.Contains(src, []byte("\ntype timeoutError ")) {
+		tags = append(tags, PlainTimeoutTag)
+	}
+	return tags, nil
 }
 
 // LinkedVersion reads the kcp-go version linked into a Go binary from its build information (the

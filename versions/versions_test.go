@@ -166,7 +166,7 @@ func TestBuildV561(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bin.Cached || bin.Version != "v5.6.1" || strings.Join(bin.Tags, ",") != NoConn4Tag {
+	if bin.Cached || bin.Version != "v5.6.1" || strings.Join(bin.Tags, ",") != NoConn4Tag+","+PlainTimeoutTag {
 		t.Errorf("got %+v", bin)
 	}
 	if v, err := LinkedVersion(bin.Path); err != nil || v != "v5.6.1" {
@@ -178,5 +178,23 @@ func TestBuildV561(t *testing.T) {
 	}
 	if _, err := b.Build(context.Background(), "v5.4.23"); !errors.Is(err, ErrUnknown) {
 		t.Errorf("v5.4.23: %v, want ErrUnknown", err)
+	}
+}
+
+func TestTags(t *testing.T) {
+	dir := t.TempDir()
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "sess.go"), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("package kcp\n\nfunc NewConn4() {}\n\ntype timeoutError struct{}\n")
+	if tags, err := Tags(dir); err != nil || len(tags) != 0 {
+		t.Errorf("new API: %v, %v", tags, err)
+	}
+	write("package kcp\n\nfunc NewConn3() {}\n")
+	if tags, err := Tags(dir); err != nil || strings.Join(tags, ",") != NoConn4Tag+","+PlainTimeoutTag {
+		t.Errorf("old API: %v, %v", tags, err)
 	}
 }
