@@ -4,6 +4,8 @@
 //	kcplab run [-trials N] [-out DIR] [ID...]     run experiments, one pcapng per trial
 //	kcplab results [-trials N] [ID...]            run them all and regenerate RESULTS.md
 //	kcplab decode [-framing auto] [-json] FILE... print every KCP segment of a capture
+//	kcplab matrix [-versions LIST] [ID...]        run experiments against several kcp-go releases
+//	kcplab bisect -from V1 -to V2 ID CLASS        the first release where a class's share changes
 //
 // Exit status: 0 on success, 1 when a trial fits no class or breaks an invariant, 2 on bad input.
 package main
@@ -43,6 +45,8 @@ func commands() []command {
 		{"run", "[-trials N] [-parallel P] [-out DIR] [-capture tap|live] [ID...]", "run experiments (all by default)", runRun},
 		{"results", "[-trials N] [-out DIR] [-testdata DIR] [-o RESULTS.md] [ID...]", "run experiments and regenerate RESULTS.md", runResults},
 		{"decode", "[-framing auto|plain|fec|encrypted] [-port N] [-json] FILE...", "print the KCP segments of pcap/pcapng files", runDecode},
+		{"matrix", "[-versions LIST] [-trials N] [-parallel P] [-out DIR] [-results RESULTS.md] [ID...]", "run experiments against several kcp-go releases, one process each", runMatrix},
+		{"bisect", "-from V1 -to V2 [-trials N] [-parallel P] [-out DIR] ID CLASS", "find the first kcp-go release where a class's share changes", runBisect},
 	}
 }
 
