@@ -1,0 +1,77 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"kcplab/report"
+)
+
+// Bad input to matrix and bisect exits with 2 and says what is wrong, before anything is built or run.
+func TestMatrixBadInput(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"matrix", "-versions", "v5.4.22", "p003"}, "served under neither module path"},
+		{[]string{"matrix", "-versions", "v5.6", "p003"}, "want vMAJOR.MINOR.PATCH"},
+		{[]string{"matrix", "-versions", "v4.3.0", "p003"}, "v5 releases only"},
+		{[]string{"matrix", "-versions", ",", "p003"}, "no version given"},
+		{[]string{"matrix", "-versions", "v5.6.1", "nope"}, `unknown experiment "nope"`},
+		{[]string{"matrix", "-trials", "-1"}, "-trials -1"},
+		{[]string{"matrix", "-bogus"}, "flag provided but not defined"},
+		{[]string{"bisect", "p003"}, "want ID CLASS"},
+		{[]string{"bisect", "p003", "delivered"}, "-from and -to are required"},
+		{[]string{"bisect", "-from", "v5.6.1", "-to", "v5.6.24", "p003", "bogus"}, `p003 has no class "bogus"`},
+		{[]string{"bisect", "p003", "delivered", "-from", "v5.6.24", "-to", "v5.6.1"}, "newer than"},
+		{[]string{"bisect", "p003", "delivered", "-from", "v5.6.1", "-to", "v5.6.1"}, "the same version"},
+		{[]string{"bisect", "nope", "delivered", "-from", "v5.6.1", "-to", "v5.6.24"}, `unknown experiment "nope"`},
+	} {
+		code, _, errs := kcplab(t, tc.args...)
+		assert.Equal(t, 2, code, "%v: %s", tc.args, errs)
+		assert.Contains(t, errs, tc.want, "%v", tc.args)
+	}
+}
+
+func TestReadCounts(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "summary.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"experiment":"p003","kcp_go":"v5.6.1","classes":{"delivered":1},"failed":2,
+		"trials":[{"trial":1,"class":"delivered"},{"trial":2,"error":"no class fits\nladder..."},{"trial":3,"error":"no class fits\nother"}]}`), 0o644))
+	vc := readCounts(path)
+	assert.Equal(t, "v5.6.1", vc.KCPGo)
+	assert.Equal(t, 3, vc.Trials)
+	assert.Equal(t, 2, vc.Failed)
+	assert.Equal(t, map[string]int{"no class fits": 2}, vc.Failures)
+	missing := readCounts(filepath.Join(dir, "none.json"))
+	assert.NotEmpty(t, missing.Error)
+}
+
+func TestWriteMatrixResults(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	md := filepath.Join(dir, "RESULTS.md")
+	require.NoError(t, os.WriteFile(md, []byte("# results\n\nprose\n"), 0o644))
+	mx := &report.Matrix{Versions: []string{"v5.6.1", "v5.7.6"}, Experiments: []report.MatrixExperiment{{
+		ID: "p003", Title: "t", Classes: []string{"delivered"},
+		Versions: map[string]*report.VersionCounts{
+			"v5.6.1": {KCPGo: "v5.6.1", Trials: 20, Classes: map[string]int{"delivered": 20}},
+			"v5.7.6": {KCPGo: "v5.7.6", Trials: 20, Classes: map[string]int{"delivered": 0}, Failed: 20},
+		}}}}
+	require.NoError(t, writeMatrixResults(md, mx))
+	require.NoError(t, writeMatrixResults(md, mx)) // idempotent: the block is replaced
+	b, err := os.ReadFile(md)
+	require.NoError(t, err)
+	s := string(b)
+	assert.True(t, strings.HasPrefix(s, "# results\n\nprose\n"))
+	assert.Equal(t, 1, strings.Count(s, "## kcp-go versions"))
+	assert.Contains(t, s, "![p003: class shares by kcp-go version](charts/matrix-p003.png)")
+	assert.FileExists(t, filepath.Join(dir, "charts", "matrix-p003.png"))
+}
