@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -192,9 +193,33 @@ func readCounts(path string) *report.VersionCounts {
 		if vc.Failures == nil {
 			vc.Failures = map[string]int{}
 		}
-		vc.Failures[firstLine(t.Error)]++
+		vc.Failures[failureKey(t.Error)]++
 	}
 	return vc
+}
+
+var (
+	trialPrefix = regexp.MustCompile(`^trial \d+ `)
+	ladderTime  = regexp.MustCompile(`^\s*[0-9.]+m?s\s+`)
+)
+
+// failureKey condenses a failed trial's error so that failures of one kind count together: the
+// first line without the trial number and, when the trial fit no class, its actual ladder without
+// times ("fits no class; actual ladder: c→s PUSH sn=0 una=0 len=9 / c→s PUSH ...").
+func failureKey(e string) string {
+	lines := strings.Split(e, "\n")
+	key := trialPrefix.ReplaceAllString(lines[0], "")
+	if !strings.HasSuffix(key, "actual ladder:") {
+		return key
+	}
+	var steps []string
+	for _, l := range lines[1:] {
+		if !ladderTime.MatchString(l) {
+			break
+		}
+		steps = append(steps, strings.TrimSpace(ladderTime.ReplaceAllString(l, "")))
+	}
+	return key + " " + strings.Join(steps, " / ")
 }
 
 func firstLine(s string) string {

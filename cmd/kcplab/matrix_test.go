@@ -44,12 +44,12 @@ func TestReadCounts(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "summary.json")
 	require.NoError(t, os.WriteFile(path, []byte(`{"experiment":"p003","kcp_go":"v5.6.1","classes":{"delivered":1},"failed":2,
-		"trials":[{"trial":1,"class":"delivered"},{"trial":2,"error":"no class fits\nladder..."},{"trial":3,"error":"no class fits\nother"}]}`), 0o644))
+		"trials":[{"trial":1,"class":"delivered"},{"trial":2,"error":"trial 2 fits no class; actual ladder:\n     0.4ms c→s PUSH sn=0 una=0 len=9\n   200.3ms c→s PUSH sn=0 una=0 len=9\n  not \"delivered\": ..."},{"trial":3,"error":"trial 3 fits no class; actual ladder:\n     0.3ms c→s PUSH sn=0 una=0 len=9\n   201.0ms c→s PUSH sn=0 una=0 len=9\n"}]}`), 0o644))
 	vc := readCounts(path)
 	assert.Equal(t, "v5.6.1", vc.KCPGo)
 	assert.Equal(t, 3, vc.Trials)
 	assert.Equal(t, 2, vc.Failed)
-	assert.Equal(t, map[string]int{"no class fits": 2}, vc.Failures)
+	assert.Equal(t, map[string]int{"fits no class; actual ladder: c→s PUSH sn=0 una=0 len=9 / c→s PUSH sn=0 una=0 len=9": 2}, vc.Failures)
 	missing := readCounts(filepath.Join(dir, "none.json"))
 	assert.NotEmpty(t, missing.Error)
 }
