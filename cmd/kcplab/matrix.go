@@ -16,6 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
 	"kcplab/experiments"
 	"kcplab/harness"
 	"kcplab/report"
@@ -33,6 +36,36 @@ type matrixRunner struct {
 	verbose          bool
 	// runs caches the counts of a version already run (bisect asks for some twice).
 	runs map[string]map[string]*report.VersionCounts
+	bar  *progressbar.ProgressBar // two steps per version (build, run) when stderr is a terminal; nil otherwise
+}
+
+// progress starts a progress bar of steps on stderr when it is a terminal.
+func (m *matrixRunner) progress(stderr io.Writer, steps int) {
+	f, ok := stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return
+	}
+	m.bar = progressbar.NewOptions(steps, progressbar.OptionSetWriter(stderr), progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(false), progressbar.OptionClearOnFinish(), progressbar.OptionFullWidth())
+}
+
+// step describes the step now running, after finishing the previous one (done).
+func (m *matrixRunner) step(desc string, done bool) {
+	if m.bar == nil {
+		return
+	}
+	if done {
+		_ = m.bar.Add(1)
+	}
+	m.bar.Describe(desc)
+}
+
+// printf prints a status line, clearing the progress bar first.
+func (m *matrixRunner) printf(format string, args ...any) {
+	if m.bar != nil {
+		_ = m.bar.Clear()
+	}
+	fmt.Fprintf(m.stdout, format, args...)
 }
 
 // projectRoot finds the kcplab source tree (the go.mod declaring module kcplab) from the working
@@ -114,6 +147,7 @@ func (m *matrixRunner) run(ctx context.Context, version string) (map[string]*rep
 		return r, nil
 	}
 	start := time.Now()
+	m.step("kcp-go "+version+": building kcplab", false)
 	bin, err := m.builder.Build(ctx, version)
 	if err != nil {
 		if errors.Is(err, versions.ErrUnknown) {
@@ -129,7 +163,8 @@ func (m *matrixRunner) run(ctx context.Context, version string) (map[string]*rep
 	if len(bin.Tags) > 0 {
 		tags = ", tags " + strings.Join(bin.Tags, ",")
 	}
-	fmt.Fprintf(m.stdout, "kcp-go %s: kcplab %s in %.1fs (%s%s)\n", version, how, time.Since(start).Seconds(), bin.Path, tags)
+	m.printf("kcp-go %s: kcplab %s in %.1fs (%s%s)\n", version, how, time.Since(start).Seconds(), bin.Path, tags)
+	m.step("kcp-go "+version+": running "+strings.Join(m.ids, " "), true)
 
 	dir := filepath.Join(m.out, version)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -166,7 +201,8 @@ func (m *matrixRunner) run(ctx context.Context, version string) (map[string]*rep
 	for _, id := range m.ids {
 		res[id] = readCounts(filepath.Join(dir, id, "summary.json"))
 	}
-	fmt.Fprintf(m.stdout, "kcp-go %s: ran %s in %.1fs; output in %s\n", version, strings.Join(m.ids, " "), elapsed.Seconds(), logPath)
+	m.printf("kcp-go %s: ran %s in %.1fs; output in %s\n", version, strings.Join(m.ids, " "), elapsed.Seconds(), logPath)
+	m.step("", true)
 	if m.runs == nil {
 		m.runs = map[string]map[string]*report.VersionCounts{}
 	}
@@ -281,6 +317,7 @@ func runMatrix(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	m.progress(stderr, 2*len(vs))
 	mx := &report.Matrix{Versions: vs, Trials: m.trials}
 	for _, id := range ids {
 		e, _ := experiments.Lookup(id)
@@ -320,6 +357,9 @@ func runMatrix(args []string, stdout, stderr io.Writer) error {
 	path := filepath.Join(m.out, "matrix.json")
 	if err := report.WriteMatrix(path, mx); err != nil {
 		return err
+	}
+	if m.bar != nil {
+		_ = m.bar.Finish()
 	}
 	printMatrix(stdout, mx)
 	if _, err := report.Charts(mx, filepath.Join(m.out, "charts"), m.out); err != nil {
@@ -450,6 +490,16 @@ func runBisect(args []string, stdout, stderr io.Writer) error {
 		return usageErr("%v", err)
 	}
 	fmt.Fprintf(stdout, "bisect %s %q over %d releases %s..%s\n", e.ID, class, len(rel), rel[0], rel[len(rel)-1])
+	runs := 2 // the two ends, then a binary search
+	for n := len(rel) - 2; n > 0; n /= 2 {
+		runs++
+	}
+	m.progress(stderr, 2*runs)
+	defer func() {
+		if m.bar != nil {
+			_ = m.bar.Finish()
+		}
+	}()
 	share := func(v string) (*report.VersionCounts, error) {
 		res, err := m.run(ctx, v)
 		if err != nil {
@@ -460,7 +510,7 @@ func runBisect(args []string, stdout, stderr io.Writer) error {
 			return nil, fmt.Errorf("kcp-go %s: %s", v, vc.Error)
 		}
 		lo, hi := report.Wilson(vc.Count(class), vc.Trials)
-		fmt.Fprintf(stdout, "  %-22s %3d/%-3d %5.1f%% (95%%: %.0f–%.0f%%)\n", v, vc.Count(class), vc.Trials,
+		m.printf("  %-22s %3d/%-3d %5.1f%% (95%%: %.0f–%.0f%%)\n", v, vc.Count(class), vc.Trials,
 			100*float64(vc.Count(class))/float64(max(vc.Trials, 1)), 100*lo, 100*hi)
 		return vc, nil
 	}
@@ -476,7 +526,7 @@ func runBisect(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if !differs(last) {
-		fmt.Fprintf(stdout, "the share of %q with %s is within the 95%% intervals of %s's: no change to bisect (more -trials narrow the intervals)\n", class, rel[len(rel)-1], rel[0])
+		m.printf("the share of %q with %s is within the 95%% intervals of %s's: no change to bisect (more -trials narrow the intervals)\n", class, rel[len(rel)-1], rel[0])
 		return nil
 	}
 	lo, hi := 0, len(rel)-1 // rel[lo] is like the base, rel[hi] differs
@@ -492,7 +542,7 @@ func runBisect(args []string, stdout, stderr io.Writer) error {
 			lo = mid
 		}
 	}
-	fmt.Fprintf(stdout, "first release whose share of %q differs from %s's beyond the 95%% intervals: %s (the release before it, %s, does not)\n",
+	m.printf("first release whose share of %q differs from %s's beyond the 95%% intervals: %s (the release before it, %s, does not)\n",
 		class, rel[0], rel[hi], rel[lo])
 	return nil
 }
