@@ -97,6 +97,8 @@ type Builder struct {
 	CacheDir string    // where binaries are kept; default os.UserCacheDir()/kcplab
 	Go       string    // the go command; default "go"
 	Log      io.Writer // the go commands' output (nil: discarded unless they fail)
+
+	hash string // SourceHash(Root), taken once: every binary of one Builder is of the same sources
 }
 
 // Binary is one built kcplab.
@@ -125,7 +127,9 @@ func (b *Builder) cacheDir() (string, error) {
 	return filepath.Join(d, "kcplab"), nil
 }
 
-// Dir returns the cache directory of version's binary for the current sources.
+// Dir returns the cache directory of version's binary for the sources as they were at the Builder's
+// first use (an edit during a long matrix run does not mix binaries of two states of the code; the
+// binary itself is built from the sources of the moment, as go build sees them).
 func (b *Builder) Dir(version string) (string, error) {
 	v, err := Normalize(version)
 	if err != nil {
@@ -135,11 +139,12 @@ func (b *Builder) Dir(version string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	hash, err := SourceHash(b.Root)
-	if err != nil {
-		return "", err
+	if b.hash == "" {
+		if b.hash, err = SourceHash(b.Root); err != nil {
+			return "", err
+		}
 	}
-	return filepath.Join(cache, v+"-"+hash), nil
+	return filepath.Join(cache, v+"-"+b.hash), nil
 }
 
 // Build returns kcplab built against kcp-go version ("seed", "v5.6.1", ...), building it unless the

@@ -68,6 +68,9 @@ func (m *matrixRunner) printf(format string, args ...any) {
 	fmt.Fprintf(m.stdout, format, args...)
 }
 
+// Unwrap gives errors.Is and errors.As the error an exit status carries.
+func (e *exitError) Unwrap() error { return e.err }
+
 // projectRoot finds the kcplab source tree (the go.mod declaring module kcplab) from the working
 // directory up.
 func projectRoot() (string, error) {
@@ -151,7 +154,7 @@ func (m *matrixRunner) run(ctx context.Context, version string) (map[string]*rep
 	bin, err := m.builder.Build(ctx, version)
 	if err != nil {
 		if errors.Is(err, versions.ErrUnknown) {
-			return nil, usageErr("%v", err)
+			return nil, &exitError{code: 2, err: err}
 		}
 		return nil, err
 	}
@@ -533,6 +536,14 @@ func runBisect(args []string, stdout, stderr io.Writer) error {
 	for hi-lo > 1 {
 		mid := (lo + hi) / 2
 		vc, err := share(rel[mid])
+		var ee *exitError
+		if errors.As(err, &ee) && errors.Is(err, versions.ErrUnknown) {
+			// A tag the proxy does not serve (v5.6.23): leave it out and search on.
+			m.printf("  %-22s not served by the Go module proxy: skipped\n", rel[mid])
+			rel = append(rel[:mid:mid], rel[mid+1:]...)
+			hi--
+			continue
+		}
 		if err != nil {
 			return err
 		}
