@@ -92,7 +92,8 @@ func projectRoot() (string, error) {
 }
 
 // parseVersions turns a comma- or space-separated list into normalized versions, oldest first,
-// checking with the Go module proxy that versions missing from the compiled-in list exist.
+// downloading each (from the module cache when it is there) so that a release the Go module proxy
+// does not serve is bad input before anything runs.
 func parseVersions(ctx context.Context, b *versions.Builder, list string) ([]string, error) {
 	seen := map[string]bool{}
 	var out []string
@@ -101,13 +102,12 @@ func parseVersions(ctx context.Context, b *versions.Builder, list string) ([]str
 		if err != nil {
 			return nil, usageErr("-versions: %v", err)
 		}
-		if !versions.Known(v) {
-			if _, err := b.Download(ctx, v); err != nil {
-				if errors.Is(err, versions.ErrUnknown) {
-					return nil, usageErr("-versions: %v", err)
-				}
-				return nil, err
+		// Even a release of the compiled-in list may be missing from the proxy (v5.6.6, v5.6.23).
+		if _, err := b.Download(ctx, v); err != nil {
+			if errors.Is(err, versions.ErrUnknown) {
+				return nil, usageErr("-versions: %v", err)
 			}
+			return nil, err
 		}
 		if !seen[v] {
 			seen[v] = true
@@ -532,30 +532,47 @@ func runBisect(args []string, stdout, stderr io.Writer) error {
 		m.printf("the share of %q with %s is within the 95%% intervals of %s's: no change to bisect (more -trials narrow the intervals)\n", class, rel[len(rel)-1], rel[0])
 		return nil
 	}
+	before, first, err := bisectSearch(rel, func(v string) (bool, error) {
+		vc, err := share(v)
+		if err != nil {
+			return false, err
+		}
+		return differs(vc), nil
+	}, func(v string) { m.printf("  %-22s not served by the Go module proxy: skipped\n", v) })
+	if err != nil {
+		return err
+	}
+	m.printf("first release whose share of %q differs from %s's beyond the 95%% intervals: %s (the release before it, %s, does not)\n",
+		class, rel[0], first, before)
+	return nil
+}
+
+// bisectSearch finds, in rel (oldest first; rel[0] is the base and rel[len-1] differs from it), the
+// first release that differs and the one before it, asking differs about O(log n) releases (it
+// assumes one change over the range). A release whose run fails with ErrUnknown (a tag the Go
+// module proxy does not serve) is left out and reported to skipped.
+func bisectSearch(rel []string, differs func(string) (bool, error), skipped func(string)) (before, first string, err error) {
+	rel = append([]string(nil), rel...)
 	lo, hi := 0, len(rel)-1 // rel[lo] is like the base, rel[hi] differs
 	for hi-lo > 1 {
 		mid := (lo + hi) / 2
-		vc, err := share(rel[mid])
-		var ee *exitError
-		if errors.As(err, &ee) && errors.Is(err, versions.ErrUnknown) {
-			// A tag the proxy does not serve (v5.6.23): leave it out and search on.
-			m.printf("  %-22s not served by the Go module proxy: skipped\n", rel[mid])
+		d, err := differs(rel[mid])
+		if errors.Is(err, versions.ErrUnknown) {
+			skipped(rel[mid])
 			rel = append(rel[:mid:mid], rel[mid+1:]...)
 			hi--
 			continue
 		}
 		if err != nil {
-			return err
+			return "", "", err
 		}
-		if differs(vc) {
+		if d {
 			hi = mid
 		} else {
 			lo = mid
 		}
 	}
-	m.printf("first release whose share of %q differs from %s's beyond the 95%% intervals: %s (the release before it, %s, does not)\n",
-		class, rel[0], rel[hi], rel[lo])
-	return nil
+	return rel[lo], rel[hi], nil
 }
 
 func mustNormalize(v string) string {

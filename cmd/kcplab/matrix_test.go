@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"kcplab/report"
+	"kcplab/versions"
 )
 
 // Bad input to matrix and bisect exits with 2 and says what is wrong, before anything is built or run.
@@ -74,4 +76,37 @@ func TestWriteMatrixResults(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(s, "## kcp-go versions"))
 	assert.Contains(t, s, "![p003: class shares by kcp-go version](charts/matrix-p003.png)")
 	assert.FileExists(t, filepath.Join(dir, "charts", "matrix-p003.png"))
+}
+
+func TestBisectSearch(t *testing.T) {
+	t.Parallel()
+	rel := []string{"v5.6.1", "v5.6.2", "v5.6.3", "v5.6.4", "v5.6.5", "v5.6.6", "v5.6.7", "v5.6.8", "v5.6.9", "v5.6.10"}
+	for change := 1; change < len(rel); change++ {
+		asked := 0
+		var skipped []string
+		before, first, err := bisectSearch(rel, func(v string) (bool, error) {
+			asked++
+			if v == "v5.6.6" {
+				return false, fmt.Errorf("kcp-go %s: %w", v, versions.ErrUnknown)
+			}
+			return versions.Compare(v, rel[change]) >= 0, nil
+		}, func(v string) { skipped = append(skipped, v) })
+		require.NoError(t, err)
+		want := rel[change]
+		wantBefore := rel[change-1]
+		if want == "v5.6.6" { // not served: the change shows at the next release
+			want = "v5.6.7"
+		}
+		if wantBefore == "v5.6.6" {
+			wantBefore = "v5.6.5"
+		}
+		assert.Equal(t, want, first, "change at %s", rel[change])
+		assert.Equal(t, wantBefore, before, "change at %s", rel[change])
+		assert.LessOrEqual(t, asked, 5, "change at %s", rel[change])
+		for _, s := range skipped {
+			assert.Equal(t, "v5.6.6", s)
+		}
+	}
+	_, _, err := bisectSearch(rel, func(string) (bool, error) { return false, fmt.Errorf("boom") }, func(string) {})
+	assert.EqualError(t, err, "boom")
 }
