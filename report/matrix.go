@@ -202,7 +202,11 @@ func capitalize(s string) string {
 // relative to RESULTS.md), and one sentence per difference beyond the 95% intervals.
 func MatrixSection(m *Matrix, charts map[string]string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "The experiments run against each kcp-go release (`kcplab matrix`), each in its own process built against that release: %s.\n", strings.Join(quoteAll(m.Versions), ", "))
+	fmt.Fprintf(&b, "The experiments run against each kcp-go release (`kcplab matrix`), each in its own process built against that release: %s", strings.Join(quoteAll(m.Versions), ", "))
+	if m.Trials > 0 {
+		fmt.Fprintf(&b, "; %d trials per experiment and release", m.Trials)
+	}
+	b.WriteString(".\n")
 	b.WriteString("Each cell is trials in the class and their share; a difference is named when the two 95% (Wilson) intervals do not overlap.\n")
 	for i := range m.Experiments {
 		e := &m.Experiments[i]
