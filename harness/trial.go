@@ -175,7 +175,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener) (*Trace, e
 	t := &trial{e: e, firstSrv: make(chan struct{})}
 	tr := &Trace{Experiment: e.ID, Trial: n, Client: cliAddr, Server: srvAddr}
 
-	ln, err := kcp.ServeConn(block, ds, ps, src.Wrap(srvUDP, capture.SideServer))
+	ln, err := serveOn(block, ds, ps, src.Wrap(srvUDP, capture.SideServer))
 	if err != nil {
 		probe.Stop()
 		return nil, fmt.Errorf("listen: %w", err)

@@ -24,6 +24,11 @@ import (
 // (harness/kcpcompat_timeout_plain.go).
 const PlainTimeoutTag = "kcpgo_plaintimeout"
 
+// ListenerOwnsConnTag is the build tag for releases whose Listener.Close closes the socket given to
+// ServeConn (no ownConn field: v5.4.20 and older): the harness then hands it a socket whose Close does
+// nothing (harness/kcpcompat_listen_old.go).
+const ListenerOwnsConnTag = "kcpgo_listenerownsconn"
+
 // NoConn4Tag is the build tag for releases without kcp.NewConn4 (v5.6.1 and older): the harness then
 // dials with NewConn3 (harness/kcpcompat_conn3.go).
 const NoConn4Tag = "kcpgo_noconn4"
@@ -269,7 +274,8 @@ func (b *Builder) Download(ctx context.Context, version string) (string, error) 
 }
 
 // Tags returns the build tags the harness needs for the kcp-go source in dir, by looking at its API:
-// NoConn4Tag without NewConn4, PlainTimeoutTag without the timeoutError type.
+// NoConn4Tag without NewConn4, PlainTimeoutTag without the timeoutError type, ListenerOwnsConnTag
+// without the ownConn field.
 func Tags(dir string) ([]string, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
@@ -295,6 +301,9 @@ func Tags(dir string) ([]string, error) {
 	}
 	if !bytes.Contains(src, []byte("\ntype timeoutError ")) {
 		tags = append(tags, PlainTimeoutTag)
+	}
+	if !bytes.Contains(src, []byte("ownConn")) {
+		tags = append(tags, ListenerOwnsConnTag)
 	}
 	return tags, nil
 }

@@ -189,12 +189,16 @@ func TestTags(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("package kcp\n\nfunc NewConn4() {}\n\ntype timeoutError struct{}\n")
+	write("package kcp\n\nfunc NewConn4() {}\n\ntype timeoutError struct{}\n\ntype Listener struct{ ownConn bool }\n")
 	if tags, err := Tags(dir); err != nil || len(tags) != 0 {
 		t.Errorf("new API: %v, %v", tags, err)
 	}
-	write("package kcp\n\nfunc NewConn3() {}\n")
+	write("package kcp\n\nfunc NewConn3() {}\n\ntype Listener struct{ ownConn bool }\n")
 	if tags, err := Tags(dir); err != nil || strings.Join(tags, ",") != NoConn4Tag+","+PlainTimeoutTag {
+		t.Errorf("v5.6.1 API: %v, %v", tags, err)
+	}
+	write("package kcp\n\nfunc NewConn3() {}\n")
+	if tags, err := Tags(dir); err != nil || strings.Join(tags, ",") != NoConn4Tag+","+PlainTimeoutTag+","+ListenerOwnsConnTag {
 		t.Errorf("old API: %v, %v", tags, err)
 	}
 }
