@@ -202,3 +202,33 @@ func TestTags(t *testing.T) {
 		t.Errorf("old API: %v, %v", tags, err)
 	}
 }
+
+// TestBuildSeed really builds kcplab against the seed's import path (a replace of the /v5 path by
+// github.com/xtaci/kcp-go v5.4.20+incompatible) and checks that the binary reports that version.
+func TestBuildSeed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds kcplab against kcp-go v5.4.20+incompatible (module download and a build)")
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Builder{Root: root, CacheDir: t.TempDir()}
+	bin, err := b.Build(context.Background(), "seed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := NoConn4Tag + "," + PlainTimeoutTag + "," + ListenerOwnsConnTag; strings.Join(bin.Tags, ",") != want {
+		t.Errorf("tags %v, want %s", bin.Tags, want)
+	}
+	if v, err := LinkedVersion(bin.Path); err != nil || v != SeedVersion {
+		t.Errorf("LinkedVersion = %q, %v", v, err)
+	}
+	mod, err := os.ReadFile(filepath.Join(filepath.Dir(bin.Path), "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(mod), "replace github.com/xtaci/kcp-go/v5 => github.com/xtaci/kcp-go v5.4.20+incompatible") {
+		t.Errorf("generated go.mod:\n%s", mod)
+	}
+}
