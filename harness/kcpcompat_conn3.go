@@ -11,7 +11,7 @@ import (
 // dialOn starts the client session on conn, a socket the session owns: closing the session closes
 // it. It returns the session and the net.Conn the client role gets.
 //
-// Releases without NewConn4 (v5.6.1 and older; build tag kcpgo_noconn4) have NewConn3 only. Its
+// Releases without NewConn4 (v5.6.13 and older; build tag kcpgo_noconn4) have NewConn3 only. Its
 // session owns the socket in v5.4.x (Close closes it) but not from the ownConn field on (v5.6.1:
 // Close leaves it open, so a closed session's read loop would keep reading and could still answer
 // with ACKs). The returned net.Conn closes the socket right after the session, as NewConn4(..., true,

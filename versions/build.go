@@ -20,7 +20,7 @@ import (
 )
 
 // PlainTimeoutTag is the build tag for releases whose deadline error is errors.New("timeout"), not a
-// net.Error (v5.6.1 and older): the harness then recognises it by its text
+// net.Error (v5.6.18 and older): the harness then recognises it by its text
 // (harness/kcpcompat_timeout_plain.go).
 const PlainTimeoutTag = "kcpgo_plaintimeout"
 
@@ -29,7 +29,7 @@ const PlainTimeoutTag = "kcpgo_plaintimeout"
 // nothing (harness/kcpcompat_listen_old.go).
 const ListenerOwnsConnTag = "kcpgo_listenerownsconn"
 
-// NoConn4Tag is the build tag for releases without kcp.NewConn4 (v5.6.1 and older): the harness then
+// NoConn4Tag is the build tag for releases without kcp.NewConn4 (v5.6.13 and older): the harness then
 // dials with NewConn3 (harness/kcpcompat_conn3.go).
 const NoConn4Tag = "kcpgo_noconn4"
 
