@@ -89,7 +89,7 @@ func clip(b []byte, n int) string {
 // Timeout() true (kcp-go wraps it with pkg/errors, so a plain type assertion fails).
 func IsTimeout(err error) bool {
 	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	return errors.As(err, &ne) && ne.Timeout() || plainTimeout(err) // plainTimeout: kcpcompat_timeout_*.go
 }
 
 // ErrClass names an error the way the results talk about it: "timeout", "EOF", "closed", or the message.

@@ -17,6 +17,9 @@ const PinnedKCPGo = "v5.7.6"
 func KCPGoVersion() string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, m := range bi.Deps {
+			if m.Path == "github.com/xtaci/kcp-go/v5" && m.Replace != nil && m.Replace.Version != "" {
+				return m.Replace.Version // a matrix build of another module path (the seed's v5.4.20+incompatible)
+			}
 			if m.Path == "github.com/xtaci/kcp-go/v5" && m.Version != "" {
 				return m.Version
 			}

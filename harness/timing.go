@@ -107,16 +107,16 @@ func stepTimings(l Ladder) []Timing {
 
 // Verdict is a timing expectation judged over all the trials of one class.
 type Verdict struct {
-	Class  string        `json:"class"`
-	Timing string        `json:"timing"`
-	WantMs float64       `json:"want_ms"`
-	TolMs  float64       `json:"tolerance_ms"`
-	N      int           `json:"n"`      // trials of the class with a value
-	Within int           `json:"within"` // of them, within tolerance
+	Class  string  `json:"class"`
+	Timing string  `json:"timing"`
+	WantMs float64 `json:"want_ms"`
+	TolMs  float64 `json:"tolerance_ms"`
+	N      int     `json:"n"`      // trials of the class with a value
+	Within int     `json:"within"` // of them, within tolerance
 	// Explained counts the values later than tolerance by no more than a stall the probe measured
 	// around them: the machine's, left out of the median and the share.
-	Explained int `json:"explained_by_stall"`
-	Median time.Duration `json:"-"`
+	Explained int           `json:"explained_by_stall"`
+	Median    time.Duration `json:"-"`
 	// MedianMs is Median (of the values not explained by a stall) in milliseconds.
 	MedianMs float64 `json:"median_ms"`
 	Judged   bool    `json:"judged"` // false when fewer than MinJudged values are left to judge: reported only

@@ -185,7 +185,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener) (*Trace, e
 	t := &trial{e: e, firstSrv: make(chan struct{})}
 	tr := &Trace{Experiment: e.ID, Trial: n, Client: cliAddr, Server: srvAddr}
 
-	ln, err := kcp.ServeConn(block, ds, ps, src.Wrap(srvUDP, capture.SideServer))
+	ln, err := serveOn(block, ds, ps, src.Wrap(srvUDP, capture.SideServer))
 	if err != nil {
 		probe.Stop()
 		return nil, fmt.Errorf("listen: %w", err)
@@ -200,7 +200,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener) (*Trace, e
 		probe.Stop()
 		return nil, err
 	}
-	cli, err := kcp.NewConn4(conv, net.UDPAddrFromAddrPort(srvAddr), block, ds, ps, true, src.Wrap(cliUDP, capture.SideClient))
+	cli, cliNet, err := dialOn(conv, net.UDPAddrFromAddrPort(srvAddr), block, ds, ps, src.Wrap(cliUDP, capture.SideClient))
 	// The trial's time origin: the client session exists and its first update tick is scheduled
 	// (the last thing newUDPSession does), so its ticks fall at Start + k × interval.
 	tr.Start = time.Now()
@@ -215,7 +215,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener) (*Trace, e
 	}
 	t.log.add(Event{Time: tr.Start, Side: capture.SideClient, Kind: EvDial})
 	clientDone := make(chan error, 1)
-	cliConn := &recConn{Conn: cli, log: &t.log, side: capture.SideClient}
+	cliConn := &recConn{Conn: cliNet, log: &t.log, side: capture.SideClient}
 	go func() {
 		err := e.Client(cliConn)
 		t.log.add(Event{Side: capture.SideClient, Kind: EvReturn, Err: err})

@@ -4,6 +4,8 @@
 //	kcplab run [-trials N] [-out DIR] [ID...]     run experiments, one pcapng per trial
 //	kcplab results [-trials N] [ID...]            run them all; write out/RESULTS.md and out/testdata/
 //	kcplab decode [-framing auto] [-json] FILE... print every KCP segment of a capture
+//	kcplab matrix [-versions LIST] [ID...]        run experiments against several kcp-go releases
+//	kcplab bisect -from V1 -to V2 ID CLASS        the first release where a class's share changes
 //
 // Flags may come before or after the positional arguments.
 //
@@ -45,6 +47,8 @@ func commands() []command {
 		{"run", "[-trials N] [-parallel P] [-out DIR] [-capture tap|live] [ID...]", "run experiments (all by default)", runRun},
 		{"results", "[-trials N] [-out DIR] [-testdata DIR] [-o FILE] [-from RESULTS.md] [ID...]", "run experiments; write a new RESULTS.md and one capture per class under -out", runResults},
 		{"decode", "[-framing auto|plain|fec|encrypted] [-port N] [-json] FILE...", "print the KCP segments of pcap/pcapng files", runDecode},
+		{"matrix", "[-versions LIST] [-trials N] [-parallel P] [-out DIR] [-results RESULTS.md] [ID...]", "run experiments against several kcp-go releases, one process each", runMatrix},
+		{"bisect", "-from V1 -to V2 [-trials N] [-parallel P] [-out DIR] ID CLASS", "find the first kcp-go release where a class's share changes", runBisect},
 	}
 }
 

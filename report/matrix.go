@@ -1,0 +1,274 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Matrix is matrix.json: the outcome classes of experiments run against several kcp-go releases.
+type Matrix struct {
+	Versions    []string           `json:"versions"` // kcp-go versions, oldest first
+	Trials      int                `json:"trials"`   // trials asked per experiment (0: each experiment's default)
+	Experiments []MatrixExperiment `json:"experiments"`
+}
+
+// MatrixExperiment is one experiment across versions.
+type MatrixExperiment struct {
+	ID           string                    `json:"id"`
+	Title        string                    `json:"title"`
+	Classes      []string                  `json:"classes"`                // the named classes, in the experiment's order, then any discovered ones
+	Descriptions map[string]string         `json:"descriptions,omitempty"` // class -> one sentence
+	Versions     map[string]*VersionCounts `json:"versions"`               // by kcp-go version
+}
+
+// VersionCounts is one experiment's run on one kcp-go version.
+type VersionCounts struct {
+	KCPGo   string         `json:"kcp_go"` // the version the run's summary.json reports (from the binary's build info)
+	Trials  int            `json:"trials"`
+	Classes map[string]int `json:"classes"`
+	Failed  int            `json:"failed"` // trials that fit no class or broke an invariant
+	Seconds float64        `json:"seconds,omitempty"`
+	Summary string         `json:"summary,omitempty"` // path of its summary.json
+	Error   string         `json:"error,omitempty"`   // the run produced no summary
+	// Failures counts the failed trials by the first line of their error (e.g. which ladder they missed).
+	Failures map[string]int `json:"failures,omitempty"`
+}
+
+// FailedClass names the trials that fit no class in tables, charts and sentences.
+const FailedClass = "(failed: fits no class)"
+
+// Count returns the trials of class (FailedClass: the failed trials).
+func (v *VersionCounts) Count(class string) int {
+	if class == FailedClass {
+		return v.Failed
+	}
+	return v.Classes[class]
+}
+
+// ReadMatrix reads a matrix.json.
+func ReadMatrix(path string) (*Matrix, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m Matrix
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &m, nil
+}
+
+// WriteMatrix writes m as indented JSON.
+func WriteMatrix(path string, m *Matrix) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// Wilson returns the Wilson score interval at 95% of the share k/n (0, 1 when n is 0).
+func Wilson(k, n int) (lo, hi float64) {
+	if n <= 0 {
+		return 0, 1
+	}
+	const z = 1.959963984540054
+	p, nf := float64(k)/float64(n), float64(n)
+	den := 1 + z*z/nf
+	mid := (p + z*z/(2*nf)) / den
+	half := z * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf)) / den
+	return math.Max(0, mid-half), math.Min(1, mid+half)
+}
+
+// Differ reports whether the shares k1/n1 and k2/n2 differ beyond their 95% intervals: their Wilson
+// intervals do not overlap.
+func Differ(k1, n1, k2, n2 int) bool {
+	if n1 <= 0 || n2 <= 0 {
+		return false
+	}
+	lo1, hi1 := Wilson(k1, n1)
+	lo2, hi2 := Wilson(k2, n2)
+	return hi1 < lo2 || hi2 < lo1
+}
+
+// columns returns the experiment's classes plus FailedClass when any version had a failed trial.
+func (e *MatrixExperiment) columns(versions []string) []string {
+	cols := append([]string(nil), e.Classes...)
+	seen := map[string]bool{}
+	for _, c := range cols {
+		seen[c] = true
+	}
+	var extra []string
+	failed := false
+	for _, v := range versions {
+		vc := e.Versions[v]
+		if vc == nil {
+			continue
+		}
+		failed = failed || vc.Failed > 0
+		for c := range vc.Classes {
+			if !seen[c] {
+				seen[c] = true
+				extra = append(extra, c)
+			}
+		}
+	}
+	sort.Strings(extra)
+	cols = append(cols, extra...)
+	if failed {
+		cols = append(cols, FailedClass)
+	}
+	return cols
+}
+
+// Difference is a class whose share differs between two versions beyond their 95% intervals.
+type Difference struct {
+	Class  string
+	A, B   string // versions
+	KA, NA int
+	KB, NB int
+}
+
+// Differences lists, per class, the adjacent versions (in m.Versions order) whose shares differ
+// beyond their 95% intervals, and the first and last version when they differ without any adjacent
+// pair doing so (a drift over several releases).
+func (m *Matrix) Differences(e *MatrixExperiment) []Difference {
+	var vs []string
+	for _, v := range m.Versions {
+		if vc := e.Versions[v]; vc != nil && vc.Trials > 0 {
+			vs = append(vs, v)
+		}
+	}
+	var out []Difference
+	for _, c := range e.columns(vs) {
+		found := false
+		diff := func(a, b string) bool {
+			va, vb := e.Versions[a], e.Versions[b]
+			if !Differ(va.Count(c), va.Trials, vb.Count(c), vb.Trials) {
+				return false
+			}
+			out = append(out, Difference{Class: c, A: a, B: b, KA: va.Count(c), NA: va.Trials, KB: vb.Count(c), NB: vb.Trials})
+			return true
+		}
+		for i := 1; i < len(vs); i++ {
+			found = diff(vs[i-1], vs[i]) || found
+		}
+		if !found && len(vs) > 2 {
+			diff(vs[0], vs[len(vs)-1])
+		}
+	}
+	return out
+}
+
+func sharePct(k, n int) string {
+	if n == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f%%", 100*float64(k)/float64(n))
+}
+
+func interval(k, n int) string {
+	lo, hi := Wilson(k, n)
+	return fmt.Sprintf("%.0f–%.0f%%", 100*lo, 100*hi)
+}
+
+// Sentence says a difference in words.
+func (d Difference) Sentence(e *MatrixExperiment) string {
+	what := fmt.Sprintf("%q", d.Class)
+	if d.Class == FailedClass {
+		what = "a trial that fits no class"
+	} else if desc := e.Descriptions[d.Class]; desc != "" {
+		what = fmt.Sprintf("%q (%s)", d.Class, strings.TrimSuffix(desc, "."))
+	}
+	return fmt.Sprintf("%s: %s (%d/%d) with %s and %s (%d/%d) with %s (95%% intervals %s and %s).",
+		capitalize(what), sharePct(d.KA, d.NA), d.KA, d.NA, d.A, sharePct(d.KB, d.NB), d.KB, d.NB, d.B,
+		interval(d.KA, d.NA), interval(d.KB, d.NB))
+}
+
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// MatrixSection renders the body of the matrix section of RESULTS.md (under a heading such as "## kcp-go
+// versions"): per experiment a table (rows: versions,
+// columns: classes with count and share), the chart when charts has one for the experiment (a path
+// relative to RESULTS.md), and one sentence per difference beyond the 95% intervals.
+func MatrixSection(m *Matrix, charts map[string]string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "The experiments run against each kcp-go release (`kcplab matrix`), each in its own process built against that release: %s", strings.Join(quoteAll(m.Versions), ", "))
+	if m.Trials > 0 {
+		fmt.Fprintf(&b, "; %d trials per experiment and release", m.Trials)
+	}
+	b.WriteString(".\n")
+	b.WriteString("Each cell is trials in the class and their share; a difference is named when the two 95% (Wilson) intervals do not overlap.\n")
+	for i := range m.Experiments {
+		e := &m.Experiments[i]
+		fmt.Fprintf(&b, "\n### %s: %s\n\n", e.ID, e.Title)
+		var vs []string
+		for _, v := range m.Versions {
+			if e.Versions[v] != nil {
+				vs = append(vs, v)
+			}
+		}
+		cols := e.columns(vs)
+		b.WriteString("| kcp-go | trials |")
+		for _, c := range cols {
+			fmt.Fprintf(&b, " %s |", strings.ReplaceAll(c, "|", "\\|"))
+		}
+		b.WriteString("\n|---|---:|")
+		b.WriteString(strings.Repeat("---:|", len(cols)))
+		b.WriteString("\n")
+		for _, v := range vs {
+			vc := e.Versions[v]
+			label := "`" + v + "`"
+			if vc.KCPGo != "" && vc.KCPGo != v {
+				label += fmt.Sprintf(" (ran %s)", vc.KCPGo)
+			}
+			if vc.Error != "" {
+				fmt.Fprintf(&b, "| %s | – | %s |\n", label, strings.ReplaceAll(firstLine(vc.Error), "|", "\\|"))
+				continue
+			}
+			fmt.Fprintf(&b, "| %s | %d |", label, vc.Trials)
+			for _, c := range cols {
+				k := vc.Count(c)
+				fmt.Fprintf(&b, " %d (%s) |", k, sharePct(k, vc.Trials))
+			}
+			b.WriteString("\n")
+		}
+		if p := charts[e.ID]; p != "" {
+			fmt.Fprintf(&b, "\n![%s: class shares by kcp-go version](%s)\n", e.ID, p)
+		}
+		diffs := m.Differences(e)
+		if len(diffs) == 0 {
+			b.WriteString("\nNo class's share differs between versions beyond the 95% intervals.\n")
+			continue
+		}
+		b.WriteString("\n")
+		for _, d := range diffs {
+			fmt.Fprintf(&b, "- %s\n", d.Sentence(e))
+		}
+	}
+	return b.String()
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = "`" + s + "`"
+	}
+	return out
+}

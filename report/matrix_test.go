@@ -1,0 +1,142 @@
+package report
+
+import (
+	"bytes"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func synthetic() *Matrix {
+	return &Matrix{
+		Versions: []string{"v5.4.20+incompatible", "v5.6.1", "v5.6.72", "v5.7.6"},
+		Trials:   40,
+		Experiments: []MatrixExperiment{{
+			ID: "p003", Title: "the server's Close is not signalled to the client",
+			Classes:      []string{"delivered", "response lost at Close"},
+			Descriptions: map[string]string{"delivered": "the post's four datagrams."},
+			Versions: map[string]*VersionCounts{
+				"v5.4.20+incompatible": {KCPGo: "v5.4.20+incompatible", Trials: 40, Classes: map[string]int{"delivered": 21, "response lost at Close": 19}},
+				"v5.6.1":               {KCPGo: "v5.6.1", Trials: 40, Classes: map[string]int{"delivered": 20, "response lost at Close": 20}},
+				"v5.6.72":              {KCPGo: "v5.6.72", Trials: 40, Classes: map[string]int{"delivered": 22, "response lost at Close": 18}},
+				"v5.7.6":               {KCPGo: "v5.7.6", Trials: 40, Classes: map[string]int{"delivered": 0}, Failed: 40},
+			},
+		}, {
+			ID: "p001", Title: "quiet", Classes: []string{"a", "b"},
+			Versions: map[string]*VersionCounts{
+				"v5.6.1": {KCPGo: "v5.6.1", Trials: 10, Classes: map[string]int{"a": 5, "b": 5}},
+				"v5.7.6": {KCPGo: "v5.7.6", Trials: 10, Classes: map[string]int{"a": 6, "b": 4}},
+			},
+		}},
+	}
+}
+
+func TestWilson(t *testing.T) {
+	for _, tc := range []struct {
+		k, n   int
+		lo, hi float64
+	}{
+		{0, 10, 0, 0.2775}, {10, 10, 0.7225, 1}, {5, 10, 0.2366, 0.7634}, {21, 40, 0.3750, 0.6706}, {0, 0, 0, 1},
+	} {
+		lo, hi := Wilson(tc.k, tc.n)
+		if d := lo - tc.lo; d > 0.001 || d < -0.001 {
+			t.Errorf("Wilson(%d, %d) lo = %.4f, want %.4f", tc.k, tc.n, lo, tc.lo)
+		}
+		if d := hi - tc.hi; d > 0.001 || d < -0.001 {
+			t.Errorf("Wilson(%d, %d) hi = %.4f, want %.4f", tc.k, tc.n, hi, tc.hi)
+		}
+	}
+	if !Differ(0, 40, 21, 40) || Differ(20, 40, 22, 40) || Differ(0, 0, 5, 5) {
+		t.Error("Differ")
+	}
+}
+
+func TestDifferences(t *testing.T) {
+	m := synthetic()
+	d := m.Differences(&m.Experiments[0])
+	var got []string
+	for _, x := range d {
+		got = append(got, x.Class+" "+x.A+">"+x.B)
+	}
+	want := []string{"delivered v5.6.72>v5.7.6", "response lost at Close v5.6.72>v5.7.6", FailedClass + " v5.6.72>v5.7.6"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("differences:\n got %q\nwant %q", got, want)
+	}
+	if d := m.Differences(&m.Experiments[1]); len(d) != 0 {
+		t.Errorf("p001: %v", d)
+	}
+	// A drift over several releases with no adjacent step beyond the intervals: first vs last.
+	e := &MatrixExperiment{ID: "x", Classes: []string{"a"}, Versions: map[string]*VersionCounts{}}
+	vs := []string{"v1", "v2", "v3", "v4", "v5"}
+	for i, v := range vs {
+		e.Versions[v] = &VersionCounts{Trials: 20, Classes: map[string]int{"a": 4 * i}}
+	}
+	d = (&Matrix{Versions: vs}).Differences(e)
+	if len(d) != 1 || d[0].A != "v1" || d[0].B != "v5" {
+		t.Errorf("drift: %+v", d)
+	}
+}
+
+func TestMatrixSection(t *testing.T) {
+	m := synthetic()
+	s := MatrixSection(m, map[string]string{"p003": "results/matrix-p003.png"})
+	for _, want := range []string{
+		"### p003: the server's Close is not signalled to the client",
+		"| kcp-go | trials | delivered | response lost at Close | " + FailedClass + " |",
+		"| `v5.4.20+incompatible` | 40 | 21 (52%) | 19 (48%) | 0 (0%) |",
+		"| `v5.7.6` | 40 | 0 (0%) | 0 (0%) | 40 (100%) |",
+		"![p003: class shares by kcp-go version](results/matrix-p003.png)",
+		`- "delivered" (the post's four datagrams): 55% (22/40) with v5.6.72 and 0% (0/40) with v5.7.6 (95% intervals 40–69% and 0–9%).`,
+		"- A trial that fits no class: 0% (0/40) with v5.6.72 and 100% (40/40) with v5.7.6",
+		"### p001: quiet",
+		"No class's share differs between versions beyond the 95% intervals.",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("missing %q in\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "v5.6.1 | – |") {
+		t.Error("a version without a run got a row")
+	}
+}
+
+func TestMatrixRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "matrix.json")
+	if err := WriteMatrix(path, synthetic()); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadMatrix(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Experiments[0].Versions["v5.7.6"].Failed != 40 || m.Versions[0] != "v5.4.20+incompatible" {
+		t.Errorf("round trip: %+v", m)
+	}
+}
+
+func TestCharts(t *testing.T) {
+	dir := t.TempDir()
+	charts, err := Charts(synthetic(), filepath.Join(dir, "results"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if charts["p003"] != "results/matrix-p003.png" || charts["p001"] != "results/matrix-p001.png" {
+		t.Errorf("charts: %v", charts)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, charts["p003"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := img.Bounds(); r.Dx() < 300 || r.Dy() < 200 {
+		t.Errorf("chart is %v", r)
+	}
+	if err := Chart(&Matrix{Versions: []string{"v1"}}, &MatrixExperiment{ID: "none"}, filepath.Join(dir, "x.png")); err == nil {
+		t.Error("a chart without data")
+	}
+}

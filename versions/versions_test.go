@@ -1,0 +1,234 @@
+package versions
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const testGoMod = `module kcplab
+
+go 1.26
+
+require (
+	github.com/gopacket/gopacket v1.7.7
+	github.com/xtaci/kcp-go/v5 v5.6.72
+	golang.org/x/net v0.55.0
+)
+`
+
+func TestModfile(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, version string
+		want, notWant     []string
+		err               bool
+	}{
+		{name: "v5 release", in: testGoMod, version: "v5.6.1",
+			want:    []string{"\tgithub.com/xtaci/kcp-go/v5 v5.6.1\n", "github.com/gopacket/gopacket v1.7.7", "module kcplab"},
+			notWant: []string{"v5.6.72", "replace"}},
+		{name: "newer release", in: testGoMod, version: "v5.7.6",
+			want: []string{"\tgithub.com/xtaci/kcp-go/v5 v5.7.6\n"}, notWant: []string{"v5.6.72"}},
+		{name: "same release", in: testGoMod, version: "v5.6.72", want: []string{"github.com/xtaci/kcp-go/v5 v5.6.72"}},
+		{name: "seed path", in: testGoMod, version: "v5.4.20+incompatible",
+			want: []string{"github.com/xtaci/kcp-go/v5 v5.6.72\n", "\nreplace github.com/xtaci/kcp-go/v5 => github.com/xtaci/kcp-go v5.4.20+incompatible\n"}},
+		{name: "single-line require", in: "module kcplab\n\ngo 1.26\n\nrequire github.com/xtaci/kcp-go/v5 v5.6.72 // pinned\n", version: "v5.6.24",
+			want: []string{"require github.com/xtaci/kcp-go/v5 v5.6.24 // pinned\n"}},
+		{name: "old replace dropped", in: testGoMod + "\nreplace github.com/xtaci/kcp-go/v5 => ../kcp-go\n", version: "v5.6.1",
+			want: []string{"kcp-go/v5 v5.6.1"}, notWant: []string{"../kcp-go"}},
+		{name: "old replace dropped for the seed", in: testGoMod + "\nreplace github.com/xtaci/kcp-go/v5 v5.6.72 => ../kcp-go\n", version: "v5.4.20+incompatible",
+			want: []string{"=> github.com/xtaci/kcp-go v5.4.20+incompatible"}, notWant: []string{"../kcp-go"}},
+		{name: "no kcp-go", in: "module x\n\ngo 1.26\n", version: "v5.6.1", err: true},
+		{name: "bad version", in: testGoMod, version: "v5.6", err: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := Modfile([]byte(tc.in), tc.version)
+			if tc.err {
+				if err == nil {
+					t.Fatalf("no error; got\n%s", out)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("missing %q in\n%s", w, out)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(string(out), w) {
+					t.Errorf("unexpected %q in\n%s", w, out)
+				}
+			}
+			if n := strings.Count(string(out), "replace "); n > 1 {
+				t.Errorf("%d replace directives in\n%s", n, out)
+			}
+		})
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	for in, want := range map[string]string{
+		"seed": "v5.4.20+incompatible", "v5.4.20": "v5.4.20+incompatible", "v5.4.20+incompatible": "v5.4.20+incompatible",
+		"v5.4.16": "v5.4.16+incompatible", "v5.6.1": "v5.6.1", "v5.7.6": "v5.7.6", "v5.7.9": "v5.7.9",
+		"v5.6.1+incompatible": "", "v5.4.22": "", "v4.3.0": "", "5.6.1": "", "v5.6": "", "v5.6.01": "", "latest": "",
+	} {
+		got, err := Normalize(in)
+		if want == "" {
+			if err == nil || !errors.Is(err, ErrUnknown) {
+				t.Errorf("Normalize(%q) = %q, %v; want an ErrUnknown", in, got, err)
+			}
+			continue
+		}
+		if err != nil || got != want {
+			t.Errorf("Normalize(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+func TestReleases(t *testing.T) {
+	r := Releases()
+	if r[0] != "v5.4.16+incompatible" || r[len(r)-1] != "v5.7.6" {
+		t.Errorf("releases from %s to %s", r[0], r[len(r)-1])
+	}
+	for i := 1; i < len(r); i++ {
+		if Compare(r[i-1], r[i]) >= 0 {
+			t.Errorf("%s before %s", r[i-1], r[i])
+		}
+	}
+	for _, d := range Defaults {
+		if !Known(d) {
+			t.Errorf("default %s is not in the release list", d)
+		}
+	}
+	if Known("v5.4.22") || Known("v5.4.22+incompatible") {
+		t.Error("v5.4.22 is not served")
+	}
+	b, err := Between("v5.4.20+incompatible", "v5.5.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(b, " "); got != "v5.4.20+incompatible v5.5.0 v5.5.1 v5.5.2" {
+		t.Errorf("Between = %s", got)
+	}
+	if b, _ := Between("v5.6.1", "v5.6.1"); len(b) != 1 {
+		t.Errorf("Between(v5.6.1, v5.6.1) = %v", b)
+	}
+	if _, err := Between("v5.6.2", "v5.6.1"); err == nil {
+		t.Error("Between accepted a reversed range")
+	}
+}
+
+func TestSourceHash(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", "module x\n")
+	write("a/a.go", "package a\n")
+	h1, err := SourceHash(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("a/a_test.go", "package a\n")
+	write("out/x.go", "package x\n")
+	write("README.md", "hello\n")
+	if h2, _ := SourceHash(dir); h2 != h1 {
+		t.Error("tests, out/ or docs changed the hash")
+	}
+	write("a/a.go", "package a // changed\n")
+	if h3, _ := SourceHash(dir); h3 == h1 {
+		t.Error("a source change kept the hash")
+	}
+}
+
+// TestBuildV561 really builds kcplab against v5.6.1 (NewConn3 shim) and checks the binary's build info.
+func TestBuildV561(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds kcplab against kcp-go v5.6.1 (module download and a build)")
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Builder{Root: root, CacheDir: t.TempDir()}
+	bin, err := b.Build(context.Background(), "v5.6.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bin.Cached || bin.Version != "v5.6.1" || strings.Join(bin.Tags, ",") != NoConn4Tag+","+PlainTimeoutTag {
+		t.Errorf("got %+v", bin)
+	}
+	if v, err := LinkedVersion(bin.Path); err != nil || v != "v5.6.1" {
+		t.Errorf("LinkedVersion = %q, %v", v, err)
+	}
+	again, err := b.Build(context.Background(), "v5.6.1")
+	if err != nil || !again.Cached || again.Path != bin.Path {
+		t.Errorf("second build: %+v, %v", again, err)
+	}
+	if _, err := b.Build(context.Background(), "v5.4.23"); !errors.Is(err, ErrUnknown) {
+		t.Errorf("v5.4.23: %v, want ErrUnknown", err)
+	}
+}
+
+func TestTags(t *testing.T) {
+	dir := t.TempDir()
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "sess.go"), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("package kcp\n\nfunc NewConn4() {}\n\ntype timeoutError struct{}\n\ntype Listener struct{ ownConn bool }\n")
+	if tags, err := Tags(dir); err != nil || len(tags) != 0 {
+		t.Errorf("new API: %v, %v", tags, err)
+	}
+	write("package kcp\n\nfunc NewConn3() {}\n\ntype Listener struct{ ownConn bool }\n")
+	if tags, err := Tags(dir); err != nil || strings.Join(tags, ",") != NoConn4Tag+","+PlainTimeoutTag {
+		t.Errorf("v5.6.1 API: %v, %v", tags, err)
+	}
+	write("package kcp\n\nfunc NewConn3() {}\n")
+	if tags, err := Tags(dir); err != nil || strings.Join(tags, ",") != NoConn4Tag+","+PlainTimeoutTag+","+ListenerOwnsConnTag {
+		t.Errorf("old API: %v, %v", tags, err)
+	}
+}
+
+// TestBuildSeed really builds kcplab against the seed's import path (a replace of the /v5 path by
+// github.com/xtaci/kcp-go v5.4.20+incompatible) and checks that the binary reports that version.
+func TestBuildSeed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds kcplab against kcp-go v5.4.20+incompatible (module download and a build)")
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Builder{Root: root, CacheDir: t.TempDir()}
+	bin, err := b.Build(context.Background(), "seed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := NoConn4Tag + "," + PlainTimeoutTag + "," + ListenerOwnsConnTag; strings.Join(bin.Tags, ",") != want {
+		t.Errorf("tags %v, want %s", bin.Tags, want)
+	}
+	if v, err := LinkedVersion(bin.Path); err != nil || v != SeedVersion {
+		t.Errorf("LinkedVersion = %q, %v", v, err)
+	}
+	mod, err := os.ReadFile(filepath.Join(filepath.Dir(bin.Path), "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(mod), "replace github.com/xtaci/kcp-go/v5 => github.com/xtaci/kcp-go v5.4.20+incompatible") {
+		t.Errorf("generated go.mod:\n%s", mod)
+	}
+}
