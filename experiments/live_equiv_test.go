@@ -92,7 +92,7 @@ func TestLiveMatchesTapOnP003(t *testing.T) {
 			return both, nil
 		}
 		before := kcp.DefaultSnmp.Copy()
-		tr, err := harness.RunTrial(context.Background(), e, n, open)
+		tr, err := harness.RunTrial(context.Background(), e, n, open, uint64(n))
 		require.NoError(t, err)
 		after := kcp.DefaultSnmp.Copy()
 		class, err := harness.Classify(e, tr)

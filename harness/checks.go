@@ -18,10 +18,10 @@ func NoHandshake() Check {
 		if len(tr.Segments) == 0 {
 			return nil
 		}
-		for _, s := range tr.Segments {
+		for i, s := range tr.Segments {
 			if s.Dir == C2S && s.Cmd == kcpwire.CmdPush {
-				if s.Datagram != 0 {
-					return fmt.Errorf("%d datagram(s) before the client's first PUSH; first: %s", s.Datagram, tr.Segments[0])
+				if i != 0 {
+					return fmt.Errorf("%d segment(s) before the client's first PUSH; first: %s", i, tr.Segments[0])
 				}
 				if s.Sn != 0 {
 					return fmt.Errorf("the client's first PUSH has sn=%d, want 0", s.Sn)

@@ -75,7 +75,7 @@ func TestChecks(t *testing.T) {
 				tr.Segments[i].Datagram++
 			}
 			tr.Segments = append([]Seg{probe}, tr.Segments...)
-		}, "1 datagram(s) before"},
+		}, "1 segment(s) before"},
 		{"data and acks: passes", OnlyDataAndAcks(), func(*Trace) {}, ""},
 		{"data and acks: unexplained bytes", OnlyDataAndAcks(), func(tr *Trace) {
 			tr.Segments[2].Data = []byte("bye")

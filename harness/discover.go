@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"kcplab/capture"
@@ -52,9 +53,12 @@ func Signature(tr *Trace) string {
 // datagramPatterns renders each datagram as its direction and segments, e.g. "s→c ACK0+PUSH0".
 func datagramPatterns(tr *Trace) []string {
 	var out []string
-	last := -1
+	last := math.MinInt
 	for _, s := range tr.Segments {
 		seg := fmt.Sprintf("%s%d", cmdShort(s.Cmd), s.Sn)
+		if s.Dropped != "" {
+			seg += "(dropped)"
+		}
 		if s.Datagram == last {
 			out[len(out)-1] += "+" + seg
 			continue

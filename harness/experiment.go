@@ -7,6 +7,8 @@ import (
 	"time"
 
 	kcp "github.com/xtaci/kcp-go/v5"
+
+	"kcplab/link"
 )
 
 // Role is one side of an experiment: it gets the session as a net.Conn and returns the error it ended with.
@@ -26,14 +28,33 @@ type Experiment struct {
 	Transport     Transport               // framing on the wire: plain (default), FEC, encryption
 	ServerSession func(s *kcp.UDPSession) // options for each accepted session (nil: kcp-go defaults)
 	ClientSession func(s *kcp.UDPSession) // options for the client session (nil: kcp-go defaults)
-	Trials        int                     // default number of trials
-	Timeout       time.Duration           // bound on one trial (default 10 s)
-	Quiet         time.Duration           // wire silence that ends a trial once the roles returned (default 300 ms)
+	// Link is the network between the peers (zero: the perfect loopback); Links, when set, lists
+	// several, one row of results each (see Variants).
+	Link    link.Config
+	Links   []link.Config
+	Trials  int           // default number of trials
+	Timeout time.Duration // bound on one trial (default 10 s)
+	Quiet   time.Duration // wire silence that ends a trial once the roles returned (default 300 ms)
 
 	Classes    []Class   // named outcomes; every trial must match exactly one
 	Invariants []Check   // hold in every trial
 	Timings    []Timing  // timing expectations of every class (besides its ladder's timed steps)
 	Measures   []Measure // numbers reported per class (e.g. a gap in ms, sessions accepted)
+}
+
+// Variants returns the experiment once per link setting of Links (each with its Link set and the
+// setting in its ID, e.g. "close-under-loss@loss=10%"), or the experiment itself when it has none.
+func (e *Experiment) Variants() []*Experiment {
+	if len(e.Links) == 0 {
+		return []*Experiment{e}
+	}
+	out := make([]*Experiment, 0, len(e.Links))
+	for _, l := range e.Links {
+		v := *e
+		v.ID, v.Link, v.Links = e.ID+"@"+l.String(), l, nil
+		out = append(out, &v)
+	}
+	return out
 }
 
 // Measure is a number taken from each trial, summarised per class in the results.

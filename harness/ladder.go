@@ -21,10 +21,16 @@ type Step struct {
 	Gap               time.Duration // expected time since the previous segment (or the trial's start, if Abs), if Timed
 	Timed             bool          // whether the step has a timing expectation
 	Abs               bool          // Gap counts from the trial's start, not from the previous segment
+	// Lost expects the segment to have been dropped by the link (DroppedByLink); otherwise it must
+	// have crossed the wire.
+	Lost bool
 	// Repeated lets the step match MinN to MaxN consecutive segments (Repeat); otherwise exactly one.
 	Repeated   bool
 	MinN, MaxN int
 }
+
+// DroppedByLink expects the segment to have been sent but dropped by the link between the peers.
+func (s Step) DroppedByLink() Step { s.Lost = true; return s }
 
 // Repeat lets the step match from min to max consecutive segments, e.g. a request and its
 // retransmissions; min 0 makes it optional. A timed repeated step is timed at its first segment.
@@ -83,6 +89,9 @@ func (s Step) String() string {
 	if s.Repeated {
 		out += fmt.Sprintf(" ×%d-%d", s.MinN, s.MaxN)
 	}
+	if s.Lost {
+		out += " (dropped by the link)"
+	}
 	switch {
 	case s.Timed && s.Abs:
 		out += fmt.Sprintf(" (@%v±%v)", s.Gap, Tolerance(s.Gap))
@@ -100,6 +109,9 @@ func (s Step) match(seg Seg) error {
 	}
 	if seg.Cmd != s.Cmd {
 		bad = append(bad, "cmd")
+	}
+	if (seg.Dropped != "") != s.Lost {
+		bad = append(bad, "dropped")
 	}
 	for _, f := range []struct {
 		name      string

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"kcplab/link"
 )
 
 // RunOptions configure a run of many trials.
@@ -28,6 +30,11 @@ type RunOptions struct {
 	// Signature, instead of failing it: a release's new behaviour then shows as data. Trials the
 	// harness could not run still fail.
 	Discover bool
+	// Link, when not nil, puts every trial over this link instead of the experiment's own.
+	Link *link.Config
+	// Seed is the run's link seed: trial n draws the link's random decisions from Seed+n-1, so a
+	// trial's seed (in summary.json and its pcapng) replays it as trial 1 of a run. 0: a random seed.
+	Seed uint64
 }
 
 // DefaultParallel is how many trials run at once unless RunOptions says otherwise.
@@ -53,6 +60,7 @@ type Result struct {
 	Trials     []TrialResult
 	Counts     map[string]int // per class name
 	Timing     []Verdict      // every timing expectation of every class, judged over the run's trials
+	Seed       uint64         // the run's link seed (trial n used Seed+n-1)
 }
 
 // TimingFailed returns the timing verdicts that failed: the distribution of a class's timing was not
@@ -124,9 +132,18 @@ func Run(ctx context.Context, e *Experiment, opts RunOptions) (*Result, error) {
 	if e.Client == nil || e.Server == nil {
 		return nil, fmt.Errorf("experiment %s: both roles are required", e.ID)
 	}
+	if opts.Link != nil {
+		v := *e
+		v.Link = *opts.Link
+		e = &v
+	}
+	seed := opts.Seed
+	if seed == 0 {
+		seed = link.RandomSeed()
+	}
 	n := orInt(opts.Trials, e.trials())
 	par := min(orInt(opts.Parallel, DefaultParallel), n)
-	res := &Result{Experiment: e, Capture: orKind(opts.Capture), Parallel: par, Started: time.Now(),
+	res := &Result{Experiment: e, Capture: orKind(opts.Capture), Parallel: par, Started: time.Now(), Seed: seed,
 		Trials: make([]TrialResult, n), Counts: map[string]int{}}
 	for _, c := range e.Classes {
 		res.Counts[c.Name] = 0
@@ -156,7 +173,7 @@ func Run(ctx context.Context, e *Experiment, opts RunOptions) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				tr := runOne(ctx, e, i+1, open, dir, keep, opts.Discover)
+				tr := runOne(ctx, e, i+1, open, dir, keep, opts.Discover, seed+uint64(i))
 				mu.Lock()
 				res.Trials[i] = tr
 				done++
@@ -218,8 +235,8 @@ func (k *keepDir) get(id string) (string, error) {
 }
 
 // runOne runs, classifies and saves one trial.
-func runOne(ctx context.Context, e *Experiment, n int, open Opener, dir string, keep *keepDir, disc bool) TrialResult {
-	tr, err := RunTrial(ctx, e, n, open)
+func runOne(ctx context.Context, e *Experiment, n int, open Opener, dir string, keep *keepDir, disc bool, seed uint64) TrialResult {
+	tr, err := RunTrial(ctx, e, n, open, seed)
 	res := TrialResult{Trial: n, Trace: tr, Err: err}
 	if tr == nil {
 		return res

@@ -147,7 +147,7 @@ func TestTrialTimeoutIsBounded(t *testing.T) {
 		return err
 	}
 	start := time.Now()
-	tr, err := RunTrial(context.Background(), e, 1, TapOpener)
+	tr, err := RunTrial(context.Background(), e, 1, TapOpener, 1)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "client role still running")
 	assert.Less(t, time.Since(start), 3*time.Second)

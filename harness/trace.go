@@ -9,6 +9,7 @@ import (
 
 	"kcplab/capture"
 	"kcplab/kcpwire"
+	"kcplab/link"
 )
 
 // Dir is the direction of a datagram between the trial's client and server.
@@ -35,14 +36,20 @@ func (d Dir) String() string {
 // Seg is one decoded KCP segment of a trial, with where and when it travelled.
 type Seg struct {
 	kcpwire.Segment
-	Datagram int           // index into Trace.Datagrams
-	Time     time.Duration // since the trial's start (the client's Dial returned)
+	// Datagram is the index into Trace.Datagrams, or for a segment the link dropped, -1 minus the
+	// index of its record among the dropped ones (segments of one datagram share it either way).
+	Datagram int
+	Time     time.Duration // since the trial's start (the client's Dial returned); sent, for a dropped one
 	Dir      Dir
+	Dropped  string // the link's reason when the segment never reached the wire (loss, blackhole, ...)
 }
 
 // String is a ladder line, e.g. "     0.4ms s→c ACK  sn=0 una=1 len=0 wnd=32 [#2]": [#2] is the
 // datagram it travelled in (1-based), so segments that shared a datagram show the same number.
 func (s Seg) String() string {
+	if s.Dropped != "" {
+		return fmt.Sprintf("%8.1fms %s %-4s sn=%d una=%d len=%d wnd=%d [dropped by the link: %s]", ms(s.Time), s.Dir, s.Cmd, s.Sn, s.Una, s.Len, s.Wnd, s.Dropped)
+	}
 	return fmt.Sprintf("%8.1fms %s %-4s sn=%d una=%d len=%d wnd=%d [#%d]", ms(s.Time), s.Dir, s.Cmd, s.Sn, s.Una, s.Len, s.Wnd, s.Datagram+1)
 }
 
@@ -67,7 +74,16 @@ type Trace struct {
 	ServerErr []error // what each accepted session's role returned, in accept order
 	TornDown  []bool  // per accepted session: its role was still running at teardown and ended by it
 	Stats     capture.Stats
-	Stalls    Stalls // when the process was stalled during the trial (machine load; see timing.go)
+	Stalls    Stalls     // when the process was stalled during the trial (machine load; see timing.go)
+	Link      *TraceLink // the link between the peers, if the experiment had one
+}
+
+// TraceLink is what a trial's link did: its seed (which replays its random decisions), its SPEC and
+// counts, and the fate of every datagram each side sent.
+type TraceLink struct {
+	Seed    uint64
+	Summary link.Summary
+	Records []link.Record
 }
 
 // decode fills Segments from Datagrams with the given framing.
@@ -83,6 +99,31 @@ func (tr *Trace) decode(f kcpwire.Framing) {
 			tr.Segments = append(tr.Segments, Seg{Segment: s, Datagram: i, Time: tr.Rel(dg.Time), Dir: tr.dir(dg)})
 		}
 	}
+	if tr.Link == nil {
+		return
+	}
+	// What the link kept off the wire: every datagram none of whose copies was delivered, at the time
+	// its sender sent it.
+	dropped := 0
+	for _, r := range tr.Link.Records {
+		if r.DeliveredCopies() > 0 || r.Payload == nil {
+			continue
+		}
+		dropped++
+		if err := d.Decode(r.Payload, f); err != nil {
+			tr.DecodeErrs = append(tr.DecodeErrs, fmt.Errorf("%s: %w", r, err))
+			continue
+		}
+		dir := C2S
+		if r.Dir == link.S2C {
+			dir = S2C
+		}
+		for _, s := range d.Segments {
+			s.Data = append([]byte(nil), s.Data...)
+			tr.Segments = append(tr.Segments, Seg{Segment: s, Datagram: -dropped, Time: tr.Rel(r.Sent), Dir: dir, Dropped: r.Fate.String()})
+		}
+	}
+	sort.SliceStable(tr.Segments, func(i, j int) bool { return tr.Segments[i].Time < tr.Segments[j].Time })
 }
 
 func (tr *Trace) dir(dg capture.Datagram) Dir {

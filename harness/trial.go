@@ -16,6 +16,7 @@ import (
 
 	"kcplab/capture"
 	"kcplab/kcpwire"
+	"kcplab/link"
 )
 
 // CaptureKind selects how a trial's datagrams are recorded.
@@ -151,10 +152,11 @@ func trialSockets(listen func() (*net.UDPConn, netip.AddrPort, error)) (srv, cli
 // delays every later one. Spaced 2 ms apart, 160 trials start within a third of a second.
 var startPacer = rate.NewLimiter(rate.Every(2*time.Millisecond), 1)
 
-// RunTrial runs one trial of e with fresh loopback ports and returns its trace. An error means the
+// RunTrial runs one trial of e with fresh loopback ports and returns its trace. When e has a Link, the
+// datagrams between the peers go through it, its random decisions drawn from seed. An error means the
 // trial could not be run or did not finish within the experiment's timeout; a trace is returned with
 // whatever was recorded whenever possible.
-func RunTrial(ctx context.Context, e *Experiment, n int, open Opener) (*Trace, error) {
+func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint64) (*Trace, error) {
 	if err := startPacer.Wait(ctx); err != nil {
 		return nil, err
 	}
@@ -185,7 +187,18 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener) (*Trace, e
 	t := &trial{e: e, firstSrv: make(chan struct{})}
 	tr := &Trace{Experiment: e.ID, Trial: n, Client: cliAddr, Server: srvAddr}
 
-	ln, err := serveOn(block, ds, ps, src.Wrap(srvUDP, capture.SideServer))
+	// The link, if any, sits over the capture: the capture records what crossed the wire, when it did,
+	// and the link's records add what each side sent and what the link did with it.
+	var lk *link.Link
+	srvConn, cliConn0 := src.Wrap(srvUDP, capture.SideServer), src.Wrap(cliUDP, capture.SideClient)
+	if !e.Link.IsZero() {
+		if lk, err = link.New(e.Link, seed, time.Now(), link.WithPayloads()); err != nil {
+			return nil, fmt.Errorf("link: %w", err)
+		}
+		defer lk.Close() // on an early return; the normal teardown closes it after the sockets
+		srvConn, cliConn0 = lk.Wrap(srvConn, link.S2C), lk.Wrap(cliConn0, link.C2S)
+	}
+	ln, err := serveOn(block, ds, ps, srvConn)
 	if err != nil {
 		probe.Stop()
 		return nil, fmt.Errorf("listen: %w", err)
@@ -200,7 +213,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener) (*Trace, e
 		probe.Stop()
 		return nil, err
 	}
-	cli, cliNet, err := dialOn(conv, net.UDPAddrFromAddrPort(srvAddr), block, ds, ps, src.Wrap(cliUDP, capture.SideClient))
+	cli, cliNet, err := dialOn(conv, net.UDPAddrFromAddrPort(srvAddr), block, ds, ps, cliConn0)
 	// The trial's time origin: the client session exists and its first update tick is scheduled
 	// (the last thing newUDPSession does), so its ticks fall at Start + k × interval.
 	tr.Start = time.Now()
@@ -239,7 +252,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener) (*Trace, e
 		}
 	}
 	if runErr == nil {
-		runErr = waitQuiet(ctx, src, e.quiet())
+		runErr = waitQuiet(ctx, src, lk, e.quiet())
 	}
 
 	// Teardown: the client session, if the role left it open (its Close may still flush something, so
@@ -249,7 +262,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener) (*Trace, e
 		cliConn.Close()
 		if runErr == nil {
 			qctx, qcancel := context.WithTimeout(context.Background(), 2*e.quiet()+time.Second)
-			runErr = waitQuiet(qctx, src, e.quiet())
+			runErr = waitQuiet(qctx, src, lk, e.quiet())
 			qcancel()
 		}
 	}
@@ -262,6 +275,10 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener) (*Trace, e
 	t.roles.Wait()
 	cliUDP.Close()
 	srvUDP.Close()
+	if lk != nil {
+		_ = lk.Close() // after the sockets: what it still held is recorded as lost with them
+		tr.Link = &TraceLink{Seed: seed, Summary: lk.Summary(), Records: lk.Records()}
+	}
 	if tr.Stats, err = src.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("capture: %w", err)
 	}
@@ -331,8 +348,9 @@ func (t *trial) closeSessions() {
 	}
 }
 
-// waitQuiet returns once no datagram has been captured for the quiet period.
-func waitQuiet(ctx context.Context, src capture.Source, quiet time.Duration) error {
+// waitQuiet returns once no datagram has been captured for the quiet period and the link, if any, holds
+// no datagram: a delayed datagram is silent until it is due.
+func waitQuiet(ctx context.Context, src capture.Source, lk *link.Link, quiet time.Duration) error {
 	timer := time.NewTimer(quiet)
 	defer timer.Stop()
 	for {
@@ -340,7 +358,10 @@ func waitQuiet(ctx context.Context, src capture.Source, quiet time.Duration) err
 		case <-src.Notify():
 			timer.Reset(quiet)
 		case <-timer.C:
-			return nil
+			if lk == nil || lk.Pending() == 0 {
+				return nil
+			}
+			timer.Reset(quiet)
 		case <-ctx.Done():
 			return errors.New("the wire never went quiet before the trial's deadline")
 		}
