@@ -18,17 +18,33 @@ func register(e *harness.Experiment) {
 	registry[e.ID] = e
 }
 
-// All returns every experiment, sorted by id.
+// All returns every experiment, sorted by id, with an experiment that lists several links as one
+// experiment per link (harness.Experiment.Variants).
 func All() []*harness.Experiment {
 	out := make([]*harness.Experiment, 0, len(registry))
 	for _, e := range registry {
-		out = append(out, e)
+		out = append(out, e.Variants()...)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
 
-// Lookup returns the experiment with the given id, or an error listing the known ids.
+// Select returns the experiments an id names: the experiment, every link variant of it, or one
+// variant by its full id ("close-under-loss@loss=10%").
+func Select(id string) ([]*harness.Experiment, error) {
+	if e, ok := registry[id]; ok {
+		return e.Variants(), nil
+	}
+	for _, e := range All() {
+		if e.ID == id {
+			return []*harness.Experiment{e}, nil
+		}
+	}
+	_, err := Lookup(id)
+	return nil, err
+}
+
+// Lookup returns the experiment registered with the given id, or an error listing the known ids.
 func Lookup(id string) (*harness.Experiment, error) {
 	if e, ok := registry[id]; ok {
 		return e, nil

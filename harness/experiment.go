@@ -23,6 +23,9 @@ type Experiment struct {
 	Answer func(r *Result) string
 
 	Server Role // runs on every session the listener accepts
+	// NoListener leaves the server's port without a listener: the client dials an address where
+	// nothing reads (the port is bound, so nothing answers, not even an ICMP error). Server is unused.
+	NoListener bool
 	Client Role // runs on the dialed session
 
 	Transport     Transport               // framing on the wire: plain (default), FEC, encryption

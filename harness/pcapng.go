@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"kcplab/capture"
+	"kcplab/link"
 )
 
 // PinnedKCPGo is the kcp-go version go.mod pins (a test keeps the two equal).
@@ -43,6 +44,18 @@ func Annotations(e *Experiment, tr *Trace, class string, failure error) capture.
 	}
 	fmt.Fprintf(&b, "client %s, server %s, framing %s, kcp-go %s, accepted sessions: %d\n",
 		tr.Client, tr.Server, e.Transport.Framing(), KCPGoVersion(), tr.Accepts)
+	if l := tr.Link; l != nil {
+		fmt.Fprintf(&b, "link between the peers: %s, seed %d (replay: kcplab run -link '%s' -seed %d -trials 1 %s)\n",
+			l.Summary.Spec, l.Seed, l.Summary.Spec, l.Seed, e.ID)
+		for _, d := range []struct {
+			name string
+			s    link.Stats
+		}{{"c2s", l.Summary.C2S}, {"s2c", l.Summary.S2C}} {
+			fmt.Fprintf(&b, "  %s: sent %d, delivered %d, dropped %d (loss %d, burst %d, drop list %d, blackhole %d, queue %d), duplicated %d, delayed %d\n",
+				d.name, d.s.Sent, d.s.Delivered, d.s.Dropped.Total(), d.s.Dropped.Loss, d.s.Dropped.Burst, d.s.Dropped.DropList,
+				d.s.Dropped.Blackhole, d.s.Dropped.QueueFull+d.s.Dropped.Overflow, d.s.Duplicated, d.s.Delayed)
+		}
+	}
 	if tr.Stalls.Longest() > Tolerance(0) {
 		fmt.Fprintf(&b, "machine load: the process stalled (%s, times from the client's Dial); no verdict depends on it\n", tr.Stalls)
 	}
@@ -59,8 +72,50 @@ func Annotations(e *Experiment, tr *Trace, class string, failure error) capture.
 			ann.Packets[i] = append(ann.Packets[i], line)
 		}
 	}
+	annotateLink(tr, ann)
 	ann.Section = b.String()
 	return ann
+}
+
+// annotateLink comments, on each packet the link delayed or duplicated, what it did, and on the packet
+// before (or the first) each datagram it kept off the wire: what the sender sent and the link dropped.
+func annotateLink(tr *Trace, ann capture.Annotations) {
+	if tr.Link == nil {
+		return
+	}
+	// The n-th datagram the capture saw from a side is the link's n-th wire copy in that direction.
+	var seen [2][]int // per direction: capture index of the n-th datagram from that side
+	for i, dg := range tr.Datagrams {
+		switch tr.dir(dg) {
+		case C2S:
+			seen[0] = append(seen[0], i)
+		case S2C:
+			seen[1] = append(seen[1], i)
+		}
+	}
+	origin := tr.Start
+	for _, r := range tr.Link.Records {
+		d := 0
+		if r.Dir == link.S2C {
+			d = 1
+		}
+		if r.DeliveredCopies() == 0 {
+			i := nearestBefore(tr.Datagrams, r.Sent)
+			if i >= 0 {
+				ann.Packets[i] = append(ann.Packets[i], fmt.Sprintf("%+.3fs after the Dial: %s", r.Sent.Sub(origin).Seconds(), r))
+			}
+			continue
+		}
+		if r.Copied == 1 && r.Copies[0].Delay == 0 {
+			continue // delivered as sent: nothing to say
+		}
+		for _, c := range r.Copies[:r.Copied] {
+			if c.Fate == link.FateDelivered && c.Wire >= 0 && int(c.Wire) < len(seen[d]) {
+				i := seen[d][c.Wire]
+				ann.Packets[i] = append(ann.Packets[i], r.String())
+			}
+		}
+	}
 }
 
 func nearestBefore(dgs []capture.Datagram, t time.Time) int {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"kcplab/link"
 )
 
 // Summary is the machine-readable record of a run (summary.json).
@@ -24,10 +26,46 @@ type Summary struct {
 	Failed     int               `json:"failed"`
 	// TimingFailed counts the timing verdicts that failed; Timing lists every verdict, with the trials
 	// outside tolerance and the stall measured around each.
-	TimingFailed int            `json:"timing_failed"`
-	Timing       []Verdict      `json:"timing"`
-	Load         LoadSummary    `json:"load"`
-	Trials       []TrialSummary `json:"trials"`
+	TimingFailed int         `json:"timing_failed"`
+	Timing       []Verdict   `json:"timing"`
+	Load         LoadSummary `json:"load"`
+	// Link is the network between the peers, when there was one: its SPEC, the run's seed (trial n
+	// used Seed+n-1) and what it did per direction over every trial.
+	Link   *LinkTotals    `json:"link,omitempty"`
+	Trials []TrialSummary `json:"trials"`
+}
+
+// LinkTotals is what a run's link did, summed over its trials.
+type LinkTotals struct {
+	Spec string     `json:"spec"`
+	Seed uint64     `json:"seed"`
+	C2S  LinkCounts `json:"c2s"`
+	S2C  LinkCounts `json:"s2c"`
+}
+
+// LinkCounts counts the datagrams of one direction over a run.
+type LinkCounts struct {
+	Sent       uint64     `json:"sent"`
+	Delivered  uint64     `json:"delivered"` // copies that crossed the wire, duplicates included
+	Dropped    link.Drops `json:"dropped"`
+	Duplicated uint64     `json:"duplicated"`
+	Delayed    uint64     `json:"delayed"`
+	Closed     uint64     `json:"closed"` // still in the link when the trial's sockets closed
+}
+
+func (c *LinkCounts) add(s link.Stats) {
+	c.Sent += s.Sent
+	c.Delivered += s.Delivered
+	c.Duplicated += s.Duplicated
+	c.Delayed += s.Delayed
+	c.Closed += s.Closed
+	d := &c.Dropped
+	d.Loss += s.Dropped.Loss
+	d.Burst += s.Dropped.Burst
+	d.DropList += s.Dropped.DropList
+	d.Blackhole += s.Dropped.Blackhole
+	d.QueueFull += s.Dropped.QueueFull
+	d.Overflow += s.Dropped.Overflow
 }
 
 // DiscoveredClass is a class a run discovered: its name (the signature), how many trials, and one
@@ -47,7 +85,9 @@ type TrialSummary struct {
 	Datagrams int     `json:"datagrams"`
 	Accepts   int     `json:"accepts"`
 	StallMs   float64 `json:"longest_stall_ms,omitempty"` // the longest stall of the process during the trial
-	Error     string  `json:"error,omitempty"`
+	// Link is what the trial's link did; its seed replays the trial (kcplab run -seed N -trials 1).
+	Link  *link.Summary `json:"link,omitempty"`
+	Error string        `json:"error,omitempty"`
 }
 
 // Summary condenses the result for summary.json.
@@ -71,6 +111,14 @@ func (r *Result) Summary() Summary {
 		if t.Trace != nil {
 			ts.Datagrams, ts.Accepts = len(t.Trace.Datagrams), t.Trace.Accepts
 			ts.StallMs = ms(t.Trace.Stalls.Longest())
+			if l := t.Trace.Link; l != nil {
+				ts.Link = &l.Summary
+				if s.Link == nil {
+					s.Link = &LinkTotals{Spec: l.Summary.Spec, Seed: r.Seed}
+				}
+				s.Link.C2S.add(l.Summary.C2S)
+				s.Link.S2C.add(l.Summary.S2C)
+			}
 		}
 		if t.Err != nil {
 			ts.Error = t.Err.Error()

@@ -198,18 +198,21 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint6
 		defer lk.Close() // on an early return; the normal teardown closes it after the sockets
 		srvConn, cliConn0 = lk.Wrap(srvConn, link.S2C), lk.Wrap(cliConn0, link.C2S)
 	}
-	ln, err := serveOn(block, ds, ps, srvConn)
-	if err != nil {
-		probe.Stop()
-		return nil, fmt.Errorf("listen: %w", err)
+	stopListener := func() {}
+	if !e.NoListener {
+		ln, err := serveOn(block, ds, ps, srvConn)
+		if err != nil {
+			probe.Stop()
+			return nil, fmt.Errorf("listen: %w", err)
+		}
+		acceptDone := make(chan struct{})
+		go t.acceptLoop(ln, acceptDone)
+		stopListener = func() { ln.Close(); <-acceptDone }
 	}
-	acceptDone := make(chan struct{})
-	go t.acceptLoop(ln, acceptDone)
 
 	var conv uint32
 	if err := binary.Read(rand.Reader, binary.LittleEndian, &conv); err != nil {
-		ln.Close()
-		<-acceptDone
+		stopListener()
 		probe.Stop()
 		return nil, err
 	}
@@ -218,8 +221,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint6
 	// (the last thing newUDPSession does), so its ticks fall at Start + k × interval.
 	tr.Start = time.Now()
 	if err != nil {
-		ln.Close()
-		<-acceptDone
+		stopListener()
 		probe.Stop()
 		return nil, fmt.Errorf("dial: %w", err)
 	}
@@ -269,8 +271,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint6
 	if clientDone != nil {
 		tr.ClientErr = <-clientDone
 	}
-	ln.Close()
-	<-acceptDone
+	stopListener()
 	t.closeSessions()
 	t.roles.Wait()
 	cliUDP.Close()

@@ -18,6 +18,7 @@ import (
 	"kcplab/capture"
 	"kcplab/experiments"
 	"kcplab/harness"
+	"kcplab/link"
 )
 
 func runList(args []string, stdout, stderr io.Writer) error {
@@ -40,14 +41,37 @@ type runFlags struct {
 	trials, parallel int
 	out, capture     string
 	discover         bool
+	link             linkFlag
+	seed             uint64
+}
+
+// linkFlag is the -link flag: a link SPEC, parsed when set.
+type linkFlag struct{ cfg *link.Config }
+
+func (l *linkFlag) String() string {
+	if l.cfg == nil {
+		return ""
+	}
+	return l.cfg.String()
+}
+
+func (l *linkFlag) Set(s string) error {
+	c, err := link.Parse(s)
+	if err != nil {
+		return err
+	}
+	l.cfg = &c
+	return nil
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, defaultOut string) {
 	fs.IntVar(&f.trials, "trials", 0, "trials per experiment (0: each experiment's default)")
 	fs.IntVar(&f.parallel, "parallel", harness.DefaultParallel, "trials running at once")
 	fs.StringVar(&f.out, "out", defaultOut, "directory for DIR/ID/trial-NNN.pcapng and DIR/ID/summary.json")
-	fs.StringVar(&f.capture, "capture", "tap", "capture source: tap (in-process) or live (libpcap on lo: root, or cap_net_raw as `make caps` grants)")
+	fs.StringVar(&f.capture, "capture", "tap", "capture source: tap (in-process) or live (libpcap on lo: root, or the cap_net_raw that make caps grants)")
 	fs.BoolVar(&f.discover, "discover", false, "a trial that fits no named class gets a class named by what happened, instead of failing")
+	fs.Var(&f.link, "link", "run every trial over this link between the peers (implies -discover; timing is then reported, not judged), e.g. 'loss=10%,delay=30ms,jitter=10ms,s2c.blackhole=2s..' (keys loss burst drop delay jitter reorder dup rate queue blackhole, prefix c2s. or s2c. for one direction)")
+	fs.Uint64Var(&f.seed, "seed", 0, "the link's seed: trial n uses seed+n-1, so a trial's seed from summary.json replays it with -trials 1 (0: random)")
 }
 
 // selected resolves the experiment ids (all when none is given) and validates the flags.
@@ -72,11 +96,11 @@ func (f *runFlags) selected(ids []string) ([]*harness.Experiment, harness.Captur
 	}
 	var out []*harness.Experiment
 	for _, id := range ids {
-		e, err := experiments.Lookup(id)
+		es, err := experiments.Select(id)
 		if err != nil {
 			return nil, "", usageErr("%v", err)
 		}
-		out = append(out, e)
+		out = append(out, es...)
 	}
 	return out, kind, nil
 }
@@ -99,7 +123,7 @@ func (f *runFlags) runAll(w, stderr io.Writer, exps []*harness.Experiment, kind 
 		}
 		progress, finish := newProgress(w, stderr, e.ID, n)
 		res, err := harness.Run(ctx, e, harness.RunOptions{Trials: f.trials, Parallel: f.parallel, Capture: kind,
-			OutDir: f.out, Discover: f.discover, Progress: progress})
+			OutDir: f.out, Discover: f.discover || f.link.cfg != nil, Link: f.link.cfg, Seed: f.seed, Progress: progress})
 		finish()
 		if err != nil {
 			return results, err
