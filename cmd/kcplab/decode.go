@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
-	"kcplab/capture"
 	"kcplab/kcpwire"
+	"kcplab/pcapfile"
 )
 
 // segmentJSON is one line of `kcplab decode -json`.
@@ -46,7 +46,7 @@ func runDecode(args []string, stdout, stderr io.Writer) error {
 		return usageErr("no capture file given")
 	}
 	for _, path := range fs.Args() {
-		f, err := capture.ReadFile(path)
+		f, err := pcapfile.ReadFile(path)
 		if err != nil {
 			return usageErr("%v", err)
 		}
@@ -60,7 +60,7 @@ func runDecode(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func decodeFile(w io.Writer, f *capture.File, framing kcpwire.Framing, port uint16, asJSON bool) error {
+func decodeFile(w io.Writer, f *pcapfile.File, framing kcpwire.Framing, port uint16, asJSON bool) error {
 	enc := json.NewEncoder(w)
 	var d kcpwire.Datagram
 	for i, dg := range f.Datagrams {

@@ -16,6 +16,7 @@ import (
 
 	"kcplab/capture"
 	"kcplab/kcpwire"
+	"kcplab/pcapfile"
 )
 
 func kcplab(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -40,7 +41,7 @@ func writeCapture(t *testing.T) string {
 		{Time: t0.Add(2 * time.Millisecond), Src: c, Dst: s, Payload: []byte("not kcp"), Side: capture.SideClient},
 	}
 	path := filepath.Join(t.TempDir(), "x.pcapng")
-	require.NoError(t, capture.WritePcapngFile(path, dgs, capture.Annotations{}))
+	require.NoError(t, pcapfile.WritePcapngFile(path, dgs, pcapfile.Annotations{}))
 	return path
 }
 

@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"bytes"
@@ -228,20 +228,21 @@ func TestReadErrors(t *testing.T) {
 		data   []byte
 		offset int64
 		msg    string
+		kept   int // complete UDP records before the fault; -1: no File at all
 	}{
-		{"empty", nil, 0, "empty file"},
-		{"text", []byte("this is not a capture file\n"), 0, "not a pcap or pcapng capture (starts with 74 68 69 73)"},
-		{"three bytes", []byte{0xd4, 0xc3, 0xb2}, 0, "cut off after 3 bytes"},
-		{"pcap header cut", pcap[:10], 0, "pcap file header cut off: the file ends at byte offset 10"},
-		{"pcap bad version", badVersion, 0, "bad pcap file header"},
-		{"unsupported link type", dot11, 20, "link type 105 is not supported"},
-		{"record header cut", pcap[:24+7], 24, "pcap record cut off (reading packet 0): the file ends at byte offset 31"},
-		{"record data cut", pcap[:rec1+16+3], int64(rec1), "pcap record cut off (reading packet 1)"},
-		{"cut after record header", pcap[:rec1+16], int64(rec1), "pcap record cut off (reading packet 1)"},
-		{"record too long", bigRecord, int64(rec1), "bad pcap record (reading packet 1)"},
-		{"pcapng section cut", ng[:20], 0, "pcapng section header cut off"},
-		{"pcapng block cut", ng[:ngOff[2]+30], int64(ngOff[2]), "pcapng block cut off (reading packet 2)"},
-		{"pcapng bad byte order", append([]byte{0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 1, 2, 3, 4}, make([]byte, 16)...), 0, "bad pcapng section header"},
+		{"empty", nil, 0, "empty file", -1},
+		{"text", []byte("this is not a capture file\n"), 0, "not a pcap or pcapng capture (starts with 74 68 69 73)", -1},
+		{"three bytes", []byte{0xd4, 0xc3, 0xb2}, 0, "cut off after 3 bytes", -1},
+		{"pcap header cut", pcap[:10], 0, "pcap file header cut off: the file ends at byte offset 10", -1},
+		{"pcap bad version", badVersion, 0, "bad pcap file header", -1},
+		{"unsupported link type", dot11, 20, "link type 105 is not supported", -1},
+		{"record header cut", pcap[:24+7], 24, "pcap record cut off (reading packet 1): the file ends at byte offset 31", 0},
+		{"record data cut", pcap[:rec1+16+3], int64(rec1), "pcap record cut off (reading packet 2)", 1},
+		{"cut after record header", pcap[:rec1+16], int64(rec1), "pcap record cut off (reading packet 2)", 1},
+		{"record too long", bigRecord, int64(rec1), "bad pcap record (reading packet 2)", 1},
+		{"pcapng section cut", ng[:20], 0, "pcapng section header cut off", -1},
+		{"pcapng block cut", ng[:ngOff[2]+30], int64(ngOff[2]), "pcapng block cut off (reading packet 3)", 2},
+		{"pcapng bad byte order", append([]byte{0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 1, 2, 3, 4}, make([]byte, 16)...), 0, "bad pcapng section header", -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,13 +250,18 @@ func TestReadErrors(t *testing.T) {
 			name := "bad-" + strings.ReplaceAll(tt.name, " ", "-") + ".cap"
 			f, err := Read(bytes.NewReader(tt.data), name)
 			require.Error(t, err)
-			assert.Nil(t, f)
+			if tt.kept < 0 {
+				assert.Nil(t, f)
+			} else {
+				require.NotNil(t, f, "the complete records before the fault")
+				assert.Len(t, f.Datagrams, tt.kept)
+			}
 			var re *ReadError
 			require.True(t, errors.As(err, &re), "error %T is a *ReadError", err)
 			assert.Equal(t, name, re.Name)
 			assert.Equal(t, tt.offset, re.Offset, "offset in %q", err)
 			assert.Contains(t, err.Error(), tt.msg)
-			assert.Contains(t, err.Error(), fmt.Sprintf("capture: %s: byte offset %d: ", name, tt.offset))
+			assert.Contains(t, err.Error(), fmt.Sprintf("pcapfile: %s: byte offset %d: ", name, tt.offset))
 		})
 	}
 }

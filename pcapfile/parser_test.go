@@ -1,15 +1,16 @@
-package capture
+package pcapfile
 
 import (
 	"bytes"
 	"encoding/binary"
 	"testing"
-	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"kcplab/internal/linklayer"
 )
 
 // vlanFrame wraps an IPv4 packet in Ethernet with an 802.1Q tag.
@@ -41,7 +42,6 @@ func ipv6HopByHopUDP(tb testing.TB, d Datagram) []byte {
 func TestParserMatchesFullDecoder(t *testing.T) {
 	t.Parallel()
 	v4, v6 := sampleDatagrams()[0], sampleDatagrams()[3]
-	ts := time.Unix(1700000000, 5)
 	tests := []struct {
 		name    string
 		lt      layers.LinkType
@@ -63,35 +63,35 @@ func TestParserMatchesFullDecoder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			li := linkTypes[tt.lt]
-			fast := newUDPParser(li).decode(tt.frame, ts)
-			full := decodeFrame(tt.frame, li, ts)
-			require.Equal(t, tt.udp, fast.udp)
-			require.Equal(t, tt.udp, full.udp)
+			li, ok := linklayer.Lookup(tt.lt)
+			require.True(t, ok)
+			fast := linklayer.NewParser(li).Decode(tt.frame)
+			full := linklayer.DecodeFull(tt.frame, li)
+			require.Equal(t, tt.udp, fast.OK)
+			require.Equal(t, tt.udp, full.OK)
 			assert.Equal(t, full, fast)
 			if tt.udp {
-				assert.Equal(t, tt.payload, fast.dg.Payload)
-				assert.Equal(t, ts, fast.dg.Time)
+				assert.Equal(t, tt.payload, fast.Payload)
+				assert.Equal(t, len(tt.payload), fast.Length)
 			}
 		})
 	}
 }
 
-func BenchmarkDecode(b *testing.B) {
+func BenchmarkLinkLayer(b *testing.B) {
 	frame := frameEthernet(ipUDP(b, sampleDatagrams()[4]))
-	li := linkTypes[layers.LinkTypeEthernet]
-	ts := time.Now()
+	li, _ := linklayer.Lookup(layers.LinkTypeEthernet)
 	b.Run("parser", func(b *testing.B) {
-		p := newUDPParser(li)
+		p := linklayer.NewParser(li)
 		for b.Loop() {
-			if !p.decode(frame, ts).udp {
+			if !p.Decode(frame).OK {
 				b.Fatal("not UDP")
 			}
 		}
 	})
 	b.Run("gopacket", func(b *testing.B) {
 		for b.Loop() {
-			if !decodeFrame(frame, li, ts).udp {
+			if !linklayer.DecodeFull(frame, li).OK {
 				b.Fatal("not UDP")
 			}
 		}
