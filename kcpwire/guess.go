@@ -85,27 +85,69 @@ func guess(p []byte, wire int) Framing {
 	return FramingAuto
 }
 
-// GuessOnPort is Guess for a datagram on a port the user named as KCP (like
-// the dissector's kcp.ports preference): plain and FEC data/OOB shards on
-// the same evidence as Guess, then a parity-shaped shard (IsParityShard) is
-// FEC, and anything else of at least MinEncryptedLen bytes is encrypted;
-// FramingAuto otherwise.
+// GuessOnPort is Guess for a datagram on a port the user named as KCP (the
+// dissector's kcp.ports preference does the same): plain if byte 4 is a cmd
+// and the segments' len fields chain exactly to the end (no flush-shape
+// checks: the user vouches for the port); FEC if the shard is consistent, a
+// parity-shaped shard (IsParityShard) included; else encrypted when at
+// least MinEncryptedLen bytes; FramingAuto otherwise.
 func GuessOnPort(payload []byte) Framing {
 	return guessOnPort(payload, len(payload))
 }
 
 // guessOnPort is GuessOnPort for wire bytes of which p was captured.
 func guessOnPort(p []byte, wire int) Framing {
-	if f := guess(p, wire); f != FramingAuto {
-		return f
-	}
-	if IsParityShard(p) {
+	if len(p) >= HeaderLen && Cmd(p[offCmd]).Valid() {
+		if laxChain(p, wire) {
+			return FramingPlain
+		}
+	} else if laxFEC(p, wire) {
 		return FramingFEC
 	}
 	if wire >= MinEncryptedLen {
 		return FramingEncrypted
 	}
 	return FramingAuto
+}
+
+// laxFEC reports whether p (wire bytes on the wire) is a consistent FEC
+// shard: a data shard whose size is wire - 6 and whose segments chain
+// (laxChain) from offset 8, an OOB shard as Guess requires it, or a
+// parity-shaped shard.
+func laxFEC(p []byte, wire int) bool {
+	if len(p) < FECHeaderLen || p[5] != 0 {
+		return false
+	}
+	switch ShardType(p[4]) {
+	case ShardData:
+		return int(binary.LittleEndian.Uint16(p[6:])) == wire-6 && laxChain(p[FECHeaderLen:], wire-FECHeaderLen)
+	case ShardOOB:
+		return guess(p, wire) == FramingFEC
+	}
+	return IsParityShard(p)
+}
+
+// laxChain reports whether b, the captured part of wire bytes, holds
+// segments with valid cmds whose len fields chain exactly to wire.
+func laxChain(b []byte, wire int) bool {
+	off := 0
+	for off < wire {
+		if wire-off < HeaderLen {
+			return false
+		}
+		if off+HeaderLen > len(b) {
+			return off > 0
+		}
+		if !Cmd(b[off+offCmd]).Valid() {
+			return false
+		}
+		n := binary.LittleEndian.Uint32(b[off+offLen:])
+		if uint64(n) > uint64(wire-off-HeaderLen) {
+			return false
+		}
+		off += HeaderLen + int(n)
+	}
+	return off > 0
 }
 
 // IsParityShard reports whether p is shaped like a kcp-go FEC parity shard:
@@ -204,4 +246,16 @@ func (t *Detector) Decode(d *Datagram, p []byte, wireLen int, src, dst netip.Add
 		}
 	}
 	return flt.err()
+}
+
+// DecodeOnPort decodes into d the captured UDP payload p (wireLen bytes on
+// the wire) of a datagram on a port the user named as KCP, with the framing
+// GuessOnPort gives; it fails with a "not KCP" *DecodeError when there is
+// none (too short to be encrypted).
+func (t *Detector) DecodeOnPort(d *Datagram, p []byte, wireLen int) error {
+	f := guessOnPort(p, max(wireLen, len(p)))
+	if f == FramingAuto {
+		return d.decode(p, wireLen, FramingAuto).err()
+	}
+	return d.decode(p, wireLen, f).err()
 }
