@@ -78,12 +78,17 @@ func ReadFile(path string) (*File, error) {
 // header or record, together with the File of the complete records before
 // it (nil when not even the file header could be read). For gzip input,
 // offsets count decompressed bytes.
-func Read(r io.Reader, name string) (*File, error) {
+func Read(r io.Reader, name string) (f *File, err error) {
 	rd, err := NewReader(r, name)
 	if err != nil {
 		return nil, err
 	}
-	f := &File{Name: name, Section: rd.Section()}
+	f = &File{Name: name, Section: rd.Section()}
+	defer func() {
+		if p := recover(); p != nil {
+			f, err = nil, &ReadError{Name: name, Offset: rd.s.pos(), Msg: fmt.Sprintf("internal error decoding the file: %v", p)}
+		}
+	}()
 	for {
 		rec, err := rd.Next()
 		if err == io.EOF {
@@ -143,6 +148,7 @@ type Reader struct {
 	gz      *gzip.Reader
 	pcap    *pcapgo.Reader
 	ng      *pcapgo.NgReader
+	mem     *mapped                               // uncompressed pcap files opened with Open: records parsed in place
 	parser  *linklayer.Parser                     // pcap: the file's link type
 	parsers map[layers.LinkType]*linklayer.Parser // pcapng: per link type
 	seen    []layers.LinkType
@@ -150,11 +156,16 @@ type Reader struct {
 	err     error // sticky: io.EOF or the *ReadError returned
 }
 
-// Open opens the capture file at path for reading; Close closes it.
+// Open opens the capture file at path for reading; Close closes it. An
+// uncompressed pcap file is mapped into memory and its records are parsed
+// in place (no read syscalls, no copies); other files are read as streams.
 func Open(path string) (*Reader, io.Closer, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pcapfile: %w", err)
+	}
+	if rd, closer, ok := openMapped(f, path); ok {
+		return rd, closer, nil
 	}
 	rd, err := NewReader(f, path)
 	if err != nil {
@@ -295,25 +306,32 @@ func (rd *Reader) LinkType() string {
 // Next returns the next packet record, io.EOF after the last one, or a
 // *ReadError for a record it cannot read (cut off, malformed, unsupported
 // link type); after an error it keeps returning it. The Record is reused by
-// the next call.
+// the next call. Next does not panic on malformed input (FuzzRead checks
+// it through Read).
 func (rd *Reader) Next() (rec *Record, err error) {
 	if rd.err != nil {
 		return nil, rd.err
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			rec, err = nil, rd.s.fail(rd.s.pos(), nil, "internal error decoding record %d: %v", rd.rec.Frame+1, p)
-		}
-		if err != nil {
-			rd.err = err
-		}
-	}()
+	if rd.mem != nil {
+		rec, err = rd.nextMapped()
+	} else {
+		rec, err = rd.nextStream()
+	}
+	if err != nil {
+		rd.err = err
+	}
+	return rec, err
+}
+
+// nextStream is Next for files read through pcapgo.
+func (rd *Reader) nextStream() (*Record, error) {
 	i := rd.rec.Frame // records read so far
 	off := rd.s.pos()
 	var (
 		data   []byte
 		ci     gopacket.CaptureInfo
 		parser *linklayer.Parser
+		err    error
 	)
 	rd.rec.Comments = nil
 	if rd.pcap != nil {
@@ -353,14 +371,19 @@ func (rd *Reader) Next() (rec *Record, err error) {
 			rd.seen = append(rd.seen, lt)
 		}
 	}
-	u := parser.Decode(data)
-	rd.rec.Frame = i + 1
-	rd.rec.Time = ci.Timestamp
-	rd.rec.CaptureLength, rd.rec.Length = ci.CaptureLength, ci.Length
-	rd.rec.UDP = u.OK
-	rd.rec.Datagram = capture.Datagram{Time: ci.Timestamp, Src: u.Src, Dst: u.Dst, Payload: u.Payload}
-	rd.rec.WireLen = u.Length
+	rd.fill(data, ci.Timestamp, ci.CaptureLength, ci.Length, parser)
 	return &rd.rec, nil
+}
+
+// fill sets rd.rec to the next record: frame, captured at ts, decoded with parser.
+func (rd *Reader) fill(frame []byte, ts time.Time, capLen, wireLen int, parser *linklayer.Parser) {
+	u := parser.Decode(frame)
+	rd.rec.Frame++
+	rd.rec.Time = ts
+	rd.rec.CaptureLength, rd.rec.Length = capLen, wireLen
+	rd.rec.UDP = u.OK
+	rd.rec.Datagram = capture.Datagram{Time: ts, Src: u.Src, Dst: u.Dst, Payload: u.Payload}
+	rd.rec.WireLen = u.Length
 }
 
 // recordError reports a failure to read packet i (from 0) from the record

@@ -2,6 +2,7 @@ package pcapfile
 
 import (
 	"bytes"
+	"io"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -97,8 +98,10 @@ func TestReadLinkTypesAndFormats(t *testing.T) {
 					recs, want = filterVersion(recs, want, l.lt == layers.LinkTypeIPv6)
 				}
 				name := "test-" + l.name + "." + f.name
-				got, err := Read(bytes.NewReader(f.write(t, l.lt, recs)), name)
+				data := f.write(t, l.lt, recs)
+				got, err := Read(bytes.NewReader(data), name)
 				require.NoError(t, err)
+				assertOpenMatchesStream(t, data)
 				assert.Equal(t, name, got.Name)
 				assert.Equal(t, l.name, got.LinkType)
 				wantSkipped := 1
@@ -248,6 +251,7 @@ func TestReadErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			name := "bad-" + strings.ReplaceAll(tt.name, " ", "-") + ".cap"
+			assertOpenMatchesStream(t, tt.data)
 			f, err := Read(bytes.NewReader(tt.data), name)
 			require.Error(t, err)
 			if tt.kept < 0 {
@@ -271,4 +275,73 @@ func TestReadNilReader(t *testing.T) {
 	_, err := Read(nil, "nil")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "nil")
+}
+
+// recordSummary is what a test compares of a Record.
+type recordSummary struct {
+	Frame, CapLen, Len, WireLen int
+	Time                        time.Time
+	UDP                         bool
+	Src, Dst                    string
+	Payload                     string
+	Comments                    []string
+}
+
+// collect reads every record of rd and the error that ended the reading.
+func collect(rd *Reader) ([]recordSummary, string) {
+	var out []recordSummary
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			return out, ""
+		}
+		if err != nil {
+			var re *ReadError
+			if errors.As(err, &re) {
+				return out, fmt.Sprintf("offset %d: %s", re.Offset, re.Msg)
+			}
+			return out, err.Error()
+		}
+		out = append(out, recordSummary{rec.Frame, rec.CaptureLength, rec.Length, rec.WireLen, rec.Time, rec.UDP,
+			rec.Datagram.Src.String(), rec.Datagram.Dst.String(), string(rec.Datagram.Payload), rec.Comments})
+	}
+}
+
+// assertOpenMatchesStream writes data to a file and checks that Open (which
+// maps uncompressed pcap files) returns the same records and final error as
+// a stream reader.
+func assertOpenMatchesStream(t *testing.T, data []byte) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "x.cap")
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	srd, err := NewReader(bytes.NewReader(data), path)
+	if err != nil {
+		_, _, oerr := Open(path)
+		require.Error(t, oerr)
+		return
+	}
+	want, wantErr := collect(srd)
+	ord, closer, err := Open(path)
+	require.NoError(t, err)
+	defer closer.Close()
+	got, gotErr := collect(ord)
+	assert.Equal(t, want, got)
+	assert.Equal(t, wantErr, gotErr)
+}
+
+// TestOpenCutAnywhere cuts a pcap file at every byte and checks that the
+// mapped reader returns what the stream reader returns: the complete records
+// before the cut, then the same error.
+func TestOpenCutAnywhere(t *testing.T) {
+	t.Parallel()
+	recs, _ := records(t, frameEthernet)
+	for _, nanos := range []bool{false, true} {
+		data := pcapgoBytes(t, nanos, layers.LinkTypeEthernet, recs)
+		for n := 0; n <= len(data); n += 1 + n%3 {
+			assertOpenMatchesStream(t, data[:n])
+		}
+	}
+	big := pcapBytes(binary.BigEndian, true, layers.LinkTypeNull, func() []pcapRecord { r, _ := records(t, frameNull(30)); return r }())
+	assertOpenMatchesStream(t, big)
+	assertOpenMatchesStream(t, big[:len(big)-3])
 }

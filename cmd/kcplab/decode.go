@@ -111,12 +111,17 @@ type decoder struct {
 
 // decodeFile prints every record of the file at path and returns the error
 // that stopped the reading, if any (after printing what came before it).
-func (dc *decoder) decodeFile(path string) error {
+func (dc *decoder) decodeFile(path string) (err error) {
 	rd, closer, err := pcapfile.Open(path)
 	if err != nil {
 		return err
 	}
 	defer closer.Close()
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s: internal error decoding the file: %v", path, p)
+		}
+	}()
 	dc.det = kcpwire.Detector{}
 	dc.fileJSON = appendJSONString(dc.fileJSON[:0], path)
 	dc.haveT0, dc.datagrams = false, 0
