@@ -5,6 +5,7 @@
 package linklayer
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -163,6 +164,11 @@ func (p *Parser) parser(first gopacket.LayerType) *gopacket.DecodingLayerParser 
 
 // Decode finds the first UDP datagram of frame; its payload aliases frame.
 func (p *Parser) Decode(frame []byte) UDP {
+	if p.info.first == layers.LayerTypeEthernet {
+		if u, ok := fastEthernetIPv4UDP(frame); ok {
+			return u
+		}
+	}
 	first := p.info.first
 	if first == gopacket.LayerTypeZero { // raw IP: by version
 		first = layers.LayerTypeIPv4
@@ -186,4 +192,36 @@ func (p *Parser) Decode(frame []byte) UDP {
 		}
 	}
 	return DecodeFull(frame, p.info)
+}
+
+// fastEthernetIPv4UDP decodes the common case of a complete, unfragmented
+// Ethernet/IPv4/UDP frame without gopacket (about ten times faster); ok is
+// false for anything else (VLAN tags, IPv6, fragments, truncated or
+// inconsistent lengths), which Decode leaves to gopacket. Its results equal
+// gopacket's (TestParserMatchesFullDecoder).
+func fastEthernetIPv4UDP(f []byte) (UDP, bool) {
+	const eth = 14
+	if len(f) < eth+20+8 || f[12] != 0x08 || f[13] != 0x00 {
+		return UDP{}, false
+	}
+	ip := f[eth:]
+	ihl := int(ip[0]&0x0f) * 4
+	total := int(binary.BigEndian.Uint16(ip[2:]))
+	if ip[0]>>4 != 4 || ihl < 20 || total < ihl+8 || total > len(ip) ||
+		ip[9] != byte(layers.IPProtocolUDP) || binary.BigEndian.Uint16(ip[6:])&0x3fff != 0 { // MF flag or fragment offset
+		return UDP{}, false
+	}
+	udp := ip[ihl:total]
+	ulen := int(binary.BigEndian.Uint16(udp[4:]))
+	if ulen < 8 || ulen > len(udp) {
+		return UDP{}, false
+	}
+	payload := udp[8:ulen:ulen]
+	return UDP{
+		OK:      true,
+		Src:     netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(udp[0:])),
+		Dst:     netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[16:20])), binary.BigEndian.Uint16(udp[2:])),
+		Payload: payload,
+		Length:  ulen - 8,
+	}, true
 }
