@@ -161,7 +161,7 @@ func TestDatagramString(t *testing.T) {
 		{"plain", plainBytes(seg(CmdAck, 0, 1, ""), seg(CmdPush, 0, 1, "hi")),
 			FramingAuto, "plain: ACK conv=0x0a0b0c0d sn=0 una=1 frg=0 wnd=32 ts=1000 len=0 | PUSH conv=0x0a0b0c0d sn=0 una=1 frg=0 wnd=32 ts=1000 len=2"},
 		{"fec data", fecBytes(5, ShardData, plainBytes(seg(CmdPush, 1, 1, ""))),
-			FramingAuto, "fec data seqid=5 size=26: PUSH conv=0x0a0b0c0d sn=1 una=1 frg=0 wnd=32 ts=1001 len=0"},
+			FramingFEC, "fec data seqid=5 size=26: PUSH conv=0x0a0b0c0d sn=1 una=1 frg=0 wnd=32 ts=1001 len=0"},
 		{"parity", parityBytes(6, 40), FramingFEC, "fec parity seqid=6 size=12843: 32 bytes"},
 		{"oob", oobBytes(1, "abc"), FramingAuto, "fec oob seqid=4294967295 size=9: 7 bytes"},
 		{"encrypted", noise(50), FramingEncrypted, "encrypted: 50 bytes"},

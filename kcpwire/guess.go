@@ -38,8 +38,10 @@ func cmdRank(c Cmd) int {
 //   - plain: the payload is one or more segments whose len fields chain
 //     exactly to its end, and they look like one kcp-go flush: valid cmd
 //     (0x51..0x54); the same conv, wnd and una in every segment; frg and len
-//     0 in every segment but PUSH; and commands in flush order (ACKs, WASK,
-//     WINS, then PUSHes);
+//     0 in every segment but PUSH, and len > 0 in PUSH (kcp-go's Send
+//     refuses empty messages; ikcp.c's do not, decode those with
+//     FramingPlain); and commands in flush order (ACKs, WASK, WINS, then
+//     PUSHes);
 //   - FEC: bytes 4..5 are f1 00 or f3 00 (a cmd byte is never 0xf1..0xf3, so
 //     plain and FEC cannot be confused) and the shard is fully consistent: a
 //     data shard's size field is payload length - 6 and its segments pass
@@ -193,7 +195,7 @@ func strictChain(b []byte, wire int) bool {
 		}
 		rank = r
 		n := binary.LittleEndian.Uint32(h[offLen:])
-		if cmd != CmdPush && (n != 0 || h[5] != 0) {
+		if cmd != CmdPush && (n != 0 || h[5] != 0) || cmd == CmdPush && n == 0 {
 			return false
 		}
 		if uint64(n) > uint64(wire-off-HeaderLen) {

@@ -21,13 +21,14 @@ func TestGuess(t *testing.T) {
 	oobWrongSeq[0] = 0
 	fecHighType := fecBytes(1, ShardData, push)
 	fecHighType[5] = 1
-	mixedConv := plainBytes(seg(CmdAck, 0, 1, ""), Segment{Conv: testConv + 1, Cmd: CmdPush, Wnd: 32, Una: 1})
-	mixedWnd := plainBytes(seg(CmdAck, 0, 1, ""), Segment{Conv: testConv, Cmd: CmdPush, Wnd: 31, Una: 1})
-	mixedUna := plainBytes(seg(CmdAck, 0, 1, ""), seg(CmdPush, 0, 2, ""))
+	mixedConv := plainBytes(seg(CmdAck, 0, 1, ""), Segment{Conv: testConv + 1, Cmd: CmdPush, Wnd: 32, Una: 1, Data: []byte("x")})
+	mixedWnd := plainBytes(seg(CmdAck, 0, 1, ""), Segment{Conv: testConv, Cmd: CmdPush, Wnd: 31, Una: 1, Data: []byte("x")})
+	mixedUna := plainBytes(seg(CmdAck, 0, 1, ""), seg(CmdPush, 0, 2, "x"))
 	ackWithData := plainBytes(seg(CmdAck, 0, 1, "x"))
 	ackWithFrg := plainBytes(Segment{Conv: testConv, Cmd: CmdAck, Frg: 1, Wnd: 32})
-	pushBeforeAck := plainBytes(seg(CmdPush, 0, 1, ""), seg(CmdAck, 0, 1, ""))
+	pushBeforeAck := plainBytes(seg(CmdPush, 0, 1, "x"), seg(CmdAck, 0, 1, ""))
 	probes := plainBytes(seg(CmdAck, 0, 1, ""), seg(CmdWask, 0, 1, ""), seg(CmdWins, 0, 1, ""), seg(CmdPush, 0, 1, "x"))
+	emptyPush := plainBytes(seg(CmdPush, 0, 1, ""))
 	tests := []struct {
 		name string
 		in   []byte
@@ -54,6 +55,7 @@ func TestGuess(t *testing.T) {
 		{"segments with different una", mixedUna, FramingAuto, FramingPlain},
 		{"ack with data", ackWithData, FramingAuto, FramingPlain},
 		{"ack with frg", ackWithFrg, FramingAuto, FramingPlain},
+		{"empty push", emptyPush, FramingAuto, FramingPlain},
 		{"push before ack", pushBeforeAck, FramingAuto, FramingPlain},
 		{"parity with non-zero bytes 30..31", parityNonZero, FramingAuto, FramingEncrypted},
 		{"parity shorter than a data shard", parityBytes(1, 32)[:31], FramingAuto, FramingAuto},
