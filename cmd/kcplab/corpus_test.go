@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosnmp/gosnmp"
 	"github.com/miekg/dns"
 	"github.com/pion/dtls/v3"
 	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
@@ -344,6 +345,53 @@ func stunTraffic(t *testing.T) []capture.Datagram {
 	return r.datagrams()
 }
 
+// snmpTraffic runs gosnmp Get and GetBulk requests (v1 and v2c) against an
+// agent that decodes them and answers with gosnmp's own encoder.
+func snmpTraffic(t *testing.T) []capture.Datagram {
+	t.Helper()
+	agent := listenLoopback(t)
+	go func() {
+		buf := make([]byte, 65536)
+		dec := &gosnmp.GoSNMP{}
+		for {
+			n, from, err := agent.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			req, err := dec.SnmpDecodePacket(buf[:n])
+			if err != nil {
+				continue
+			}
+			resp := &gosnmp.SnmpPacket{Version: req.Version, Community: req.Community, PDUType: gosnmp.GetResponse, RequestID: req.RequestID}
+			for i, v := range req.Variables {
+				resp.Variables = append(resp.Variables,
+					gosnmp.SnmpPDU{Name: v.Name, Type: gosnmp.OctetString, Value: strings.Repeat("kcplab ", 1+i*7)},
+					gosnmp.SnmpPDU{Name: v.Name + ".1", Type: gosnmp.Counter32, Value: uint32(123456 * (i + 1))})
+			}
+			if raw, err := resp.MarshalMsg(); err == nil {
+				_, _ = agent.WriteToUDPAddrPort(raw, from)
+			}
+		}
+	}()
+	r := newRelay(t, agent.LocalAddr().(*net.UDPAddr).AddrPort())
+	for _, version := range []gosnmp.SnmpVersion{gosnmp.Version1, gosnmp.Version2c} {
+		c := &gosnmp.GoSNMP{Target: r.addr().Addr().String(), Port: r.addr().Port(), Community: "public",
+			Version: version, Timeout: corpusTimeout, Retries: 0, MaxOids: gosnmp.MaxOids}
+		require.NoError(t, c.Connect())
+		for i := range 8 {
+			oids := []string{"1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.2.2.1.10." + fmt.Sprint(i)}
+			_, err := c.Get(oids[:1+i%3])
+			require.NoError(t, err)
+		}
+		if version == gosnmp.Version2c {
+			_, err := c.GetBulk([]string{"1.3.6.1.2.1.2.2"}, 0, 10)
+			require.NoError(t, err)
+		}
+		require.NoError(t, c.Conn.Close())
+	}
+	return r.datagrams()
+}
+
 // rtpTraffic sends pion/rtp packets: several payload types and sizes, with
 // and without CSRCs, extensions and padding, timestamps starting at random
 // and at values whose first byte is a KCP cmd (0x51..0x54: one stream in 64
@@ -515,7 +563,7 @@ func decodeCorpus(t *testing.T, name string, dgs []capture.Datagram, args ...str
 
 // TestCorpusNotKCP generates real traffic of other UDP protocols on loopback
 // with their Go implementations (DNS: miekg/dns; QUIC: quic-go; DTLS:
-// pion/dtls; STUN: pion/stun; RTP: pion/rtp) and random bytes of every size
+// pion/dtls; STUN: pion/stun; SNMP: gosnmp; RTP: pion/rtp) and random bytes of every size
 // 0..1500, and requires `kcplab decode` (framing auto) to call none of it KCP.
 func TestCorpusNotKCP(t *testing.T) {
 	t.Parallel()
@@ -530,6 +578,7 @@ func TestCorpusNotKCP(t *testing.T) {
 		{"quic", quicTraffic, 10},
 		{"dtls", dtlsTraffic, 10},
 		{"stun", stunTraffic, 40},
+		{"snmp", snmpTraffic, 34},
 		{"rtp", func(t *testing.T) []capture.Datagram {
 			rngMu.Lock()
 			defer rngMu.Unlock()

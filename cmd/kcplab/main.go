@@ -3,7 +3,8 @@
 //	kcplab list                                   the experiments
 //	kcplab run [-trials N] [-out DIR] [ID...]     run experiments, one pcapng per trial
 //	kcplab results [-trials N] [ID...]            run them all and regenerate RESULTS.md
-//	kcplab decode [-framing auto] [-json] FILE... print every KCP segment of a capture
+//	kcplab decode [-framing auto] [-encrypted-port P] [-json] FILE...
+//	                                              print every KCP segment of captures
 //
 // Exit status: 0 on success, 1 when a trial fits no class or breaks an invariant, 2 on bad input.
 package main
@@ -42,7 +43,7 @@ func commands() []command {
 		{"list", "", "list the experiments", runList},
 		{"run", "[-trials N] [-parallel P] [-out DIR] [-capture tap|live] [ID...]", "run experiments (all by default)", runRun},
 		{"results", "[-trials N] [-out DIR] [-testdata DIR] [-o RESULTS.md] [ID...]", "run experiments and regenerate RESULTS.md", runResults},
-		{"decode", "[-framing auto|plain|fec|encrypted] [-port N] [-json] FILE...", "print the KCP segments of pcap/pcapng files", runDecode},
+		{"decode", "[-framing auto|plain|fec|encrypted] [-encrypted-port P,...] [-port N] [-json] FILE...", "print the KCP segments of pcap/pcapng files", runDecode},
 	}
 }
 
