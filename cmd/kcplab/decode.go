@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strconv"
@@ -70,12 +69,11 @@ func runDecode(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() == 0 {
 		return usageErr("no capture file given")
 	}
-	bw := bufio.NewWriterSize(stdout, 256<<10)
-	dc := &decoder{w: bw, framing: framing, json: *asJSON, port: uint16(*port), encPorts: &encPorts, multi: fs.NArg() > 1}
+	dc := &decoder{w: stdout, out: make([]byte, 0, outFlush+64<<10), framing: framing, json: *asJSON, port: uint16(*port), encPorts: &encPorts, multi: fs.NArg() > 1}
 	var failed []string
 	for _, path := range fs.Args() {
 		rerr := dc.decodeFile(path)
-		if werr := bw.Flush(); werr != nil {
+		if werr := dc.flush(); werr != nil {
 			return fmt.Errorf("writing the output: %w", werr)
 		}
 		if rerr != nil {
@@ -90,10 +88,16 @@ func runDecode(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// outFlush is how much output the decoder collects before writing it.
+const outFlush = 256 << 10
+
 // decoder prints the KCP decoding of capture files, one record at a time,
-// into a buffered writer without allocating per record.
+// into an output buffer (written out every outFlush bytes, and by flush)
+// without allocating per record.
 type decoder struct {
-	w        *bufio.Writer
+	w        io.Writer
+	out      []byte // pending output; lines are appended in place
+	werr     error  // first write error; later output is dropped
 	framing  kcpwire.Framing
 	json     bool
 	port     uint16
@@ -107,6 +111,24 @@ type decoder struct {
 	haveT0    bool
 	datagrams int // UDP datagrams so far in this file
 	pre       []byte
+}
+
+// commit takes b, dc.out with lines appended, as the pending output and
+// writes it out once it holds outFlush bytes.
+func (dc *decoder) commit(b []byte) {
+	dc.out = b
+	if len(b) >= outFlush {
+		_ = dc.flush()
+	}
+}
+
+// flush writes the pending output and returns the first write error.
+func (dc *decoder) flush() error {
+	if len(dc.out) > 0 && dc.werr == nil {
+		_, dc.werr = dc.w.Write(dc.out)
+	}
+	dc.out = dc.out[:0]
+	return dc.werr
 }
 
 // decodeFile prints every record of the file at path and returns the error
@@ -126,9 +148,9 @@ func (dc *decoder) decodeFile(path string) (err error) {
 	dc.fileJSON = appendJSONString(dc.fileJSON[:0], path)
 	dc.haveT0, dc.datagrams = false, 0
 	if dc.multi && !dc.json {
-		dc.w.WriteString("# ")
-		dc.w.WriteString(path)
-		dc.w.WriteByte('\n')
+		b := append(dc.out, "# "...)
+		b = append(b, path...)
+		dc.commit(append(b, '\n'))
 	}
 	for {
 		rec, err := rd.Next()
@@ -164,7 +186,7 @@ func (dc *decoder) record(rec *pcapfile.Record) {
 	default:
 		err = dc.det.Decode(&dc.d, dg.Payload, rec.WireLen, dg.Src, dg.Dst, dc.framing)
 	}
-	t := rec.Time.Sub(dc.t0).Seconds()
+	t := rec.Time.Sub(dc.t0)
 	if dc.json {
 		dc.jsonRecord(rec, t, err)
 	} else {
@@ -173,13 +195,13 @@ func (dc *decoder) record(rec *pcapfile.Record) {
 }
 
 // textRecord prints the text lines of one datagram: one per segment, else one.
-func (dc *decoder) textRecord(rec *pcapfile.Record, t float64, err error) {
+func (dc *decoder) textRecord(rec *pcapfile.Record, t time.Duration, err error) {
 	d := &dc.d
 	dg := &rec.Datagram
 	var tmp [64]byte
 	pre := appendRight(dc.pre[:0], strconv.AppendInt(tmp[:0], int64(rec.Frame), 10), 7)
 	pre = append(pre, ' ')
-	pre = appendRight(pre, strconv.AppendFloat(tmp[:0], t, 'f', 6, 64), 10)
+	pre = appendRight(pre, appendSeconds(tmp[:0], t), 10)
 	pre = append(pre, ' ')
 	pre = appendRight(pre, dg.Src.AppendTo(tmp[:0]), 21)
 	pre = append(pre, " → "...)
@@ -191,9 +213,8 @@ func (dc *decoder) textRecord(rec *pcapfile.Record, t float64, err error) {
 	pre = append(pre, ' ')
 	dc.pre = pre
 
-	w := dc.w
 	if d.Truncated {
-		b := append(w.AvailableBuffer(), pre...)
+		b := append(dc.out, pre...)
 		b = append(b, "truncated (captured "...)
 		b = strconv.AppendInt(b, int64(len(dg.Payload)), 10)
 		b = append(b, " of "...)
@@ -204,29 +225,29 @@ func (dc *decoder) textRecord(rec *pcapfile.Record, t float64, err error) {
 			b = appendProblem(b, d, err)
 		}
 		b = append(b, '\n')
-		w.Write(b)
+		dc.commit(b)
 		if err != nil {
 			return
 		}
 	} else if err != nil {
-		b := append(w.AvailableBuffer(), pre...)
+		b := append(dc.out, pre...)
 		b = appendProblem(b, d, err)
 		b = append(b, " ("...)
 		b = strconv.AppendInt(b, int64(len(dg.Payload)), 10)
 		b = append(b, " bytes)\n"...)
-		w.Write(b)
+		dc.commit(b)
 		return
 	}
 	switch {
 	case d.Framing == kcpwire.FramingEncrypted:
-		b := append(w.AvailableBuffer(), pre...)
+		b := append(dc.out, pre...)
 		b = append(b, "encrypted ("...)
 		b = strconv.AppendInt(b, int64(d.WireLen), 10)
 		b = append(b, " bytes)\n"...)
-		w.Write(b)
+		dc.commit(b)
 		return
 	case d.Framing == kcpwire.FramingFEC && d.FEC.Type != kcpwire.ShardData:
-		b := append(w.AvailableBuffer(), pre...)
+		b := append(dc.out, pre...)
 		b = append(b, "FEC "...)
 		b = append(b, shardName(d.FEC.Type)...)
 		b = append(b, " seq="...)
@@ -240,12 +261,12 @@ func (dc *decoder) textRecord(rec *pcapfile.Record, t float64, err error) {
 		b = append(b, " ("...)
 		b = strconv.AppendInt(b, int64(d.WireLen), 10)
 		b = append(b, " bytes)\n"...)
-		w.Write(b)
+		dc.commit(b)
 		return
 	}
 	for i := range d.Segments {
 		s := &d.Segments[i]
-		b := append(w.AvailableBuffer(), pre...)
+		b := append(dc.out, pre...)
 		name := cmdName(s.Cmd)
 		b = append(b, name...)
 		b = append(b, spaces[:max(0, 4-len(name))]...)
@@ -269,7 +290,7 @@ func (dc *decoder) textRecord(rec *pcapfile.Record, t float64, err error) {
 			b = append(b, ')')
 		}
 		b = append(b, '\n')
-		w.Write(b)
+		dc.commit(b)
 	}
 }
 
@@ -286,7 +307,7 @@ func appendProblem(b []byte, d *kcpwire.Datagram, err error) []byte {
 }
 
 // jsonRecord prints the JSON objects of one datagram: one per segment, else one.
-func (dc *decoder) jsonRecord(rec *pcapfile.Record, t float64, err error) {
+func (dc *decoder) jsonRecord(rec *pcapfile.Record, t time.Duration, err error) {
 	d := &dc.d
 	dg := &rec.Datagram
 	pre := append(dc.pre[:0], `{"file":`...)
@@ -296,7 +317,7 @@ func (dc *decoder) jsonRecord(rec *pcapfile.Record, t float64, err error) {
 	pre = append(pre, `,"datagram":`...)
 	pre = strconv.AppendInt(pre, int64(dc.datagrams), 10)
 	pre = append(pre, `,"t":`...)
-	pre = strconv.AppendFloat(pre, t, 'f', 6, 64)
+	pre = appendSeconds(pre, t)
 	pre = append(pre, `,"src":"`...)
 	pre = dg.Src.AppendTo(pre)
 	pre = append(pre, `","dst":"`...)
@@ -330,9 +351,8 @@ func (dc *decoder) jsonRecord(rec *pcapfile.Record, t float64, err error) {
 		}
 	}
 	dc.pre = pre
-	w := dc.w
 	if err != nil {
-		b := append(w.AvailableBuffer(), pre...)
+		b := append(dc.out, pre...)
 		b = append(b, `,"error":`...)
 		if d.Framing == kcpwire.FramingAuto {
 			b = appendJSONString(b, "not KCP")
@@ -340,18 +360,18 @@ func (dc *decoder) jsonRecord(rec *pcapfile.Record, t float64, err error) {
 			b = appendJSONString(b, err.Error())
 		}
 		b = append(b, "}\n"...)
-		w.Write(b)
+		dc.commit(b)
 		return
 	}
 	if len(d.Segments) == 0 {
-		b := append(w.AvailableBuffer(), pre...)
+		b := append(dc.out, pre...)
 		b = append(b, "}\n"...)
-		w.Write(b)
+		dc.commit(b)
 		return
 	}
 	for i := range d.Segments {
 		s := &d.Segments[i]
-		b := append(w.AvailableBuffer(), pre...)
+		b := append(dc.out, pre...)
 		b = append(b, `,"conv":`...)
 		b = strconv.AppendUint(b, uint64(s.Conv), 10)
 		b = append(b, `,"cmd":"`...)
@@ -375,12 +395,27 @@ func (dc *decoder) jsonRecord(rec *pcapfile.Record, t float64, err error) {
 			b = strconv.AppendInt(b, int64(len(s.Data)), 10)
 		}
 		b = append(b, "}\n"...)
-		w.Write(b)
+		dc.commit(b)
 	}
 }
 
 // spaces pads text columns.
 const spaces = "                              "
+
+// appendSeconds appends d in seconds with six decimals, rounded to the
+// microsecond (like strconv.AppendFloat(b, d.Seconds(), 'f', 6, 64), faster).
+func appendSeconds(b []byte, d time.Duration) []byte {
+	if d < 0 {
+		b = append(b, '-')
+		d = -d
+	}
+	us := (d + 500*time.Nanosecond) / time.Microsecond
+	b = strconv.AppendInt(b, int64(us/1e6), 10)
+	frac := int64(us % 1e6)
+	b = append(b, '.', byte('0'+frac/100000), byte('0'+frac/10000%10), byte('0'+frac/1000%10),
+		byte('0'+frac/100%10), byte('0'+frac/10%10), byte('0'+frac%10))
+	return b
+}
 
 // appendRight appends s right-aligned in width columns.
 func appendRight(b, s []byte, width int) []byte {

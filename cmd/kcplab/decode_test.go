@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -193,6 +194,26 @@ func TestDecodeCutCaptureAndSeveralFiles(t *testing.T) {
 			assert.Equal(t, 4+5, strings.Count(out, "PUSH conv=7"))
 		})
 	}
+}
+
+// TestAppendSeconds compares appendSeconds with strconv.AppendFloat.
+func TestAppendSeconds(t *testing.T) {
+	t.Parallel()
+	for _, d := range []time.Duration{0, 1, 499, 500, 999_999, time.Millisecond, 1234567891, 3*time.Hour + 7, -1500 * time.Microsecond} {
+		t.Run(d.String(), func(t *testing.T) {
+			t.Parallel()
+			want := strconv.FormatFloat(float64((d+500*time.Nanosecond*time.Duration(sign(d)))/time.Microsecond)/1e6, 'f', 6, 64)
+			assert.Equal(t, want, string(appendSeconds(nil, d)))
+		})
+	}
+}
+
+// sign returns -1 for negative d, else 1.
+func sign(d time.Duration) int {
+	if d < 0 {
+		return -1
+	}
+	return 1
 }
 
 // TestAppendJSONString checks the JSON string encoder against tricky names.
