@@ -2,11 +2,11 @@ package pcapfile
 
 import (
 	"bytes"
-	"io"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"

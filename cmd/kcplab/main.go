@@ -105,5 +105,6 @@ func parse(fs *flag.FlagSet, args []string) error {
 }
 
 func main() {
+	growPipe(os.Stdout)
 	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
 }
