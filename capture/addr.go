@@ -27,13 +27,3 @@ func addrPortOf(a net.Addr) (netip.AddrPort, bool) {
 	}
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
 }
-
-// loopbackLike returns the loopback address of addr's family: 127.0.0.1 for
-// IPv4, ::1 for IPv6. It stands in for an unspecified (0.0.0.0 or [::]) local
-// address, which the kernel replaces with a loopback source on 127.0.0.0/8.
-func loopbackLike(addr netip.Addr) netip.Addr {
-	if addr.Is4() {
-		return netip.AddrFrom4([4]byte{127, 0, 0, 1})
-	}
-	return netip.IPv6Loopback()
-}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"kcplab/internal/linklayer"
 )
 
 const (
@@ -75,7 +77,7 @@ func (c pcapCounters) sub(base pcapCounters) pcapCounters {
 type Hub struct {
 	iface    string
 	reader   frameReader
-	parser   *udpParser // used by run only
+	parser   *linklayer.Parser // used by run only
 	routes   routes
 	bar      barrier
 	limit    time.Duration // hubCatchUpLimit; shorter in tests
@@ -96,20 +98,22 @@ type Hub struct {
 }
 
 // newHub starts a Hub reading frames of link type info from reader.
-func newHub(iface string, reader frameReader, info linkInfo) *Hub {
-	h := &Hub{iface: iface, reader: reader, parser: newUDPParser(info), limit: hubCatchUpLimit, done: make(chan struct{})}
+func newHub(iface string, reader frameReader, info linklayer.Info) *Hub {
+	h := &Hub{iface: iface, reader: reader, parser: linklayer.NewParser(info), limit: hubCatchUpLimit, done: make(chan struct{})}
 	go h.run()
 	return h
 }
 
-// Source registers a capture of the datagrams to or from the given ports (every UDP datagram on the
-// interface if none) and returns it. Its Wrap only names the side that owns a local port, as NewLive's
-// source does; it records datagrams captured from this call on (not an earlier trial's late datagrams to
+// Source registers a capture of the datagrams to or from the given ports (at least one) and returns it.
+// Its Wrap only names the side that owns a local port; it records datagrams captured from this call on (not an earlier trial's late datagrams to
 // a reused port). A port another open Source registered, port 0, or a closed Hub is an error. See Hub for
 // what the Source's Close guarantees and counts.
 func (h *Hub) Source(ports ...uint16) (Source, error) {
 	if err := h.usable(); err != nil {
 		return nil, err
+	}
+	if len(ports) == 0 {
+		return nil, errors.New("capture: hub: a Source needs at least one port")
 	}
 	opened := time.Now()
 	base, err := h.counters()
@@ -241,21 +245,22 @@ func (h *Hub) run() {
 
 // dispatch decodes one frame and records it in the Sources of its ports.
 func (h *Hub) dispatch(frame []byte, ts time.Time) {
-	d := h.parser.decode(frame, ts)
-	if !d.udp {
+	u := h.parser.Decode(frame)
+	if !u.OK {
 		return
 	}
 	rt := h.routes.load()
-	src, dst := rt.byPort[d.dg.Src.Port()], rt.byPort[d.dg.Dst.Port()]
+	src, dst := rt.byPort[u.Src.Port()], rt.byPort[u.Dst.Port()]
+	if src == nil && dst == nil {
+		return
+	}
+	d := Datagram{Time: ts, Src: u.Src, Dst: u.Dst, Payload: u.Payload}
 	kept := false
 	if src != nil {
-		kept = src.record(d)
+		kept = src.record(d, u.Truncated())
 	}
 	if dst != nil && dst != src {
-		kept = dst.record(d) || kept
-	}
-	for _, s := range rt.all {
-		kept = s.record(d) || kept
+		kept = dst.record(d, u.Truncated()) || kept
 	}
 	if kept {
 		h.captured.Add(1)

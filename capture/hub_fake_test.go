@@ -1,12 +1,17 @@
 package capture
 
 import (
+	"bytes"
 	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/stretchr/testify/require"
+
+	"kcplab/internal/linklayer"
 )
 
 // fakeFrame is one frame a fakeReader hands out.
@@ -82,7 +87,8 @@ func (f *fakeReader) addDrops(n int) {
 // reads and closes the Hub.
 func newFakeHub(tb testing.TB, f *fakeReader) *Hub {
 	tb.Helper()
-	h := newHub("fake0", f, linkTypes[layers.LinkTypeEthernet])
+	info, _ := linklayer.Lookup(layers.LinkTypeEthernet)
+	h := newHub("fake0", f, info)
 	tb.Cleanup(func() {
 		close(f.wake)
 		_, _ = h.Close()
@@ -94,5 +100,13 @@ func newFakeHub(tb testing.TB, f *fakeReader) *Hub {
 func ethUDP(tb testing.TB, srcPort, dstPort uint16, payload string) []byte {
 	tb.Helper()
 	lo := netip.MustParseAddr("127.0.0.1")
-	return frameEthernet(ipUDP(tb, Datagram{Src: netip.AddrPortFrom(lo, srcPort), Dst: netip.AddrPortFrom(lo, dstPort), Payload: []byte(payload)}))
+	s4 := lo.As4()
+	eth := &layers.Ethernet{SrcMAC: make([]byte, 6), DstMAC: make([]byte, 6), EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: s4[:], DstIP: s4[:]}
+	udp := &layers.UDP{SrcPort: layers.UDPPort(srcPort), DstPort: layers.UDPPort(dstPort)}
+	require.NoError(tb, udp.SetNetworkLayerForChecksum(ip))
+	buf := gopacket.NewSerializeBuffer()
+	require.NoError(tb, gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+		eth, ip, udp, gopacket.Payload(payload)))
+	return bytes.Clone(buf.Bytes())
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/pcap"
+
+	"kcplab/internal/linklayer"
 )
 
 const (
@@ -32,7 +34,7 @@ const (
 // starts its reader goroutine. It fails with ErrNotRoot without root or CAP_NET_RAW, and with
 // ErrNoPcapBuild in a binary built without the 'pcap' build tag.
 func OpenHub(iface string) (*Hub, error) {
-	return openPcapHub(iface, bpfFilter(nil))
+	return openPcapHub(iface, "udp")
 }
 
 // openPcapHub opens a Hub whose kernel filter is filter.
@@ -47,10 +49,10 @@ func openPcapHub(iface, filter string) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	info, ok := linkTypes[handle.LinkType()]
+	info, ok := linklayer.Lookup(handle.LinkType())
 	if !ok {
 		handle.Close()
-		return nil, fmt.Errorf("capture: live on %s: link type %d is not supported (supported: %s)", iface, uint32(handle.LinkType()), supportedLinkTypes)
+		return nil, fmt.Errorf("capture: live on %s: link type %d is not supported (supported: %s)", iface, uint32(handle.LinkType()), linklayer.Supported)
 	}
 	return newHub(iface, pcapReader{handle}, info), nil
 }

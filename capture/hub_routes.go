@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -16,7 +15,6 @@ var errHubClosed = errors.New("capture: hub: closed")
 // published, so the reader looks it up without locking.
 type routeTable struct {
 	byPort map[uint16]*hubSource // a Source per registered port
-	all    []*hubSource          // Sources registered without ports: every UDP datagram
 }
 
 // routes is the Hub's registration: copy-on-write under mu, read through cur.
@@ -34,7 +32,7 @@ func (r *routes) load() *routeTable {
 	return &routeTable{}
 }
 
-// add registers s for its ports (or for everything if it has none). It
+// add registers s for its ports. It
 // registers all of them or, if one is 0 or already taken, none.
 func (r *routes) add(s *hubSource) error {
 	r.mu.Lock()
@@ -51,12 +49,9 @@ func (r *routes) add(s *hubSource) error {
 			return fmt.Errorf("capture: hub: port %d is already registered by another open Source", p)
 		}
 	}
-	next := &routeTable{byPort: maps.Clone(old.byPort), all: slices.Clone(old.all)}
+	next := &routeTable{byPort: maps.Clone(old.byPort)}
 	if next.byPort == nil {
 		next.byPort = map[uint16]*hubSource{}
-	}
-	if len(s.ports) == 0 {
-		next.all = append(next.all, s)
 	}
 	for _, p := range s.ports {
 		next.byPort[p] = s
@@ -70,7 +65,7 @@ func (r *routes) remove(s *hubSource) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := r.load()
-	next := &routeTable{byPort: maps.Clone(old.byPort), all: slices.DeleteFunc(slices.Clone(old.all), func(o *hubSource) bool { return o == s })}
+	next := &routeTable{byPort: maps.Clone(old.byPort)}
 	maps.DeleteFunc(next.byPort, func(_ uint16, o *hubSource) bool { return o == s })
 	r.cur.Store(next)
 }

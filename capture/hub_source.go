@@ -10,10 +10,10 @@ import (
 )
 
 // hubSource is one trial's capture on a Hub: the datagrams to or from its
-// ports (every UDP datagram if it has none) captured while it is open.
+// ports captured while it is open.
 type hubSource struct {
 	hub       *Hub
-	ports     []uint16 // sorted, unique; empty: everything
+	ports     []uint16 // sorted, unique, not empty
 	opened    time.Time
 	base      pcapCounters // libpcap's counters when opened
 	sides     portSides
@@ -30,16 +30,15 @@ var _ Source = (*hubSource)(nil)
 // record stores a copy of d unless it was captured before the Source opened
 // (a datagram of an earlier trial that used the same port) or after Close. It
 // reports whether d was kept. Called by the Hub's reader only.
-func (s *hubSource) record(d decoded) bool {
-	if d.dg.Time.Before(s.opened) {
+func (s *hubSource) record(dg Datagram, truncated bool) bool {
+	if dg.Time.Before(s.opened) {
 		return false
 	}
-	dg := d.dg
 	dg.Side = s.sides.side(dg.Src.Port())
 	if !s.rec.add(dg, true) {
 		return false
 	}
-	if d.truncated {
+	if truncated {
 		s.truncated.Add(1)
 	}
 	return true

@@ -4,11 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"sync"
 )
 
-// Errors LiveAvailable and NewLive return when live capture cannot work here.
+// Errors LiveAvailable and OpenHub return when live capture cannot work here.
 var (
 	// ErrNoPcapBuild is returned by a binary built without the 'pcap' build tag.
 	ErrNoPcapBuild = errors.New("live capture needs libpcap: this binary was built without the 'pcap' build tag; " +
@@ -20,18 +19,6 @@ var (
 
 // LiveInterface is the interface LiveAvailable checks: Linux's loopback.
 const LiveInterface = "lo"
-
-// bpfFilter returns the BPF filter for UDP on the given ports ("udp" if none).
-func bpfFilter(ports []uint16) string {
-	if len(ports) == 0 {
-		return "udp"
-	}
-	parts := make([]string, len(ports))
-	for i, p := range ports {
-		parts[i] = fmt.Sprintf("port %d", p)
-	}
-	return "udp and (" + strings.Join(parts, " or ") + ")"
-}
 
 // checkInterface reports an error if iface does not exist.
 func checkInterface(iface string) error {
@@ -70,20 +57,4 @@ func (p *portSides) side(port uint16) Side {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	return p.sides[port]
-}
-
-// ownedSource is the Source NewLive returns: the only Source of a Hub of its
-// own, which its Close closes too.
-type ownedSource struct {
-	Source
-	hub *Hub
-}
-
-// Close closes the Source, then its Hub; the Stats are the Source's.
-func (o *ownedSource) Close() (Stats, error) {
-	st, err := o.Source.Close()
-	if _, errHub := o.hub.Close(); err == nil {
-		err = errHub
-	}
-	return st, err
 }

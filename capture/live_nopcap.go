@@ -5,7 +5,3 @@ package capture
 // LiveAvailable reports whether live capture can work here. This binary was
 // built without the 'pcap' build tag, so it always returns ErrNoPcapBuild.
 func LiveAvailable() error { return ErrNoPcapBuild }
-
-// NewLive starts a libpcap capture; without the 'pcap' build tag it always
-// returns ErrNoPcapBuild.
-func NewLive(iface string, ports ...uint16) (Source, error) { return nil, ErrNoPcapBuild }

@@ -15,7 +15,7 @@ func TestLiveWithoutPcapTag(t *testing.T) {
 	require.ErrorIs(t, err, ErrNoPcapBuild)
 	assert.Contains(t, err.Error(), "built without the 'pcap' build tag")
 	assert.Contains(t, err.Error(), "install libpcap-dev and run `make capture` (or go build -tags pcap)")
-	src, err := NewLive("lo", 8080)
-	assert.Nil(t, src)
+	hub, err := OpenHub("lo")
+	assert.Nil(t, hub)
 	require.ErrorIs(t, err, ErrNoPcapBuild)
 }

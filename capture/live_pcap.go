@@ -38,22 +38,3 @@ func canCapture() bool {
 	}
 	return false
 }
-
-// NewLive starts capturing UDP datagrams to or from the given ports (all UDP
-// if none) on iface with a libpcap handle of its own: a Hub, filtered in the
-// kernel to those ports, with a single Source, whose Close also closes the
-// Hub. Side is assigned by the ports that Wrap registers: the side whose
-// local port is the source port. Prefer one OpenHub per run when trials run
-// concurrently.
-func NewLive(iface string, ports ...uint16) (Source, error) {
-	h, err := openPcapHub(iface, bpfFilter(ports))
-	if err != nil {
-		return nil, err
-	}
-	src, err := h.Source(ports...)
-	if err != nil {
-		_, _ = h.Close()
-		return nil, err
-	}
-	return &ownedSource{Source: src, hub: h}, nil
-}

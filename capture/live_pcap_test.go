@@ -40,17 +40,6 @@ func TestLiveAvailableAsRoot(t *testing.T) {
 	require.NoError(t, LiveAvailable())
 }
 
-func TestNewLiveBadInterface(t *testing.T) {
-	t.Parallel()
-	if err := LiveAvailable(); err != nil {
-		t.Skip(err)
-	}
-	src, err := NewLive("no-such-if0", 1)
-	require.Error(t, err)
-	assert.Nil(t, src)
-	assert.Contains(t, err.Error(), "no-such-if0")
-}
-
 // TestLiveMatchesTap captures one kcp-go echo with a TapSource and a live
 // source at the same time: both must hold the same datagrams.
 func TestLiveMatchesTap(t *testing.T) {
@@ -69,7 +58,7 @@ func TestLiveMatchesTap(t *testing.T) {
 }
 
 // TestLiveBulkAccountsForEveryDatagram runs a bulk transfer (kcp-go bursts of
-// up to a window of 1024 datagrams) under NewLive: the ring holds about 32,700
+// up to a window of 1024 datagrams) under a Hub Source: the ring holds about 32,700
 // loopback datagrams (see liveSnapLen), more than this whole transfer, so
 // libpcap drops nothing and the live capture equals the tap's.
 func TestLiveBulkAccountsForEveryDatagram(t *testing.T) {
@@ -87,7 +76,10 @@ func TestLiveBulkAccountsForEveryDatagram(t *testing.T) {
 func tappedLivePair(t *testing.T) (*kcpPair, *TapSource, Source) {
 	t.Helper()
 	srvUDP, cliUDP := listenLoopback(t), listenLoopback(t)
-	live, err := NewLive(LiveInterface, udpPort(srvUDP), udpPort(cliUDP))
+	hub, err := OpenHub(LiveInterface)
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = hub.Close() })
+	live, err := hub.Source(udpPort(srvUDP), udpPort(cliUDP))
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = live.Close() })
 	tap := NewTap()

@@ -8,24 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestBPFFilter(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		ports []uint16
-		want  string
-	}{
-		{nil, "udp"},
-		{[]uint16{8080}, "udp and (port 8080)"},
-		{[]uint16{8080, 40000}, "udp and (port 8080 or port 40000)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.want, func(t *testing.T) {
-			t.Parallel()
-			assert.Equal(t, tt.want, bpfFilter(tt.ports))
-		})
-	}
-}
-
 func TestPortSides(t *testing.T) {
 	t.Parallel()
 	a, b := listenLoopback(t), listenLoopback(t)

@@ -18,26 +18,17 @@ type TapSource struct {
 
 var _ Source = (*TapSource)(nil)
 
-// localTable holds the local addresses of the wrapped conns. It is immutable
-// once published; Wrap publishes a new copy.
+// localTable holds the local addresses of the wrapped conns (bound to a
+// specific address, as kcplab's loopback sockets are). It is immutable once
+// published; Wrap publishes a new copy.
 type localTable struct {
-	exact   map[netip.AddrPort]Side // conns bound to a specific address
-	anyPort map[uint16]Side         // conns bound to 0.0.0.0 or [::], by port
-}
-
-// lookup reports the side of the wrapped conn whose local address is ap.
-func (lt *localTable) lookup(ap netip.AddrPort) (Side, bool) {
-	if s, ok := lt.exact[ap]; ok {
-		return s, true
-	}
-	s, ok := lt.anyPort[ap.Port()]
-	return s, ok
+	exact map[netip.AddrPort]Side
 }
 
 // NewTap returns an empty TapSource for one trial.
 func NewTap() *TapSource {
 	s := &TapSource{rec: newRecorder()}
-	s.locals.Store(&localTable{exact: map[netip.AddrPort]Side{}, anyPort: map[uint16]Side{}})
+	s.locals.Store(&localTable{exact: map[netip.AddrPort]Side{}})
 	return s
 }
 
@@ -70,27 +61,17 @@ func (s *TapSource) addLocal(local netip.AddrPort, side Side) {
 	s.wrapMu.Lock()
 	defer s.wrapMu.Unlock()
 	old := s.locals.Load()
-	next := &localTable{
-		exact:   make(map[netip.AddrPort]Side, len(old.exact)+1),
-		anyPort: make(map[uint16]Side, len(old.anyPort)+1),
-	}
+	next := &localTable{exact: make(map[netip.AddrPort]Side, len(old.exact)+1)}
 	for k, v := range old.exact {
 		next.exact[k] = v
 	}
-	for k, v := range old.anyPort {
-		next.anyPort[k] = v
-	}
-	if local.Addr().IsUnspecified() {
-		next.anyPort[local.Port()] = side
-	} else {
-		next.exact[local] = side
-	}
+	next.exact[local] = side
 	s.locals.Store(next)
 }
 
 // wrapped reports whether from is the local address of a conn wrapped by s.
 func (s *TapSource) wrapped(from netip.AddrPort) bool {
-	_, ok := s.locals.Load().lookup(from)
+	_, ok := s.locals.Load().exact[from]
 	return ok
 }
 

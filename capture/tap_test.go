@@ -136,30 +136,6 @@ func TestTapFailedWriteIsNotRecorded(t *testing.T) {
 	}
 }
 
-// unspecifiedConn reports 0.0.0.0 as its local address while bound to
-// 127.0.0.1, standing in for a socket bound to the unspecified address.
-type unspecifiedConn struct{ *net.UDPConn }
-
-func (u unspecifiedConn) LocalAddr() net.Addr {
-	return &net.UDPAddr{IP: net.IPv4zero, Port: u.UDPConn.LocalAddr().(*net.UDPAddr).Port}
-}
-
-func TestTapUnspecifiedLocalAddress(t *testing.T) {
-	t.Parallel()
-	src := NewTap()
-	a, b := listenLoopback(t), listenLoopback(t)
-	defer a.Close()
-	defer b.Close()
-	ta := src.WrapTap(unspecifiedConn{a}, SideClient)
-	tb := src.WrapTap(b, SideServer)
-	sendRecv(t, ta, tb, []byte("from any"))
-	sendRecv(t, tb, ta, []byte("to any"))
-	dgs := src.Datagrams()
-	require.Len(t, dgs, 2, "the receive from a conn bound to 0.0.0.0 is matched by port")
-	assert.Equal(t, addrPort(t, a), dgs[0].Src, "0.0.0.0 is shown as 127.0.0.1")
-	assert.Equal(t, addrPort(t, a), dgs[1].Dst)
-}
-
 func TestTapForwardsConnMethods(t *testing.T) {
 	t.Parallel()
 	src := NewTap()

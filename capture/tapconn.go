@@ -16,12 +16,8 @@ import (
 // local address, Dst = the target, Side = the wrapped side, Time taken just
 // before the syscall) and each ReadFrom whose sender is not another conn of the
 // same TapSource (that datagram was already recorded when it was sent).
-//
-// For a conn bound to 0.0.0.0 or [::], recorded addresses use the loopback
-// address of the peer's family (127.0.0.1 or ::1) in its place, as the kernel
-// does for traffic on 127.0.0.0/8; likewise for a send to 0.0.0.0 or [::].
-// A receive is recognised as another conn's send by exact address, or by port
-// alone for a conn bound to the unspecified address.
+// A receive is recognised as another conn's send by its exact address; conns
+// must be bound to a specific address (kcplab binds 127.0.0.1).
 //
 // The tap changes the syscall pattern but not the datagrams: a Tap does not
 // expose SyscallConn or ReadMsgUDP, so kcp-go on Linux does not use its
@@ -31,7 +27,7 @@ type Tap struct {
 	conn     net.PacketConn
 	src      *TapSource
 	side     Side
-	local    netip.AddrPort // may be 0.0.0.0:port or [::]:port
+	local    netip.AddrPort
 	sent     atomic.Uint64
 	received atomic.Uint64
 }
@@ -51,11 +47,7 @@ func (t *Tap) ReadFrom(p []byte) (int, net.Addr, error) {
 	if ok && t.src.wrapped(from) {
 		return n, addr, nil
 	}
-	dst := t.local
-	if dst.Addr().IsUnspecified() && from.IsValid() {
-		dst = netip.AddrPortFrom(loopbackLike(from.Addr()), dst.Port())
-	}
-	t.src.rec.add(Datagram{Time: now, Src: from, Dst: dst, Payload: p[:n], Side: SideUnknown}, true)
+	t.src.rec.add(Datagram{Time: now, Src: from, Dst: t.local, Payload: p[:n], Side: SideUnknown}, true)
 	return n, addr, nil
 }
 
@@ -69,14 +61,7 @@ func (t *Tap) WriteTo(p []byte, addr net.Addr) (int, error) {
 	}
 	t.sent.Add(1)
 	dst, _ := addrPortOf(addr)
-	if dst.Addr().IsUnspecified() { // Linux delivers a send to 0.0.0.0 or [::] over loopback
-		dst = netip.AddrPortFrom(loopbackLike(dst.Addr()), dst.Port())
-	}
-	src := t.local
-	if src.Addr().IsUnspecified() && dst.IsValid() {
-		src = netip.AddrPortFrom(loopbackLike(dst.Addr()), src.Port())
-	}
-	t.src.rec.add(Datagram{Time: now, Src: src, Dst: dst, Payload: p[:n], Side: t.side}, true)
+	t.src.rec.add(Datagram{Time: now, Src: t.local, Dst: dst, Payload: p[:n], Side: t.side}, true)
 	return n, nil
 }
 

@@ -80,11 +80,14 @@ func TestLiveMatchesTapOnP003(t *testing.T) {
 	}
 	e, err := Lookup("p003")
 	require.NoError(t, err)
+	hub, err := capture.OpenHub(capture.LiveInterface)
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = hub.Close() })
 	classes := map[string]int{}
 	for n := 1; n <= 20; n++ {
 		var both *bothSource
 		open := func(ports ...uint16) (capture.Source, error) {
-			live, err := capture.NewLive(capture.LiveInterface, ports...)
+			live, err := hub.Source(ports...)
 			if err != nil {
 				return nil, err
 			}

@@ -8,6 +8,7 @@ import (
 
 	"kcplab/capture"
 	"kcplab/link"
+	"kcplab/pcapfile"
 )
 
 // PinnedKCPGo is the kcp-go version go.mod pins (a test keeps the two equal).
@@ -32,7 +33,7 @@ func KCPGoVersion() string {
 // Annotations builds the pcapng comments of a trial: the experiment, trial, class and every application
 // event in the section comment, and each event again on the packet nearest to it in time (the last one
 // at or before the event; the first one for events before any traffic).
-func Annotations(e *Experiment, tr *Trace, class string, failure error) capture.Annotations {
+func Annotations(e *Experiment, tr *Trace, class string, failure error) pcapfile.Annotations {
 	var b strings.Builder
 	fmt.Fprintf(&b, "kcplab experiment %s trial %d: %s\n", e.ID, tr.Trial, e.Title)
 	fmt.Fprintf(&b, "question: %s\n", e.Question)
@@ -64,7 +65,7 @@ func Annotations(e *Experiment, tr *Trace, class string, failure error) capture.
 	if len(tr.Datagrams) > 0 {
 		origin = tr.Datagrams[0].Time
 	}
-	ann := capture.Annotations{Packets: map[int][]string{}}
+	ann := pcapfile.Annotations{Packets: map[int][]string{}}
 	for _, ev := range tr.Events {
 		line := fmt.Sprintf("%+.3fs %s", ev.Time.Sub(origin).Seconds(), ev)
 		b.WriteString("  " + line + "\n")
@@ -79,7 +80,7 @@ func Annotations(e *Experiment, tr *Trace, class string, failure error) capture.
 
 // annotateLink comments, on each packet the link delayed or duplicated, what it did, and on the packet
 // before (or the first) each datagram it kept off the wire: what the sender sent and the link dropped.
-func annotateLink(tr *Trace, ann capture.Annotations) {
+func annotateLink(tr *Trace, ann pcapfile.Annotations) {
 	if tr.Link == nil {
 		return
 	}
@@ -133,5 +134,5 @@ func nearestBefore(dgs []capture.Datagram, t time.Time) int {
 }
 
 func writeTrialPcapng(path string, e *Experiment, tr *Trace, class string, failure error) error {
-	return capture.WritePcapngFile(path, tr.Datagrams, Annotations(e, tr, class, failure))
+	return pcapfile.WritePcapngFile(path, tr.Datagrams, Annotations(e, tr, class, failure))
 }

@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"kcplab/capture"
 	"kcplab/internal/kcpleak"
+	"kcplab/pcapfile"
 )
 
 // kcp-go runs one global timer scheduler for all sessions; its goroutines live as long as the process.
@@ -105,7 +105,7 @@ func TestRunKeepsUnclassifiedTrial(t *testing.T) {
 		assert.Contains(t, f.Err.Error(), "fits no class")
 		assert.Contains(t, f.Err.Error(), "ladder mismatch")
 		require.FileExists(t, f.Pcapng)
-		file, err := capture.ReadFile(f.Pcapng)
+		file, err := pcapfile.ReadFile(f.Pcapng)
 		require.NoError(t, err)
 		assert.Len(t, file.Datagrams, len(f.Trace.Datagrams))
 	}

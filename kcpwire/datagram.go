@@ -17,11 +17,18 @@ type Datagram struct {
 	// FEC.Size) and for OOB shards (conv u32 LE, then the OOB data);
 	// empty otherwise.
 	Opaque []byte
+	// WireLen is the payload's length on the wire; it exceeds the decoded
+	// bytes only when the capture cut the datagram short (Truncated).
+	WireLen int
+	// Truncated says the capture holds only the first bytes of the payload
+	// (DecodeCaptured): Segments holds every segment whose header was
+	// captured, and the Data of the last one may be cut short.
+	Truncated bool
 }
 
-// Decode decodes one UDP payload with framing f; FramingAuto decodes with the
-// framing Guess returns, and fails with a "not KCP" *DecodeError when Guess
-// returns FramingAuto.
+// Decode decodes one complete UDP payload with framing f; FramingAuto decodes
+// with the framing Guess returns, and fails with a "not KCP" *DecodeError
+// when Guess returns FramingAuto (no evidence of KCP).
 //
 // A plain datagram or FEC data shard must hold at least one segment, and its
 // segments must chain exactly to the end of the payload. A FEC data or OOB
@@ -32,16 +39,31 @@ type Datagram struct {
 // Segment data and Opaque alias payload. After an error, Framing is the
 // framing that was tried and Segments holds those decoded before the fault.
 func (d *Datagram) Decode(payload []byte, f Framing) error {
-	return d.decode(payload, f).err()
+	return d.decode(payload, len(payload), f).err()
 }
 
-// decode is Decode without allocating for the fault.
-func (d *Datagram) decode(p []byte, f Framing) fault {
+// DecodeCaptured is Decode for a payload the capture may have cut short:
+// captured is what the capture holds and wireLen the payload's length on the
+// wire (from the UDP header; a smaller value means len(captured)). When
+// wireLen > len(captured), d.Truncated is set, the lengths are checked
+// against wireLen, and every segment whose 24-byte header was captured is
+// decoded (the last one's Data may be shorter than its Len); FramingAuto
+// needs the captured bytes to pass Guess's checks.
+func (d *Datagram) DecodeCaptured(captured []byte, wireLen int, f Framing) error {
+	return d.decode(captured, wireLen, f).err()
+}
+
+// decode is DecodeCaptured without allocating for the fault.
+func (d *Datagram) decode(p []byte, wire int, f Framing) fault {
 	d.FEC = FECHeader{}
 	d.Opaque = nil
 	d.Segments = d.Segments[:0]
+	if wire < len(p) {
+		wire = len(p)
+	}
+	d.WireLen, d.Truncated = wire, wire > len(p)
 	if f == FramingAuto {
-		f = Guess(p)
+		f = guess(p, wire)
 		if f == FramingAuto {
 			d.Framing = FramingAuto
 			return fault{kind: faultNotKCP, a: uint64(len(p))}
@@ -50,12 +72,12 @@ func (d *Datagram) decode(p []byte, f Framing) fault {
 	d.Framing = f
 	switch f {
 	case FramingPlain:
-		return d.decodeSegments(p, 0)
+		return d.decodeSegments(p, 0, wire)
 	case FramingFEC:
-		return d.decodeFEC(p)
+		return d.decodeFEC(p, wire)
 	case FramingEncrypted:
-		if len(p) < MinEncryptedLen {
-			return fault{kind: faultEncrypted, a: uint64(len(p))}
+		if wire < MinEncryptedLen {
+			return fault{kind: faultEncrypted, a: uint64(wire)}
 		}
 		d.Opaque = p
 		return fault{}
@@ -63,32 +85,32 @@ func (d *Datagram) decode(p []byte, f Framing) fault {
 	return fault{kind: faultFraming, a: uint64(f)}
 }
 
-// decodeSegments decodes one or more segments filling b exactly; base is the
-// offset of b in the payload.
-func (d *Datagram) decodeSegments(b []byte, base int) fault {
-	if len(b) == 0 {
+// decodeSegments decodes one or more segments filling b exactly (b's wire
+// length is wire); base is the offset of b in the payload.
+func (d *Datagram) decodeSegments(b []byte, base, wire int) fault {
+	if wire == 0 {
 		return fault{kind: faultHeader, off: base}
 	}
 	var f fault
-	d.Segments, f = parseSegments(b, base, d.Segments)
+	d.Segments, f = parseSegments(b, base, wire, d.Segments)
 	return f
 }
 
-// decodeFEC decodes a FEC-framed payload.
-func (d *Datagram) decodeFEC(p []byte) fault {
+// decodeFEC decodes a FEC-framed payload (wire bytes on the wire).
+func (d *Datagram) decodeFEC(p []byte, wire int) fault {
 	if f := decodeFECHeader(&d.FEC, p); !f.ok() {
 		return f
 	}
 	switch d.FEC.Type {
 	case ShardData, ShardOOB:
-		if want := len(p) - 6; int(d.FEC.Size) != want {
+		if want := wire - 6; int(d.FEC.Size) != want {
 			return fault{kind: faultFECSize, off: 6, a: uint64(d.FEC.Size), b: uint64(want)}
 		}
 		if d.FEC.Type == ShardData {
-			return d.decodeSegments(p[FECHeaderLen:], FECHeaderLen)
+			return d.decodeSegments(p[FECHeaderLen:], FECHeaderLen, wire-FECHeaderLen)
 		}
-		if len(p) < FECHeaderLen+4 {
-			return fault{kind: faultOOBConv, off: FECHeaderLen, a: uint64(len(p) - FECHeaderLen)}
+		if wire < FECHeaderLen+4 {
+			return fault{kind: faultOOBConv, off: FECHeaderLen, a: uint64(wire - FECHeaderLen)}
 		}
 	}
 	d.Opaque = p[FECHeaderLen:]

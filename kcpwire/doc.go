@@ -33,7 +33,12 @@
 //     ciphers) or a 12-byte nonce and a 16-byte tag (AES-GCM), with
 //     everything else encrypted; opaque without the key.
 //
-// Guess tells the three apart from one datagram (see its documentation).
+// Guess claims a datagram as plain or FEC only on evidence: segments that
+// chain exactly and look like one kcp-go flush, or a consistent FEC header.
+// Ciphertext is random bytes, so only the user can name encrypted traffic
+// (FramingEncrypted, or GuessOnPort on a port named as KCP); Detector adds
+// FEC parity shards on flows that carried FEC data shards. DecodeCaptured
+// decodes a datagram the capture's snap length cut short.
 // Datagram.Decode decodes a UDP payload without allocating once its Segments
 // slice has grown, and the KCP type plugs the decoder into gopacket, both
 // through gopacket.NewPacket and through gopacket.DecodingLayerParser.

@@ -75,7 +75,7 @@ func (f fault) err() error {
 	case faultEncrypted:
 		e.Field, e.Reason = "encrypted", fmt.Sprintf("%d bytes, shorter than the %d-byte minimum of encrypted kcp-go traffic", f.a, MinEncryptedLen)
 	case faultNotKCP:
-		e.Field, e.Reason = "framing", fmt.Sprintf("not KCP: %d bytes are neither a consistent plain or FEC datagram nor long enough to be encrypted (%d)", f.a, MinEncryptedLen)
+		e.Field, e.Reason = "framing", fmt.Sprintf("not KCP: %d bytes are not a consistent plain or FEC datagram (encrypted KCP needs -framing encrypted or its port named)", f.a)
 	case faultFraming:
 		e.Field, e.Reason = "framing", fmt.Sprintf("unknown framing %d", f.a)
 	default:

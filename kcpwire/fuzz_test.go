@@ -36,6 +36,16 @@ func FuzzDecode(f *testing.F) {
 		} else {
 			checkDecoded(t, payload, framing, guess, &d)
 		}
+		// the same payload cut short by a capture: no panic, errors in range
+		var c Datagram
+		if err := c.DecodeCaptured(payload[:len(payload)/2], len(payload), framing); err != nil {
+			var de *DecodeError
+			if !errors.As(err, &de) || de.Offset < 0 || de.Offset > len(payload) {
+				t.Fatalf("truncated decode: bad error %v", err)
+			}
+		} else if n := len(payload) / 2; n < len(payload) && !c.Truncated {
+			t.Fatalf("truncated decode of %d of %d bytes not flagged", n, len(payload))
+		}
 		var k KCP
 		k.Want = framing
 		if err := k.DecodeFromBytes(payload, gopacket.NilDecodeFeedback); err == nil {

@@ -1,6 +1,7 @@
 package kcpwire
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,11 +17,14 @@ type trafficStats struct {
 }
 
 // TestGuessRealTraffic runs real kcp-go sessions of every kind over loopback
-// and requires Guess and Decode(auto) to be right on every datagram.
+// and requires a Detector with framing auto to decode every plain and FEC
+// datagram (parity shards too: they follow data shards on the flow), to
+// claim no encrypted one, and GuessOnPort to be right on every datagram.
 // (frg is only logged: UDPSession.Write cuts messages longer than the MSS
 // into separate one-segment messages, so kcp-go sessions always send frg 0.)
 func TestGuessRealTraffic(t *testing.T) {
 	t.Parallel()
+	src, dst := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:8080")
 	for _, tc := range trafficCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -28,17 +32,26 @@ func TestGuessRealTraffic(t *testing.T) {
 			require.NotEmpty(t, pkts)
 			st := trafficStats{cmds: map[Cmd]int{}, shards: map[ShardType]int{}}
 			wrong := 0
-			var d Datagram
+			var (
+				d   Datagram
+				det Detector
+			)
 			for i, p := range pkts {
 				st.datagrams++
-				if g := Guess(p); g != tc.want {
+				if g := GuessOnPort(p); g != tc.want {
 					wrong++
 					if wrong <= 5 {
-						t.Errorf("datagram %d (%d bytes): Guess = %v, want %v: % x", i, len(p), g, tc.want, p[:min(len(p), 48)])
+						t.Errorf("datagram %d (%d bytes): GuessOnPort = %v, want %v: % x", i, len(p), g, tc.want, p[:min(len(p), 48)])
 					}
 					continue
 				}
-				require.NoError(t, d.Decode(p, FramingAuto), "datagram %d", i)
+				err := det.Decode(&d, p, len(p), src, dst, FramingAuto)
+				if tc.want == FramingEncrypted {
+					require.Error(t, err, "datagram %d: ciphertext claimed as %v", i, d.Framing)
+					require.NoError(t, d.Decode(p, FramingEncrypted))
+					continue
+				}
+				require.NoError(t, err, "datagram %d", i)
 				require.Equal(t, tc.want, d.Framing)
 				require.Equal(t, p, d.AppendTo(nil), "datagram %d re-encodes to the same bytes", i)
 				if d.Framing == FramingFEC {

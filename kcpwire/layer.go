@@ -13,7 +13,8 @@ var LayerTypeKCP = gopacket.RegisterLayerType(2026, gopacket.LayerTypeMetadata{
 
 // KCP is a gopacket layer: usable from gopacket.NewPacket and from a
 // gopacket.DecodingLayerParser without allocation per packet. Want selects
-// the framing (zero value: FramingAuto). Contents is the part of the payload
+// the framing (zero value: FramingAuto, which claims only plain and FEC
+// data/OOB shards, on evidence; see Guess). Contents is the part of the payload
 // decoded as FEC header and segments; Payload is Datagram.Opaque
 // (ciphertext, parity or OOB bytes), decoded next as gopacket.Payload.
 type KCP struct {
@@ -41,7 +42,7 @@ func (k *KCP) NextLayerType() gopacket.LayerType {
 // are *DecodeError; a truncated header or segment also calls
 // df.SetTruncated (df may be nil).
 func (k *KCP) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
-	f := k.decode(data, k.Want)
+	f := k.decode(data, len(data), k.Want)
 	if !f.ok() {
 		k.BaseLayer = layers.BaseLayer{Contents: data}
 		if df != nil && (f.kind == faultHeader || f.kind == faultTrailing || f.kind == faultLen || f.kind == faultFECHeader) {
@@ -64,9 +65,11 @@ func (k *KCP) SerializeTo(b gopacket.SerializeBuffer, _ gopacket.SerializeOption
 	return nil
 }
 
-// decodeKCP is the gopacket.Decoder of LayerTypeKCP (framing auto).
+// decodeKCP is the gopacket.Decoder of LayerTypeKCP, used on the ports
+// registered with RegisterPort: framing GuessOnPort (the user named the port
+// as KCP, so ciphertext and parity shards count as KCP there).
 func decodeKCP(data []byte, p gopacket.PacketBuilder) error {
-	k := &KCP{}
+	k := &KCP{Want: GuessOnPort(data)}
 	if err := k.DecodeFromBytes(data, p); err != nil {
 		return err
 	}

@@ -123,13 +123,14 @@ func TestDecodingLayerParserNoAlloc(t *testing.T) {
 	inputs := []struct {
 		name    string
 		top     gopacket.SerializableLayer
+		want    Framing
 		decoded []gopacket.LayerType
 	}{
-		{"plain", &KCP{Datagram: Datagram{Framing: FramingPlain, Segments: []Segment{seg(CmdAck, 0, 1, ""), seg(CmdPush, 0, 1, "hello")}}},
+		{"plain", &KCP{Datagram: Datagram{Framing: FramingPlain, Segments: []Segment{seg(CmdAck, 0, 1, ""), seg(CmdPush, 0, 1, "hello")}}}, FramingAuto,
 			[]gopacket.LayerType{layers.LayerTypeEthernet, layers.LayerTypeIPv4, layers.LayerTypeUDP, LayerTypeKCP}},
-		{"fec data", &KCP{Datagram: Datagram{Framing: FramingFEC, FEC: FECHeader{SeqID: 1, Type: ShardData}, Segments: []Segment{seg(CmdPush, 0, 1, "hello")}}},
+		{"fec data", &KCP{Datagram: Datagram{Framing: FramingFEC, FEC: FECHeader{SeqID: 1, Type: ShardData}, Segments: []Segment{seg(CmdPush, 0, 1, "hello")}}}, FramingAuto,
 			[]gopacket.LayerType{layers.LayerTypeEthernet, layers.LayerTypeIPv4, layers.LayerTypeUDP, LayerTypeKCP}},
-		{"encrypted", gopacket.Payload(noise(120)),
+		{"encrypted", gopacket.Payload(noise(120)), FramingEncrypted,
 			[]gopacket.LayerType{layers.LayerTypeEthernet, layers.LayerTypeIPv4, layers.LayerTypeUDP, LayerTypeKCP, gopacket.LayerTypePayload}},
 	}
 	for _, in := range inputs {
@@ -142,6 +143,7 @@ func TestDecodingLayerParserNoAlloc(t *testing.T) {
 				k       KCP
 				payload gopacket.Payload
 			)
+			k.Want = in.want
 			parser := gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &eth, &ip, &udp, &k, &payload)
 			decoded := make([]gopacket.LayerType, 0, 8)
 			require.NoError(t, parser.DecodeLayers(data, &decoded))

@@ -24,7 +24,7 @@ type Segment struct {
 	Sn   uint32 // sequence number (ACK: the acked segment's sn)
 	Una  uint32 // first sn the sender has not yet received
 	Len  uint32 // data length as decoded; AppendTo writes len(Data) instead
-	Data []byte // aliases the decoded buffer (nil when Len is 0)
+	Data []byte // aliases the decoded buffer (nil when Len is 0; shorter than Len when the capture cut it)
 }
 
 // DecodeFromBytes decodes one segment at b[0:]; bytes after it are ignored.
@@ -36,6 +36,13 @@ func (s *Segment) DecodeFromBytes(b []byte) error {
 // decodeSegment decodes one segment at b[0:] into s; base is the offset of
 // b in the payload, used for fault offsets. On a fault s is unchanged.
 func decodeSegment(s *Segment, b []byte, base int) fault {
+	return decodeSegmentWire(s, b, base, len(b))
+}
+
+// decodeSegmentWire is decodeSegment for a segment whose bytes from b[0:]
+// on had wire bytes on the wire (>= len(b)): len is checked against wire,
+// and Data holds the captured part.
+func decodeSegmentWire(s *Segment, b []byte, base, wire int) fault {
 	if len(b) < HeaderLen {
 		return fault{kind: faultHeader, off: base, a: uint64(len(b))}
 	}
@@ -44,13 +51,13 @@ func decodeSegment(s *Segment, b []byte, base int) fault {
 		return fault{kind: faultCmd, off: base + offCmd, a: uint64(cmd)}
 	}
 	n := binary.LittleEndian.Uint32(b[offLen:])
-	have := len(b) - HeaderLen
+	have := wire - HeaderLen
 	if uint64(n) > uint64(have) {
 		return fault{kind: faultLen, off: base + offLen, a: uint64(n), b: uint64(have)}
 	}
 	var data []byte
 	if n > 0 {
-		end := HeaderLen + int(n)
+		end := min(HeaderLen+int(n), len(b))
 		data = b[HeaderLen:end:end]
 	}
 	*s = Segment{

@@ -13,6 +13,7 @@ import (
 
 	"kcplab/capture"
 	"kcplab/kcpwire"
+	"kcplab/pcapfile"
 )
 
 // portsPref returns the -o value that registers ports for KCP.
@@ -28,7 +29,7 @@ func portsPref(ports ...uint16) string {
 func writeCapture(t *testing.T, name string, dgs []capture.Datagram) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name+".pcapng")
-	require.NoError(t, capture.WritePcapngFile(path, dgs, capture.Annotations{Section: "kcplab wireshark test: " + name}))
+	require.NoError(t, pcapfile.WritePcapngFile(path, dgs, pcapfile.Annotations{Section: "kcplab wireshark test: " + name}))
 	return path
 }
 

@@ -28,6 +28,9 @@ func expectFrame(number int, payload []byte, f kcpwire.Framing) frame {
 	if len(payload) == 0 {
 		return fr // UDP hands an empty payload to no dissector
 	}
+	if f == kcpwire.FramingAuto { // on kcp.ports the dissector's auto falls back to encrypted
+		f = kcpwire.GuessOnPort(payload)
+	}
 	var d kcpwire.Datagram
 	if err := d.Decode(payload, f); err != nil {
 		fr.Malformed = true

@@ -1,37 +1,61 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
 
-	"kcplab/capture"
 	"kcplab/kcpwire"
+	"kcplab/pcapfile"
 )
 
-// segmentJSON is one line of `kcplab decode -json`.
-type segmentJSON struct {
-	T        float64 `json:"t"`
-	Src      string  `json:"src"`
-	Dst      string  `json:"dst"`
-	Datagram int     `json:"datagram"`
-	Framing  string  `json:"framing"`
-	Conv     *uint32 `json:"conv,omitempty"`
-	Cmd      *uint8  `json:"cmd,omitempty"`
-	Frg      *uint8  `json:"frg,omitempty"`
-	Wnd      *uint16 `json:"wnd,omitempty"`
-	Ts       *uint32 `json:"ts,omitempty"`
-	Sn       *uint32 `json:"sn,omitempty"`
-	Una      *uint32 `json:"una,omitempty"`
-	Len      *uint32 `json:"len,omitempty"`
-	Error    string  `json:"error,omitempty"`
+// portSet is a set of UDP ports, usable as a repeatable flag ("8080,9000").
+type portSet struct {
+	bits [65536 / 64]uint64
+	n    int
+}
+
+// has reports whether p is in the set.
+func (s *portSet) has(p uint16) bool { return s.bits[p/64]&(1<<(p%64)) != 0 }
+
+// String lists the ports, comma-separated.
+func (s *portSet) String() string {
+	if s == nil {
+		return ""
+	}
+	var parts []string
+	for p := range 65536 {
+		if s.has(uint16(p)) {
+			parts = append(parts, strconv.Itoa(p))
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// Set adds the comma-separated ports of v.
+func (s *portSet) Set(v string) error {
+	for f := range strings.SplitSeq(v, ",") {
+		p, err := strconv.ParseUint(strings.TrimSpace(f), 10, 16)
+		if err != nil || p == 0 {
+			return fmt.Errorf("%q is not a UDP port (1..65535)", f)
+		}
+		s.bits[p/64] |= 1 << (p % 64)
+		s.n++
+	}
+	return nil
 }
 
 func runDecode(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("decode", stderr)
-	framingName := fs.String("framing", "auto", "framing of the UDP payload: auto, plain, fec or encrypted")
-	asJSON := fs.Bool("json", false, "print one JSON object per segment")
+	framingName := fs.String("framing", "auto", "framing of the UDP payload: auto (plain or FEC, on evidence), plain, fec or encrypted")
+	asJSON := fs.Bool("json", false, "print one JSON object per segment (per datagram when it has none)")
 	port := fs.Int("port", 0, "decode only datagrams to or from this UDP port (0: all)")
+	var encPorts portSet
+	fs.Var(&encPorts, "encrypted-port", "UDP ports (comma-separated, repeatable) that carry KCP in any framing: "+
+		"with -framing auto, a datagram to or from one is plain or FEC when it decodes as such, else encrypted")
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -46,69 +70,424 @@ func runDecode(args []string, stdout, stderr io.Writer) error {
 	if len(files) == 0 {
 		return usageErr("no capture file given")
 	}
+	dc := &decoder{w: stdout, out: make([]byte, 0, outFlush+64<<10), framing: framing, json: *asJSON, port: uint16(*port), encPorts: &encPorts, multi: len(files) > 1}
+	var failed []string
 	for _, path := range files {
-		f, err := capture.ReadFile(path)
-		if err != nil {
-			return usageErr("%v", err)
+		rerr := dc.decodeFile(path)
+		if werr := dc.flush(); werr != nil {
+			return fmt.Errorf("writing the output: %w", werr)
 		}
-		if len(files) > 1 && !*asJSON {
-			fmt.Fprintf(stdout, "# %s (%s, %d UDP datagrams, %d other packets)\n", path, f.LinkType, len(f.Datagrams), f.Skipped)
+		if rerr != nil {
+			fmt.Fprintf(stderr, "kcplab decode: %v\n", rerr)
+			failed = append(failed, path)
 		}
-		if err := decodeFile(stdout, f, framing, uint16(*port), *asJSON); err != nil {
-			return err
-		}
+	}
+	if len(failed) > 0 {
+		return usageErr("%d of %d captures could not be read to the end (%s); the complete packets before each fault were printed",
+			len(failed), len(files), strings.Join(failed, ", "))
 	}
 	return nil
 }
 
-func decodeFile(w io.Writer, f *capture.File, framing kcpwire.Framing, port uint16, asJSON bool) error {
-	enc := json.NewEncoder(w)
-	var d kcpwire.Datagram
-	for i, dg := range f.Datagrams {
-		if port != 0 && dg.Src.Port() != port && dg.Dst.Port() != port {
-			continue
+// outFlush is how much output the decoder collects before writing it.
+const outFlush = 256 << 10
+
+// decoder prints the KCP decoding of capture files, one record at a time,
+// into an output buffer (written out every outFlush bytes, and by flush)
+// without allocating per record.
+type decoder struct {
+	w        io.Writer
+	out      []byte // pending output; lines are appended in place
+	werr     error  // first write error; later output is dropped
+	framing  kcpwire.Framing
+	json     bool
+	port     uint16
+	encPorts *portSet
+	multi    bool
+
+	det       kcpwire.Detector // per file
+	d         kcpwire.Datagram
+	fileJSON  []byte // the file name as a JSON string
+	t0        time.Time
+	haveT0    bool
+	datagrams int // UDP datagrams so far in this file
+	pre       []byte
+}
+
+// commit takes b, dc.out with lines appended, as the pending output and
+// writes it out once it holds outFlush bytes.
+func (dc *decoder) commit(b []byte) {
+	dc.out = b
+	if len(b) >= outFlush {
+		_ = dc.flush()
+	}
+}
+
+// flush writes the pending output and returns the first write error.
+func (dc *decoder) flush() error {
+	if len(dc.out) > 0 && dc.werr == nil {
+		_, dc.werr = dc.w.Write(dc.out)
+	}
+	dc.out = dc.out[:0]
+	return dc.werr
+}
+
+// decodeFile prints every record of the file at path and returns the error
+// that stopped the reading, if any (after printing what came before it).
+func (dc *decoder) decodeFile(path string) (err error) {
+	rd, closer, err := pcapfile.Open(path)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s: internal error decoding the file: %v", path, p)
 		}
-		t := dg.Time.Sub(f.Datagrams[0].Time).Seconds()
-		src, dst := dg.Src.String(), dg.Dst.String()
-		err := d.Decode(dg.Payload, framing)
-		if asJSON {
-			base := segmentJSON{T: t, Src: src, Dst: dst, Datagram: i + 1, Framing: d.Framing.String()}
-			if err != nil {
-				base.Framing, base.Error = "none", err.Error()
-				if e := enc.Encode(base); e != nil {
-					return e
-				}
-				continue
-			}
-			if len(d.Segments) == 0 {
-				if e := enc.Encode(base); e != nil {
-					return e
-				}
-			}
-			for _, s := range d.Segments {
-				j := base
-				cmd := uint8(s.Cmd)
-				j.Conv, j.Cmd, j.Frg, j.Wnd, j.Ts, j.Sn, j.Una, j.Len = &s.Conv, &cmd, &s.Frg, &s.Wnd, &s.Ts, &s.Sn, &s.Una, &s.Len
-				if e := enc.Encode(j); e != nil {
-					return e
-				}
-			}
-			continue
+	}()
+	dc.det = kcpwire.Detector{}
+	dc.fileJSON = appendJSONString(dc.fileJSON[:0], path)
+	dc.haveT0, dc.datagrams = false, 0
+	if dc.multi && !dc.json {
+		b := append(dc.out, "# "...)
+		b = append(b, path...)
+		dc.commit(append(b, '\n'))
+	}
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			return nil
 		}
-		prefix := fmt.Sprintf("%10.6f %21s → %-21s", t, src, dst)
-		switch {
-		case err != nil:
-			fmt.Fprintf(w, "%s not KCP (%d bytes): %v\n", prefix, len(dg.Payload), err)
-		case d.Framing == kcpwire.FramingEncrypted:
-			fmt.Fprintf(w, "%s encrypted (%d bytes)\n", prefix, len(dg.Payload))
-		case d.Framing == kcpwire.FramingFEC && len(d.Segments) == 0:
-			fmt.Fprintf(w, "%s FEC %s seq=%d (%d bytes)\n", prefix, d.FEC.Type, d.FEC.SeqID, len(dg.Payload))
-		default:
-			for _, s := range d.Segments {
-				fmt.Fprintf(w, "%s %-4s conv=%d sn=%d una=%d frg=%d wnd=%d ts=%d len=%d\n",
-					prefix, s.Cmd, s.Conv, s.Sn, s.Una, s.Frg, s.Wnd, s.Ts, s.Len)
-			}
+		if err != nil {
+			return err
+		}
+		dc.record(rec)
+	}
+}
+
+// record prints one record: nothing unless it is a UDP datagram (of the
+// selected port).
+func (dc *decoder) record(rec *pcapfile.Record) {
+	if !dc.haveT0 {
+		dc.t0, dc.haveT0 = rec.Time, true
+	}
+	if !rec.UDP {
+		return
+	}
+	dc.datagrams++
+	dg := &rec.Datagram
+	sp, dp := dg.Src.Port(), dg.Dst.Port()
+	if dc.port != 0 && sp != dc.port && dp != dc.port {
+		return
+	}
+	var err error
+	switch {
+	case dc.framing == kcpwire.FramingAuto && dc.encPorts.n > 0 && (dc.encPorts.has(sp) || dc.encPorts.has(dp)):
+		err = dc.det.DecodeOnPort(&dc.d, dg.Payload, rec.WireLen)
+	default:
+		err = dc.det.Decode(&dc.d, dg.Payload, rec.WireLen, dg.Src, dg.Dst, dc.framing)
+	}
+	t := rec.Time.Sub(dc.t0)
+	if dc.json {
+		dc.jsonRecord(rec, t, err)
+	} else {
+		dc.textRecord(rec, t, err)
+	}
+}
+
+// textRecord prints the text lines of one datagram: one per segment, else one.
+func (dc *decoder) textRecord(rec *pcapfile.Record, t time.Duration, err error) {
+	d := &dc.d
+	dg := &rec.Datagram
+	var tmp [64]byte
+	pre := appendRight(dc.pre[:0], strconv.AppendInt(tmp[:0], int64(rec.Frame), 10), 7)
+	pre = append(pre, ' ')
+	pre = appendRight(pre, appendSeconds(tmp[:0], t), 10)
+	pre = append(pre, ' ')
+	pre = appendRight(pre, dg.Src.AppendTo(tmp[:0]), 21)
+	pre = append(pre, " → "...)
+	mark := len(pre)
+	pre = dg.Dst.AppendTo(pre)
+	if n := len(pre) - mark; n < 21 {
+		pre = append(pre, spaces[:21-n]...)
+	}
+	pre = append(pre, ' ')
+	dc.pre = pre
+
+	if d.Truncated {
+		b := append(dc.out, pre...)
+		b = append(b, "truncated (captured "...)
+		b = strconv.AppendInt(b, int64(len(dg.Payload)), 10)
+		b = append(b, " of "...)
+		b = strconv.AppendInt(b, int64(d.WireLen), 10)
+		b = append(b, " bytes)"...)
+		if err != nil {
+			b = append(b, ", "...)
+			b = appendProblem(b, d, err)
+		}
+		b = append(b, '\n')
+		dc.commit(b)
+		if err != nil {
+			return
+		}
+	} else if err != nil {
+		b := append(dc.out, pre...)
+		b = appendProblem(b, d, err)
+		b = append(b, " ("...)
+		b = strconv.AppendInt(b, int64(len(dg.Payload)), 10)
+		b = append(b, " bytes)\n"...)
+		dc.commit(b)
+		return
+	}
+	switch {
+	case d.Framing == kcpwire.FramingEncrypted:
+		b := append(dc.out, pre...)
+		b = append(b, "encrypted ("...)
+		b = strconv.AppendInt(b, int64(d.WireLen), 10)
+		b = append(b, " bytes)\n"...)
+		dc.commit(b)
+		return
+	case d.Framing == kcpwire.FramingFEC && d.FEC.Type != kcpwire.ShardData:
+		b := append(dc.out, pre...)
+		b = append(b, "FEC "...)
+		b = append(b, shardName(d.FEC.Type)...)
+		b = append(b, " seq="...)
+		b = strconv.AppendUint(b, uint64(d.FEC.SeqID), 10)
+		b = append(b, " size="...)
+		b = strconv.AppendUint(b, uint64(d.FEC.Size), 10)
+		if conv, ok := d.OOBConv(); ok {
+			b = append(b, " conv="...)
+			b = strconv.AppendUint(b, uint64(conv), 10)
+		}
+		b = append(b, " ("...)
+		b = strconv.AppendInt(b, int64(d.WireLen), 10)
+		b = append(b, " bytes)\n"...)
+		dc.commit(b)
+		return
+	}
+	for i := range d.Segments {
+		s := &d.Segments[i]
+		b := append(dc.out, pre...)
+		name := cmdName(s.Cmd)
+		b = append(b, name...)
+		b = append(b, spaces[:max(0, 4-len(name))]...)
+		b = append(b, " conv="...)
+		b = strconv.AppendUint(b, uint64(s.Conv), 10)
+		b = append(b, " sn="...)
+		b = strconv.AppendUint(b, uint64(s.Sn), 10)
+		b = append(b, " una="...)
+		b = strconv.AppendUint(b, uint64(s.Una), 10)
+		b = append(b, " frg="...)
+		b = strconv.AppendUint(b, uint64(s.Frg), 10)
+		b = append(b, " wnd="...)
+		b = strconv.AppendUint(b, uint64(s.Wnd), 10)
+		b = append(b, " ts="...)
+		b = strconv.AppendUint(b, uint64(s.Ts), 10)
+		b = append(b, " len="...)
+		b = strconv.AppendUint(b, uint64(s.Len), 10)
+		if d.Framing == kcpwire.FramingFEC {
+			b = append(b, " (FEC data seq="...)
+			b = strconv.AppendUint(b, uint64(d.FEC.SeqID), 10)
+			b = append(b, ')')
+		}
+		b = append(b, '\n')
+		dc.commit(b)
+	}
+}
+
+// appendProblem appends why a datagram was not decoded: "not KCP" when
+// framing auto found no evidence, else "malformed FRAMING: ERROR".
+func appendProblem(b []byte, d *kcpwire.Datagram, err error) []byte {
+	if d.Framing == kcpwire.FramingAuto {
+		return append(b, "not KCP"...)
+	}
+	b = append(b, "malformed "...)
+	b = append(b, d.Framing.String()...)
+	b = append(b, ": "...)
+	return append(b, err.Error()...)
+}
+
+// jsonRecord prints the JSON objects of one datagram: one per segment, else one.
+func (dc *decoder) jsonRecord(rec *pcapfile.Record, t time.Duration, err error) {
+	d := &dc.d
+	dg := &rec.Datagram
+	pre := append(dc.pre[:0], `{"file":`...)
+	pre = append(pre, dc.fileJSON...)
+	pre = append(pre, `,"frame":`...)
+	pre = strconv.AppendInt(pre, int64(rec.Frame), 10)
+	pre = append(pre, `,"datagram":`...)
+	pre = strconv.AppendInt(pre, int64(dc.datagrams), 10)
+	pre = append(pre, `,"t":`...)
+	pre = appendSeconds(pre, t)
+	pre = append(pre, `,"src":"`...)
+	pre = dg.Src.AppendTo(pre)
+	pre = append(pre, `","dst":"`...)
+	pre = dg.Dst.AppendTo(pre)
+	pre = append(pre, `","bytes":`...)
+	pre = strconv.AppendInt(pre, int64(d.WireLen), 10)
+	pre = append(pre, `,"truncated":`...)
+	pre = strconv.AppendBool(pre, d.Truncated)
+	if d.Truncated {
+		pre = append(pre, `,"captured":`...)
+		pre = strconv.AppendInt(pre, int64(len(dg.Payload)), 10)
+	}
+	pre = append(pre, `,"framing":"`...)
+	if err != nil && d.Framing == kcpwire.FramingAuto {
+		pre = append(pre, `none"`...)
+	} else {
+		pre = append(pre, d.Framing.String()...)
+		pre = append(pre, '"')
+	}
+	if d.Framing == kcpwire.FramingFEC && err == nil {
+		pre = append(pre, `,"fec":{"seqid":`...)
+		pre = strconv.AppendUint(pre, uint64(d.FEC.SeqID), 10)
+		pre = append(pre, `,"type":"`...)
+		pre = append(pre, shardName(d.FEC.Type)...)
+		pre = append(pre, `","size":`...)
+		pre = strconv.AppendUint(pre, uint64(d.FEC.Size), 10)
+		pre = append(pre, '}')
+		if conv, ok := d.OOBConv(); ok {
+			pre = append(pre, `,"oob_conv":`...)
+			pre = strconv.AppendUint(pre, uint64(conv), 10)
 		}
 	}
-	return nil
+	dc.pre = pre
+	if err != nil {
+		b := append(dc.out, pre...)
+		b = append(b, `,"error":`...)
+		if d.Framing == kcpwire.FramingAuto {
+			b = appendJSONString(b, "not KCP")
+		} else {
+			b = appendJSONString(b, err.Error())
+		}
+		b = append(b, "}\n"...)
+		dc.commit(b)
+		return
+	}
+	if len(d.Segments) == 0 {
+		b := append(dc.out, pre...)
+		b = append(b, "}\n"...)
+		dc.commit(b)
+		return
+	}
+	for i := range d.Segments {
+		s := &d.Segments[i]
+		b := append(dc.out, pre...)
+		b = append(b, `,"conv":`...)
+		b = strconv.AppendUint(b, uint64(s.Conv), 10)
+		b = append(b, `,"cmd":"`...)
+		b = append(b, cmdName(s.Cmd)...)
+		b = append(b, `","cmd_num":`...)
+		b = strconv.AppendUint(b, uint64(s.Cmd), 10)
+		b = append(b, `,"frg":`...)
+		b = strconv.AppendUint(b, uint64(s.Frg), 10)
+		b = append(b, `,"wnd":`...)
+		b = strconv.AppendUint(b, uint64(s.Wnd), 10)
+		b = append(b, `,"ts":`...)
+		b = strconv.AppendUint(b, uint64(s.Ts), 10)
+		b = append(b, `,"sn":`...)
+		b = strconv.AppendUint(b, uint64(s.Sn), 10)
+		b = append(b, `,"una":`...)
+		b = strconv.AppendUint(b, uint64(s.Una), 10)
+		b = append(b, `,"len":`...)
+		b = strconv.AppendUint(b, uint64(s.Len), 10)
+		if len(s.Data) < int(s.Len) {
+			b = append(b, `,"data_captured":`...)
+			b = strconv.AppendInt(b, int64(len(s.Data)), 10)
+		}
+		b = append(b, "}\n"...)
+		dc.commit(b)
+	}
+}
+
+// spaces pads text columns.
+const spaces = "                              "
+
+// appendSeconds appends d in seconds with six decimals, rounded to the
+// microsecond (like strconv.AppendFloat(b, d.Seconds(), 'f', 6, 64), faster).
+func appendSeconds(b []byte, d time.Duration) []byte {
+	if d < 0 {
+		b = append(b, '-')
+		d = -d
+	}
+	us := (d + 500*time.Nanosecond) / time.Microsecond
+	b = strconv.AppendInt(b, int64(us/1e6), 10)
+	frac := int64(us % 1e6)
+	b = append(b, '.', byte('0'+frac/100000), byte('0'+frac/10000%10), byte('0'+frac/1000%10),
+		byte('0'+frac/100%10), byte('0'+frac/10%10), byte('0'+frac%10))
+	return b
+}
+
+// appendRight appends s right-aligned in width columns.
+func appendRight(b, s []byte, width int) []byte {
+	if n := len(s); n < width {
+		b = append(b, spaces[:width-n]...)
+	}
+	return append(b, s...)
+}
+
+// cmdName is the name of a cmd ("PUSH", "ACK", "WASK", "WINS", "CMD(n)").
+func cmdName(c kcpwire.Cmd) string {
+	switch c {
+	case kcpwire.CmdPush:
+		return "PUSH"
+	case kcpwire.CmdAck:
+		return "ACK"
+	case kcpwire.CmdWask:
+		return "WASK"
+	case kcpwire.CmdWins:
+		return "WINS"
+	}
+	return c.String()
+}
+
+// shardName is the name of a FEC shard type ("data", "parity", "oob").
+func shardName(t kcpwire.ShardType) string {
+	switch t {
+	case kcpwire.ShardData:
+		return "data"
+	case kcpwire.ShardParity:
+		return "parity"
+	case kcpwire.ShardOOB:
+		return "oob"
+	}
+	return t.String()
+}
+
+// appendJSONString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 replaced by U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c < 0x20 || c == 0x7f:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else if r == '\u2028' || r == '\u2029' {
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
 }

@@ -3,7 +3,8 @@
 //	kcplab list                                   the experiments
 //	kcplab run [-trials N] [-out DIR] [ID...]     run experiments, one pcapng per trial
 //	kcplab results [-trials N] [ID...]            run them all; write out/RESULTS.md and out/testdata/
-//	kcplab decode [-framing auto] [-json] FILE... print every KCP segment of a capture
+//	kcplab decode [-framing auto] [-encrypted-port P] [-json] FILE...
+//	                                              print every KCP segment of captures
 //	kcplab matrix [-versions LIST] [ID...]        run experiments against several kcp-go releases
 //	kcplab bisect -from V1 -to V2 ID CLASS        the first release where a class's share changes
 //
@@ -46,7 +47,7 @@ func commands() []command {
 		{"list", "", "list the experiments", runList},
 		{"run", "[-trials N] [-parallel P] [-out DIR] [-capture tap|live] [ID...]", "run experiments (all by default)", runRun},
 		{"results", "[-trials N] [-out DIR] [-testdata DIR] [-o FILE] [-from RESULTS.md] [ID...]", "run experiments; write a new RESULTS.md and one capture per class under -out", runResults},
-		{"decode", "[-framing auto|plain|fec|encrypted] [-port N] [-json] FILE...", "print the KCP segments of pcap/pcapng files", runDecode},
+		{"decode", "[-framing auto|plain|fec|encrypted] [-encrypted-port P,...] [-port N] [-json] FILE...", "print the KCP segments of pcap/pcapng files", runDecode},
 		{"matrix", "[-versions LIST] [-trials N] [-parallel P] [-out DIR] [-results RESULTS.md] [ID...]", "run experiments against several kcp-go releases, one process each", runMatrix},
 		{"bisect", "-from V1 -to V2 [-trials N] [-parallel P] [-out DIR] ID CLASS", "find the first kcp-go release where a class's share changes", runBisect},
 	}
@@ -124,5 +125,6 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func main() {
+	growPipe(os.Stdout)
 	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -17,6 +17,7 @@ import (
 
 	"kcplab/capture"
 	"kcplab/kcpwire"
+	"kcplab/pcapfile"
 )
 
 func kcplab(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -41,7 +42,7 @@ func writeCapture(t *testing.T) string {
 		{Time: t0.Add(2 * time.Millisecond), Src: c, Dst: s, Payload: []byte("not kcp"), Side: capture.SideClient},
 	}
 	path := filepath.Join(t.TempDir(), "x.pcapng")
-	require.NoError(t, capture.WritePcapngFile(path, dgs, capture.Annotations{}))
+	require.NoError(t, pcapfile.WritePcapngFile(path, dgs, pcapfile.Annotations{}))
 	return path
 }
 
@@ -55,31 +56,44 @@ func TestDecodeText(t *testing.T) {
 	assert.Contains(t, lines[0], "PUSH conv=7 sn=0 una=0 frg=0 wnd=32 ts=0 len=9")
 	assert.Contains(t, lines[1], "ACK  conv=7 sn=0 una=1")
 	assert.Contains(t, lines[2], "PUSH conv=7 sn=0 una=1 frg=0 wnd=32 ts=5 len=5")
-	assert.True(t, strings.HasPrefix(strings.TrimSpace(lines[2]), "0.001000"), lines[2])
+	assert.True(t, strings.HasPrefix(strings.TrimSpace(lines[2]), "2   0.001000 "), "frame number, then time: %q", lines[2])
 	assert.Contains(t, lines[3], "not KCP (7 bytes)")
 }
 
 func TestDecodeJSON(t *testing.T) {
 	t.Parallel()
-	code, out, errs := kcplab(t, "decode", "-json", "-framing", "plain", writeCapture(t))
+	path := writeCapture(t)
+	code, out, errs := kcplab(t, "decode", "-json", "-framing", "plain", path)
 	require.Equal(t, 0, code, errs)
+	objs := jsonLines(t, out)
+	require.Len(t, objs, 4)
+	for _, k := range []string{"file", "frame", "t", "src", "dst", "conv", "cmd", "cmd_num", "frg", "wnd", "ts", "sn", "una", "len", "datagram", "truncated", "bytes"} {
+		assert.Contains(t, objs[0], k)
+	}
+	assert.Equal(t, path, objs[0]["file"])
+	assert.Equal(t, "PUSH", objs[0]["cmd"])
+	assert.EqualValues(t, 81, objs[0]["cmd_num"])
+	assert.EqualValues(t, 9, objs[0]["len"])
+	assert.Equal(t, false, objs[0]["truncated"])
+	assert.EqualValues(t, 2, objs[2]["datagram"])
+	assert.EqualValues(t, 2, objs[2]["frame"])
+	assert.EqualValues(t, 0.001, objs[2]["t"])
+	assert.Contains(t, objs[3], "error")
+	assert.NotContains(t, objs[3], "cmd")
+}
+
+// jsonLines parses one JSON object per line.
+func jsonLines(t *testing.T, out string) []map[string]any {
+	t.Helper()
 	var objs []map[string]any
 	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var m map[string]any
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &m), sc.Text())
 		objs = append(objs, m)
 	}
-	require.Len(t, objs, 4)
-	for _, k := range []string{"t", "src", "dst", "conv", "cmd", "frg", "wnd", "ts", "sn", "una", "len", "datagram"} {
-		assert.Contains(t, objs[0], k)
-	}
-	assert.EqualValues(t, 81, objs[0]["cmd"])
-	assert.EqualValues(t, 9, objs[0]["len"])
-	assert.EqualValues(t, 2, objs[2]["datagram"])
-	assert.EqualValues(t, 0.001, objs[2]["t"])
-	assert.Contains(t, objs[3], "error")
-	assert.NotContains(t, objs[3], "cmd")
+	return objs
 }
 
 func TestBadInputExitsTwo(t *testing.T) {
@@ -109,6 +123,7 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"missing file", []string{"decode", filepath.Join(dir, "nope.pcapng")}, "nope.pcapng"},
 		{"not a capture", []string{"decode", notCapture}, "notes.txt"},
 		{"cut off", []string{"decode", cut}, "cut.pcapng"},
+		{"bad encrypted port", []string{"decode", "-encrypted-port", "70000", good}, "-encrypted-port"},
 		{"list with args", []string{"list", "extra"}, "no arguments"},
 		{"unknown experiment, flags after", []string{"run", "p999", "-trials", "2"}, `unknown experiment "p999"`},
 		{"bad flag after id", []string{"run", "p003", "-trails", "2"}, "flag provided but not defined: -trails"},

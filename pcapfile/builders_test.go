@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stretchr/testify/require"
+
+	"kcplab/capture"
 )
 
 // ipUDP serialises an IPv4 or IPv6 packet carrying d as UDP.
@@ -198,3 +200,12 @@ func gopacketCI(ts time.Time, capLen, length int) gopacket.CaptureInfo {
 func captureInfo(ts time.Time, frame []byte, intf int) (gopacket.CaptureInfo, []byte) {
 	return gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(frame), Length: len(frame), InterfaceIndex: intf}, frame
 }
+
+// Test shorthands for the capture types the files hold.
+type Datagram = capture.Datagram
+
+const (
+	SideUnknown = capture.SideUnknown
+	SideClient  = capture.SideClient
+	SideServer  = capture.SideServer
+)

@@ -1,10 +1,11 @@
-package capture
+package pcapfile
 
 import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,7 +15,8 @@ import (
 
 // FuzzRead feeds arbitrary bytes to Read: it must return a File or a
 // *ReadError naming the input, and never panic (Read turns a panic in a
-// decoder into an "internal error", which this fuzz test also reports).
+// decoder into an "internal error", which this fuzz test also reports);
+// Open, which maps pcap files, must read what the stream reader reads.
 func FuzzRead(f *testing.F) {
 	recs, _ := records(f, frameEthernet)
 	pcap := pcapgoBytes(f, true, layers.LinkTypeEthernet, recs)
@@ -40,7 +42,25 @@ func FuzzRead(f *testing.F) {
 			f.Add(data)
 		}
 	}
+	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Open (a mapped pcap file) must return what the stream reader returns
+		path := filepath.Join(dir, "fuzz.cap")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if srd, err := NewReader(bytes.NewReader(data), path); err == nil {
+			want, wantErr := collect(srd)
+			ord, closer, err := Open(path)
+			if err != nil {
+				t.Fatalf("stream reader opened it, Open: %v", err)
+			}
+			got, gotErr := collect(ord)
+			closer.Close()
+			if fmt.Sprint(want) != fmt.Sprint(got) || wantErr != gotErr {
+				t.Fatalf("Open read %d records (%s), the stream %d (%s)", len(got), gotErr, len(want), wantErr)
+			}
+		}
 		file, err := Read(bytes.NewReader(data), "fuzz.cap")
 		if err == nil {
 			if file == nil {

@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,8 +98,10 @@ func TestReadLinkTypesAndFormats(t *testing.T) {
 					recs, want = filterVersion(recs, want, l.lt == layers.LinkTypeIPv6)
 				}
 				name := "test-" + l.name + "." + f.name
-				got, err := Read(bytes.NewReader(f.write(t, l.lt, recs)), name)
+				data := f.write(t, l.lt, recs)
+				got, err := Read(bytes.NewReader(data), name)
 				require.NoError(t, err)
+				assertOpenMatchesStream(t, data)
 				assert.Equal(t, name, got.Name)
 				assert.Equal(t, l.name, got.LinkType)
 				wantSkipped := 1
@@ -228,34 +231,41 @@ func TestReadErrors(t *testing.T) {
 		data   []byte
 		offset int64
 		msg    string
+		kept   int // complete UDP records before the fault; -1: no File at all
 	}{
-		{"empty", nil, 0, "empty file"},
-		{"text", []byte("this is not a capture file\n"), 0, "not a pcap or pcapng capture (starts with 74 68 69 73)"},
-		{"three bytes", []byte{0xd4, 0xc3, 0xb2}, 0, "cut off after 3 bytes"},
-		{"pcap header cut", pcap[:10], 0, "pcap file header cut off: the file ends at byte offset 10"},
-		{"pcap bad version", badVersion, 0, "bad pcap file header"},
-		{"unsupported link type", dot11, 20, "link type 105 is not supported"},
-		{"record header cut", pcap[:24+7], 24, "pcap record cut off (reading packet 0): the file ends at byte offset 31"},
-		{"record data cut", pcap[:rec1+16+3], int64(rec1), "pcap record cut off (reading packet 1)"},
-		{"cut after record header", pcap[:rec1+16], int64(rec1), "pcap record cut off (reading packet 1)"},
-		{"record too long", bigRecord, int64(rec1), "bad pcap record (reading packet 1)"},
-		{"pcapng section cut", ng[:20], 0, "pcapng section header cut off"},
-		{"pcapng block cut", ng[:ngOff[2]+30], int64(ngOff[2]), "pcapng block cut off (reading packet 2)"},
-		{"pcapng bad byte order", append([]byte{0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 1, 2, 3, 4}, make([]byte, 16)...), 0, "bad pcapng section header"},
+		{"empty", nil, 0, "empty file", -1},
+		{"text", []byte("this is not a capture file\n"), 0, "not a pcap or pcapng capture (starts with 74 68 69 73)", -1},
+		{"three bytes", []byte{0xd4, 0xc3, 0xb2}, 0, "cut off after 3 bytes", -1},
+		{"pcap header cut", pcap[:10], 0, "pcap file header cut off: the file ends at byte offset 10", -1},
+		{"pcap bad version", badVersion, 0, "bad pcap file header", -1},
+		{"unsupported link type", dot11, 20, "link type 105 is not supported", -1},
+		{"record header cut", pcap[:24+7], 24, "pcap record cut off (reading packet 1): the file ends at byte offset 31", 0},
+		{"record data cut", pcap[:rec1+16+3], int64(rec1), "pcap record cut off (reading packet 2)", 1},
+		{"cut after record header", pcap[:rec1+16], int64(rec1), "pcap record cut off (reading packet 2)", 1},
+		{"record too long", bigRecord, int64(rec1), "bad pcap record (reading packet 2)", 1},
+		{"pcapng section cut", ng[:20], 0, "pcapng section header cut off", -1},
+		{"pcapng block cut", ng[:ngOff[2]+30], int64(ngOff[2]), "pcapng block cut off (reading packet 3)", 2},
+		{"pcapng bad byte order", append([]byte{0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 1, 2, 3, 4}, make([]byte, 16)...), 0, "bad pcapng section header", -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			name := "bad-" + strings.ReplaceAll(tt.name, " ", "-") + ".cap"
+			assertOpenMatchesStream(t, tt.data)
 			f, err := Read(bytes.NewReader(tt.data), name)
 			require.Error(t, err)
-			assert.Nil(t, f)
+			if tt.kept < 0 {
+				assert.Nil(t, f)
+			} else {
+				require.NotNil(t, f, "the complete records before the fault")
+				assert.Len(t, f.Datagrams, tt.kept)
+			}
 			var re *ReadError
 			require.True(t, errors.As(err, &re), "error %T is a *ReadError", err)
 			assert.Equal(t, name, re.Name)
 			assert.Equal(t, tt.offset, re.Offset, "offset in %q", err)
 			assert.Contains(t, err.Error(), tt.msg)
-			assert.Contains(t, err.Error(), fmt.Sprintf("capture: %s: byte offset %d: ", name, tt.offset))
+			assert.Contains(t, err.Error(), fmt.Sprintf("pcapfile: %s: byte offset %d: ", name, tt.offset))
 		})
 	}
 }
@@ -265,4 +275,73 @@ func TestReadNilReader(t *testing.T) {
 	_, err := Read(nil, "nil")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "nil")
+}
+
+// recordSummary is what a test compares of a Record.
+type recordSummary struct {
+	Frame, CapLen, Len, WireLen int
+	Time                        time.Time
+	UDP                         bool
+	Src, Dst                    string
+	Payload                     string
+	Comments                    []string
+}
+
+// collect reads every record of rd and the error that ended the reading.
+func collect(rd *Reader) ([]recordSummary, string) {
+	var out []recordSummary
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			return out, ""
+		}
+		if err != nil {
+			var re *ReadError
+			if errors.As(err, &re) {
+				return out, fmt.Sprintf("offset %d: %s", re.Offset, re.Msg)
+			}
+			return out, err.Error()
+		}
+		out = append(out, recordSummary{rec.Frame, rec.CaptureLength, rec.Length, rec.WireLen, rec.Time, rec.UDP,
+			rec.Datagram.Src.String(), rec.Datagram.Dst.String(), string(rec.Datagram.Payload), rec.Comments})
+	}
+}
+
+// assertOpenMatchesStream writes data to a file and checks that Open (which
+// maps uncompressed pcap files) returns the same records and final error as
+// a stream reader.
+func assertOpenMatchesStream(t *testing.T, data []byte) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "x.cap")
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	srd, err := NewReader(bytes.NewReader(data), path)
+	if err != nil {
+		_, _, oerr := Open(path)
+		require.Error(t, oerr)
+		return
+	}
+	want, wantErr := collect(srd)
+	ord, closer, err := Open(path)
+	require.NoError(t, err)
+	defer closer.Close()
+	got, gotErr := collect(ord)
+	assert.Equal(t, want, got)
+	assert.Equal(t, wantErr, gotErr)
+}
+
+// TestOpenCutAnywhere cuts a pcap file at every byte and checks that the
+// mapped reader returns what the stream reader returns: the complete records
+// before the cut, then the same error.
+func TestOpenCutAnywhere(t *testing.T) {
+	t.Parallel()
+	recs, _ := records(t, frameEthernet)
+	for _, nanos := range []bool{false, true} {
+		data := pcapgoBytes(t, nanos, layers.LinkTypeEthernet, recs)
+		for n := 0; n <= len(data); n += 1 + n%3 {
+			assertOpenMatchesStream(t, data[:n])
+		}
+	}
+	big := pcapBytes(binary.BigEndian, true, layers.LinkTypeNull, func() []pcapRecord { r, _ := records(t, frameNull(30)); return r }())
+	assertOpenMatchesStream(t, big)
+	assertOpenMatchesStream(t, big[:len(big)-3])
 }

@@ -1,15 +1,16 @@
-package capture
+package pcapfile
 
 import (
 	"bytes"
 	"encoding/binary"
 	"testing"
-	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"kcplab/internal/linklayer"
 )
 
 // vlanFrame wraps an IPv4 packet in Ethernet with an 802.1Q tag.
@@ -41,7 +42,14 @@ func ipv6HopByHopUDP(tb testing.TB, d Datagram) []byte {
 func TestParserMatchesFullDecoder(t *testing.T) {
 	t.Parallel()
 	v4, v6 := sampleDatagrams()[0], sampleDatagrams()[3]
-	ts := time.Unix(1700000000, 5)
+	eth4 := frameEthernet(ipUDP(t, v4))
+	fragment := bytes.Clone(eth4)
+	fragment[14+6] |= 0x20 // more fragments
+	withOptions := append(append(bytes.Clone(eth4[:34]), 1, 1, 1, 1), eth4[34:]...)
+	withOptions[14] = 0x46
+	binary.BigEndian.PutUint16(withOptions[14+2:], binary.BigEndian.Uint16(eth4[14+2:])+4)
+	shortUDP := bytes.Clone(eth4)
+	binary.BigEndian.PutUint16(shortUDP[14+20+4:], 8+1)
 	tests := []struct {
 		name    string
 		lt      layers.LinkType
@@ -53,6 +61,10 @@ func TestParserMatchesFullDecoder(t *testing.T) {
 		{"ethernet v6", layers.LinkTypeEthernet, frameEthernet(ipUDP(t, v6)), true, v6.Payload},
 		{"ethernet padded to 60", layers.LinkTypeEthernet, append(frameEthernet(ipUDP(t, Datagram{Src: v4.Src, Dst: v4.Dst, Payload: []byte("x")})), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), true, []byte("x")},
 		{"vlan", layers.LinkTypeEthernet, vlanFrame(ipUDP(t, v4)), true, v4.Payload},
+		{"v4 fragment", layers.LinkTypeEthernet, fragment, false, nil},
+		{"v4 with options", layers.LinkTypeEthernet, withOptions, true, v4.Payload},
+		{"v4 cut by the snap length", layers.LinkTypeEthernet, eth4[:len(eth4)-3], true, v4.Payload[:len(v4.Payload)-3]},
+		{"udp length shorter than the ip payload", layers.LinkTypeEthernet, shortUDP, true, v4.Payload[:1]},
 		{"v6 hop-by-hop (full decoder)", layers.LinkTypeRaw, ipv6HopByHopUDP(t, v6), true, v6.Payload},
 		{"raw v6", layers.LinkTypeRaw, ipUDP(t, v6), true, v6.Payload},
 		{"null v6", layers.LinkTypeNull, frameNull(30)(ipUDP(t, v6)), true, v6.Payload},
@@ -63,35 +75,35 @@ func TestParserMatchesFullDecoder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			li := linkTypes[tt.lt]
-			fast := newUDPParser(li).decode(tt.frame, ts)
-			full := decodeFrame(tt.frame, li, ts)
-			require.Equal(t, tt.udp, fast.udp)
-			require.Equal(t, tt.udp, full.udp)
+			li, ok := linklayer.Lookup(tt.lt)
+			require.True(t, ok)
+			fast := linklayer.NewParser(li).Decode(tt.frame)
+			full := linklayer.DecodeFull(tt.frame, li)
+			require.Equal(t, tt.udp, fast.OK)
+			require.Equal(t, tt.udp, full.OK)
 			assert.Equal(t, full, fast)
 			if tt.udp {
-				assert.Equal(t, tt.payload, fast.dg.Payload)
-				assert.Equal(t, ts, fast.dg.Time)
+				assert.Equal(t, tt.payload, fast.Payload)
+				assert.GreaterOrEqual(t, fast.Length, len(tt.payload))
 			}
 		})
 	}
 }
 
-func BenchmarkDecode(b *testing.B) {
+func BenchmarkLinkLayer(b *testing.B) {
 	frame := frameEthernet(ipUDP(b, sampleDatagrams()[4]))
-	li := linkTypes[layers.LinkTypeEthernet]
-	ts := time.Now()
+	li, _ := linklayer.Lookup(layers.LinkTypeEthernet)
 	b.Run("parser", func(b *testing.B) {
-		p := newUDPParser(li)
+		p := linklayer.NewParser(li)
 		for b.Loop() {
-			if !p.decode(frame, ts).udp {
+			if !p.Decode(frame).OK {
 				b.Fatal("not UDP")
 			}
 		}
 	})
 	b.Run("gopacket", func(b *testing.B) {
 		for b.Loop() {
-			if !decodeFrame(frame, li, ts).udp {
+			if !linklayer.DecodeFull(frame, li).OK {
 				b.Fatal("not UDP")
 			}
 		}

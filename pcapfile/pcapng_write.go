@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"errors"
@@ -10,6 +10,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"kcplab/capture"
 )
 
 // Annotations are the comments written into a pcapng file.
@@ -24,15 +26,15 @@ type Annotations struct {
 // Datagrams are written in slice order. It fails, naming the datagram, on
 // invalid or mixed-family addresses, oversized payloads, times outside 1970..2261,
 // and comment keys that are not indexes of dgs.
-func WritePcapng(w io.Writer, dgs []Datagram, ann Annotations) error {
+func WritePcapng(w io.Writer, dgs []capture.Datagram, ann Annotations) error {
 	for k := range ann.Packets {
 		if k < 0 || k >= len(dgs) {
-			return fmt.Errorf("capture: write pcapng: comment for datagram %d, but there are %d datagrams", k, len(dgs))
+			return fmt.Errorf("pcapfile: write pcapng: comment for datagram %d, but there are %d datagrams", k, len(dgs))
 		}
 	}
 	intf := pcapgo.NgInterface{
 		Name:                "kcplab",
-		Description:         "datagrams recorded by kcplab/capture, framed as on Linux lo",
+		Description:         "datagrams recorded by kcplab, framed as on Linux lo",
 		OS:                  runtime.GOOS,
 		LinkType:            layers.LinkTypeEthernet,
 		TimestampResolution: 9,
@@ -46,38 +48,38 @@ func WritePcapng(w io.Writer, dgs []Datagram, ann Annotations) error {
 	}}
 	nw, err := pcapgo.NewNgWriterInterface(w, intf, opts)
 	if err != nil {
-		return fmt.Errorf("capture: write pcapng header: %w", err)
+		return fmt.Errorf("pcapfile: write pcapng header: %w", err)
 	}
 	fb := newFrameBuilder()
 	for i, d := range dgs {
 		if y := d.Time.Year(); y < 1970 || y > 2261 {
-			return fmt.Errorf("capture: write pcapng: datagram %d: time %v is outside 1970..2261", i, d.Time)
+			return fmt.Errorf("pcapfile: write pcapng: datagram %d: time %v is outside 1970..2261", i, d.Time)
 		}
 		frame, err := fb.frame(d)
 		if err != nil {
-			return fmt.Errorf("capture: write pcapng: datagram %d (%v -> %v): %w", i, d.Src, d.Dst, err)
+			return fmt.Errorf("pcapfile: write pcapng: datagram %d (%v -> %v): %w", i, d.Src, d.Dst, err)
 		}
 		ci := gopacket.CaptureInfo{Timestamp: d.Time, CaptureLength: len(frame), Length: len(frame)}
 		if err := nw.WritePacketWithOptions(ci, frame, pcapgo.NgPacketOptions{Comments: ann.Packets[i]}); err != nil {
-			return fmt.Errorf("capture: write pcapng: datagram %d: %w", i, err)
+			return fmt.Errorf("pcapfile: write pcapng: datagram %d: %w", i, err)
 		}
 	}
 	if err := nw.Flush(); err != nil {
-		return fmt.Errorf("capture: write pcapng: flush: %w", err)
+		return fmt.Errorf("pcapfile: write pcapng: flush: %w", err)
 	}
 	return nil
 }
 
 // WritePcapngFile writes dgs as pcapng to the file at path (created or
 // truncated), see WritePcapng.
-func WritePcapngFile(path string, dgs []Datagram, ann Annotations) (err error) {
+func WritePcapngFile(path string, dgs []capture.Datagram, ann Annotations) (err error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("capture: %w", err)
+		return fmt.Errorf("pcapfile: %w", err)
 	}
 	defer func() {
 		if cerr := f.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("capture: close %s: %w", path, cerr))
+			err = errors.Join(err, fmt.Errorf("pcapfile: close %s: %w", path, cerr))
 		}
 	}()
 	if err := WritePcapng(f, dgs, ann); err != nil {

@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"kcplab/capture"
 )
 
 // maxUDPPayload4 and maxUDPPayload6 are the largest UDP payloads that fit in
@@ -36,7 +38,7 @@ func newFrameBuilder() *frameBuilder {
 
 // frame returns the Ethernet frame carrying d with valid IP and UDP checksums
 // and no padding.
-func (fb *frameBuilder) frame(d Datagram) ([]byte, error) {
+func (fb *frameBuilder) frame(d capture.Datagram) ([]byte, error) {
 	src, dst := d.Src.Addr().Unmap(), d.Dst.Addr().Unmap()
 	if !src.IsValid() || !dst.IsValid() {
 		return nil, fmt.Errorf("invalid address (src %v, dst %v)", d.Src, d.Dst)
