@@ -7,9 +7,11 @@
 # `make results-update`.
 GO       ?= go
 TRIALS   ?= 200
-PARALLEL ?= 4
+# Trials of one experiment running at once: verdicts do not depend on a quiet machine (see README).
+PARALLEL ?= 25
 # Extra go test flags for `make test`, e.g. TESTFLAGS='-run TestList -count=1' for a quick check.
 TESTFLAGS ?=
+MATRIX_TRIALS ?= 40
 BIN      := bin/kcplab
 CAPS     := cap_net_raw=eip
 # Debian keeps setcap and getcap in /usr/sbin, which a normal user's PATH lacks.
@@ -26,7 +28,7 @@ CREDIT    = make $@$(if $(filter command line,$(origin TRIALS)), TRIALS=$(TRIALS
 
 .NOTPARALLEL:
 
-.PHONY: all test vet unit live-test capture results results-update run build caps deps not-sudo bench fuzz clean
+.PHONY: all test vet unit live-test capture results results-update run build caps deps not-sudo bench fuzz matrix clean
 
 all: test
 
@@ -107,11 +109,19 @@ results-update:
 run: build
 	$(BIN) run -out out
 
+## bench: decoding (kcpwire, pcapfile, the whole decode path file to output in cmd/kcplab), capture, link.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./kcpwire ./capture
+	$(GO) test -run '^$$' -bench . -benchmem ./kcpwire ./pcapfile ./capture ./cmd/kcplab ./link
 
 fuzz:
 	$(GO) test ./kcpwire -run '^$$' -fuzz FuzzDecode -fuzztime 5m
+	$(GO) test ./pcapfile -run '^$$' -fuzz FuzzRead -fuzztime 5m
+
+## matrix: every experiment against the seed's kcp-go (v5.4.20), v5.6.1, v5.6.24, v5.6.72 and v5.7.6, one
+## process per release (built once, cached under ~/.cache/kcplab); writes out/matrix/ and, with
+## `make matrix-update`, RESULTS.md's matrix section and charts/.
+matrix: not-sudo build
+	$(BIN) matrix -trials $(MATRIX_TRIALS) -parallel $(PARALLEL) -out out/matrix -results out/RESULTS.md
 
 ## deps: the Debian packages above, with apt-get (through sudo unless root) when one is missing.
 deps:

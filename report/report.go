@@ -87,7 +87,11 @@ func Block(r *harness.Result, ex Examples) string {
 	if e.Answer != nil {
 		fmt.Fprintf(&b, "**Answer.** %s\n\n", e.Answer(r))
 	}
-	fmt.Fprintf(&b, "%d trials, %d at once, %s capture, %.1f s.\n\n", n, r.Parallel, r.Capture, r.Elapsed.Seconds())
+	fmt.Fprintf(&b, "%d trials, %d at once, %s capture, %.1f s.", n, r.Parallel, r.Capture, r.Elapsed.Seconds())
+	if !e.Link.IsZero() {
+		fmt.Fprintf(&b, " Link between the peers: `%s` (run seed %d; trial n used seed+n-1).", e.Link, r.Seed)
+	}
+	b.WriteString("\n\n")
 	b.WriteString("| class | trials | share | what it means | capture |\n|---|---:|---:|---|---|\n")
 	for _, c := range e.Classes {
 		k := r.Counts[c.Name]
@@ -107,6 +111,9 @@ func Block(r *harness.Result, ex Examples) string {
 			fmt.Fprintf(&b, "- %s\n", inv.Name)
 		}
 		b.WriteString("\n")
+	}
+	if len(r.Timing) > 0 {
+		b.WriteString(timing(r))
 	}
 	if len(e.Measures) > 0 {
 		b.WriteString(measures(r))
@@ -128,6 +135,41 @@ func pct(k, n int) float64 {
 		return 0
 	}
 	return 100 * float64(k) / float64(n)
+}
+
+// timing renders the timing verdicts: each class's timing expectation judged over its trials.
+func timing(r *harness.Result) string {
+	var b strings.Builder
+	b.WriteString("Timing, judged per class over its trials (median within tolerance, and at least ")
+	fmt.Fprintf(&b, "%.0f%% of the values no measured stall explains within it; see README, \"Timing\"):\n\n", 100*harness.MinShareWithin)
+	b.WriteString("| class | expectation | trials | median | within tolerance | late by a stall | verdict |\n|---|---|---:|---:|---:|---:|---|\n")
+	for _, v := range r.Timing {
+		verdict := "ok"
+		switch {
+		case !v.Judged:
+			verdict = "too few to judge"
+		case !v.OK:
+			verdict = "**failed**: " + v.Why
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %.1f ms | %d/%d | %d | %s |\n", v.Class, strings.ReplaceAll(v.Timing, "|", "\\|"),
+			v.N, v.MedianMs, v.Within, v.N-v.Explained, v.Explained, verdict)
+	}
+	if load := r.Load().String(); load != "" {
+		b.WriteString("\n" + load + ".\n")
+	}
+	return b.String() + "\n"
+}
+
+// Summary renders the opening summary of RESULTS.md: each experiment's answer, from the run.
+func Summary(results []*harness.Result) string {
+	var b strings.Builder
+	for _, r := range results {
+		if r.Experiment.Answer == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "- **%s** (%d trials): %s\n", r.Experiment.ID, len(r.Trials), r.Experiment.Answer(r))
+	}
+	return b.String()
 }
 
 // measures renders a table of each measure per class: trials measured, min, median, max.
@@ -169,7 +211,11 @@ func Mermaid(tr *harness.Trace) string {
 		if s.Dir == harness.S2C {
 			from, to = "S", "C"
 		}
-		fmt.Fprintf(&b, "    %s->>%s: %.1f ms %s sn=%d una=%d len=%d\n", from, to, float64(s.Time)/1e6, s.Cmd, s.Sn, s.Una, s.Len)
+		arrow, note := "->>", ""
+		if s.Dropped != "" {
+			arrow, note = "-x", " (dropped by the link: "+s.Dropped+")"
+		}
+		fmt.Fprintf(&b, "    %s%s%s: %.1f ms %s sn=%d una=%d len=%d%s\n", from, arrow, to, float64(s.Time)/1e6, s.Cmd, s.Sn, s.Una, s.Len, note)
 	}
 	if len(tr.Segments) == 0 {
 		b.WriteString("    Note over C,S: nothing on the wire\n")

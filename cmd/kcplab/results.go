@@ -66,9 +66,9 @@ func runResults(args []string, stdout, stderr io.Writer) error {
 	}
 	meta := report.Meta{Command: strings.TrimSpace(cmd), Date: time.Now(), GoVersion: runtime.Version(),
 		Host: fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())}
-	blocks := map[string]string{"meta": report.MetaBlock(meta)}
-	blockIDs := []string{"meta"}
-	titles := map[string]string{"meta": "# kcplab results"}
+	blocks := map[string]string{"meta": report.MetaBlock(meta), "summary": report.Summary(results)}
+	blockIDs := []string{"meta", "summary"}
+	titles := map[string]string{"meta": "# kcplab results", "summary": "## In short"}
 	for _, r := range results {
 		blocks[r.Experiment.ID] = report.Block(r, ex)
 		blockIDs = append(blockIDs, r.Experiment.ID)
