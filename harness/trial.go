@@ -47,17 +47,54 @@ func TapOpener(...uint16) (capture.Source, error) { return capture.NewTap(), nil
 func opener(kind CaptureKind) (Opener, func(), error) {
 	switch kind {
 	case CaptureLive:
-		// One libpcap handle for the whole run: opening one per trial would map its ring while other
-		// trials run, and their timing would suffer.
-		hub, err := capture.OpenHub(capture.LiveInterface)
+		hub, err := liveHub.acquire()
 		if err != nil {
 			return nil, nil, err
 		}
-		return hub.Source, func() { _, _ = hub.Close() }, nil
+		return hub.Source, liveHub.release, nil
 	case CaptureTap, "":
 		return TapOpener, func() {}, nil
 	}
 	return nil, nil, fmt.Errorf("unknown capture %q", kind)
+}
+
+// liveHub is the process's one libpcap handle, shared by every run that captures live at the same
+// time (runs of several experiments at once, as the tests do): opening a handle maps its ring and
+// copies every loopback packet, and a handle per run, or one opened while other runs' trials are
+// running, stalls the process for 100 ms and more (measured with seven at once). Each trial reads
+// only its own ports from it. The last run to release it closes it.
+var liveHub sharedHub
+
+// sharedHub is a libpcap hub opened by its first user and closed by its last.
+type sharedHub struct {
+	mu    sync.Mutex
+	hub   *capture.Hub
+	users int
+}
+
+// acquire returns the shared hub, opening it for the first user.
+func (h *sharedHub) acquire() (*capture.Hub, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.hub == nil {
+		hub, err := capture.OpenHub(capture.LiveInterface)
+		if err != nil {
+			return nil, err
+		}
+		h.hub = hub
+	}
+	h.users++
+	return h.hub, nil
+}
+
+// release ends one user's use of the hub, closing it after the last.
+func (h *sharedHub) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.users--; h.users == 0 {
+		_, _ = h.hub.Close()
+		h.hub = nil
+	}
 }
 
 // Framing is the framing a trial's datagrams are decoded with.
@@ -288,7 +325,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint6
 	}
 
 	tr.Stalls = newStalls(tr.Start, probe.Stop())
-	tr.Datagrams = src.Datagrams()
+	tr.Datagrams = ownDatagrams(src.Datagrams(), srvAddr)
 	tr.Events = t.log.snapshot()
 	tr.Accepts = len(t.sessions)
 	tr.ServerErr, tr.TornDown = t.errs, t.tornDown
@@ -347,6 +384,20 @@ func (t *trial) closeSessions() {
 	for _, s := range sessions {
 		s.Close()
 	}
+}
+
+// ownDatagrams keeps the datagrams to or from the trial's server address. The client talks only to the
+// server, and live capture sees every process's loopback traffic: once the client's session closes its
+// socket, another program (another kcplab run, a test in parallel) may get the client's port from the
+// kernel, and its datagrams to other servers are not this trial's.
+func ownDatagrams(dgs []capture.Datagram, srv netip.AddrPort) []capture.Datagram {
+	out := dgs[:0:0]
+	for _, d := range dgs {
+		if d.Src == srv || d.Dst == srv {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // waitQuiet returns once no datagram has been captured for the quiet period and the link, if any, holds
