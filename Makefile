@@ -6,7 +6,8 @@
 # the tree is yours: bin/ and out/. The committed RESULTS.md and testdata/ change only with
 # `make results-update`.
 GO       ?= go
-TRIALS   ?= 200
+# Trials per experiment; 0: each experiment's own (200, fewer for experiments whose timers run long).
+TRIALS   ?= 0
 # Trials of one experiment running at once: verdicts do not depend on a quiet machine (see README).
 PARALLEL ?= 25
 # Extra go test flags for `make test`, e.g. TESTFLAGS='-run TestList -count=1' for a quick check.

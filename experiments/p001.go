@@ -67,7 +67,7 @@ func init() {
 		Answer:   p001Answer,
 		Server:   echoServer,
 		Client:   timeClient,
-		Trials:   40,
+		Trials:   200,
 		Classes:  []harness.Class{p001Echoed, p001AckWithEcho, p001AckAfterRTO},
 		Invariants: append(wireInvariants(),
 			harness.AcceptedSessions(1),

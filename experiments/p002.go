@@ -72,7 +72,7 @@ func init() {
 		Answer:     p002Answer,
 		Server:     echoServer,
 		Client:     p002Client,
-		Trials:     40,
+		Trials:     200,
 		Classes:    []harness.Class{p002Retransmitted, p002AckedAtOnce, p002AckByClose},
 		Invariants: append(wireInvariants(), harness.AcceptedSessions(1), harness.ReadEndsInTimeout(harness.Server)),
 		Timings:    []harness.Timing{harness.ReadTimeoutAfter(harness.Server, echoDeadline)},

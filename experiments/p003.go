@@ -84,7 +84,7 @@ func init() {
 		Answer:     p003Answer,
 		Server:     handshakeServer(nil),
 		Client:     handshakeClient,
-		Trials:     40,
+		Trials:     200,
 		Classes:    []harness.Class{p003Delivered, p003AckWithResponse, p003Lost, p003Unanswered, p003CopyAcked, p003LaterSession},
 		Invariants: append(wireInvariants(), harness.ReadEndsInTimeout(harness.Client)),
 		Timings:    []harness.Timing{harness.ReadTimeoutAfter(harness.Client, time.Second)},

@@ -46,7 +46,7 @@ func init() {
 		Answer:   lingerAnswer,
 		Server:   handshakeServer(lingerRead(p003Linger)),
 		Client:   handshakeClient,
-		Trials:   40,
+		Trials:   200,
 		Classes:  []harness.Class{lingerAckAtTick, lingerAckWithResponse},
 		// Delivery is deterministic: asserted on every trial, whatever its ACK timing.
 		Invariants: append(wireInvariants(),

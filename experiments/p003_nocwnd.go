@@ -75,7 +75,7 @@ func init() {
 		ServerSession: func(s *kcp.UDPSession) {
 			s.SetNoDelay(0, 100, 0, 1)
 		},
-		Trials:     40,
+		Trials:     200,
 		Classes:    []harness.Class{nocwndAckAtOnce, nocwndAckAtTick, nocwndLost, nocwndUnanswered, nocwndCopyAcked, nocwndLaterSession},
 		Invariants: append(wireInvariants(), harness.ReadEndsInTimeout(harness.Client)),
 		Timings:    []harness.Timing{harness.ReadTimeoutAfter(harness.Client, time.Second)},

@@ -106,7 +106,7 @@ func init() {
 		Answer:     p004Answer,
 		Server:     httpServer,
 		Client:     httpClient(false),
-		Trials:     40,
+		Trials:     200,
 		Classes:    []harness.Class{p004Delivered, p004Lost, p004Hung, p004AckedAtOnce, p004Phantom, p004LaterSession, p004CopyAcked},
 		Invariants: append(wireInvariants(), sessionsReadTheRequest()),
 		Measures: []harness.Measure{

@@ -57,7 +57,7 @@ func init() {
 		Answer:     keepaliveAnswer,
 		Server:     httpServer,
 		Client:     httpClient(true),
-		Trials:     40,
+		Trials:     200,
 		Classes:    []harness.Class{keepaliveIdleClosed, keepaliveHung, keepaliveAckedAtOnce},
 		Invariants: append(wireInvariants(), harness.AcceptedSessions(1), harness.ReadGot(harness.Server)),
 		Measures: []harness.Measure{

@@ -38,7 +38,7 @@ type RunOptions struct {
 }
 
 // DefaultParallel is how many trials run at once unless RunOptions says otherwise.
-const DefaultParallel = 4
+const DefaultParallel = 20
 
 // TrialResult is one classified trial.
 type TrialResult struct {
