@@ -106,7 +106,8 @@ results-update:
 		[ -d "$$d" ] || continue; id=$$(basename "$$d"); \
 		rm -rf "testdata/$$id" && mkdir -p testdata && cp -R "$$d" "testdata/$$id" && echo "testdata/$$id: $$(ls "$$d" | wc -l) captures"; \
 	done
-	@git status --short -- RESULTS.md testdata 2>/dev/null || true
+	@if [ -d out/charts ]; then rm -rf charts && cp -R out/charts charts && echo "charts: $$(ls charts | wc -l) charts"; fi
+	@git status --short -- RESULTS.md testdata charts 2>/dev/null || true
 
 ## run: every experiment at its default trial count, tap capture, pcapng under out/.
 run: build
@@ -121,8 +122,8 @@ fuzz:
 	$(GO) test ./pcapfile -run '^$$' -fuzz FuzzRead -fuzztime 5m
 
 ## matrix: every experiment against the seed's kcp-go (v5.4.20), v5.6.1, v5.6.24, v5.6.72 and v5.7.6, one
-## process per release (built once, cached under ~/.cache/kcplab); writes out/matrix/ and, with
-## `make matrix-update`, RESULTS.md's matrix section and charts/.
+## process per release (built once, cached under ~/.cache/kcplab); writes out/matrix/, and the matrix
+## section of out/RESULTS.md with out/charts/ (run it after `make capture`; `make results-update` copies them).
 matrix: not-sudo build
 	$(BIN) matrix -trials $(MATRIX_TRIALS) -parallel $(PARALLEL) -out out/matrix -results out/RESULTS.md
 
