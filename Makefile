@@ -125,7 +125,10 @@ fuzz:
 ## process per release (built once, cached under ~/.cache/kcplab); writes out/matrix/, and the matrix
 ## section of out/RESULTS.md with out/charts/ (run it after `make capture`; `make results-update` copies them).
 matrix: not-sudo build
-	$(BIN) matrix -trials $(MATRIX_TRIALS) -parallel $(PARALLEL) -out out/matrix -results out/RESULTS.md
+	@ok=; sha256sum --status -c out/RESULTS.ok 2>/dev/null && ok=1; \
+	echo "$(BIN) matrix -trials $(MATRIX_TRIALS) -parallel $(PARALLEL) -out out/matrix -results out/RESULTS.md"; \
+	$(BIN) matrix -trials $(MATRIX_TRIALS) -parallel $(PARALLEL) -out out/matrix -results out/RESULTS.md || exit $$?; \
+	if [ -n "$$ok" ]; then sha256sum out/RESULTS.md > out/RESULTS.ok; fi
 
 ## deps: the Debian packages above, with apt-get (through sudo unless root) when one is missing.
 deps:
