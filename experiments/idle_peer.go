@@ -90,7 +90,7 @@ func idlePeerClient(conn net.Conn) error {
 	if err != nil {
 		return err
 	}
-	if err := echoOnce(conn, "hello", time.Second); err != nil {
+	if err := echoOnce(conn, "hello", exchangeDeadline); err != nil {
 		return err
 	}
 	time.Sleep(settleIdle)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"kcplab/harness"
+	"kcplab/kcpwire"
 )
 
 // port-reuse (kcp-go issues #150, #54): a client reuses its address with a new session while the
@@ -41,11 +42,7 @@ var (
 	portReuseReplaced = harness.Class{
 		Name:        "the new session replaces the old one, whose Read ends closed",
 		Description: "the new conv's sn=0 made the listener close the old session (its Read returned io.ErrClosedPipe) and accept the new one, which echoed",
-		Ladder: append(firstExchange(),
-			harness.Push(harness.C2S).WithSn(0).WithUna(0).WithLen(uint32(len(portReuseMsg))),
-			harness.Ack(harness.S2C).WithSn(0).WithUna(1),
-			harness.Push(harness.S2C).WithSn(0).WithUna(1).WithLen(uint32(len(portReuseMsg))),
-			harness.Ack(harness.C2S).WithSn(0).WithUna(1)),
+		Ladder:      append(firstExchange(), firstExchange()...), // each session's exchange (told apart by conv: portReuseTwoConvs)
 		Checks: []harness.Check{
 			harness.AcceptedSessions(2),
 			serverRoleEnded(1, "closed"),
@@ -77,8 +74,8 @@ func init() {
 		),
 		Measures: []harness.Measure{
 			harness.Accepts(),
-			harness.SegmentGap("new session's first PUSH → its ACK (ms)", 6, 7),
-			harness.SegmentGap("new session's first PUSH → its echo (ms)", 6, 8),
+			portReuseNewGap("new session's first PUSH → its ACK (ms)", kcpwire.CmdAck),
+			portReuseNewGap("new session's first PUSH → its echo (ms)", kcpwire.CmdPush),
 			portReuseOldReadEnds,
 			harness.EventGap("server#1's Read ended → server#2 accepted (ms)", portReuseOldReadFailed, isEvent(harness.Server, harness.EvAccept, 2)),
 		},
@@ -91,7 +88,7 @@ func portReuseClient(conn net.Conn) error {
 		conn.Close()
 		return err
 	}
-	if err := echoOnce(conn, "hello", time.Second); err != nil {
+	if err := echoOnce(conn, "hello", exchangeDeadline); err != nil {
 		conn.Close()
 		return err
 	}
@@ -104,7 +101,7 @@ func portReuseClient(conn net.Conn) error {
 		return err
 	}
 	defer c2.Close()
-	if err := echoOnce(c2, portReuseMsg, time.Second); err != nil {
+	if err := echoOnce(c2, portReuseMsg, exchangeDeadline); err != nil {
 		return err
 	}
 	time.Sleep(settleIdle) // the ACK of the echo leaves at the next tick, before the Close
@@ -195,6 +192,28 @@ var portReuseOldReadEnds = harness.Measure{Name: "new session's first PUSH → s
 	}
 	return 0, false
 }}
+
+// portReuseNewGap measures the time from the new session's first segment to the server's first
+// segment of cmd in it.
+func portReuseNewGap(name string, cmd kcpwire.Cmd) harness.Measure {
+	return harness.Measure{Name: name, Fn: func(tr *harness.Trace) (float64, bool) {
+		if len(tr.Segments) == 0 {
+			return 0, false
+		}
+		old := tr.Segments[0].Conv
+		var first time.Duration
+		seen := false
+		for _, s := range tr.Segments {
+			switch {
+			case !seen && s.Conv != old:
+				first, seen = s.Time, true
+			case seen && s.Dir == harness.S2C && s.Cmd == cmd:
+				return float64(s.Time-first) / float64(time.Millisecond), true
+			}
+		}
+		return 0, false
+	}}
+}
 
 func portReuseAnswer(r *harness.Result) string {
 	c := portReuseReplaced

@@ -43,12 +43,28 @@ var (
 		Ladder: append(firstExchange(),
 			harness.Push(harness.C2S).WithSn(1).WithUna(1).WithLen(uint32(len(serverRestartMsg))),
 			harness.Ack(harness.S2C).WithSn(1).WithUna(0)),
-		Checks: []harness.Check{
-			harness.AcceptedSessions(2),
-			serverReadNothing(2),
-			serverRoleEnded(2, "timeout"),
-			serverRestartClientTimedOut(),
-		},
+		Checks: serverRestartChecks,
+	}
+	// serverRestartSentAgain is the same outcome when the client's RTO (~100 ms after the first
+	// exchange) ran out before the new session's ACK came back: a stall of the process between the
+	// message and the ACK. The new session ACKs every copy (kcp.go:667-668). Not seen yet: 0 of 300
+	// trials at v5.7.6, 100 of them with the process stopped 30-150 ms at random (SIGSTOP); kept
+	// because nothing in kcp-go rules it out.
+	serverRestartSentAgain = harness.Class{
+		Name:        "ACKed by the new server after a retransmission, never delivered",
+		Description: "as the first class, but the message went out again before the new session's ACK came back (a stalled process), and each copy was ACKed",
+		Ladder: append(firstExchange(),
+			harness.Push(harness.C2S).WithSn(1).WithUna(1).WithLen(uint32(len(serverRestartMsg))),
+			harness.Ack(harness.S2C).WithSn(1).WithUna(0).Repeat(0, 3),
+			harness.Push(harness.C2S).WithSn(1).WithUna(1).WithLen(uint32(len(serverRestartMsg))).Repeat(1, 3),
+			harness.Ack(harness.S2C).WithSn(1).WithUna(0).Repeat(1, 4)),
+		Checks: serverRestartChecks,
+	}
+	serverRestartChecks = []harness.Check{
+		harness.AcceptedSessions(2),
+		serverReadNothing(2),
+		serverRoleEnded(2, "timeout"),
+		serverRestartClientTimedOut(),
 	}
 )
 
@@ -64,7 +80,7 @@ func init() {
 		Client:   serverRestartClient,
 		Trials:   40,
 		Timeout:  5 * time.Second,
-		Classes:  []harness.Class{serverRestartAckedNotDelivered},
+		Classes:  []harness.Class{serverRestartAckedNotDelivered, serverRestartSentAgain},
 		Invariants: append(wireInvariants(),
 			oneConvOnTheWire(),
 		),
@@ -73,7 +89,7 @@ func init() {
 		},
 		Measures: []harness.Measure{
 			harness.Accepts(),
-			harness.SegmentGap("message → the new server's ACK (ms)", 4, 5),
+			serverRestartAckGap,
 			serverRestartAckedSn1,
 			harness.EventGap("restart → the new session accepted (ms)", isEvent(harness.Server, harness.EvRestart, 0), isEvent(harness.Server, harness.EvAccept, 2)),
 			harness.EventGap("new session accepted → its Read timed out (ms)", isEvent(harness.Server, harness.EvAccept, 2), isEvent(harness.Server, harness.EvRead, 2)),
@@ -87,7 +103,7 @@ func serverRestartClient(conn net.Conn) error {
 	if err != nil {
 		return err
 	}
-	if err := echoOnce(conn, "hello", time.Second); err != nil {
+	if err := echoOnce(conn, "hello", exchangeDeadline); err != nil {
 		return err
 	}
 	time.Sleep(settleIdle)
@@ -145,11 +161,27 @@ var serverRestartAckedSn1 = harness.Measure{Name: "una of the new server's ACK",
 	return 0, false
 }}
 
+// serverRestartAckGap is the time from the message's first transmission to the new session's first
+// ACK of it.
+var serverRestartAckGap = harness.Measure{Name: "message → the new server's ACK (ms)", Fn: func(tr *harness.Trace) (float64, bool) {
+	var sent time.Duration
+	seen := false
+	for _, s := range tr.Segments {
+		switch {
+		case !seen && s.Dir == harness.C2S && s.Cmd == kcpwire.CmdPush && s.Sn == 1:
+			sent, seen = s.Time, true
+		case seen && s.Dir == harness.S2C && s.Cmd == kcpwire.CmdAck && s.Sn == 1:
+			return float64(s.Time-sent) / float64(time.Millisecond), true
+		}
+	}
+	return 0, false
+}}
+
 func serverRestartAnswer(r *harness.Result) string {
-	c := serverRestartAckedNotDelivered
-	ack, _ := percentile(r, c, harness.SegmentGap("", 4, 5), 50)
+	c, again := serverRestartAckedNotDelivered, serverRestartSentAgain
+	ack, _ := percentile(r, c, serverRestartAckGap, 50)
 	return fmt.Sprintf("No: in %d of %d trials the new listener made a session for the old client and ACKed its message "+
-		"(median %.2f ms, with una=0) but never delivered it to Read, since it waits for sn 0 (kcp.go:584-586), "+
-		"so the new server's Read and the client's both timed out with nothing and nothing was retransmitted.",
-		r.Count(c), len(r.Trials), ack)
+		"(median %.2f ms, with una=0; in %d more after a retransmission) but never delivered it to Read, since it waits for sn 0 "+
+		"(kcp.go:584-586), so the new server's Read and the client's both timed out with nothing and the client was never told.",
+		r.Count(c), len(r.Trials), ack, r.Count(again))
 }

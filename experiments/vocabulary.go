@@ -420,6 +420,10 @@ func (l *oneConnListener) Addr() net.Addr { return l.addr }
 // this nothing is in flight and no timer of either side has anything to send.
 const settleIdle = 2 * updateInterval
 
+// exchangeDeadline is the read deadline of the echo exchanges before and after the event: long enough
+// that only a stalled machine of seconds could break one (the echo comes back within a millisecond).
+const exchangeDeadline = 2 * time.Second
+
 // envOf returns the harness.Env of the trial whose role was handed conn.
 func envOf(conn net.Conn) (*harness.Env, error) {
 	env, ok := harness.EnvOf(conn)
