@@ -16,7 +16,7 @@ import (
 // Server: echo loop (Read with a 1 s deadline, write back, repeat). Client: one echo exchange
 // ("hello"), idle 200 ms; the experiment kills the server (harness.Env.KillServer: its socket closed,
 // no Close, as when its process dies: nothing more leaves its port); the client stays idle 200 ms more,
-// then writes "are you there?" and Reads with a 1.5 s deadline (idleBound), then closes.
+// then writes "are you there?" and Reads with a 1 s deadline (idleBound), then closes.
 //
 // Expected ladder:
 //
@@ -54,7 +54,7 @@ var (
 const (
 	idlePeerMsg = "are you there?"
 	// idleBound is the client's read deadline after its message: the trial's bound on "knows anything".
-	idleBound = 1500 * time.Millisecond
+	idleBound = time.Second
 )
 
 func init() {

@@ -13,7 +13,9 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -500,10 +502,11 @@ func isEvent(side harness.Side, kind harness.EventKind, session int) func(harnes
 	return func(e harness.Event) bool { return e.Side == side && e.Kind == kind && e.Session == session }
 }
 
-// serverRoleEnded checks how server#n's role ended: with an error of class want (harness.ErrClass:
-// "timeout", "closed", or the message) or ok, or torn down by the trial (want "torn down").
-func serverRoleEnded(n int, want string) harness.Check {
-	return harness.Check{Name: fmt.Sprintf("server#%d's role ended %s", n, want), Fn: func(tr *harness.Trace) error {
+// serverRoleEnded checks how server#n's role ended: with an error of one of the classes want
+// (harness.ErrClass: "timeout", "closed", or the message; "ok" for none), or torn down by the trial
+// ("torn down").
+func serverRoleEnded(n int, want ...string) harness.Check {
+	return harness.Check{Name: fmt.Sprintf("server#%d's role ended %s", n, strings.Join(want, " or ")), Fn: func(tr *harness.Trace) error {
 		if len(tr.ServerErr) < n {
 			return fmt.Errorf("only %d session(s) accepted", len(tr.ServerErr))
 		}
@@ -511,7 +514,7 @@ func serverRoleEnded(n int, want string) harness.Check {
 		if n-1 < len(tr.TornDown) && tr.TornDown[n-1] {
 			got = "torn down"
 		}
-		if got != want {
+		if !slices.Contains(want, got) {
 			return fmt.Errorf("it ended %s (%v)", got, tr.ServerErr[n-1])
 		}
 		return nil
