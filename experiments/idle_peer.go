@@ -26,14 +26,16 @@ import (
 //	c→s ACK  sn=0 una=1           (firstExchange: at the client's next tick, or at once)
 //	                              -- the server's process vanishes; nothing is sent, nothing shows --
 //	c→s PUSH sn=1 una=1  ×n       the message, to a port where nobody listens: retransmitted at each
-//	                              RTO, rto += rx_rto each time (kcp.go:919-925), rx_rto ~100 ms after
+//	                              RTO, rto += rx_rto each time (kcp.go:919-924), rx_rto ~100 ms after
 //	                              the first exchange's RTT sample (kcp.go:473-475, IKCP_RTO_MIN)
 //
-// and the client's application learns nothing: its Write returns at once (it only queues,
-// sess.go:370-399), its Read ends by its own deadline only. The kernel answers each datagram with an
+// and the client's application learns nothing: its Write returns at once (it hands the message
+// to KCP, which sends it, and never waits for an ACK: sess.go:368-400), and its Read ends by its own
+// deadline only. The kernel answers each datagram with an
 // ICMP port unreachable, but the client's socket is unconnected (kcp.DialWithOptions uses
 // net.ListenUDP, sess.go:1633, as the harness does) and Linux reports ICMP errors only on connected
-// UDP sockets, so no socket error reaches kcp-go's read loop (readloop.go:54-58). KCP's own dead-link
+// UDP sockets, so no socket error reaches kcp-go's read loop (readloop.go:55-58; readloop_linux.go on a bare socket,
+// as with -capture live). KCP's own dead-link
 // rule marks the session dead after 20 transmissions (IKCP_DEADLINK, kcp.go:58; kcp.go:948-949), about
 // 20 s at this back-off; nothing in kcp-go reads that state (kcp.state is written at kcp.go:949 and read
 // nowhere), so even then Read and Write go on as before.

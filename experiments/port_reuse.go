@@ -28,14 +28,14 @@ import (
 //	c→s ACK  sn=0 una=1           (firstExchange); the client's Close sends nothing
 //	c→s PUSH sn=0 una=0           "second", conv B, from the same address: the listener has a session
 //	                              for that address with another conv, and sn is 0, so it closes the old
-//	                              session and makes a new one (sess.go:1327-1339, then 1341-1367);
+//	                              session and makes a new one (sess.go:1326-1339, then 1341-1367);
 //	                              a datagram with another conv and sn != 0 would be dropped instead
 //	s→c ACK  sn=0 una=1           conv B, the new session (server#2)
 //	s→c PUSH sn=0 una=1           its echo
 //	c→s ACK  sn=0 una=1           at the client's next tick, or at once
 //
 // The new session works as if the address were new. The old session is closed by the listener, not
-// by its application: its Read, still waiting, returns io.ErrClosedPipe (sess.go:359-364: the die
+// by its application: its Read, still waiting, returns io.ErrClosedPipe (sess.go:362-363: the die
 // channel Close closed), the same error as after its own Close, at the moment the new session's first
 // datagram arrives. Its Close flushes nothing, as it had nothing pending.
 var (

@@ -29,7 +29,7 @@ import (
 //	                              any datagram of >= 24 bytes with a conv makes one (sess.go:1341-1367),
 //	                              with the client's conv, expecting sn 0 (rcv_nxt 0)
 //	s→c ACK  sn=1 una=0           the new session ACKs sn 1, as it is within its receive window
-//	                              (kcp.go:667-668), and keeps it in rcv_buf: only sn == rcv_nxt moves
+//	                              (kcp.go:666-667), and keeps it in rcv_buf: only sn == rcv_nxt moves
 //	                              to the receive queue (kcp.go:584-586), and sn 0 will never come
 //
 // The ACK removes sn 1 from the client's send buffer, so nothing is retransmitted and nothing ever
@@ -47,7 +47,7 @@ var (
 	}
 	// serverRestartSentAgain is the same outcome when the client's RTO (~100 ms after the first
 	// exchange) ran out before the new session's ACK came back: a stall of the process between the
-	// message and the ACK. The new session ACKs every copy (kcp.go:667-668). Not seen yet: 0 of 300
+	// message and the ACK. The new session ACKs every copy (kcp.go:666-667). Not seen yet: 0 of 300
 	// trials at v5.7.6, 100 of them with the process stopped 30-150 ms at random (SIGSTOP); kept
 	// because nothing in kcp-go rules it out.
 	serverRestartSentAgain = harness.Class{
