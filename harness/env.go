@@ -48,6 +48,7 @@ type Env struct {
 	mu       sync.Mutex
 	done     bool           // teardown has begun
 	srvSock  *net.UDPConn   // the current listener's socket; nil once killed
+	silent   *net.UDPConn   // with NoListener: the server's bound socket nobody reads, until RestartServer
 	cliSock  *net.UDPConn   // the current client session's socket
 	socks    []*net.UDPConn // sockets Env opened, closed at teardown
 	stops    []func()       // stop the listeners Env started
@@ -87,8 +88,9 @@ func (env *Env) KillServer() error {
 	return err
 }
 
-// RestartServer starts a new listener on the server's address, after KillServer: a fresh socket bound
-// to the same port, wrapped by the capture (and the link, if any) and served like the first one. The
+// RestartServer starts a new listener on the server's address, after KillServer (or, with NoListener,
+// at any time: the server starts late; the silent socket that held the port is closed first): a fresh
+// socket bound to the same port, wrapped by the capture (and the link, if any) and served like the first one. The
 // sessions it accepts run the experiment's Server role, are recorded as server#N numbered on after the
 // old ones, and are closed at the trial's teardown.
 func (env *Env) RestartServer() error {
@@ -99,6 +101,10 @@ func (env *Env) RestartServer() error {
 	}
 	if env.srvSock != nil {
 		return errors.New("harness: RestartServer: the server is still running (KillServer first)")
+	}
+	if env.silent != nil {
+		_ = env.silent.Close()
+		env.silent = nil
 	}
 	sock, err := bindAgain(env.srvAddr)
 	if err != nil {
@@ -180,12 +186,16 @@ func bindAgain(addr netip.AddrPort) (*net.UDPConn, error) {
 	}
 }
 
-// newEnv is the Env of a trial whose first listener reads srvSock (nil with NoListener) and whose
-// dialed session owns cliSock.
+// newEnv is the Env of a trial whose server socket is srvSock (read by the first listener, or by
+// nobody with NoListener) and whose dialed session owns cliSock.
 func newEnv(t *trial, src capture.Source, lk *link.Link, block kcp.BlockCrypt, ds, ps int,
 	srvSock, cliSock *net.UDPConn, srvAddr, cliAddr netip.AddrPort) *Env {
-	return &Env{t: t, src: src, lk: lk, block: block, ds: ds, ps: ps,
+	env := &Env{t: t, src: src, lk: lk, block: block, ds: ds, ps: ps,
 		srvSock: srvSock, cliSock: cliSock, srvAddr: srvAddr, cliAddr: cliAddr}
+	if t.e.NoListener {
+		env.srvSock, env.silent = nil, srvSock
+	}
+	return env
 }
 
 // closeClients begins the teardown: no method works after it. It closes the redialed client sessions

@@ -201,6 +201,52 @@ func TestEnv(t *testing.T) {
 	}
 }
 
+// TestEnvLateServer: with NoListener, RestartServer starts the server late on the port that nobody
+// read; KillServer has nothing to kill. The request, unanswered until then, is retransmitted (initial
+// RTO 200 ms) and the copy that reaches the new listener makes a session that answers it.
+func TestEnvLateServer(t *testing.T) {
+	t.Parallel()
+	e := envExperiment(nil)
+	e.NoListener = true
+	e.Client = func(c net.Conn) error {
+		defer c.Close()
+		env, ok := EnvOf(c)
+		if !ok {
+			return errors.New("no Env")
+		}
+		if err := env.KillServer(); err == nil {
+			return errors.New("KillServer succeeded with no listener")
+		}
+		if _, err := c.Write([]byte("ping")); err != nil {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+		if err := env.RestartServer(); err != nil {
+			return err
+		}
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return err
+		}
+		time.Sleep(150 * time.Millisecond)
+		return nil
+	}
+	tr, err := RunTrial(context.Background(), e, 1, TapOpener, 1)
+	require.NoError(t, err)
+	require.NoError(t, tr.ClientErr, "\n%s", tr.Timeline())
+	assert.Equal(t, 1, tr.Accepts)
+	assert.Equal(t, "ping", string(tr.BytesRead(Server, 1)))
+	assert.Equal(t, "pong", string(tr.BytesRead(Client, 0)))
+	pushes := 0
+	for _, s := range tr.Segments {
+		if s.Dir == C2S && s.Cmd == kcpwire.CmdPush {
+			pushes++
+		}
+	}
+	assert.GreaterOrEqual(t, pushes, 2, "the request before the server started, and its retransmission")
+}
+
 // TestEnvTornDown: once teardown has begun, every Env method fails.
 func TestEnvTornDown(t *testing.T) {
 	t.Parallel()

@@ -201,11 +201,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint6
 	}
 	// Env (env.go): the roles' hand on the trial's processes (kill, restart, redial), given the sockets
 	// and wrappers above; it closes what it creates in the teardown below.
-	envSrv := srvUDP
-	if e.NoListener {
-		envSrv = nil
-	}
-	t.env = newEnv(t, src, lk, block, ds, ps, envSrv, cliUDP, srvAddr, cliAddr)
+	t.env = newEnv(t, src, lk, block, ds, ps, srvUDP, cliUDP, srvAddr, cliAddr)
 	stopListener := func() {}
 	if !e.NoListener {
 		ln, err := serveOn(block, ds, ps, srvConn)
