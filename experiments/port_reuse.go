@@ -46,7 +46,7 @@ var (
 		Checks: []harness.Check{
 			harness.AcceptedSessions(2),
 			serverRoleEnded(1, "closed"),
-			portReuseServerReadClosedOnce(),
+			portReuseOldReadClosed(),
 			portReuseNewSessionEchoed(),
 			portReuseTwoConvs(),
 		},
@@ -113,13 +113,15 @@ func portReuseOldReadFailed(e harness.Event) bool {
 	return isEvent(harness.Server, harness.EvRead, 1)(e) && e.Err != nil
 }
 
-func portReuseServerReadClosedOnce() harness.Check {
-	return harness.Check{Name: "server#1's waiting Read returned io.ErrClosedPipe, though its application never closed it", Fn: func(tr *harness.Trace) error {
+// portReuseOldReadClosed checks that server#1's Read failed with io.ErrClosedPipe before its role
+// called Close: the listener, not the application, closed the session.
+func portReuseOldReadClosed() harness.Check {
+	return harness.Check{Name: "server#1's waiting Read returned io.ErrClosedPipe before its application closed it", Fn: func(tr *harness.Trace) error {
 		for _, e := range tr.EventsOf(harness.Server, 1) {
-			if e.Kind == harness.EvClose && e.Time.Before(lastEventTime(tr, portReuseOldReadFailed)) {
-				return fmt.Errorf("server#1 closed before its Read failed")
-			}
-			if portReuseOldReadFailed(e) {
+			switch {
+			case e.Kind == harness.EvClose:
+				return errors.New("server#1 called Close before its Read failed")
+			case portReuseOldReadFailed(e):
 				if !errors.Is(e.Err, io.ErrClosedPipe) {
 					return fmt.Errorf("%s", e)
 				}
@@ -128,16 +130,6 @@ func portReuseServerReadClosedOnce() harness.Check {
 		}
 		return errors.New("server#1's Read never failed")
 	}}
-}
-
-func lastEventTime(tr *harness.Trace, match func(harness.Event) bool) time.Time {
-	var t time.Time
-	for _, e := range tr.Events {
-		if match(e) {
-			t = e.Time
-		}
-	}
-	return t
 }
 
 func portReuseNewSessionEchoed() harness.Check {
