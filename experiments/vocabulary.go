@@ -13,6 +13,9 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"slices"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -410,3 +413,130 @@ func (l *oneConnListener) Close() error {
 
 // Addr is the session's local address.
 func (l *oneConnListener) Addr() net.Addr { return l.addr }
+
+// ---- Process events (idle-peer, server-restart, port-reuse): roles that use the trial's harness.Env
+// to kill or restart the server's process or to dial again from the client's address.
+
+// settleIdle is how long a client stays idle after its first exchange before the experiment acts: the
+// client's ACK of the echo leaves at its next update tick (at most updateInterval later), so after
+// this nothing is in flight and no timer of either side has anything to send.
+const settleIdle = 2 * updateInterval
+
+// exchangeDeadline is the read deadline of the echo exchanges before and after the event: long enough
+// that only a stalled machine of seconds could break one (the echo comes back within a millisecond).
+const exchangeDeadline = 2 * time.Second
+
+// envOf returns the harness.Env of the trial whose role was handed conn.
+func envOf(conn net.Conn) (*harness.Env, error) {
+	env, ok := harness.EnvOf(conn)
+	if !ok {
+		return nil, errors.New("the role's conn carries no harness.Env")
+	}
+	return env, nil
+}
+
+// echoOnce writes msg and reads until it has len(msg) bytes back, with a read deadline of d.
+func echoOnce(conn net.Conn, msg string, d time.Duration) error {
+	if _, err := conn.Write([]byte(msg)); err != nil {
+		return err
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(d))
+	buf := make([]byte, len(msg))
+	if _, err := io.ReadFull(conn, buf); err != nil {
+		return err
+	}
+	if string(buf) != msg {
+		return fmt.Errorf("echo %q, wrote %q", buf, msg)
+	}
+	return nil
+}
+
+// echoServerFor is echoServer with a read deadline of d.
+func echoServerFor(d time.Duration) harness.Role {
+	return func(conn net.Conn) error {
+		defer conn.Close()
+		buf := make([]byte, 4096)
+		for {
+			_ = conn.SetReadDeadline(time.Now().Add(d))
+			n, err := conn.Read(buf)
+			if err != nil {
+				return err
+			}
+			if _, err := conn.Write(buf[:n]); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// firstExchange is a message from the client's first session and its echo, each ACKed: the client's
+// ACK leaves at its next update tick or at once (p001's two forms, not told apart here), and under a
+// stall of over 100 ms the echo goes out once more and is ACKed again (p001's third form).
+func firstExchange() harness.Ladder {
+	return harness.Ladder{
+		harness.Push(harness.C2S).WithSn(0).WithUna(0),
+		harness.Ack(harness.S2C).WithSn(0).WithUna(1),
+		harness.Push(harness.S2C).WithSn(0).WithUna(1),
+		harness.Ack(harness.C2S).WithSn(0).WithUna(1),
+		harness.Push(harness.S2C).WithSn(0).WithUna(1).Repeat(0, 1),
+		harness.Ack(harness.C2S).WithSn(0).WithUna(1).Repeat(0, 1),
+	}
+}
+
+// eventAfter returns the first event after the first event matching from that matches to.
+func eventAfter(tr *harness.Trace, from, to func(harness.Event) bool) (harness.Event, bool) {
+	seen := false
+	for _, e := range tr.Events {
+		switch {
+		case !seen && from(e):
+			seen = true
+		case seen && to(e):
+			return e, true
+		}
+	}
+	return harness.Event{}, false
+}
+
+// isEvent matches an event by side, kind and session (harness.Event.Session).
+func isEvent(side harness.Side, kind harness.EventKind, session int) func(harness.Event) bool {
+	return func(e harness.Event) bool { return e.Side == side && e.Kind == kind && e.Session == session }
+}
+
+// serverRoleEnded checks how server#n's role ended: with an error of one of the classes want
+// (harness.ErrClass: "timeout", "closed", or the message; "ok" for none), or torn down by the trial
+// ("torn down").
+func serverRoleEnded(n int, want ...string) harness.Check {
+	return harness.Check{Name: fmt.Sprintf("server#%d's role ended %s", n, strings.Join(want, " or ")), Fn: func(tr *harness.Trace) error {
+		if len(tr.ServerErr) < n {
+			return fmt.Errorf("only %d session(s) accepted", len(tr.ServerErr))
+		}
+		got := harness.ErrClass(tr.ServerErr[n-1])
+		if n-1 < len(tr.TornDown) && tr.TornDown[n-1] {
+			got = "torn down"
+		}
+		if !slices.Contains(want, got) {
+			return fmt.Errorf("it ended %s (%v)", got, tr.ServerErr[n-1])
+		}
+		return nil
+	}}
+}
+
+// percentile returns the p-th percentile (0-100, nearest rank) of the values of m over the trials of
+// class c, and how many trials had one.
+func percentile(r *harness.Result, c harness.Class, m harness.Measure, p float64) (float64, int) {
+	var vs []float64
+	for _, t := range r.Of(c.Name) {
+		if t.Trace == nil {
+			continue
+		}
+		if v, ok := m.Fn(t.Trace); ok {
+			vs = append(vs, v)
+		}
+	}
+	if len(vs) == 0 {
+		return 0, 0
+	}
+	sort.Float64s(vs)
+	i := int(p/100*float64(len(vs)) + 0.5)
+	return vs[min(max(i-1, 0), len(vs)-1)], len(vs)
+}

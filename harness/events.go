@@ -17,16 +17,19 @@ type EventKind uint8
 
 // Kinds of application events.
 const (
-	EvDial   EventKind = iota + 1 // the client session was created
-	EvAccept                      // the listener accepted a session
-	EvRead                        // a Read returned
-	EvWrite                       // a Write returned
-	EvClose                       // Close returned
-	EvReturn                      // the role function returned
+	EvDial    EventKind = iota + 1 // the client session was created
+	EvAccept                       // the listener accepted a session
+	EvRead                         // a Read returned
+	EvWrite                        // a Write returned
+	EvClose                        // Close returned
+	EvReturn                       // the role function returned
+	EvKill                         // Env.KillServer: the server's socket was closed under it (env.go)
+	EvRestart                      // Env.RestartServer: a new listener on the server's address (env.go)
 )
 
 var eventNames = map[EventKind]string{
 	EvDial: "Dial", EvAccept: "Accept", EvRead: "Read", EvWrite: "Write", EvClose: "Close", EvReturn: "return",
+	EvKill: "KillServer", EvRestart: "RestartServer",
 }
 
 // String returns the event kind's name.
@@ -41,7 +44,7 @@ func (k EventKind) String() string {
 type Event struct {
 	Time    time.Time     // when the call returned
 	Side    capture.Side  // client or server
-	Session int           // server: accepted session number (1-based); client: 0
+	Session int           // server: accepted session number (1-based); client: 0, or 2, 3... for Env.Redial's sessions
 	Kind    EventKind     //
 	N       int           // bytes read or written
 	Data    []byte        // the bytes read or written
@@ -51,8 +54,11 @@ type Event struct {
 
 // Who names the side and session, e.g. "client" or "server#2".
 func (e Event) Who() string {
-	if e.Side == capture.SideServer {
+	if e.Side == capture.SideServer && e.Session > 0 {
 		return fmt.Sprintf("server#%d", e.Session)
+	}
+	if e.Session > 0 { // a client session of Env.Redial (env.go)
+		return fmt.Sprintf("%s#%d", e.Side, e.Session)
 	}
 	return e.Side.String()
 }
@@ -136,6 +142,7 @@ type recConn struct {
 	side    capture.Side
 	session int
 	closed  atomic.Bool // Close was called
+	env     *Env        // the trial's Env, for EnvOf (env.go)
 }
 
 func (c *recConn) record(kind EventKind, start time.Time, n int, data []byte, err error) {

@@ -126,6 +126,7 @@ type trial struct {
 	tornDown []bool // per accepted session: its role was still running at teardown
 	roles    sync.WaitGroup
 	firstSrv chan struct{} // closed when the first accepted session's role returns
+	env      *Env          // what the roles can do to the trial's processes (env.go)
 }
 
 // listenLoopback opens a UDP socket on 127.0.0.1 with a port the kernel chooses.
@@ -235,6 +236,9 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint6
 		defer lk.Close() // on an early return; the normal teardown closes it after the sockets
 		srvConn, cliConn0 = lk.Wrap(srvConn, link.S2C), lk.Wrap(cliConn0, link.C2S)
 	}
+	// Env (env.go): the roles' hand on the trial's processes (kill, restart, redial), given the sockets
+	// and wrappers above; it closes what it creates in the teardown below.
+	t.env = newEnv(t, src, lk, block, ds, ps, srvUDP, cliUDP, srvAddr, cliAddr)
 	stopListener := func() {}
 	if !e.NoListener {
 		ln, err := serveOn(block, ds, ps, srvConn)
@@ -267,7 +271,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint6
 	}
 	t.log.add(Event{Time: tr.Start, Side: capture.SideClient, Kind: EvDial})
 	clientDone := make(chan error, 1)
-	cliConn := &recConn{Conn: cliNet, log: &t.log, side: capture.SideClient}
+	cliConn := &recConn{Conn: cliNet, log: &t.log, side: capture.SideClient, env: t.env}
 	go func() {
 		err := e.Client(cliConn)
 		t.log.add(Event{Side: capture.SideClient, Kind: EvReturn, Err: err})
@@ -305,14 +309,20 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint6
 			qcancel()
 		}
 	}
+	// Env (env.go): the client sessions Redial made and the role left open, then the wire quiet again.
+	if err := t.env.closeClients(src, lk, e.quiet()); err != nil && runErr == nil {
+		runErr = err
+	}
 	if clientDone != nil {
 		tr.ClientErr = <-clientDone
 	}
 	stopListener()
+	t.env.stopListeners() // Env: the listeners RestartServer started
 	t.closeSessions()
 	t.roles.Wait()
 	cliUDP.Close()
 	srvUDP.Close()
+	t.env.closeSockets() // Env: the sockets it bound
 	if lk != nil {
 		_ = lk.Close() // after the sockets: what it still held is recorded as lost with them
 		tr.Link = &TraceLink{Seed: seed, Summary: lk.Summary(), Records: lk.Records()}
@@ -353,7 +363,7 @@ func (t *trial) acceptLoop(ln *kcp.Listener, done chan<- struct{}) {
 		t.roles.Add(1)
 		go func() {
 			defer t.roles.Done()
-			err := t.e.Server(&recConn{Conn: s, log: &t.log, side: capture.SideServer, session: idx})
+			err := t.e.Server(&recConn{Conn: s, log: &t.log, side: capture.SideServer, session: idx, env: t.env})
 			t.log.add(Event{Side: capture.SideServer, Session: idx, Kind: EvReturn, Err: err})
 			t.mu.Lock()
 			t.errs[idx-1] = err
