@@ -67,7 +67,7 @@ func init() {
 		Answer:   idlePeerAnswer,
 		Server:   echoServer,
 		Client:   idlePeerClient,
-		Trials:   40,
+		Trials:   200,
 		Timeout:  5 * time.Second,
 		Classes:  []harness.Class{idlePeerNeverTold},
 		Invariants: append(wireInvariants(),

@@ -66,7 +66,7 @@ func init() {
 		Answer:   portReuseAnswer,
 		Server:   echoServerFor(portReuseHold),
 		Client:   portReuseClient,
-		Trials:   40,
+		Trials:   200,
 		Timeout:  5 * time.Second,
 		Classes:  []harness.Class{portReuseReplaced},
 		Invariants: append(wireInvariants(),

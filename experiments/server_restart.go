@@ -79,7 +79,7 @@ func init() {
 		Answer:   serverRestartAnswer,
 		Server:   echoServer,
 		Client:   serverRestartClient,
-		Trials:   40,
+		Trials:   200,
 		Timeout:  5 * time.Second,
 		Classes:  []harness.Class{serverRestartAckedNotDelivered, serverRestartSentAgain},
 		Invariants: append(wireInvariants(),
