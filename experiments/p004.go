@@ -90,6 +90,12 @@ var (
 		Ladder:      answeredByLaterSession(false),
 		Checks:      []harness.Check{clientReadALaterAnswer()},
 	}
+	p004Unanswered = harness.Class{
+		Name:        "nothing answered: each copy of the request made a new session",
+		Description: "the server's Close dropped its ACK and response; every copy of the request made a new session whose Close dropped its answer too",
+		Ladder:      harness.Ladder{requestCopies(2, 3)},
+		Checks:      []harness.Check{harness.ReadNothing(harness.Client)},
+	}
 	p004CopyAcked = harness.Class{
 		Name:        "a copy of the request ACKed, nothing delivered",
 		Description: "the first session's Close dropped everything; a later session got its ACK out but not its response",
@@ -107,7 +113,7 @@ func init() {
 		Server:     httpServer,
 		Client:     httpClient(false),
 		Trials:     200,
-		Classes:    []harness.Class{p004Delivered, p004Lost, p004Hung, p004AckedAtOnce, p004Phantom, p004LaterSession, p004CopyAcked},
+		Classes:    []harness.Class{p004Delivered, p004Lost, p004Hung, p004AckedAtOnce, p004Phantom, p004LaterSession, p004CopyAcked, p004Unanswered},
 		Invariants: append(wireInvariants(), sessionsReadTheRequest()),
 		Measures: []harness.Measure{
 			harness.Accepts(),
@@ -123,5 +129,5 @@ func p004Answer(r *harness.Result) string {
 	got := r.Count(p004Delivered) + r.Count(p004Hung) + r.Count(p004AckedAtOnce) + r.Count(p004Phantom) + r.Count(p004LaterSession)
 	return fmt.Sprintf("The client got its response in only %d of %d trials: net/http closes the session right after writing it, "+
 		"and kcp-go's Close dropped the queued response in %d (the client's Get timed out); the server hung after the response in %d, "+
-		"retransmitting it until its role closed the session.", got, len(r.Trials), r.Count(p004Lost)+r.Count(p004CopyAcked), r.Count(p004Hung))
+		"retransmitting it until its role closed the session.", got, len(r.Trials), r.Count(p004Lost)+r.Count(p004CopyAcked)+r.Count(p004Unanswered), r.Count(p004Hung))
 }
