@@ -1,0 +1,212 @@
+package experiments
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	kcp "github.com/xtaci/kcp-go/v5"
+
+	"kcplab/harness"
+	"kcplab/link"
+)
+
+// dead-link, from kcp-go issue #275: after an exchange the path goes dead (a blackhole, both
+// directions). Does either side ever learn it, do Write or Read ever fail, what does the dead-link
+// limit do? And if the path comes back, does the session recover?
+//
+// Configuration: both sessions in kcp-go's "fast" mode, SetNoDelay(1, 10, 0, 0): a 10 ms update
+// interval and, after loopback RTT samples, rx_rto = rx_minrto = 30 ms (kcp.go:1133-1157, 455-476),
+// growing by rx_rto/2 at every timeout (kcp.go:919-927), so the 20th transmission, the dead-link limit
+// (IKCP_DEADLINK, kcp.go:948-949), comes ~3.2 s after the Write instead of ~19 s with the defaults.
+// Two links, one row each: blackhole=300ms.. (dead for good) and blackhole=300ms..4.5s (back after the
+// limit was passed).
+//
+// Server: echo: Read with 1 s deadlines for 6.5 s, writing back what it read; then Close.
+// Client: Write "ping-1", Read its echo; at 400 ms (the path is dead) Write "ping-2"; Read with 1 s
+// deadlines until the echo arrives or 6 s passed; then Close (100 ms after an echo, so its ACK leaves
+// at a tick first). Trials take ~7 s (Timeout 12 s).
+//
+// Expected ladder:
+//
+//	c→s PUSH sn=0 una=0 len=6     ping-1
+//	s→c ACK  sn=0 una=1           its ACK ...
+//	s→c PUSH sn=0 una=1 len=6     ... and the echo (one datagram or two)
+//	c→s ACK  sn=0 una=1           at the client's next 10 ms tick; the path dies at 300 ms
+//	c→s PUSH sn=1 una=1 len=6     ping-2, dropped by the link, sent again 30, 45, 60 … ms apart:
+//	  ×21 or more                 the 20th copy sets kcp.state = 0xFFFFFFFF (kcp.go:948-949), which
+//	                              nothing reads (not Read, sess.go:349-366; not Write, sess.go:416-470;
+//	                              not the update loop, sess.go:861-880), so the copies go on until Close
+//
+// and, when the path comes back at 4.5 s, the next copy gets through:
+//
+//	c→s PUSH sn=1 una=1 len=6     ping-2, delivered
+//	s→c ACK  sn=1 una=2           its ACK and the echo
+//	s→c PUSH sn=1 una=2 len=6
+//	c→s ACK  sn=1 una=2
+//
+// The server has nothing unacknowledged while the path is dead, so it sends nothing and its Reads time
+// out exactly as on an idle path: no keepalive tells it (v5.7.6 and v5.6.72 alike: v5.6.72 sets the
+// same state at kcp.go:942-943 and never reads it either). They differ on Close: v5.7.6 discards the
+// datagrams a worker has not sent yet (sess.go:523-541, postprocess.go:144-151), v5.6.72 races them
+// against the closed die channel; here Close has nothing left to send.
+var (
+	deadForGood = harness.Class{
+		Name:        "dead for good: retransmitted past the limit, nobody told",
+		Description: "ping-1 echoed; ping-2 sent 21+ times into the blackhole until the client's Close; every later Read on both sides timed out",
+		Ladder:      append(deadLinkExchange(), deadLinkPing2().DroppedByLink().Repeat(deadLink+1, 100)),
+		Checks:      []harness.Check{readOnly(harness.Client, deadLinkPing1), readOnly(harness.Server, deadLinkPing1)},
+	}
+	recoveredAfterLimit = harness.Class{
+		Name:        "recovered after the dead-link limit",
+		Description: "ping-2 dropped 20+ times, past the limit, then delivered when the path came back, echoed and ACKed",
+		Ladder: append(deadLinkExchange(),
+			deadLinkPing2().DroppedByLink().Repeat(deadLink, 100),
+			deadLinkPing2(),
+			harness.Ack(harness.S2C).WithSn(1).WithUna(2),
+			harness.Push(harness.S2C).WithSn(1).WithUna(2).WithLen(uint32(len(deadLinkPing2Data))),
+			harness.Ack(harness.C2S).WithSn(1).WithUna(2)),
+		Checks: []harness.Check{readOnly(harness.Client, deadLinkPing1+deadLinkPing2Data), readOnly(harness.Server, deadLinkPing1+deadLinkPing2Data)},
+	}
+)
+
+// Times of the roles, from their start.
+const (
+	deadLinkFrom        = 300 * time.Millisecond  // the blackhole's start, from the link's start
+	deadLinkBack        = 4500 * time.Millisecond // the end of the second link's blackhole
+	deadLinkSecondWrite = 400 * time.Millisecond  // the client's Write of ping-2
+	deadLinkClientEnd   = 6 * time.Second         // the client stops reading
+	deadLinkServerEnd   = 6500 * time.Millisecond // the server stops reading
+)
+
+const deadLinkPing1, deadLinkPing2Data = "ping-1", "ping-2"
+
+func init() {
+	fast := func(s *kcp.UDPSession) { s.SetNoDelay(1, 10, 0, 0) }
+	register(&harness.Experiment{
+		ID:            "dead-link",
+		Title:         "the path dies after an exchange",
+		Question:      "After an exchange the path goes dead: does either side ever learn it, do Write or Read ever fail, what does the dead-link limit do, and if the path comes back, does the session recover? (kcp-go #275)",
+		Answer:        deadLinkAnswer,
+		Server:        deadLinkServer,
+		Client:        deadLinkClient,
+		ServerSession: fast,
+		ClientSession: fast,
+		Links: []link.Config{
+			link.MustParse(fmt.Sprintf("blackhole=%v..", deadLinkFrom)),
+			link.MustParse(fmt.Sprintf("blackhole=%v..%v", deadLinkFrom, deadLinkBack)),
+		},
+		Trials:  40,
+		Timeout: 12 * time.Second,
+		Classes: []harness.Class{deadForGood, recoveredAfterLimit},
+		Invariants: append(wireInvariants(), harness.AcceptedSessions(1),
+			noErrorButTimeout(harness.Client), noErrorButTimeout(harness.Server)),
+		Measures: []harness.Measure{
+			transmissionCount("transmissions of ping-2", harness.C2S, 1),
+			harness.Measure{Name: "ping-2 Write → 20th transmission, the dead-link limit (s)", Fn: deadLinkLimitAfterWrite},
+			harness.EventGap("ping-2 Write → its echo read (ms)", isWriteOf(deadLinkPing2Data), isReadOf(deadLinkPing2Data)),
+			readTimeouts(harness.Client),
+			readTimeouts(harness.Server),
+		},
+	})
+}
+
+// deadLinkExchange is ping-1, its ACK, its echo and the echo's ACK.
+func deadLinkExchange() harness.Ladder {
+	return harness.Ladder{
+		harness.Push(harness.C2S).WithSn(0).WithUna(0).WithLen(uint32(len(deadLinkPing1))),
+		harness.Ack(harness.S2C).WithSn(0).WithUna(1),
+		harness.Push(harness.S2C).WithSn(0).WithUna(1).WithLen(uint32(len(deadLinkPing1))),
+		harness.Ack(harness.C2S).WithSn(0).WithUna(1),
+	}
+}
+
+// deadLinkPing2 is one transmission of ping-2.
+func deadLinkPing2() harness.Step {
+	return harness.Push(harness.C2S).WithSn(1).WithUna(1).WithLen(uint32(len(deadLinkPing2Data)))
+}
+
+// deadLinkClient exchanges ping-1, then writes ping-2 into the dead path and waits for its echo.
+func deadLinkClient(conn net.Conn) error {
+	start := time.Now()
+	buf := make([]byte, 1500)
+	if _, err := conn.Write([]byte(deadLinkPing1)); err != nil {
+		return err
+	}
+	_ = conn.SetReadDeadline(start.Add(deadLinkFrom))
+	if n, err := conn.Read(buf); err != nil || string(buf[:n]) != deadLinkPing1 {
+		return errors.Join(fmt.Errorf("echo of ping-1: read %q, %v", buf[:n], err), conn.Close())
+	}
+	time.Sleep(time.Until(start.Add(deadLinkSecondWrite)))
+	if _, err := conn.Write([]byte(deadLinkPing2Data)); err != nil {
+		return errors.Join(err, conn.Close())
+	}
+	end := start.Add(deadLinkClientEnd)
+	for time.Now().Before(end) {
+		_ = conn.SetReadDeadline(minTime(time.Now().Add(time.Second), end))
+		_, err := conn.Read(buf)
+		if harness.IsTimeout(err) {
+			continue
+		}
+		if err == nil {
+			time.Sleep(100 * time.Millisecond) // let the echo's ACK leave at a tick before Close
+		}
+		return errors.Join(err, conn.Close())
+	}
+	return conn.Close()
+}
+
+// deadLinkServer echoes what it reads, reading with 1 s deadlines for deadLinkServerEnd.
+func deadLinkServer(conn net.Conn) error {
+	start := time.Now()
+	buf := make([]byte, 1500)
+	end := start.Add(deadLinkServerEnd)
+	for time.Now().Before(end) {
+		_ = conn.SetReadDeadline(minTime(time.Now().Add(time.Second), end))
+		n, err := conn.Read(buf)
+		if harness.IsTimeout(err) {
+			continue
+		}
+		if err == nil {
+			_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+			_, err = conn.Write(buf[:n])
+		}
+		if err != nil {
+			return errors.Join(err, conn.Close())
+		}
+	}
+	return conn.Close()
+}
+
+// deadLinkLimitAfterWrite is the time from the client's Write of ping-2 to its 20th transmission.
+func deadLinkLimitAfterWrite(tr *harness.Trace) (float64, bool) {
+	ts := transmissions(tr, harness.C2S, 1)
+	for _, e := range tr.EventsOf(harness.Client, 0) {
+		if isWriteOf(deadLinkPing2Data)(e) && len(ts) >= deadLink {
+			return (ts[deadLink-1] - tr.Rel(e.Time)).Seconds(), true
+		}
+	}
+	return 0, false
+}
+
+func deadLinkAnswer(r *harness.Result) string {
+	n := len(r.Trials)
+	sent, _ := medianOf(r, deadForGood, transmissionCount("", harness.C2S, 1))
+	limit, nl := medianOf(r, deadForGood, harness.Measure{Fn: deadLinkLimitAfterWrite})
+	if nl == 0 {
+		limit, _ = medianOf(r, recoveredAfterLimit, harness.Measure{Fn: deadLinkLimitAfterWrite})
+	}
+	rec := r.Count(recoveredAfterLimit)
+	if rec == 0 {
+		return fmt.Sprintf("Neither side ever learns it: in %d of %d trials every Write succeeded and every later Read on both sides only timed out "+
+			"(the server, with nothing to send, sent nothing); the client's 20th transmission of its message, %.1f s (median) after the Write, "+
+			"marked the link dead (kcp.go:948-949) but nothing reads that state (sess.go:349-366, 861-880), so it sent %.0f copies until its Close.",
+			r.Count(deadForGood), n, limit, sent)
+	}
+	back, _ := medianOf(r, recoveredAfterLimit, harness.EventGap("", isWriteOf(deadLinkPing2Data), isReadOf(deadLinkPing2Data)))
+	back /= 1000
+	return fmt.Sprintf("Yes, it recovers: in %d of %d trials the message passed the dead-link limit (20th copy %.1f s after the Write, kcp.go:948-949) "+
+		"without any error on either side, and the first copy after the path came back was delivered and echoed, %.1f s (median) after the Write.",
+		rec, n, limit, back)
+}
