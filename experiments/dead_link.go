@@ -9,6 +9,7 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 
 	"kcplab/harness"
+	"kcplab/kcpwire"
 	"kcplab/link"
 )
 
@@ -55,14 +56,14 @@ var (
 	deadForGood = harness.Class{
 		Name:        "dead for good: retransmitted past the limit, nobody told",
 		Description: "ping-1 echoed; ping-2 sent 21+ times into the blackhole until the client's Close; every later Read on both sides timed out",
-		Ladder:      append(deadLinkExchange(), deadLinkPing2().DroppedByLink().Repeat(deadLink+1, 100)),
+		Ladder:      append(deadLinkExchange(), deadLinkPing2().DroppedByLink().At(deadLinkSecondWrite).Repeat(deadLink+1, 100)),
 		Checks:      []harness.Check{readOnly(harness.Client, deadLinkPing1), readOnly(harness.Server, deadLinkPing1)},
 	}
 	recoveredAfterLimit = harness.Class{
 		Name:        "recovered after the dead-link limit",
 		Description: "ping-2 dropped 20+ times, past the limit, then delivered when the path came back, echoed and ACKed",
 		Ladder: append(deadLinkExchange(),
-			deadLinkPing2().DroppedByLink().Repeat(deadLink, 100),
+			deadLinkPing2().DroppedByLink().At(deadLinkSecondWrite).Repeat(deadLink, 100),
 			deadLinkPing2(),
 			harness.Ack(harness.S2C).WithSn(1).WithUna(2),
 			harness.Push(harness.S2C).WithSn(1).WithUna(2).WithLen(uint32(len(deadLinkPing2Data))),
@@ -99,6 +100,7 @@ func init() {
 		},
 		Trials:  40,
 		Timeout: 12 * time.Second,
+		Timings: []harness.Timing{deadLinkLimitTiming()},
 		Classes: []harness.Class{deadForGood, recoveredAfterLimit},
 		Invariants: append(wireInvariants(), harness.AcceptedSessions(1),
 			noErrorButTimeout(harness.Client), noErrorButTimeout(harness.Server)),
@@ -177,6 +179,32 @@ func deadLinkServer(conn net.Conn) error {
 		}
 	}
 	return conn.Close()
+}
+
+// deadLinkFastLimit is when the 20th transmission of a segment follows its first in the fast mode
+// after loopback RTT samples: 19 timeouts of 30, 45, 60 … 300 ms (rto starts at rx_rto = 30 ms and
+// grows by rx_rto/2 at each, kcp.go:919-927).
+const deadLinkFastLimit = 3135 * time.Millisecond
+
+// deadLinkLimitTiming expects ping-2's 20th transmission deadLinkFastLimit after its first, by the
+// client's own ts.
+func deadLinkLimitTiming() harness.Timing {
+	return harness.Timing{
+		Name: fmt.Sprintf("ping-2's 20th transmission after its first, by the client's ts (+%v)", deadLinkFastLimit),
+		Want: deadLinkFastLimit,
+		Measure: func(tr *harness.Trace) (time.Duration, time.Duration, bool) {
+			var segs []harness.Seg
+			for _, s := range tr.Segments {
+				if s.Dir == harness.C2S && s.Cmd == kcpwire.CmdPush && s.Sn == 1 {
+					segs = append(segs, s)
+				}
+			}
+			if len(segs) < deadLink {
+				return 0, 0, false
+			}
+			return time.Duration(int32(segs[deadLink-1].Ts-segs[0].Ts)) * time.Millisecond, segs[deadLink-1].Time, true
+		},
+	}
 }
 
 // deadLinkLimitAfterWrite is the time from the client's Write of ping-2 to its 20th transmission.

@@ -545,3 +545,21 @@ func minTime(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// writeTimeoutAfter expects side's Write that timed out to have blocked for d, its deadline. It is never
+// early: the role sets the deadline just before the call.
+func writeTimeoutAfter(side harness.Side, d time.Duration) harness.Timing {
+	return harness.Timing{
+		Name:       fmt.Sprintf("%s's blocked Write times out after its deadline (+%v)", side, d),
+		Want:       d,
+		NeverEarly: true,
+		Measure: func(tr *harness.Trace) (time.Duration, time.Duration, bool) {
+			for _, e := range tr.EventsOf(side, 0) {
+				if e.Kind == harness.EvWrite && harness.IsTimeout(e.Err) {
+					return e.Dur, tr.Rel(e.Time), true
+				}
+			}
+			return 0, 0, false
+		},
+	}
+}
