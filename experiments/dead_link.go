@@ -49,9 +49,11 @@ import (
 //
 // The server has nothing unacknowledged while the path is dead, so it sends nothing and its Reads time
 // out exactly as on an idle path: no keepalive tells it (v5.7.6 and v5.6.72 alike: v5.6.72 sets the
-// same state at kcp.go:942-943 and never reads it either). They differ on Close: v5.7.6 discards the
-// datagrams a worker has not sent yet (sess.go:523-541, postprocess.go:144-151), v5.6.72 races them
-// against the closed die channel; here Close has nothing left to send.
+// same state at kcp.go:942-943 and never reads it either). They differ on Close, which matters only
+// when something is still queued: v5.7.6 flushes, closes die and discards the datagrams a worker has
+// not sent yet (sess.go:523-541, postprocess.go:144-151); v5.6.72 closes die before its flush
+// (sess.go:463-479), and its output callback races each datagram against die (sess.go:236-243). Here
+// neither Close has anything new to send: ping-2, the only segment ever in flight then, left long before.
 var (
 	deadForGood = harness.Class{
 		Name:        "dead for good: retransmitted past the limit, nobody told",
