@@ -94,7 +94,7 @@ func init() {
 		Answer:     nobodyAnswer,
 		NoListener: true,
 		Client:     nobodyClient,
-		Trials:     20,
+		Trials:     25, // one round at -parallel 25: each trial waits ~44 s
 		Timeout:    50 * time.Second,
 		Classes:    []harness.Class{nobodyRetransmitted},
 		Invariants: append(wireInvariants(), noErrorButTimeout(harness.Client)),
@@ -164,7 +164,8 @@ func nobodyAnswer(r *harness.Result) string {
 	}
 	limit, _ := medianOf(r, nobodyRetransmitted, transmissionAt("", harness.C2S, 0, deadLink))
 	next, _ := medianOf(r, nobodyRetransmitted, transmissionAt("", harness.C2S, 0, deadLink+1))
-	return fmt.Sprintf("Never an error but deadlines: in %d of %d trials Dial, 32 Writes (the send window; the 33rd blocked until its deadline) and Close succeeded and every Read only timed out, while "+
+	return fmt.Sprintf("Never an error but deadlines: in %d of %d trials Dial, 32 Writes (the send window; the 33rd blocked until its deadline, sess.go:371-373) "+
+		"and Close succeeded and every Read only timed out (sess.go:349-366), while "+
 		"the request went out at 0, %s … s (each gap 200 ms longer, kcp.go:919-927), the 20th transmission at %.1f s (median) "+
 		"marked the link dead (kcp.go:948-949) but nothing reads that state, so the 21st followed at %.1f s.",
 		k, n, strings.Join(sched, ", "), limit, next)
