@@ -136,9 +136,21 @@ func verifyWithTshark(t *testing.T, res *harness.Result) {
 		return
 	}
 	for i, tr := range trials {
-		if err := classes[tr.Class].Ladder.Match(ladders[i]); err != nil {
+		if err := onTheWire(classes[tr.Class].Ladder).Match(ladders[i]); err != nil {
 			t.Errorf("trial %d (%s): tshark's decoding of %s does not show its class's ladder:\n%v",
 				tr.Trial, tr.Class, keep(t, res.Experiment.ID, tr.Pcapng), err)
 		}
 	}
+}
+
+// onTheWire is a ladder without the steps that expect a segment the link dropped: a capture holds only
+// what crossed the wire (the link's drops are comments in the pcapng, not packets).
+func onTheWire(l harness.Ladder) harness.Ladder {
+	var out harness.Ladder
+	for _, s := range l {
+		if !s.Lost {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -540,3 +540,155 @@ func percentile(r *harness.Result, c harness.Class, m harness.Measure, p float64
 	i := int(p/100*float64(len(vs)) + 0.5)
 	return vs[min(max(i-1, 0), len(vs)-1)], len(vs)
 }
+
+// --- The dead-link vocabulary (nobody-listening, dead-link) ---
+
+// deadLink is kcp-go's default dead-link limit (IKCP_DEADLINK): the transmission of a segment that
+// sets the KCP state to dead (kcp.go:948-949 in v5.7.6), a state nothing in kcp-go reads.
+const deadLink = 20
+
+// transmissions returns the times of every transmission of segment sn in direction d (PUSH segments,
+// including the copies a link dropped), in order.
+func transmissions(tr *harness.Trace, d harness.Dir, sn uint32) []time.Duration {
+	var out []time.Duration
+	for _, s := range tr.Segments {
+		if s.Dir == d && s.Cmd == kcpwire.CmdPush && s.Sn == sn {
+			out = append(out, s.Time)
+		}
+	}
+	return out
+}
+
+// transmissionAt measures, in seconds since the trial's start, the k-th (1-based) transmission of
+// segment sn in direction d.
+func transmissionAt(name string, d harness.Dir, sn uint32, k int) harness.Measure {
+	return harness.Measure{Name: name, Fn: func(tr *harness.Trace) (float64, bool) {
+		ts := transmissions(tr, d, sn)
+		if len(ts) < k {
+			return 0, false
+		}
+		return ts[k-1].Seconds(), true
+	}}
+}
+
+// transmissionCount measures how often segment sn went out in direction d (dropped copies included).
+func transmissionCount(name string, d harness.Dir, sn uint32) harness.Measure {
+	return harness.Measure{Name: name, Fn: func(tr *harness.Trace) (float64, bool) {
+		n := len(transmissions(tr, d, sn))
+		return float64(n), n > 0
+	}}
+}
+
+// noErrorButTimeout checks that every Read, Write and Close of side returned either nothing wrong or a
+// deadline timeout: kcp-go never reported the dead path (no dead-link error, no EOF, no closed pipe).
+func noErrorButTimeout(side harness.Side) harness.Check {
+	return harness.Check{Name: fmt.Sprintf("the %s saw no error but read timeouts", side), Fn: func(tr *harness.Trace) error {
+		for _, e := range tr.EventsOf(side, 0) {
+			switch e.Kind {
+			case harness.EvRead, harness.EvWrite, harness.EvClose:
+				if e.Err != nil && !harness.IsTimeout(e.Err) {
+					return fmt.Errorf("%s", e)
+				}
+			}
+		}
+		return nil
+	}}
+}
+
+// readsTimedOut checks that side's Reads all ended in a timeout (want: how many, at least).
+func readsTimedOut(side harness.Side, want int) harness.Check {
+	return harness.Check{Name: fmt.Sprintf("the %s's Reads all timed out (at least %d)", side, want), Fn: func(tr *harness.Trace) error {
+		n := 0
+		for _, e := range tr.EventsOf(side, 0) {
+			if e.Kind != harness.EvRead {
+				continue
+			}
+			if !harness.IsTimeout(e.Err) {
+				return fmt.Errorf("%s", e)
+			}
+			n++
+		}
+		if n < want {
+			return fmt.Errorf("%d Read(s) timed out, want at least %d", n, want)
+		}
+		return nil
+	}}
+}
+
+// medianOf returns the median of a measure over a class's trials, and how many trials had a value.
+func medianOf(r *harness.Result, c harness.Class, m harness.Measure) (float64, int) {
+	var vals []float64
+	for _, t := range r.Of(c.Name) {
+		if v, ok := m.Fn(t.Trace); ok {
+			vals = append(vals, v)
+		}
+	}
+	if len(vals) == 0 {
+		return 0, 0
+	}
+	sort.Float64s(vals)
+	n := len(vals)
+	if n%2 == 1 {
+		return vals[n/2], n
+	}
+	return (vals[n/2-1] + vals[n/2]) / 2, n
+}
+
+// readOnly checks that side's Reads returned exactly want.
+func readOnly(side harness.Side, want string) harness.Check {
+	return harness.Check{Name: fmt.Sprintf("the %s read %q", side, want), Fn: func(tr *harness.Trace) error {
+		if got := string(tr.BytesRead(side, 0)); got != want {
+			return fmt.Errorf("read %q", got)
+		}
+		return nil
+	}}
+}
+
+// isWriteOf matches a successful Write of exactly data.
+func isWriteOf(data string) func(harness.Event) bool {
+	return func(e harness.Event) bool { return e.Kind == harness.EvWrite && e.Err == nil && string(e.Data) == data }
+}
+
+// isReadOf matches a successful Read of exactly data.
+func isReadOf(data string) func(harness.Event) bool {
+	return func(e harness.Event) bool { return e.Kind == harness.EvRead && e.Err == nil && string(e.Data) == data }
+}
+
+// readTimeouts measures how many of side's Reads ended in a timeout.
+func readTimeouts(side harness.Side) harness.Measure {
+	return harness.Measure{Name: fmt.Sprintf("%s Reads that timed out", side), Fn: func(tr *harness.Trace) (float64, bool) {
+		n := 0
+		for _, e := range tr.EventsOf(side, 0) {
+			if e.Kind == harness.EvRead && harness.IsTimeout(e.Err) {
+				n++
+			}
+		}
+		return float64(n), true
+	}}
+}
+
+// minTime returns the earlier of a and b.
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// writeTimeoutAfter expects side's Write that timed out to have blocked for d, its deadline. It is never
+// early: the role sets the deadline just before the call.
+func writeTimeoutAfter(side harness.Side, d time.Duration) harness.Timing {
+	return harness.Timing{
+		Name:       fmt.Sprintf("%s's blocked Write times out after its deadline (+%v)", side, d),
+		Want:       d,
+		NeverEarly: true,
+		Measure: func(tr *harness.Trace) (time.Duration, time.Duration, bool) {
+			for _, e := range tr.EventsOf(side, 0) {
+				if e.Kind == harness.EvWrite && harness.IsTimeout(e.Err) {
+					return e.Dur, tr.Rel(e.Time), true
+				}
+			}
+			return 0, 0, false
+		},
+	}
+}

@@ -1,0 +1,172 @@
+package experiments
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"kcplab/harness"
+)
+
+// nobody-listening, from kcp-go issues #124 and #238: Dial and Write to an address where nothing
+// listens. Is there any error, ever? What is the retransmission schedule, and what happens at the
+// dead-link limit?
+//
+// Configuration: kcp-go's defaults for a Dial session (nodelay 0, interval 100 ms, initial RTO 200 ms,
+// dead link after 20 transmissions). No listener: the server's port is bound and nothing reads it, so
+// nothing answers, not even an ICMP error.
+//
+// Server: none. Client: Write the request; Read with a deadline 39 s after the start (just past the
+// 20th transmission, due at 38.0 s); then Write more messages, each with a 500 ms write deadline, until
+// one fails; Read with a deadline at 43.5 s (past the 21st transmission, due at 42.0 s); Close. Trials
+// take ~44 s (Timeout 50 s), nearly all of it idle.
+//
+// Expected ladder (one row per transmission of the request; times by the client's own ts):
+//
+//	c→s PUSH sn=0 una=0 len=N  @0       the first flush (Dial sent nothing: no handshake)
+//	c→s PUSH sn=0 una=0 len=N  +200ms   the RTO: it starts at rx_rto = 200 ms (no RTT sample ever
+//	c→s PUSH sn=0 una=0 len=N  +400ms   arrives) and grows by rx_rto at every timeout (nodelay 0:
+//	c→s PUSH sn=0 una=0 len=N  +600ms   segment.rto += kcp.rx_rto, kcp.go:919-927), so the k-th
+//	...                                 retransmission comes k×200 ms after the one before it:
+//	c→s PUSH sn=0 una=0 len=N  +3800ms  the 20th transmission at 38.0 s sets kcp.state = 0xFFFFFFFF
+//	                                    (kcp.go:948-949), which nothing in kcp-go reads,
+//	c→s PUSH sn=0 una=0 len=N  +4000ms  so the 21st follows at 42.0 s, and so on, without end
+//
+// and no error anywhere but deadlines. Write only queues (sess.go:368-398, 416-470): 31 more messages
+// are accepted after the limit, and the 33rd Write finds 32 messages waiting (the send window,
+// sess.go:371-373) and blocks until its deadline, a timeout, not a dead-link error; none of them leaves,
+// since cwnd stays 1 while sn 0 is unacknowledged (kcp.go:853-861, 988-992). Read fails only on its
+// deadline, a socket error or Close (sess.go:349-366); the update loop never looks at state
+// (sess.go:861-880); Close returns nil. v5.6.72 is the same (state set at kcp.go:942-943, never read;
+// the send window check at sess.go:399-400).
+var nobodyRetransmitted = harness.Class{
+	Name:        "retransmitted past the dead-link limit, no error",
+	Description: "21 transmissions of the request at 0, 0.2, 0.6, 1.2 … 38.0, 42.0 s; 32 Writes succeed and the next blocks until its deadline, every Read times out, Close succeeds",
+	Ladder:      nobodyLadder(),
+	Checks:      []harness.Check{readsTimedOut(harness.Client, 2), writesUntilFull()},
+}
+
+// writesUntilFull checks that the client's Writes succeeded until sendWnd messages waited (the request
+// and sendWnd-1 more), and that the next one blocked until its deadline.
+func writesUntilFull() harness.Check {
+	return harness.Check{Name: fmt.Sprintf("%d Writes succeed, the next times out", sendWnd), Fn: func(tr *harness.Trace) error {
+		ok, timedOut := 0, 0
+		for _, e := range tr.EventsOf(harness.Client, 0) {
+			switch {
+			case e.Kind != harness.EvWrite:
+			case e.Err == nil && timedOut == 0:
+				ok++
+			case harness.IsTimeout(e.Err):
+				timedOut++
+			default:
+				return fmt.Errorf("%s", e)
+			}
+		}
+		if ok != sendWnd || timedOut != 1 {
+			return fmt.Errorf("%d Writes succeeded, then %d timed out", ok, timedOut)
+		}
+		return nil
+	}}
+}
+
+// Times of the client role, from its start.
+const (
+	nobodyPastLimit = 39 * time.Second         // the first Read's deadline: past the 20th transmission (38.0 s)
+	nobodyEnd       = 43500 * time.Millisecond // the second Read's deadline: past the 21st (42.0 s)
+)
+
+const nobodyRequest, nobodyLater = "anyone there?", "still there? #%02d"
+
+// nobodyWriteWait is the write deadline of each Write after the limit: the one that finds the send
+// window full blocks until it.
+const nobodyWriteWait = 500 * time.Millisecond
+
+// sendWnd is kcp-go's default send window (IKCP_WND_SND): Write blocks while this many messages wait.
+const sendWnd = 32
+
+func init() {
+	register(&harness.Experiment{
+		ID:         "nobody-listening",
+		Title:      "Dial and Write where nothing listens",
+		Question:   "Dial and Write to an address where nothing listens: any error, ever? What is the retransmission schedule, and what happens at the dead-link limit? (kcp-go #124, #238)",
+		Answer:     nobodyAnswer,
+		NoListener: true,
+		Client:     nobodyClient,
+		Trials:     25, // one round at -parallel 25: each trial waits ~44 s
+		Timeout:    50 * time.Second,
+		Classes:    []harness.Class{nobodyRetransmitted},
+		Invariants: append(wireInvariants(), noErrorButTimeout(harness.Client)),
+		Timings: []harness.Timing{
+			harness.ReadTimeoutAfter(harness.Client, nobodyEnd-nobodyPastLimit),
+			writeTimeoutAfter(harness.Client, nobodyWriteWait),
+		},
+		Measures: []harness.Measure{
+			transmissionCount("transmissions of the request", harness.C2S, 0),
+			transmissionAt("2nd transmission (s)", harness.C2S, 0, 2),
+			transmissionAt("3rd transmission (s)", harness.C2S, 0, 3),
+			transmissionAt("10th transmission (s)", harness.C2S, 0, 10),
+			transmissionAt("20th transmission: the dead-link limit (s)", harness.C2S, 0, deadLink),
+			transmissionAt("21st transmission (s)", harness.C2S, 0, deadLink+1),
+		},
+	})
+}
+
+// nobodyLadder is the request sent 21 times, the k-th retransmission k×initialRTO after the previous.
+func nobodyLadder() harness.Ladder {
+	req := harness.Push(harness.C2S).WithSn(0).WithUna(0).WithLen(uint32(len(nobodyRequest)))
+	l := harness.Ladder{req.At(0)}
+	for k := 1; k <= deadLink; k++ {
+		l = append(l, req.After(time.Duration(k)*initialRTO))
+	}
+	return l
+}
+
+// nobodyClient writes, reads past the dead-link limit, writes again, reads past the next
+// retransmission and closes; it returns the first error that is not a Read timeout.
+func nobodyClient(conn net.Conn) error {
+	start := time.Now()
+	buf := make([]byte, 1500)
+	readUntil := func(d time.Duration) error {
+		_ = conn.SetReadDeadline(start.Add(d))
+		if n, err := conn.Read(buf); !harness.IsTimeout(err) {
+			return fmt.Errorf("read %d bytes, %v", n, err)
+		}
+		return nil
+	}
+	_, err := conn.Write([]byte(nobodyRequest))
+	if err == nil {
+		err = readUntil(nobodyPastLimit)
+	}
+	for i := 1; err == nil; i++ {
+		_ = conn.SetWriteDeadline(time.Now().Add(nobodyWriteWait))
+		if _, err = conn.Write([]byte(fmt.Sprintf(nobodyLater, i))); harness.IsTimeout(err) {
+			err = nil
+			break
+		}
+		if i > 2*sendWnd {
+			err = fmt.Errorf("%d Writes after the limit and none blocked", i)
+		}
+	}
+	if err == nil {
+		err = readUntil(nobodyEnd)
+	}
+	return errors.Join(err, conn.Close())
+}
+
+func nobodyAnswer(r *harness.Result) string {
+	n, k := len(r.Trials), r.Count(nobodyRetransmitted)
+	var sched []string
+	for i := 2; i <= 4; i++ {
+		v, _ := medianOf(r, nobodyRetransmitted, transmissionAt("", harness.C2S, 0, i))
+		sched = append(sched, fmt.Sprintf("%.1f", v))
+	}
+	limit, _ := medianOf(r, nobodyRetransmitted, transmissionAt("", harness.C2S, 0, deadLink))
+	next, _ := medianOf(r, nobodyRetransmitted, transmissionAt("", harness.C2S, 0, deadLink+1))
+	return fmt.Sprintf("Never an error but deadlines: in %d of %d trials Dial, 32 Writes (the send window; the 33rd blocked until its deadline, sess.go:371-373) "+
+		"and Close succeeded and every Read only timed out (sess.go:349-366), while "+
+		"the request went out at 0, %s … s (each gap 200 ms longer, kcp.go:919-927), the 20th transmission at %.1f s (median) "+
+		"marked the link dead (kcp.go:948-949) but nothing reads that state, so the 21st followed at %.1f s.",
+		k, n, strings.Join(sched, ", "), limit, next)
+}
