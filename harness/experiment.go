@@ -26,7 +26,7 @@ type Experiment struct {
 	// NoListener leaves the server's port without a listener: the client dials an address where
 	// nothing reads (the port is bound, so nothing answers, not even an ICMP error). Server is unused.
 	NoListener bool
-	Client Role // runs on the dialed session
+	Client     Role // runs on the dialed session
 
 	Transport     Transport               // framing on the wire: plain (default), FEC, encryption
 	ServerSession func(s *kcp.UDPSession) // options for each accepted session (nil: kcp-go defaults)
@@ -38,6 +38,10 @@ type Experiment struct {
 	Trials  int           // default number of trials
 	Timeout time.Duration // bound on one trial (default 10 s)
 	Quiet   time.Duration // wire silence that ends a trial once the roles returned (default 300 ms)
+
+	// Short, when the protocol's own timers make a trial long (a dead-link limit tens of seconds
+	// away), is the same question at a smaller scale, which the tests run instead.
+	Short *Experiment
 
 	Classes    []Class   // named outcomes; every trial must match exactly one
 	Invariants []Check   // hold in every trial
