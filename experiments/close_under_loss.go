@@ -21,9 +21,10 @@ import (
 // Expected ladder, read like a packetdrill script (any segment may also be dropped by the link):
 //
 //	c→s PUSH sn=0 una=0 len=9     the request, again at +200 ms and +600 ms while unacknowledged
-//	                              (rto += rx_rto, kcp.go:913-920); each copy that reaches the listener
-//	                              after the previous session closed makes a new session (sess.go:1350-1364)
-//	s→c ACK  sn=0 una=1           the session's first flush: ACKs only, cwnd starts at 0 (kcp.go:853-863)
+//	                              (rto += rx_rto, kcp.go:919-922); each copy that reaches the listener
+//	                              after the previous session closed makes a new session (sess.go:1350-1367)
+//	s→c ACK  sn=0 una=1           the session's first flush: ACKs only, cwnd starts at 0 (kcp.go:853-863;
+//	                              raised to 1 at the end of that flush, kcp.go:995-998)
 //	s→c PUSH sn=0 una=1 len=N     the response, from the next flush: the first update tick or Close's
 //	c→s ACK  sn=0 una=1           the client's ACK, which nobody retransmits for
 //

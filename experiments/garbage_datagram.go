@@ -29,13 +29,16 @@ import (
 // session the listener accepts; the role reports the session's remote address with its error.
 //
 // What kcp-go v5.7.6 does with a datagram from an unknown address (Listener.packetInput,
-// sess.go:1242-1365): shorter than 12 bytes, dropped (sess.go:1281); bytes 4-5 read as an FEC type
-// (sess.go:1296): 0xf1 (FEC data, >= 32 bytes) or 0xf3 (OOB, >= 12 bytes) take the conv at byte 8
-// (sess.go:1299-1314), anything else needs >= 24 bytes and takes the conv at byte 0 (sess.go:1315-1322).
-// Any datagram with a conv makes a new session, fed the datagram and queued for Accept while the
-// backlog (128, sess.go:86) has room (sess.go:1346-1364): nothing checks cmd, sn or length. The
-// session's kcp.Input rejects a header with a bad cmd or length, so it reads nothing; a well-formed
-// PUSH is delivered and the echo loop answers it, to an address that never spoke KCP.
+// sess.go:1242-1368): shorter than 12 bytes, dropped (sess.go:1281-1283); bytes 4-5 are read as an FEC
+// type (sess.go:1296): 0xf1 (FEC data, >= 32 bytes) and 0xf3 (OOB, >= 12 bytes) take the conv at byte
+// 8 (sess.go:1299-1314), anything else needs >= 24 bytes and takes the conv at byte 0
+// (sess.go:1315-1322). Any datagram with a conv makes a new session, fed the datagram and queued for
+// Accept while the backlog (acceptBacklog = 128, sess.go:86) has room (sess.go:1350-1367): nothing
+// checks cmd, sn or length. The session's kcp.Input rejects a header with a bad length or cmd
+// (kcp.go:638-645), and an OOB packet goes to a callback nobody set (sess.go:1166-1174), so those
+// sessions read nothing; a well-formed PUSH is delivered and the echo loop answers it, to an address
+// that never spoke KCP. v5.6.72 has the same OOB path (sess.go:1222); releases before it (v5.6.24 and
+// older) need 24 bytes, hence the class without the OOB session.
 //
 // Expected wire (stray datagrams and the server's answers to them have no client/server direction):
 //
