@@ -363,7 +363,7 @@ func garbageAnswer(r *harness.Result) string {
 	}
 	per := func(v float64) float64 { return v / float64(max(trials, 1)) }
 	return fmt.Sprintf("In %d of %d trials the listener made a session of every stray of 24 bytes or more (24 zero, 24 random, 1400 random bytes, "+
-		"a PUSH of another conv) and, in %d of them, of the 12-byte FEC-OOB-marked one too, never of the 1- or 23-byte ones; Accept returned "+
+		"a PUSH of another conv) and, in %d of them, of the 12-byte FEC-OOB-marked one too, never of the 1- or 23-byte ones (sess.go:1281-1322, 1350-1367); Accept returned "+
 		"them all before the real client's session, the echo loop read nothing from the garbage ones until its %v deadline, and it echoed "+
 		"the PUSH's data to an address that never dialed: %.1f datagrams per trial on average, %.1f× the stray's bytes.",
 		all+noOOB, n, all, garbageDeadline, per(float64(sent)), per(amp))
