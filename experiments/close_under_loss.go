@@ -203,7 +203,7 @@ func culFirstResponse(tr *harness.Trace) (float64, bool) {
 func culAnswer(r *harness.Result) string {
 	n := len(r.Trials)
 	d := r.Count(culDelivered)
-	return fmt.Sprintf("Over a link losing %s of the datagrams each way the response arrived in %d of %d trials (%.0f%%); in the others "+
+	return fmt.Sprintf("Over a link losing %s of the datagrams each way the response arrived in %d of %d trials (%.1f%%); in the others "+
 		"the server's Close discarded it (%d, in %d of them with the ACK too, so the client kept retransmitting its request; sess.go:531-541), "+
 		"the link dropped every response sent (%d) or every copy of the request (%d), or it arrived after the client gave up (%d).",
 		culLoss(r), d, n, 100*float64(d)/float64(max(n, 1)), r.Count(culLostAtClose)+r.Count(culNothingAnswered), r.Count(culNothingAnswered),
