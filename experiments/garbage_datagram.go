@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -112,7 +114,7 @@ func init() {
 func garbageClient(conn net.Conn) error {
 	dst := conn.RemoteAddr().(*net.UDPAddr)
 	for _, name := range strayOrder {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		c, err := strayListen()
 		if err != nil {
 			return err
 		}
@@ -132,6 +134,34 @@ func garbageClient(conn net.Conn) error {
 			return err
 		}
 	}
+}
+
+// strayListen opens a stray socket on a loopback port below the kernel's ephemeral range, from which
+// every trial's own sockets get theirs: a stray never takes the port of a running trial's closed
+// client (of any experiment), whose live capture, dispatched by port, would record the stray as its own.
+func strayListen() (*net.UDPConn, error) {
+	if lo := ephemeralLow(); lo > 2048 {
+		for range 32 {
+			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1024 + mrand.IntN(lo-1024)})
+			if err == nil {
+				return c, nil
+			}
+		}
+	}
+	return net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+}
+
+// ephemeralLow is the low end of Linux's ephemeral port range, or 0 when unknown.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	var lo, hi int
+	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil {
+		return 0
+	}
+	return lo
 }
 
 // garbageDeadline is the read deadline of both roles' Reads.
