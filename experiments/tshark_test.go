@@ -59,6 +59,9 @@ func tsharkLadders(dir string, trials []harness.TrialResult) ([][]harness.Seg, e
 		if len(f) != 8 {
 			return nil, fmt.Errorf("%d fields in %q", len(f), line)
 		}
+		if f[3] == "" {
+			continue // the dissector showed the datagram as not KCP (e.g. garbage-datagram's strays): no segment
+		}
 		frame, err := strconv.Atoi(f[0])
 		if err != nil {
 			return nil, fmt.Errorf("frame number in %q: %v", line, err)

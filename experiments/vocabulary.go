@@ -692,3 +692,45 @@ func writeTimeoutAfter(side harness.Side, d time.Duration) harness.Timing {
 		},
 	}
 }
+
+// --- close-under-loss and garbage-datagram ---
+
+// anySegments is a ladder that matches any sequence of up to `rounds` runs of segments travelling in
+// the given directions, each a PUSH, ACK, WASK or WINS, on the wire or dropped by the link: for
+// experiments whose classes are decided by their checks (what the segments and the applications
+// did), not by one exact ladder. Each round lists every kind once, so a trial matches on its first
+// attempt when it has at most `rounds` runs of one kind; the ladder never needs to backtrack.
+func anySegments(rounds int, dirs ...harness.Dir) harness.Ladder {
+	var round harness.Ladder
+	for _, d := range dirs {
+		for _, c := range []kcpwire.Cmd{kcpwire.CmdPush, kcpwire.CmdAck, kcpwire.CmdWask, kcpwire.CmdWins} {
+			s := harness.Step{Dir: d, Cmd: c, Sn: harness.Any, Una: harness.Any, Len: harness.Any, Wnd: harness.Any}.Repeat(0, 1<<20)
+			round = append(round, s, s.DroppedByLink())
+		}
+	}
+	var l harness.Ladder
+	for range rounds {
+		l = append(l, round...)
+	}
+	return l
+}
+
+// pushes counts the segments of one direction and cmd, on the wire and dropped by the link.
+func pushes(tr *harness.Trace, d harness.Dir, c kcpwire.Cmd) (wire, dropped int) {
+	for _, s := range tr.Segments {
+		if s.Dir != d || s.Cmd != c {
+			continue
+		}
+		if s.Dropped != "" {
+			dropped++
+		} else {
+			wire++
+		}
+	}
+	return wire, dropped
+}
+
+// checkFn is a named check from a predicate and the reason it fails.
+func checkFn(name string, fn func(tr *harness.Trace) error) harness.Check {
+	return harness.Check{Name: name, Fn: fn}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -206,10 +207,19 @@ func num(v float64) string {
 func Mermaid(tr *harness.Trace) string {
 	var b strings.Builder
 	b.WriteString("sequenceDiagram\n    participant C as client\n    participant S as server\n")
+	if slices.ContainsFunc(tr.Segments, func(s harness.Seg) bool { return s.Dir == harness.DirUnknown }) {
+		b.WriteString("    participant X as other addresses\n") // e.g. garbage-datagram's strays
+	}
 	for _, s := range tr.Segments {
 		from, to := "C", "S"
-		if s.Dir == harness.S2C {
+		switch s.Dir {
+		case harness.S2C:
 			from, to = "S", "C"
+		case harness.DirUnknown:
+			from, to = "X", "S"
+			if s.Datagram >= 0 && s.Datagram < len(tr.Datagrams) && tr.Datagrams[s.Datagram].Src == tr.Server {
+				from, to = "S", "X"
+			}
 		}
 		arrow, note := "->>", ""
 		if s.Dropped != "" {
