@@ -89,7 +89,7 @@ func init() {
 		Server:   handshakeServer(nil),
 		Client:   handshakeClient,
 		Links:    []link.Config{link.MustParse("loss=1%"), link.MustParse("loss=10%"), link.MustParse("loss=30%")},
-		Trials:   60,
+		Trials:   200,
 		Timeout:  5 * time.Second,
 		Classes:  []harness.Class{culDelivered, culNoRequest, culNothingAnswered, culLostAtClose, culDroppedByLink, culTooLate},
 		Invariants: append(wireInvariants(), harness.ReadEndsInTimeout(harness.Client), sessionsReadTheRequest(),

@@ -92,6 +92,7 @@ var finished sync.Map
 func TestTsharkDecodesEveryTrial(t *testing.T) {
 	for _, e := range All() {
 		t.Run(e.ID, func(t *testing.T) {
+			t.Parallel()
 			res, ok := finished.Load(e.ID)
 			if !ok {
 				t.Skip("TestExperiments did not run this experiment")

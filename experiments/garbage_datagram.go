@@ -97,7 +97,7 @@ func init() {
 		Answer:     garbageAnswer,
 		Server:     addressedRole(garbageEchoLoop),
 		Client:     garbageClient,
-		Trials:     40,
+		Trials:     200,
 		Timeout:    4 * time.Second,
 		Classes:    []harness.Class{garbageAll, garbageNoOOB},
 		Invariants: []harness.Check{garbageClientEchoed(), garbageReadsEndInTimeout(), garbageShortNoSession()},

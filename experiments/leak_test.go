@@ -19,7 +19,7 @@ func TestRunLeaksNoGoroutine(t *testing.T) {
 	before := goleak.IgnoreCurrent()
 	e, err := Lookup("p003")
 	require.NoError(t, err)
-	res, err := harness.Run(context.Background(), e, harness.RunOptions{Trials: 8, Parallel: 4, KeepDir: t.TempDir()})
+	res, err := harness.Run(context.Background(), e, harness.RunOptions{Trials: 8, Parallel: 8, KeepDir: t.TempDir()})
 	require.NoError(t, err)
 	phantoms := 0
 	for _, tr := range res.Trials {

@@ -19,7 +19,7 @@ func TestHTTPLeaksNoGoroutine(t *testing.T) {
 	for _, id := range []string{"p004", "p004-keepalive"} {
 		e, err := Lookup(id)
 		require.NoError(t, err)
-		res, err := harness.Run(context.Background(), e, harness.RunOptions{Trials: 8, Parallel: 4, KeepDir: t.TempDir()})
+		res, err := harness.Run(context.Background(), e, harness.RunOptions{Trials: 8, Parallel: 8, KeepDir: t.TempDir()})
 		require.NoError(t, err)
 		for _, tr := range res.Failed() {
 			t.Errorf("%s trial %d: %v", id, tr.Trial, tr.Err)

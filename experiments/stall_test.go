@@ -29,6 +29,7 @@ import (
 // of the timed steps by design, so the child reports its timing distributions instead of judging
 // them. Replay a failure with the seed it logs.
 func TestStalledMachine(t *testing.T) {
+	t.Parallel() // a child process: it runs beside the other parallel tests, once the leak tests are done
 	if testing.Short() {
 		t.Skip("-short: skips a 10 s run")
 	}
