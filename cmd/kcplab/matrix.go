@@ -129,12 +129,17 @@ func experimentIDs(ids []string) ([]string, error) {
 		}
 		return ids, nil
 	}
+	var out []string
 	for _, id := range ids {
-		if _, err := experiments.Lookup(id); err != nil {
+		es, err := experiments.Select(id) // an experiment with several links is one id per link
+		if err != nil {
 			return nil, usageErr("%v", err)
 		}
+		for _, e := range es {
+			out = append(out, e.ID)
+		}
 	}
-	return ids, nil
+	return out, nil
 }
 
 // supportsFlag reports whether the binary's `run` command has flag name (from `BIN run -h`).
