@@ -329,7 +329,8 @@ func runMatrix(args []string, stdout, stderr io.Writer) error {
 	m.progress(stderr, 2*len(vs))
 	mx := &report.Matrix{Versions: vs, Trials: m.trials}
 	for _, id := range ids {
-		e, _ := experiments.Lookup(id)
+		es, _ := experiments.Select(id) // experimentIDs checked it: one experiment
+		e := es[0]
 		me := report.MatrixExperiment{ID: id, Title: e.Title, Descriptions: map[string]string{}, Versions: map[string]*report.VersionCounts{}}
 		for _, c := range e.Classes {
 			me.Classes = append(me.Classes, c.Name)
