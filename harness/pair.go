@@ -166,6 +166,7 @@ func (tr *Trace) assemble(srv, cli PeerMsg) error {
 	sort.SliceStable(tr.Datagrams, func(i, j int) bool { return tr.Datagrams[i].Time.Before(tr.Datagrams[j].Time) })
 	sort.SliceStable(tr.Events, func(i, j int) bool { return tr.Events[i].Time.Before(tr.Events[j].Time) })
 	tr.Accepts, tr.TornDown = srv.Accepts, srv.TornDown
+	tr.KCPGo = "server " + srv.KCPGo + " × client " + cli.KCPGo
 	tr.ServerErr = make([]error, tr.Accepts)
 	for _, ev := range tr.Events {
 		if ev.Side == capture.SideServer && ev.Kind == EvReturn && ev.Session >= 1 && ev.Session <= tr.Accepts {
