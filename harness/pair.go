@@ -47,9 +47,10 @@ func RunPair(ctx context.Context, e *Experiment, opts RunOptions, srv, cli *Peer
 
 // PairTrial runs one trial of e over two peers and assembles its trace from their records.
 func PairTrial(ctx context.Context, e *Experiment, n int, srv, cli *Peer) (tr *Trace, err error) {
-	id := pairTrialIDs.Add(1)
-	defer srv.forget(id)
-	defer cli.forget(id)
+	// Each role has its own id: the two may run in one peer (a pair of one release).
+	sid, cid := pairTrialIDs.Add(1), pairTrialIDs.Add(1)
+	defer srv.forget(sid)
+	defer cli.forget(cid)
 	ctx, cancel := context.WithTimeout(ctx, e.timeout()+pairSlack)
 	defer cancel()
 
@@ -61,11 +62,11 @@ func PairTrial(ctx context.Context, e *Experiment, n int, srv, cli *Peer) (tr *T
 		var serr, cerr error
 		if listening {
 			wg.Add(1)
-			go func() { defer wg.Done(); srvDone, serr = srv.Call(ctx, PeerMsg{Op: "teardown", Trial: id}) }()
+			go func() { defer wg.Done(); srvDone, serr = srv.Call(ctx, PeerMsg{Op: "teardown", Trial: sid}) }()
 		}
 		if dialed {
 			wg.Add(1)
-			go func() { defer wg.Done(); cliDone, cerr = cli.Call(ctx, PeerMsg{Op: "teardown", Trial: id}) }()
+			go func() { defer wg.Done(); cliDone, cerr = cli.Call(ctx, PeerMsg{Op: "teardown", Trial: cid}) }()
 		}
 		wg.Wait()
 		if tr != nil {
@@ -79,7 +80,7 @@ func PairTrial(ctx context.Context, e *Experiment, n int, srv, cli *Peer) (tr *T
 		}
 	}()
 
-	r, err := srv.Call(ctx, PeerMsg{Op: "listen", Exp: e.ID, Trial: id})
+	r, err := srv.Call(ctx, PeerMsg{Op: "listen", Exp: e.ID, Trial: sid})
 	if err != nil {
 		return nil, fmt.Errorf("server peer: %w", err)
 	}
@@ -88,7 +89,7 @@ func PairTrial(ctx context.Context, e *Experiment, n int, srv, cli *Peer) (tr *T
 	if err != nil {
 		return nil, fmt.Errorf("server peer's address: %w", err)
 	}
-	r, err = cli.Call(ctx, PeerMsg{Op: "dial", Exp: e.ID, Trial: id, Server: srvAddr.String()})
+	r, err = cli.Call(ctx, PeerMsg{Op: "dial", Exp: e.ID, Trial: cid, Server: srvAddr.String()})
 	if err != nil {
 		return nil, fmt.Errorf("client peer: %w", err)
 	}
@@ -102,14 +103,14 @@ func PairTrial(ctx context.Context, e *Experiment, n int, srv, cli *Peer) (tr *T
 	// The client role, then the first server role and the wire's quiet (the server peer sees every
 	// datagram of the trial), then the client session's Close if the role left it open, and quiet again.
 	rctx, rcancel := context.WithTimeout(ctx, e.timeout())
-	ret, err := cli.Await(rctx, id, "returned")
+	ret, err := cli.Await(rctx, cid, "returned")
 	rcancel()
 	if err != nil {
 		return tr, fmt.Errorf("client role still running after %v (%v)", e.timeout(), err)
 	}
 	tr.ClientErr = peerErr(ret.ErrClass, ret.Error)
 	settle := func(d time.Duration) error {
-		m, err := srv.Call(ctx, PeerMsg{Op: "settle", Trial: id, QuietMs: e.quiet().Milliseconds(), DeadlineMs: d.Milliseconds()})
+		m, err := srv.Call(ctx, PeerMsg{Op: "settle", Trial: sid, QuietMs: e.quiet().Milliseconds(), DeadlineMs: d.Milliseconds()})
 		if err == nil && m.Error != "" {
 			err = errors.New(m.Error)
 		}
@@ -119,7 +120,7 @@ func PairTrial(ctx context.Context, e *Experiment, n int, srv, cli *Peer) (tr *T
 	if err := settle(max(left, e.quiet()+time.Second)); err != nil {
 		return tr, err
 	}
-	c, err := cli.Call(ctx, PeerMsg{Op: "close", Trial: id})
+	c, err := cli.Call(ctx, PeerMsg{Op: "close", Trial: cid})
 	if err != nil {
 		return tr, err
 	}

@@ -6,8 +6,9 @@ package harness
 //
 // Transport: newline-delimited JSON objects (one PeerMsg per line) over a byte stream, the peer's
 // stdin (coordinator → peer) and stdout (peer → coordinator); the peer logs to stderr. Several
-// trials may run at once: every message but "hello" carries the trial id the coordinator chose
-// (unique per peer, not the trial's number in its run). Times are wall-clock Unix nanoseconds.
+// trials may run at once: every message but "hello" carries the id the coordinator chose for one role
+// of one trial (unique per peer; a peer may run both roles of a trial, under two ids; not the trial's
+// number in its run). Times are wall-clock Unix nanoseconds.
 //
 // Peer → coordinator, once at start:
 //

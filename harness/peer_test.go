@@ -119,4 +119,12 @@ func TestRunPairInProcess(t *testing.T) {
 	s := res.Summary()
 	assert.Equal(t, KCPGoVersion(), s.KCPGoServer)
 	assert.True(t, strings.HasPrefix(s.KCPGo, "server "))
+
+	// Both roles in one peer (a pair of one release).
+	res, err = RunPair(context.Background(), e, RunOptions{Trials: 2, Parallel: 2, KeepDir: t.TempDir()}, srv, srv)
+	require.NoError(t, err)
+	for _, f := range res.Failed() {
+		t.Errorf("one peer, trial %d: %v", f.Trial, f.Err)
+	}
+	assert.Equal(t, 2, res.Counts["answered"])
 }
