@@ -58,6 +58,9 @@ func PairTrial(ctx context.Context, e *Experiment, n int, srv, cli *Peer) (tr *T
 	listening, dialed := false, false
 	// However the trial ends, both peers tear it down, and whatever they recorded makes the trace.
 	defer func() {
+		// A fresh deadline: the trial's may have passed.
+		ctx, cancel := context.WithTimeout(context.Background(), pairSlack)
+		defer cancel()
 		var wg sync.WaitGroup
 		var serr, cerr error
 		if listening {
@@ -136,6 +139,13 @@ func PairTrial(ctx context.Context, e *Experiment, n int, srv, cli *Peer) (tr *T
 // sender's record; of one from anyone else, the receiver's.
 func (tr *Trace) assemble(srv, cli PeerMsg) error {
 	var errs []error
+	var stalls []stallAt
+	for _, m := range []PeerMsg{srv, cli} {
+		for _, st := range m.Stalls {
+			stalls = append(stalls, stallAt{from: time.Unix(0, st.FromNs), to: time.Unix(0, st.ToNs)})
+		}
+	}
+	tr.Stalls = newStalls(tr.Start, stalls)
 	for _, rec := range []struct {
 		m           PeerMsg
 		self, other netip.AddrPort

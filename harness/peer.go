@@ -34,6 +34,7 @@ package harness
 //	{"op":"teardown","trial":n}
 //	    stop the listener, close every session and the socket, stop capturing
 //	    → {"op":"done","trial":n,"accepts":k,"torn_down":[...],"kcp_go":"vX",
+//	       "stalls":[{"from_ns":..,"to_ns":..}] (when the peer's process was stalled: machine load),
 //	       "datagrams":[{"t_ns":..,"src":"ip:port","dst":"ip:port","b64":".."}],
 //	       "events":[{"t_ns":..,"side":"client|server","session":k,"kind":"Read","n":..,
 //	                  "data_b64":"..","dur_ns":..,"err_class":"timeout|EOF|closed|other","err":".."}]}
@@ -79,6 +80,7 @@ type PeerMsg struct {
 	TornDown   []bool         `json:"torn_down,omitempty"`
 	Datagrams  []PeerDatagram `json:"datagrams,omitempty"`
 	Events     []PeerEvent    `json:"events,omitempty"`
+	Stalls     []PeerStall    `json:"stalls,omitempty"`
 	Impl       string         `json:"impl,omitempty"`
 	KCPGo      string         `json:"kcp_go,omitempty"`
 	Proto      int            `json:"proto,omitempty"`
@@ -93,6 +95,13 @@ type PeerDatagram struct {
 	Src string `json:"src"`
 	Dst string `json:"dst"`
 	B64 []byte `json:"b64"` // base64 in JSON
+}
+
+// PeerStall is a stretch of time when the peer's process was stalled (it measures that as the
+// harness's load probe does; see timing.go).
+type PeerStall struct {
+	FromNs int64 `json:"from_ns"`
+	ToNs   int64 `json:"to_ns"`
 }
 
 // PeerEvent is an application event of a peer's role.
@@ -290,6 +299,7 @@ type peerTrial struct {
 	clientDone   chan struct{}
 	once         sync.Once
 	done         PeerMsg
+	probe        *probeUse
 }
 
 func (p *peerServer) handle(m PeerMsg) PeerMsg {
@@ -310,6 +320,7 @@ func (p *peerServer) handle(m PeerMsg) PeerMsg {
 		}
 		p.trials[m.Trial] = pt
 		p.mu.Unlock()
+		pt.probe = startLoadProbe()
 		var reply PeerMsg
 		if m.Op == "listen" {
 			reply, err = pt.listen(e)
@@ -319,6 +330,11 @@ func (p *peerServer) handle(m PeerMsg) PeerMsg {
 			})
 		}
 		if err != nil {
+			// Nothing of a role that did not start is kept: the coordinator sends no teardown for it.
+			p.mu.Lock()
+			delete(p.trials, m.Trial)
+			p.mu.Unlock()
+			pt.teardown()
 			return fail(err)
 		}
 		reply.Trial = m.Trial
@@ -458,6 +474,9 @@ func (pt *peerTrial) teardown() PeerMsg {
 		}
 		for _, e := range pt.t.log.snapshot() {
 			m.Events = append(m.Events, EncodeEvent(e))
+		}
+		for _, st := range pt.probe.Stop() {
+			m.Stalls = append(m.Stalls, PeerStall{FromNs: st.from.UnixNano(), ToNs: st.to.UnixNano()})
 		}
 		pt.done = m
 	})
