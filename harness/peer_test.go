@@ -128,3 +128,34 @@ func TestRunPairInProcess(t *testing.T) {
 	}
 	assert.Equal(t, 2, res.Counts["answered"])
 }
+
+// TestAssembleKeepsTheSendersRecord checks the merge of two peers' records: a datagram between them
+// once (the sender's record), a datagram from a third address (the receiver's), events in time order.
+func TestAssembleKeepsTheSendersRecord(t *testing.T) {
+	t.Parallel()
+	srvA, cliA, other := "127.0.0.1:1000", "127.0.0.1:2000", "127.0.0.1:3000"
+	at := func(ms int64) int64 { return time.Unix(100, 0).Add(time.Duration(ms) * time.Millisecond).UnixNano() }
+	srv := PeerMsg{Accepts: 1, Datagrams: []PeerDatagram{
+		{TNs: at(1), Src: cliA, Dst: srvA, B64: []byte("req")},    // received: the client recorded it
+		{TNs: at(2), Src: srvA, Dst: cliA, B64: []byte("resp")},   // sent
+		{TNs: at(5), Src: other, Dst: srvA, B64: []byte("stray")}, // received from a third party
+	}, Events: []PeerEvent{{TNs: at(3), Side: "server", Session: 1, Kind: "return", ErrClass: "timeout", Err: "timeout"}},
+		Stalls: []PeerStall{{FromNs: at(4), ToNs: at(6)}}}
+	cli := PeerMsg{Datagrams: []PeerDatagram{
+		{TNs: at(0), Src: cliA, Dst: srvA, B64: []byte("req")},
+		{TNs: at(3), Src: srvA, Dst: cliA, B64: []byte("resp")},
+	}, Events: []PeerEvent{{TNs: at(0), Side: "client", Kind: "Dial"}}}
+	tr := &Trace{Start: time.Unix(0, at(0)), Server: netip.MustParseAddrPort(srvA), Client: netip.MustParseAddrPort(cliA)}
+	require.NoError(t, tr.assemble(srv, cli))
+	require.Len(t, tr.Datagrams, 3)
+	assert.Equal(t, "req", string(tr.Datagrams[0].Payload))
+	assert.Equal(t, capture.SideClient, tr.Datagrams[0].Side)
+	assert.Equal(t, at(2), tr.Datagrams[1].Time.UnixNano(), "the server's record of its own datagram")
+	assert.Equal(t, capture.SideServer, tr.Datagrams[1].Side)
+	assert.Equal(t, "stray", string(tr.Datagrams[2].Payload))
+	require.Len(t, tr.Events, 2)
+	assert.Equal(t, EvDial, tr.Events[0].Kind)
+	require.Len(t, tr.ServerErr, 1)
+	assert.True(t, IsTimeout(tr.ServerErr[0]))
+	assert.Equal(t, Stalls{{From: 4 * time.Millisecond, To: 6 * time.Millisecond}}, tr.Stalls)
+}
