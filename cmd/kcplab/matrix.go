@@ -337,7 +337,7 @@ func runMatrix(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		printPairs(stdout, mx)
+		printPairs(stdout, mx, vs)
 		failed := 0
 		for _, e := range mx.Experiments {
 			for _, vc := range e.Versions {
@@ -347,7 +347,7 @@ func runMatrix(args []string, stdout, stderr io.Writer) error {
 				}
 			}
 		}
-		fmt.Fprintf(stdout, "%d pair(s) of %d version(s) in %.0fs; wrote %s\n", len(mx.Versions), len(vs), time.Since(start).Seconds(), filepath.Join(m.out, "pairs", "pairs.json"))
+		fmt.Fprintf(stdout, "%d pair(s) of %d version(s) in %.0fs; wrote %s and pairs.md\n", len(mx.Versions), len(vs), time.Since(start).Seconds(), filepath.Join(m.out, "pairs", "pairs.json"))
 		if failed > 0 {
 			return failErr("%d trial(s) or run(s) failed", failed)
 		}

@@ -144,7 +144,12 @@ func (m *matrixRunner) runPairs(ctx context.Context, vs []string) (*report.Matri
 		}
 		mx.Experiments = append(mx.Experiments, me)
 	}
-	return mx, report.WriteMatrix(filepath.Join(dir, "pairs.json"), mx)
+	if err := report.WriteMatrix(filepath.Join(dir, "pairs.json"), mx); err != nil {
+		return nil, err
+	}
+	var md strings.Builder
+	pairsMarkdown(&md, mx, vs)
+	return mx, os.WriteFile(filepath.Join(dir, "pairs.md"), []byte(md.String()), 0o644)
 }
 
 // countsLine is a run's non-zero class counts, e.g. "20 trials: delivered 17, response lost at Close 3".
@@ -166,8 +171,73 @@ func countsLine(vc *report.VersionCounts) string {
 	return fmt.Sprintf("%d trials: %s", vc.Trials, strings.Join(parts, ", "))
 }
 
+// pairGrid is, for one class, a grid of counts: a row per server release, a column per client
+// release, each cell "k/n" (Markdown when md).
+func pairGrid(w io.Writer, e *report.MatrixExperiment, vs []string, class string, md bool) {
+	cell := func(s, c string) string {
+		vc := e.Versions[pairLabel(s, c)]
+		switch {
+		case vc == nil:
+			return "-"
+		case vc.Error != "":
+			return "error"
+		}
+		return fmt.Sprintf("%d/%d", vc.Count(class), vc.Trials)
+	}
+	if md {
+		fmt.Fprintf(w, "| server \\ client | %s |\n|---|%s\n", strings.Join(vs, " | "), strings.Repeat("---:|", len(vs)))
+		for _, s := range vs {
+			row := make([]string, len(vs))
+			for j, c := range vs {
+				row[j] = cell(s, c)
+			}
+			fmt.Fprintf(w, "| **%s** | %s |\n", s, strings.Join(row, " | "))
+		}
+		return
+	}
+	width := len("server \\ client")
+	for _, v := range vs {
+		width = max(width, len(v))
+	}
+	fmt.Fprintf(w, "  %-*s", width, "server \\ client")
+	for _, c := range vs {
+		fmt.Fprintf(w, " %*s", len(c), c)
+	}
+	fmt.Fprintln(w)
+	for _, s := range vs {
+		fmt.Fprintf(w, "  %-*s", width, s)
+		for _, c := range vs {
+			fmt.Fprintf(w, " %*s", len(c), cell(s, c))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// pairsMarkdown is DIR/pairs/pairs.md: per experiment, a grid per class that any pair had.
+func pairsMarkdown(w io.Writer, mx *report.Matrix, vs []string) {
+	fmt.Fprintf(w, "# kcplab matrix -pairs\n\nEach trial's server ran on the row's kcp-go release and its client on the column's, in two `kcplab peer` processes. Cells: trials of the class / trials.\n")
+	for i := range mx.Experiments {
+		e := &mx.Experiments[i]
+		fmt.Fprintf(w, "\n## %s: %s\n", e.ID, e.Title)
+		for _, class := range append(append([]string(nil), e.Classes...), report.FailedClass) {
+			any := false
+			for _, vc := range e.Versions {
+				any = any || vc.Count(class) > 0
+			}
+			if !any {
+				continue
+			}
+			fmt.Fprintf(w, "\n### %q\n\n", class)
+			if d := e.Descriptions[class]; d != "" {
+				fmt.Fprintf(w, "%s\n\n", d)
+			}
+			pairGrid(w, e, vs, class, true)
+		}
+	}
+}
+
 // printPairs prints, per experiment, a table of pairs by classes (columns numbered, names below).
-func printPairs(w io.Writer, mx *report.Matrix) {
+func printPairs(w io.Writer, mx *report.Matrix, vs []string) {
 	for i := range mx.Experiments {
 		e := &mx.Experiments[i]
 		fmt.Fprintf(w, "\n%s: %s (pairs of releases: the server's × the client's)\n", e.ID, e.Title)
@@ -203,6 +273,10 @@ func printPairs(w io.Writer, mx *report.Matrix) {
 		}
 		for j, c := range cols {
 			fmt.Fprintf(w, "    c%d = %s\n", j+1, c)
+		}
+		if len(e.Classes) > 0 && len(vs) > 0 {
+			fmt.Fprintf(w, "  %q by release (rows: the server's; columns: the client's):\n", e.Classes[0])
+			pairGrid(w, e, vs, e.Classes[0], false)
 		}
 	}
 }
