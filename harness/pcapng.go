@@ -43,8 +43,12 @@ func Annotations(e *Experiment, tr *Trace, class string, failure error) pcapfile
 	if failure != nil {
 		fmt.Fprintf(&b, "FAILED: %v\n", failure)
 	}
+	kcpGo := KCPGoVersion()
+	if tr.KCPGo != "" {
+		kcpGo = tr.KCPGo
+	}
 	fmt.Fprintf(&b, "client %s, server %s, framing %s, kcp-go %s, accepted sessions: %d\n",
-		tr.Client, tr.Server, e.Transport.Framing(), KCPGoVersion(), tr.Accepts)
+		tr.Client, tr.Server, e.Transport.Framing(), kcpGo, tr.Accepts)
 	if l := tr.Link; l != nil {
 		fmt.Fprintf(&b, "link between the peers: %s, seed %d (replay: kcplab run -link '%s' -seed %d -trials 1 %s)\n",
 			l.Summary.Spec, l.Seed, l.Summary.Spec, l.Seed, e.ID)

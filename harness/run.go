@@ -61,6 +61,9 @@ type Result struct {
 	Counts     map[string]int // per class name
 	Timing     []Verdict      // every timing expectation of every class, judged over the run's trials
 	Seed       uint64         // the run's link seed (trial n used Seed+n-1)
+	// KCPGoServer and KCPGoClient are the kcp-go versions of the peers of a pair run (RunPair);
+	// empty for a run in this process.
+	KCPGoServer, KCPGoClient string
 }
 
 // TimingFailed returns the timing verdicts that failed: the distribution of a class's timing was not
@@ -154,7 +157,17 @@ func Run(ctx context.Context, e *Experiment, opts RunOptions) (*Result, error) {
 		return nil, err
 	}
 	defer release()
+	return runTrials(ctx, e, opts, res, func(ctx context.Context, n int, seed uint64) (*Trace, error) {
+		return RunTrial(ctx, e, n, open, seed)
+	})
+}
 
+// trialFunc runs trial n of a run with its link seed.
+type trialFunc func(ctx context.Context, n int, seed uint64) (*Trace, error)
+
+// runTrials runs res's trials with run (bounded parallelism), classifies and saves each one.
+func runTrials(ctx context.Context, e *Experiment, opts RunOptions, res *Result, run trialFunc) (*Result, error) {
+	n, par, seed := len(res.Trials), res.Parallel, res.Seed
 	keep := &keepDir{dir: opts.KeepDir}
 	dir := opts.OutDir
 	if dir != "" {
@@ -173,7 +186,7 @@ func Run(ctx context.Context, e *Experiment, opts RunOptions) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				tr := runOne(ctx, e, i+1, open, dir, keep, opts.Discover, seed+uint64(i))
+				tr := runOne(ctx, e, i+1, run, dir, keep, opts.Discover, seed+uint64(i))
 				mu.Lock()
 				res.Trials[i] = tr
 				done++
@@ -242,8 +255,8 @@ func (k *keepDir) get(id string) (string, error) {
 }
 
 // runOne runs, classifies and saves one trial.
-func runOne(ctx context.Context, e *Experiment, n int, open Opener, dir string, keep *keepDir, disc bool, seed uint64) TrialResult {
-	tr, err := RunTrial(ctx, e, n, open, seed)
+func runOne(ctx context.Context, e *Experiment, n int, run trialFunc, dir string, keep *keepDir, disc bool, seed uint64) TrialResult {
+	tr, err := run(ctx, n, seed)
 	res := TrialResult{Trial: n, Trace: tr, Err: err}
 	if tr == nil {
 		return res

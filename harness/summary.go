@@ -11,16 +11,20 @@ import (
 
 // Summary is the machine-readable record of a run (summary.json).
 type Summary struct {
-	Experiment string         `json:"experiment"`
-	Title      string         `json:"title"`
-	Question   string         `json:"question"`
-	Answer     string         `json:"answer,omitempty"`
-	KCPGo      string         `json:"kcp_go"`
-	Capture    CaptureKind    `json:"capture"`
-	Parallel   int            `json:"parallel"`
-	Started    time.Time      `json:"started"`
-	Seconds    float64        `json:"seconds"`
-	Classes    map[string]int `json:"classes"` // named and discovered classes (RunOptions.Discover)
+	Experiment string `json:"experiment"`
+	Title      string `json:"title"`
+	Question   string `json:"question"`
+	Answer     string `json:"answer,omitempty"`
+	KCPGo      string `json:"kcp_go"`
+	// KCPGoServer and KCPGoClient are the versions of the server's and the client's peers, for a run
+	// whose roles ran in two peer processes (kcplab matrix -pairs); KCPGo then names both.
+	KCPGoServer string         `json:"kcp_go_server,omitempty"`
+	KCPGoClient string         `json:"kcp_go_client,omitempty"`
+	Capture     CaptureKind    `json:"capture"`
+	Parallel    int            `json:"parallel"`
+	Started     time.Time      `json:"started"`
+	Seconds     float64        `json:"seconds"`
+	Classes     map[string]int `json:"classes"` // named and discovered classes (RunOptions.Discover)
 	// Discovered lists the classes the run named by a trial's signature, each with an example.
 	Discovered []DiscoveredClass `json:"discovered,omitempty"`
 	Failed     int               `json:"failed"`
@@ -96,6 +100,10 @@ func (r *Result) Summary() Summary {
 		KCPGo: KCPGoVersion(), Capture: r.Capture, Parallel: r.Parallel, Started: r.Started,
 		Seconds: r.Elapsed.Seconds(), Classes: r.Counts, Failed: len(r.Failed()),
 		TimingFailed: len(r.TimingFailed()), Timing: r.Timing, Load: r.Load()}
+	if r.KCPGoServer != "" || r.KCPGoClient != "" {
+		s.KCPGo = "server " + r.KCPGoServer + " × client " + r.KCPGoClient
+		s.KCPGoServer, s.KCPGoClient = r.KCPGoServer, r.KCPGoClient
+	}
 	if r.Experiment.Answer != nil {
 		s.Answer = r.Experiment.Answer(r)
 	}

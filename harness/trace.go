@@ -76,6 +76,9 @@ type Trace struct {
 	Stats     capture.Stats
 	Stalls    Stalls     // when the process was stalled during the trial (machine load; see timing.go)
 	Link      *TraceLink // the link between the peers, if the experiment had one
+	// KCPGo names the peers' kcp-go versions when the roles ran in peer processes (RunPair), e.g.
+	// "server v5.6.1 × client v5.7.6"; empty when they ran in this process.
+	KCPGo string
 }
 
 // TraceLink is what a trial's link did: its seed (which replays its random decisions), its SPEC and

@@ -6,7 +6,10 @@
 //	kcplab decode [-framing auto] [-encrypted-port P] [-json] FILE...
 //	                                              print every KCP segment of captures
 //	kcplab matrix [-versions LIST] [ID...]        run experiments against several kcp-go releases
+//	kcplab matrix -pairs [-versions LIST] [ID...]  run p001 and p003 (default) with server and client
+//	                                              on every pair of releases, each role in a peer process
 //	kcplab bisect -from V1 -to V2 ID CLASS        the first release where a class's share changes
+//	kcplab peer                                   serve the peer protocol on stdin/stdout (harness/peer.go)
 //
 // Flags may come before or after the positional arguments.
 //
@@ -48,7 +51,8 @@ func commands() []command {
 		{"run", "[-trials N] [-parallel P] [-out DIR] [-capture tap|live] [ID...]", "run experiments (all by default)", runRun},
 		{"results", "[-trials N] [-out DIR] [-testdata DIR] [-o FILE] [-from RESULTS.md] [ID...]", "run experiments; write a new RESULTS.md and one capture per class under -out", runResults},
 		{"decode", "[-framing auto|plain|fec|encrypted] [-encrypted-port P,...] [-port N] [-json] FILE...", "print the KCP segments of pcap/pcapng files", runDecode},
-		{"matrix", "[-versions LIST] [-trials N] [-parallel P] [-out DIR] [-results RESULTS.md] [ID...]", "run experiments against several kcp-go releases, one process each", runMatrix},
+		{"matrix", "[-pairs] [-versions LIST] [-trials N] [-parallel P] [-out DIR] [-results RESULTS.md] [ID...]", "run experiments against several kcp-go releases, one process each (-pairs: server and client on every pair of releases)", runMatrix},
+		{"peer", "", "serve the peer protocol on stdin and stdout (for matrix -pairs)", runPeer},
 		{"bisect", "-from V1 -to V2 [-trials N] [-parallel P] [-out DIR] ID CLASS", "find the first kcp-go release where a class's share changes", runBisect},
 	}
 }

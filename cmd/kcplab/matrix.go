@@ -308,12 +308,22 @@ func runMatrix(args []string, stdout, stderr io.Writer) error {
 	m := newMatrixRunner(fs, stdout, filepath.Join("out", "matrix"))
 	list := fs.String("versions", strings.Join(versions.Defaults, ","), "kcp-go versions, comma-separated (seed = "+versions.SeedVersion+"; any release the Go module proxy serves)")
 	results := fs.String("results", "", "also write the matrix section into this RESULTS.md, with one chart per experiment beside it under charts/")
+	pairs := fs.Bool("pairs", false, "run each experiment (default: "+strings.Join(DefaultPairIDs, " ")+") with the server on one release and the client on another, over every pair, each role in a `kcplab peer` process; writes DIR/pairs/")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if err := m.check(); err != nil {
 		return err
+	}
+	if *pairs && len(pos) == 0 {
+		pos = DefaultPairIDs
+	}
+	if *pairs && m.trials == 0 {
+		m.trials = DefaultPairTrials
+	}
+	if *pairs && *results != "" {
+		return usageErr("-results is for the matrix of single releases, not -pairs")
 	}
 	ids, err := experimentIDs(pos)
 	if err != nil {
@@ -325,6 +335,28 @@ func runMatrix(args []string, stdout, stderr io.Writer) error {
 	vs, err := parseVersions(ctx, m.builder, *list)
 	if err != nil {
 		return err
+	}
+	if *pairs {
+		start := time.Now()
+		mx, err := m.runPairs(ctx, vs)
+		if err != nil {
+			return err
+		}
+		printPairs(stdout, mx, vs)
+		failed := 0
+		for _, e := range mx.Experiments {
+			for _, vc := range e.Versions {
+				failed += vc.Failed
+				if vc.Error != "" {
+					failed++
+				}
+			}
+		}
+		fmt.Fprintf(stdout, "%d pair(s) of %d version(s) in %.0fs; wrote %s and pairs.md\n", len(mx.Versions), len(vs), time.Since(start).Seconds(), filepath.Join(m.out, "pairs", "pairs.json"))
+		if failed > 0 {
+			return failErr("%d trial(s) or run(s) failed", failed)
+		}
+		return nil
 	}
 	m.progress(stderr, 2*len(vs))
 	mx := &report.Matrix{Versions: vs, Trials: m.trials}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"kcplab/experiments"
+	"kcplab/harness"
+	"kcplab/report"
+)
+
+// peerEnv makes the test binary a `kcplab peer` (TestMain).
+const peerEnv = "KCPLAB_TEST_AS_PEER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(peerEnv) == "1" {
+		os.Exit(Main([]string{"peer"}, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// testPeer starts this test binary as a peer process.
+func testPeer(t *testing.T) *harness.Peer {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), peerEnv+"=1")
+	cmd.Stderr = os.Stderr
+	p, err := harness.StartPeer(cmd)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, p.Close()) })
+	return p
+}
+
+// TestPairsOverPeerProcesses runs p001 and p003 with the server in one peer process and the client in
+// another: every trial lands in a class, and p001's trials in the class its in-process trials land in.
+func TestPairsOverPeerProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs trials in two peer processes")
+	}
+	srv, cli := testPeer(t), testPeer(t)
+	assert.Equal(t, harness.KCPGoVersion(), srv.Hello.KCPGo)
+	ctx := context.Background()
+
+	p001, err := experiments.Lookup("p001")
+	require.NoError(t, err)
+	inProc, err := harness.Run(ctx, p001, harness.RunOptions{Trials: 6, Parallel: 3, KeepDir: t.TempDir()})
+	require.NoError(t, err)
+	pair, err := harness.RunPair(ctx, p001, harness.RunOptions{Trials: 6, Parallel: 3, KeepDir: t.TempDir()}, srv, cli)
+	require.NoError(t, err)
+	for _, f := range pair.Failed() {
+		t.Errorf("p001 pair trial %d: %v", f.Trial, f.Err)
+	}
+	// "echoed" is p001's usual class (the others are rare races): most trials either way.
+	assert.GreaterOrEqual(t, inProc.Counts["echoed"], 4, "in-process: %v", inProc.Counts)
+	assert.GreaterOrEqual(t, pair.Counts["echoed"], 4, "pair: %v", pair.Counts)
+
+	p003, err := experiments.Lookup("p003")
+	require.NoError(t, err)
+	res, err := harness.RunPair(ctx, p003, harness.RunOptions{Trials: 6, Parallel: 3, Discover: true, KeepDir: t.TempDir()}, srv, cli)
+	require.NoError(t, err)
+	for _, f := range res.Failed() {
+		t.Errorf("p003 pair trial %d: %v", f.Trial, f.Err)
+	}
+	for _, tr := range res.Trials {
+		assert.NotEmpty(t, tr.Class, "p003 trial %d", tr.Trial)
+		if tr.Discovered {
+			t.Logf("p003 trial %d: discovered class %q", tr.Trial, tr.Class)
+		}
+	}
+	s := res.Summary()
+	assert.Equal(t, harness.KCPGoVersion(), s.KCPGoClient)
+}
+
+func TestPairTables(t *testing.T) {
+	vs := []string{"v5.4.20+incompatible", "v5.7.6"}
+	e := report.MatrixExperiment{ID: "p003", Title: "t", Classes: []string{"delivered", "lost"}, Versions: map[string]*report.VersionCounts{}}
+	for _, s := range vs {
+		for _, c := range vs {
+			k := 20
+			if s == "v5.7.6" {
+				k = 3
+			}
+			e.Versions[pairLabel(s, c)] = &report.VersionCounts{Trials: 20, Classes: map[string]int{"delivered": k, "lost": 20 - k}}
+		}
+	}
+	mx := &report.Matrix{Experiments: []report.MatrixExperiment{e}}
+	for _, s := range vs {
+		for _, c := range vs {
+			mx.Versions = append(mx.Versions, pairLabel(s, c))
+		}
+	}
+	var out, md strings.Builder
+	printPairs(&out, mx, vs)
+	flat := strings.Join(strings.Fields(out.String()), " ")
+	assert.Contains(t, flat, "server v5.7.6 × client v5.4.20+incompatible 20 3 17 0")
+	assert.Contains(t, flat, "v5.4.20+incompatible 20/20 20/20 v5.7.6 3/20 3/20")
+	pairsMarkdown(&md, mx, vs)
+	assert.Contains(t, md.String(), "| **v5.7.6** | 3/20 | 3/20 |")
+	assert.Contains(t, md.String(), `### "lost"`)
+	assert.NotContains(t, md.String(), report.FailedClass)
+}

@@ -1,0 +1,189 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"kcplab/capture"
+)
+
+// pairTrialIDs numbers the trials the coordinator runs on peers (unique per process, so per peer).
+var pairTrialIDs atomic.Int64
+
+// pairSlack is what a pair trial may take beyond the experiment's timeout: the peers' replies and
+// their teardowns.
+const pairSlack = 10 * time.Second
+
+// RunPair runs e's trials with the server role in the peer srv and the client role in the peer cli
+// (peer.go), and classifies them like Run. Trials run with tap capture in the peers; the experiment
+// must have a listener and no link (Env's actions are not available in peers).
+func RunPair(ctx context.Context, e *Experiment, opts RunOptions, srv, cli *Peer) (*Result, error) {
+	if e.Client == nil || e.Server == nil || e.NoListener {
+		return nil, fmt.Errorf("experiment %s: pair trials need a client and a server role", e.ID)
+	}
+	if opts.Link != nil || !e.Link.IsZero() {
+		return nil, fmt.Errorf("experiment %s: pair trials have no link", e.ID)
+	}
+	n := orInt(opts.Trials, e.trials())
+	par := min(orInt(opts.Parallel, DefaultParallel), n)
+	res := &Result{Experiment: e, Capture: CaptureTap, Parallel: par, Started: time.Now(), Trials: make([]TrialResult, n),
+		Counts: map[string]int{}, KCPGoServer: srv.Hello.KCPGo, KCPGoClient: cli.Hello.KCPGo}
+	for _, c := range e.Classes {
+		res.Counts[c.Name] = 0
+	}
+	return runTrials(ctx, e, opts, res, func(ctx context.Context, n int, _ uint64) (*Trace, error) {
+		if err := startPacer.Wait(ctx); err != nil {
+			return nil, err
+		}
+		return PairTrial(ctx, e, n, srv, cli)
+	})
+}
+
+// PairTrial runs one trial of e over two peers and assembles its trace from their records.
+func PairTrial(ctx context.Context, e *Experiment, n int, srv, cli *Peer) (tr *Trace, err error) {
+	// Each role has its own id: the two may run in one peer (a pair of one release).
+	sid, cid := pairTrialIDs.Add(1), pairTrialIDs.Add(1)
+	defer srv.forget(sid)
+	defer cli.forget(cid)
+	ctx, cancel := context.WithTimeout(ctx, e.timeout()+pairSlack)
+	defer cancel()
+
+	var srvDone, cliDone PeerMsg
+	listening, dialed := false, false
+	// However the trial ends, both peers tear it down, and whatever they recorded makes the trace.
+	defer func() {
+		// A fresh deadline: the trial's may have passed.
+		ctx, cancel := context.WithTimeout(context.Background(), pairSlack)
+		defer cancel()
+		var wg sync.WaitGroup
+		var serr, cerr error
+		if listening {
+			wg.Add(1)
+			go func() { defer wg.Done(); srvDone, serr = srv.Call(ctx, PeerMsg{Op: "teardown", Trial: sid}) }()
+		}
+		if dialed {
+			wg.Add(1)
+			go func() { defer wg.Done(); cliDone, cerr = cli.Call(ctx, PeerMsg{Op: "teardown", Trial: cid}) }()
+		}
+		wg.Wait()
+		if tr != nil {
+			if aerr := tr.assemble(srvDone, cliDone); aerr != nil {
+				serr = errors.Join(serr, aerr)
+			}
+			tr.decode(e.Transport.Framing())
+		}
+		if err == nil {
+			err = errors.Join(serr, cerr)
+		}
+	}()
+
+	r, err := srv.Call(ctx, PeerMsg{Op: "listen", Exp: e.ID, Trial: sid})
+	if err != nil {
+		return nil, fmt.Errorf("server peer: %w", err)
+	}
+	listening = true
+	srvAddr, err := netip.ParseAddrPort(r.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("server peer's address: %w", err)
+	}
+	r, err = cli.Call(ctx, PeerMsg{Op: "dial", Exp: e.ID, Trial: cid, Server: srvAddr.String()})
+	if err != nil {
+		return nil, fmt.Errorf("client peer: %w", err)
+	}
+	dialed = true
+	cliAddr, err := netip.ParseAddrPort(r.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("client peer's address: %w", err)
+	}
+	tr = &Trace{Experiment: e.ID, Trial: n, Start: time.Unix(0, r.StartNs), Client: cliAddr, Server: srvAddr}
+
+	// The client role, then the first server role and the wire's quiet (the server peer sees every
+	// datagram of the trial), then the client session's Close if the role left it open, and quiet again.
+	rctx, rcancel := context.WithTimeout(ctx, e.timeout())
+	ret, err := cli.Await(rctx, cid, "returned")
+	rcancel()
+	if err != nil {
+		return tr, fmt.Errorf("client role still running after %v (%v)", e.timeout(), err)
+	}
+	tr.ClientErr = peerErr(ret.ErrClass, ret.Error)
+	settle := func(d time.Duration) error {
+		m, err := srv.Call(ctx, PeerMsg{Op: "settle", Trial: sid, QuietMs: e.quiet().Milliseconds(), DeadlineMs: d.Milliseconds()})
+		if err == nil && m.Error != "" {
+			err = errors.New(m.Error)
+		}
+		return err
+	}
+	left := time.Until(tr.Start.Add(e.timeout()))
+	if err := settle(max(left, e.quiet()+time.Second)); err != nil {
+		return tr, err
+	}
+	c, err := cli.Call(ctx, PeerMsg{Op: "close", Trial: cid})
+	if err != nil {
+		return tr, err
+	}
+	if c.Closed {
+		if err := settle(2*e.quiet() + time.Second); err != nil {
+			return tr, err
+		}
+	}
+	return tr, nil
+}
+
+// assemble fills the trace from the peers' records: of a datagram between the two peers, the
+// sender's record; of one from anyone else, the receiver's.
+func (tr *Trace) assemble(srv, cli PeerMsg) error {
+	var errs []error
+	var stalls []stallAt
+	for _, m := range []PeerMsg{srv, cli} {
+		for _, st := range m.Stalls {
+			stalls = append(stalls, stallAt{from: time.Unix(0, st.FromNs), to: time.Unix(0, st.ToNs)})
+		}
+	}
+	tr.Stalls = newStalls(tr.Start, stalls)
+	for _, rec := range []struct {
+		m           PeerMsg
+		self, other netip.AddrPort
+		side        capture.Side
+	}{{srv, tr.Server, tr.Client, capture.SideServer}, {cli, tr.Client, tr.Server, capture.SideClient}} {
+		for _, p := range rec.m.Datagrams {
+			d, err := DecodeDatagram(p)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			switch {
+			case d.Src == rec.self:
+				d.Side = rec.side
+			case d.Src == rec.other:
+				continue // the other peer recorded it when it sent it
+			}
+			tr.Datagrams = append(tr.Datagrams, d)
+		}
+		for _, p := range rec.m.Events {
+			ev, err := DecodeEvent(p)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			tr.Events = append(tr.Events, ev)
+		}
+	}
+	sort.SliceStable(tr.Datagrams, func(i, j int) bool { return tr.Datagrams[i].Time.Before(tr.Datagrams[j].Time) })
+	sort.SliceStable(tr.Events, func(i, j int) bool { return tr.Events[i].Time.Before(tr.Events[j].Time) })
+	tr.Accepts, tr.TornDown = srv.Accepts, srv.TornDown
+	tr.KCPGo = "server " + srv.KCPGo + " × client " + cli.KCPGo
+	tr.ServerErr = make([]error, tr.Accepts)
+	for _, ev := range tr.Events {
+		if ev.Side == capture.SideServer && ev.Kind == EvReturn && ev.Session >= 1 && ev.Session <= tr.Accepts {
+			tr.ServerErr[ev.Session-1] = ev.Err
+		}
+	}
+	tr.Stats.Captured = len(tr.Datagrams)
+	return errors.Join(errs...)
+}

@@ -1,0 +1,667 @@
+package harness
+
+// The peer protocol: how the harness drives one role of a trial in another process (a kcplab built
+// against another kcp-go release, later a peer of another KCP implementation or on another host).
+// This file is the whole protocol; the harness's pair trials (RunPair, pair.go) use nothing else.
+//
+// Transport: newline-delimited JSON objects (one PeerMsg per line) over a byte stream, the peer's
+// stdin (coordinator → peer) and stdout (peer → coordinator); the peer logs to stderr. Several
+// trials may run at once: every message but "hello" carries the id the coordinator chose for one role
+// of one trial (unique per peer; a peer may run both roles of a trial, under two ids; not the trial's
+// number in its run). Times are wall-clock Unix nanoseconds.
+//
+// Peer → coordinator, once at start:
+//
+//	{"op":"hello","impl":"kcp-go","kcp_go":"v5.7.6","proto":1}
+//
+// Coordinator → peer, and the peer's reply (an unknown op or a failed one gets
+// {"op":"error","trial":n,"for":OP,"error":"..."}):
+//
+//	{"op":"listen","exp":"p003","trial":n}
+//	    bind 127.0.0.1:0, capture it, listen, run the experiment's server role on every accepted
+//	    session → {"op":"ready","trial":n,"addr":"127.0.0.1:P"}
+//	{"op":"dial","exp":"p003","trial":n,"server":"127.0.0.1:P"}
+//	    bind 127.0.0.1:0, capture it, dial with a random conv, run the client role
+//	    → {"op":"ready","trial":n,"addr":"127.0.0.1:Q","start_ns":T} (T: the session was created)
+//	    and, unsolicited, when the role returns: {"op":"returned","trial":n,"side":"client",
+//	    "err_class":...,"error":...}
+//	{"op":"settle","trial":n,"quiet_ms":300,"deadline_ms":9000}
+//	    wait until the first accepted session's role returned (if any was accepted) and then until
+//	    the peer's socket has seen no datagram for quiet_ms → {"op":"settled","trial":n} (with
+//	    "error" when deadline_ms passed first)
+//	{"op":"close","trial":n}
+//	    close the client session if the role left it open → {"op":"closed","trial":n,"closed":bool}
+//	{"op":"teardown","trial":n}
+//	    stop the listener, close every session and the socket, stop capturing
+//	    → {"op":"done","trial":n,"accepts":k,"torn_down":[...],"kcp_go":"vX",
+//	       "stalls":[{"from_ns":..,"to_ns":..}] (when the peer's process was stalled: machine load),
+//	       "datagrams":[{"t_ns":..,"src":"ip:port","dst":"ip:port","b64":".."}],
+//	       "events":[{"t_ns":..,"side":"client|server","session":k,"kind":"Read","n":..,
+//	                  "data_b64":"..","dur_ns":..,"err_class":"timeout|EOF|closed|other","err":".."}]}
+//
+// A peer records every datagram its socket sent or received (the coordinator keeps one record of each
+// datagram between the two peers: the sender's). Events use the names of EventKind.String.
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+
+	"kcplab/capture"
+)
+
+// PeerProto is the protocol's version, in the peer's hello.
+const PeerProto = 1
+
+// PeerMsg is one line of the peer protocol, either way.
+type PeerMsg struct {
+	Op         string         `json:"op"`
+	Trial      int64          `json:"trial,omitempty"`
+	Exp        string         `json:"exp,omitempty"`
+	Server     string         `json:"server,omitempty"`
+	Addr       string         `json:"addr,omitempty"`
+	StartNs    int64          `json:"start_ns,omitempty"`
+	QuietMs    int64          `json:"quiet_ms,omitempty"`
+	DeadlineMs int64          `json:"deadline_ms,omitempty"`
+	Side       string         `json:"side,omitempty"`
+	Closed     bool           `json:"closed,omitempty"`
+	Accepts    int            `json:"accepts,omitempty"`
+	TornDown   []bool         `json:"torn_down,omitempty"`
+	Datagrams  []PeerDatagram `json:"datagrams,omitempty"`
+	Events     []PeerEvent    `json:"events,omitempty"`
+	Stalls     []PeerStall    `json:"stalls,omitempty"`
+	Impl       string         `json:"impl,omitempty"`
+	KCPGo      string         `json:"kcp_go,omitempty"`
+	Proto      int            `json:"proto,omitempty"`
+	For        string         `json:"for,omitempty"` // the request an "error" answers
+	ErrClass   string         `json:"err_class,omitempty"`
+	Error      string         `json:"error,omitempty"`
+}
+
+// PeerDatagram is a datagram a peer's socket sent or received.
+type PeerDatagram struct {
+	TNs int64  `json:"t_ns"`
+	Src string `json:"src"`
+	Dst string `json:"dst"`
+	B64 []byte `json:"b64"` // base64 in JSON
+}
+
+// PeerStall is a stretch of time when the peer's process was stalled (it measures that as the
+// harness's load probe does; see timing.go).
+type PeerStall struct {
+	FromNs int64 `json:"from_ns"`
+	ToNs   int64 `json:"to_ns"`
+}
+
+// PeerEvent is an application event of a peer's role.
+type PeerEvent struct {
+	TNs      int64  `json:"t_ns"`
+	Side     string `json:"side"`
+	Session  int    `json:"session,omitempty"`
+	Kind     string `json:"kind"`
+	N        int    `json:"n,omitempty"`
+	Data     []byte `json:"data_b64,omitempty"`
+	DurNs    int64  `json:"dur_ns,omitempty"`
+	ErrClass string `json:"err_class,omitempty"` // "" or "ok": no error
+	Err      string `json:"err,omitempty"`
+}
+
+// replyOp is the op of the reply to each request.
+var replyOp = map[string]string{"listen": "ready", "dial": "ready", "settle": "settled", "close": "closed", "teardown": "done"}
+
+// PeerError is an error a peer reported, rebuilt so that IsTimeout, ErrClass and errors.Is(io.EOF,
+// io.ErrClosedPipe, net.ErrClosed) see what they saw in the peer.
+type PeerError struct {
+	Class string // "timeout", "EOF", "closed" or "other"
+	Msg   string
+}
+
+func (e *PeerError) Error() string   { return e.Msg }
+func (e *PeerError) Timeout() bool   { return e.Class == "timeout" }
+func (e *PeerError) Temporary() bool { return e.Class == "timeout" }
+
+// Is matches io.EOF for "EOF" and io.ErrClosedPipe, net.ErrClosed for "closed".
+func (e *PeerError) Is(target error) bool {
+	switch e.Class {
+	case "EOF":
+		return target == io.EOF
+	case "closed":
+		return target == io.ErrClosedPipe || target == net.ErrClosed
+	}
+	return false
+}
+
+// errClassOf is the protocol's class of an error: "", "timeout", "EOF", "closed" or "other".
+func errClassOf(err error) string {
+	switch c := ErrClass(err); c {
+	case "ok":
+		return ""
+	case "timeout", "EOF", "closed":
+		return c
+	}
+	return "other"
+}
+
+// peerErr rebuilds an error from its class and message (nil for no class).
+func peerErr(class, msg string) error {
+	if class == "" || class == "ok" {
+		return nil
+	}
+	return &PeerError{Class: class, Msg: msg}
+}
+
+func errMsg(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// EncodeEvent turns an event into its protocol record.
+func EncodeEvent(e Event) PeerEvent {
+	return PeerEvent{TNs: e.Time.UnixNano(), Side: e.Side.String(), Session: e.Session, Kind: e.Kind.String(),
+		N: e.N, Data: e.Data, DurNs: int64(e.Dur), ErrClass: errClassOf(e.Err), Err: errMsg(e.Err)}
+}
+
+// DecodeEvent rebuilds an event from its protocol record.
+func DecodeEvent(p PeerEvent) (Event, error) {
+	side, err := sideOf(p.Side)
+	if err != nil {
+		return Event{}, err
+	}
+	kind := EventKind(0)
+	for k, name := range eventNames {
+		if name == p.Kind {
+			kind = k
+		}
+	}
+	if kind == 0 {
+		return Event{}, fmt.Errorf("unknown event kind %q", p.Kind)
+	}
+	return Event{Time: time.Unix(0, p.TNs), Side: side, Session: p.Session, Kind: kind, N: p.N, Data: p.Data,
+		Dur: time.Duration(p.DurNs), Err: peerErr(p.ErrClass, p.Err)}, nil
+}
+
+func sideOf(s string) (capture.Side, error) {
+	switch s {
+	case "client":
+		return capture.SideClient, nil
+	case "server":
+		return capture.SideServer, nil
+	}
+	return capture.SideUnknown, fmt.Errorf("unknown side %q", s)
+}
+
+// EncodeDatagram turns a captured datagram into its protocol record.
+func EncodeDatagram(d capture.Datagram) PeerDatagram {
+	return PeerDatagram{TNs: d.Time.UnixNano(), Src: d.Src.String(), Dst: d.Dst.String(), B64: d.Payload}
+}
+
+// DecodeDatagram rebuilds a datagram from its protocol record (its Side is left unknown).
+func DecodeDatagram(p PeerDatagram) (capture.Datagram, error) {
+	src, err := netip.ParseAddrPort(p.Src)
+	if err != nil {
+		return capture.Datagram{}, err
+	}
+	dst, err := netip.ParseAddrPort(p.Dst)
+	if err != nil {
+		return capture.Datagram{}, err
+	}
+	return capture.Datagram{Time: time.Unix(0, p.TNs), Src: src, Dst: dst, Payload: p.B64}, nil
+}
+
+// ---- the peer's side ----
+
+// ServePeer runs the peer's side of the protocol on r and w until r ends or ctx is done: it answers
+// each request (concurrently, one goroutine per request) with the roles of the experiments lookup
+// returns. Whatever trials are left when it returns are torn down.
+func ServePeer(ctx context.Context, r io.Reader, w io.Writer, lookup func(id string) (*Experiment, error)) error {
+	p := &peerServer{w: json.NewEncoder(w), lookup: lookup, trials: map[int64]*peerTrial{}}
+	p.send(PeerMsg{Op: "hello", Impl: "kcp-go", KCPGo: KCPGoVersion(), Proto: PeerProto})
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	var wg sync.WaitGroup
+	lines := make(chan []byte)
+	go func() {
+		defer close(lines)
+		for sc.Scan() {
+			lines <- append([]byte(nil), sc.Bytes()...)
+		}
+	}()
+	defer func() {
+		wg.Wait()
+		p.mu.Lock()
+		left := p.trials
+		p.trials = nil
+		p.mu.Unlock()
+		for _, t := range left {
+			t.teardown()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case line, ok := <-lines:
+			if !ok {
+				return sc.Err()
+			}
+			var m PeerMsg
+			if err := json.Unmarshal(line, &m); err != nil {
+				p.send(PeerMsg{Op: "error", Error: fmt.Sprintf("bad request %q: %v", line, err)})
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if reply := p.handle(m); reply.Op != "" {
+					p.send(reply)
+				}
+			}()
+		}
+	}
+}
+
+type peerServer struct {
+	wmu    sync.Mutex
+	w      *json.Encoder
+	lookup func(string) (*Experiment, error)
+	mu     sync.Mutex
+	trials map[int64]*peerTrial
+}
+
+func (p *peerServer) send(m PeerMsg) {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if err := p.w.Encode(m); err != nil {
+		fmt.Fprintf(os.Stderr, "peer: writing %s: %v\n", m.Op, err)
+	}
+}
+
+// peerTrial is one role of one trial in a peer.
+type peerTrial struct {
+	t            *trial
+	udp          *net.UDPConn
+	tap          *capture.TapSource
+	stopListener func()
+	cli          *recConn
+	clientDone   chan struct{}
+	once         sync.Once
+	done         PeerMsg
+	probe        *probeUse
+}
+
+func (p *peerServer) handle(m PeerMsg) PeerMsg {
+	fail := func(err error) PeerMsg {
+		return PeerMsg{Op: "error", Trial: m.Trial, For: m.Op, Error: err.Error()}
+	}
+	switch m.Op {
+	case "listen", "dial":
+		e, err := p.lookup(m.Exp)
+		if err != nil {
+			return fail(err)
+		}
+		pt := &peerTrial{t: &trial{e: e, firstSrv: make(chan struct{})}, stopListener: func() {}}
+		p.mu.Lock()
+		if p.trials == nil || p.trials[m.Trial] != nil {
+			p.mu.Unlock()
+			return fail(fmt.Errorf("trial %d already exists", m.Trial))
+		}
+		p.trials[m.Trial] = pt
+		p.mu.Unlock()
+		pt.probe = startLoadProbe()
+		var reply PeerMsg
+		if m.Op == "listen" {
+			reply, err = pt.listen(e)
+		} else {
+			reply, err = pt.dial(e, m.Server, func(err error) {
+				p.send(PeerMsg{Op: "returned", Trial: m.Trial, Side: "client", ErrClass: errClassOf(err), Error: errMsg(err)})
+			})
+		}
+		if err != nil {
+			// Nothing of a role that did not start is kept: the coordinator sends no teardown for it.
+			p.mu.Lock()
+			delete(p.trials, m.Trial)
+			p.mu.Unlock()
+			pt.teardown()
+			return fail(err)
+		}
+		reply.Trial = m.Trial
+		return reply
+	case "settle", "close", "teardown":
+		p.mu.Lock()
+		pt := p.trials[m.Trial]
+		if m.Op == "teardown" {
+			delete(p.trials, m.Trial)
+		}
+		p.mu.Unlock()
+		if pt == nil {
+			return fail(fmt.Errorf("no trial %d", m.Trial))
+		}
+		switch m.Op {
+		case "settle":
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(m.DeadlineMs)*time.Millisecond)
+			defer cancel()
+			if err := pt.settle(ctx, time.Duration(m.QuietMs)*time.Millisecond); err != nil {
+				return PeerMsg{Op: "settled", Trial: m.Trial, Error: err.Error()}
+			}
+			return PeerMsg{Op: "settled", Trial: m.Trial}
+		case "close":
+			closed := pt.cli != nil && !pt.cli.closed.Load()
+			if closed {
+				pt.cli.Close()
+			}
+			return PeerMsg{Op: "closed", Trial: m.Trial, Closed: closed}
+		default:
+			reply := pt.teardown()
+			reply.Trial = m.Trial
+			return reply
+		}
+	}
+	return fail(fmt.Errorf("unknown op %q", m.Op))
+}
+
+func (pt *peerTrial) listen(e *Experiment) (PeerMsg, error) {
+	if e.Server == nil || e.NoListener || !e.Link.IsZero() {
+		return PeerMsg{}, fmt.Errorf("experiment %s cannot run in peers (no server role, no listener, or a link)", e.ID)
+	}
+	block, err := e.Transport.block()
+	if err != nil {
+		return PeerMsg{}, err
+	}
+	if pt.udp, _, err = listenLoopback(); err != nil {
+		return PeerMsg{}, err
+	}
+	pt.tap = capture.NewTap()
+	ln, err := serveOn(block, e.Transport.DataShards, e.Transport.ParityShards, pt.tap.Wrap(pt.udp, capture.SideServer))
+	if err != nil {
+		return PeerMsg{}, err
+	}
+	acceptDone := make(chan struct{})
+	go pt.t.acceptLoop(ln, acceptDone)
+	pt.stopListener = func() { ln.Close(); <-acceptDone }
+	return PeerMsg{Op: "ready", Addr: pt.udp.LocalAddr().String()}, nil
+}
+
+func (pt *peerTrial) dial(e *Experiment, server string, returned func(error)) (PeerMsg, error) {
+	srv, err := netip.ParseAddrPort(server)
+	if err != nil {
+		return PeerMsg{}, fmt.Errorf("server address: %w", err)
+	}
+	block, err := e.Transport.block()
+	if err != nil {
+		return PeerMsg{}, err
+	}
+	if pt.udp, _, err = listenLoopback(); err != nil {
+		return PeerMsg{}, err
+	}
+	pt.tap = capture.NewTap()
+	var conv uint32
+	if err := binary.Read(rand.Reader, binary.LittleEndian, &conv); err != nil {
+		return PeerMsg{}, err
+	}
+	cli, cliNet, err := dialOn(conv, net.UDPAddrFromAddrPort(srv), block, e.Transport.DataShards, e.Transport.ParityShards,
+		pt.tap.Wrap(pt.udp, capture.SideClient))
+	start := time.Now()
+	if err != nil {
+		return PeerMsg{}, fmt.Errorf("dial: %w", err)
+	}
+	if e.ClientSession != nil {
+		e.ClientSession(cli)
+	}
+	pt.t.log.add(Event{Time: start, Side: capture.SideClient, Kind: EvDial})
+	pt.cli = &recConn{Conn: cliNet, log: &pt.t.log, side: capture.SideClient}
+	pt.clientDone = make(chan struct{})
+	go func() {
+		err := e.Client(pt.cli)
+		pt.t.log.add(Event{Side: capture.SideClient, Kind: EvReturn, Err: err})
+		close(pt.clientDone)
+		returned(err)
+	}()
+	return PeerMsg{Op: "ready", Addr: pt.udp.LocalAddr().String(), StartNs: start.UnixNano()}, nil
+}
+
+// settle waits for the first server session's role (if any session was accepted), then for quiet.
+func (pt *peerTrial) settle(ctx context.Context, quiet time.Duration) error {
+	if pt.tap == nil {
+		return errors.New("the trial has no socket")
+	}
+	if pt.t.accepted() > 0 {
+		select {
+		case <-pt.t.firstSrv:
+		case <-ctx.Done():
+			return errors.New("server role still running at the deadline")
+		}
+	}
+	return waitQuiet(ctx, pt.tap, nil, quiet)
+}
+
+// teardown closes everything of the trial (once) and returns its records.
+func (pt *peerTrial) teardown() PeerMsg {
+	pt.once.Do(func() {
+		if pt.cli != nil {
+			if !pt.cli.closed.Load() {
+				pt.cli.Close()
+			}
+			select {
+			case <-pt.clientDone:
+			case <-time.After(5 * time.Second):
+			}
+		}
+		pt.stopListener()
+		pt.t.closeSessions()
+		pt.t.roles.Wait()
+		if pt.udp != nil {
+			pt.udp.Close()
+		}
+		m := PeerMsg{Op: "done", KCPGo: KCPGoVersion(), Accepts: pt.t.accepted(), TornDown: pt.t.tornDown}
+		if pt.tap != nil {
+			_, _ = pt.tap.Close()
+			for _, d := range pt.tap.Datagrams() {
+				m.Datagrams = append(m.Datagrams, EncodeDatagram(d))
+			}
+		}
+		for _, e := range pt.t.log.snapshot() {
+			m.Events = append(m.Events, EncodeEvent(e))
+		}
+		for _, st := range pt.probe.Stop() {
+			m.Stalls = append(m.Stalls, PeerStall{FromNs: st.from.UnixNano(), ToNs: st.to.UnixNano()})
+		}
+		pt.done = m
+	})
+	return pt.done
+}
+
+// ---- the coordinator's side ----
+
+// Peer is a peer process (or stream) the harness drives.
+type Peer struct {
+	Hello PeerMsg // the peer's hello: its implementation and kcp-go version
+
+	wmu   sync.Mutex
+	w     io.WriteCloser
+	mu    sync.Mutex
+	boxes map[string]chan PeerMsg // by trial id and reply op
+	dead  chan struct{}           // closed when the peer's output ended
+	err   error                   // why (set before dead is closed)
+	stop  func() error
+}
+
+// HelloTimeout bounds the wait for a peer's hello.
+var HelloTimeout = 20 * time.Second
+
+// StartPeer starts cmd (e.g. `kcplab peer`) as a peer: its stdin and stdout carry the protocol, its
+// stderr is left as cmd has it. Close ends it.
+func StartPeer(cmd *exec.Cmd) (*Peer, error) {
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	var once sync.Once
+	var waitErr error
+	stop := func() error {
+		once.Do(func() {
+			in.Close() // the peer ends when its input does
+			select {
+			case waitErr = <-waited:
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+				waitErr = <-waited
+			}
+		})
+		return waitErr
+	}
+	p, err := NewPeer(out, in, stop)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		<-waited
+		return nil, fmt.Errorf("peer %s: %w", cmd.Path, err)
+	}
+	return p, nil
+}
+
+// NewPeer speaks the protocol over r (the peer's output) and w (its input); stop, if not nil, is
+// called by Close after w is closed. It waits for the peer's hello.
+func NewPeer(r io.Reader, w io.WriteCloser, stop func() error) (*Peer, error) {
+	p := &Peer{w: w, boxes: map[string]chan PeerMsg{}, dead: make(chan struct{}), stop: stop}
+	hello := make(chan PeerMsg, 1)
+	go p.readLoop(r, hello)
+	select {
+	case h := <-hello:
+		if h.Proto != PeerProto {
+			p.Close()
+			return nil, fmt.Errorf("peer speaks protocol %d, not %d", h.Proto, PeerProto)
+		}
+		p.Hello = h
+		return p, nil
+	case <-p.dead:
+		p.Close()
+		return nil, fmt.Errorf("peer ended before its hello: %v", p.err)
+	case <-time.After(HelloTimeout):
+		p.Close()
+		return nil, fmt.Errorf("no hello from the peer in %v", HelloTimeout)
+	}
+}
+
+func (p *Peer) readLoop(r io.Reader, hello chan<- PeerMsg) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 256<<20)
+	for sc.Scan() {
+		var m PeerMsg
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			p.err = fmt.Errorf("bad message from the peer: %v", err)
+			break
+		}
+		op := m.Op
+		switch op {
+		case "hello":
+			select {
+			case hello <- m:
+			default:
+			}
+			continue
+		case "error":
+			op = replyOp[m.For]
+		}
+		p.box(m.Trial, op) <- m
+	}
+	if p.err == nil {
+		p.err = sc.Err()
+		if p.err == nil {
+			p.err = io.EOF
+		}
+	}
+	close(p.dead)
+}
+
+// box is the mailbox of one trial's replies of one op.
+func (p *Peer) box(trial int64, op string) chan PeerMsg {
+	k := fmt.Sprint(trial, op)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.boxes[k]
+	if b == nil {
+		b = make(chan PeerMsg, 8)
+		p.boxes[k] = b
+	}
+	return b
+}
+
+// forget drops a trial's mailboxes.
+func (p *Peer) forget(trial int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for op := range replyOp {
+		delete(p.boxes, fmt.Sprint(trial, replyOp[op]))
+	}
+	delete(p.boxes, fmt.Sprint(trial, "returned"))
+}
+
+// Send writes one request.
+func (p *Peer) Send(m PeerMsg) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	_, err = p.w.Write(append(b, '\n'))
+	return err
+}
+
+// Await waits for the message of op about trial ("error" replies come as the reply they stand for,
+// and are returned as an error).
+func (p *Peer) Await(ctx context.Context, trial int64, op string) (PeerMsg, error) {
+	select {
+	case m := <-p.box(trial, op):
+		if m.Op == "error" {
+			return m, fmt.Errorf("peer: %s: %s", m.For, m.Error)
+		}
+		return m, nil
+	case <-p.dead:
+		return PeerMsg{}, fmt.Errorf("peer ended: %v", p.err)
+	case <-ctx.Done():
+		return PeerMsg{}, fmt.Errorf("no %q from the peer for trial %d: %w", op, trial, ctx.Err())
+	}
+}
+
+// Call sends a request and waits for its reply.
+func (p *Peer) Call(ctx context.Context, m PeerMsg) (PeerMsg, error) {
+	op, ok := replyOp[m.Op]
+	if !ok {
+		return PeerMsg{}, fmt.Errorf("unknown op %q", m.Op)
+	}
+	if err := p.Send(m); err != nil {
+		return PeerMsg{}, err
+	}
+	return p.Await(ctx, m.Trial, op)
+}
+
+// Close ends the peer: closes its input and waits for it (killing a process that does not end).
+func (p *Peer) Close() error {
+	err := p.w.Close()
+	if p.stop != nil {
+		err = p.stop()
+	}
+	return err
+}
