@@ -493,10 +493,14 @@ func runBisect(args []string, stdout, stderr io.Writer) error {
 	if err := m.check(); err != nil {
 		return err
 	}
-	e, err := experiments.Lookup(pos[0])
+	es, err := experiments.Select(pos[0])
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	if len(es) != 1 {
+		return usageErr("%s runs over %d links: name one, e.g. %s", pos[0], len(es), es[0].ID)
+	}
+	e := es[0]
 	class := pos[1]
 	var names []string
 	for _, c := range e.Classes {
