@@ -322,9 +322,6 @@ func runMatrix(args []string, stdout, stderr io.Writer) error {
 	if *pairs && m.trials == 0 {
 		m.trials = DefaultPairTrials
 	}
-	if *pairs && *results != "" {
-		return usageErr("-results is for the matrix of single releases, not -pairs")
-	}
 	ids, err := experimentIDs(pos)
 	if err != nil {
 		return err
@@ -353,6 +350,12 @@ func runMatrix(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		fmt.Fprintf(stdout, "%d pair(s) of %d version(s) in %.0fs; wrote %s and pairs.md\n", len(mx.Versions), len(vs), time.Since(start).Seconds(), filepath.Join(m.out, "pairs", "pairs.json"))
+		if *results != "" {
+			if err := writePairsResults(*results, mx, vs); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "wrote the pairs section of %s\n", *results)
+		}
 		if failed > 0 {
 			return failErr("%d trial(s) or run(s) failed", failed)
 		}

@@ -213,6 +213,34 @@ func pairGrid(w io.Writer, e *report.MatrixExperiment, vs []string, class string
 	}
 }
 
+// writePairsResults writes the pairs grids into the "pairs" block of a results file (RESULTS.md).
+func writePairsResults(path string, mx *report.Matrix, vs []string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	var md strings.Builder
+	fmt.Fprintf(&md, "%d trials per pair, each role in a `kcplab peer` process built against its release; rows: the server's release, columns: the client's. Cells: trials of the class / trials.\n", mx.Trials)
+	for i := range mx.Experiments {
+		e := &mx.Experiments[i]
+		fmt.Fprintf(&md, "\n#### %s\n", e.ID)
+		for _, class := range append(append([]string(nil), e.Classes...), report.FailedClass) {
+			any := false
+			for _, vc := range e.Versions {
+				any = any || vc.Count(class) > 0
+			}
+			if !any {
+				continue
+			}
+			fmt.Fprintf(&md, "\n%q\n\n", class)
+			pairGrid(&md, e, vs, class, true)
+		}
+	}
+	doc := report.Update(old, []string{"pairs"}, map[string]string{"pairs": md.String()},
+		func(string) string { return "### Client × server pairs" })
+	return os.WriteFile(path, doc, 0o644)
+}
+
 // pairsMarkdown is DIR/pairs/pairs.md: per experiment, a grid per class that any pair had.
 func pairsMarkdown(w io.Writer, mx *report.Matrix, vs []string) {
 	fmt.Fprintf(w, "# kcplab matrix -pairs\n\nEach trial's server ran on the row's kcp-go release and its client on the column's, in two `kcplab peer` processes. Cells: trials of the class / trials.\n")
