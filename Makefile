@@ -12,7 +12,7 @@ TRIALS   ?= 0
 PARALLEL ?= 25
 # Extra go test flags for `make test`, e.g. TESTFLAGS='-run TestList -count=1' for a quick check.
 TESTFLAGS ?=
-MATRIX_TRIALS ?= 40
+MATRIX_TRIALS ?= 25
 PAIR_TRIALS   ?= 20
 BIN      := bin/kcplab
 CAPS     := cap_net_raw=eip
