@@ -164,11 +164,16 @@ func (l Ladder) repeats() bool {
 }
 
 // align maps the ladder's steps onto segs: first[i] is the index of step i's first segment (the next
-// step's first minus it is how many it matched). It tries the longest runs first.
+// step's first minus it is how many it matched). It tries the longest runs first, and remembers the
+// (step, segment) pairs that cannot lead to a match, so a long ladder of optional steps stays linear.
 func (l Ladder) align(segs []Seg) (first []int, ok bool) {
 	first = make([]int, len(l)+1)
+	dead := make([]bool, (len(l)+1)*(len(segs)+1)) // dead[step*(len(segs)+1)+at]: no match from here
 	var try func(step, at int) bool
 	try = func(step, at int) bool {
+		if dead[step*(len(segs)+1)+at] {
+			return false
+		}
 		first[step] = at
 		if step == len(l) {
 			return at == len(segs)
@@ -183,6 +188,7 @@ func (l Ladder) align(segs []Seg) (first []int, ok bool) {
 				return true
 			}
 		}
+		dead[step*(len(segs)+1)+at] = true
 		return false
 	}
 	return first, try(0, 0)

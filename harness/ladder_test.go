@@ -106,3 +106,26 @@ func TestLadderMismatchSideBySide(t *testing.T) {
 	assert.True(t, strings.HasPrefix(lines[3], "✗"), "missing row marked: %q", lines[3])
 	assert.Contains(t, lines[2], "|")
 }
+
+// TestLadderRepeatFailsFast: a long ladder of optional steps that cannot match must fail in linear
+// time, not by trying every split (a 100-round ladder once took minutes on a trace it did not fit).
+func TestLadderRepeatFailsFast(t *testing.T) {
+	t.Parallel()
+	var l Ladder
+	for range 300 {
+		l = append(l, Push(C2S).Repeat(0, 50), Ack(S2C).Repeat(0, 50))
+	}
+	var segs []Seg
+	for i := range 200 {
+		segs = append(segs, seg(C2S, kcpwire.CmdPush, uint32(i), 0, 1, 0))
+	}
+	segs = append(segs, seg(C2S, kcpwire.CmdWask, 0, 0, 0, 0)) // fits no step
+	done := make(chan error, 1)
+	go func() { done <- l.Match(segs) }()
+	select {
+	case err := <-done:
+		require.Error(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Match did not return within 10 s")
+	}
+}
