@@ -50,30 +50,6 @@ var (
 		Ladder:      handshakeLadder(ackAtOnce),
 		Checks:      []harness.Check{harness.ReadGot(harness.Client), ackWithResponse(true)},
 	}
-	p003Lost = harness.Class{
-		Name:        "response lost at Close",
-		Description: "request and its ACK only: the server's Close dropped the queued response",
-		Ladder:      handshakeLadder(ackAtTick)[:2],
-		Checks:      []harness.Check{harness.ReadNothing(harness.Client)},
-	}
-	p003Unanswered = harness.Class{
-		Name:        "nothing answered: each copy of the request made a new session",
-		Description: "the server's Close dropped its ACK too; the client sent the request three times and each copy made a new session that answered into the void",
-		Ladder:      unansweredRequest(),
-		Checks:      []harness.Check{harness.ReadNothing(harness.Client), harness.AcceptedSessions(3)},
-	}
-	p003CopyAcked = harness.Class{
-		Name:        "a copy of the request ACKed, nothing delivered",
-		Description: "the first session's Close dropped everything; a later session, made by a copy of the request, got its ACK out before its Close",
-		Ladder:      harness.Ladder{requestCopies(2, 3), harness.Ack(harness.S2C).WithSn(0).WithUna(1)},
-		Checks:      []harness.Check{harness.ReadNothing(harness.Client)},
-	}
-	p003LaterSession = harness.Class{
-		Name:        "delivered by a later session",
-		Description: "the first session's Close dropped everything; a session made by a copy of the request got its ACK and response out",
-		Ladder:      answeredByLaterSession(true),
-		Checks:      []harness.Check{clientReadALaterAnswer()},
-	}
 )
 
 func init() {
@@ -85,7 +61,7 @@ func init() {
 		Server:     handshakeServer(nil),
 		Client:     handshakeClient,
 		Trials:     200,
-		Classes:    []harness.Class{p003Delivered, p003AckWithResponse, p003Lost, p003Unanswered, p003CopyAcked, p003LaterSession},
+		Classes:    []harness.Class{p003Delivered, p003AckWithResponse, closeLost, closeUnanswered, closeCopyAcked, closeLaterSession},
 		Invariants: append(wireInvariants(), harness.ReadEndsInTimeout(harness.Client)),
 		Timings:    []harness.Timing{harness.ReadTimeoutAfter(harness.Client, time.Second)},
 		Measures:   handshakeMeasures,
@@ -94,8 +70,8 @@ func init() {
 
 func p003Answer(r *harness.Result) string {
 	n := len(r.Trials)
-	d, l := r.Count(p003Delivered)+r.Count(p003AckWithResponse)+r.Count(p003LaterSession), r.Count(p003Lost)
-	silent := r.Count(p003Unanswered) + r.Count(p003CopyAcked) + r.Count(p003LaterSession)
+	d, l := r.Count(p003Delivered)+r.Count(p003AckWithResponse)+r.Count(closeLaterSession), r.Count(closeLost)
+	silent := r.Count(closeUnanswered) + r.Count(closeCopyAcked) + r.Count(closeLaterSession)
 	return fmt.Sprintf("No: the client is never told of the Close (its Read timed out in %d of %d trials, "+
 		"never with EOF), and the response itself arrived in only %d of %d trials (%d lost at Close; in %d the Close dropped "+
 		"the ACK too and the client's retransmitted request made new server sessions).",

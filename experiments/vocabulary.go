@@ -210,6 +210,37 @@ func clientReadALaterAnswer() harness.Check {
 	}}
 }
 
+// The outcomes of a handshake exchange (p003 and its variants) whose server's Close discards what it
+// queued: kcp-go v5.7 sends through a shared pool of sender goroutines, and Close drops what they
+// have not sent (v5.7.6 sess.go:523-541, postprocess.go:144). The experiments that show them share
+// these classes.
+var (
+	closeLost = harness.Class{
+		Name:        "response lost at Close",
+		Description: "request and its ACK only: the server's Close dropped the queued response",
+		Ladder:      handshakeLadder(ackAtTick)[:2],
+		Checks:      []harness.Check{harness.ReadNothing(harness.Client)},
+	}
+	closeUnanswered = harness.Class{
+		Name:        "nothing answered: each copy of the request made a new session",
+		Description: "the server's Close dropped its ACK too; the client sent the request three times and each copy made a new session that answered into the void",
+		Ladder:      unansweredRequest(),
+		Checks:      []harness.Check{harness.ReadNothing(harness.Client), harness.AcceptedSessions(3)},
+	}
+	closeCopyAcked = harness.Class{
+		Name:        "a copy of the request ACKed, nothing delivered",
+		Description: "the first session's Close dropped everything; a later session, made by a copy of the request, got its ACK out before its Close",
+		Ladder:      harness.Ladder{requestCopies(2, 3), harness.Ack(harness.S2C).WithSn(0).WithUna(1)},
+		Checks:      []harness.Check{harness.ReadNothing(harness.Client)},
+	}
+	closeLaterSession = harness.Class{
+		Name:        "delivered by a later session",
+		Description: "the first session's Close dropped everything; a session made by a copy of the request got its ACK and response out",
+		Ladder:      answeredByLaterSession(true),
+		Checks:      []harness.Check{clientReadALaterAnswer()},
+	}
+)
+
 // sessionsReadTheRequest checks that every accepted session that read anything read exactly what the
 // client wrote: a session made by a retransmitted request reads it again, one made by a stray ACK
 // reads nothing.
