@@ -40,10 +40,10 @@ test: not-sudo deps vet unit live-test
 vet:
 	$(GO) vet ./...
 
-# Packages run side by side (go test's default -p, one per core): the experiments' verdicts do not
-# depend on a quiet machine (README, "Timing").
+# -p 1: one package at a time. Verdicts do not depend on a quiet machine, but under -race, with both
+# cores also busy, another package's builds (versions/) starved a client's woken Read for 100 ms.
 unit:
-	$(GO) test -race $(TESTFLAGS) ./...
+	$(GO) test -race -p 1 $(TESTFLAGS) ./...
 
 # Live capture: built with -tags pcap (libpcap-dev), run through tools/capexec, which gives a normal
 # user's test binary CAP_NET_RAW with sudo setcap (root needs nothing). Without libpcap it is skipped;

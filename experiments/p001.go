@@ -38,7 +38,7 @@ var (
 		Name:        "echoed",
 		Description: "the post's four datagrams: request, its ACK, the echo, its ACK at the client's next tick",
 		Ladder:      exchangeLadder(ackAtTick),
-		Checks:      []harness.Check{harness.ReadGot(harness.Client), harness.ReadGot(harness.Server)},
+		Checks:      []harness.Check{ackWithResponse(false), harness.ReadGot(harness.Client), harness.ReadGot(harness.Server)},
 	}
 	p001AckWithEcho = harness.Class{
 		Name:        "echoed, ACK with the echo",
@@ -52,10 +52,8 @@ var (
 	p001AckAfterRTO = harness.Class{
 		Name:        "echoed, ACK after the echo's RTO",
 		Description: "the client's ACK came after the server's retransmission timeout: the echo was sent again and ACKed again",
-		Ladder: append(exchangeLadder(harness.Ack(harness.C2S).WithSn(0).WithUna(1).WithWnd(rcvWnd)),
-			harness.Push(harness.S2C).WithSn(0).WithUna(1),
-			harness.Ack(harness.C2S).WithSn(0).WithUna(1).WithWnd(rcvWnd)),
-		Checks: []harness.Check{harness.ReadGot(harness.Client), harness.ReadGot(harness.Server)},
+		Ladder:      lateAckRetransmitted(exchangeLadder(ackAtTick)[:3]),
+		Checks:      []harness.Check{harness.ReadGot(harness.Client), harness.ReadGot(harness.Server)},
 	}
 )
 

@@ -42,7 +42,7 @@ var (
 		Name:        "delivered",
 		Description: "the post's four datagrams: request, its ACK, the response, its ACK",
 		Ladder:      handshakeLadder(ackAtTick),
-		Checks:      []harness.Check{harness.ReadGot(harness.Client)},
+		Checks:      []harness.Check{ackWithResponse(false), harness.ReadGot(harness.Client)},
 	}
 	p003AckWithResponse = harness.Class{
 		Name:        "delivered, ACK with the response",

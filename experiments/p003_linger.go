@@ -29,12 +29,20 @@ var (
 		Name:        "delivered, ACK at next tick",
 		Description: "request, its ACK, the response, and the client's ACK at its next update tick",
 		Ladder:      handshakeLadder(ackAtTick),
+		Checks:      []harness.Check{ackWithResponse(false)},
 	}
 	lingerAckWithResponse = harness.Class{
 		Name:        "delivered, ACK with the response",
 		Description: "the server's ACK and the response in one datagram, so the client ACKed at once",
 		Ladder:      handshakeLadder(ackAtOnce),
 		Checks:      []harness.Check{ackWithResponse(true)},
+	}
+	// lingerAckAfterRTO: the client, starved for over 200 ms (seen under -race with both cores busy),
+	// ACKed after the server's retransmission timeout; the lingering server sent the response again.
+	lingerAckAfterRTO = harness.Class{
+		Name:        "delivered, ACK after the response's RTO",
+		Description: "the client's ACK came after the server's retransmission timeout: the response was sent again and ACKed again",
+		Ladder:      lateAckRetransmitted(handshakeLadder(ackAtTick)[:3]),
 	}
 )
 
@@ -47,7 +55,7 @@ func init() {
 		Server:   handshakeServer(lingerRead(p003Linger)),
 		Client:   handshakeClient,
 		Trials:   200,
-		Classes:  []harness.Class{lingerAckAtTick, lingerAckWithResponse},
+		Classes:  []harness.Class{lingerAckAtTick, lingerAckWithResponse, lingerAckAfterRTO},
 		// Delivery is deterministic: asserted on every trial, whatever its ACK timing.
 		Invariants: append(wireInvariants(),
 			harness.ReadGot(harness.Client),

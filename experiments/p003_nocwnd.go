@@ -35,7 +35,7 @@ var (
 	nocwndAckAtTick = harness.Class{
 		Name:        "delivered, ACK at next tick",
 		Description: "the client ACKed the response at its next update tick, ~100 ms later, after its Read took it",
-		Ladder:      handshakeLadder(ackAtTick),
+		Ladder:      handshakeLadder(ackAtTickAfterRead),
 		Checks:      []harness.Check{harness.ReadGot(harness.Client)},
 	}
 )

@@ -31,7 +31,7 @@ var (
 		Name:        "ACKed at next tick, closed at idle timeout",
 		Description: "request, its ACK, the response, its ACK at the client's next tick; the server closed the idle session after 1 s",
 		Ladder:      exchangeLadder(ackAtTick),
-		Checks: []harness.Check{harness.ReadGot(harness.Client), httpServerHung(false),
+		Checks: []harness.Check{ackWithResponse(false), harness.ReadGot(harness.Client), httpServerHung(false),
 			harness.ReadEndsInTimeout(harness.Server)},
 		Timings: []harness.Timing{harness.ReadTimeoutAfter(harness.Server, httpIdle)},
 	}
@@ -39,7 +39,7 @@ var (
 		Name:        "ACKed at next tick, server hung",
 		Description: "the same ladder; net/http's abort of its background Read never woke kcp-go's Read, so the role's bound closed the session",
 		Ladder:      exchangeLadder(ackAtTick),
-		Checks:      []harness.Check{harness.ReadGot(harness.Client), httpServerHung(true)},
+		Checks:      []harness.Check{ackWithResponse(false), harness.ReadGot(harness.Client), httpServerHung(true)},
 	}
 	keepaliveAckedAtOnce = harness.Class{
 		Name:        "ACKed at once",

@@ -35,23 +35,26 @@ const (
 	rcvWnd = 32
 )
 
-// The client's ACK of the server's first PUSH, in the three ways it leaves. Which one a trial shows is
-// told by the ACK's wnd, not by its time: an ACK flushed while the response still sat in the client's
-// receive queue advertises rcvWnd-1; one flushed after the client's Read took it advertises rcvWnd.
-// The client's Read is blocked waiting when the response arrives, and the Input that queues it holds
-// the session's lock until its own flush is done (kcp.go:727-737, flushSegments on una advancing), so
-// an ACK sent by that Input always says rcvWnd-1, while the next update tick runs ~100 ms later, long
-// after the woken Read took the data, and says rcvWnd. A machine that delays either by tens of
-// milliseconds cannot flip the wnd; only a stall that holds the woken reader for a whole update
-// interval while the tick runs could.
+// The client's ACK of the server's first PUSH, in the ways it leaves. Which one a trial shows is told
+// by structure, not by time. When one datagram both acknowledges the client's request and brings the
+// response, una advancing makes the Input that queues the response flush at once (kcp.go:639-641,
+// 727-737), while it holds the session's lock: that ACK always advertises rcvWnd-1, the response still
+// queued. When the server's ACK and response travel in separate datagrams, una advanced with the first,
+// and nothing flushes on the second: the ACK waits for the next update tick (or the client's Close).
+// A tick's ACK says rcvWnd when the woken Read had taken the response by then, which it does long
+// before a tick ~100 ms away, unless the machine starved the reader for a whole interval (seen under
+// -race with both cores busy): then it says rcvWnd-1, and it is still the tick's ACK.
 var (
 	// ackAtTick is the ACK at the client's next update tick: its ticks run every interval from its
 	// session's creation, just before the trial's origin, so the tick is due one interval after the
-	// origin however late the response came, and can never come earlier.
-	ackAtTick = harness.Ack(harness.C2S).WithSn(0).WithUna(1).WithWnd(rcvWnd).At(updateInterval)
+	// origin however late the response came, and can never come earlier. A class with it checks
+	// ackWithResponse(false): the response came in a datagram of its own.
+	ackAtTick = harness.Ack(harness.C2S).WithSn(0).WithUna(1).At(updateInterval)
+	// ackAtTickAfterRead is the tick's ACK once the Read took the response: where the datagrams do not
+	// tell the tick from an earlier flush (p003-nocwnd), the wnd does.
+	ackAtTickAfterRead = ackAtTick.WithWnd(rcvWnd)
 	// ackAtOnce is the ACK flushed by the Input that brought the response (or a tick right behind it),
-	// before the Read took the response: when one datagram both acknowledges the client's request and
-	// brings the response, una advancing makes Input flush at once (kcp.go:639-641, 727-737).
+	// before the Read took the response.
 	ackAtOnce = harness.Ack(harness.C2S).WithSn(0).WithUna(1).WithWnd(rcvWnd - 1).After(0)
 	// ackByClose is the ACK flushed by the client's Close right after its Read took the response.
 	ackByClose = harness.Ack(harness.C2S).WithSn(0).WithUna(1).WithWnd(rcvWnd).After(0)
@@ -161,6 +164,14 @@ func responseRetransmissions() harness.Measure {
 		}
 		return float64(max(sent-1, 0)), sent > 0
 	}}
+}
+
+// lateAckRetransmitted is an exchange whose client ACK came after the server's retransmission
+// timeout (200 ms): a machine that starved the client for that long makes the server send its
+// response again, and the client ACKs it once more. l is the exchange up to the response.
+func lateAckRetransmitted(l harness.Ladder) harness.Ladder {
+	ack := harness.Ack(harness.C2S).WithSn(0).WithUna(1)
+	return append(l[:len(l):len(l)], ack, harness.Push(harness.S2C).WithSn(0).WithUna(1), ack)
 }
 
 // handshakeLadder is the request/response exchange of p003, step by step, ending with the client's ACK
