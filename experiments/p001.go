@@ -51,7 +51,7 @@ var (
 	// after. Seen only when the process stalled for over 100 ms (load average 8 on 2 cores).
 	p001AckAfterRTO = harness.Class{
 		Name:        "echoed, ACK after the echo's RTO",
-		Description: "the client's ACK came after the server's retransmission timeout: the echo was sent again and ACKed again",
+		Description: "the server had not taken the client's ACK by its retransmission timeout (a side starved for 100-200 ms): the echo was sent again and ACKed again",
 		Ladder:      lateAckRetransmitted(exchangeLadder(ackAtTick)[:3]),
 		Checks:      []harness.Check{harness.ReadGot(harness.Client), harness.ReadGot(harness.Server)},
 	}

@@ -41,7 +41,7 @@ var (
 	// ACKed after the server's retransmission timeout; the lingering server sent the response again.
 	lingerAckAfterRTO = harness.Class{
 		Name:        "delivered, ACK after the response's RTO",
-		Description: "the client's ACK came after the server's retransmission timeout: the response was sent again and ACKed again",
+		Description: "the server had not taken the client's ACK by its retransmission timeout (a side starved for 100-200 ms): the response was sent again and ACKed again",
 		Ladder:      lateAckRetransmitted(handshakeLadder(ackAtTick)[:3]),
 	}
 )

@@ -47,6 +47,14 @@ var (
 		Ladder:      exchangeLadder(ackAtOnce),
 		Checks:      []harness.Check{harness.ReadGot(harness.Client), ackWithResponse(true)},
 	}
+	// keepaliveAckAfterRTO: the client, starved for about 200 ms (seen under -race with both cores
+	// busy), ACKed after the server's retransmission timeout; the server sent the response again.
+	keepaliveAckAfterRTO = harness.Class{
+		Name:        "ACKed after the response's RTO",
+		Description: "the server had not taken the client's ACK by its retransmission timeout (a side starved for 100-200 ms): the response was sent again and ACKed again",
+		Ladder:      lateAckRetransmitted(exchangeLadder(ackAtTick)[:3]),
+		Checks:      []harness.Check{harness.ReadGot(harness.Client)},
+	}
 )
 
 func init() {
@@ -58,7 +66,7 @@ func init() {
 		Server:     httpServer,
 		Client:     httpClient(true),
 		Trials:     200,
-		Classes:    []harness.Class{keepaliveIdleClosed, keepaliveHung, keepaliveAckedAtOnce},
+		Classes:    []harness.Class{keepaliveIdleClosed, keepaliveHung, keepaliveAckedAtOnce, keepaliveAckAfterRTO},
 		Invariants: append(wireInvariants(), harness.AcceptedSessions(1), harness.ReadGot(harness.Server)),
 		Measures: []harness.Measure{
 			harness.Accepts(),
