@@ -40,10 +40,14 @@ test: not-sudo deps vet unit live-test
 vet:
 	$(GO) vet ./...
 
-# -p 1: one package at a time. Verdicts do not depend on a quiet machine, but under -race, with both
-# cores also busy, another package's builds (versions/) starved a client's woken Read for 100 ms.
+# -p 1: one package at a time. The experiments run without -race: the race detector multiplies the
+# cost of every goroutine hop in kcp-go, and with both cores busy it delayed a fifth of the update ticks
+# past tolerance (measured: p004-keepalive, 5 of 15 values unexplained by any stall), which measures the
+# detector, not kcp-go. The harness's own code runs under -race in its package's tests (runs, Env,
+# peers, links).
 unit:
-	$(GO) test -race -p 1 $(TESTFLAGS) ./...
+	$(GO) test -race -p 1 $(TESTFLAGS) $$($(GO) list ./... | grep -v /experiments$$)
+	$(GO) test $(TESTFLAGS) ./experiments
 
 # Live capture: built with -tags pcap (libpcap-dev), run through tools/capexec, which gives a normal
 # user's test binary CAP_NET_RAW with sudo setcap (root needs nothing). Without libpcap it is skipped;
