@@ -84,7 +84,7 @@ func TestLiveMatchesTapOnP003(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = hub.Close() })
 	classes := map[string]int{}
-	const trials = 10 // one at a time (the SNMP counters), about 1.3 s each
+	const trials = 5 // one at a time (the SNMP counters), about 1.3 s each
 	for n := 1; n <= trials; n++ {
 		var both *bothSource
 		open := func(ports ...uint16) (capture.Source, error) {

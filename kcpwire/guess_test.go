@@ -80,14 +80,13 @@ func TestGuess(t *testing.T) {
 func TestGuessRandomIsNotKCP(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
+	bytesSrc := rand.NewChaCha8([32]byte{1, 2})
 	buf := make([]byte, 1500)
 	counts := map[Framing]int{}
 	const n = 200_000
 	for i := range n {
 		p := buf[:i%(len(buf)+1)]
-		for i := range p {
-			p[i] = byte(rng.Uint32())
-		}
+		_, _ = bytesSrc.Read(p)
 		// make 1 in 2 look like a plain or FEC header at bytes 4..5
 		if len(p) >= 6 {
 			switch rng.IntN(4) {

@@ -49,9 +49,9 @@ func TestPairsOverPeerProcesses(t *testing.T) {
 
 	p001, err := experiments.Lookup("p001")
 	require.NoError(t, err)
-	inProc, err := harness.Run(ctx, p001, harness.RunOptions{Trials: 6, Parallel: 3, KeepDir: t.TempDir()})
+	inProc, err := harness.Run(ctx, p001, harness.RunOptions{Trials: 6, Parallel: 6, KeepDir: t.TempDir()})
 	require.NoError(t, err)
-	pair, err := harness.RunPair(ctx, p001, harness.RunOptions{Trials: 6, Parallel: 3, KeepDir: t.TempDir()}, srv, cli)
+	pair, err := harness.RunPair(ctx, p001, harness.RunOptions{Trials: 6, Parallel: 6, KeepDir: t.TempDir()}, srv, cli)
 	require.NoError(t, err)
 	for _, f := range pair.Failed() {
 		t.Errorf("p001 pair trial %d: %v", f.Trial, f.Err)
@@ -62,7 +62,7 @@ func TestPairsOverPeerProcesses(t *testing.T) {
 
 	p003, err := experiments.Lookup("p003")
 	require.NoError(t, err)
-	res, err := harness.RunPair(ctx, p003, harness.RunOptions{Trials: 6, Parallel: 3, Discover: true, KeepDir: t.TempDir()}, srv, cli)
+	res, err := harness.RunPair(ctx, p003, harness.RunOptions{Trials: 6, Parallel: 6, Discover: true, KeepDir: t.TempDir()}, srv, cli)
 	require.NoError(t, err)
 	for _, f := range res.Failed() {
 		t.Errorf("p003 pair trial %d: %v", f.Trial, f.Err)
