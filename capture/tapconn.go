@@ -2,13 +2,11 @@ package capture
 
 import (
 	"fmt"
+	"kcplab/internal/sockopt"
 	"net"
 	"net/netip"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
 
 // Tap is the net.PacketConn returned by TapSource.Wrap. It forwards every call
@@ -95,37 +93,21 @@ func (t *Tap) SetWriteDeadline(d time.Time) error { return t.conn.SetWriteDeadli
 
 // SetReadBuffer sets the wrapped conn's socket receive buffer, if it has one.
 func (t *Tap) SetReadBuffer(bytes int) error {
-	c, ok := t.conn.(interface{ SetReadBuffer(int) error })
-	if !ok {
-		return fmt.Errorf("capture: tap: wrapped %T has no SetReadBuffer", t.conn)
-	}
-	return c.SetReadBuffer(bytes)
+	return wrapErr(sockopt.SetReadBuffer(t.conn, bytes))
 }
 
 // SetWriteBuffer sets the wrapped conn's socket send buffer, if it has one.
 func (t *Tap) SetWriteBuffer(bytes int) error {
-	c, ok := t.conn.(interface{ SetWriteBuffer(int) error })
-	if !ok {
-		return fmt.Errorf("capture: tap: wrapped %T has no SetWriteBuffer", t.conn)
-	}
-	return c.SetWriteBuffer(bytes)
+	return wrapErr(sockopt.SetWriteBuffer(t.conn, bytes))
 }
 
-// SetDSCP sets the DSCP of the wrapped conn the way kcp-go does for an
-// unwrapped one: the conn's own SetDSCP if it has one, else the IPv4 TOS
-// and/or IPv6 traffic class of a net.Conn; it fails only if neither applies.
-func (t *Tap) SetDSCP(dscp int) error {
-	if c, ok := t.conn.(interface{ SetDSCP(int) error }); ok {
-		return c.SetDSCP(dscp)
-	}
-	nc, ok := t.conn.(net.Conn)
-	if !ok {
-		return fmt.Errorf("capture: tap: wrapped %T cannot set DSCP", t.conn)
-	}
-	err4 := ipv4.NewConn(nc).SetTOS(dscp << 2)
-	err6 := ipv6.NewConn(nc).SetTrafficClass(dscp)
-	if err4 != nil && err6 != nil {
-		return fmt.Errorf("capture: tap: set DSCP %d: %w", dscp, err4)
+// SetDSCP sets the DSCP of the wrapped conn the way kcp-go does for an unwrapped one.
+func (t *Tap) SetDSCP(dscp int) error { return wrapErr(sockopt.SetDSCP(t.conn, dscp)) }
+
+// wrapErr names this package in a socket option's error.
+func wrapErr(err error) error {
+	if err != nil {
+		return fmt.Errorf("capture: tap: %w", err)
 	}
 	return nil
 }

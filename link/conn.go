@@ -2,13 +2,11 @@ package link
 
 import (
 	"fmt"
+	"kcplab/internal/sockopt"
 	"net"
 	"net/netip"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
 
 // Conn is the net.PacketConn returned by Link.Wrap. WriteTo goes through its direction's
@@ -66,36 +64,21 @@ func (c *Conn) SetWriteDeadline(t time.Time) error { return c.conn.SetWriteDeadl
 
 // SetReadBuffer sets the wrapped conn's socket receive buffer, if it has one.
 func (c *Conn) SetReadBuffer(bytes int) error {
-	b, ok := c.conn.(interface{ SetReadBuffer(int) error })
-	if !ok {
-		return fmt.Errorf("link: wrapped %T has no SetReadBuffer", c.conn)
-	}
-	return b.SetReadBuffer(bytes)
+	return wrapErr(sockopt.SetReadBuffer(c.conn, bytes))
 }
 
 // SetWriteBuffer sets the wrapped conn's socket send buffer, if it has one.
 func (c *Conn) SetWriteBuffer(bytes int) error {
-	b, ok := c.conn.(interface{ SetWriteBuffer(int) error })
-	if !ok {
-		return fmt.Errorf("link: wrapped %T has no SetWriteBuffer", c.conn)
-	}
-	return b.SetWriteBuffer(bytes)
+	return wrapErr(sockopt.SetWriteBuffer(c.conn, bytes))
 }
 
-// SetDSCP sets the DSCP of the wrapped conn as kcp-go does for an unwrapped one: the conn's own
-// SetDSCP if it has one, else the IPv4 TOS and/or IPv6 traffic class of a net.Conn.
-func (c *Conn) SetDSCP(dscp int) error {
-	if s, ok := c.conn.(interface{ SetDSCP(int) error }); ok {
-		return s.SetDSCP(dscp)
-	}
-	nc, ok := c.conn.(net.Conn)
-	if !ok {
-		return fmt.Errorf("link: wrapped %T cannot set DSCP", c.conn)
-	}
-	err4 := ipv4.NewConn(nc).SetTOS(dscp << 2)
-	err6 := ipv6.NewConn(nc).SetTrafficClass(dscp)
-	if err4 != nil && err6 != nil {
-		return fmt.Errorf("link: set DSCP %d: %w", dscp, err4)
+// SetDSCP sets the DSCP of the wrapped conn the way kcp-go does for an unwrapped one.
+func (c *Conn) SetDSCP(dscp int) error { return wrapErr(sockopt.SetDSCP(c.conn, dscp)) }
+
+// wrapErr names this package in a socket option's error.
+func wrapErr(err error) error {
+	if err != nil {
+		return fmt.Errorf("link: %w", err)
 	}
 	return nil
 }
