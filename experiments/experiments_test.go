@@ -70,6 +70,9 @@ func TestExperiments(t *testing.T) {
 			for _, f := range res.Failed() {
 				t.Errorf("trial %d failed (pcapng kept: %s):\n%v", f.Trial, keep(t, e.ID, f.Pcapng), f.Err)
 			}
+			for _, c := range res.Crossed() {
+				t.Logf("re-run: %v (pcapng kept: %s)", c, c.Pcapng)
+			}
 			for _, v := range res.TimingFailed() {
 				if *timingFlag == "judge" {
 					t.Errorf("timing: %s", v)

@@ -2,8 +2,6 @@ package harness
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -151,8 +149,8 @@ func (env *Env) Redial() (net.Conn, error) {
 	if env.lk != nil {
 		conn = env.lk.Wrap(conn, link.C2S)
 	}
-	var conv uint32
-	if err := binary.Read(rand.Reader, binary.LittleEndian, &conv); err != nil {
+	conv, err := env.t.owner.newConv()
+	if err != nil {
 		return nil, err
 	}
 	s, sNet, err := dialOn(conv, net.UDPAddrFromAddrPort(env.srvAddr), env.block, env.ds, env.ps, conn)

@@ -48,6 +48,8 @@ type TrialResult struct {
 	Err        error  // why the trial failed: run error, no or several classes, or a broken invariant
 	Trace      *Trace
 	Pcapng     string // path of the trial's capture file, if written
+	// Crossed lists the earlier attempts of this trial that another trial's datagram crossed (crossed.go).
+	Crossed []CrossedRun
 }
 
 // Result is a run of one experiment.
@@ -64,6 +66,15 @@ type Result struct {
 	// KCPGoServer and KCPGoClient are the kcp-go versions of the peers of a pair run (RunPair);
 	// empty for a run in this process.
 	KCPGoServer, KCPGoClient string
+}
+
+// Crossed returns every attempt of the run's trials that another trial crossed and that was run again.
+func (r *Result) Crossed() []CrossedRun {
+	var out []CrossedRun
+	for _, t := range r.Trials {
+		out = append(out, t.Crossed...)
+	}
+	return out
 }
 
 // TimingFailed returns the timing verdicts that failed: the distribution of a class's timing was not
@@ -186,7 +197,7 @@ func runTrials(ctx context.Context, e *Experiment, opts RunOptions, res *Result,
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				tr := runOne(ctx, e, i+1, run, dir, keep, opts.Discover, seed+uint64(i))
+				tr := runCrossed(ctx, e, i+1, run, dir, keep, opts.Discover, seed+uint64(i))
 				mu.Lock()
 				res.Trials[i] = tr
 				done++
@@ -255,13 +266,38 @@ func (k *keepDir) get(id string) (string, error) {
 }
 
 // runOne runs, classifies and saves one trial.
-func runOne(ctx context.Context, e *Experiment, n int, run trialFunc, dir string, keep *keepDir, disc bool, seed uint64) TrialResult {
+// runCrossed runs trial n until an attempt is not crossed by another trial's datagram (crossed.go), at
+// most maxCrossedRuns times; the last attempt's result is the trial's, the crossed ones are listed in it.
+func runCrossed(ctx context.Context, e *Experiment, n int, run trialFunc, dir string, keep *keepDir, disc bool, seed uint64) TrialResult {
+	var crossed []CrossedRun
+	for attempt := 1; ; attempt++ {
+		res := runOne(ctx, e, n, run, dir, keep, disc, seed, attempt)
+		c, ok := CrossedRun{}, false
+		if res.Trace != nil {
+			c.Crossing, ok = res.Trace.crossing()
+		}
+		if !ok || attempt == maxCrossedRuns || ctx.Err() != nil {
+			res.Crossed = crossed
+			return res
+		}
+		c.Pcapng = res.Pcapng
+		crossed = append(crossed, c)
+	}
+}
+
+// runOne runs one attempt of trial n, classifies it and writes its pcapng. An attempt that another
+// trial crossed is not classified: it fails with the crossing, and its capture is named for the attempt.
+func runOne(ctx context.Context, e *Experiment, n int, run trialFunc, dir string, keep *keepDir, disc bool, seed uint64, attempt int) TrialResult {
 	tr, err := run(ctx, n, seed)
 	res := TrialResult{Trial: n, Trace: tr, Err: err}
 	if tr == nil {
 		return res
 	}
-	if err == nil {
+	name := fmt.Sprintf("trial-%03d.pcapng", n)
+	if c, crossed := tr.crossing(); crossed && err == nil {
+		res.Err = c
+		name = fmt.Sprintf("trial-%03d-crossed-%d.pcapng", n, attempt)
+	} else if err == nil {
 		res.Class, res.Err = Classify(e, tr)
 		if disc && res.Err != nil {
 			res.Class, res.Discovered, res.Err = discover(e, tr), true, nil
@@ -275,7 +311,7 @@ func runOne(ctx context.Context, e *Experiment, n int, run trialFunc, dir string
 		}
 	}
 	if dir != "" {
-		path := filepath.Join(dir, fmt.Sprintf("trial-%03d.pcapng", n))
+		path := filepath.Join(dir, name)
 		if werr := writeTrialPcapng(path, e, tr, res.Class, res.Err); werr != nil {
 			res.Err = errors.Join(res.Err, werr)
 		} else {

@@ -28,6 +28,9 @@ type Summary struct {
 	// Discovered lists the classes the run named by a trial's signature, each with an example.
 	Discovered []DiscoveredClass `json:"discovered,omitempty"`
 	Failed     int               `json:"failed"`
+	// Crossed counts the attempts that another trial's datagram crossed (harness/crossed.go), run again;
+	// each trial lists its own.
+	Crossed int `json:"crossed"`
 	// TimingFailed counts the timing verdicts that failed; Timing lists every verdict, with the trials
 	// outside tolerance and the stall measured around each.
 	TimingFailed int         `json:"timing_failed"`
@@ -92,6 +95,16 @@ type TrialSummary struct {
 	// Link is what the trial's link did; its seed replays the trial (kcplab run -seed N -trials 1).
 	Link  *link.Summary `json:"link,omitempty"`
 	Error string        `json:"error,omitempty"`
+	// Crossed lists the earlier attempts of the trial that another trial crossed, run again.
+	Crossed []CrossedSummary `json:"crossed,omitempty"`
+}
+
+// CrossedSummary is a crossed attempt of a trial in summary.json.
+type CrossedSummary struct {
+	By       string `json:"by"`       // the other trial, "ID trial N"
+	Conv     uint32 `json:"conv"`     // its conv, carried by a datagram of this attempt
+	Datagram int    `json:"datagram"` // that datagram (1-based; 0 or less: one the link dropped)
+	Pcapng   string `json:"pcapng,omitempty"`
 }
 
 // Summary condenses the result for summary.json.
@@ -99,7 +112,7 @@ func (r *Result) Summary() Summary {
 	s := Summary{Experiment: r.Experiment.ID, Title: r.Experiment.Title, Question: r.Experiment.Question,
 		KCPGo: KCPGoVersion(), Capture: r.Capture, Parallel: r.Parallel, Started: r.Started,
 		Seconds: r.Elapsed.Seconds(), Classes: r.Counts, Failed: len(r.Failed()),
-		TimingFailed: len(r.TimingFailed()), Timing: r.Timing, Load: r.Load()}
+		TimingFailed: len(r.TimingFailed()), Timing: r.Timing, Load: r.Load(), Crossed: len(r.Crossed())}
 	if r.KCPGoServer != "" || r.KCPGoClient != "" {
 		s.KCPGo = "server " + r.KCPGoServer + " × client " + r.KCPGoClient
 		s.KCPGoServer, s.KCPGoClient = r.KCPGoServer, r.KCPGoClient
@@ -115,6 +128,9 @@ func (r *Result) Summary() Summary {
 		ts := TrialSummary{Trial: t.Trial, Class: t.Class, Pcapng: t.Pcapng}
 		if t.Pcapng != "" {
 			ts.Pcapng = filepath.Base(t.Pcapng)
+		}
+		for _, c := range t.Crossed {
+			ts.Crossed = append(ts.Crossed, CrossedSummary{By: c.By, Conv: c.Conv, Datagram: c.Datagram, Pcapng: filepath.Base(c.Pcapng)})
 		}
 		if t.Trace != nil {
 			ts.Datagrams, ts.Accepts = len(t.Trace.Datagrams), t.Trace.Accepts

@@ -79,6 +79,8 @@ type Trace struct {
 	// KCPGo names the peers' kcp-go versions when the roles ran in peer processes (RunPair), e.g.
 	// "server v5.6.1 × client v5.7.6"; empty when they ran in this process.
 	KCPGo string
+
+	owner *trialOwner // the trial's sessions' convs (crossed.go); nil when the roles ran in peers
 }
 
 // TraceLink is what a trial's link did: its seed (which replays its random decisions), its SPEC and

@@ -2,8 +2,6 @@ package harness
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -127,6 +125,7 @@ type trial struct {
 	roles    sync.WaitGroup
 	firstSrv chan struct{} // closed when the first accepted session's role returns
 	env      *Env          // what the roles can do to the trial's processes (env.go)
+	owner    *trialOwner   // registers the convs of the trial's sessions (crossed.go)
 }
 
 // listenLoopback opens a UDP socket on 127.0.0.1 with a port the kernel chooses.
@@ -222,8 +221,8 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint6
 	ds, ps := e.Transport.DataShards, e.Transport.ParityShards
 
 	probe := startLoadProbe()
-	t := &trial{e: e, firstSrv: make(chan struct{})}
-	tr := &Trace{Experiment: e.ID, Trial: n, Client: cliAddr, Server: srvAddr}
+	t := &trial{e: e, firstSrv: make(chan struct{}), owner: &trialOwner{exp: e.ID, trial: n}}
+	tr := &Trace{Experiment: e.ID, Trial: n, Client: cliAddr, Server: srvAddr, owner: t.owner}
 
 	// The link, if any, sits over the capture: the capture records what crossed the wire, when it did,
 	// and the link's records add what each side sent and what the link did with it.
@@ -251,8 +250,8 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint6
 		stopListener = func() { ln.Close(); <-acceptDone }
 	}
 
-	var conv uint32
-	if err := binary.Read(rand.Reader, binary.LittleEndian, &conv); err != nil {
+	conv, err := t.owner.newConv()
+	if err != nil {
 		stopListener()
 		probe.Stop()
 		return nil, err

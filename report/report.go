@@ -106,6 +106,9 @@ func Block(r *harness.Result, ex Examples) string {
 		fmt.Fprintf(&b, "| *failed: fit no class or broke an invariant* | %d | %.1f%% | | |\n", f, pct(f, n))
 	}
 	b.WriteString("\n")
+	if c := len(r.Crossed()); c > 0 {
+		fmt.Fprintf(&b, "%d attempt(s) crossed by another trial's datagram and run again (kcp-go's shared post-process workers; see *Trials crossed by other trials*).\n\n", c)
+	}
 	if len(e.Invariants) > 0 {
 		b.WriteString("Invariants checked on every trial:\n\n")
 		for _, inv := range e.Invariants {

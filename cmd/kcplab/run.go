@@ -206,6 +206,9 @@ func printSummary(w io.Writer, res *harness.Result, summaryPath string) {
 			fmt.Fprintf(w, "    kept: %s\n", t.Pcapng)
 		}
 	}
+	for _, c := range res.Crossed() {
+		fmt.Fprintf(w, "  re-run: %s\n    kept: %s\n", c.Error(), c.Pcapng)
+	}
 	if res.Experiment.Answer != nil {
 		fmt.Fprintf(w, "  answer: %s\n", res.Experiment.Answer(res))
 	}

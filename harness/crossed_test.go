@@ -1,0 +1,107 @@
+package harness
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"kcplab/kcpwire"
+)
+
+// TestCrossedTrialRunsAgain runs real ping-pong trials whose first attempts (or every attempt) get a
+// segment carrying another trial's conv, as kcp-go's shared post-process workers can send: a crossed
+// attempt is kept and run again, and a trial crossed maxCrossedRuns times fails with the crossing.
+func TestCrossedTrialRunsAgain(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		crossedRuns int // attempts of each trial that get the other trial's segment
+		wantFailed  bool
+	}{
+		{"clean", 0, false},
+		{"first attempt crossed", 1, false},
+		{"every attempt crossed", maxCrossedRuns, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			other := &trialOwner{exp: "other", trial: 9}
+			foreign, err := other.newConv()
+			require.NoError(t, err)
+			e := pingPong(pingPongAnswered)
+			open, release, err := opener(CaptureTap)
+			require.NoError(t, err)
+			t.Cleanup(release)
+			var mu sync.Mutex
+			attempts := map[int]int{}
+			run := func(ctx context.Context, n int, seed uint64) (*Trace, error) {
+				tr, err := RunTrial(ctx, e, n, open, seed)
+				mu.Lock()
+				attempts[n]++
+				a := attempts[n]
+				mu.Unlock()
+				if tr != nil && a <= tc.crossedRuns {
+					tr.Segments = append(tr.Segments, Seg{Segment: kcpwire.Segment{Conv: foreign, Cmd: kcpwire.CmdAck},
+						Datagram: len(tr.Datagrams) - 1, Dir: DirUnknown})
+				}
+				return tr, err
+			}
+			const trials = 3
+			res := &Result{Experiment: e, Capture: CaptureTap, Parallel: trials, Trials: make([]TrialResult, trials), Counts: map[string]int{}}
+			out := t.TempDir()
+			res, err = runTrials(context.Background(), e, RunOptions{OutDir: out}, res, run)
+			require.NoError(t, err)
+
+			wantCrossed := min(tc.crossedRuns, maxCrossedRuns-1)
+			assert.Len(t, res.Crossed(), trials*wantCrossed)
+			for _, tr := range res.Trials {
+				assert.Equal(t, min(tc.crossedRuns+1, maxCrossedRuns), attempts[tr.Trial], "attempts of trial %d", tr.Trial)
+				for _, c := range tr.Crossed {
+					assert.Equal(t, "other trial 9", c.By)
+					assert.Equal(t, foreign, c.Conv)
+					assert.FileExists(t, c.Pcapng)
+					assert.Contains(t, filepath.Base(c.Pcapng), "-crossed-")
+				}
+				if tc.wantFailed {
+					var c Crossing
+					require.ErrorAs(t, tr.Err, &c)
+					assert.Empty(t, tr.Class)
+				} else {
+					assert.NoError(t, tr.Err)
+					assert.Equal(t, "answered", tr.Class)
+				}
+			}
+			if !tc.wantFailed {
+				assert.Equal(t, trials, res.Counts["answered"])
+			}
+			s := res.Summary()
+			assert.Equal(t, trials*wantCrossed, s.Crossed)
+			_, err = os.Stat(filepath.Join(out, e.ID, "trial-001.pcapng"))
+			assert.Equal(t, !tc.wantFailed, err == nil, "the trial's own capture")
+		})
+	}
+}
+
+// TestOwnConvIsNotACrossing: a trial's own sessions' convs, and convs no trial dialed, cross nothing.
+func TestOwnConvIsNotACrossing(t *testing.T) {
+	t.Parallel()
+	own := &trialOwner{exp: "x", trial: 1}
+	a, err := own.newConv()
+	require.NoError(t, err)
+	b, err := own.newConv()
+	require.NoError(t, err)
+	tr := &Trace{owner: own, Segments: []Seg{{Segment: kcpwire.Segment{Conv: a}}, {Segment: kcpwire.Segment{Conv: b}}}}
+	_, crossed := tr.crossing()
+	assert.False(t, crossed)
+	tr.Segments = append(tr.Segments, Seg{Segment: kcpwire.Segment{Conv: a ^ b ^ 0x5a5a5a5a}}) // stray bytes
+	if _, known := convOwners.Load(a ^ b ^ 0x5a5a5a5a); !known {
+		_, crossed = tr.crossing()
+		assert.False(t, crossed)
+	}
+	_, crossed = (&Trace{Segments: tr.Segments}).crossing()
+	assert.False(t, crossed, "a trace of peers (no owner) is never crossed")
+}
