@@ -9,6 +9,7 @@
 //	kcplab matrix -pairs [-versions LIST] [ID...]  run p001 and p003 (default) with server and client
 //	                                              on every pair of releases, each role in a peer process
 //	kcplab bisect -from V1 -to V2 ID CLASS        the first release where a class's share changes
+//	kcplab crosstalk [-versions LIST]             count datagrams sent through another session's socket
 //	kcplab peer                                   serve the peer protocol on stdin/stdout (harness/peer.go)
 //
 // Flags may come before or after the positional arguments.
@@ -54,6 +55,7 @@ func commands() []command {
 		{"matrix", "[-pairs] [-versions LIST] [-trials N] [-parallel P] [-out DIR] [-results RESULTS.md] [ID...]", "run experiments against several kcp-go releases, one process each (-pairs: server and client on every pair of releases)", runMatrix},
 		{"peer", "", "serve the peer protocol on stdin and stdout (for matrix -pairs)", runPeer},
 		{"bisect", "-from V1 -to V2 [-trials N] [-parallel P] [-out DIR] ID CLASS", "find the first kcp-go release where a class's share changes", runBisect},
+		{"crosstalk", "[-seconds N] [-closers N] [-steady N] [-burst BYTES] [-versions LIST] [-json]", "count datagrams kcp-go sends through another session's socket (many sessions in one process)", runCrossTalk},
 	}
 }
 

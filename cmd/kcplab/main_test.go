@@ -130,6 +130,9 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"flag without value after id", []string{"run", "p003", "-trials"}, "flag needs an argument"},
 		{"bad flag after file", []string{"decode", good, "-framing", "zip"}, "-framing"},
 		{"results: unknown experiment after flag", []string{"results", "-trials", "2", "p999"}, `unknown experiment "p999"`},
+		{"crosstalk: bad seconds", []string{"crosstalk", "-seconds", "0"}, "-seconds 0"},
+		{"crosstalk: argument", []string{"crosstalk", "p003"}, "no arguments"},
+		{"crosstalk: unknown version", []string{"crosstalk", "-versions", "v9.9.9"}, "v9.9.9"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,30 @@
+package harness
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+// TestCrossTalkCounts runs a short CrossTalk: its sessions send, and what it counts is consistent.
+// Whether a datagram crosses in so short a run is chance (kcplab crosstalk measures it); the run must
+// leave nothing behind. Not parallel: goleak.
+func TestCrossTalkCounts(t *testing.T) {
+	res, err := CrossTalk(context.Background(), CrossTalkOptions{Duration: 300 * time.Millisecond, Closers: 2, Steady: 2,
+		BurstBytes: 5000, MaxSessions: 200, DrainTimeout: 200 * time.Millisecond})
+	require.NoError(t, err)
+	assert.Positive(t, res.Sessions)
+	assert.LessOrEqual(t, res.Sessions, 200+2)
+	assert.Positive(t, res.Sent)
+	assert.LessOrEqual(t, res.Foreign, res.Sent)
+	assert.LessOrEqual(t, len(res.Examples), 3)
+	assert.Equal(t, KCPGoVersion(), res.KCPGo)
+	goleak.VerifyNone(t, ignoreKCPScheduler...)
+
+	_, err = CrossTalk(context.Background(), CrossTalkOptions{})
+	assert.Error(t, err)
+}
