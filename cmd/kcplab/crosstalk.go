@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"kcplab/harness"
+	"kcplab/report"
 	"kcplab/versions"
 )
 
@@ -26,6 +28,7 @@ func runCrossTalk(args []string, stdout, stderr io.Writer) error {
 	list := fs.String("versions", "", "kcp-go versions, comma-separated, each in a kcplab built against it (default: this binary's kcp-go only)")
 	cache := fs.String("cache", "", "where the per-version binaries are kept (default: the user cache dir's kcplab/)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	results := fs.String("results", "", "also write the results as the crosstalk section of this RESULTS.md")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -45,16 +48,24 @@ func runCrossTalk(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	opts := harness.CrossTalkOptions{Duration: time.Duration(*seconds) * time.Second, Closers: *closers, Steady: *steady, BurstBytes: *burst}
-	if *list == "" {
-		res, err := harness.CrossTalk(ctx, opts)
-		if err != nil {
-			return err
-		}
+	var all []harness.CrossTalkResult
+	show := func(res harness.CrossTalkResult) error {
+		all = append(all, res)
 		if *asJSON {
 			return json.NewEncoder(stdout).Encode(res)
 		}
 		printCrossTalk(stdout, res)
 		return nil
+	}
+	if *list == "" {
+		res, err := harness.CrossTalk(ctx, opts)
+		if err != nil {
+			return err
+		}
+		if err := show(res); err != nil {
+			return err
+		}
+		return writeCrossTalkResults(*results, opts, all)
 	}
 
 	root, err := projectRoot()
@@ -82,15 +93,38 @@ func runCrossTalk(args []string, stdout, stderr io.Writer) error {
 		if err := json.Unmarshal(out, &res); err != nil {
 			return fmt.Errorf("kcp-go %s: reading its result: %w", v, err)
 		}
-		if *asJSON {
-			if err := json.NewEncoder(stdout).Encode(res); err != nil {
-				return err
-			}
-			continue
+		if err := show(res); err != nil {
+			return err
 		}
-		printCrossTalk(stdout, res)
 	}
-	return nil
+	return writeCrossTalkResults(*results, opts, all)
+}
+
+// writeCrossTalkResults writes the crosstalk block of the RESULTS.md at path (nothing for "").
+func writeCrossTalkResults(path string, o harness.CrossTalkOptions, all []harness.CrossTalkResult) error {
+	if path == "" {
+		return nil
+	}
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	var md strings.Builder
+	fmt.Fprintf(&md, "`kcplab crosstalk -seconds %d -closers %d -steady %d -burst %d`, one process per release: %d goroutines each dial, write %d bytes and Close one session after another for %d s, beside %d sessions writing all along, all to one listener.\n\n",
+		int(o.Duration.Seconds()), o.Closers, o.Steady, o.BurstBytes, o.Closers, o.BurstBytes, int(o.Duration.Seconds()), o.Steady)
+	md.WriteString("| kcp-go | client sessions | datagrams sent | with another session's conv | per million |\n|---|---:|---:|---:|---:|\n")
+	for _, r := range all {
+		fmt.Fprintf(&md, "| %s | %d | %d | %d | %.1f |\n", r.KCPGo, r.Sessions, r.Sent, r.Foreign, 1e6*float64(r.Foreign)/float64(max(r.Sent, 1)))
+	}
+	for _, r := range all {
+		if len(r.Examples) > 0 {
+			fmt.Fprintf(&md, "\nFor example (%s): %s.\n", r.KCPGo, r.Examples[0])
+			break
+		}
+	}
+	doc := report.Update(old, []string{"crosstalk"}, map[string]string{"crosstalk": md.String()},
+		func(string) string { return "### Datagrams sent through another session's socket" })
+	return os.WriteFile(path, doc, 0o644)
 }
 
 func printCrossTalk(w io.Writer, r harness.CrossTalkResult) {

@@ -55,7 +55,7 @@ func commands() []command {
 		{"matrix", "[-pairs] [-versions LIST] [-trials N] [-parallel P] [-out DIR] [-results RESULTS.md] [ID...]", "run experiments against several kcp-go releases, one process each (-pairs: server and client on every pair of releases)", runMatrix},
 		{"peer", "", "serve the peer protocol on stdin and stdout (for matrix -pairs)", runPeer},
 		{"bisect", "-from V1 -to V2 [-trials N] [-parallel P] [-out DIR] ID CLASS", "find the first kcp-go release where a class's share changes", runBisect},
-		{"crosstalk", "[-seconds N] [-closers N] [-steady N] [-burst BYTES] [-versions LIST] [-json]", "count datagrams kcp-go sends through another session's socket (many sessions in one process)", runCrossTalk},
+		{"crosstalk", "[-seconds N] [-closers N] [-steady N] [-burst BYTES] [-versions LIST] [-json] [-results RESULTS.md]", "count datagrams kcp-go sends through another session's socket (many sessions in one process)", runCrossTalk},
 	}
 }
 
