@@ -5,6 +5,7 @@ package capture
 import (
 	"bytes"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -120,6 +121,26 @@ func assertSameByDirection(t *testing.T, want, got []Datagram) {
 	}
 	w, g := byDir(want), byDir(got)
 	assert.Empty(t, g[SideUnknown], "every live datagram is attributed by port")
+	// The two stamps of one datagram: the tap's before the send syscall, the kernel's as libpcap got
+	// it. A sender descheduled between the two (seen: 130 ms with both cores busy) moves one pair, not
+	// the clocks, so they are judged as a distribution (README, Timing): the median within 4 ms and at
+	// least 80% of the pairs within 4 ms.
+	var diffs []time.Duration
+	defer func() {
+		if len(diffs) == 0 {
+			return
+		}
+		slices.Sort(diffs)
+		within := 0
+		for _, d := range diffs {
+			if d <= 4*time.Millisecond {
+				within++
+			}
+		}
+		t.Logf("tap vs libpcap stamps: median %v, max %v, %d of %d within 4ms", diffs[len(diffs)/2], diffs[len(diffs)-1], within, len(diffs))
+		assert.LessOrEqual(t, diffs[len(diffs)/2], 4*time.Millisecond, "median difference between tap and libpcap stamps")
+		assert.GreaterOrEqual(t, float64(within), 0.8*float64(len(diffs)), "share of datagrams whose stamps agree within 4ms")
+	}()
 	for _, side := range []Side{SideClient, SideServer} {
 		t.Run(side.String(), func(t *testing.T) {
 			require.Len(t, g[side], len(w[side]))
@@ -129,7 +150,7 @@ func assertSameByDirection(t *testing.T, want, got []Datagram) {
 				require.Equal(t, wd.Src, gd.Src, "datagram %d", i)
 				require.Equal(t, wd.Dst, gd.Dst, "datagram %d", i)
 				require.True(t, bytes.Equal(wd.Payload, gd.Payload), "datagram %d: payload differs (%d vs %d bytes)", i, len(wd.Payload), len(gd.Payload))
-				require.WithinDuration(t, wd.Time, gd.Time, 100*time.Millisecond, "datagram %d", i)
+				diffs = append(diffs, (gd.Time.Sub(wd.Time)).Abs())
 			}
 		})
 	}
