@@ -80,6 +80,7 @@ func CrossTalk(ctx context.Context, o CrossTalkOptions) (CrossTalkResult, error)
 	if drain <= 0 {
 		drain = time.Second
 	}
+	warmWorkers() // kcp-go's workers started and parked before any session closes (kcpworkers.go)
 	srvSock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		return CrossTalkResult{}, err

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -27,4 +28,13 @@ func TestCrossTalkCounts(t *testing.T) {
 
 	_, err = CrossTalk(context.Background(), CrossTalkOptions{})
 	assert.Error(t, err)
+}
+
+// TestWarmWorkersParksThem: after warmWorkers, kcp-go's post-process workers exist and every one is
+// parked waiting for work. Not parallel: other tests' trials keep the workers busy.
+func TestWarmWorkersParksThem(t *testing.T) {
+	warmWorkers()
+	assert.Eventually(t, workersParked, 2*time.Second, time.Millisecond)
+	buf := make([]byte, 1<<20)
+	assert.Contains(t, string(buf[:runtime.Stack(buf, true)]), "kcp-go/v5.postProcessWorker(", "v5.7.6 has workers")
 }

@@ -194,6 +194,7 @@ var startPacer = rate.NewLimiter(rate.Every(2*time.Millisecond), 1)
 // trial could not be run or did not finish within the experiment's timeout; a trace is returned with
 // whatever was recorded whenever possible.
 func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint64) (*Trace, error) {
+	warmWorkers() // once per process, before the first trial (kcpworkers.go)
 	if err := startPacer.Wait(ctx); err != nil {
 		return nil, err
 	}
