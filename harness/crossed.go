@@ -9,10 +9,10 @@ import (
 
 // Trials run side by side in one process, and kcp-go v5.7.6 can send one session's datagram through
 // another session's socket. Its post-process workers serve every session of the process
-// (postprocess.go:176-214). A worker pops a datagram of session A into its batch, sees more queued
-// (sess.go:846), and loops; A's Close empties that queue meanwhile (discardPostProcess, sess.go:541);
+// (postprocess.go:172-214). A worker pops a datagram of session A into its batch, sees more queued
+// (sess.go:847), and loops; A's Close empties that queue meanwhile (discardPostProcess, sess.go:541);
 // the worker's next pop fails and it returns with A's datagram still in its batch (sess.go:763-766).
-// The next session B it serves appends its own and sends the batch from B's socket (sess.go:853-855),
+// The next session B it serves appends its own and sends the batch from B's socket (sess.go:854-856),
 // A's datagram to A's peer included. Seen in `make test` under load: a server-restart trial's socket
 // sent an ACK of another trial's conv, to that trial's client.
 //

@@ -9,7 +9,7 @@ import (
 )
 
 // kcp-go v5.7.3 and later start a pool of post-process workers at the process's first send
-// (postprocess.go:170-178); each takes a batch from a sync.Pool as it starts (postprocess.go:186). A
+// (postprocess.go:172-178); each takes a batch from a sync.Pool as it starts (postprocess.go:184). A
 // worker that meets a closed session puts its batch back in that pool and keeps using it
 // (flushTx, postprocess.go:84-90), so a worker that starts after that takes the same batch, and two
 // workers fill and send one batch at once. Seen once, in `make test` with both cores busy and -race:
