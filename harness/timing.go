@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -42,6 +43,10 @@ type Timing struct {
 	// NeverEarly makes a value below Want-Tolerance(Want) break the trial: the protocol cannot cause it
 	// (nothing is sent before the event that causes it).
 	NeverEarly bool
+	// Chained marks an event of kcp-go's update ticks, timed from the session's start: each tick is
+	// scheduled an interval after the previous one ran (v5.7.6 sess.go:861-880, timedsched.go), so every
+	// stall since the session started delays it, and any of them explains a late value.
+	Chained bool
 	// Measure returns the trial's value and the trace time of the event it ends at (to find the stall
 	// around it); ok is false when the trial has no such value.
 	Measure func(tr *Trace) (got, at time.Duration, ok bool)
@@ -83,6 +88,7 @@ func stepTimings(l Ladder) []Timing {
 			Name:       name,
 			Want:       s.Gap,
 			NeverEarly: abs,
+			Chained:    abs,
 			Measure: func(tr *Trace) (time.Duration, time.Duration, bool) {
 				i, ok := l.segmentOf(step, tr.Segments)
 				if !ok {
@@ -178,7 +184,8 @@ type sample struct {
 
 // judge decides a timing expectation over the samples of one class. A value later than tolerance that
 // a stall of the process explains (the probe saw the process stalled, between the value's due time and
-// when it came, for at least as long as it was late) is the machine's, not kcp-go's: trials run at
+// when it came, or for a Chained value at any time since the session started, for at least as long as
+// it was late) is the machine's, not kcp-go's: trials run at
 // once, so one stall delays the steps of every trial due in it, and such outliers come in clumps. The
 // rest must have their median within tolerance of Want, and at least MinShareWithin of them must lie
 // within tolerance. The probe cannot see every delay; the share leaves room for the ones it missed.
@@ -194,7 +201,11 @@ func judge(class string, t Timing, samples []sample) Verdict {
 			continue
 		}
 		due := s.at - s.got + t.Want // when the event was due
-		o := Outlier{Trial: s.trial, Got: s.got, GotMs: ms(s.got), Stall: s.stalls.Within(min(due, s.at)-tol, max(due, s.at))}
+		from := min(due, s.at) - tol
+		if t.Chained {
+			from = math.MinInt64 // every stall since the session started (its first tick is due at its start)
+		}
+		o := Outlier{Trial: s.trial, Got: s.got, GotMs: ms(s.got), Stall: s.stalls.Within(from, max(due, s.at))}
 		o.StallMs = ms(o.Stall)
 		o.Explained = d > tol && o.Stall >= d-tol
 		if o.Explained {

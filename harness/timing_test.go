@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -113,6 +114,11 @@ func TestJudgeLeavesOutClumpsAStallExplains(t *testing.T) {
 		{"a clump later than the stall explains", 150, clump, false},
 		{"a clump without a measured stall", 125, nil, false},
 		{"early values are never explained", 60, clump, false},
+		// A tick chained from the session's start (Timing.Chained): a stall long before the value
+		// delayed every later tick; for a value timed from another event it explains nothing.
+		{"an earlier stall delays a chained tick", 125, Stalls{{From: msf(10), To: msf(40)}}, true},
+		{"an earlier stall is not around an unchained value", 125, Stalls{{From: msf(10), To: msf(40)}}, false},
+		{"a chained tick later than all stalls explain", 150, Stalls{{From: msf(10), To: msf(40)}}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,7 +127,9 @@ func TestJudgeLeavesOutClumpsAStallExplains(t *testing.T) {
 			for i := 14; i < 20; i++ {
 				s[i].stalls = tc.stall
 			}
-			v := judge("delivered", tickTiming, s)
+			timing := tickTiming
+			timing.Chained = strings.Contains(tc.name, "chained tick")
+			v := judge("delivered", timing, s)
 			assert.Equal(t, tc.ok, v.OK, v.String())
 		})
 	}
