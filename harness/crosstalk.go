@@ -122,21 +122,23 @@ func CrossTalk(ctx context.Context, o CrossTalkOptions) (CrossTalkResult, error)
 	var convs atomic.Uint32
 	convs.Store(uint32(time.Now().UnixNano()))
 	var started atomic.Int64
-	dial := func() (*kcp.UDPSession, error) {
+	// dial returns a session and its net.Conn, whose Close also closes the socket on every release
+	// (dialOn).
+	dial := func() (*kcp.UDPSession, net.Conn, error) {
 		sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		conv := convs.Add(1)
-		s, _, err := dialOn(conv, srvSock.LocalAddr(), nil, 0, 0, &convCheck{PacketConn: sock, conv: conv, res: counts})
+		s, c, err := dialOn(conv, srvSock.LocalAddr(), nil, 0, 0, &convCheck{PacketConn: sock, conv: conv, res: counts})
 		if err != nil {
 			sock.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		s.SetNoDelay(1, 10, 2, 1)
 		s.SetWindowSize(4096, 4096)
 		started.Add(1)
-		return s, nil
+		return s, c, nil
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, o.Closers+o.Steady)
@@ -145,16 +147,20 @@ func CrossTalk(ctx context.Context, o CrossTalkOptions) (CrossTalkResult, error)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := dial()
+			s, c, err := dial()
 			if err != nil {
 				errs <- err
 				return
 			}
-			defer s.Close()
+			defer c.Close()
 			chunk := make([]byte, 1000)
 			for running() {
 				_ = s.SetWriteDeadline(time.Now().Add(time.Second))
 				if _, err := s.Write(chunk); err != nil {
+					var ne net.Error
+					if (errors.As(err, &ne) && ne.Timeout()) || plainTimeout(err) {
+						continue // its send window stayed full for a second: write again
+					}
 					errs <- fmt.Errorf("steady session: %w", err)
 					return
 				}
@@ -169,14 +175,14 @@ func CrossTalk(ctx context.Context, o CrossTalkOptions) (CrossTalkResult, error)
 		go func() {
 			defer wg.Done()
 			for i := 0; running() && shortLived.Add(1) <= maxSessions; i++ {
-				s, err := dial()
+				_, c, err := dial()
 				if err != nil {
 					errs <- err
 					return
 				}
-				_, _ = s.Write(burst)
+				_, _ = c.Write(burst)
 				spin(i % 7 * 200) // vary where the Close falls in the workers' batches
-				_ = s.Close()
+				_ = c.Close()
 			}
 		}()
 	}

@@ -46,13 +46,13 @@ func warmWorkers() {
 			cli.Close()
 			return
 		}
-		s, _, err := dialOn(conv, srv.LocalAddr(), nil, 0, 0, cli)
+		_, c, err := dialOn(conv, srv.LocalAddr(), nil, 0, 0, cli)
 		if err != nil {
 			cli.Close()
 			return
 		}
-		defer s.Close()
-		if _, err := s.Write([]byte{0}); err != nil {
+		defer c.Close() // the session, and its socket on every release (dialOn)
+		if _, err := c.Write([]byte{0}); err != nil {
 			return
 		}
 		_ = ln.SetDeadline(time.Now().Add(warmWorkersLimit))
