@@ -36,16 +36,21 @@ type trialOwner struct {
 // number of trials (a few bytes each).
 var convOwners sync.Map
 
+// randomConv returns a conv drawn from crypto/rand.
+func randomConv() (uint32, error) {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return 0, err
+	}
+	return binary.LittleEndian.Uint32(b[:]), nil
+}
+
 // newConv returns a random conv for a session of o's trial, registered as o's (unregistered for a nil o).
 func (o *trialOwner) newConv() (uint32, error) {
 	for {
-		var b [4]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return 0, err
-		}
-		conv := binary.LittleEndian.Uint32(b[:])
-		if o == nil {
-			return conv, nil
+		conv, err := randomConv()
+		if err != nil || o == nil {
+			return conv, err
 		}
 		if _, taken := convOwners.LoadOrStore(conv, o); !taken {
 			return conv, nil

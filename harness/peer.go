@@ -45,8 +45,6 @@ package harness
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -320,6 +318,7 @@ func (p *peerServer) handle(m PeerMsg) PeerMsg {
 		}
 		p.trials[m.Trial] = pt
 		p.mu.Unlock()
+		warmWorkers() // once per process, before its first trial (kcpworkers.go)
 		pt.probe = startLoadProbe()
 		var reply PeerMsg
 		if m.Op == "listen" {
@@ -407,8 +406,8 @@ func (pt *peerTrial) dial(e *Experiment, server string, returned func(error)) (P
 		return PeerMsg{}, err
 	}
 	pt.tap = capture.NewTap()
-	var conv uint32
-	if err := binary.Read(rand.Reader, binary.LittleEndian, &conv); err != nil {
+	conv, err := randomConv()
+	if err != nil {
 		return PeerMsg{}, err
 	}
 	cli, cliNet, err := dialOn(conv, net.UDPAddrFromAddrPort(srv), block, e.Transport.DataShards, e.Transport.ParityShards,
