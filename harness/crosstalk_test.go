@@ -34,7 +34,7 @@ func TestCrossTalkCounts(t *testing.T) {
 // parked waiting for work. Not parallel: other tests' trials keep the workers busy.
 func TestWarmWorkersParksThem(t *testing.T) {
 	warmWorkers()
-	assert.Eventually(t, workersParked, 2*time.Second, time.Millisecond)
 	buf := make([]byte, 1<<20)
+	assert.Eventually(t, func() bool { return workersParked(buf) }, 2*time.Second, time.Millisecond)
 	assert.Contains(t, string(buf[:runtime.Stack(buf, true)]), "kcp-go/v5.postProcessWorker(", "v5.7.6 has workers")
 }

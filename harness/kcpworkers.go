@@ -62,7 +62,8 @@ func warmWorkers() {
 			_, _ = a.Read(make([]byte, 1))
 		}
 		deadline := time.Now().Add(warmWorkersLimit)
-		for !workersParked() && time.Now().Before(deadline) {
+		stacks := make([]byte, 1<<20)
+		for !workersParked(stacks) && time.Now().Before(deadline) {
 			runtime.Gosched()
 			time.Sleep(time.Millisecond) // polls a state no event announces, bounded by deadline
 		}
@@ -73,9 +74,9 @@ func warmWorkers() {
 const warmWorkersLimit = 2 * time.Second
 
 // workersParked reports whether no kcp-go post-process worker goroutine is still to start or busy: each
-// is parked in its wait for work (sync.Cond.Wait). True when the release has no such workers.
-func workersParked() bool {
-	buf := make([]byte, 1<<20)
+// is parked in its wait for work (sync.Cond.Wait). True when the release has no such workers. buf holds
+// the goroutine stacks (its size bounds what is read).
+func workersParked(buf []byte) bool {
 	buf = buf[:runtime.Stack(buf, true)]
 	for _, g := range bytes.Split(buf, []byte("\n\n")) {
 		if !bytes.Contains(g, []byte("kcp-go/v5.postProcessWorker(")) {

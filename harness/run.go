@@ -272,16 +272,12 @@ func runCrossed(ctx context.Context, e *Experiment, n int, run trialFunc, dir st
 	var crossed []CrossedRun
 	for attempt := 1; ; attempt++ {
 		res := runOne(ctx, e, n, run, dir, keep, disc, seed, attempt)
-		c, ok := CrossedRun{}, false
-		if res.Trace != nil {
-			c.Crossing, ok = res.Trace.crossing()
-		}
-		if !ok || attempt == maxCrossedRuns || ctx.Err() != nil {
+		var c Crossing
+		if !errors.As(res.Err, &c) || attempt == maxCrossedRuns || ctx.Err() != nil {
 			res.Crossed = crossed
 			return res
 		}
-		c.Pcapng = res.Pcapng
-		crossed = append(crossed, c)
+		crossed = append(crossed, CrossedRun{Crossing: c, Pcapng: res.Pcapng})
 	}
 }
 
