@@ -224,14 +224,7 @@ func writePairsResults(path string, mx *report.Matrix, vs []string) error {
 	for i := range mx.Experiments {
 		e := &mx.Experiments[i]
 		fmt.Fprintf(&md, "\n#### %s\n", e.ID)
-		for _, class := range append(append([]string(nil), e.Classes...), report.FailedClass) {
-			any := false
-			for _, vc := range e.Versions {
-				any = any || vc.Count(class) > 0
-			}
-			if !any {
-				continue
-			}
+		for _, class := range seenClasses(e) {
 			fmt.Fprintf(&md, "\n%q\n\n", class)
 			pairGrid(&md, e, vs, class, true)
 		}
@@ -241,20 +234,27 @@ func writePairsResults(path string, mx *report.Matrix, vs []string) error {
 	return os.WriteFile(path, doc, 0o644)
 }
 
+// seenClasses returns e's named classes, then failed, that at least one pair had.
+func seenClasses(e *report.MatrixExperiment) []string {
+	var out []string
+	for _, class := range append(append([]string(nil), e.Classes...), report.FailedClass) {
+		for _, vc := range e.Versions {
+			if vc.Count(class) > 0 {
+				out = append(out, class)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // pairsMarkdown is DIR/pairs/pairs.md: per experiment, a grid per class that any pair had.
 func pairsMarkdown(w io.Writer, mx *report.Matrix, vs []string) {
 	fmt.Fprintf(w, "# kcplab matrix -pairs\n\nEach trial's server ran on the row's kcp-go release and its client on the column's, in two `kcplab peer` processes. Cells: trials of the class / trials.\n")
 	for i := range mx.Experiments {
 		e := &mx.Experiments[i]
 		fmt.Fprintf(w, "\n## %s: %s\n", e.ID, e.Title)
-		for _, class := range append(append([]string(nil), e.Classes...), report.FailedClass) {
-			any := false
-			for _, vc := range e.Versions {
-				any = any || vc.Count(class) > 0
-			}
-			if !any {
-				continue
-			}
+		for _, class := range seenClasses(e) {
 			fmt.Fprintf(w, "\n### %q\n\n", class)
 			if d := e.Descriptions[class]; d != "" {
 				fmt.Fprintf(w, "%s\n\n", d)
