@@ -60,9 +60,9 @@ func (o *trialOwner) newConv() (uint32, error) {
 
 // Crossing is a datagram of another trial's session that kcp-go sent through a socket of this trial.
 type Crossing struct {
-	Datagram int    // 1-based, in the trial's capture
-	Conv     uint32 // the other trial's conv
-	By       string // the other trial: "ID trial N"
+	By       string `json:"by"`       // the other trial: "ID trial N"
+	Conv     uint32 `json:"conv"`     // the other trial's conv
+	Datagram int    `json:"datagram"` // 1-based, in the trial's capture (0 or less: one the link dropped)
 }
 
 func (c Crossing) Error() string {
@@ -92,5 +92,5 @@ func (tr *Trace) crossing() (Crossing, bool) {
 // CrossedRun is an attempt of a trial that another trial crossed, run again; its capture is kept.
 type CrossedRun struct {
 	Crossing
-	Pcapng string // the crossed attempt's capture, if written
+	Pcapng string `json:"pcapng,omitempty"` // the crossed attempt's capture, if written
 }

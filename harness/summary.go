@@ -95,16 +95,9 @@ type TrialSummary struct {
 	// Link is what the trial's link did; its seed replays the trial (kcplab run -seed N -trials 1).
 	Link  *link.Summary `json:"link,omitempty"`
 	Error string        `json:"error,omitempty"`
-	// Crossed lists the earlier attempts of the trial that another trial crossed, run again.
-	Crossed []CrossedSummary `json:"crossed,omitempty"`
-}
-
-// CrossedSummary is a crossed attempt of a trial in summary.json.
-type CrossedSummary struct {
-	By       string `json:"by"`       // the other trial, "ID trial N"
-	Conv     uint32 `json:"conv"`     // its conv, carried by a datagram of this attempt
-	Datagram int    `json:"datagram"` // that datagram (1-based; 0 or less: one the link dropped)
-	Pcapng   string `json:"pcapng,omitempty"`
+	// Crossed lists the earlier attempts of the trial that another trial crossed, run again (their
+	// pcapng by file name, as Pcapng).
+	Crossed []CrossedRun `json:"crossed,omitempty"`
 }
 
 // Summary condenses the result for summary.json.
@@ -130,7 +123,10 @@ func (r *Result) Summary() Summary {
 			ts.Pcapng = filepath.Base(t.Pcapng)
 		}
 		for _, c := range t.Crossed {
-			ts.Crossed = append(ts.Crossed, CrossedSummary{By: c.By, Conv: c.Conv, Datagram: c.Datagram, Pcapng: filepath.Base(c.Pcapng)})
+			if c.Pcapng != "" {
+				c.Pcapng = filepath.Base(c.Pcapng)
+			}
+			ts.Crossed = append(ts.Crossed, c)
 		}
 		if t.Trace != nil {
 			ts.Datagrams, ts.Accepts = len(t.Trace.Datagrams), t.Trace.Accepts

@@ -107,7 +107,7 @@ func Block(r *harness.Result, ex Examples) string {
 	}
 	b.WriteString("\n")
 	if c := len(r.Crossed()); c > 0 {
-		fmt.Fprintf(&b, "%d attempt(s) crossed by another trial's datagram and run again (kcp-go's shared post-process workers; see *Trials crossed by other trials*).\n\n", c)
+		fmt.Fprintf(&b, "%d attempt(s) crossed by another trial's datagram and run again (kcp-go's shared post-process workers; see the README, *Timing*).\n\n", c)
 	}
 	if len(e.Invariants) > 0 {
 		b.WriteString("Invariants checked on every trial:\n\n")
