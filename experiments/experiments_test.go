@@ -143,6 +143,9 @@ func describe(res *harness.Result) string {
 	var b strings.Builder
 	n := len(res.Trials)
 	fmt.Fprintf(&b, "%s: %d trials in %.1fs\n", res.Experiment.ID, n, res.Elapsed.Seconds())
+	if k := len(res.TimingTrials); k > 0 {
+		fmt.Fprintf(&b, "%d more trials for timing only (stalls had left too few values to judge)\n", k)
+	}
 	for _, c := range res.Experiment.Classes {
 		k := res.Count(c)
 		fmt.Fprintf(&b, "class %q: %d/%d (%.0f%%)\n", c.Name, k, n, 100*float64(k)/float64(n))

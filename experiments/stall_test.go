@@ -38,6 +38,52 @@ func TestStalledMachine(t *testing.T) {
 			t.Skipf("live capture unavailable: %v", err)
 		}
 	}
+	out, stalls, err := freezeChild(t, "-test.run=^TestExperiments$/^(p002|p003)$", "-test.v",
+		"-kcplab.trials=40", "-kcplab.parallel=10", "-kcplab.timing=report", "-kcplab.capture="+*captureFlag)
+	t.Logf("froze the child %d times for 30-80 ms", stalls)
+	require.NoError(t, err, "child failed under stalls:\n%s", out)
+	assert.Contains(t, out, "--- PASS: TestExperiments/p003")
+	assert.Contains(t, out, "--- PASS: TestExperiments/p002")
+	// The stalls must have been seen, or this test proves nothing.
+	assert.Contains(t, out, "machine load: the process stalled", "no trial saw a stall:\n%s", out)
+	assert.NotContains(t, out, "--- SKIP", "the child skipped:\n%s", out)
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "machine load") || strings.Contains(line, "class ") || strings.Contains(line, "timing ") {
+			t.Log(strings.TrimSpace(line))
+		}
+	}
+}
+
+// TestStalledMachineSeesAUniformShift runs TestTimingVerdictSeesKCPGoChange in a child process that it
+// freezes with SIGSTOP for 30-80 ms at random moments. A stall delays the values of the trials whose
+// window it falls in; a changed update interval moves every value. The child passes only if kcp-go's
+// 100 ms is judged and holds, and the 25 and 50 ms shifts are judged and fail, through the stalls.
+func TestStalledMachineSeesAUniformShift(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("-short: skips a 3 s run")
+	}
+	out, stalls, err := freezeChild(t, "-test.run=^TestTimingVerdictSeesKCPGoChange$", "-test.v")
+	t.Logf("froze the child %d times for 30-80 ms", stalls)
+	require.NoError(t, err, "child failed under stalls:\n%s", out)
+	require.Positive(t, stalls, "the child ran without a freeze: this run proves nothing")
+	for _, row := range []string{"kcp-go's_default_100_ms", "interval_125_ms", "interval_150_ms"} {
+		assert.Contains(t, out, "--- PASS: TestTimingVerdictSeesKCPGoChange/"+row, "%s", out)
+	}
+	assert.NotContains(t, out, "--- SKIP", "the child skipped:\n%s", out)
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "timing_test.go") {
+			t.Log(strings.TrimSpace(line))
+		}
+	}
+}
+
+// freezeChild runs this test binary with args as a child process and, until it exits, freezes it with
+// SIGSTOP for 30-80 ms every 0.3-1.4 s, as an overloaded machine does. It returns the child's output,
+// how many times it froze it, and how the child exited. Replay a run with the seed it logs
+// (KCPLAB_STALL_SEED).
+func freezeChild(t *testing.T, args ...string) (string, int, error) {
+	t.Helper()
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("KCPLAB_STALL_SEED"); s != "" {
 		var err error
@@ -48,8 +94,7 @@ func TestStalledMachine(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, seed))
 
 	var out bytes.Buffer
-	child := exec.Command(os.Args[0], "-test.run=^TestExperiments$/^(p002|p003)$", "-test.v",
-		"-kcplab.trials=40", "-kcplab.parallel=10", "-kcplab.timing=report", "-kcplab.capture="+*captureFlag)
+	child := exec.Command(os.Args[0], args...)
 	child.Stdout, child.Stderr = &out, &out
 	child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	require.NoError(t, child.Start())
@@ -80,16 +125,5 @@ func TestStalledMachine(t *testing.T) {
 		}
 		pause.Stop()
 	}
-	t.Logf("froze the child %d times for 30-80 ms", stalls)
-	require.NoError(t, err, "child failed under stalls:\n%s", out.String())
-	assert.Contains(t, out.String(), "--- PASS: TestExperiments/p003")
-	assert.Contains(t, out.String(), "--- PASS: TestExperiments/p002")
-	// The stalls must have been seen, or this test proves nothing.
-	assert.Contains(t, out.String(), "machine load: the process stalled", "no trial saw a stall:\n%s", out.String())
-	assert.NotContains(t, out.String(), "--- SKIP", "the child skipped:\n%s", out.String())
-	for _, line := range strings.Split(out.String(), "\n") {
-		if strings.Contains(line, "machine load") || strings.Contains(line, "class ") || strings.Contains(line, "timing ") {
-			t.Log(strings.TrimSpace(line))
-		}
-	}
+	return out.String(), stalls, err
 }

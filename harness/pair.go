@@ -32,7 +32,7 @@ func RunPair(ctx context.Context, e *Experiment, opts RunOptions, srv, cli *Peer
 	}
 	n := orInt(opts.Trials, e.trials())
 	par := min(orInt(opts.Parallel, DefaultParallel), n)
-	res := &Result{Experiment: e, Capture: CaptureTap, Parallel: par, Started: time.Now(), Trials: make([]TrialResult, n),
+	res := &Result{Experiment: e, Capture: CaptureTap, Parallel: par, Stagger: Stagger(e, par), Started: time.Now(), Trials: make([]TrialResult, n),
 		Counts: map[string]int{}, KCPGoServer: srv.Hello.KCPGo, KCPGoClient: cli.Hello.KCPGo}
 	for _, c := range e.Classes {
 		res.Counts[c.Name] = 0

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"kcplab/link"
 )
@@ -57,12 +60,17 @@ type Result struct {
 	Experiment *Experiment
 	Capture    CaptureKind
 	Parallel   int
+	Stagger    time.Duration // the least time between two of the run's trial starts (Stagger)
 	Started    time.Time
 	Elapsed    time.Duration
 	Trials     []TrialResult
 	Counts     map[string]int // per class name
 	Timing     []Verdict      // every timing expectation of every class, judged over the run's trials
-	Seed       uint64         // the run's link seed (trial n used Seed+n-1)
+	// TimingTrials are trials run after Trials only because stalls of the process left a timing
+	// expectation with too few values to judge (needMoreTrials); they are classified and must fit a
+	// class, but are not counted in Counts.
+	TimingTrials []TrialResult
+	Seed         uint64 // the run's link seed (trial n used Seed+n-1)
 	// KCPGoServer and KCPGoClient are the kcp-go versions of the peers of a pair run (RunPair);
 	// empty for a run in this process.
 	KCPGoServer, KCPGoClient string
@@ -71,7 +79,7 @@ type Result struct {
 // Crossed returns every attempt of the run's trials that another trial crossed and that was run again.
 func (r *Result) Crossed() []CrossedRun {
 	var out []CrossedRun
-	for _, t := range r.Trials {
+	for _, t := range slices.Concat(r.Trials, r.TimingTrials) {
 		out = append(out, t.Crossed...)
 	}
 	return out
@@ -95,7 +103,7 @@ func (r *Result) OK() bool { return len(r.Failed()) == 0 && len(r.TimingFailed()
 // Failed returns the trials that failed.
 func (r *Result) Failed() []TrialResult {
 	var out []TrialResult
-	for _, t := range r.Trials {
+	for _, t := range slices.Concat(r.Trials, r.TimingTrials) {
 		if t.Err != nil {
 			out = append(out, t)
 		}
@@ -157,7 +165,7 @@ func Run(ctx context.Context, e *Experiment, opts RunOptions) (*Result, error) {
 	}
 	n := orInt(opts.Trials, e.trials())
 	par := min(orInt(opts.Parallel, DefaultParallel), n)
-	res := &Result{Experiment: e, Capture: orKind(opts.Capture), Parallel: par, Started: time.Now(), Seed: seed,
+	res := &Result{Experiment: e, Capture: orKind(opts.Capture), Parallel: par, Stagger: Stagger(e, par), Started: time.Now(), Seed: seed,
 		Trials: make([]TrialResult, n), Counts: map[string]int{}}
 	for _, c := range e.Classes {
 		res.Counts[c.Name] = 0
@@ -188,35 +196,45 @@ func runTrials(ctx context.Context, e *Experiment, opts RunOptions, res *Result,
 		}
 	}
 
-	jobs := make(chan int)
-	var wg sync.WaitGroup
+	// The run's own start spacing (timing.go, Stagger), taken just before each trial starts.
+	stagger := rate.NewLimiter(rate.Every(res.Stagger), 1)
 	var mu sync.Mutex
 	done := 0
-	for range par {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				tr := runCrossed(ctx, e, i+1, run, dir, keep, opts.Discover, seed+uint64(i))
-				mu.Lock()
-				res.Trials[i] = tr
-				done++
-				if opts.Progress != nil {
-					opts.Progress(done, n)
+	// batch runs trials first+1 .. first+len(out) into out, par at a time.
+	batch := func(first int, out []TrialResult, progress func(done, total int)) error {
+		jobs := make(chan int)
+		var wg sync.WaitGroup
+		for range min(par, len(out)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range jobs {
+					if stagger.Wait(ctx) != nil {
+						continue // the run is cancelled: the feeder stops, and the error is returned below
+					}
+					n := first + i + 1
+					tr := runCrossed(ctx, e, n, run, dir, keep, opts.Discover, seed+uint64(n-1))
+					mu.Lock()
+					out[i] = tr
+					done++
+					if progress != nil {
+						progress(done, len(res.Trials))
+					}
+					mu.Unlock()
 				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for i := range n {
-		if ctx.Err() != nil {
-			break
+			}()
 		}
-		jobs <- i
+		for i := range out {
+			if ctx.Err() != nil {
+				break
+			}
+			jobs <- i
+		}
+		close(jobs)
+		wg.Wait()
+		return ctx.Err()
 	}
-	close(jobs)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	if err := batch(0, res.Trials, opts.Progress); err != nil {
 		return nil, err
 	}
 	for _, t := range res.Trials {
@@ -225,11 +243,22 @@ func runTrials(ctx context.Context, e *Experiment, opts RunOptions, res *Result,
 		}
 	}
 	res.Timing = judgeTimings(e, res.Trials)
+	// A verdict that stalls left with too few values to judge gets more trials, par at a time, until
+	// every such verdict is judged or the run has run n more: they count for timing only (TimingTrials),
+	// not in the class shares, which stay those of the n trials asked for.
+	for opts.Link == nil && len(res.TimingTrials) < n && needMoreTrials(res.Timing) {
+		more := make([]TrialResult, min(par, n-len(res.TimingTrials)))
+		if err := batch(n+len(res.TimingTrials), more, nil); err != nil {
+			return nil, err
+		}
+		res.TimingTrials = append(res.TimingTrials, more...)
+		res.Timing = judgeTimings(e, slices.Concat(res.Trials, res.TimingTrials))
+	}
 	if opts.Link != nil {
 		// The experiment's timing expectations are written for its own network, not this one.
 		for i := range res.Timing {
 			res.Timing[i].Judged, res.Timing[i].OK = false, true
-			res.Timing[i].Why = "not judged: the run's link is not the experiment's"
+			res.Timing[i].Why = "the run's link is not the experiment's"
 		}
 	}
 	res.Elapsed = time.Since(res.Started)

@@ -22,12 +22,15 @@ type Summary struct {
 	KCPGoClient string         `json:"kcp_go_client,omitempty"`
 	Capture     CaptureKind    `json:"capture"`
 	Parallel    int            `json:"parallel"`
+	StaggerMs   float64        `json:"stagger_ms"` // the least time between two trial starts (Stagger)
 	Started     time.Time      `json:"started"`
 	Seconds     float64        `json:"seconds"`
 	Classes     map[string]int `json:"classes"` // named and discovered classes (RunOptions.Discover)
 	// Discovered lists the classes the run named by a trial's signature, each with an example.
 	Discovered []DiscoveredClass `json:"discovered,omitempty"`
 	Failed     int               `json:"failed"`
+	// TimingTrials counts the trials run after the asked-for ones, for timing only (Result.TimingTrials).
+	TimingTrials int `json:"timing_trials,omitempty"`
 	// Crossed counts the attempts that another trial's datagram crossed (harness/crossed.go), run again;
 	// each trial lists its own.
 	Crossed int `json:"crossed"`
@@ -103,8 +106,8 @@ type TrialSummary struct {
 // Summary condenses the result for summary.json.
 func (r *Result) Summary() Summary {
 	s := Summary{Experiment: r.Experiment.ID, Title: r.Experiment.Title, Question: r.Experiment.Question,
-		KCPGo: KCPGoVersion(), Capture: r.Capture, Parallel: r.Parallel, Started: r.Started,
-		Seconds: r.Elapsed.Seconds(), Classes: r.Counts, Failed: len(r.Failed()),
+		KCPGo: KCPGoVersion(), Capture: r.Capture, Parallel: r.Parallel, StaggerMs: ms(r.Stagger), Started: r.Started,
+		Seconds: r.Elapsed.Seconds(), Classes: r.Counts, Failed: len(r.Failed()), TimingTrials: len(r.TimingTrials),
 		TimingFailed: len(r.TimingFailed()), Timing: r.Timing, Load: r.Load(), Crossed: len(r.Crossed())}
 	if r.KCPGoServer != "" || r.KCPGoClient != "" {
 		s.KCPGo = "server " + r.KCPGoServer + " × client " + r.KCPGoClient

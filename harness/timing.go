@@ -2,7 +2,6 @@ package harness
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -152,7 +151,7 @@ func (v Verdict) String() string {
 	}
 	switch {
 	case !v.Judged:
-		s += fmt.Sprintf(": not judged (fewer than %d trials)", MinJudged)
+		s += ": not judged: " + v.Why
 	case v.OK:
 		s += ": ok"
 	default:
@@ -182,17 +181,24 @@ type sample struct {
 	stalls  Stalls
 }
 
-// judge decides a timing expectation over the samples of one class. A value later than tolerance that
-// a stall of the process explains (the probe saw the process stalled, between the value's due time and
-// when it came, or for a Chained value at any time since the session started, for at least as long as
-// it was late) is the machine's, not kcp-go's: trials run at
-// once, so one stall delays the steps of every trial due in it, and such outliers come in clumps. The
-// rest must have their median within tolerance of Want, and at least MinShareWithin of them must lie
-// within tolerance. The probe cannot see every delay; the share leaves room for the ones it missed.
+// judge decides a timing expectation over the samples of one class. What a stall of the process can
+// and cannot do decides which values are evidence about kcp-go:
+//   - a stall only delays: a value early beyond tolerance is kcp-go's, whatever the machine did;
+//   - a stall delays a value by at most its own length, and only one in the value's own window (see
+//     sample.stallFor): a value later than tolerance by no more than that is the machine's, carries no
+//     evidence either way, and is left out;
+//   - a changed kcp-go constant moves every value, stalled or not, so the values left (within
+//     tolerance, or later than any stall in their window explains) carry the protocol's own timing.
+//
+// The values left must be at least MinJudged, have their median within tolerance of Want, and at least
+// MinShareWithin of them must lie within tolerance (the probe cannot see every delay; the share leaves
+// room for the ones it missed). With fewer, the verdict is not judged and says why, with the stalls
+// that left the values out. Runs stagger their trials' starts (Stagger) so that one stall does not
+// cover every trial's window.
 func judge(class string, t Timing, samples []sample) Verdict {
 	tol := Tolerance(t.Want)
 	v := Verdict{Class: class, Timing: t.Name, WantMs: ms(t.Want), TolMs: ms(tol), N: len(samples)}
-	var judged []time.Duration
+	var judged, explainedBy []time.Duration
 	for _, s := range samples {
 		d := s.got - t.Want
 		if d >= -tol && d <= tol {
@@ -200,16 +206,12 @@ func judge(class string, t Timing, samples []sample) Verdict {
 			judged = append(judged, s.got)
 			continue
 		}
-		due := s.at - s.got + t.Want // when the event was due
-		from := min(due, s.at) - tol
-		if t.Chained {
-			from = math.MinInt64 // every stall since the session started (its first tick is due at its start)
-		}
-		o := Outlier{Trial: s.trial, Got: s.got, GotMs: ms(s.got), Stall: s.stalls.Within(from, max(due, s.at))}
+		o := Outlier{Trial: s.trial, Got: s.got, GotMs: ms(s.got), Stall: s.stallFor(t)}
 		o.StallMs = ms(o.Stall)
 		o.Explained = d > tol && o.Stall >= d-tol
 		if o.Explained {
 			v.Explained++
+			explainedBy = append(explainedBy, o.Stall)
 		} else {
 			judged = append(judged, s.got)
 		}
@@ -220,6 +222,11 @@ func judge(class string, t Timing, samples []sample) Verdict {
 	v.Judged = len(judged) >= MinJudged
 	v.OK = true
 	if !v.Judged {
+		v.Why = fmt.Sprintf("%d value(s) left to judge, at least %d needed", len(judged), MinJudged)
+		if v.Explained > 0 {
+			v.Why += fmt.Sprintf("; %d of %d late by no more than the process stalled in their own window (%s)",
+				v.Explained, v.N, spread(explainedBy))
+		}
 		return v
 	}
 	var why []string
@@ -232,6 +239,68 @@ func judge(class string, t Timing, samples []sample) Verdict {
 	v.OK, v.Why = len(why) == 0, strings.Join(why, "; ")
 	return v
 }
+
+// needMoreTrials reports whether a verdict was left with too few values to judge by stalls of the
+// process: it had MinJudged values, and values a stall explains were left out. More trials, in quieter
+// windows, can judge it; a class with few trials cannot be helped that way.
+func needMoreTrials(vs []Verdict) bool {
+	for _, v := range vs {
+		if !v.Judged && v.Explained > 0 && v.N >= MinJudged {
+			return true
+		}
+	}
+	return false
+}
+
+// stallFor returns how long the process was stalled in the window where a stall can have delayed the
+// sample's value: from its due time (less tolerance) to the value; for a Chained value, from its
+// session's start, whose first update tick is due at the trace's origin, since a late tick delays every
+// later one. A stall outside that window delays nothing the value depends on, and a stall in it
+// accounts for at most its own length.
+func (s sample) stallFor(t Timing) time.Duration {
+	tol := Tolerance(t.Want)
+	due := s.at - s.got + t.Want // when the event was due
+	from := min(due, s.at) - tol
+	if t.Chained {
+		from = -tol
+	}
+	return s.stalls.Within(from, max(due, s.at))
+}
+
+// spread renders the range of some stalls, e.g. "stalls of 35.1-42.3ms".
+func spread(ds []time.Duration) string {
+	lo, hi := slices.Min(ds), slices.Max(ds)
+	if lo == hi {
+		return fmt.Sprintf("stalls of %.1fms", ms(lo))
+	}
+	return fmt.Sprintf("stalls of %.1f-%.1fms", ms(lo), ms(hi))
+}
+
+// Stagger is how far apart a run of par trials at once starts its trials, so that one stall of the
+// process (up to staggerStall) falls in the timing windows of at most a quarter of the trials in flight
+// and the rest carry kcp-go's own timing (see judge): a window is the longest Chained expectation
+// (a tick timed from the session's start) plus the stall. It is at least the process's own start
+// spacing and at most maxStagger, which bounds what staggering adds to a run.
+func Stagger(e *Experiment, par int) time.Duration {
+	var window time.Duration
+	for _, c := range e.Classes {
+		for _, t := range c.timings(e) {
+			if t.Chained {
+				window = max(window, t.Want+Tolerance(t.Want))
+			}
+		}
+	}
+	s := 4 * (window + staggerStall) / time.Duration(max(par, 1))
+	return min(max(s, startSpacing), maxStagger)
+}
+
+const (
+	// staggerStall is the longest stall Stagger spreads trials against: the stalled-machine test's
+	// longest (TestStalledMachine freezes the process for 30-80 ms).
+	staggerStall = 80 * time.Millisecond
+	// maxStagger bounds the spacing of a run's starts.
+	maxStagger = 50 * time.Millisecond
+)
 
 // median returns the median of vals (the mean of the middle two for an even count), 0 for none.
 func median(vals []time.Duration) time.Duration {

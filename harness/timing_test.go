@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"context"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -205,4 +207,116 @@ func TestResultLoad(t *testing.T) {
 	assert.Equal(t, "machine load: the process stalled longer than 4ms in 2 of 4 trials (longest 70.0ms, trial 2); 1 timed value(s) outside tolerance",
 		res.Load().String())
 	assert.Empty(t, (&Result{Trials: res.Trials[:1]}).Load().String())
+}
+
+// TestJudgeSeesAUniformShiftThroughStalls simulates what the busy-machine rule must hold to: a run of
+// 20 trials at once, started Stagger apart, in a process frozen for 30-80 ms at random moments (every
+// 0.3-1.4 s, as TestStalledMachine does). Each trial's client ticks at its session's start and every
+// interval after the previous tick ran, so a stall that covers a tick's due time delays it and every
+// later one. At kcp-go's 100 ms the verdict must be judged and hold; with the interval 25 ms longer (a
+// uniform shift, a changed kcp-go) it must be judged and fail, for every seed.
+func TestJudgeSeesAUniformShiftThroughStalls(t *testing.T) {
+	t.Parallel()
+	e := &Experiment{Classes: []Class{{Name: "delivered", Ladder: Ladder{Push(C2S), Ack(C2S).At(100 * time.Millisecond)}}}}
+	const par = 20
+	stagger := Stagger(e, par)
+	require.Greater(t, stagger, 4*(100*time.Millisecond+staggerStall)/par-time.Millisecond, "the stagger spreads a stall over a quarter of the trials")
+	tests := []struct {
+		name     string
+		interval time.Duration
+		ok       bool
+	}{
+		{"kcp-go's 100 ms", 100 * time.Millisecond, true},
+		{"shifted by 25 ms", 125 * time.Millisecond, false},
+		{"shifted by 50 ms", 150 * time.Millisecond, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for seed := range uint64(300) {
+				rng := rand.New(rand.NewPCG(seed, 14))
+				// The process's stalls over the run, in run time.
+				var stalls Stalls
+				for at := time.Duration(rng.IntN(1400)) * time.Millisecond; at < 3*time.Second; at += time.Duration(300+rng.IntN(1100)) * time.Millisecond {
+					stalls = append(stalls, Stall{From: at, To: at + time.Duration(30+rng.IntN(51))*time.Millisecond})
+				}
+				samples := make([]sample, par)
+				for i := range samples {
+					start := time.Duration(i) * stagger
+					own := make(Stalls, len(stalls)) // relative to the trial's start
+					for j, st := range stalls {
+						own[j] = Stall{From: st.From - start, To: st.To - start}
+					}
+					tick := own.delayed(0)
+					tick = own.delayed(tick + tc.interval) // the tick that ACKs the response
+					samples[i] = sample{trial: i + 1, got: tick, at: tick, stalls: own}
+				}
+				v := judge("delivered", tickTiming, samples)
+				require.True(t, v.Judged, "seed %d: %s", seed, v)
+				require.Equal(t, tc.ok, v.OK, "seed %d: %s", seed, v)
+			}
+		})
+	}
+}
+
+// delayed returns when a timer due at due fires in a process with these stalls: at the end of the stall
+// that covers it, if any.
+func (s Stalls) delayed(due time.Duration) time.Duration {
+	for _, st := range s {
+		if st.From <= due && due < st.To {
+			return st.To
+		}
+	}
+	return due
+}
+
+// TestRunTopsUpTimingStallsLeftUnjudged: when stalls of the process explain so many values that too
+// few are left to judge, the run runs more trials, par at a time and at most as many as it was asked
+// for, until the verdict is judged; they count for timing only, not in the class shares.
+func TestRunTopsUpTimingStallsLeftUnjudged(t *testing.T) {
+	t.Parallel()
+	class := Class{Name: "ticked", Ladder: Ladder{Ack(C2S).At(100 * time.Millisecond)}}
+	e := &Experiment{ID: "fake", Classes: []Class{class}}
+	tests := []struct {
+		name      string
+		stalled   int // trials, counted from 1, whose tick a stall (90-150 ms) delayed by 40 ms
+		tick      float64
+		extra     int
+		judged    bool
+		timingOK  bool
+		counted   int
+		whyPrefix string
+	}{
+		{"quiet trials are judged at once", 0, 100.3, 0, true, true, 10, ""},
+		{"stalled trials get one more round", 8, 100.3, 4, true, true, 10, ""},
+		{"a shift is judged in the quiet round", 8, 125.3, 4, true, false, 10, ""},
+		{"at most as many more as asked for", 100, 100.3, 10, false, true, 10, "0 value(s) left to judge"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res := &Result{Experiment: e, Parallel: 4, Stagger: startSpacing, Trials: make([]TrialResult, 10), Counts: map[string]int{}}
+			run := func(_ context.Context, n int, _ uint64) (*Trace, error) {
+				tr := &Trace{Trial: n, Segments: []Seg{seg(C2S, kcpwire.CmdAck, 0, 1, 0, msf(tc.tick))}}
+				if n <= tc.stalled {
+					tr.Segments[0].Time += msf(40)
+					tr.Stalls = Stalls{{From: msf(90), To: msf(150)}}
+				}
+				return tr, nil
+			}
+			got, err := runTrials(context.Background(), e, RunOptions{}, res, run)
+			require.NoError(t, err)
+			require.Len(t, got.Timing, 1)
+			v := got.Timing[0]
+			assert.Len(t, got.TimingTrials, tc.extra)
+			assert.Equal(t, tc.judged, v.Judged, v.String())
+			assert.Equal(t, tc.timingOK, v.OK, v.String())
+			assert.Equal(t, tc.counted, got.Counts[class.Name], "timing-only trials are not counted")
+			assert.Equal(t, 10+tc.extra, v.N)
+			assert.True(t, strings.HasPrefix(v.Why, tc.whyPrefix), v.Why)
+			if !tc.judged {
+				assert.Contains(t, v.String(), "late by no more than the process stalled in their own window (stalls of 50.3ms)", "the part of the stall in each value's own window")
+			}
+		})
+	}
 }

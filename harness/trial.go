@@ -187,7 +187,10 @@ func trialSockets(listen func() (*net.UDPConn, netip.AddrPort, error)) (srv, cli
 // stalls the process for tens of milliseconds (measured: 35 ms for 160 trials started together), and
 // kcp-go schedules each update tick one interval after the previous one ran, so a late first tick
 // delays every later one. Spaced 2 ms apart, 160 trials start within a third of a second.
-var startPacer = rate.NewLimiter(rate.Every(2*time.Millisecond), 1)
+var startPacer = rate.NewLimiter(rate.Every(startSpacing), 1)
+
+// startSpacing is the least time between the starts of two trials of this process.
+const startSpacing = 2 * time.Millisecond
 
 // RunTrial runs one trial of e with fresh loopback ports and returns its trace. When e has a Link, the
 // datagrams between the peers go through it, its random decisions drawn from seed. An error means the

@@ -151,7 +151,7 @@ func timing(r *harness.Result) string {
 		verdict := "ok"
 		switch {
 		case !v.Judged:
-			verdict = "too few to judge"
+			verdict = "not judged: " + v.Why
 		case !v.OK:
 			verdict = "**failed**: " + v.Why
 		}

@@ -212,6 +212,9 @@ func printSummary(w io.Writer, res *harness.Result, summaryPath string) {
 	if res.Experiment.Answer != nil {
 		fmt.Fprintf(w, "  answer: %s\n", res.Experiment.Answer(res))
 	}
+	if k := len(res.TimingTrials); k > 0 {
+		fmt.Fprintf(w, "  %d more trial(s) for timing only: stalls of the process had left too few values to judge\n", k)
+	}
 	for _, v := range res.Timing {
 		if !v.OK || len(v.Outliers) > 0 {
 			fmt.Fprintf(w, "  timing %s\n", v)
