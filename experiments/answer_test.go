@@ -32,7 +32,7 @@ func answerRun(e *harness.Experiment, counts []classCount, failed int, trace fun
 			if trace != nil {
 				tr = trace(cc.class)
 			}
-			add(harness.TrialResult{Class: cc.class.Name, Trace: tr})
+			add(harness.TrialResult{Class: cc.class, Trace: tr})
 			r.Counts[cc.class.Name]++
 		}
 	}
@@ -73,7 +73,7 @@ var answerCases = []struct {
 	{name: "p004-keepalive", id: "p004-keepalive",
 		counts: []classCount{{keepaliveIdleClosed, 3}, {keepaliveHung, 2}, {keepaliveAckedAtOnce, 1}, {keepaliveAckAfterRTO, 1}}, failed: 1,
 		trace: func(c harness.Class) *harness.Trace {
-			if c.Name == keepaliveHung.Name {
+			if c.Is(keepaliveHung) {
 				return &harness.Trace{Accepts: 1, ServerErr: []error{errHTTPHung}}
 			}
 			return &harness.Trace{Accepts: 1, ServerErr: []error{nil}}
@@ -99,7 +99,7 @@ var answerCases = []struct {
 		wants: []string{"in 5 of 7 trials the new conv's"}},
 	{name: "server-restart", id: "server-restart", counts: []classCount{{serverRestartAckedNotDelivered, 3}, {serverRestartSentAgain, 2}}, failed: 1,
 		trace: func(c harness.Class) *harness.Trace {
-			if c.Name == serverRestartSentAgain.Name {
+			if c.Is(serverRestartSentAgain) {
 				return &harness.Trace{Accepts: 2, ServerErr: []error{nil, os.ErrDeadlineExceeded}, TornDown: []bool{false, false}}
 			}
 			return &harness.Trace{Accepts: 2, ServerErr: []error{nil, nil}, TornDown: []bool{false, true}}
@@ -110,7 +110,7 @@ var answerCases = []struct {
 // phantomIn gives the trials of class c a second accepted session (a phantom), the others one.
 func phantomIn(c harness.Class) func(harness.Class) *harness.Trace {
 	return func(x harness.Class) *harness.Trace {
-		if x.Name == c.Name {
+		if x.Is(c) {
 			return &harness.Trace{Accepts: 2}
 		}
 		return &harness.Trace{Accepts: 1}

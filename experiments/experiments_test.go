@@ -195,7 +195,7 @@ func describe(res *harness.Result) string {
 	for _, c := range res.Experiment.Classes {
 		k := res.Count(c)
 		fmt.Fprintf(&b, "class %q: %d/%d (%.0f%%)\n", c.Name, k, n, 100*float64(k)/float64(n))
-		if ex := res.Example(c.Name); ex != nil {
+		if ex := res.Example(c); ex != nil {
 			fmt.Fprintf(&b, "  e.g. trial %d, %d accepted session(s):\n", ex.Trial, ex.Trace.Accepts)
 			for _, line := range strings.Split(strings.TrimRight(ex.Trace.Ladder(), "\n"), "\n") {
 				b.WriteString("    " + line + "\n")

@@ -119,10 +119,6 @@ func verifyWithTshark(t *testing.T, res *harness.Result) {
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark is not on PATH, so the pcapng files are not cross-checked: install it (Debian/Ubuntu: apt-get install tshark; make deps does)")
 	}
-	classes := map[string]harness.Class{}
-	for _, c := range res.Experiment.Classes {
-		classes[c.Name] = c
-	}
 	var trials []harness.TrialResult
 	for _, tr := range res.Trials {
 		if tr.Err == nil && tr.Pcapng != "" {
@@ -138,9 +134,9 @@ func verifyWithTshark(t *testing.T, res *harness.Result) {
 		return
 	}
 	for i, tr := range trials {
-		if err := onTheWire(classes[tr.Class].Ladder).Match(ladders[i]); err != nil {
+		if err := onTheWire(tr.Class.Ladder).Match(ladders[i]); err != nil {
 			t.Errorf("trial %d (%s): tshark's decoding of %s does not show its class's ladder:\n%v",
-				tr.Trial, tr.Class, keep(t, res.Experiment.ID, tr.Pcapng), err)
+				tr.Trial, tr.Class.Name, keep(t, res.Experiment.ID, tr.Pcapng), err)
 		}
 	}
 }

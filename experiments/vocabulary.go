@@ -567,7 +567,7 @@ func serverRoleEnded(n int, want ...string) harness.Check {
 // class c, and how many trials had one.
 func percentile(r *harness.Result, c harness.Class, m harness.Measure, p float64) (float64, int) {
 	var vs []float64
-	for _, t := range r.Of(c.Name) {
+	for _, t := range r.Of(c) {
 		if t.Trace == nil {
 			continue
 		}
@@ -660,7 +660,7 @@ func readsTimedOut(side harness.Side, want int) harness.Check {
 // medianOf returns the median of a measure over a class's trials, and how many trials had a value.
 func medianOf(r *harness.Result, c harness.Class, m harness.Measure) (float64, int) {
 	var vals []float64
-	for _, t := range r.Of(c.Name) {
+	for _, t := range r.Of(c) {
 		if v, ok := m.Fn(t.Trace); ok {
 			vals = append(vals, v)
 		}

@@ -81,10 +81,10 @@ func syntheticResult() *harness.Result {
 	return &harness.Result{
 		Experiment: e, Capture: harness.CaptureTap, Parallel: 4, Started: t0, Elapsed: 1234 * time.Millisecond, Seed: 42,
 		Trials: []harness.TrialResult{
-			{Trial: 1, Class: synDelivered.Name, Trace: delivered(1), Pcapng: "out/syn/trial-001.pcapng"},
-			{Trial: 2, Class: synDelivered.Name, Trace: delivered(2), Pcapng: "out/syn/trial-002.pcapng",
+			{Trial: 1, Class: synDelivered, Trace: delivered(1), Pcapng: "out/syn/trial-001.pcapng"},
+			{Trial: 2, Class: synDelivered, Trace: delivered(2), Pcapng: "out/syn/trial-002.pcapng",
 				Crossed: []harness.CrossedRun{{Crossing: harness.Crossing{By: "other trial 9", Conv: 7, Datagram: 2}}}},
-			{Trial: 3, Class: synLost.Name, Trace: lost, Pcapng: "out/syn/trial-003.pcapng"},
+			{Trial: 3, Class: synLost, Trace: lost, Pcapng: "out/syn/trial-003.pcapng"},
 			{Trial: 4, Err: errors.New("trial 4 fits no class"), Trace: delivered(4)},
 		},
 		Counts: map[string]int{synDelivered.Name: 2, synLost.Name: 1, synNever.Name: 0},
