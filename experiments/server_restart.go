@@ -64,7 +64,7 @@ var (
 	serverRestartChecks = []harness.Check{
 		harness.AcceptedSessions(2),
 		serverReadNothing(2),
-		serverRoleEnded(2, "timeout", "torn down"), // its 1 s Read deadline and the trial's end are close
+		serverRoleEnded(2, harness.OutcomeTimeout, harness.OutcomeTornDown), // its 1 s Read deadline and the trial's end are close
 		serverRestartClientTimedOut(),
 	}
 )
