@@ -101,7 +101,7 @@ func TestLiveMatchesTapOnP003(t *testing.T) {
 		after := kcp.DefaultSnmp.Copy()
 		class, err := harness.Classify(e, tr)
 		require.NoError(t, err)
-		classes[class]++
+		classes[class.Name]++
 
 		sameDatagrams(t, tr.Datagrams, both.liveDgs)
 		assert.Zero(t, both.liveStat.Dropped+both.liveStat.IfDropped, "libpcap drops")

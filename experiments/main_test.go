@@ -11,12 +11,12 @@ import (
 )
 
 // testOut holds the trials' pcapng files for as long as the test process runs: TestExperiments writes
-// them, TestTsharkDecodesEveryTrial reads them.
+// them, and its tshark subtests read them.
 var testOut string
 
 // TestMain lets `go test ./experiments -run p003` select experiments by id: every experiment is a
-// subtest of TestExperiments (and of TestTsharkDecodesEveryTrial), so a -run pattern that names
-// experiment ids but no test function is turned into those tests' subtests. It also lets every
+// subtest of TestExperiments, so a -run pattern that names
+// experiment ids but no test function is turned into that test's subtests. It also lets every
 // experiment run at once: they wait on timers and sockets, not on the CPU, so unless -parallel is
 // given, as many subtests run in parallel as there are experiments.
 func TestMain(m *testing.M) {
@@ -51,7 +51,7 @@ func experimentPattern(pat string) (string, bool) {
 	}
 	for _, e := range All() {
 		if re.MatchString(e.ID) {
-			return "^(TestExperiments|TestTsharkDecodesEveryTrial)$/" + pat, true
+			return "^TestExperiments$/" + pat, true
 		}
 	}
 	return "", false

@@ -61,8 +61,8 @@ func init() {
 
 func nocwndAnswer(r *harness.Result) string {
 	n, delivered, phantom := len(r.Trials), 0, 0
-	for _, t := range r.Trials {
-		if t.Err == nil && (t.Class == nocwndAckAtOnce.Name || t.Class == nocwndAckAtTick.Name || t.Class == closeLaterSession.Name) {
+	for _, c := range []harness.Class{nocwndAckAtOnce, nocwndAckAtTick, closeLaterSession} {
+		for _, t := range r.Of(c) {
 			delivered++
 			if t.Trace.Accepts > 1 {
 				phantom++

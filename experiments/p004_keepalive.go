@@ -3,6 +3,7 @@ package experiments
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"kcplab/harness"
 )
@@ -79,13 +80,12 @@ func init() {
 
 func keepaliveAnswer(r *harness.Result) string {
 	acked, hung := 0, 0
-	for _, t := range r.Trials {
-		if t.Err != nil || t.Class == "" {
-			continue
-		}
-		acked++
-		if len(t.Trace.ServerErr) > 0 && errors.Is(t.Trace.ServerErr[0], errHTTPHung) {
-			hung++
+	for _, c := range append(slices.Clone(r.Experiment.Classes), r.Discovered()...) {
+		for _, t := range r.Of(c) {
+			acked++
+			if len(t.Trace.ServerErr) > 0 && errors.Is(t.Trace.ServerErr[0], errHTTPHung) {
+				hung++
+			}
 		}
 	}
 	return fmt.Sprintf("ACKed: in %d of %d trials the client, whose session lives on, ACKed the response and nothing was retransmitted; "+

@@ -45,7 +45,7 @@ var (
 		Ladder:      append(firstExchange(), firstExchange()...), // each session's exchange (told apart by conv: portReuseTwoConvs)
 		Checks: []harness.Check{
 			harness.AcceptedSessions(2),
-			serverRoleEnded(1, "closed"),
+			serverRoleEnded(1, harness.OutcomeClosed),
 			portReuseOldReadClosed(),
 			portReuseNewSessionEchoed(),
 			portReuseTwoConvs(),

@@ -64,7 +64,7 @@ var (
 	serverRestartChecks = []harness.Check{
 		harness.AcceptedSessions(2),
 		serverReadNothing(2),
-		serverRoleEnded(2, "timeout", "torn down"), // its 1 s Read deadline and the trial's end are close
+		serverRoleEnded(2, harness.OutcomeTimeout, harness.OutcomeTornDown), // its 1 s Read deadline and the trial's end are close
 		serverRestartClientTimedOut(),
 	}
 )
@@ -182,7 +182,7 @@ func serverRestartAnswer(r *harness.Result) string {
 	c, again := serverRestartAckedNotDelivered, serverRestartSentAgain
 	ack, _ := percentile(r, c, serverRestartAckGap, 50)
 	timedOut := 0
-	for _, t := range append(r.Of(c.Name), r.Of(again.Name)...) {
+	for _, t := range append(r.Of(c), r.Of(again)...) {
 		if tr := t.Trace; tr != nil && len(tr.ServerErr) >= 2 && harness.IsTimeout(tr.ServerErr[1]) && !(len(tr.TornDown) >= 2 && tr.TornDown[1]) {
 			timedOut++
 		}

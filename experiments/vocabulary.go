@@ -544,20 +544,24 @@ func isEvent(side harness.Side, kind harness.EventKind, session int) func(harnes
 	return func(e harness.Event) bool { return e.Side == side && e.Kind == kind && e.Session == session }
 }
 
-// serverRoleEnded checks how server#n's role ended: with an error of one of the classes want
-// (harness.ErrClass: "timeout", "closed", or the message; "ok" for none), or torn down by the trial
-// ("torn down").
-func serverRoleEnded(n int, want ...string) harness.Check {
-	return harness.Check{Name: fmt.Sprintf("server#%d's role ended %s", n, strings.Join(want, " or ")), Fn: func(tr *harness.Trace) error {
-		if len(tr.ServerErr) < n {
+// serverRoleEnded checks that server#n's role ended with one of the outcomes want
+// (harness.Trace.ServerOutcome: an error's outcome, or torn down by the trial).
+func serverRoleEnded(n int, want ...harness.Outcome) harness.Check {
+	names := make([]string, len(want))
+	for i, o := range want {
+		names[i] = o.String()
+	}
+	return harness.Check{Name: fmt.Sprintf("server#%d's role ended %s", n, strings.Join(names, " or ")), Fn: func(tr *harness.Trace) error {
+		got, ok := tr.ServerOutcome(n)
+		if !ok {
 			return fmt.Errorf("only %d session(s) accepted", len(tr.ServerErr))
 		}
-		got := harness.ErrClass(tr.ServerErr[n-1])
-		if n-1 < len(tr.TornDown) && tr.TornDown[n-1] {
-			got = "torn down"
-		}
 		if !slices.Contains(want, got) {
-			return fmt.Errorf("it ended %s (%v)", got, tr.ServerErr[n-1])
+			how := harness.ErrClass(tr.ServerErr[n-1]) // the message, for an error of no named outcome
+			if got == harness.OutcomeTornDown {
+				how = got.String()
+			}
+			return fmt.Errorf("it ended %s (%v)", how, tr.ServerErr[n-1])
 		}
 		return nil
 	}}
@@ -567,7 +571,7 @@ func serverRoleEnded(n int, want ...string) harness.Check {
 // class c, and how many trials had one.
 func percentile(r *harness.Result, c harness.Class, m harness.Measure, p float64) (float64, int) {
 	var vs []float64
-	for _, t := range r.Of(c.Name) {
+	for _, t := range r.Of(c) {
 		if t.Trace == nil {
 			continue
 		}
@@ -660,7 +664,7 @@ func readsTimedOut(side harness.Side, want int) harness.Check {
 // medianOf returns the median of a measure over a class's trials, and how many trials had a value.
 func medianOf(r *harness.Result, c harness.Class, m harness.Measure) (float64, int) {
 	var vals []float64
-	for _, t := range r.Of(c.Name) {
+	for _, t := range r.Of(c) {
 		if v, ok := m.Fn(t.Trace); ok {
 			vals = append(vals, v)
 		}

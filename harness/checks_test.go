@@ -1,8 +1,10 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -30,6 +32,39 @@ func TestIsTimeoutSeesThroughWrapping(t *testing.T) {
 	assert.Equal(t, "timeout", ErrClass(wrappedTimeout))
 	assert.Equal(t, "EOF", ErrClass(io.EOF))
 	assert.Equal(t, "closed", ErrClass(io.ErrClosedPipe))
+}
+
+func TestOutcomes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err      error
+		outcome  Outcome
+		errClass string
+	}{
+		{nil, OutcomeOK, "ok"},
+		{wrappedTimeout, OutcomeTimeout, "timeout"},
+		{fmt.Errorf("read: %w", io.EOF), OutcomeEOF, "EOF"},
+		{io.ErrClosedPipe, OutcomeClosed, "closed"},
+		{fmt.Errorf("write: %w", net.ErrClosed), OutcomeClosed, "closed"},
+		{errors.New("boom"), OutcomeOther, "boom"},
+	} {
+		t.Run(tc.errClass, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tc.outcome, OutcomeOf(tc.err))
+			assert.Equal(t, tc.errClass, ErrClass(tc.err))
+		})
+	}
+	tr := &Trace{ServerErr: []error{nil, wrappedTimeout, wrappedTimeout}, TornDown: []bool{false, false, true}}
+	for n, want := range map[int]Outcome{1: OutcomeOK, 2: OutcomeTimeout, 3: OutcomeTornDown} {
+		got, ok := tr.ServerOutcome(n)
+		assert.True(t, ok, "server#%d", n)
+		assert.Equal(t, want, got, "server#%d", n)
+	}
+	for _, n := range []int{0, 4} {
+		_, ok := tr.ServerOutcome(n)
+		assert.False(t, ok, "server#%d", n)
+	}
+	assert.Equal(t, "torn down", OutcomeTornDown.String())
 }
 
 // exchange is a p003-like trace: request, ACK, response, ACK, and the application events behind it.

@@ -69,10 +69,10 @@ func TestCrossedTrialRunsAgain(t *testing.T) {
 				if tc.wantFailed {
 					var c Crossing
 					require.ErrorAs(t, tr.Err, &c)
-					assert.Empty(t, tr.Class)
+					assert.Empty(t, tr.Class.Name)
 				} else {
 					assert.NoError(t, tr.Err)
-					assert.Equal(t, "answered", tr.Class)
+					assert.Equal(t, "answered", tr.Class.Name)
 				}
 			}
 			if !tc.wantFailed {

@@ -105,7 +105,7 @@ func appOutcome(tr *Trace, side capture.Side, session int) string {
 }
 
 // discover names a trial that fits no class by its signature, with the invariants it breaks.
-func discover(e *Experiment, tr *Trace) string {
+func discover(e *Experiment, tr *Trace) Class {
 	name := DiscoveredPrefix + Signature(tr)
 	var broken []string
 	for _, inv := range e.Invariants {
@@ -116,5 +116,5 @@ func discover(e *Experiment, tr *Trace) string {
 	if len(broken) > 0 {
 		name += "; breaks: " + strings.Join(broken, "; ")
 	}
-	return name
+	return Class{Name: name}
 }

@@ -98,20 +98,65 @@ func IsTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout() || plainTimeout(err) // plainTimeout: kcpcompat_timeout_*.go
 }
 
-// ErrClass names an error the way the results talk about it: "timeout", "EOF", "closed", or the message.
-func ErrClass(err error) string {
+// Outcome is how a call or a role ended, as the results talk about it.
+type Outcome uint8
+
+// Outcomes of a call or a role.
+const (
+	OutcomeOK       Outcome = iota // no error
+	OutcomeTimeout                 // a deadline (IsTimeout)
+	OutcomeEOF                     // io.EOF
+	OutcomeClosed                  // io.ErrClosedPipe or net.ErrClosed
+	OutcomeOther                   // any other error
+	OutcomeTornDown                // a role the trial's teardown ended (Trace.ServerOutcome), whatever it returned
+)
+
+var outcomeNames = [...]string{"ok", "timeout", "EOF", "closed", "other", "torn down"}
+
+// String returns "ok", "timeout", "EOF", "closed", "other" or "torn down".
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return fmt.Sprintf("Outcome(%d)", uint8(o))
+}
+
+// OutcomeOf is the outcome of a call or a role that returned err.
+func OutcomeOf(err error) Outcome {
 	switch {
 	case err == nil:
-		return "ok"
+		return OutcomeOK
 	case IsTimeout(err):
-		return "timeout"
+		return OutcomeTimeout
 	case errors.Is(err, io.EOF):
-		return "EOF"
+		return OutcomeEOF
 	case errors.Is(err, io.ErrClosedPipe), errors.Is(err, net.ErrClosed):
-		return "closed"
+		return OutcomeClosed
 	default:
-		return err.Error()
+		return OutcomeOther
 	}
+}
+
+// ErrClass names an error the way the results talk about it: its outcome ("ok", "timeout", "EOF",
+// "closed"), or for any other error its message.
+func ErrClass(err error) string {
+	if o := OutcomeOf(err); o != OutcomeOther {
+		return o.String()
+	}
+	return err.Error()
+}
+
+// ServerOutcome returns how server#n's role ended (1-based, in accept order): OutcomeTornDown when the
+// trial's teardown ended it, else the outcome of the error it returned. ok is false when fewer than n
+// sessions were accepted.
+func (tr *Trace) ServerOutcome(n int) (o Outcome, ok bool) {
+	if n < 1 || n > len(tr.ServerErr) {
+		return 0, false
+	}
+	if n-1 < len(tr.TornDown) && tr.TornDown[n-1] {
+		return OutcomeTornDown, true
+	}
+	return OutcomeOf(tr.ServerErr[n-1]), true
 }
 
 // eventLog collects the events of one trial; safe for concurrent use.

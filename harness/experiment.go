@@ -86,6 +86,10 @@ type Class struct {
 	Timings     []Timing // timing expectations of this class only
 }
 
+// Is reports whether c and o are the same class. A class is known by its name: the names of an
+// experiment's classes are distinct, and a discovered class's name is its signature.
+func (c Class) Is(o Class) bool { return c.Name == o.Name }
+
 // Check is a named predicate on a trace; Fn returns nil when the trace satisfies it.
 type Check struct {
 	Name string

@@ -33,12 +33,12 @@ func KCPGoVersion() string {
 // Annotations builds the pcapng comments of a trial: the experiment, trial, class and every application
 // event in the section comment, and each event again on the packet nearest to it in time (the last one
 // at or before the event; the first one for events before any traffic).
-func Annotations(e *Experiment, tr *Trace, class string, failure error) pcapfile.Annotations {
+func Annotations(e *Experiment, tr *Trace, class Class, failure error) pcapfile.Annotations {
 	var b strings.Builder
 	fmt.Fprintf(&b, "kcplab experiment %s trial %d: %s\n", e.ID, tr.Trial, e.Title)
 	fmt.Fprintf(&b, "question: %s\n", e.Question)
-	if class != "" {
-		fmt.Fprintf(&b, "class: %s\n", class)
+	if class.Name != "" {
+		fmt.Fprintf(&b, "class: %s\n", class.Name)
 	}
 	if failure != nil {
 		fmt.Fprintf(&b, "FAILED: %v\n", failure)
@@ -137,6 +137,6 @@ func nearestBefore(dgs []capture.Datagram, t time.Time) int {
 	return best
 }
 
-func writeTrialPcapng(path string, e *Experiment, tr *Trace, class string, failure error) error {
+func writeTrialPcapng(path string, e *Experiment, tr *Trace, class Class, failure error) error {
 	return pcapfile.WritePcapngFile(path, tr.Datagrams, Annotations(e, tr, class, failure))
 }

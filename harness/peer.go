@@ -121,20 +121,20 @@ var replyOp = map[string]string{"listen": "ready", "dial": "ready", "settle": "s
 // PeerError is an error a peer reported, rebuilt so that IsTimeout, ErrClass and errors.Is(io.EOF,
 // io.ErrClosedPipe, net.ErrClosed) see what they saw in the peer.
 type PeerError struct {
-	Class string // "timeout", "EOF", "closed" or "other"
+	Class Outcome // OutcomeTimeout, OutcomeEOF, OutcomeClosed or OutcomeOther
 	Msg   string
 }
 
 func (e *PeerError) Error() string   { return e.Msg }
-func (e *PeerError) Timeout() bool   { return e.Class == "timeout" }
-func (e *PeerError) Temporary() bool { return e.Class == "timeout" }
+func (e *PeerError) Timeout() bool   { return e.Class == OutcomeTimeout }
+func (e *PeerError) Temporary() bool { return e.Class == OutcomeTimeout }
 
-// Is matches io.EOF for "EOF" and io.ErrClosedPipe, net.ErrClosed for "closed".
+// Is matches io.EOF for OutcomeEOF and io.ErrClosedPipe, net.ErrClosed for OutcomeClosed.
 func (e *PeerError) Is(target error) bool {
 	switch e.Class {
-	case "EOF":
+	case OutcomeEOF:
 		return target == io.EOF
-	case "closed":
+	case OutcomeClosed:
 		return target == io.ErrClosedPipe || target == net.ErrClosed
 	}
 	return false
@@ -142,21 +142,25 @@ func (e *PeerError) Is(target error) bool {
 
 // errClassOf is the protocol's class of an error: "", "timeout", "EOF", "closed" or "other".
 func errClassOf(err error) string {
-	switch c := ErrClass(err); c {
-	case "ok":
-		return ""
-	case "timeout", "EOF", "closed":
-		return c
+	if o := OutcomeOf(err); o != OutcomeOK {
+		return o.String()
 	}
-	return "other"
+	return ""
 }
 
-// peerErr rebuilds an error from its class and message (nil for no class).
+// peerErr rebuilds an error from its protocol class and message (nil for no class, "" or "ok"; an
+// unknown class is OutcomeOther).
 func peerErr(class, msg string) error {
-	if class == "" || class == "ok" {
+	if class == "" || class == OutcomeOK.String() {
 		return nil
 	}
-	return &PeerError{Class: class, Msg: msg}
+	o := OutcomeOther
+	for _, c := range []Outcome{OutcomeTimeout, OutcomeEOF, OutcomeClosed} {
+		if class == c.String() {
+			o = c
+		}
+	}
+	return &PeerError{Class: o, Msg: msg}
 }
 
 func errMsg(err error) string {

@@ -46,9 +46,9 @@ const DefaultParallel = 20
 // TrialResult is one classified trial.
 type TrialResult struct {
 	Trial      int
-	Class      string // the matching class; "" when none matched
-	Discovered bool   // Class was named by the trial's Signature (RunOptions.Discover)
-	Err        error  // why the trial failed: run error, no or several classes, or a broken invariant
+	Class      Class // the matching class; the zero Class when none matched
+	Discovered bool  // Class was named by the trial's Signature (RunOptions.Discover)
+	Err        error // why the trial failed: run error, no or several classes, or a broken invariant
 	Trace      *Trace
 	Pcapng     string // path of the trial's capture file, if written
 	// Crossed lists the earlier attempts of this trial that another trial's datagram crossed (crossed.go).
@@ -64,7 +64,7 @@ type Result struct {
 	Started    time.Time
 	Elapsed    time.Duration
 	Trials     []TrialResult
-	Counts     map[string]int // per class name
+	Counts     map[string]int // per class name, as summary.json lists them (Count reads it)
 	Timing     []Verdict      // every timing expectation of every class, judged over the run's trials
 	// TimingTrials are trials run after Trials only because stalls of the process left a timing
 	// expectation with too few values to judge (needMoreTrials); they are classified and must fit a
@@ -111,13 +111,13 @@ func (r *Result) Failed() []TrialResult {
 	return out
 }
 
-// Discovered returns the names of the classes the run discovered, in order of their first trial.
-func (r *Result) Discovered() []string {
-	var out []string
+// Discovered returns the classes the run discovered, in order of their first trial.
+func (r *Result) Discovered() []Class {
+	var out []Class
 	seen := map[string]bool{}
 	for _, t := range r.Trials {
-		if t.Discovered && !seen[t.Class] {
-			seen[t.Class] = true
+		if t.Discovered && !seen[t.Class.Name] {
+			seen[t.Class.Name] = true
 			out = append(out, t.Class)
 		}
 	}
@@ -127,10 +127,10 @@ func (r *Result) Discovered() []string {
 // Count returns how many trials fell in class c.
 func (r *Result) Count(c Class) int { return r.Counts[c.Name] }
 
-// Example returns the first trial of a class, or nil.
-func (r *Result) Example(class string) *TrialResult {
+// Example returns the first successful trial of a class, or nil.
+func (r *Result) Example(class Class) *TrialResult {
 	for i := range r.Trials {
-		if r.Trials[i].Class == class && r.Trials[i].Err == nil {
+		if r.Trials[i].Class.Is(class) && r.Trials[i].Err == nil {
 			return &r.Trials[i]
 		}
 	}
@@ -138,10 +138,10 @@ func (r *Result) Example(class string) *TrialResult {
 }
 
 // Of returns the successful trials of a class.
-func (r *Result) Of(class string) []TrialResult {
+func (r *Result) Of(class Class) []TrialResult {
 	var out []TrialResult
 	for _, t := range r.Trials {
-		if t.Class == class && t.Err == nil {
+		if t.Class.Is(class) && t.Err == nil {
 			out = append(out, t)
 		}
 	}
@@ -238,8 +238,8 @@ func runTrials(ctx context.Context, e *Experiment, opts RunOptions, res *Result,
 		return nil, err
 	}
 	for _, t := range res.Trials {
-		if t.Class != "" {
-			res.Counts[t.Class]++
+		if t.Class.Name != "" {
+			res.Counts[t.Class.Name]++
 		}
 	}
 	res.Timing = judgeTimings(e, res.Trials)
@@ -349,7 +349,7 @@ func runOne(ctx context.Context, e *Experiment, n int, run trialFunc, dir string
 // Classify finds the one class a trace belongs to, by its wire pattern and application events, and
 // checks the experiment's invariants on it, including that no step the protocol cannot send early
 // came early. Time decides nothing else here: timing is judged over all the trials of a class.
-func Classify(e *Experiment, tr *Trace) (string, error) {
+func Classify(e *Experiment, tr *Trace) (Class, error) {
 	var matched []Class
 	var why []string
 	for _, c := range e.Classes {
@@ -365,12 +365,12 @@ func Classify(e *Experiment, tr *Trace) (string, error) {
 			errs = append(errs, fmt.Errorf("invariant %q broken: %w", inv.Name, err))
 		}
 	}
-	class := ""
+	var class Class
 	switch len(matched) {
 	case 0:
 		errs = append(errs, fmt.Errorf("trial %d fits no class; actual ladder:\n%s%s", tr.Trial, tr.Ladder(), strings.Join(why, "\n")))
 	case 1:
-		class = matched[0].Name
+		class = matched[0]
 		for _, t := range matched[0].timings(e) {
 			if err := t.early(tr); err != nil {
 				errs = append(errs, fmt.Errorf("invariant \"never early\" broken: %w", err))

@@ -172,19 +172,22 @@ func TestRunDiscovers(t *testing.T) {
 				return
 			}
 			assert.Empty(t, res.Failed())
-			names := res.Discovered()
-			require.NotEmpty(t, names)
+			classes := res.Discovered()
+			require.NotEmpty(t, classes)
 			total := 0
-			for _, n := range names {
-				assert.True(t, strings.HasPrefix(n, DiscoveredPrefix), n)
-				assert.Contains(t, n, "c→s PUSH0", "the request is part of every signature")
-				assert.Contains(t, n, "client read all")
-				total += res.Counts[n]
+			for _, c := range classes {
+				assert.True(t, strings.HasPrefix(c.Name, DiscoveredPrefix), c.Name)
+				assert.Contains(t, c.Name, "c→s PUSH0", "the request is part of every signature")
+				assert.Contains(t, c.Name, "client read all")
+				assert.NotEmpty(t, res.Of(c), "the trials of %q", c.Name)
+				assert.Equal(t, c.Name, res.Example(c).Class.Name)
+				total += res.Count(c)
 			}
 			assert.Equal(t, 4, total)
 			assert.Zero(t, res.Count(never))
+			assert.Empty(t, res.Of(never))
 			sum := res.Summary()
-			assert.Len(t, sum.Discovered, len(names))
+			assert.Len(t, sum.Discovered, len(classes))
 		})
 	}
 }

@@ -116,12 +116,12 @@ func (r *Result) Summary() Summary {
 	if r.Experiment.Answer != nil {
 		s.Answer = r.Experiment.Answer(r)
 	}
-	for _, name := range r.Discovered() {
-		ex := r.Example(name)
-		s.Discovered = append(s.Discovered, DiscoveredClass{Name: name, Trials: r.Counts[name], Example: ex.Trial, Ladder: ex.Trace.Ladder()})
+	for _, c := range r.Discovered() {
+		ex := r.Example(c)
+		s.Discovered = append(s.Discovered, DiscoveredClass{Name: c.Name, Trials: r.Count(c), Example: ex.Trial, Ladder: ex.Trace.Ladder()})
 	}
 	for _, t := range r.Trials {
-		ts := TrialSummary{Trial: t.Trial, Class: t.Class, Pcapng: t.Pcapng}
+		ts := TrialSummary{Trial: t.Trial, Class: t.Class.Name, Pcapng: t.Pcapng}
 		if t.Pcapng != "" {
 			ts.Pcapng = filepath.Base(t.Pcapng)
 		}

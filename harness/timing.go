@@ -433,7 +433,7 @@ func judgeTimings(e *Experiment, trials []TrialResult) []Verdict {
 		for _, t := range c.timings(e) {
 			var samples []sample
 			for _, tr := range trials {
-				if tr.Class != c.Name || tr.Trace == nil {
+				if !tr.Class.Is(c) || tr.Trace == nil {
 					continue
 				}
 				if got, at, ok := t.Measure(tr.Trace); ok {

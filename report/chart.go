@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -12,22 +13,71 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-// Chart draws one experiment of a matrix as a PNG at path: one bar per kcp-go version (in m.Versions
-// order, versions without a run left out), stacked by class share in percent, trials that fit no class
-// in grey on top.
-func Chart(m *Matrix, e *MatrixExperiment, path string) error {
-	var vs []string
+// ChartData is what Chart draws for one experiment of a matrix: one bar per kcp-go version, stacked by
+// class share in percent.
+type ChartData struct {
+	Title    string
+	Versions []string // one bar each, in the matrix's order; versions without trials are left out
+	Labels   []string // the bars' labels on the x axis
+	Classes  []string // the parts of every bar, bottom first: FailedClass last when any version had a failed trial
+	Counts   [][]int  // Counts[i][j]: the trials of Classes[i] with Versions[j]
+	Trials   []int    // Trials[j]: the trials with Versions[j]
+}
+
+// ChartOf returns the data Chart draws for experiment e of m.
+func ChartOf(m *Matrix, e *MatrixExperiment) (ChartData, error) {
+	d := ChartData{Title: fmt.Sprintf("%s: class shares by kcp-go version", e.ID)}
 	for _, v := range m.Versions {
 		if vc := e.Versions[v]; vc != nil && vc.Trials > 0 {
-			vs = append(vs, v)
+			d.Versions = append(d.Versions, v)
+			d.Trials = append(d.Trials, vc.Trials)
 		}
 	}
-	if len(vs) == 0 {
-		return fmt.Errorf("%s: no version has trials to chart", e.ID)
+	if len(d.Versions) == 0 {
+		return d, fmt.Errorf("%s: no version has trials to chart", e.ID)
 	}
-	cols := e.columns(vs)
+	d.Labels = labels(d.Versions)
+	d.Classes = e.columns(d.Versions)
+	d.Counts = make([][]int, len(d.Classes))
+	for i, c := range d.Classes {
+		d.Counts[i] = make([]int, len(d.Versions))
+		for j, v := range d.Versions {
+			d.Counts[i][j] = e.Versions[v].Count(c)
+		}
+	}
+	return d, nil
+}
+
+// Share is the height in percent of class i's part of version j's bar.
+func (d ChartData) Share(i, j int) float64 {
+	return 100 * float64(d.Counts[i][j]) / float64(d.Trials[j])
+}
+
+// String renders the data as text: the title, then per bar its label and trials, and one line per part,
+// bottom first.
+func (d ChartData) String() string {
+	var b strings.Builder
+	b.WriteString(d.Title + "\n")
+	for j, l := range d.Labels {
+		fmt.Fprintf(&b, "bar %s, %d trials:\n", l, d.Trials[j])
+		for i, c := range d.Classes {
+			fmt.Fprintf(&b, "  %5.1f%% (%d) %s\n", d.Share(i, j), d.Counts[i][j], c)
+		}
+	}
+	return b.String()
+}
+
+// Chart draws one experiment of a matrix as a PNG at path: one bar per kcp-go version (in m.Versions
+// order, versions without a run left out), stacked by class share in percent, trials that fit no class
+// in grey on top (see ChartData).
+func Chart(m *Matrix, e *MatrixExperiment, path string) error {
+	d, err := ChartOf(m, e)
+	if err != nil {
+		return err
+	}
+	vs, cols := d.Versions, d.Classes
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%s: class shares by kcp-go version", e.ID)
+	p.Title.Text = d.Title
 	p.Y.Label.Text = "share of trials (%)"
 	p.X.Label.Text = "kcp-go"
 	p.Legend.Top = true
@@ -35,15 +85,14 @@ func Chart(m *Matrix, e *MatrixExperiment, path string) error {
 	// Room above the bars for the legend (one row per class).
 	p.Y.Min, p.Y.Max = 0, 100+10*float64(len(cols))
 	p.Y.Tick.Marker = plot.ConstantTicks(percentTicks())
-	p.NominalX(labels(vs)...)
+	p.NominalX(d.Labels...)
 
 	width := vg.Points(min(60, 360/float64(len(vs))))
 	var below *plotter.BarChart
 	for i, c := range cols {
 		vals := make(plotter.Values, len(vs))
-		for j, v := range vs {
-			vc := e.Versions[v]
-			vals[j] = 100 * float64(vc.Count(c)) / float64(vc.Trials)
+		for j := range vs {
+			vals[j] = d.Share(i, j)
 		}
 		bars, err := plotter.NewBarChart(vals, width)
 		if err != nil {

@@ -41,7 +41,7 @@ func KeepExamples(dir string, results []*harness.Result) (Examples, error) {
 			return nil, err
 		}
 		for _, c := range r.Experiment.Classes {
-			ex := r.Example(c.Name)
+			ex := r.Example(c)
 			if ex == nil || ex.Pcapng == "" {
 				continue
 			}
@@ -95,7 +95,7 @@ func Block(r *harness.Result, ex Examples) string {
 	b.WriteString("\n\n")
 	b.WriteString("| class | trials | share | what it means | capture |\n|---|---:|---:|---|---|\n")
 	for _, c := range e.Classes {
-		k := r.Counts[c.Name]
+		k := r.Count(c)
 		file := "—"
 		if p, ok := ex[e.ID+"/"+c.Name]; ok {
 			file = fmt.Sprintf("[%s](%s)", filepath.Base(p), filepath.ToSlash(p))
@@ -123,7 +123,7 @@ func Block(r *harness.Result, ex Examples) string {
 		b.WriteString(measures(r))
 	}
 	for _, c := range e.Classes {
-		t := r.Example(c.Name)
+		t := r.Example(c)
 		if t == nil {
 			continue
 		}
@@ -183,7 +183,7 @@ func measures(r *harness.Result) string {
 	for _, m := range r.Experiment.Measures {
 		for _, c := range r.Experiment.Classes {
 			var vals []float64
-			for _, t := range r.Of(c.Name) {
+			for _, t := range r.Of(c) {
 				if v, ok := m.Fn(t.Trace); ok {
 					vals = append(vals, v)
 				}

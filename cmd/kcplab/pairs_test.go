@@ -68,9 +68,9 @@ func TestPairsOverPeerProcesses(t *testing.T) {
 		t.Errorf("p003 pair trial %d: %v", f.Trial, f.Err)
 	}
 	for _, tr := range res.Trials {
-		assert.NotEmpty(t, tr.Class, "p003 trial %d", tr.Trial)
+		assert.NotEmpty(t, tr.Class.Name, "p003 trial %d", tr.Trial)
 		if tr.Discovered {
-			t.Logf("p003 trial %d: discovered class %q", tr.Trial, tr.Class)
+			t.Logf("p003 trial %d: discovered class %q", tr.Trial, tr.Class.Name)
 		}
 	}
 	s := res.Summary()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -187,18 +188,14 @@ func newProgress(w, stderr io.Writer, id string, n int) (progress func(done, tot
 
 func printSummary(w io.Writer, res *harness.Result, summaryPath string) {
 	n := len(res.Trials)
-	names := make([]string, 0, len(res.Counts))
-	for _, c := range res.Experiment.Classes {
-		names = append(names, c.Name)
-	}
-	names = append(names, res.Discovered()...)
+	classes := append(slices.Clone(res.Experiment.Classes), res.Discovered()...)
 	width := 0
-	for _, name := range names {
-		width = max(width, len(name))
+	for _, c := range classes {
+		width = max(width, len(c.Name))
 	}
-	for _, name := range names {
-		c := res.Counts[name]
-		fmt.Fprintf(w, "  %-*s %4d/%d (%5.1f%%)\n", width, name, c, n, 100*float64(c)/float64(max(n, 1)))
+	for _, c := range classes {
+		k := res.Count(c)
+		fmt.Fprintf(w, "  %-*s %4d/%d (%5.1f%%)\n", width, c.Name, k, n, 100*float64(k)/float64(max(n, 1)))
 	}
 	for _, t := range res.Failed() {
 		fmt.Fprintf(w, "  FAILED trial %d: %s\n", t.Trial, indent(t.Err.Error()))

@@ -1,0 +1,166 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"kcplab/capture"
+	"kcplab/harness"
+	"kcplab/kcpwire"
+	"kcplab/link"
+)
+
+// Classes of the synthetic experiment.
+var (
+	synDelivered = harness.Class{Name: "delivered", Description: "the response arrived."}
+	synLost      = harness.Class{Name: "response lost at Close", Description: "Close dropped the response."}
+	synNever     = harness.Class{Name: "never seen", Description: "a class no trial fell in."}
+)
+
+// syntheticResult is a run of a made-up experiment with every part Block renders: a link, delivered and
+// lost trials with traces (one with a stray datagram and a segment the link dropped), a failed trial, a
+// crossed attempt, timing verdicts of each kind, an invariant and a measure.
+func syntheticResult() *harness.Result {
+	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	client, server := netip.MustParseAddrPort("127.0.0.1:40001"), netip.MustParseAddrPort("127.0.0.1:40000")
+	stray := netip.MustParseAddrPort("127.0.0.1:40009")
+	seg := func(at float64, d harness.Dir, cmd kcpwire.Cmd, sn, una, n uint32, dg int) harness.Seg {
+		return harness.Seg{Segment: kcpwire.Segment{Cmd: cmd, Sn: sn, Una: una, Len: n, Wnd: 32}, Datagram: dg,
+			Time: time.Duration(at * float64(time.Millisecond)), Dir: d}
+	}
+	ev := func(at float64, side capture.Side, kind harness.EventKind, data string, err error) harness.Event {
+		return harness.Event{Time: t0.Add(time.Duration(at * float64(time.Millisecond))), Side: side, Kind: kind,
+			N: len(data), Data: []byte(data), Err: err}
+	}
+	delivered := func(n int) *harness.Trace {
+		return &harness.Trace{Experiment: "syn", Trial: n, Start: t0, Client: client, Server: server, Accepts: 1,
+			Segments: []harness.Seg{
+				seg(0.2, harness.C2S, kcpwire.CmdPush, 0, 0, 5, 0),
+				seg(0.4, harness.S2C, kcpwire.CmdAck, 0, 1, 0, 1),
+				seg(0.5, harness.S2C, kcpwire.CmdPush, 0, 1, 5, 1),
+				seg(100.3, harness.C2S, kcpwire.CmdAck, 0, 1, 0, 2),
+			},
+			Events: []harness.Event{
+				ev(0.1, capture.SideClient, harness.EvWrite, "hello", nil),
+				ev(0.6, capture.SideClient, harness.EvRead, "world", nil),
+			}}
+	}
+	lost := &harness.Trace{Experiment: "syn", Trial: 3, Start: t0, Client: client, Server: server, Accepts: 1,
+		Datagrams: []capture.Datagram{{Src: client, Dst: server}, {Src: server, Dst: stray}},
+		Segments: []harness.Seg{
+			seg(0.2, harness.C2S, kcpwire.CmdPush, 0, 0, 5, 0),
+			seg(0.3, harness.DirUnknown, kcpwire.CmdAck, 7, 0, 0, 1),
+			{Segment: kcpwire.Segment{Cmd: kcpwire.CmdPush, Una: 1, Len: 5, Wnd: 32}, Datagram: -1,
+				Time: 500 * time.Microsecond, Dir: harness.S2C, Dropped: "loss"},
+		},
+		Events: []harness.Event{
+			ev(0.1, capture.SideClient, harness.EvWrite, "hello", nil),
+			ev(1001, capture.SideClient, harness.EvRead, "", timeoutErr{}),
+		}}
+	lost.Events[1].Dur = time.Second
+	lengths := harness.Measure{Name: "bytes in the first segment", Fn: func(tr *harness.Trace) (float64, bool) {
+		if len(tr.Segments) == 0 {
+			return 0, false
+		}
+		return float64(tr.Segments[0].Len) + 0.25*float64(tr.Trial%2), true
+	}}
+	e := &harness.Experiment{
+		ID: "syn", Title: "a synthetic experiment", Question: "Does the response arrive?",
+		Answer: func(r *harness.Result) string {
+			return fmt.Sprintf("In %d of %d trials.", r.Count(synDelivered), len(r.Trials))
+		},
+		Link:       link.MustParse("loss=10%"),
+		Classes:    []harness.Class{synDelivered, synLost, synNever},
+		Invariants: []harness.Check{{Name: "the client wrote once"}},
+		Measures:   []harness.Measure{lengths},
+	}
+	return &harness.Result{
+		Experiment: e, Capture: harness.CaptureTap, Parallel: 4, Started: t0, Elapsed: 1234 * time.Millisecond, Seed: 42,
+		Trials: []harness.TrialResult{
+			{Trial: 1, Class: synDelivered, Trace: delivered(1), Pcapng: "out/syn/trial-001.pcapng"},
+			{Trial: 2, Class: synDelivered, Trace: delivered(2), Pcapng: "out/syn/trial-002.pcapng",
+				Crossed: []harness.CrossedRun{{Crossing: harness.Crossing{By: "other trial 9", Conv: 7, Datagram: 2}}}},
+			{Trial: 3, Class: synLost, Trace: lost, Pcapng: "out/syn/trial-003.pcapng"},
+			{Trial: 4, Err: errors.New("trial 4 fits no class"), Trace: delivered(4)},
+		},
+		Counts: map[string]int{synDelivered.Name: 2, synLost.Name: 1, synNever.Name: 0},
+		Timing: []harness.Verdict{
+			{Class: synDelivered.Name, Timing: "final ACK @100ms | tick", N: 2, Within: 2, MedianMs: 99.8, Judged: true, OK: true},
+			{Class: synDelivered.Name, Timing: "response @0ms", N: 2, Within: 1, Explained: 1, MedianMs: 0.5, Judged: true, Why: "median 0.5 ms outside 0.2 ms"},
+			{Class: synLost.Name, Timing: "retransmission @200ms", N: 1, Within: 1, MedianMs: 200.1, OK: true},
+		},
+	}
+}
+
+// timeoutErr is a deadline error as kcp-go returns it.
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+func TestBlockGolden(t *testing.T) {
+	t.Parallel()
+	r := syntheticResult()
+	ex := Examples{"syn/" + synDelivered.Name: "testdata/syn/delivered.pcapng"}
+	golden(t, "block", Block(r, ex))
+}
+
+func TestSummaryGolden(t *testing.T) {
+	t.Parallel()
+	noAnswer := syntheticResult()
+	noAnswer.Experiment.ID, noAnswer.Experiment.Answer = "unanswered", nil
+	golden(t, "summary", Summary([]*harness.Result{syntheticResult(), noAnswer}))
+}
+
+// TestBlockFollowsCounts checks that the block's table and answer come from the result's counts, so
+// the golden file cannot pass with numbers the renderer made up.
+func TestBlockFollowsCounts(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		edit  func(r *harness.Result)
+		wants []string
+	}{
+		{"as run", func(*harness.Result) {}, []string{
+			"**Answer.** In 2 of 4 trials.",
+			"| delivered | 2 | 50.0% | the response arrived. | [delivered.pcapng](testdata/syn/delivered.pcapng) |",
+			"| response lost at Close | 1 | 25.0% | Close dropped the response. | — |",
+			"| *failed: fit no class or broke an invariant* | 1 | 25.0% | | |",
+			"1 attempt(s) crossed",
+		}},
+		{"more delivered", func(r *harness.Result) { r.Counts[synDelivered.Name] = 3 }, []string{
+			"**Answer.** In 3 of 4 trials.",
+			"| delivered | 3 | 75.0% |",
+		}},
+		{"nothing failed or crossed", func(r *harness.Result) {
+			r.Trials = r.Trials[:3]
+			r.Trials[1].Crossed = nil
+		}, []string{
+			"**Answer.** In 2 of 3 trials.",
+			"| response lost at Close | 1 | 33.3% |",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := syntheticResult()
+			tc.edit(r)
+			b := Block(r, Examples{"syn/" + synDelivered.Name: "testdata/syn/delivered.pcapng"})
+			for _, w := range tc.wants {
+				if !strings.Contains(b, w) {
+					t.Errorf("missing %q in\n%s", w, b)
+				}
+			}
+			if len(r.Failed()) == 0 && strings.Contains(b, "*failed: fit no class") {
+				t.Errorf("a failed row without failed trials:\n%s", b)
+			}
+			if len(r.Crossed()) == 0 && strings.Contains(b, "crossed") {
+				t.Errorf("a crossed line without crossed attempts:\n%s", b)
+			}
+		})
+	}
+}
