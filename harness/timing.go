@@ -222,10 +222,10 @@ func judge(class string, t Timing, samples []sample) Verdict {
 	v.Judged = len(judged) >= MinJudged
 	v.OK = true
 	if !v.Judged {
-		v.Why = fmt.Sprintf("%d value(s) left to judge, at least %d needed", len(judged), MinJudged)
+		v.Why = fmt.Sprintf("%d value(s), at least %d needed", len(judged), MinJudged)
 		if v.Explained > 0 {
-			v.Why += fmt.Sprintf("; %d of %d late by no more than the process stalled in their own window (%s)",
-				v.Explained, v.N, spread(explainedBy))
+			v.Why = fmt.Sprintf("%d value(s) left, at least %d needed; %d of %d late by no more than the process stalled in their own window (%s)",
+				len(judged), MinJudged, v.Explained, v.N, spread(explainedBy))
 		}
 		return v
 	}

@@ -290,7 +290,7 @@ func TestRunTopsUpTimingStallsLeftUnjudged(t *testing.T) {
 		{"quiet trials are judged at once", 0, 100.3, 0, true, true, 10, ""},
 		{"stalled trials get one more round", 8, 100.3, 4, true, true, 10, ""},
 		{"a shift is judged in the quiet round", 8, 125.3, 4, true, false, 10, ""},
-		{"at most as many more as asked for", 100, 100.3, 10, false, true, 10, "0 value(s) left to judge"},
+		{"at most as many more as asked for", 100, 100.3, 10, false, true, 10, "0 value(s) left, at least 5 needed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

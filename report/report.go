@@ -150,8 +150,10 @@ func timing(r *harness.Result) string {
 	for _, v := range r.Timing {
 		verdict := "ok"
 		switch {
+		case !v.Judged && v.Why == "":
+			verdict = "too few to judge"
 		case !v.Judged:
-			verdict = "not judged: " + v.Why
+			verdict = "too few to judge: " + v.Why
 		case !v.OK:
 			verdict = "**failed**: " + v.Why
 		}

@@ -91,7 +91,7 @@ func syntheticResult() *harness.Result {
 		Timing: []harness.Verdict{
 			{Class: synDelivered.Name, Timing: "final ACK @100ms | tick", N: 2, Within: 2, MedianMs: 99.8, Judged: true, OK: true},
 			{Class: synDelivered.Name, Timing: "response @0ms", N: 2, Within: 1, Explained: 1, MedianMs: 0.5, Judged: true, Why: "median 0.5 ms outside 0.2 ms"},
-			{Class: synLost.Name, Timing: "retransmission @200ms", N: 1, Within: 1, MedianMs: 200.1, OK: true},
+			{Class: synLost.Name, Timing: "retransmission @200ms", N: 1, Within: 1, MedianMs: 200.1, OK: true, Why: "1 value(s), at least 5 needed"},
 		},
 	}
 }
