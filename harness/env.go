@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -10,10 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	kcp "github.com/xtaci/kcp-go/v5"
-
 	"kcplab/capture"
-	"kcplab/link"
 )
 
 // Env is the experimenter's hand in a running trial: what a role can do to the trial's processes
@@ -36,11 +32,7 @@ import (
 // has begun, every method returns ErrTornDown. The actions are events of the trial (EvKill,
 // EvRestart, EvDial), so they show in the timeline and the pcapng comments.
 type Env struct {
-	t                *trial
-	src              capture.Source
-	lk               *link.Link
-	block            kcp.BlockCrypt
-	ds, ps           int
+	lc               *Lifecycle // the trial's roles and steps: Env listens and dials through them
 	srvAddr, cliAddr netip.AddrPort
 
 	mu       sync.Mutex
@@ -49,7 +41,6 @@ type Env struct {
 	silent   *net.UDPConn   // with NoListener: the server's bound socket nobody reads, until RestartServer
 	cliSock  *net.UDPConn   // the current client session's socket
 	socks    []*net.UDPConn // sockets Env opened, closed at teardown
-	stops    []func()       // stop the listeners Env started
 	clients  []*recConn     // client sessions Redial made
 	restarts int            // how many times RestartServer ran
 }
@@ -82,7 +73,7 @@ func (env *Env) KillServer() error {
 	}
 	err := env.srvSock.Close()
 	env.srvSock = nil
-	env.t.log.add(Event{Side: capture.SideServer, Kind: EvKill, Err: err})
+	env.lc.log.add(Event{Side: capture.SideServer, Kind: EvKill, Err: err})
 	return err
 }
 
@@ -109,20 +100,12 @@ func (env *Env) RestartServer() error {
 		return fmt.Errorf("harness: RestartServer: %w", err)
 	}
 	env.socks = append(env.socks, sock)
-	var conn net.PacketConn = env.src.Wrap(sock, capture.SideServer)
-	if env.lk != nil {
-		conn = env.lk.Wrap(conn, link.S2C)
-	}
-	ln, err := serveOn(env.block, env.ds, env.ps, conn)
-	if err != nil {
+	if err := env.lc.listen(env.lc.wrap(sock, capture.SideServer), env); err != nil {
 		return fmt.Errorf("harness: RestartServer: listen: %w", err)
 	}
 	env.srvSock = sock
 	env.restarts++
-	acceptDone := make(chan struct{})
-	go env.t.acceptLoop(ln, acceptDone)
-	env.stops = append(env.stops, func() { ln.Close(); <-acceptDone })
-	env.t.log.add(Event{Side: capture.SideServer, Kind: EvRestart})
+	env.lc.log.add(Event{Side: capture.SideServer, Kind: EvRestart})
 	return nil
 }
 
@@ -145,25 +128,13 @@ func (env *Env) Redial() (net.Conn, error) {
 	}
 	env.socks = append(env.socks, sock)
 	env.cliSock = sock
-	var conn net.PacketConn = env.src.Wrap(sock, capture.SideClient)
-	if env.lk != nil {
-		conn = env.lk.Wrap(conn, link.C2S)
-	}
-	conv, err := env.t.owner.newConv()
-	if err != nil {
-		return nil, err
-	}
-	s, sNet, err := dialOn(conv, net.UDPAddrFromAddrPort(env.srvAddr), env.block, env.ds, env.ps, conn)
-	if err != nil {
-		return nil, fmt.Errorf("harness: Redial: dial: %w", err)
-	}
-	if env.t.e.ClientSession != nil {
-		env.t.e.ClientSession(s)
-	}
 	session := len(env.clients) + 2
-	c := &recConn{Conn: sNet, log: &env.t.log, side: capture.SideClient, session: session, env: env}
+	c, _, err := env.lc.session(env.srvAddr, env.lc.wrap(sock, capture.SideClient), session, env)
+	if err != nil {
+		return nil, fmt.Errorf("harness: Redial: %w", err)
+	}
 	env.clients = append(env.clients, c)
-	env.t.log.add(Event{Side: capture.SideClient, Session: session, Kind: EvDial})
+	env.lc.log.add(Event{Side: capture.SideClient, Session: session, Kind: EvDial})
 	return c, nil
 }
 
@@ -184,13 +155,12 @@ func bindAgain(addr netip.AddrPort) (*net.UDPConn, error) {
 	}
 }
 
-// newEnv is the Env of a trial whose server socket is srvSock (read by the first listener, or by
-// nobody with NoListener) and whose dialed session owns cliSock.
-func newEnv(t *trial, src capture.Source, lk *link.Link, block kcp.BlockCrypt, ds, ps int,
-	srvSock, cliSock *net.UDPConn, srvAddr, cliAddr netip.AddrPort) *Env {
-	env := &Env{t: t, src: src, lk: lk, block: block, ds: ds, ps: ps,
-		srvSock: srvSock, cliSock: cliSock, srvAddr: srvAddr, cliAddr: cliAddr}
-	if t.e.NoListener {
+// newEnv is the Env of the trial whose roles lc runs, whose server socket is srvSock (read by the
+// first listener, or by nobody with NoListener) and whose dialed session owns cliSock.
+func newEnv(lc *Lifecycle, srvSock, cliSock *net.UDPConn) *Env {
+	env := &Env{lc: lc, srvSock: srvSock, cliSock: cliSock,
+		srvAddr: srvSock.LocalAddr().(*net.UDPAddr).AddrPort(), cliAddr: cliSock.LocalAddr().(*net.UDPAddr).AddrPort()}
+	if lc.e.NoListener {
 		env.srvSock, env.silent = nil, srvSock
 	}
 	return env
@@ -199,7 +169,7 @@ func newEnv(t *trial, src capture.Source, lk *link.Link, block kcp.BlockCrypt, d
 // closeClients begins the teardown: no method works after it. It closes the redialed client sessions
 // the role left open and then waits for the wire to be quiet again (their Close may flush), bounded
 // like the trial's own wait after the first session's Close.
-func (env *Env) closeClients(src capture.Source, lk *link.Link, quiet time.Duration) error {
+func (env *Env) closeClients(quiet time.Duration) error {
 	env.mu.Lock()
 	env.done = true
 	clients := env.clients
@@ -214,22 +184,7 @@ func (env *Env) closeClients(src capture.Source, lk *link.Link, quiet time.Durat
 	if !closed {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*quiet+time.Second)
-	defer cancel()
-	return waitQuiet(ctx, src, lk, quiet)
-}
-
-// stopListeners stops the listeners RestartServer started (their accept loops end); the trial then
-// closes every accepted session.
-func (env *Env) stopListeners() {
-	env.mu.Lock()
-	env.done = true
-	stops := env.stops
-	env.stops = nil
-	env.mu.Unlock()
-	for _, stop := range stops {
-		stop()
-	}
+	return env.lc.settleAgain(quiet)
 }
 
 // closeSockets closes the sockets Env opened, after every session on them is closed.

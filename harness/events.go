@@ -40,6 +40,16 @@ func (k EventKind) String() string {
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }
 
+// ParseEventKind returns the event kind whose String is name, and whether there is one.
+func ParseEventKind(name string) (EventKind, bool) {
+	for k, s := range eventNames {
+		if s == name {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
 // Event is one thing an application role did or saw, with its result.
 type Event struct {
 	Time    time.Time     // when the call returned

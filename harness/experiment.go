@@ -103,9 +103,14 @@ const (
 	DefaultQuiet   = 300 * time.Millisecond
 )
 
-func (e *Experiment) trials() int            { return orInt(e.Trials, DefaultTrials) }
-func (e *Experiment) timeout() time.Duration { return orDur(e.Timeout, DefaultTimeout) }
-func (e *Experiment) quiet() time.Duration   { return orDur(e.Quiet, DefaultQuiet) }
+func (e *Experiment) trials() int { return orInt(e.Trials, DefaultTrials) }
+
+// TrialTimeout is how long a trial of e may run: e.Timeout, or DefaultTimeout.
+func (e *Experiment) TrialTimeout() time.Duration { return orDur(e.Timeout, DefaultTimeout) }
+
+// QuietPeriod is how long the wire must be silent for a trial of e to have settled: e.Quiet, or
+// DefaultQuiet.
+func (e *Experiment) QuietPeriod() time.Duration { return orDur(e.Quiet, DefaultQuiet) }
 
 func orInt(v, d int) int {
 	if v > 0 {

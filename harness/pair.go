@@ -21,8 +21,8 @@ var pairTrialIDs atomic.Int64
 const pairSlack = 10 * time.Second
 
 // RunPair runs e's trials with the server role in the peer srv and the client role in the peer cli
-// (peer.go), and classifies them like Run. Trials run with tap capture in the peers; the experiment
-// must have a listener and no link (Env's actions are not available in peers).
+// (peer.go), and classifies them like Run. Trials run with tap capture in the peers; the
+// experiment must have a listener and no link (Env's actions are not available in peers).
 func RunPair(ctx context.Context, e *Experiment, opts RunOptions, srv, cli *Peer) (*Result, error) {
 	if e.Client == nil || e.Server == nil || e.NoListener {
 		return nil, fmt.Errorf("experiment %s: pair trials need a client and a server role", e.ID)
@@ -30,19 +30,14 @@ func RunPair(ctx context.Context, e *Experiment, opts RunOptions, srv, cli *Peer
 	if opts.Link != nil || !e.Link.IsZero() {
 		return nil, fmt.Errorf("experiment %s: pair trials have no link", e.ID)
 	}
-	n := orInt(opts.Trials, e.trials())
-	par := min(orInt(opts.Parallel, DefaultParallel), n)
-	res := &Result{Experiment: e, Capture: CaptureTap, Parallel: par, Stagger: Stagger(e, par), Started: time.Now(), Trials: make([]TrialResult, n),
-		Counts: map[string]int{}, KCPGoServer: srv.Hello.KCPGo, KCPGoClient: cli.Hello.KCPGo}
-	for _, c := range e.Classes {
-		res.Counts[c.Name] = 0
-	}
-	return runTrials(ctx, e, opts, res, func(ctx context.Context, n int, _ uint64) (*Trace, error) {
-		if err := startPacer.Wait(ctx); err != nil {
-			return nil, err
-		}
+	res, err := RunFunc(ctx, e, opts, func(ctx context.Context, n int) (*Trace, error) {
 		return PairTrial(ctx, e, n, srv, cli)
 	})
+	if err != nil {
+		return nil, err
+	}
+	res.KCPGoServer, res.KCPGoClient = srv.Hello.KCPGo, cli.Hello.KCPGo
+	return res, nil
 }
 
 // PairTrial runs one trial of e over two peers and assembles its trace from their records.
@@ -51,7 +46,7 @@ func PairTrial(ctx context.Context, e *Experiment, n int, srv, cli *Peer) (tr *T
 	sid, cid := pairTrialIDs.Add(1), pairTrialIDs.Add(1)
 	defer srv.forget(sid)
 	defer cli.forget(cid)
-	ctx, cancel := context.WithTimeout(ctx, e.timeout()+pairSlack)
+	ctx, cancel := context.WithTimeout(ctx, e.TrialTimeout()+pairSlack)
 	defer cancel()
 
 	var srvDone, cliDone PeerMsg
@@ -73,10 +68,10 @@ func PairTrial(ctx context.Context, e *Experiment, n int, srv, cli *Peer) (tr *T
 		}
 		wg.Wait()
 		if tr != nil {
-			if aerr := tr.assemble(srvDone, cliDone); aerr != nil {
+			if aerr := assemble(tr, srvDone, cliDone); aerr != nil {
 				serr = errors.Join(serr, aerr)
 			}
-			tr.decode(e.Transport.Framing())
+			tr.Decode(e.Transport.Framing())
 		}
 		if err == nil {
 			err = errors.Join(serr, cerr)
@@ -105,22 +100,22 @@ func PairTrial(ctx context.Context, e *Experiment, n int, srv, cli *Peer) (tr *T
 
 	// The client role, then the first server role and the wire's quiet (the server peer sees every
 	// datagram of the trial), then the client session's Close if the role left it open, and quiet again.
-	rctx, rcancel := context.WithTimeout(ctx, e.timeout())
+	rctx, rcancel := context.WithTimeout(ctx, e.TrialTimeout())
 	ret, err := cli.Await(rctx, cid, "returned")
 	rcancel()
 	if err != nil {
-		return tr, fmt.Errorf("client role still running after %v (%v)", e.timeout(), err)
+		return tr, fmt.Errorf("client role still running after %v (%v)", e.TrialTimeout(), err)
 	}
 	tr.ClientErr = peerErr(ret.ErrClass, ret.Error)
 	settle := func(d time.Duration) error {
-		m, err := srv.Call(ctx, PeerMsg{Op: "settle", Trial: sid, QuietMs: e.quiet().Milliseconds(), DeadlineMs: d.Milliseconds()})
+		m, err := srv.Call(ctx, PeerMsg{Op: "settle", Trial: sid, QuietMs: e.QuietPeriod().Milliseconds(), DeadlineMs: d.Milliseconds()})
 		if err == nil && m.Error != "" {
 			err = errors.New(m.Error)
 		}
 		return err
 	}
-	left := time.Until(tr.Start.Add(e.timeout()))
-	if err := settle(max(left, e.quiet()+time.Second)); err != nil {
+	left := time.Until(tr.Start.Add(e.TrialTimeout()))
+	if err := settle(max(left, e.QuietPeriod()+time.Second)); err != nil {
 		return tr, err
 	}
 	c, err := cli.Call(ctx, PeerMsg{Op: "close", Trial: cid})
@@ -128,7 +123,7 @@ func PairTrial(ctx context.Context, e *Experiment, n int, srv, cli *Peer) (tr *T
 		return tr, err
 	}
 	if c.Closed {
-		if err := settle(2*e.quiet() + time.Second); err != nil {
+		if err := settle(QuietAgainLimit(e.QuietPeriod())); err != nil {
 			return tr, err
 		}
 	}
@@ -137,15 +132,15 @@ func PairTrial(ctx context.Context, e *Experiment, n int, srv, cli *Peer) (tr *T
 
 // assemble fills the trace from the peers' records: of a datagram between the two peers, the
 // sender's record; of one from anyone else, the receiver's.
-func (tr *Trace) assemble(srv, cli PeerMsg) error {
+func assemble(tr *Trace, srv, cli PeerMsg) error {
 	var errs []error
-	var stalls []stallAt
+	var stalls []StallSpan
 	for _, m := range []PeerMsg{srv, cli} {
 		for _, st := range m.Stalls {
-			stalls = append(stalls, stallAt{from: time.Unix(0, st.FromNs), to: time.Unix(0, st.ToNs)})
+			stalls = append(stalls, StallSpan{From: time.Unix(0, st.FromNs), To: time.Unix(0, st.ToNs)})
 		}
 	}
-	tr.Stalls = newStalls(tr.Start, stalls)
+	tr.Stalls = StallsSince(tr.Start, stalls)
 	for _, rec := range []struct {
 		m           PeerMsg
 		self, other netip.AddrPort

@@ -46,7 +46,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -182,13 +181,8 @@ func DecodeEvent(p PeerEvent) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
-	kind := EventKind(0)
-	for k, name := range eventNames {
-		if name == p.Kind {
-			kind = k
-		}
-	}
-	if kind == 0 {
+	kind, ok := ParseEventKind(p.Kind)
+	if !ok {
 		return Event{}, fmt.Errorf("unknown event kind %q", p.Kind)
 	}
 	return Event{Time: time.Unix(0, p.TNs), Side: side, Session: p.Session, Kind: kind, N: p.N, Data: p.Data,
@@ -291,17 +285,24 @@ func (p *peerServer) send(m PeerMsg) {
 	}
 }
 
-// peerTrial is one role of one trial in a peer.
+// peerTrial is one role of one trial in a peer: its socket, the tap that records it, and the trial
+// lifecycle's steps (Lifecycle) for the end it runs.
 type peerTrial struct {
-	t            *trial
-	udp          *net.UDPConn
-	tap          *capture.TapSource
-	stopListener func()
-	cli          *recConn
-	clientDone   chan struct{}
-	once         sync.Once
-	done         PeerMsg
-	probe        *probeUse
+	lc   *Lifecycle
+	udp  *net.UDPConn // nil until the role listens or dials
+	tap  *capture.TapSource
+	once sync.Once
+	done PeerMsg
+}
+
+// newPeerTrial begins one role of a trial of e.
+func newPeerTrial(e *Experiment) (*peerTrial, error) {
+	tap := capture.NewTap()
+	lc, err := NewLifecycle(e, tap)
+	if err != nil {
+		return nil, err
+	}
+	return &peerTrial{lc: lc, tap: tap}, nil
 }
 
 func (p *peerServer) handle(m PeerMsg) PeerMsg {
@@ -314,21 +315,23 @@ func (p *peerServer) handle(m PeerMsg) PeerMsg {
 		if err != nil {
 			return fail(err)
 		}
-		pt := &peerTrial{t: &trial{e: e, firstSrv: make(chan struct{})}, stopListener: func() {}}
+		pt, err := newPeerTrial(e)
+		if err != nil {
+			return fail(err)
+		}
 		p.mu.Lock()
 		if p.trials == nil || p.trials[m.Trial] != nil {
 			p.mu.Unlock()
+			pt.teardown()
 			return fail(fmt.Errorf("trial %d already exists", m.Trial))
 		}
 		p.trials[m.Trial] = pt
 		p.mu.Unlock()
-		warmWorkers() // once per process, before its first trial (kcpworkers.go)
-		pt.probe = startLoadProbe()
 		var reply PeerMsg
 		if m.Op == "listen" {
 			reply, err = pt.listen(e)
 		} else {
-			reply, err = pt.dial(e, m.Server, func(err error) {
+			reply, err = pt.dial(m.Server, func(err error) {
 				p.send(PeerMsg{Op: "returned", Trial: m.Trial, Side: "client", ErrClass: errClassOf(err), Error: errMsg(err)})
 			})
 		}
@@ -356,16 +359,12 @@ func (p *peerServer) handle(m PeerMsg) PeerMsg {
 		case "settle":
 			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(m.DeadlineMs)*time.Millisecond)
 			defer cancel()
-			if err := pt.settle(ctx, time.Duration(m.QuietMs)*time.Millisecond); err != nil {
+			if err := pt.lc.Settle(ctx, time.Duration(m.QuietMs)*time.Millisecond); err != nil {
 				return PeerMsg{Op: "settled", Trial: m.Trial, Error: err.Error()}
 			}
 			return PeerMsg{Op: "settled", Trial: m.Trial}
 		case "close":
-			closed := pt.cli != nil && !pt.cli.closed.Load()
-			if closed {
-				pt.cli.Close()
-			}
-			return PeerMsg{Op: "closed", Trial: m.Trial, Closed: closed}
+			return PeerMsg{Op: "closed", Trial: m.Trial, Closed: pt.lc.Close()}
 		default:
 			reply := pt.teardown()
 			reply.Trial = m.Trial
@@ -375,111 +374,72 @@ func (p *peerServer) handle(m PeerMsg) PeerMsg {
 	return fail(fmt.Errorf("unknown op %q", m.Op))
 }
 
+// bind opens the role's socket on 127.0.0.1 with a port the kernel chooses.
+func (pt *peerTrial) bind() error {
+	udp, _, err := ListenLoopback()
+	if err != nil {
+		return err
+	}
+	pt.udp = udp
+	return nil
+}
+
+// listen is the Listen step on a fresh socket.
 func (pt *peerTrial) listen(e *Experiment) (PeerMsg, error) {
 	if e.Server == nil || e.NoListener || !e.Link.IsZero() {
 		return PeerMsg{}, fmt.Errorf("experiment %s cannot run in peers (no server role, no listener, or a link)", e.ID)
 	}
-	block, err := e.Transport.block()
-	if err != nil {
+	if err := pt.bind(); err != nil {
 		return PeerMsg{}, err
 	}
-	if pt.udp, _, err = listenLoopback(); err != nil {
+	if err := pt.lc.Listen(pt.tap.Wrap(pt.udp, capture.SideServer)); err != nil {
 		return PeerMsg{}, err
 	}
-	pt.tap = capture.NewTap()
-	ln, err := serveOn(block, e.Transport.DataShards, e.Transport.ParityShards, pt.tap.Wrap(pt.udp, capture.SideServer))
-	if err != nil {
-		return PeerMsg{}, err
-	}
-	acceptDone := make(chan struct{})
-	go pt.t.acceptLoop(ln, acceptDone)
-	pt.stopListener = func() { ln.Close(); <-acceptDone }
 	return PeerMsg{Op: "ready", Addr: pt.udp.LocalAddr().String()}, nil
 }
 
-func (pt *peerTrial) dial(e *Experiment, server string, returned func(error)) (PeerMsg, error) {
+// dial is the Dial step on a fresh socket; returned is called with what the Client role returned.
+func (pt *peerTrial) dial(server string, returned func(error)) (PeerMsg, error) {
 	srv, err := netip.ParseAddrPort(server)
 	if err != nil {
 		return PeerMsg{}, fmt.Errorf("server address: %w", err)
 	}
-	block, err := e.Transport.block()
+	if err := pt.bind(); err != nil {
+		return PeerMsg{}, err
+	}
+	start, err := pt.lc.Dial(srv, pt.tap.Wrap(pt.udp, capture.SideClient))
 	if err != nil {
 		return PeerMsg{}, err
 	}
-	if pt.udp, _, err = listenLoopback(); err != nil {
-		return PeerMsg{}, err
-	}
-	pt.tap = capture.NewTap()
-	conv, err := randomConv()
-	if err != nil {
-		return PeerMsg{}, err
-	}
-	cli, cliNet, err := dialOn(conv, net.UDPAddrFromAddrPort(srv), block, e.Transport.DataShards, e.Transport.ParityShards,
-		pt.tap.Wrap(pt.udp, capture.SideClient))
-	start := time.Now()
-	if err != nil {
-		return PeerMsg{}, fmt.Errorf("dial: %w", err)
-	}
-	if e.ClientSession != nil {
-		e.ClientSession(cli)
-	}
-	pt.t.log.add(Event{Time: start, Side: capture.SideClient, Kind: EvDial})
-	pt.cli = &recConn{Conn: cliNet, log: &pt.t.log, side: capture.SideClient}
-	pt.clientDone = make(chan struct{})
 	go func() {
-		err := e.Client(pt.cli)
-		pt.t.log.add(Event{Side: capture.SideClient, Kind: EvReturn, Err: err})
-		close(pt.clientDone)
+		_, err := pt.lc.WaitClient(context.Background())
 		returned(err)
 	}()
 	return PeerMsg{Op: "ready", Addr: pt.udp.LocalAddr().String(), StartNs: start.UnixNano()}, nil
 }
 
-// settle waits for the first server session's role (if any session was accepted), then for quiet.
-func (pt *peerTrial) settle(ctx context.Context, quiet time.Duration) error {
-	if pt.tap == nil {
-		return errors.New("the trial has no socket")
-	}
-	if pt.t.accepted() > 0 {
-		select {
-		case <-pt.t.firstSrv:
-		case <-ctx.Done():
-			return errors.New("server role still running at the deadline")
-		}
-	}
-	return waitQuiet(ctx, pt.tap, nil, quiet)
-}
-
-// teardown closes everything of the trial (once) and returns its records.
+// teardown closes everything of the trial (once) and returns its records: the client session if its
+// role left it open (waiting a while for the role), the listener and its sessions, the socket.
 func (pt *peerTrial) teardown() PeerMsg {
 	pt.once.Do(func() {
-		if pt.cli != nil {
-			if !pt.cli.closed.Load() {
-				pt.cli.Close()
-			}
-			select {
-			case <-pt.clientDone:
-			case <-time.After(5 * time.Second):
-			}
-		}
-		pt.stopListener()
-		pt.t.closeSessions()
-		pt.t.roles.Wait()
+		pt.lc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		pt.lc.WaitClient(ctx)
+		cancel()
+		ended := pt.lc.Teardown()
 		if pt.udp != nil {
 			pt.udp.Close()
 		}
-		m := PeerMsg{Op: "done", KCPGo: KCPGoVersion(), Accepts: pt.t.accepted(), TornDown: pt.t.tornDown}
-		if pt.tap != nil {
-			_, _ = pt.tap.Close()
-			for _, d := range pt.tap.Datagrams() {
-				m.Datagrams = append(m.Datagrams, EncodeDatagram(d))
-			}
+		m := PeerMsg{Op: "done", KCPGo: KCPGoVersion(), Accepts: ended.Accepts, TornDown: ended.TornDown}
+		_, _ = pt.tap.Close()
+		for _, d := range pt.tap.Datagrams() {
+			m.Datagrams = append(m.Datagrams, EncodeDatagram(d))
 		}
-		for _, e := range pt.t.log.snapshot() {
+		for _, e := range ended.Events {
 			m.Events = append(m.Events, EncodeEvent(e))
 		}
-		for _, st := range pt.probe.Stop() {
-			m.Stalls = append(m.Stalls, PeerStall{FromNs: st.from.UnixNano(), ToNs: st.to.UnixNano()})
+		for _, st := range pt.lc.StopProbe() {
+			m.Stalls = append(m.Stalls, PeerStall{FromNs: st.From.UnixNano(), ToNs: st.To.UnixNano()})
 		}
 		pt.done = m
 	})

@@ -146,7 +146,7 @@ func TestAssembleKeepsTheSendersRecord(t *testing.T) {
 		{TNs: at(3), Src: srvA, Dst: cliA, B64: []byte("resp")},
 	}, Events: []PeerEvent{{TNs: at(0), Side: "client", Kind: "Dial"}}}
 	tr := &Trace{Start: time.Unix(0, at(0)), Server: netip.MustParseAddrPort(srvA), Client: netip.MustParseAddrPort(cliA)}
-	require.NoError(t, tr.assemble(srv, cli))
+	require.NoError(t, assemble(tr, srv, cli))
 	require.Len(t, tr.Datagrams, 3)
 	assert.Equal(t, "req", string(tr.Datagrams[0].Payload))
 	assert.Equal(t, capture.SideClient, tr.Datagrams[0].Side)

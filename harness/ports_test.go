@@ -14,7 +14,7 @@ import (
 // trial. The next trial's sockets must come from other ports, and the port is free again once the
 // first trial releases it.
 func TestTrialSocketsSkipHeldPorts(t *testing.T) {
-	srv, cli, _, cliAddr, release, err := trialSockets(listenLoopback)
+	srv, cli, _, cliAddr, release, err := trialSockets(ListenLoopback)
 	require.NoError(t, err)
 	defer srv.Close()
 	cli.Close() // like the client role's Close: the port is free in the kernel, still held by the trial
@@ -31,7 +31,7 @@ func TestTrialSocketsSkipHeldPorts(t *testing.T) {
 			}
 			return c, cliAddr, nil
 		}
-		return listenLoopback()
+		return ListenLoopback()
 	}
 	srv2, cli2, srv2Addr, cli2Addr, release2, err := trialSockets(listen)
 	require.NoError(t, err)
@@ -51,7 +51,7 @@ func TestTrialSocketsSkipHeldPorts(t *testing.T) {
 
 // TestTrialSocketsBounded gives up, with an error, when every server port offered is held.
 func TestTrialSocketsBounded(t *testing.T) {
-	srv, cli, srvAddr, _, release, err := trialSockets(listenLoopback)
+	srv, cli, srvAddr, _, release, err := trialSockets(ListenLoopback)
 	require.NoError(t, err)
 	defer release()
 	defer cli.Close()
@@ -60,7 +60,7 @@ func TestTrialSocketsBounded(t *testing.T) {
 	listen := func() (*net.UDPConn, netip.AddrPort, error) {
 		calls++
 		if calls%2 == 0 {
-			return listenLoopback()
+			return ListenLoopback()
 		}
 		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(srvAddr))
 		if err != nil {

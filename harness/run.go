@@ -163,14 +163,7 @@ func Run(ctx context.Context, e *Experiment, opts RunOptions) (*Result, error) {
 	if seed == 0 {
 		seed = link.RandomSeed()
 	}
-	n := orInt(opts.Trials, e.trials())
-	par := min(orInt(opts.Parallel, DefaultParallel), n)
-	res := &Result{Experiment: e, Capture: orKind(opts.Capture), Parallel: par, Stagger: Stagger(e, par), Started: time.Now(), Seed: seed,
-		Trials: make([]TrialResult, n), Counts: map[string]int{}}
-	for _, c := range e.Classes {
-		res.Counts[c.Name] = 0
-	}
-
+	res := newResult(e, opts, orKind(opts.Capture), seed)
 	open, release, err := opener(res.Capture)
 	if err != nil {
 		return nil, err
@@ -179,6 +172,31 @@ func Run(ctx context.Context, e *Experiment, opts RunOptions) (*Result, error) {
 	return runTrials(ctx, e, opts, res, func(ctx context.Context, n int, seed uint64) (*Trace, error) {
 		return RunTrial(ctx, e, n, open, seed)
 	})
+}
+
+// RunFunc runs e's trials with run in place of RunTrial, and classifies and saves each one as Run does
+// (RunPair runs them in peer processes). Trial n is run(ctx, n), its start spaced as RunTrial
+// spaces its own. The trials have no link (the run's Seed is 0) and are captured by taps.
+func RunFunc(ctx context.Context, e *Experiment, opts RunOptions, run func(ctx context.Context, n int) (*Trace, error)) (*Result, error) {
+	res := newResult(e, opts, CaptureTap, 0)
+	return runTrials(ctx, e, opts, res, func(ctx context.Context, n int, _ uint64) (*Trace, error) {
+		if err := startPacer.Wait(ctx); err != nil {
+			return nil, err
+		}
+		return run(ctx, n)
+	})
+}
+
+// newResult is a run's result before its trials: every class of e counted 0.
+func newResult(e *Experiment, opts RunOptions, kind CaptureKind, seed uint64) *Result {
+	n := orInt(opts.Trials, e.trials())
+	par := min(orInt(opts.Parallel, DefaultParallel), n)
+	res := &Result{Experiment: e, Capture: kind, Parallel: par, Stagger: Stagger(e, par), Started: time.Now(), Seed: seed,
+		Trials: make([]TrialResult, n), Counts: map[string]int{}}
+	for _, c := range e.Classes {
+		res.Counts[c.Name] = 0
+	}
+	return res
 }
 
 // trialFunc runs trial n of a run with its link seed.

@@ -91,8 +91,8 @@ type TraceLink struct {
 	Records []link.Record
 }
 
-// decode fills Segments from Datagrams with the given framing.
-func (tr *Trace) decode(f kcpwire.Framing) {
+// Decode fills Segments (and DecodeErrs) from Datagrams with the given framing.
+func (tr *Trace) Decode(f kcpwire.Framing) {
 	var d kcpwire.Datagram
 	for i, dg := range tr.Datagrams {
 		if err := d.Decode(dg.Payload, f); err != nil {

@@ -113,23 +113,8 @@ func (t Transport) block() (kcp.BlockCrypt, error) {
 	return kcp.NewAESBlockCrypt(t.Key)
 }
 
-// trial holds the live state of one running trial.
-type trial struct {
-	e        *Experiment
-	log      eventLog
-	mu       sync.Mutex
-	sessions []*kcp.UDPSession
-	errs     []error
-	returned []bool // per accepted session: its role has returned
-	tornDown []bool // per accepted session: its role was still running at teardown
-	roles    sync.WaitGroup
-	firstSrv chan struct{} // closed when the first accepted session's role returns
-	env      *Env          // what the roles can do to the trial's processes (env.go)
-	owner    *trialOwner   // registers the convs of the trial's sessions (crossed.go)
-}
-
-// listenLoopback opens a UDP socket on 127.0.0.1 with a port the kernel chooses.
-func listenLoopback() (*net.UDPConn, netip.AddrPort, error) {
+// ListenLoopback opens a UDP socket on 127.0.0.1 with a port the kernel chooses, and returns its address.
+func ListenLoopback() (*net.UDPConn, netip.AddrPort, error) {
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		return nil, netip.AddrPort{}, err
@@ -201,10 +186,10 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint6
 	if err := startPacer.Wait(ctx); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.timeout())
+	ctx, cancel := context.WithTimeout(ctx, e.TrialTimeout())
 	defer cancel()
 
-	srvUDP, cliUDP, srvAddr, cliAddr, release, err := trialSockets(listenLoopback)
+	srvUDP, cliUDP, srvAddr, cliAddr, release, err := trialSockets(ListenLoopback)
 	if err != nil {
 		return nil, err
 	}
@@ -218,114 +203,46 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint6
 	}
 	defer src.Close()
 
-	block, err := e.Transport.block()
-	if err != nil {
-		return nil, fmt.Errorf("transport: %w", err)
-	}
-	ds, ps := e.Transport.DataShards, e.Transport.ParityShards
-
-	probe := startLoadProbe()
-	t := &trial{e: e, firstSrv: make(chan struct{}), owner: &trialOwner{exp: e.ID, trial: n}}
-	tr := &Trace{Experiment: e.ID, Trial: n, Client: cliAddr, Server: srvAddr, owner: t.owner}
-
 	// The link, if any, sits over the capture: the capture records what crossed the wire, when it did,
 	// and the link's records add what each side sent and what the link did with it.
 	var lk *link.Link
-	srvConn, cliConn0 := src.Wrap(srvUDP, capture.SideServer), src.Wrap(cliUDP, capture.SideClient)
 	if !e.Link.IsZero() {
 		if lk, err = link.New(e.Link, seed, time.Now(), link.WithPayloads()); err != nil {
 			return nil, fmt.Errorf("link: %w", err)
 		}
 		defer lk.Close() // on an early return; the normal teardown closes it after the sockets
-		srvConn, cliConn0 = lk.Wrap(srvConn, link.S2C), lk.Wrap(cliConn0, link.C2S)
 	}
+	owner := &trialOwner{exp: e.ID, trial: n}
+	lc, err := newLifecycle(e, src, lk, owner)
+	if err != nil {
+		return nil, fmt.Errorf("transport: %w", err)
+	}
+	tr := &Trace{Experiment: e.ID, Trial: n, Client: cliAddr, Server: srvAddr, owner: owner}
+	srvConn, cliConn := lc.wrap(srvUDP, capture.SideServer), lc.wrap(cliUDP, capture.SideClient)
 	// Env (env.go): the roles' hand on the trial's processes (kill, restart, redial), given the sockets
-	// and wrappers above; it closes what it creates in the teardown below.
-	t.env = newEnv(t, src, lk, block, ds, ps, srvUDP, cliUDP, srvAddr, cliAddr)
-	stopListener := func() {}
+	// above; it closes what it creates in the teardown below.
+	env := newEnv(lc, srvUDP, cliUDP)
 	if !e.NoListener {
-		ln, err := serveOn(block, ds, ps, srvConn)
-		if err != nil {
-			probe.Stop()
+		if err := lc.listen(srvConn, env); err != nil {
+			lc.StopProbe()
 			return nil, fmt.Errorf("listen: %w", err)
 		}
-		acceptDone := make(chan struct{})
-		go t.acceptLoop(ln, acceptDone)
-		stopListener = func() { ln.Close(); <-acceptDone }
 	}
-
-	conv, err := t.owner.newConv()
-	if err != nil {
-		stopListener()
-		probe.Stop()
-		return nil, err
-	}
-	cli, cliNet, err := dialOn(conv, net.UDPAddrFromAddrPort(srvAddr), block, ds, ps, cliConn0)
 	// The trial's time origin: the client session exists and its first update tick is scheduled
 	// (the last thing newUDPSession does), so its ticks fall at Start + k × interval.
-	tr.Start = time.Now()
-	if err != nil {
-		stopListener()
-		probe.Stop()
-		return nil, fmt.Errorf("dial: %w", err)
-	}
-	if e.ClientSession != nil {
-		e.ClientSession(cli)
-	}
-	t.log.add(Event{Time: tr.Start, Side: capture.SideClient, Kind: EvDial})
-	clientDone := make(chan error, 1)
-	cliConn := &recConn{Conn: cliNet, log: &t.log, side: capture.SideClient, env: t.env}
-	go func() {
-		err := e.Client(cliConn)
-		t.log.add(Event{Side: capture.SideClient, Kind: EvReturn, Err: err})
-		clientDone <- err
-	}()
-
-	// Wait for the client role, then the first server role (if any session was accepted), then for
-	// the wire to be quiet. Every wait is bounded by the trial's deadline.
-	var runErr error
-	select {
-	case tr.ClientErr = <-clientDone:
-		clientDone = nil
-	case <-ctx.Done():
-		runErr = fmt.Errorf("client role still running after %v", e.timeout())
-	}
-	if runErr == nil && t.accepted() > 0 {
-		select {
-		case <-t.firstSrv:
-		case <-ctx.Done():
-			runErr = fmt.Errorf("server role still running after %v", e.timeout())
-		}
-	}
-	if runErr == nil {
-		runErr = waitQuiet(ctx, src, lk, e.quiet())
+	if tr.Start, err = lc.dial(srvAddr, cliConn, env); err != nil {
+		lc.Teardown()
+		lc.StopProbe()
+		return nil, err
 	}
 
-	// Teardown: the client session, if the role left it open (its Close may still flush something, so
-	// the wire must go quiet again before the listener stops accepting), the listener, every accepted
-	// session.
-	if !cliConn.closed.Load() {
-		cliConn.Close()
-		if runErr == nil {
-			qctx, qcancel := context.WithTimeout(context.Background(), 2*e.quiet()+time.Second)
-			runErr = waitQuiet(qctx, src, lk, e.quiet())
-			qcancel()
-		}
-	}
-	// Env (env.go): the client sessions Redial made and the role left open, then the wire quiet again.
-	if err := t.env.closeClients(src, lk, e.quiet()); err != nil && runErr == nil {
-		runErr = err
-	}
-	if clientDone != nil {
-		tr.ClientErr = <-clientDone
-	}
-	stopListener()
-	t.env.stopListeners() // Env: the listeners RestartServer started
-	t.closeSessions()
-	t.roles.Wait()
+	runErr := settleAndClose(ctx, e, lc, env, tr)
+	// Teardown: the listeners (RestartServer's too), every accepted session, then the sockets, the
+	// link and the capture.
+	ended := lc.Teardown()
 	cliUDP.Close()
 	srvUDP.Close()
-	t.env.closeSockets() // Env: the sockets it bound
+	env.closeSockets() // Env: the sockets it bound
 	if lk != nil {
 		_ = lk.Close() // after the sockets: what it still held is recorded as lost with them
 		tr.Link = &TraceLink{Seed: seed, Summary: lk.Summary(), Records: lk.Records()}
@@ -337,66 +254,42 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint6
 		runErr = fmt.Errorf("capture incomplete: libpcap dropped %d packet(s)", d)
 	}
 
-	tr.Stalls = newStalls(tr.Start, probe.Stop())
+	tr.Stalls = StallsSince(tr.Start, lc.StopProbe())
 	tr.Datagrams = ownDatagrams(src.Datagrams(), srvAddr)
-	tr.Events = t.log.snapshot()
-	tr.Accepts = len(t.sessions)
-	tr.ServerErr, tr.TornDown = t.errs, t.tornDown
-	tr.decode(e.Transport.Framing())
+	tr.Events = ended.Events
+	tr.Accepts = ended.Accepts
+	tr.ServerErr, tr.TornDown = ended.ServerErr, ended.TornDown
+	tr.Decode(e.Transport.Framing())
 	return tr, runErr
 }
 
-func (t *trial) acceptLoop(ln *kcp.Listener, done chan<- struct{}) {
-	defer close(done)
-	for {
-		s, err := ln.AcceptKCP()
-		if err != nil {
-			return
+// settleAndClose takes an in-process trial from its start to its teardown and sets tr.ClientErr: it
+// waits for the client role, then the first server role (if any session was accepted), then for the
+// wire to be quiet, every wait bounded by ctx; then it closes the client sessions the roles left open
+// and waits for quiet again. It returns why the trial failed, if it did.
+func settleAndClose(ctx context.Context, e *Experiment, lc *Lifecycle, env *Env, tr *Trace) error {
+	var runErr error
+	if returned, err := lc.WaitClient(ctx); !returned {
+		runErr = fmt.Errorf("client role still running after %v", e.TrialTimeout())
+	} else {
+		tr.ClientErr = err
+	}
+	if runErr == nil {
+		if runErr = lc.Settle(ctx, e.QuietPeriod()); errors.Is(runErr, errServerRunning) {
+			runErr = fmt.Errorf("server role still running after %v", e.TrialTimeout())
 		}
-		if t.e.ServerSession != nil {
-			t.e.ServerSession(s)
-		}
-		t.mu.Lock()
-		t.sessions = append(t.sessions, s)
-		t.errs = append(t.errs, nil)
-		t.returned = append(t.returned, false)
-		idx := len(t.sessions)
-		t.mu.Unlock()
-		t.log.add(Event{Side: capture.SideServer, Session: idx, Kind: EvAccept})
-		t.roles.Add(1)
-		go func() {
-			defer t.roles.Done()
-			err := t.e.Server(&recConn{Conn: s, log: &t.log, side: capture.SideServer, session: idx, env: t.env})
-			t.log.add(Event{Side: capture.SideServer, Session: idx, Kind: EvReturn, Err: err})
-			t.mu.Lock()
-			t.errs[idx-1] = err
-			t.returned[idx-1] = true
-			t.mu.Unlock()
-			if idx == 1 {
-				close(t.firstSrv)
-			}
-		}()
 	}
-}
-
-func (t *trial) accepted() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.sessions)
-}
-
-// closeSessions closes every accepted session and marks the roles still running as torn down.
-func (t *trial) closeSessions() {
-	t.mu.Lock()
-	t.tornDown = make([]bool, len(t.returned))
-	for i, r := range t.returned {
-		t.tornDown[i] = !r
+	// The client session, if the role left it open: its Close may still flush something, so the wire
+	// must go quiet again before the listeners stop accepting.
+	if lc.Close() && runErr == nil {
+		runErr = lc.settleAgain(e.QuietPeriod())
 	}
-	sessions := append([]*kcp.UDPSession(nil), t.sessions...)
-	t.mu.Unlock()
-	for _, s := range sessions {
-		s.Close()
+	// Env (env.go): the client sessions Redial made and the role left open, then the wire quiet again.
+	if err := env.closeClients(e.QuietPeriod()); err != nil && runErr == nil {
+		runErr = err
 	}
+	_, tr.ClientErr = lc.WaitClient(context.Background())
+	return runErr
 }
 
 // ownDatagrams keeps the datagrams to or from the trial's server address. The client talks only to the
@@ -411,24 +304,4 @@ func ownDatagrams(dgs []capture.Datagram, srv netip.AddrPort) []capture.Datagram
 		}
 	}
 	return out
-}
-
-// waitQuiet returns once no datagram has been captured for the quiet period and the link, if any, holds
-// no datagram: a delayed datagram is silent until it is due.
-func waitQuiet(ctx context.Context, src capture.Source, lk *link.Link, quiet time.Duration) error {
-	timer := time.NewTimer(quiet)
-	defer timer.Stop()
-	for {
-		select {
-		case <-src.Notify():
-			timer.Reset(quiet)
-		case <-timer.C:
-			if lk == nil || lk.Pending() == 0 {
-				return nil
-			}
-			timer.Reset(quiet)
-		case <-ctx.Done():
-			return errors.New("the wire never went quiet before the trial's deadline")
-		}
-	}
 }
