@@ -17,7 +17,7 @@ import (
 
 // The trial lifecycle: the steps that run an experiment's roles on kcp-go sessions, written once for
 // both places a trial's roles run. RunTrial takes them for both ends of a trial in this process; a
-// peer (peer.go) takes them for the one end it runs, one request of the peer protocol each:
+// peer (package peer) takes them for the one end it runs, one request of the peer protocol each:
 //
 //	Listen      a listener on the server's socket; the Server role on every session it accepts
 //	Dial        the client session to the server, with a fresh conv; the Client role on it

@@ -71,7 +71,7 @@ type Result struct {
 	// class, but are not counted in Counts.
 	TimingTrials []TrialResult
 	Seed         uint64 // the run's link seed (trial n used Seed+n-1)
-	// KCPGoServer and KCPGoClient are the kcp-go versions of the peers of a pair run (RunPair);
+	// KCPGoServer and KCPGoClient are the kcp-go versions of the peers of a pair run (peer.RunPair);
 	// empty for a run in this process.
 	KCPGoServer, KCPGoClient string
 }
@@ -175,7 +175,7 @@ func Run(ctx context.Context, e *Experiment, opts RunOptions) (*Result, error) {
 }
 
 // RunFunc runs e's trials with run in place of RunTrial, and classifies and saves each one as Run does
-// (RunPair runs them in peer processes). Trial n is run(ctx, n), its start spaced as RunTrial
+// (package peer runs them in peer processes). Trial n is run(ctx, n), its start spaced as RunTrial
 // spaces its own. The trials have no link (the run's Seed is 0) and are captured by taps.
 func RunFunc(ctx context.Context, e *Experiment, opts RunOptions, run func(ctx context.Context, n int) (*Trace, error)) (*Result, error) {
 	res := newResult(e, opts, CaptureTap, 0)

@@ -76,7 +76,7 @@ type Trace struct {
 	Stats     capture.Stats
 	Stalls    Stalls     // when the process was stalled during the trial (machine load; see timing.go)
 	Link      *TraceLink // the link between the peers, if the experiment had one
-	// KCPGo names the peers' kcp-go versions when the roles ran in peer processes (RunPair), e.g.
+	// KCPGo names the peers' kcp-go versions when the roles ran in peer processes (peer.RunPair), e.g.
 	// "server v5.6.1 × client v5.7.6"; empty when they ran in this process.
 	KCPGo string
 

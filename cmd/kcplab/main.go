@@ -10,7 +10,7 @@
 //	                                              on every pair of releases, each role in a peer process
 //	kcplab bisect -from V1 -to V2 ID CLASS        the first release where a class's share changes
 //	kcplab crosstalk [-versions LIST]             count datagrams sent through another session's socket
-//	kcplab peer                                   serve the peer protocol on stdin/stdout (harness/peer.go)
+//	kcplab peer                                   serve the peer protocol on stdin/stdout (peer/peer.go)
 //
 // Flags may come before or after the positional arguments.
 //

@@ -15,10 +15,11 @@ import (
 
 	"kcplab/experiments"
 	"kcplab/harness"
+	"kcplab/peer"
 	"kcplab/report"
 )
 
-// runPeer serves the peer protocol (harness/peer.go) on stdin and stdout: `kcplab matrix -pairs`
+// runPeer serves the peer protocol (peer/peer.go) on stdin and stdout: `kcplab matrix -pairs`
 // runs one per kcp-go release and drives trials whose server and client run in different ones.
 func runPeer(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("peer", stderr)
@@ -31,7 +32,7 @@ func runPeer(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	err := harness.ServePeer(ctx, os.Stdin, stdout, experiments.Lookup)
+	err := peer.ServePeer(ctx, os.Stdin, stdout, experiments.Lookup)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
@@ -61,7 +62,7 @@ func (m *matrixRunner) runPairs(ctx context.Context, vs []string) (*report.Matri
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	peers := map[string]*harness.Peer{}
+	peers := map[string]*peer.Peer{}
 	defer func() {
 		for v, p := range peers {
 			if err := p.Close(); err != nil {
@@ -87,7 +88,7 @@ func (m *matrixRunner) runPairs(ctx context.Context, vs []string) (*report.Matri
 		defer log.Close()
 		cmd := exec.Command(bin.Path, "peer")
 		cmd.Stderr = log
-		p, err := harness.StartPeer(cmd)
+		p, err := peer.StartPeer(cmd)
 		if err != nil {
 			return nil, fmt.Errorf("kcp-go %s: %w (stderr in %s)", v, err, logPath)
 		}
@@ -119,7 +120,7 @@ func (m *matrixRunner) runPairs(ctx context.Context, vs []string) (*report.Matri
 				label := pairLabel(s, c)
 				pd := pairDir(m.out, s, c)
 				start := time.Now()
-				res, err := harness.RunPair(ctx, e, harness.RunOptions{Trials: m.trials, Parallel: m.parallel, Discover: true, OutDir: pd}, peers[s], peers[c])
+				res, err := peer.RunPair(ctx, e, harness.RunOptions{Trials: m.trials, Parallel: m.parallel, Discover: true, OutDir: pd}, peers[s], peers[c])
 				if err != nil {
 					if ctx.Err() != nil {
 						return nil, ctx.Err()

@@ -12,6 +12,7 @@ import (
 
 	"kcplab/experiments"
 	"kcplab/harness"
+	"kcplab/peer"
 	"kcplab/report"
 )
 
@@ -26,12 +27,12 @@ func TestMain(m *testing.M) {
 }
 
 // testPeer starts this test binary as a peer process.
-func testPeer(t *testing.T) *harness.Peer {
+func testPeer(t *testing.T) *peer.Peer {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), peerEnv+"=1")
 	cmd.Stderr = os.Stderr
-	p, err := harness.StartPeer(cmd)
+	p, err := peer.StartPeer(cmd)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, p.Close()) })
 	return p
@@ -51,7 +52,7 @@ func TestPairsOverPeerProcesses(t *testing.T) {
 	require.NoError(t, err)
 	inProc, err := harness.Run(ctx, p001, harness.RunOptions{Trials: 6, Parallel: 6, KeepDir: t.TempDir()})
 	require.NoError(t, err)
-	pair, err := harness.RunPair(ctx, p001, harness.RunOptions{Trials: 6, Parallel: 6, KeepDir: t.TempDir()}, srv, cli)
+	pair, err := peer.RunPair(ctx, p001, harness.RunOptions{Trials: 6, Parallel: 6, KeepDir: t.TempDir()}, srv, cli)
 	require.NoError(t, err)
 	for _, f := range pair.Failed() {
 		t.Errorf("p001 pair trial %d: %v", f.Trial, f.Err)
@@ -62,7 +63,7 @@ func TestPairsOverPeerProcesses(t *testing.T) {
 
 	p003, err := experiments.Lookup("p003")
 	require.NoError(t, err)
-	res, err := harness.RunPair(ctx, p003, harness.RunOptions{Trials: 6, Parallel: 6, Discover: true, KeepDir: t.TempDir()}, srv, cli)
+	res, err := peer.RunPair(ctx, p003, harness.RunOptions{Trials: 6, Parallel: 6, Discover: true, KeepDir: t.TempDir()}, srv, cli)
 	require.NoError(t, err)
 	for _, f := range res.Failed() {
 		t.Errorf("p003 pair trial %d: %v", f.Trial, f.Err)

@@ -1,4 +1,4 @@
-package harness
+package peer
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"kcplab/capture"
+	"kcplab/harness"
 )
 
 // pairTrialIDs numbers the trials the coordinator runs on peers (unique per process, so per peer).
@@ -21,16 +22,16 @@ var pairTrialIDs atomic.Int64
 const pairSlack = 10 * time.Second
 
 // RunPair runs e's trials with the server role in the peer srv and the client role in the peer cli
-// (peer.go), and classifies them like Run. Trials run with tap capture in the peers; the
+// (peer.go), and classifies them like harness.Run. Trials run with tap capture in the peers; the
 // experiment must have a listener and no link (Env's actions are not available in peers).
-func RunPair(ctx context.Context, e *Experiment, opts RunOptions, srv, cli *Peer) (*Result, error) {
+func RunPair(ctx context.Context, e *harness.Experiment, opts harness.RunOptions, srv, cli *Peer) (*harness.Result, error) {
 	if e.Client == nil || e.Server == nil || e.NoListener {
 		return nil, fmt.Errorf("experiment %s: pair trials need a client and a server role", e.ID)
 	}
 	if opts.Link != nil || !e.Link.IsZero() {
 		return nil, fmt.Errorf("experiment %s: pair trials have no link", e.ID)
 	}
-	res, err := RunFunc(ctx, e, opts, func(ctx context.Context, n int) (*Trace, error) {
+	res, err := harness.RunFunc(ctx, e, opts, func(ctx context.Context, n int) (*harness.Trace, error) {
 		return PairTrial(ctx, e, n, srv, cli)
 	})
 	if err != nil {
@@ -41,7 +42,7 @@ func RunPair(ctx context.Context, e *Experiment, opts RunOptions, srv, cli *Peer
 }
 
 // PairTrial runs one trial of e over two peers and assembles its trace from their records.
-func PairTrial(ctx context.Context, e *Experiment, n int, srv, cli *Peer) (tr *Trace, err error) {
+func PairTrial(ctx context.Context, e *harness.Experiment, n int, srv, cli *Peer) (tr *harness.Trace, err error) {
 	// Each role has its own id: the two may run in one peer (a pair of one release).
 	sid, cid := pairTrialIDs.Add(1), pairTrialIDs.Add(1)
 	defer srv.forget(sid)
@@ -96,7 +97,7 @@ func PairTrial(ctx context.Context, e *Experiment, n int, srv, cli *Peer) (tr *T
 	if err != nil {
 		return nil, fmt.Errorf("client peer's address: %w", err)
 	}
-	tr = &Trace{Experiment: e.ID, Trial: n, Start: time.Unix(0, r.StartNs), Client: cliAddr, Server: srvAddr}
+	tr = &harness.Trace{Experiment: e.ID, Trial: n, Start: time.Unix(0, r.StartNs), Client: cliAddr, Server: srvAddr}
 
 	// The client role, then the first server role and the wire's quiet (the server peer sees every
 	// datagram of the trial), then the client session's Close if the role left it open, and quiet again.
@@ -123,7 +124,7 @@ func PairTrial(ctx context.Context, e *Experiment, n int, srv, cli *Peer) (tr *T
 		return tr, err
 	}
 	if c.Closed {
-		if err := settle(QuietAgainLimit(e.QuietPeriod())); err != nil {
+		if err := settle(harness.QuietAgainLimit(e.QuietPeriod())); err != nil {
 			return tr, err
 		}
 	}
@@ -132,15 +133,15 @@ func PairTrial(ctx context.Context, e *Experiment, n int, srv, cli *Peer) (tr *T
 
 // assemble fills the trace from the peers' records: of a datagram between the two peers, the
 // sender's record; of one from anyone else, the receiver's.
-func assemble(tr *Trace, srv, cli PeerMsg) error {
+func assemble(tr *harness.Trace, srv, cli PeerMsg) error {
 	var errs []error
-	var stalls []StallSpan
+	var stalls []harness.StallSpan
 	for _, m := range []PeerMsg{srv, cli} {
 		for _, st := range m.Stalls {
-			stalls = append(stalls, StallSpan{From: time.Unix(0, st.FromNs), To: time.Unix(0, st.ToNs)})
+			stalls = append(stalls, harness.StallSpan{From: time.Unix(0, st.FromNs), To: time.Unix(0, st.ToNs)})
 		}
 	}
-	tr.Stalls = StallsSince(tr.Start, stalls)
+	tr.Stalls = harness.StallsSince(tr.Start, stalls)
 	for _, rec := range []struct {
 		m           PeerMsg
 		self, other netip.AddrPort
@@ -175,7 +176,7 @@ func assemble(tr *Trace, srv, cli PeerMsg) error {
 	tr.KCPGo = "server " + srv.KCPGo + " × client " + cli.KCPGo
 	tr.ServerErr = make([]error, tr.Accepts)
 	for _, ev := range tr.Events {
-		if ev.Side == capture.SideServer && ev.Kind == EvReturn && ev.Session >= 1 && ev.Session <= tr.Accepts {
+		if ev.Side == capture.SideServer && ev.Kind == harness.EvReturn && ev.Session >= 1 && ev.Session <= tr.Accepts {
 			tr.ServerErr[ev.Session-1] = ev.Err
 		}
 	}

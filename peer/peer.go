@@ -1,4 +1,4 @@
-package harness
+package peer
 
 // The peer protocol: how the harness drives one role of a trial in another process (a kcplab built
 // against another kcp-go release, later a peer of another KCP implementation or on another host).
@@ -56,6 +56,7 @@ import (
 	"time"
 
 	"kcplab/capture"
+	"kcplab/harness"
 )
 
 // PeerProto is the protocol's version, in the peer's hello.
@@ -120,20 +121,20 @@ var replyOp = map[string]string{"listen": "ready", "dial": "ready", "settle": "s
 // PeerError is an error a peer reported, rebuilt so that IsTimeout, ErrClass and errors.Is(io.EOF,
 // io.ErrClosedPipe, net.ErrClosed) see what they saw in the peer.
 type PeerError struct {
-	Class Outcome // OutcomeTimeout, OutcomeEOF, OutcomeClosed or OutcomeOther
+	Class harness.Outcome // harness.OutcomeTimeout, OutcomeEOF, OutcomeClosed or OutcomeOther
 	Msg   string
 }
 
 func (e *PeerError) Error() string   { return e.Msg }
-func (e *PeerError) Timeout() bool   { return e.Class == OutcomeTimeout }
-func (e *PeerError) Temporary() bool { return e.Class == OutcomeTimeout }
+func (e *PeerError) Timeout() bool   { return e.Class == harness.OutcomeTimeout }
+func (e *PeerError) Temporary() bool { return e.Class == harness.OutcomeTimeout }
 
 // Is matches io.EOF for OutcomeEOF and io.ErrClosedPipe, net.ErrClosed for OutcomeClosed.
 func (e *PeerError) Is(target error) bool {
 	switch e.Class {
-	case OutcomeEOF:
+	case harness.OutcomeEOF:
 		return target == io.EOF
-	case OutcomeClosed:
+	case harness.OutcomeClosed:
 		return target == io.ErrClosedPipe || target == net.ErrClosed
 	}
 	return false
@@ -141,20 +142,20 @@ func (e *PeerError) Is(target error) bool {
 
 // errClassOf is the protocol's class of an error: "", "timeout", "EOF", "closed" or "other".
 func errClassOf(err error) string {
-	if o := OutcomeOf(err); o != OutcomeOK {
+	if o := harness.OutcomeOf(err); o != harness.OutcomeOK {
 		return o.String()
 	}
 	return ""
 }
 
 // peerErr rebuilds an error from its protocol class and message (nil for no class, "" or "ok"; an
-// unknown class is OutcomeOther).
+// unknown class is harness.OutcomeOther).
 func peerErr(class, msg string) error {
-	if class == "" || class == OutcomeOK.String() {
+	if class == "" || class == harness.OutcomeOK.String() {
 		return nil
 	}
-	o := OutcomeOther
-	for _, c := range []Outcome{OutcomeTimeout, OutcomeEOF, OutcomeClosed} {
+	o := harness.OutcomeOther
+	for _, c := range []harness.Outcome{harness.OutcomeTimeout, harness.OutcomeEOF, harness.OutcomeClosed} {
 		if class == c.String() {
 			o = c
 		}
@@ -170,22 +171,22 @@ func errMsg(err error) string {
 }
 
 // EncodeEvent turns an event into its protocol record.
-func EncodeEvent(e Event) PeerEvent {
+func EncodeEvent(e harness.Event) PeerEvent {
 	return PeerEvent{TNs: e.Time.UnixNano(), Side: e.Side.String(), Session: e.Session, Kind: e.Kind.String(),
 		N: e.N, Data: e.Data, DurNs: int64(e.Dur), ErrClass: errClassOf(e.Err), Err: errMsg(e.Err)}
 }
 
 // DecodeEvent rebuilds an event from its protocol record.
-func DecodeEvent(p PeerEvent) (Event, error) {
+func DecodeEvent(p PeerEvent) (harness.Event, error) {
 	side, err := sideOf(p.Side)
 	if err != nil {
-		return Event{}, err
+		return harness.Event{}, err
 	}
-	kind, ok := ParseEventKind(p.Kind)
+	kind, ok := harness.ParseEventKind(p.Kind)
 	if !ok {
-		return Event{}, fmt.Errorf("unknown event kind %q", p.Kind)
+		return harness.Event{}, fmt.Errorf("unknown event kind %q", p.Kind)
 	}
-	return Event{Time: time.Unix(0, p.TNs), Side: side, Session: p.Session, Kind: kind, N: p.N, Data: p.Data,
+	return harness.Event{Time: time.Unix(0, p.TNs), Side: side, Session: p.Session, Kind: kind, N: p.N, Data: p.Data,
 		Dur: time.Duration(p.DurNs), Err: peerErr(p.ErrClass, p.Err)}, nil
 }
 
@@ -222,9 +223,9 @@ func DecodeDatagram(p PeerDatagram) (capture.Datagram, error) {
 // ServePeer runs the peer's side of the protocol on r and w until r ends or ctx is done: it answers
 // each request (concurrently, one goroutine per request) with the roles of the experiments lookup
 // returns. Whatever trials are left when it returns are torn down.
-func ServePeer(ctx context.Context, r io.Reader, w io.Writer, lookup func(id string) (*Experiment, error)) error {
+func ServePeer(ctx context.Context, r io.Reader, w io.Writer, lookup func(id string) (*harness.Experiment, error)) error {
 	p := &peerServer{w: json.NewEncoder(w), lookup: lookup, trials: map[int64]*peerTrial{}}
-	p.send(PeerMsg{Op: "hello", Impl: "kcp-go", KCPGo: KCPGoVersion(), Proto: PeerProto})
+	p.send(PeerMsg{Op: "hello", Impl: "kcp-go", KCPGo: harness.KCPGoVersion(), Proto: PeerProto})
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	var wg sync.WaitGroup
@@ -272,7 +273,7 @@ func ServePeer(ctx context.Context, r io.Reader, w io.Writer, lookup func(id str
 type peerServer struct {
 	wmu    sync.Mutex
 	w      *json.Encoder
-	lookup func(string) (*Experiment, error)
+	lookup func(string) (*harness.Experiment, error)
 	mu     sync.Mutex
 	trials map[int64]*peerTrial
 }
@@ -286,9 +287,9 @@ func (p *peerServer) send(m PeerMsg) {
 }
 
 // peerTrial is one role of one trial in a peer: its socket, the tap that records it, and the trial
-// lifecycle's steps (Lifecycle) for the end it runs.
+// lifecycle's steps (harness.Lifecycle) for the end it runs.
 type peerTrial struct {
-	lc   *Lifecycle
+	lc   *harness.Lifecycle
 	udp  *net.UDPConn // nil until the role listens or dials
 	tap  *capture.TapSource
 	once sync.Once
@@ -296,9 +297,9 @@ type peerTrial struct {
 }
 
 // newPeerTrial begins one role of a trial of e.
-func newPeerTrial(e *Experiment) (*peerTrial, error) {
+func newPeerTrial(e *harness.Experiment) (*peerTrial, error) {
 	tap := capture.NewTap()
-	lc, err := NewLifecycle(e, tap)
+	lc, err := harness.NewLifecycle(e, tap)
 	if err != nil {
 		return nil, err
 	}
@@ -376,7 +377,7 @@ func (p *peerServer) handle(m PeerMsg) PeerMsg {
 
 // bind opens the role's socket on 127.0.0.1 with a port the kernel chooses.
 func (pt *peerTrial) bind() error {
-	udp, _, err := ListenLoopback()
+	udp, _, err := harness.ListenLoopback()
 	if err != nil {
 		return err
 	}
@@ -385,7 +386,7 @@ func (pt *peerTrial) bind() error {
 }
 
 // listen is the Listen step on a fresh socket.
-func (pt *peerTrial) listen(e *Experiment) (PeerMsg, error) {
+func (pt *peerTrial) listen(e *harness.Experiment) (PeerMsg, error) {
 	if e.Server == nil || e.NoListener || !e.Link.IsZero() {
 		return PeerMsg{}, fmt.Errorf("experiment %s cannot run in peers (no server role, no listener, or a link)", e.ID)
 	}
@@ -430,7 +431,7 @@ func (pt *peerTrial) teardown() PeerMsg {
 		if pt.udp != nil {
 			pt.udp.Close()
 		}
-		m := PeerMsg{Op: "done", KCPGo: KCPGoVersion(), Accepts: ended.Accepts, TornDown: ended.TornDown}
+		m := PeerMsg{Op: "done", KCPGo: harness.KCPGoVersion(), Accepts: ended.Accepts, TornDown: ended.TornDown}
 		_, _ = pt.tap.Close()
 		for _, d := range pt.tap.Datagrams() {
 			m.Datagrams = append(m.Datagrams, EncodeDatagram(d))

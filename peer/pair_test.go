@@ -1,0 +1,143 @@
+package peer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"kcplab/capture"
+	"kcplab/harness"
+)
+
+// pingPong is an experiment whose client writes "ping" and whose server answers "pong"; each then
+// lingers in a Read so that its last ACK leaves before its session closes. Its one class is the four
+// segments of that exchange.
+func pingPong() *harness.Experiment {
+	return &harness.Experiment{
+		ID:    "pingpong",
+		Title: "ping, pong, close",
+		Server: func(c net.Conn) error {
+			defer c.Close()
+			if err := expect(c, "ping"); err != nil {
+				return err
+			}
+			_, err := c.Write([]byte("pong"))
+			linger(c)
+			return err
+		},
+		Client: func(c net.Conn) error {
+			defer c.Close()
+			if _, err := c.Write([]byte("ping")); err != nil {
+				return err
+			}
+			if err := expect(c, "pong"); err != nil {
+				return err
+			}
+			linger(c)
+			return nil
+		},
+		Trials: 6,
+		Quiet:  150 * time.Millisecond,
+		Classes: []harness.Class{{
+			Name: "answered",
+			Ladder: harness.Ladder{
+				harness.Push(harness.C2S).WithSn(0).WithLen(4), harness.Ack(harness.S2C).WithSn(0).WithUna(1),
+				harness.Push(harness.S2C).WithSn(0).WithLen(4), harness.Ack(harness.C2S).WithSn(0),
+			},
+			Checks: []harness.Check{harness.ReadGot(harness.Client)},
+		}},
+		Invariants: []harness.Check{harness.NoHandshake(), harness.OnlyDataAndAcks()},
+	}
+}
+
+// expect reads len(want) bytes from c within 2 s and checks that they are want.
+func expect(c net.Conn, want string) error {
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(c, got); err != nil {
+		return err
+	}
+	if string(got) != want {
+		return fmt.Errorf("read %q, want %q", got, want)
+	}
+	return nil
+}
+
+// linger reads from c for 300 ms, whatever comes.
+func linger(c net.Conn) {
+	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	_, _ = c.Read(make([]byte, 64))
+}
+
+// TestRunPairInProcess runs pair trials whose two peers serve the protocol in this process: the trials
+// land in the class an in-process run gives.
+func TestRunPairInProcess(t *testing.T) {
+	t.Parallel()
+	e := pingPong()
+	srv, cli := pipePeer(t, e), pipePeer(t, e)
+	res, err := RunPair(context.Background(), e, harness.RunOptions{Trials: 4, Parallel: 2, KeepDir: t.TempDir()}, srv, cli)
+	require.NoError(t, err)
+	for _, f := range res.Failed() {
+		t.Errorf("trial %d: %v", f.Trial, f.Err)
+	}
+	assert.Equal(t, 4, res.Counts["answered"])
+	tr := res.Trials[0].Trace
+	require.NotNil(t, tr)
+	assert.Equal(t, 1, tr.Accepts)
+	// Each datagram once: four segments, in three datagrams when the server's ACK and response share
+	// one (the client's Input then ACKs at once), in four when they do not.
+	assert.Len(t, tr.Segments, 4, tr.Ladder())
+	assert.Len(t, tr.Datagrams, tr.Segments[len(tr.Segments)-1].Datagram+1, tr.Ladder())
+	assert.Equal(t, "pong", string(tr.BytesRead(harness.Client, 0)))
+	assert.Equal(t, "ping", string(tr.BytesRead(harness.Server, 1)))
+	s := res.Summary()
+	assert.Equal(t, harness.KCPGoVersion(), s.KCPGoServer)
+	assert.True(t, strings.HasPrefix(s.KCPGo, "server "))
+
+	// Both roles in one peer (a pair of one release).
+	res, err = RunPair(context.Background(), e, harness.RunOptions{Trials: 2, Parallel: 2, KeepDir: t.TempDir()}, srv, srv)
+	require.NoError(t, err)
+	for _, f := range res.Failed() {
+		t.Errorf("one peer, trial %d: %v", f.Trial, f.Err)
+	}
+	assert.Equal(t, 2, res.Counts["answered"])
+}
+
+// TestAssembleKeepsTheSendersRecord checks the merge of two peers' records: a datagram between them
+// once (the sender's record), a datagram from a third address (the receiver's), events in time order.
+func TestAssembleKeepsTheSendersRecord(t *testing.T) {
+	t.Parallel()
+	srvA, cliA, other := "127.0.0.1:1000", "127.0.0.1:2000", "127.0.0.1:3000"
+	at := func(ms int64) int64 { return time.Unix(100, 0).Add(time.Duration(ms) * time.Millisecond).UnixNano() }
+	srv := PeerMsg{Accepts: 1, Datagrams: []PeerDatagram{
+		{TNs: at(1), Src: cliA, Dst: srvA, B64: []byte("req")},    // received: the client recorded it
+		{TNs: at(2), Src: srvA, Dst: cliA, B64: []byte("resp")},   // sent
+		{TNs: at(5), Src: other, Dst: srvA, B64: []byte("stray")}, // received from a third party
+	}, Events: []PeerEvent{{TNs: at(3), Side: "server", Session: 1, Kind: "return", ErrClass: "timeout", Err: "timeout"}},
+		Stalls: []PeerStall{{FromNs: at(4), ToNs: at(6)}}}
+	cli := PeerMsg{Datagrams: []PeerDatagram{
+		{TNs: at(0), Src: cliA, Dst: srvA, B64: []byte("req")},
+		{TNs: at(3), Src: srvA, Dst: cliA, B64: []byte("resp")},
+	}, Events: []PeerEvent{{TNs: at(0), Side: "client", Kind: "Dial"}}}
+	tr := &harness.Trace{Start: time.Unix(0, at(0)), Server: netip.MustParseAddrPort(srvA), Client: netip.MustParseAddrPort(cliA)}
+	require.NoError(t, assemble(tr, srv, cli))
+	require.Len(t, tr.Datagrams, 3)
+	assert.Equal(t, "req", string(tr.Datagrams[0].Payload))
+	assert.Equal(t, capture.SideClient, tr.Datagrams[0].Side)
+	assert.Equal(t, at(2), tr.Datagrams[1].Time.UnixNano(), "the server's record of its own datagram")
+	assert.Equal(t, capture.SideServer, tr.Datagrams[1].Side)
+	assert.Equal(t, "stray", string(tr.Datagrams[2].Payload))
+	require.Len(t, tr.Events, 2)
+	assert.Equal(t, harness.EvDial, tr.Events[0].Kind)
+	require.Len(t, tr.ServerErr, 1)
+	assert.True(t, harness.IsTimeout(tr.ServerErr[0]))
+	assert.Equal(t, harness.Stalls{{From: 4 * time.Millisecond, To: 6 * time.Millisecond}}, tr.Stalls)
+}
