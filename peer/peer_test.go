@@ -94,3 +94,44 @@ func TestPeerUnknownOp(t *testing.T) {
 	_, err = p.Call(context.Background(), PeerMsg{Op: "listen", Exp: "nope", Trial: 8})
 	assert.ErrorContains(t, err, `no experiment "nope"`)
 }
+
+// TestPeerMsgWire pins the protocol's lines, as the header of peer.go writes them: a peer of another
+// implementation speaks exactly these.
+func TestPeerMsgWire(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		msg  PeerMsg
+		want string
+	}{
+		{PeerMsg{Op: "hello", Impl: "kcp-go", KCPGo: "v5.7.6", Proto: PeerProto}, `{"op":"hello","impl":"kcp-go","kcp_go":"v5.7.6","proto":1}`},
+		{PeerMsg{Op: "listen", Exp: "p003", Trial: 3}, `{"op":"listen","trial":3,"exp":"p003"}`},
+		{PeerMsg{Op: "ready", Trial: 3, Addr: "127.0.0.1:4000"}, `{"op":"ready","trial":3,"addr":"127.0.0.1:4000"}`},
+		{PeerMsg{Op: "dial", Exp: "p003", Trial: 4, Server: "127.0.0.1:4000"}, `{"op":"dial","trial":4,"exp":"p003","server":"127.0.0.1:4000"}`},
+		{PeerMsg{Op: "ready", Trial: 4, Addr: "127.0.0.1:5000", StartNs: 17}, `{"op":"ready","trial":4,"addr":"127.0.0.1:5000","start_ns":17}`},
+		{PeerMsg{Op: "returned", Trial: 4, Side: "client", ErrClass: "timeout", Error: "i/o timeout"},
+			`{"op":"returned","trial":4,"side":"client","err_class":"timeout","error":"i/o timeout"}`},
+		{PeerMsg{Op: "settle", Trial: 3, QuietMs: 300, DeadlineMs: 9000}, `{"op":"settle","trial":3,"quiet_ms":300,"deadline_ms":9000}`},
+		{PeerMsg{Op: "settled", Trial: 3}, `{"op":"settled","trial":3}`},
+		{PeerMsg{Op: "close", Trial: 4}, `{"op":"close","trial":4}`},
+		{PeerMsg{Op: "closed", Trial: 4, Closed: true}, `{"op":"closed","trial":4,"closed":true}`},
+		{PeerMsg{Op: "teardown", Trial: 3}, `{"op":"teardown","trial":3}`},
+		{PeerMsg{Op: "done", Trial: 3, Accepts: 1, TornDown: []bool{false}, KCPGo: "v5.7.6",
+			Stalls:    []PeerStall{{FromNs: 1, ToNs: 2}},
+			Datagrams: []PeerDatagram{{TNs: 5, Src: "127.0.0.1:5000", Dst: "127.0.0.1:4000", B64: []byte{1, 2, 0}}},
+			Events:    []PeerEvent{{TNs: 6, Side: "server", Session: 1, Kind: "Read", N: 4, Data: []byte("ping"), DurNs: 7}}},
+			`{"op":"done","trial":3,"accepts":1,"torn_down":[false],"datagrams":[{"t_ns":5,"src":"127.0.0.1:5000","dst":"127.0.0.1:4000","b64":"AQIA"}],` +
+				`"events":[{"t_ns":6,"side":"server","session":1,"kind":"Read","n":4,"data_b64":"cGluZw==","dur_ns":7}],` +
+				`"stalls":[{"from_ns":1,"to_ns":2}],"kcp_go":"v5.7.6"}`},
+		{PeerMsg{Op: "error", Trial: 8, For: "listen", Error: "no experiment"}, `{"op":"error","trial":8,"for":"listen","error":"no experiment"}`},
+	} {
+		t.Run(tc.msg.Op, func(t *testing.T) {
+			t.Parallel()
+			b, err := json.Marshal(tc.msg)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, string(b))
+			var back PeerMsg
+			require.NoError(t, json.Unmarshal(b, &back))
+			assert.Equal(t, tc.msg, back)
+		})
+	}
+}
