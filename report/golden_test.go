@@ -2,121 +2,72 @@ package report
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/ with what the code renders now")
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/ with what the tests render")
 
-// golden compares got with testdata/NAME.golden (and rewrites the file with -update).
+// golden compares got with testdata/name.golden, or with -update writes got there.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name+".golden")
 	if *update {
-		require.NoError(t, os.MkdirAll("testdata", 0o755))
-		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
 	}
 	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test ./report -update to write it")
-	assert.Equal(t, string(want), got, "%s differs; go test ./report -update rewrites it, then review git diff", path)
-}
-
-// goldenMatrix is a versions matrix with every kind of row: counts, failures of several kinds under a
-// row, a release whose run produced no counts, a release missing for one experiment, and a class no
-// release had.
-func goldenMatrix() *Matrix {
-	return &Matrix{
-		Versions: []string{"v5.4.20+incompatible", "v5.6.1", "v5.6.24", "v5.6.72", "v5.7.6"},
-		Trials:   40,
-		Experiments: []MatrixExperiment{{
-			ID: "p003", Title: "the server's Close is not signalled to the client",
-			Classes:      []string{"delivered", "response lost at Close", "never seen"},
-			Descriptions: map[string]string{"delivered": "the post's four datagrams."},
-			Versions: map[string]*VersionCounts{
-				"v5.4.20+incompatible": {KCPGo: "v5.4.20+incompatible", Trials: 40, Classes: map[string]int{"delivered": 21, "response lost at Close": 19}},
-				"v5.6.1": {KCPGo: "v5.6.1", Trials: 40, Classes: map[string]int{"delivered": 20, "response lost at Close": 17}, Failed: 3,
-					Failures: map[string]int{"client role still running after 10s": 1, `invariant "one session" broken`: 1, "crossed by another trial's datagram in every attempt": 1}},
-				"v5.6.24": {Error: "building kcplab against kcp-go v5.6.24: exit status 1\n# details"},
-				"v5.6.72": {KCPGo: "v5.6.72", Trials: 40, Classes: map[string]int{"delivered": 22, "response lost at Close": 18}},
-				"v5.7.6": {KCPGo: "v5.7.6", Trials: 40, Classes: map[string]int{"delivered": 0, "unnamed: c→s PUSH0 | s→c ACK0": 30}, Failed: 10,
-					Failures: map[string]int{`fits no class: not "delivered" at step 3, not "response lost at Close" at step 2`: 10}},
-			},
-		}, {
-			ID: "p001", Title: "quiet", Classes: []string{"a", "bb"},
-			Versions: map[string]*VersionCounts{
-				"v5.6.1": {KCPGo: "v5.6.1", Trials: 10, Classes: map[string]int{"a": 5, "bb": 5}},
-				"v5.7.6": {KCPGo: "v5.7.6", Trials: 10, Classes: map[string]int{"a": 6, "bb": 4}},
-			},
-		}},
+	if err != nil {
+		t.Fatalf("%v (go test ./report -update writes it)", err)
+	}
+	if d := firstDiff(string(want), got); d != "" {
+		t.Errorf("%s: rendered text differs (after a deliberate change, go test ./report -run '%s' -update rewrites it):\n%s",
+			path, t.Name(), d)
 	}
 }
 
-// goldenPairs is a pairs matrix over three releases: a pair missing, a pair whose run failed, a
-// discovered class and failed trials in one pair, and an experiment every pair agrees on.
-func goldenPairs() (*Matrix, []string) {
-	vs := []string{"v5.4.20+incompatible", "v5.6.1", "v5.7.6"}
-	mx := &Matrix{Trials: 20}
-	for _, s := range vs {
-		for _, c := range vs {
-			mx.Versions = append(mx.Versions, PairLabel(s, c))
+// firstDiff describes the first line where got differs from want, or returns "" when they are equal.
+func firstDiff(want, got string) string {
+	if want == got {
+		return ""
+	}
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := range max(len(w), len(g)) {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl || i >= len(w) || i >= len(g) {
+			return fmt.Sprintf("line %d:\n want %q\n  got %q", i+1, wl, gl)
 		}
 	}
-	e := MatrixExperiment{ID: "p003", Title: "the server's Close is not signalled to the client",
-		Classes:      []string{"delivered", "lost", "unnamed: c→s PUSH0"},
-		Descriptions: map[string]string{"delivered": "all of it.", "lost": "none | of it."}, Versions: map[string]*VersionCounts{}}
-	for i, s := range vs {
-		for j, c := range vs {
-			switch {
-			case i == 1 && j == 2:
-				continue
-			case i == 2 && j == 0:
-				e.Versions[PairLabel(s, c)] = &VersionCounts{Error: "peer: no \"done\" from the peer\nmore"}
-				continue
-			case i == 2 && j == 2:
-				e.Versions[PairLabel(s, c)] = &VersionCounts{Trials: 20, Failed: 2, Classes: map[string]int{"delivered": 10, "lost": 5, "unnamed: c→s PUSH0": 3}}
-				continue
-			}
-			k := 20 - 3*i - j
-			e.Versions[PairLabel(s, c)] = &VersionCounts{Trials: 20, Classes: map[string]int{"delivered": k, "lost": 20 - k}}
-		}
-	}
-	echo := MatrixExperiment{ID: "p001", Title: "echo", Classes: []string{"echoed"}, Versions: map[string]*VersionCounts{}}
-	for _, s := range vs {
-		for _, c := range vs {
-			echo.Versions[PairLabel(s, c)] = &VersionCounts{Trials: 20, Classes: map[string]int{"echoed": 20}}
-		}
-	}
-	mx.Experiments = []MatrixExperiment{e, echo}
-	return mx, vs
+	return "same lines, different bytes"
 }
 
-// TestGolden renders the tables `kcplab matrix` and `kcplab matrix -pairs` print and write, and
-// compares each with its golden file.
-func TestGolden(t *testing.T) {
+func TestFirstDiff(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name   string
-		render func(b *strings.Builder)
-	}{
-		{"matrix", func(b *strings.Builder) { WriteMatrixText(b, goldenMatrix()) }},
-		{"matrix-section", func(b *strings.Builder) {
-			b.WriteString(MatrixSection(goldenMatrix(), map[string]string{"p003": "charts/matrix-p003.png"}))
-		}},
-		{"pairs", func(b *strings.Builder) { mx, vs := goldenPairs(); WritePairsText(b, mx, vs) }},
-		{"pairs-md", func(b *strings.Builder) { mx, vs := goldenPairs(); PairsMarkdown(b, mx, vs) }},
-		{"pairs-section", func(b *strings.Builder) { mx, vs := goldenPairs(); b.WriteString(PairsSection(mx, vs)) }},
-	}
-	for _, tc := range tests {
+	for _, tc := range []struct{ name, want, got, diff string }{
+		{"equal", "a\nb\n", "a\nb\n", ""},
+		{"changed line", "a\nb\n", "a\nc\n", "line 2:\n want \"b\"\n  got \"c\""},
+		{"extra line", "a\n", "a\nb\n", "line 2:\n want \"\"\n  got \"b\""},
+		{"missing line", "a\nb", "a", "line 2:\n want \"b\"\n  got \"\""},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var b strings.Builder
-			tc.render(&b)
-			golden(t, tc.name, b.String())
+			if d := firstDiff(tc.want, tc.got); d != tc.diff {
+				t.Errorf("firstDiff(%q, %q) = %q, want %q", tc.want, tc.got, d, tc.diff)
+			}
 		})
 	}
 }
