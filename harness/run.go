@@ -348,7 +348,7 @@ func Classify(e *Experiment, tr *Trace) (string, error) {
 		class = matched[0].Name
 		for _, t := range matched[0].timings(e) {
 			if err := t.early(tr); err != nil {
-				f.add(Failure{Kind: FailNeverEarly, Class: class, Timing: t.Name}, fmt.Errorf("invariant \"never early\" broken: %w", err))
+				f.add(Failure{Kind: FailNeverEarly, Class: matched[0].Name, Timing: t.Name}, fmt.Errorf("invariant \"never early\" broken: %w", err))
 			}
 		}
 	default:
