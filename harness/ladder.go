@@ -134,23 +134,29 @@ type Ladder []Step
 // side by side. Timing is not checked here: a trial's class is decided by what happened, not by when.
 func (l Ladder) Match(segs []Seg) error {
 	if l.repeats() {
-		if _, ok := l.align(segs); ok {
+		_, reached, ok := l.align(segs)
+		if ok {
 			return nil
 		}
-		return &LadderMismatch{Want: l, Got: segs, Reasons: make([]string, max(len(l), len(segs))), Repeats: true}
+		return &LadderMismatch{Want: l, Got: segs, Reasons: make([]string, max(len(l), len(segs))), Repeats: true, Step: reached + 1}
 	}
-	ok := len(segs) == len(l)
 	reasons := make([]string, max(len(l), len(segs)))
-	for i := range min(len(l), len(segs)) {
-		if err := l[i].match(segs[i]); err != nil {
-			reasons[i] = err.Error()
-			ok = false
+	step := 0 // the first row that differs, 1-based
+	for i := range reasons {
+		differs := i >= len(l) || i >= len(segs)
+		if !differs {
+			if err := l[i].match(segs[i]); err != nil {
+				reasons[i], differs = err.Error(), true
+			}
+		}
+		if differs && step == 0 {
+			step = i + 1
 		}
 	}
-	if ok {
+	if step == 0 {
 		return nil
 	}
-	return &LadderMismatch{Want: l, Got: segs, Reasons: reasons}
+	return &LadderMismatch{Want: l, Got: segs, Reasons: reasons, Step: step}
 }
 
 // repeats reports whether a step of the ladder may match other than exactly one segment.
@@ -166,7 +172,9 @@ func (l Ladder) repeats() bool {
 // align maps the ladder's steps onto segs: first[i] is the index of step i's first segment (the next
 // step's first minus it is how many it matched). It tries the longest runs first, and remembers the
 // (step, segment) pairs that cannot lead to a match, so a long ladder of optional steps stays linear.
-func (l Ladder) align(segs []Seg) (first []int, ok bool) {
+// reached is the most steps any try fit to a prefix of segs (len(l) with segments left over, when
+// no alignment is found).
+func (l Ladder) align(segs []Seg) (first []int, reached int, ok bool) {
 	first = make([]int, len(l)+1)
 	dead := make([]bool, (len(l)+1)*(len(segs)+1)) // dead[step*(len(segs)+1)+at]: no match from here
 	var try func(step, at int) bool
@@ -175,6 +183,7 @@ func (l Ladder) align(segs []Seg) (first []int, ok bool) {
 			return false
 		}
 		first[step] = at
+		reached = max(reached, step)
 		if step == len(l) {
 			return at == len(segs)
 		}
@@ -191,7 +200,8 @@ func (l Ladder) align(segs []Seg) (first []int, ok bool) {
 		dead[step*(len(segs)+1)+at] = true
 		return false
 	}
-	return first, try(0, 0)
+	ok = try(0, 0)
+	return first, reached, ok
 }
 
 // segmentOf returns the index of the first segment that step i matched in segs, or false when the
@@ -200,7 +210,7 @@ func (l Ladder) segmentOf(i int, segs []Seg) (int, bool) {
 	if !l.repeats() {
 		return i, i < len(segs) && len(segs) == len(l)
 	}
-	first, ok := l.align(segs)
+	first, _, ok := l.align(segs)
 	if !ok || first[i+1] == first[i] {
 		return 0, false
 	}
@@ -213,6 +223,9 @@ type LadderMismatch struct {
 	Got     []Seg
 	Reasons []string
 	Repeats bool // the ladder has repeated steps: rows are not aligned one to one
+	// Step is the first step (1-based) that no segment fit, with repeated steps the first that no
+	// alignment got past; one past the last step when segments remain after it.
+	Step int
 }
 
 // Error prints the expected and the actual ladder side by side, marking the rows that differ.

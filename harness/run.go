@@ -366,32 +366,36 @@ func runOne(ctx context.Context, e *Experiment, n int, run trialFunc, dir string
 
 // Classify finds the one class a trace belongs to, by its wire pattern and application events, and
 // checks the experiment's invariants on it, including that no step the protocol cannot send early
-// came early. Time decides nothing else here: timing is judged over all the trials of a class.
+// came early. Time decides nothing else here: timing is judged over all the trials of a class. A
+// trial that does not fit fails with a *TrialFailure.
 func Classify(e *Experiment, tr *Trace) (Class, error) {
 	var matched []Class
 	var why []string
+	var tried []Miss
 	for _, c := range e.Classes {
 		if err := c.match(tr); err != nil {
 			why = append(why, fmt.Sprintf("not %q: %v", c.Name, err))
+			tried = append(tried, missOf(c.Name, err))
 			continue
 		}
 		matched = append(matched, c)
 	}
-	var errs []error
+	f := &TrialFailure{}
 	for _, inv := range e.Invariants {
 		if err := inv.Fn(tr); err != nil {
-			errs = append(errs, fmt.Errorf("invariant %q broken: %w", inv.Name, err))
+			f.add(Failure{Kind: FailInvariant, Invariant: inv.Name}, fmt.Errorf("invariant %q broken: %w", inv.Name, err))
 		}
 	}
 	var class Class
 	switch len(matched) {
 	case 0:
-		errs = append(errs, fmt.Errorf("trial %d fits no class; actual ladder:\n%s%s", tr.Trial, tr.Ladder(), strings.Join(why, "\n")))
+		f.add(Failure{Kind: FailNoClass, Tried: tried},
+			fmt.Errorf("trial %d fits no class; actual ladder:\n%s%s", tr.Trial, tr.Ladder(), strings.Join(why, "\n")))
 	case 1:
 		class = matched[0]
 		for _, t := range matched[0].timings(e) {
 			if err := t.early(tr); err != nil {
-				errs = append(errs, fmt.Errorf("invariant \"never early\" broken: %w", err))
+				f.add(Failure{Kind: FailNeverEarly, Class: matched[0].Name, Timing: t.Name}, fmt.Errorf("invariant \"never early\" broken: %w", err))
 			}
 		}
 	default:
@@ -400,12 +404,15 @@ func Classify(e *Experiment, tr *Trace) (Class, error) {
 			names[i] = c.Name
 		}
 		sort.Strings(names)
-		errs = append(errs, fmt.Errorf("trial %d fits several classes: %s", tr.Trial, strings.Join(names, ", ")))
+		f.add(Failure{Kind: FailSeveralClasses, Classes: names}, fmt.Errorf("trial %d fits several classes: %s", tr.Trial, strings.Join(names, ", ")))
 	}
-	if len(errs) > 0 && len(tr.Stalls) > 0 {
-		errs = append(errs, fmt.Errorf("note: the process stalled during this trial (%s)", tr.Stalls))
+	if len(f.Failures) == 0 {
+		return class, nil
 	}
-	return class, errors.Join(errs...)
+	if len(tr.Stalls) > 0 {
+		f.errs = append(f.errs, fmt.Errorf("note: the process stalled during this trial (%s)", tr.Stalls))
+	}
+	return class, f
 }
 
 func (c Class) match(tr *Trace) error {
@@ -414,7 +421,7 @@ func (c Class) match(tr *Trace) error {
 	}
 	for _, ch := range c.Checks {
 		if err := ch.Fn(tr); err != nil {
-			return fmt.Errorf("%s: %w", ch.Name, err)
+			return &checkFailed{name: ch.Name, err: err}
 		}
 	}
 	return nil

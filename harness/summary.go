@@ -98,6 +98,9 @@ type TrialSummary struct {
 	// Link is what the trial's link did; its seed replays the trial (kcplab run -seed N -trials 1).
 	Link  *link.Summary `json:"link,omitempty"`
 	Error string        `json:"error,omitempty"`
+	// Failures says what the error was, as fields (kind, the classes tried or fit, the first step
+	// that did not fit, the invariant broken): read these, not the error's text.
+	Failures []Failure `json:"failures,omitempty"`
 	// Crossed lists the earlier attempts of the trial that another trial crossed, run again (their
 	// pcapng by file name, as Pcapng).
 	Crossed []CrossedRun `json:"crossed,omitempty"`
@@ -144,7 +147,7 @@ func (r *Result) Summary() Summary {
 			}
 		}
 		if t.Err != nil {
-			ts.Error = t.Err.Error()
+			ts.Error, ts.Failures = t.Err.Error(), failuresOf(t.Err)
 		}
 		s.Trials = append(s.Trials, ts)
 	}

@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"sort"
@@ -34,7 +35,8 @@ type VersionCounts struct {
 	Seconds float64        `json:"seconds,omitempty"`
 	Summary string         `json:"summary,omitempty"` // path of its summary.json
 	Error   string         `json:"error,omitempty"`   // the run produced no summary
-	// Failures counts the failed trials by the first line of their error (e.g. which ladder they missed).
+	// Failures counts the failed trials by what failed, from the structured failures of summary.json
+	// (harness.Failure's String, e.g. `invariant "x" broken`).
 	Failures map[string]int `json:"failures,omitempty"`
 }
 
@@ -47,6 +49,20 @@ func (v *VersionCounts) Count(class string) int {
 		return v.Failed
 	}
 	return v.Classes[class]
+}
+
+// Failed counts the failed trials of every run, and every run that produced no counts.
+func (m *Matrix) Failed() int {
+	failed := 0
+	for _, e := range m.Experiments {
+		for _, vc := range e.Versions {
+			failed += vc.Failed
+			if vc.Error != "" {
+				failed++
+			}
+		}
+	}
+	return failed
 }
 
 // ReadMatrix reads a matrix.json.
@@ -218,13 +234,10 @@ func MatrixSection(m *Matrix, charts map[string]string) string {
 			}
 		}
 		cols := e.columns(vs)
-		b.WriteString("| kcp-go | trials |")
+		t := Table{Columns: []Column{{Header: "kcp-go", Left: true}, {Header: "trials"}}}
 		for _, c := range cols {
-			fmt.Fprintf(&b, " %s |", strings.ReplaceAll(c, "|", "\\|"))
+			t.Columns = append(t.Columns, Column{Header: c})
 		}
-		b.WriteString("\n|---|---:|")
-		b.WriteString(strings.Repeat("---:|", len(cols)))
-		b.WriteString("\n")
 		for _, v := range vs {
 			vc := e.Versions[v]
 			label := "`" + v + "`"
@@ -232,16 +245,17 @@ func MatrixSection(m *Matrix, charts map[string]string) string {
 				label += fmt.Sprintf(" (ran %s)", vc.KCPGo)
 			}
 			if vc.Error != "" {
-				fmt.Fprintf(&b, "| %s | – | %s |\n", label, strings.ReplaceAll(firstLine(vc.Error), "|", "\\|"))
+				t.Rows = append(t.Rows, Row{Cells: []string{label, "–", firstLine(vc.Error)}})
 				continue
 			}
-			fmt.Fprintf(&b, "| %s | %d |", label, vc.Trials)
+			row := []string{label, fmt.Sprint(vc.Trials)}
 			for _, c := range cols {
 				k := vc.Count(c)
-				fmt.Fprintf(&b, " %d (%s) |", k, sharePct(k, vc.Trials))
+				row = append(row, fmt.Sprintf("%d (%s)", k, sharePct(k, vc.Trials)))
 			}
-			b.WriteString("\n")
+			t.Rows = append(t.Rows, Row{Cells: row})
 		}
+		t.WriteMarkdown(&b)
 		if p := charts[e.ID]; p != "" {
 			fmt.Fprintf(&b, "\n![%s: class shares by kcp-go version](%s)\n", e.ID, p)
 		}
@@ -256,6 +270,93 @@ func MatrixSection(m *Matrix, charts map[string]string) string {
 		}
 	}
 	return b.String()
+}
+
+// seedWidth is the width of the versions column of the terminal matrix table: the longest default
+// release name, so that the tables of several runs line up.
+const seedWidth = len("v5.4.20+incompatible")
+
+// WriteMatrixText writes, per experiment, a table of versions by classes (the named classes, then
+// FailedColumn) with why trials failed under each row, then the differences beyond the 95%
+// intervals: what `kcplab matrix` prints.
+func WriteMatrixText(w io.Writer, mx *Matrix) {
+	for i := range mx.Experiments {
+		e := &mx.Experiments[i]
+		fmt.Fprintf(w, "\n%s: %s\n", e.ID, e.Title)
+		cols := append(append([]string(nil), e.Classes...), FailedClass)
+		t := countsTable(e, mx.Versions, cols, Column{Header: "kcp-go", Left: true, MinWidth: seedWidth}, 2, 0)
+		for j, c := range cols {
+			t.Columns[2+j].Header = columnName(c)
+		}
+		for j := range t.Rows {
+			if vc := e.Versions[t.Rows[j].Cells[0]]; vc != nil && vc.Error == "" {
+				for _, f := range vc.failures() {
+					t.Rows[j].Below = append(t.Rows[j].Below, fmt.Sprintf("%d× %s", f.n, f.key))
+				}
+			}
+		}
+		t.WriteText(w, "  ")
+		for _, d := range mx.Differences(e) {
+			fmt.Fprintf(w, "  - %s\n", d.Sentence(e))
+		}
+	}
+}
+
+// countsTable is a table of rows (the runs of e present among rows, in order) by cols (trials of
+// each class, counts only), after a first column and a trials column; a run that produced no counts
+// shows its error instead. gap separates the class columns, of at least minWidth each.
+func countsTable(e *MatrixExperiment, rows, cols []string, first Column, gap, minWidth int) *Table {
+	t := &Table{Columns: []Column{first, {Header: "trials", MinWidth: 6, Gap: 1}}}
+	for _, c := range cols {
+		t.Columns = append(t.Columns, Column{Header: c, Gap: gap, MinWidth: minWidth})
+	}
+	for _, v := range rows {
+		vc := e.Versions[v]
+		switch {
+		case vc == nil:
+			continue
+		case vc.Error != "":
+			t.Rows = append(t.Rows, Row{Cells: []string{v}, Note: "error: " + firstLine(vc.Error)})
+			continue
+		}
+		row := []string{v, fmt.Sprint(vc.Trials)}
+		for _, c := range cols {
+			row = append(row, fmt.Sprint(vc.Count(c)))
+		}
+		t.Rows = append(t.Rows, Row{Cells: row})
+	}
+	return t
+}
+
+// FailedColumn heads the FailedClass column of a terminal table; bisect takes it for FailedClass.
+const FailedColumn = "failed"
+
+// columnName is a class's name as a terminal table's column header.
+func columnName(class string) string {
+	if class == FailedClass {
+		return FailedColumn
+	}
+	return class
+}
+
+type failureCount struct {
+	key string
+	n   int
+}
+
+// failures lists why the run's trials failed, the most frequent first (then by key).
+func (v *VersionCounts) failures() []failureCount {
+	out := make([]failureCount, 0, len(v.Failures))
+	for k, n := range v.Failures {
+		out = append(out, failureCount{k, n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].n != out[j].n {
+			return out[i].n > out[j].n
+		}
+		return out[i].key < out[j].key
+	})
+	return out
 }
 
 func firstLine(s string) string {

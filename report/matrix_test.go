@@ -140,3 +140,42 @@ func TestCharts(t *testing.T) {
 		t.Error("a chart without data")
 	}
 }
+
+// TestWriteMatrixResults writes the matrix section and its charts beside a results file with prose,
+// twice: the second run replaces the block.
+func TestWriteMatrixResults(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	md := filepath.Join(dir, "RESULTS.md")
+	if err := os.WriteFile(md, []byte("# results\n\nprose\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mx := &Matrix{Versions: []string{"v5.6.1", "v5.7.6"}, Experiments: []MatrixExperiment{{
+		ID: "p003", Title: "t", Classes: []string{"delivered"},
+		Versions: map[string]*VersionCounts{
+			"v5.6.1": {KCPGo: "v5.6.1", Trials: 20, Classes: map[string]int{"delivered": 20}},
+			"v5.7.6": {KCPGo: "v5.7.6", Trials: 20, Classes: map[string]int{"delivered": 0}, Failed: 20},
+		}}}}
+	for range 2 {
+		if err := WriteMatrixResults(md, mx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	if !strings.HasPrefix(s, "# results\n\nprose\n") {
+		t.Errorf("the prose is gone:\n%s", s)
+	}
+	if n := strings.Count(s, "## kcp-go versions"); n != 1 {
+		t.Errorf("%d matrix sections", n)
+	}
+	if !strings.Contains(s, "![p003: class shares by kcp-go version](charts/matrix-p003.png)") {
+		t.Errorf("no chart link:\n%s", s)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "charts", "matrix-p003.png")); err != nil {
+		t.Error(err)
+	}
+}

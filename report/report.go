@@ -4,11 +4,11 @@ package report
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -72,11 +72,23 @@ func copyFile(src, dst string) error {
 	return out.Close()
 }
 
-var nonWord = regexp.MustCompile(`[^a-z0-9]+`)
-
 // Slug turns a class name into a file name: "response lost at Close" -> "response-lost-at-close".
+// Every run of characters other than a-z and 0-9 becomes one "-", none at either end.
 func Slug(s string) string {
-	return strings.Trim(nonWord.ReplaceAllString(strings.ToLower(s), "-"), "-")
+	var b strings.Builder
+	gap := false
+	for _, r := range strings.ToLower(s) {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+			gap = true
+			continue
+		}
+		if gap && b.Len() > 0 {
+			b.WriteByte('-')
+		}
+		gap = false
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Block renders the generated block of one experiment.
@@ -268,4 +280,26 @@ func Update(doc []byte, ids []string, blocks map[string]string, title func(id st
 		out = append(out, title(id)+"\n\n"+body+"\n"...)
 	}
 	return out
+}
+
+// UpdateFile replaces the generated block id of the results file at path with body, or appends it
+// under title when the file has no such block (a missing file is an empty one).
+func UpdateFile(path, id, body, title string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	doc := Update(old, []string{id}, map[string]string{id: body}, func(string) string { return title })
+	return os.WriteFile(path, doc, 0o644)
+}
+
+// WriteMatrixResults writes the matrix section into the results file at path (the generated block
+// "matrix") and its charts under charts/ beside it.
+func WriteMatrixResults(path string, mx *Matrix) error {
+	dir := filepath.Dir(path)
+	charts, err := Charts(mx, filepath.Join(dir, "charts"), dir)
+	if err != nil {
+		return err
+	}
+	return UpdateFile(path, "matrix", MatrixSection(mx, charts), "## kcp-go versions")
 }

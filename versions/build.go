@@ -96,6 +96,25 @@ func SourceHash(root string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
+// ErrNoRoot is FindRoot's error when no directory above holds kcplab's go.mod.
+var ErrNoRoot = errors.New("no go.mod of module kcplab above the directory")
+
+// FindRoot returns the kcplab source tree a Builder builds from: the first directory from dir up
+// whose go.mod declares module kcplab.
+func FindRoot(dir string) (string, error) {
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.HasPrefix(bytes.TrimSpace(b), []byte("module kcplab\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("%s: %w", dir, ErrNoRoot)
+		}
+		dir = parent
+	}
+}
+
 // Builder builds kcplab against kcp-go releases and caches the binaries.
 type Builder struct {
 	Root     string    // the project's root (holds go.mod)

@@ -3,16 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strings"
 	"time"
 
 	"kcplab/harness"
+	"kcplab/matrix"
 	"kcplab/report"
 	"kcplab/versions"
 )
@@ -77,21 +76,11 @@ func runCrossTalk(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	r := matrix.Runner{Builder: b}
 	for _, v := range vs {
-		bin, err := b.Build(ctx, v)
+		res, err := r.CrossTalk(ctx, v, opts, stderr)
 		if err != nil {
 			return err
-		}
-		cmd := exec.CommandContext(ctx, bin.Path, "crosstalk", "-json", fmt.Sprint("-seconds=", *seconds),
-			fmt.Sprint("-closers=", *closers), fmt.Sprint("-steady=", *steady), fmt.Sprint("-burst=", *burst))
-		cmd.Stderr = stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return fmt.Errorf("kcp-go %s: %s crosstalk: %w", v, bin.Path, err)
-		}
-		var res harness.CrossTalkResult
-		if err := json.Unmarshal(out, &res); err != nil {
-			return fmt.Errorf("kcp-go %s: reading its result: %w", v, err)
 		}
 		if err := show(res); err != nil {
 			return err
@@ -105,26 +94,7 @@ func writeCrossTalkResults(path string, o harness.CrossTalkOptions, all []harnes
 	if path == "" {
 		return nil
 	}
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	var md strings.Builder
-	fmt.Fprintf(&md, "`kcplab crosstalk -seconds %d -closers %d -steady %d -burst %d`, one process per release: %d goroutines each dial, write %d bytes and Close one session after another for %d s, beside %d sessions writing all along, all to one listener.\n\n",
-		int(o.Duration.Seconds()), o.Closers, o.Steady, o.BurstBytes, o.Closers, o.BurstBytes, int(o.Duration.Seconds()), o.Steady)
-	md.WriteString("| kcp-go | client sessions | datagrams sent | with another session's conv | per million |\n|---|---:|---:|---:|---:|\n")
-	for _, r := range all {
-		fmt.Fprintf(&md, "| %s | %d | %d | %d | %.1f |\n", r.KCPGo, r.Sessions, r.Sent, r.Foreign, 1e6*float64(r.Foreign)/float64(max(r.Sent, 1)))
-	}
-	for _, r := range all {
-		if len(r.Examples) > 0 {
-			fmt.Fprintf(&md, "\nFor example (%s): %s.\n", r.KCPGo, r.Examples[0])
-			break
-		}
-	}
-	doc := report.Update(old, []string{"crosstalk"}, map[string]string{"crosstalk": md.String()},
-		func(string) string { return "### Datagrams sent through another session's socket" })
-	return os.WriteFile(path, doc, 0o644)
+	return report.UpdateFile(path, "crosstalk", report.CrossTalkSection(o, all), "### Datagrams sent through another session's socket")
 }
 
 func printCrossTalk(w io.Writer, r harness.CrossTalkResult) {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -192,44 +191,6 @@ func TestDecodeCutCaptureAndSeveralFiles(t *testing.T) {
 			assert.Contains(t, out, "# "+cut+"\n")
 			assert.Contains(t, out, "# "+good+"\n")
 			assert.Equal(t, 4+5, strings.Count(out, "PUSH conv=7"))
-		})
-	}
-}
-
-// TestAppendSeconds compares appendSeconds with strconv.AppendFloat.
-func TestAppendSeconds(t *testing.T) {
-	t.Parallel()
-	for _, d := range []time.Duration{0, 1, 499, 500, 999_999, time.Millisecond, 1234567891, 3*time.Hour + 7, -1500 * time.Microsecond} {
-		t.Run(d.String(), func(t *testing.T) {
-			t.Parallel()
-			want := strconv.FormatFloat(float64((d+500*time.Nanosecond*time.Duration(sign(d)))/time.Microsecond)/1e6, 'f', 6, 64)
-			assert.Equal(t, want, string(appendSeconds(nil, d)))
-		})
-	}
-}
-
-// sign returns -1 for negative d, else 1.
-func sign(d time.Duration) int {
-	if d < 0 {
-		return -1
-	}
-	return 1
-}
-
-// TestAppendJSONString checks the JSON string encoder against tricky names.
-func TestAppendJSONString(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ in, want string }{
-		{"plain.pcap", `"plain.pcap"`},
-		{`a"b\c`, `"a\"b\\c"`},
-		{"tab\tnl\n\x01", `"tab\tnl\n\u0001"`},
-		{"ünï", `"ünï"`},
-		{"bad\xffutf8", `"bad\ufffdutf8"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			t.Parallel()
-			assert.Equal(t, tt.want, string(appendJSONString(nil, tt.in)))
 		})
 	}
 }

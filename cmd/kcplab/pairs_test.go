@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -13,7 +12,6 @@ import (
 	"kcplab/experiments"
 	"kcplab/harness"
 	"kcplab/peer"
-	"kcplab/report"
 )
 
 // peerEnv makes the test binary a `kcplab peer` (TestMain).
@@ -76,33 +74,4 @@ func TestPairsOverPeerProcesses(t *testing.T) {
 	}
 	s := res.Summary()
 	assert.Equal(t, harness.KCPGoVersion(), s.KCPGoClient)
-}
-
-func TestPairTables(t *testing.T) {
-	vs := []string{"v5.4.20+incompatible", "v5.7.6"}
-	e := report.MatrixExperiment{ID: "p003", Title: "t", Classes: []string{"delivered", "lost"}, Versions: map[string]*report.VersionCounts{}}
-	for _, s := range vs {
-		for _, c := range vs {
-			k := 20
-			if s == "v5.7.6" {
-				k = 3
-			}
-			e.Versions[pairLabel(s, c)] = &report.VersionCounts{Trials: 20, Classes: map[string]int{"delivered": k, "lost": 20 - k}}
-		}
-	}
-	mx := &report.Matrix{Experiments: []report.MatrixExperiment{e}}
-	for _, s := range vs {
-		for _, c := range vs {
-			mx.Versions = append(mx.Versions, pairLabel(s, c))
-		}
-	}
-	var out, md strings.Builder
-	printPairs(&out, mx, vs)
-	flat := strings.Join(strings.Fields(out.String()), " ")
-	assert.Contains(t, flat, "server v5.7.6 × client v5.4.20+incompatible 20 3 17 0")
-	assert.Contains(t, flat, "v5.4.20+incompatible 20/20 20/20 v5.7.6 3/20 3/20")
-	pairsMarkdown(&md, mx, vs)
-	assert.Contains(t, md.String(), "| **v5.7.6** | 3/20 | 3/20 |")
-	assert.Contains(t, md.String(), `### "lost"`)
-	assert.NotContains(t, md.String(), report.FailedClass)
 }

@@ -92,18 +92,8 @@ func (f *runFlags) selected(ids []string) ([]*harness.Experiment, harness.Captur
 			return nil, "", usageErr("%v", err)
 		}
 	}
-	if len(ids) == 0 {
-		return experiments.All(), kind, nil
-	}
-	var out []*harness.Experiment
-	for _, id := range ids {
-		es, err := experiments.Select(id)
-		if err != nil {
-			return nil, "", usageErr("%v", err)
-		}
-		out = append(out, es...)
-	}
-	return out, kind, nil
+	exps, err := selectExperiments(ids)
+	return exps, kind, err
 }
 
 // runAll runs the experiments, printing a summary of each to w, and their progress: a progress bar

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/signal"
+
+	"kcplab/experiments"
+	"kcplab/peer"
+)
+
+// runPeer serves the peer protocol (harness/peer.go) on stdin and stdout: `kcplab matrix -pairs`
+// runs one per kcp-go release and drives trials whose server and client run in different ones.
+func runPeer(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("peer", stderr)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	// stdout carries the protocol: anything else the process prints goes to stderr.
+	if stdout == os.Stdout {
+		os.Stdout = os.Stderr
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	err := peer.ServePeer(ctx, os.Stdin, stdout, experiments.Lookup)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,482 @@
+// Package decode prints the KCP segments of pcap and pcapng files (`kcplab decode`): one text line
+// or JSON object per segment, with Wireshark's frame numbers. It reads with pcapfile and decodes with
+// kcpwire, one record at a time, without allocating per record.
+package decode
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"kcplab/kcpwire"
+	"kcplab/pcapfile"
+)
+
+// Ports is a set of UDP ports, usable as a repeatable flag ("8080,9000").
+type Ports struct {
+	bits [65536 / 64]uint64
+	n    int
+}
+
+// Has reports whether p is in the set.
+func (s *Ports) Has(p uint16) bool { return s.bits[p/64]&(1<<(p%64)) != 0 }
+
+// String lists the ports, comma-separated.
+func (s *Ports) String() string {
+	if s == nil {
+		return ""
+	}
+	var parts []string
+	for p := range 65536 {
+		if s.Has(uint16(p)) {
+			parts = append(parts, strconv.Itoa(p))
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// Set adds the comma-separated ports of v.
+func (s *Ports) Set(v string) error {
+	for f := range strings.SplitSeq(v, ",") {
+		p, err := strconv.ParseUint(strings.TrimSpace(f), 10, 16)
+		if err != nil || p == 0 {
+			return fmt.Errorf("%q is not a UDP port (1..65535)", f)
+		}
+		s.bits[p/64] |= 1 << (p % 64)
+		s.n++
+	}
+	return nil
+}
+
+// outFlush is how much output the decoder collects before writing it.
+const outFlush = 256 << 10
+
+// Options say what a Decoder prints.
+type Options struct {
+	// Framing is the framing of the UDP payloads: auto (plain or FEC, on evidence), plain, fec or
+	// encrypted.
+	Framing kcpwire.Framing
+	// JSON prints one JSON object per segment (per datagram when it has none) instead of text lines.
+	JSON bool
+	// Port, when not 0, keeps only the datagrams to or from this UDP port.
+	Port uint16
+	// EncryptedPorts carry KCP in any framing: with framing auto, a datagram to or from one is plain
+	// or FEC when it decodes as such, else encrypted. Nil: none.
+	EncryptedPorts *Ports
+	// Named prints "# FILE" before each file's text lines (for several files).
+	Named bool
+}
+
+// Decoder prints the KCP decoding of capture files, one record at a time,
+// into an output buffer (written out every outFlush bytes, and by Flush)
+// without allocating per record.
+type Decoder struct {
+	w        io.Writer
+	out      []byte // pending output; lines are appended in place
+	werr     error  // first write error; later output is dropped
+	framing  kcpwire.Framing
+	json     bool
+	port     uint16
+	encPorts *Ports
+	multi    bool
+
+	det       kcpwire.Detector // per file
+	d         kcpwire.Datagram
+	fileJSON  []byte // the file name as a JSON string
+	t0        time.Time
+	haveT0    bool
+	datagrams int // UDP datagrams so far in this file
+	pre       []byte
+}
+
+// New returns a Decoder that prints to w.
+func New(w io.Writer, o Options) *Decoder {
+	enc := o.EncryptedPorts
+	if enc == nil {
+		enc = &Ports{}
+	}
+	return &Decoder{w: w, out: make([]byte, 0, outFlush+64<<10), framing: o.Framing, json: o.JSON, port: o.Port,
+		encPorts: enc, multi: o.Named}
+}
+
+// commit takes b, dc.out with lines appended, as the pending output and
+// writes it out once it holds outFlush bytes.
+func (dc *Decoder) commit(b []byte) {
+	dc.out = b
+	if len(b) >= outFlush {
+		_ = dc.Flush()
+	}
+}
+
+// Flush writes the pending output and returns the first write error.
+func (dc *Decoder) Flush() error {
+	if len(dc.out) > 0 && dc.werr == nil {
+		_, dc.werr = dc.w.Write(dc.out)
+	}
+	dc.out = dc.out[:0]
+	return dc.werr
+}
+
+// File prints every record of the file at path and returns the error
+// that stopped the reading, if any (after printing what came before it).
+// The output may wait in the buffer until Flush.
+func (dc *Decoder) File(path string) (err error) {
+	rd, closer, err := pcapfile.Open(path)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s: internal error decoding the file: %v", path, p)
+		}
+	}()
+	dc.det = kcpwire.Detector{}
+	dc.fileJSON = appendJSONString(dc.fileJSON[:0], path)
+	dc.haveT0, dc.datagrams = false, 0
+	if dc.multi && !dc.json {
+		b := append(dc.out, "# "...)
+		b = append(b, path...)
+		dc.commit(append(b, '\n'))
+	}
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		dc.record(rec)
+	}
+}
+
+// record prints one record: nothing unless it is a UDP datagram (of the
+// selected port).
+func (dc *Decoder) record(rec *pcapfile.Record) {
+	if !dc.haveT0 {
+		dc.t0, dc.haveT0 = rec.Time, true
+	}
+	if !rec.UDP {
+		return
+	}
+	dc.datagrams++
+	dg := &rec.Datagram
+	sp, dp := dg.Src.Port(), dg.Dst.Port()
+	if dc.port != 0 && sp != dc.port && dp != dc.port {
+		return
+	}
+	var err error
+	switch {
+	case dc.framing == kcpwire.FramingAuto && dc.encPorts.n > 0 && (dc.encPorts.Has(sp) || dc.encPorts.Has(dp)):
+		err = dc.det.DecodeOnPort(&dc.d, dg.Payload, rec.WireLen)
+	default:
+		err = dc.det.Decode(&dc.d, dg.Payload, rec.WireLen, dg.Src, dg.Dst, dc.framing)
+	}
+	t := rec.Time.Sub(dc.t0)
+	if dc.json {
+		dc.jsonRecord(rec, t, err)
+	} else {
+		dc.textRecord(rec, t, err)
+	}
+}
+
+// textRecord prints the text lines of one datagram: one per segment, else one.
+func (dc *Decoder) textRecord(rec *pcapfile.Record, t time.Duration, err error) {
+	d := &dc.d
+	dg := &rec.Datagram
+	var tmp [64]byte
+	pre := appendRight(dc.pre[:0], strconv.AppendInt(tmp[:0], int64(rec.Frame), 10), 7)
+	pre = append(pre, ' ')
+	pre = appendRight(pre, appendSeconds(tmp[:0], t), 10)
+	pre = append(pre, ' ')
+	pre = appendRight(pre, dg.Src.AppendTo(tmp[:0]), 21)
+	pre = append(pre, " → "...)
+	mark := len(pre)
+	pre = dg.Dst.AppendTo(pre)
+	if n := len(pre) - mark; n < 21 {
+		pre = append(pre, spaces[:21-n]...)
+	}
+	pre = append(pre, ' ')
+	dc.pre = pre
+
+	if d.Truncated {
+		b := append(dc.out, pre...)
+		b = append(b, "truncated (captured "...)
+		b = strconv.AppendInt(b, int64(len(dg.Payload)), 10)
+		b = append(b, " of "...)
+		b = strconv.AppendInt(b, int64(d.WireLen), 10)
+		b = append(b, " bytes)"...)
+		if err != nil {
+			b = append(b, ", "...)
+			b = appendProblem(b, d, err)
+		}
+		b = append(b, '\n')
+		dc.commit(b)
+		if err != nil {
+			return
+		}
+	} else if err != nil {
+		b := append(dc.out, pre...)
+		b = appendProblem(b, d, err)
+		b = append(b, " ("...)
+		b = strconv.AppendInt(b, int64(len(dg.Payload)), 10)
+		b = append(b, " bytes)\n"...)
+		dc.commit(b)
+		return
+	}
+	switch {
+	case d.Framing == kcpwire.FramingEncrypted:
+		b := append(dc.out, pre...)
+		b = append(b, "encrypted ("...)
+		b = strconv.AppendInt(b, int64(d.WireLen), 10)
+		b = append(b, " bytes)\n"...)
+		dc.commit(b)
+		return
+	case d.Framing == kcpwire.FramingFEC && d.FEC.Type != kcpwire.ShardData:
+		b := append(dc.out, pre...)
+		b = append(b, "FEC "...)
+		b = append(b, shardName(d.FEC.Type)...)
+		b = append(b, " seq="...)
+		b = strconv.AppendUint(b, uint64(d.FEC.SeqID), 10)
+		b = append(b, " size="...)
+		b = strconv.AppendUint(b, uint64(d.FEC.Size), 10)
+		if conv, ok := d.OOBConv(); ok {
+			b = append(b, " conv="...)
+			b = strconv.AppendUint(b, uint64(conv), 10)
+		}
+		b = append(b, " ("...)
+		b = strconv.AppendInt(b, int64(d.WireLen), 10)
+		b = append(b, " bytes)\n"...)
+		dc.commit(b)
+		return
+	}
+	for i := range d.Segments {
+		s := &d.Segments[i]
+		b := append(dc.out, pre...)
+		name := cmdName(s.Cmd)
+		b = append(b, name...)
+		b = append(b, spaces[:max(0, 4-len(name))]...)
+		b = append(b, " conv="...)
+		b = strconv.AppendUint(b, uint64(s.Conv), 10)
+		b = append(b, " sn="...)
+		b = strconv.AppendUint(b, uint64(s.Sn), 10)
+		b = append(b, " una="...)
+		b = strconv.AppendUint(b, uint64(s.Una), 10)
+		b = append(b, " frg="...)
+		b = strconv.AppendUint(b, uint64(s.Frg), 10)
+		b = append(b, " wnd="...)
+		b = strconv.AppendUint(b, uint64(s.Wnd), 10)
+		b = append(b, " ts="...)
+		b = strconv.AppendUint(b, uint64(s.Ts), 10)
+		b = append(b, " len="...)
+		b = strconv.AppendUint(b, uint64(s.Len), 10)
+		if d.Framing == kcpwire.FramingFEC {
+			b = append(b, " (FEC data seq="...)
+			b = strconv.AppendUint(b, uint64(d.FEC.SeqID), 10)
+			b = append(b, ')')
+		}
+		b = append(b, '\n')
+		dc.commit(b)
+	}
+}
+
+// appendProblem appends why a datagram was not decoded: "not KCP" when
+// framing auto found no evidence, else "malformed FRAMING: ERROR".
+func appendProblem(b []byte, d *kcpwire.Datagram, err error) []byte {
+	if d.Framing == kcpwire.FramingAuto {
+		return append(b, "not KCP"...)
+	}
+	b = append(b, "malformed "...)
+	b = append(b, d.Framing.String()...)
+	b = append(b, ": "...)
+	return append(b, err.Error()...)
+}
+
+// jsonRecord prints the JSON objects of one datagram: one per segment, else one.
+func (dc *Decoder) jsonRecord(rec *pcapfile.Record, t time.Duration, err error) {
+	d := &dc.d
+	dg := &rec.Datagram
+	pre := append(dc.pre[:0], `{"file":`...)
+	pre = append(pre, dc.fileJSON...)
+	pre = append(pre, `,"frame":`...)
+	pre = strconv.AppendInt(pre, int64(rec.Frame), 10)
+	pre = append(pre, `,"datagram":`...)
+	pre = strconv.AppendInt(pre, int64(dc.datagrams), 10)
+	pre = append(pre, `,"t":`...)
+	pre = appendSeconds(pre, t)
+	pre = append(pre, `,"src":"`...)
+	pre = dg.Src.AppendTo(pre)
+	pre = append(pre, `","dst":"`...)
+	pre = dg.Dst.AppendTo(pre)
+	pre = append(pre, `","bytes":`...)
+	pre = strconv.AppendInt(pre, int64(d.WireLen), 10)
+	pre = append(pre, `,"truncated":`...)
+	pre = strconv.AppendBool(pre, d.Truncated)
+	if d.Truncated {
+		pre = append(pre, `,"captured":`...)
+		pre = strconv.AppendInt(pre, int64(len(dg.Payload)), 10)
+	}
+	pre = append(pre, `,"framing":"`...)
+	if err != nil && d.Framing == kcpwire.FramingAuto {
+		pre = append(pre, `none"`...)
+	} else {
+		pre = append(pre, d.Framing.String()...)
+		pre = append(pre, '"')
+	}
+	if d.Framing == kcpwire.FramingFEC && err == nil {
+		pre = append(pre, `,"fec":{"seqid":`...)
+		pre = strconv.AppendUint(pre, uint64(d.FEC.SeqID), 10)
+		pre = append(pre, `,"type":"`...)
+		pre = append(pre, shardName(d.FEC.Type)...)
+		pre = append(pre, `","size":`...)
+		pre = strconv.AppendUint(pre, uint64(d.FEC.Size), 10)
+		pre = append(pre, '}')
+		if conv, ok := d.OOBConv(); ok {
+			pre = append(pre, `,"oob_conv":`...)
+			pre = strconv.AppendUint(pre, uint64(conv), 10)
+		}
+	}
+	dc.pre = pre
+	if err != nil {
+		b := append(dc.out, pre...)
+		b = append(b, `,"error":`...)
+		if d.Framing == kcpwire.FramingAuto {
+			b = appendJSONString(b, "not KCP")
+		} else {
+			b = appendJSONString(b, err.Error())
+		}
+		b = append(b, "}\n"...)
+		dc.commit(b)
+		return
+	}
+	if len(d.Segments) == 0 {
+		b := append(dc.out, pre...)
+		b = append(b, "}\n"...)
+		dc.commit(b)
+		return
+	}
+	for i := range d.Segments {
+		s := &d.Segments[i]
+		b := append(dc.out, pre...)
+		b = append(b, `,"conv":`...)
+		b = strconv.AppendUint(b, uint64(s.Conv), 10)
+		b = append(b, `,"cmd":"`...)
+		b = append(b, cmdName(s.Cmd)...)
+		b = append(b, `","cmd_num":`...)
+		b = strconv.AppendUint(b, uint64(s.Cmd), 10)
+		b = append(b, `,"frg":`...)
+		b = strconv.AppendUint(b, uint64(s.Frg), 10)
+		b = append(b, `,"wnd":`...)
+		b = strconv.AppendUint(b, uint64(s.Wnd), 10)
+		b = append(b, `,"ts":`...)
+		b = strconv.AppendUint(b, uint64(s.Ts), 10)
+		b = append(b, `,"sn":`...)
+		b = strconv.AppendUint(b, uint64(s.Sn), 10)
+		b = append(b, `,"una":`...)
+		b = strconv.AppendUint(b, uint64(s.Una), 10)
+		b = append(b, `,"len":`...)
+		b = strconv.AppendUint(b, uint64(s.Len), 10)
+		if len(s.Data) < int(s.Len) {
+			b = append(b, `,"data_captured":`...)
+			b = strconv.AppendInt(b, int64(len(s.Data)), 10)
+		}
+		b = append(b, "}\n"...)
+		dc.commit(b)
+	}
+}
+
+// spaces pads text columns.
+const spaces = "                              "
+
+// appendSeconds appends d in seconds with six decimals, rounded to the
+// microsecond (like strconv.AppendFloat(b, d.Seconds(), 'f', 6, 64), faster).
+func appendSeconds(b []byte, d time.Duration) []byte {
+	if d < 0 {
+		b = append(b, '-')
+		d = -d
+	}
+	us := (d + 500*time.Nanosecond) / time.Microsecond
+	b = strconv.AppendInt(b, int64(us/1e6), 10)
+	frac := int64(us % 1e6)
+	b = append(b, '.', byte('0'+frac/100000), byte('0'+frac/10000%10), byte('0'+frac/1000%10),
+		byte('0'+frac/100%10), byte('0'+frac/10%10), byte('0'+frac%10))
+	return b
+}
+
+// appendRight appends s right-aligned in width columns.
+func appendRight(b, s []byte, width int) []byte {
+	if n := len(s); n < width {
+		b = append(b, spaces[:width-n]...)
+	}
+	return append(b, s...)
+}
+
+// cmdName is the name of a cmd ("PUSH", "ACK", "WASK", "WINS", "CMD(n)").
+func cmdName(c kcpwire.Cmd) string {
+	switch c {
+	case kcpwire.CmdPush:
+		return "PUSH"
+	case kcpwire.CmdAck:
+		return "ACK"
+	case kcpwire.CmdWask:
+		return "WASK"
+	case kcpwire.CmdWins:
+		return "WINS"
+	}
+	return c.String()
+}
+
+// shardName is the name of a FEC shard type ("data", "parity", "oob").
+func shardName(t kcpwire.ShardType) string {
+	switch t {
+	case kcpwire.ShardData:
+		return "data"
+	case kcpwire.ShardParity:
+		return "parity"
+	case kcpwire.ShardOOB:
+		return "oob"
+	}
+	return t.String()
+}
+
+// appendJSONString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 replaced by U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c < 0x20 || c == 0x7f:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else if r == '\u2028' || r == '\u2029' {
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}

@@ -1,0 +1,97 @@
+package matrix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"kcplab/report"
+	"kcplab/versions"
+)
+
+// Bisection is what Bisect found over a range of releases.
+type Bisection struct {
+	// Changed is whether the last release's share of the class differs from the first's beyond the
+	// 95% intervals; when it does, First is the first release that differs and Before the one before it.
+	Changed       bool
+	Before, First string
+}
+
+// Bisect runs the experiment id over the releases rel (oldest first; it runs rel's ends, then
+// O(log n) releases between them) and finds the first whose share of class (report.FailedClass: the
+// failed trials) leaves the first release's 95% interval. It assumes one change over the range. A
+// release between the ends that the Go module proxy does not serve is left out, with a status line.
+func (r *Runner) Bisect(ctx context.Context, id, class string, rel []string) (Bisection, error) {
+	share := func(v string) (*report.VersionCounts, error) {
+		res, err := r.Run(ctx, v)
+		if err != nil {
+			return nil, err
+		}
+		vc := res[id]
+		if vc.Error != "" {
+			return nil, fmt.Errorf("kcp-go %s: %s", v, vc.Error)
+		}
+		k := vc.Count(class)
+		lo, hi := report.Wilson(k, vc.Trials)
+		r.logf("  %-22s %3d/%-3d %5.1f%% (95%%: %.0f–%.0f%%)\n", v, k, vc.Trials,
+			100*float64(k)/float64(max(vc.Trials, 1)), 100*lo, 100*hi)
+		return vc, nil
+	}
+	base, err := share(rel[0])
+	if err != nil {
+		return Bisection{}, err
+	}
+	differs := func(vc *report.VersionCounts) bool {
+		return report.Differ(base.Count(class), base.Trials, vc.Count(class), vc.Trials)
+	}
+	last, err := share(rel[len(rel)-1])
+	if err != nil || !differs(last) {
+		return Bisection{}, err
+	}
+	before, first, err := search(rel, func(v string) (bool, error) {
+		vc, err := share(v)
+		if err != nil {
+			return false, err
+		}
+		return differs(vc), nil
+	}, func(v string) { r.logf("  %-22s not served by the Go module proxy: skipped\n", v) })
+	return Bisection{Changed: err == nil, Before: before, First: first}, err
+}
+
+// BisectRuns is how many releases Bisect runs at most over n releases: the two ends, then a binary
+// search.
+func BisectRuns(n int) int {
+	runs := 2
+	for n := n - 2; n > 0; n /= 2 {
+		runs++
+	}
+	return runs
+}
+
+// search finds, in rel (oldest first; rel[0] is the base and rel[len-1] differs from it), the first
+// release that differs and the one before it, asking differs about O(log n) releases (it assumes one
+// change over the range). A release whose run fails with ErrUnknown (a tag the Go module proxy does
+// not serve) is left out and reported to skipped.
+func search(rel []string, differs func(string) (bool, error), skipped func(string)) (before, first string, err error) {
+	rel = append([]string(nil), rel...)
+	lo, hi := 0, len(rel)-1 // rel[lo] is like the base, rel[hi] differs
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		d, err := differs(rel[mid])
+		if errors.Is(err, versions.ErrUnknown) {
+			skipped(rel[mid])
+			rel = append(rel[:mid:mid], rel[mid+1:]...)
+			hi--
+			continue
+		}
+		if err != nil {
+			return "", "", err
+		}
+		if d {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return rel[lo], rel[hi], nil
+}

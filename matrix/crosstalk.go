@@ -1,0 +1,32 @@
+package matrix
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"kcplab/harness"
+)
+
+// CrossTalk measures crosstalk (harness.CrossTalk) in kcplab built against version: `BIN crosstalk
+// -json ...` with o's settings, its stderr to stderr.
+func (r *Runner) CrossTalk(ctx context.Context, version string, o harness.CrossTalkOptions, stderr io.Writer) (harness.CrossTalkResult, error) {
+	var res harness.CrossTalkResult
+	bin, err := r.Builder.Build(ctx, version)
+	if err != nil {
+		return res, err
+	}
+	var out bytes.Buffer
+	args := []string{"crosstalk", "-json", fmt.Sprint("-seconds=", int(o.Duration/time.Second)),
+		fmt.Sprint("-closers=", o.Closers), fmt.Sprint("-steady=", o.Steady), fmt.Sprint("-burst=", o.BurstBytes)}
+	if err := r.exec(ctx, bin.Path, args, &out, stderr); err != nil {
+		return res, fmt.Errorf("kcp-go %s: %s crosstalk: %w", version, bin.Path, err)
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return res, fmt.Errorf("kcp-go %s: reading its result: %w", version, err)
+	}
+	return res, nil
+}
