@@ -362,7 +362,7 @@ func (t *trial) acceptLoop(ln *kcp.Listener, done chan<- struct{}) {
 		t.returned = append(t.returned, false)
 		idx := len(t.sessions)
 		t.mu.Unlock()
-		t.log.add(Event{Side: capture.SideServer, Session: idx, Kind: EvAccept})
+		t.log.add(Event{Side: capture.SideServer, Session: idx, Kind: EvAccept, Peer: peerOf(s.RemoteAddr())})
 		t.roles.Add(1)
 		go func() {
 			defer t.roles.Done()
