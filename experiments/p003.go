@@ -44,12 +44,8 @@ var (
 		Ladder:      handshakeLadder(ackAtTick),
 		Checks:      []harness.Check{ackWithResponse(false), harness.ReadGot(harness.Client)},
 	}
-	p003AckWithResponse = harness.Class{
-		Name:        "delivered, ACK with the response",
-		Description: "three datagrams: the server's ACK and the response in one, so the client ACKed at once",
-		Ladder:      handshakeLadder(ackAtOnce),
-		Checks:      []harness.Check{harness.ReadGot(harness.Client), ackWithResponse(true)},
-	}
+	p003AckWithResponse = ackedAtOnce("delivered, ACK with the response",
+		"three datagrams: the server's ACK and the response in one, so the client ACKed at once", handshakeLadder(ackAtOnce))
 )
 
 func init() {

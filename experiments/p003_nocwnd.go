@@ -15,7 +15,7 @@ import (
 // before Close can race it.
 //
 // With kcp-go v5.7 the response no longer survives: the Write's flush only queues it for a sender
-// goroutine, and the Close discards the queue (the close* classes of the vocabulary).
+// goroutine, and the Close discards the queue (the close* classes, classes_close.go).
 //
 // Expected ladder, in every trial:
 //
@@ -39,6 +39,10 @@ var (
 		Checks:      []harness.Check{harness.ReadGot(harness.Client)},
 	}
 )
+
+// ackAtTickAfterRead is the client's ACK at its next tick once its Read took the response: where the
+// datagrams do not tell the tick from an earlier flush, as here, the wnd does (see ackAtTick, kcpgo.go).
+var ackAtTickAfterRead = ackAtTick.WithWnd(rcvWnd)
 
 func init() {
 	register(&harness.Experiment{
