@@ -39,6 +39,9 @@ var (
 	}
 )
 
+// closeClasses are the close classes in the order an experiment lists them, after its own.
+var closeClasses = []harness.Class{closeLost, closeUnanswered, closeCopyAcked, closeLaterSession}
+
 // unansweredRequest is a request nobody acknowledged: the client sends it at 0 and again at +200 ms
 // and +600 ms by its own clock (initial RTO, then rto += rx_rto: kcp.go, flush), three copies before
 // its 1 s read deadline; each copy reaches a listener whose session for it was closed, so each makes

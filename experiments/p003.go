@@ -57,7 +57,7 @@ func init() {
 		Server:     handshakeServer(nil),
 		Client:     handshakeClient,
 		Trials:     200,
-		Classes:    []harness.Class{p003Delivered, p003AckWithResponse, closeLost, closeUnanswered, closeCopyAcked, closeLaterSession},
+		Classes:    append([]harness.Class{p003Delivered, p003AckWithResponse}, closeClasses...),
 		Invariants: append(wireInvariants(), harness.ReadEndsInTimeout(harness.Client)),
 		Timings:    []harness.Timing{harness.ReadTimeoutAfter(harness.Client, time.Second)},
 		Measures:   handshakeMeasures,

@@ -56,7 +56,7 @@ func init() {
 			s.SetNoDelay(0, 100, 0, 1)
 		},
 		Trials:     200,
-		Classes:    []harness.Class{nocwndAckAtOnce, nocwndAckAtTick, closeLost, closeUnanswered, closeCopyAcked, closeLaterSession},
+		Classes:    append([]harness.Class{nocwndAckAtOnce, nocwndAckAtTick}, closeClasses...),
 		Invariants: append(wireInvariants(), harness.ReadEndsInTimeout(harness.Client)),
 		Timings:    []harness.Timing{harness.ReadTimeoutAfter(harness.Client, time.Second)},
 		Measures:   handshakeMeasures,
