@@ -49,36 +49,29 @@ var (
 		Ladder:      culLadder,
 		Checks:      []harness.Check{culClientRead(false), culServerRead(false)},
 	}
-	culNothingAnswered = harness.Class{
-		Name:        "nothing answered: Close discarded the ACK and the response",
-		Description: "sessions read the request and wrote the response, but nothing ever left the server: each Close discarded its ACK and its response",
-		Ladder:      culLadder,
-		Checks: []harness.Check{culClientRead(false), culServerRead(true), culSent("ACKs", kcpwire.CmdAck, "none sent", none),
-			culResponses("none sent", none)},
-	}
-	culLostAtClose = harness.Class{
-		Name:        "response lost at Close",
-		Description: "a session's ACK of the request left the server, but no response ever did: each Close discarded it",
-		Ladder:      culLadder,
-		Checks: []harness.Check{culClientRead(false), culServerRead(true), culSent("ACKs", kcpwire.CmdAck, "some sent", some),
-			culResponses("none sent", none)},
-	}
-	culDroppedByLink = harness.Class{
-		Name:        "response dropped by the link",
-		Description: "responses left the server, and the link dropped every one of them",
-		Ladder:      culLadder,
-		Checks:      []harness.Check{culClientRead(false), culServerRead(true), culResponses("all dropped by the link", allDropped)},
-	}
-	culTooLate = harness.Class{
-		Name:        "response arrived after the client gave up",
-		Description: "a response crossed the wire, but the client's Read had already timed out",
-		Ladder:      culLadder,
-		Checks:      []harness.Check{culClientRead(false), culServerRead(true), culResponses("one crossed the wire", onWire)},
-	}
+	culNothingAnswered = culUndelivered("nothing answered: Close discarded the ACK and the response",
+		"sessions read the request and wrote the response, but nothing ever left the server: each Close discarded its ACK and its response",
+		culSent("ACKs", kcpwire.CmdAck, "none sent", none), culResponses("none sent", none))
+	culLostAtClose = culUndelivered("response lost at Close",
+		"a session's ACK of the request left the server, but no response ever did: each Close discarded it",
+		culSent("ACKs", kcpwire.CmdAck, "some sent", some), culResponses("none sent", none))
+	culDroppedByLink = culUndelivered("response dropped by the link",
+		"responses left the server, and the link dropped every one of them",
+		culResponses("all dropped by the link", allDropped))
+	culTooLate = culUndelivered("response arrived after the client gave up",
+		"a response crossed the wire, but the client's Read had already timed out",
+		culResponses("one crossed the wire", onWire))
 )
 
 // culLadder matches any exchange of data and ACKs between the two peers (up to 100 runs of a kind).
 var culLadder = anySegments(100, harness.C2S, harness.S2C)
+
+// culUndelivered is the class of a trial in which a server session read the request and the client
+// read nothing; why checks what became of the server's segments.
+func culUndelivered(name, description string, why ...harness.Check) harness.Class {
+	return harness.Class{Name: name, Description: description, Ladder: culLadder,
+		Checks: append([]harness.Check{culClientRead(false), culServerRead(true)}, why...)}
+}
 
 func init() {
 	register(&harness.Experiment{
@@ -113,13 +106,10 @@ func culClientRead(want bool) harness.Check {
 		return harness.ReadNothing(harness.Client)
 	}
 	return checkFn("the client read the response of a server session", func(tr *harness.Trace) error {
-		got := tr.BytesRead(harness.Client, 0)
-		for s := 1; s <= tr.Accepts; s++ {
-			if w := tr.BytesWritten(harness.Server, s); len(w) > 0 && string(got) == string(w) {
-				return nil
-			}
+		if sessionThatWroteWhatClientRead(tr, 1) > 0 {
+			return nil
 		}
-		return fmt.Errorf("read %d bytes, no server session wrote them", len(got))
+		return fmt.Errorf("read %d bytes, no server session wrote them", len(tr.BytesRead(harness.Client, 0)))
 	})
 }
 
@@ -151,8 +141,8 @@ func culResponses(what string, ok func(wire, dropped int) bool) harness.Check {
 // culSent checks the server's segments of one cmd: how many crossed the wire and how many the link dropped.
 func culSent(noun string, c kcpwire.Cmd, what string, ok func(wire, dropped int) bool) harness.Check {
 	return checkFn("the server's "+noun+": "+what, func(tr *harness.Trace) error {
-		w, d := pushes(tr, harness.S2C, c)
-		if !ok(w, d) {
+		segs := tr.Segs().Dir(harness.S2C).Cmd(c)
+		if w, d := len(segs.OnWire()), len(segs.DroppedByLink()); !ok(w, d) {
 			return fmt.Errorf("%d on the wire, %d dropped by the link", w, d)
 		}
 		return nil
@@ -182,22 +172,21 @@ func culNoDuplicates(tr *harness.Trace) error {
 // culCount counts the segments of one direction and cmd (with or without those the link dropped).
 func culCount(name string, d harness.Dir, c kcpwire.Cmd, withDropped bool) harness.Measure {
 	return harness.Measure{Name: name, Fn: func(tr *harness.Trace) (float64, bool) {
-		w, dr := pushes(tr, d, c)
-		if withDropped {
-			w += dr
+		segs := tr.Segs().Dir(d).Cmd(c)
+		if !withDropped {
+			segs = segs.OnWire()
 		}
-		return float64(w), true
+		return float64(len(segs)), true
 	}}
 }
 
 // culFirstResponse is the time from the client's first request to the first response on the wire.
 func culFirstResponse(tr *harness.Trace) (float64, bool) {
-	for _, s := range tr.Segments {
-		if s.Dir == harness.S2C && s.Cmd == kcpwire.CmdPush && s.Dropped == "" && len(tr.Segments) > 0 {
-			return float64(s.Time-tr.Segments[0].Time) / float64(time.Millisecond), true
-		}
+	s, ok := tr.Segs().Dir(harness.S2C).Cmd(kcpwire.CmdPush).OnWire().First()
+	if !ok {
+		return 0, false
 	}
-	return 0, false
+	return float64(s.Time-tr.Segments[0].Time) / float64(time.Millisecond), true
 }
 
 func culAnswer(r *harness.Result) string {

@@ -61,25 +61,25 @@ var (
 		Name:        "dead for good: retransmitted past the limit, nobody told",
 		Description: "ping-1 echoed; ping-2 sent 21+ times into the blackhole until the client's Close; every later Read on both sides timed out",
 		Ladder:      deadLinkLadder(deadLink+1, 200, false),
-		Checks:      []harness.Check{readOnly(harness.Client, deadLinkPing1), readOnly(harness.Server, deadLinkPing1)},
+		Checks:      bothRead(deadLinkPing1),
 	}
 	deadNotYet = harness.Class{
 		Name:        "dead for good, the limit not passed before Close",
 		Description: "as above, but ping-2 went out 20 times or fewer before the client's Close: a slow first exchange made the RTO long",
 		Ladder:      deadLinkLadder(1, deadLink, false),
-		Checks:      []harness.Check{readOnly(harness.Client, deadLinkPing1), readOnly(harness.Server, deadLinkPing1)},
+		Checks:      bothRead(deadLinkPing1),
 	}
 	recoveredAfterLimit = harness.Class{
 		Name:        "recovered after the dead-link limit",
 		Description: "ping-2 dropped 20+ times, past the limit, then delivered when the path came back, echoed and ACKed",
 		Ladder:      deadLinkLadder(deadLink, 200, true),
-		Checks:      []harness.Check{readOnly(harness.Client, deadLinkPing1+deadLinkPing2Data), readOnly(harness.Server, deadLinkPing1+deadLinkPing2Data)},
+		Checks:      bothRead(deadLinkPing1 + deadLinkPing2Data),
 	}
 	recoveredBeforeLimit = harness.Class{
 		Name:        "recovered by the 20th copy",
 		Description: "ping-2 dropped fewer than 20 times (a slow first exchange made the RTO long), so a copy no later than the 20th, the one that marks the link dead, got through, was echoed and ACKed",
 		Ladder:      deadLinkLadder(1, deadLink-1, true),
-		Checks:      []harness.Check{readOnly(harness.Client, deadLinkPing1+deadLinkPing2Data), readOnly(harness.Server, deadLinkPing1+deadLinkPing2Data)},
+		Checks:      bothRead(deadLinkPing1 + deadLinkPing2Data),
 	}
 )
 
@@ -127,32 +127,20 @@ func init() {
 	})
 }
 
-// deadLinkExchange is ping-1, its ACK, its echo and the echo's ACK.
-func deadLinkExchange() harness.Ladder {
-	return harness.Ladder{
-		harness.Push(harness.C2S).WithSn(0).WithUna(0).WithLen(uint32(len(deadLinkPing1))),
-		harness.Ack(harness.S2C).WithSn(0).WithUna(1),
-		harness.Push(harness.S2C).WithSn(0).WithUna(1).WithLen(uint32(len(deadLinkPing1))),
-		harness.Ack(harness.C2S).WithSn(0).WithUna(1),
-	}
-}
-
-// deadLinkLadder is the exchange, then ping-2 dropped min to max times and, when recovered, delivered,
-// ACKed, echoed and the echo ACKed.
+// deadLinkLadder is ping-1, its ACK, its echo and the echo's ACK, then ping-2 dropped min to max times
+// and, when recovered, delivered, ACKed, echoed and the echo ACKed.
 func deadLinkLadder(min, max int, recovered bool) harness.Ladder {
-	l := append(deadLinkExchange(), deadLinkPing2().DroppedByLink().At(deadLinkSecondWrite).Repeat(min, max))
+	l := exchangeLadder(harness.Ack(harness.C2S).WithSn(0).WithUna(1))
+	l[0], l[2] = l[0].WithLen(uint32(len(deadLinkPing1))), l[2].WithLen(uint32(len(deadLinkPing1)))
+	ping2 := nextMessage(deadLinkPing2Data)
+	l = append(l, ping2.DroppedByLink().At(deadLinkSecondWrite).Repeat(min, max))
 	if recovered {
-		l = append(l, deadLinkPing2(),
+		l = append(l, ping2,
 			harness.Ack(harness.S2C).WithSn(1).WithUna(2),
 			harness.Push(harness.S2C).WithSn(1).WithUna(2).WithLen(uint32(len(deadLinkPing2Data))),
 			harness.Ack(harness.C2S).WithSn(1).WithUna(2))
 	}
 	return l
-}
-
-// deadLinkPing2 is one transmission of ping-2.
-func deadLinkPing2() harness.Step {
-	return harness.Push(harness.C2S).WithSn(1).WithUna(1).WithLen(uint32(len(deadLinkPing2Data)))
 }
 
 // deadLinkClient exchanges ping-1, then writes ping-2 into the dead path and waits for its echo.
@@ -170,31 +158,24 @@ func deadLinkClient(conn net.Conn) error {
 	if _, err := conn.Write([]byte(deadLinkPing2Data)); err != nil {
 		return errors.Join(err, conn.Close())
 	}
-	end := start.Add(deadLinkClientEnd)
-	for time.Now().Before(end) {
-		_ = conn.SetReadDeadline(minTime(time.Now().Add(time.Second), end))
-		_, err := conn.Read(buf)
-		if harness.IsTimeout(err) {
-			continue
-		}
-		if err == nil {
-			time.Sleep(100 * time.Millisecond) // let the echo's ACK leave at a tick before Close
-		}
-		return errors.Join(err, conn.Close())
+	_, err := readUntil(conn, buf, start.Add(deadLinkClientEnd))
+	switch {
+	case errors.Is(err, errTimeUp):
+		return conn.Close()
+	case err == nil:
+		time.Sleep(100 * time.Millisecond) // let the echo's ACK leave at a tick before Close
 	}
-	return conn.Close()
+	return errors.Join(err, conn.Close())
 }
 
 // deadLinkServer echoes what it reads, reading with 1 s deadlines for deadLinkServerEnd.
 func deadLinkServer(conn net.Conn) error {
-	start := time.Now()
 	buf := make([]byte, 1500)
-	end := start.Add(deadLinkServerEnd)
-	for time.Now().Before(end) {
-		_ = conn.SetReadDeadline(minTime(time.Now().Add(time.Second), end))
-		n, err := conn.Read(buf)
-		if harness.IsTimeout(err) {
-			continue
+	end := time.Now().Add(deadLinkServerEnd)
+	for {
+		n, err := readUntil(conn, buf, end)
+		if errors.Is(err, errTimeUp) {
+			return conn.Close()
 		}
 		if err == nil {
 			_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
@@ -204,7 +185,22 @@ func deadLinkServer(conn net.Conn) error {
 			return errors.Join(err, conn.Close())
 		}
 	}
-	return conn.Close()
+}
+
+// errTimeUp is what readUntil returns when its end passed with only timed-out Reads.
+var errTimeUp = errors.New("time up")
+
+// readUntil reads with 1 s deadlines, none past end, until a Read returns something other than a
+// timeout, and returns what it returned; errTimeUp once end has passed.
+func readUntil(conn net.Conn, buf []byte, end time.Time) (int, error) {
+	for time.Now().Before(end) {
+		_ = conn.SetReadDeadline(time.Now().Add(min(time.Second, time.Until(end))))
+		n, err := conn.Read(buf)
+		if !harness.IsTimeout(err) {
+			return n, err
+		}
+	}
+	return 0, errTimeUp
 }
 
 // deadLinkFastRTO is ping-2's RTO after a prompt exchange in the fast mode: rx_rto = srtt +
@@ -217,14 +213,8 @@ const deadLinkFastRTO = 30 * time.Millisecond
 const deadLinkFastLimit = 3135 * time.Millisecond
 
 // ping2s returns the client's transmissions of ping-2 (sn 1), dropped or not.
-func ping2s(tr *harness.Trace) []harness.Seg {
-	var segs []harness.Seg
-	for _, s := range tr.Segments {
-		if s.Dir == harness.C2S && s.Cmd == kcpwire.CmdPush && s.Sn == 1 {
-			segs = append(segs, s)
-		}
-	}
-	return segs
+func ping2s(tr *harness.Trace) harness.Segs {
+	return tr.Segs().Dir(harness.C2S).Cmd(kcpwire.CmdPush).Sn(1)
 }
 
 // deadLinkRTO measures ping-2's first retransmission timeout by the client's ts, in ms.
@@ -256,12 +246,11 @@ func deadLinkLimitTiming() harness.Timing {
 // deadLinkLimitAfterWrite is the time from the client's Write of ping-2 to its 20th transmission.
 func deadLinkLimitAfterWrite(tr *harness.Trace) (float64, bool) {
 	ts := ping2s(tr)
-	for _, e := range tr.EventsOf(harness.Client, 0) {
-		if isWriteOf(deadLinkPing2Data)(e) && len(ts) >= deadLink {
-			return (ts[deadLink-1].Time - tr.Rel(e.Time)).Seconds(), true
-		}
+	at, ok := tr.EventAt(func(e harness.Event) bool { return e.Side == harness.Client && isWriteOf(deadLinkPing2Data)(e) })
+	if !ok || len(ts) < deadLink {
+		return 0, false
 	}
-	return 0, false
+	return (ts[deadLink-1].Time - at).Seconds(), true
 }
 
 func deadLinkAnswer(r *harness.Result) string {
@@ -269,17 +258,17 @@ func deadLinkAnswer(r *harness.Result) string {
 	limit := harness.Measure{Fn: deadLinkLimitAfterWrite}
 	rto := harness.Measure{Fn: deadLinkRTO}
 	if r.Count(recoveredAfterLimit)+r.Count(recoveredBeforeLimit) == 0 {
-		sec, _ := medianOf(r, deadForGood, limit)
-		sent, _ := medianOf(r, deadForGood, transmissionCount("", harness.C2S, 1))
-		rt, _ := medianOf(r, deadForGood, rto)
+		sec, _ := r.Quantile(deadForGood, limit, 0.5)
+		sent, _ := r.Quantile(deadForGood, transmissionCount("", harness.C2S, 1), 0.5)
+		rt, _ := r.Quantile(deadForGood, rto, 0.5)
 		return fmt.Sprintf("Neither side ever learns it: in %d of %d trials every Write succeeded and every later Read on both sides only timed out "+
 			"(the server, with nothing to send, sent nothing); in %d the client's 20th copy of its message, %.1f s (median) after the Write with an RTO of %.0f ms, "+
 			"marked the link dead (kcp.go:948-949), which nothing reads (sess.go:349-366, 416-470, 861-880), so it sent %.0f copies until its Close%s.",
 			r.Count(deadForGood)+r.Count(deadNotYet), n, r.Count(deadForGood), sec, rt, sent,
 			unless(r.Count(deadNotYet), " (in %d a slow first exchange made the RTO longer and the limit was not reached before Close)"))
 	}
-	sec, _ := medianOf(r, recoveredAfterLimit, limit)
-	back, _ := medianOf(r, recoveredAfterLimit, harness.EventGap("", isWriteOf(deadLinkPing2Data), isReadOf(deadLinkPing2Data)))
+	sec, _ := r.Quantile(recoveredAfterLimit, limit, 0.5)
+	back, _ := r.Quantile(recoveredAfterLimit, harness.EventGap("", isWriteOf(deadLinkPing2Data), isReadOf(deadLinkPing2Data)), 0.5)
 	return fmt.Sprintf("Yes, it recovers: in %d of %d trials the message passed the dead-link limit (its 20th copy %.1f s after the Write, kcp.go:948-949) "+
 		"with no error on either side, and the first copy after the path came back was delivered and echoed, %.1f s (median) after the Write%s.",
 		r.Count(recoveredAfterLimit), n, sec, back/1000,
@@ -292,4 +281,36 @@ func unless(k int, format string) string {
 		return ""
 	}
 	return fmt.Sprintf(format, k)
+}
+
+// bothRead checks that the client's Reads, then the server's, returned exactly want.
+func bothRead(want string) []harness.Check {
+	var checks []harness.Check
+	for _, side := range []harness.Side{harness.Client, harness.Server} {
+		checks = append(checks, checkFn(fmt.Sprintf("the %s read %q", side, want), func(tr *harness.Trace) error {
+			if got := string(tr.BytesRead(side, 0)); got != want {
+				return fmt.Errorf("read %q", got)
+			}
+			return nil
+		}))
+	}
+	return checks
+}
+
+// isWriteOf matches a successful Write of exactly data.
+func isWriteOf(data string) func(harness.Event) bool {
+	return func(e harness.Event) bool { return e.Kind == harness.EvWrite && e.Err == nil && string(e.Data) == data }
+}
+
+// isReadOf matches a successful Read of exactly data.
+func isReadOf(data string) func(harness.Event) bool {
+	return func(e harness.Event) bool { return e.Kind == harness.EvRead && e.Err == nil && string(e.Data) == data }
+}
+
+// readTimeouts measures how many of side's Reads ended in a timeout.
+func readTimeouts(side harness.Side) harness.Measure {
+	return harness.Measure{Name: fmt.Sprintf("%s Reads that timed out", side), Fn: func(tr *harness.Trace) (float64, bool) {
+		n, _ := timedOutReads(tr, side)
+		return float64(n), true
+	}}
 }

@@ -6,9 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
 	"net"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -22,14 +20,14 @@ import (
 // return, and what does a server loop like the seed's do with them?
 //
 // Client: before using its session, sends seven stray datagrams to the listener, each from a UDP socket
-// of its own (a listener keys sessions by address, so each stray is judged on its own), in this order:
-// 1 zero byte; 23 zero bytes; 24 zero bytes; 24 random bytes; 12 bytes marked as an FEC OOB packet
-// (bytes 4-5 = 0xf3 0x00); a well-formed KCP PUSH sn=0 of another conv carrying "stray"; 1400 random
-// bytes (random bytes never carry an FEC marker at bytes 4-5). Then the series' time client on its own
-// session: Write the time, Read with a deadline until an error. The stray sockets read nothing.
-// Server: the series' echo loop (Read with a deadline, write back what was read, repeat) on every
-// session the listener accepts; the role reports the session's remote address with its error. Both
-// deadlines are 500 ms (the series uses 1 s) to keep trials short.
+// of its own (harness.Env.StraySocket: a listener keys sessions by address, so each stray is judged on
+// its own), in this order: 1 zero byte; 23 zero bytes; 24 zero bytes; 24 random bytes; 12 bytes marked
+// as an FEC OOB packet (bytes 4-5 = 0xf3 0x00); a well-formed KCP PUSH sn=0 of another conv carrying
+// "stray"; 1400 random bytes (random bytes never carry an FEC marker at bytes 4-5). Then the series'
+// time client on its own session: Write the time, Read with a deadline until an error. The stray
+// sockets read nothing. Server: the series' echo loop (Read with a deadline, write back what was read,
+// repeat) on every session the listener accepts; a session's remote address (harness.Trace.ServerPeer)
+// tells which datagram made it. Both deadlines are 500 ms (the series uses 1 s) to keep trials short.
 //
 // What kcp-go v5.7.6 does with a datagram from an unknown address (Listener.packetInput,
 // sess.go:1242-1368): shorter than 12 bytes, dropped (sess.go:1281-1283); bytes 4-5 are read as an FEC
@@ -95,7 +93,7 @@ func init() {
 		Title:      "stray datagrams reaching a listener",
 		Question:   "When stray datagrams of assorted sizes reach a kcp-go listener, which become sessions, what does Accept return, and what does the seed's echo loop do with them (kcp-go #68, #125)?",
 		Answer:     garbageAnswer,
-		Server:     addressedRole(garbageEchoLoop),
+		Server:     echoLoop(garbageDeadline),
 		Client:     garbageClient,
 		Trials:     200,
 		Timeout:    4 * time.Second,
@@ -110,79 +108,27 @@ func init() {
 	})
 }
 
-// garbageClient sends the stray datagrams from sockets of their own, then runs the time client.
+// garbageClient sends each stray datagram from a stray socket of its own, then runs the series' time
+// client.
 func garbageClient(conn net.Conn) error {
-	dst := conn.RemoteAddr().(*net.UDPAddr)
+	env, err := envOf(conn)
+	if err != nil {
+		return err
+	}
 	for _, name := range strayOrder {
-		c, err := strayListen()
+		sock, err := env.StraySocket()
 		if err != nil {
 			return err
 		}
-		defer c.Close()
-		if _, err := c.WriteToUDP(strayPayload(name), dst); err != nil {
+		if _, err := sock.WriteToUDP(strayPayload(name), conn.RemoteAddr().(*net.UDPAddr)); err != nil {
 			return err
 		}
 	}
-	defer conn.Close()
-	if _, err := conn.Write([]byte(time.Now().String())); err != nil {
-		return err
-	}
-	buf := make([]byte, 4096)
-	for {
-		_ = conn.SetReadDeadline(time.Now().Add(garbageDeadline))
-		if _, err := conn.Read(buf); err != nil {
-			return err
-		}
-	}
-}
-
-// strayListen opens a stray socket on a loopback port below the kernel's ephemeral range, from which
-// every trial's own sockets get theirs: a stray never takes the port of a running trial's closed
-// client (of any experiment), whose live capture, dispatched by port, would record the stray as its own.
-func strayListen() (*net.UDPConn, error) {
-	if lo := ephemeralLow(); lo > 2048 {
-		for range 32 {
-			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1024 + mrand.IntN(lo-1024)})
-			if err == nil {
-				return c, nil
-			}
-		}
-	}
-	return net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-}
-
-// ephemeralLow is the low end of Linux's ephemeral port range, or 0 when unknown.
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 0
-	}
-	var lo, hi int
-	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil {
-		return 0
-	}
-	return lo
+	return requestThenRead(timeRequest, garbageDeadline)(conn)
 }
 
 // garbageDeadline is the read deadline of both roles' Reads.
 const garbageDeadline = 500 * time.Millisecond
-
-// garbageEchoLoop is the series' echo loop with garbageDeadline: Read, write back what was read,
-// repeat; Close when a Read or Write fails.
-func garbageEchoLoop(conn net.Conn) error {
-	defer conn.Close()
-	buf := make([]byte, 4096)
-	for {
-		_ = conn.SetReadDeadline(time.Now().Add(garbageDeadline))
-		n, err := conn.Read(buf)
-		if err != nil {
-			return err
-		}
-		if _, err := conn.Write(buf[:n]); err != nil {
-			return err
-		}
-	}
-}
 
 // strayPayload builds the named stray datagram.
 func strayPayload(name string) []byte {
@@ -239,39 +185,22 @@ func strayKind(p []byte) string {
 	return fmt.Sprintf("unknown %d-byte datagram", len(p))
 }
 
-// fromAddr is a server role's error with the remote address of its session.
-type fromAddr struct {
-	addr string
-	err  error
-}
-
-func (e *fromAddr) Error() string { return fmt.Sprintf("session from %s: %v", e.addr, e.err) }
-func (e *fromAddr) Unwrap() error { return e.err }
-
-// addressedRole runs role and wraps what it returns with the session's remote address, so that a
-// check can tell which datagram made the session.
-func addressedRole(role harness.Role) harness.Role {
-	return func(conn net.Conn) error {
-		return &fromAddr{addr: conn.RemoteAddr().String(), err: role(conn)}
-	}
-}
-
 // garbageSessionKinds returns, per accepted session in Accept order, the stray that made it ("own"
 // for the client's session, "?" when the trace does not tell).
 func garbageSessionKinds(tr *harness.Trace) []string {
-	out := make([]string, len(tr.ServerErr))
-	for i, err := range tr.ServerErr {
-		var fa *fromAddr
+	out := make([]string, tr.Accepts)
+	for i := range out {
 		out[i] = "?"
-		if !errors.As(err, &fa) {
+		peer, ok := tr.ServerPeer(i + 1)
+		if !ok {
 			continue
 		}
-		if fa.addr == tr.Client.String() {
+		if peer == tr.Client {
 			out[i] = "own"
 			continue
 		}
 		for _, dg := range tr.Datagrams {
-			if dg.Src.String() == fa.addr && dg.Dst == tr.Server {
+			if dg.Src == peer && dg.Dst == tr.Server {
 				out[i] = strayKind(dg.Payload)
 				break
 			}
@@ -297,17 +226,13 @@ func garbageSessions(want ...string) harness.Check {
 func garbageEchoedStray() harness.Check {
 	return checkFn("the echo loop read and echoed only the stray PUSH's data", func(tr *harness.Trace) error {
 		for i, kind := range garbageSessionKinds(tr) {
+			want := "" // what the session should read and write back
+			if kind == strayPush {
+				want = strayData
+			}
 			read, wrote := string(tr.BytesRead(harness.Server, i+1)), string(tr.BytesWritten(harness.Server, i+1))
-			switch kind {
-			case "own":
-			case strayPush:
-				if read != strayData || wrote != strayData {
-					return fmt.Errorf("server#%d (%s) read %q, wrote %q", i+1, kind, read, wrote)
-				}
-			default:
-				if read != "" || wrote != "" {
-					return fmt.Errorf("server#%d (%s) read %q, wrote %q", i+1, kind, read, wrote)
-				}
+			if kind != "own" && (read != want || wrote != want) {
+				return fmt.Errorf("server#%d (%s) read %q, wrote %q", i+1, kind, read, wrote)
 			}
 		}
 		if n, _ := garbageToStrays(tr); n == 0 {

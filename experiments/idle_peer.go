@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"kcplab/harness"
@@ -47,9 +48,9 @@ var (
 	idlePeerNeverTold = harness.Class{
 		Name:        "never told: the message retransmitted to the dead port, Read ends by its deadline",
 		Description: "after the kill only the client's message, sent again and again; its Write succeeded and its Read timed out with nothing read",
-		Ladder: append(firstExchange(),
-			harness.Push(harness.C2S).WithSn(1).WithUna(1).WithLen(uint32(len(idlePeerMsg))).Repeat(1, 30)),
-		Checks: []harness.Check{idlePeerWriteOK(), idlePeerReadTimedOut()},
+		Ladder:      append(firstExchange(), nextMessage(idlePeerMsg).Repeat(1, 30)),
+		Checks: []harness.Check{idlePeerWriteOK(),
+			clientReadTimedOutAfter("the client's next Read learned nothing until its deadline", "the message", idlePeerMessageWrite)},
 	}
 )
 
@@ -88,15 +89,7 @@ func init() {
 
 func idlePeerClient(conn net.Conn) error {
 	defer conn.Close()
-	env, err := envOf(conn)
-	if err != nil {
-		return err
-	}
-	if err := echoOnce(conn, "hello", exchangeDeadline); err != nil {
-		return err
-	}
-	time.Sleep(settleIdle)
-	if err := env.KillServer(); err != nil {
+	if _, err := helloThenKill(conn); err != nil {
 		return err
 	}
 	time.Sleep(settleIdle)
@@ -117,97 +110,61 @@ func idlePeerMessageWrite(e harness.Event) bool {
 }
 
 func idlePeerWriteOK() harness.Check {
-	return harness.Check{Name: "the client's Write after the kill succeeded", Fn: func(tr *harness.Trace) error {
-		for _, e := range tr.EventsOf(harness.Client, 0) {
-			if e.Kind == harness.EvWrite && e.Err == nil && string(e.Data) == idlePeerMsg {
-				return nil
-			}
-		}
-		return errors.New("no successful Write of the message")
-	}}
-}
-
-func idlePeerReadTimedOut() harness.Check {
-	return harness.Check{Name: "the client's next Read learned nothing until its deadline", Fn: func(tr *harness.Trace) error {
-		e, ok := eventAfter(tr, idlePeerMessageWrite, harness.EventIs(harness.Client, harness.EvRead))
-		if !ok {
-			return errors.New("no Read after the message")
-		}
-		if e.N > 0 || !harness.IsTimeout(e.Err) {
-			return fmt.Errorf("%s", e)
+	return checkFn("the client's Write after the kill succeeded", func(tr *harness.Trace) error {
+		if _, ok := tr.EventAt(func(e harness.Event) bool { return idlePeerMessageWrite(e) && e.Err == nil }); !ok {
+			return errors.New("no successful Write of the message")
 		}
 		return nil
-	}}
+	})
 }
 
 // nothingFromServerAfterKill checks that no datagram left the server's port after KillServer.
 func nothingFromServerAfterKill() harness.Check {
-	return harness.Check{Name: "nothing from the server's port after the kill", Fn: func(tr *harness.Trace) error {
+	return checkFn("nothing from the server's port after the kill", func(tr *harness.Trace) error {
 		at, ok := tr.EventAt(func(e harness.Event) bool { return e.Kind == harness.EvKill })
 		if !ok {
 			return errors.New("the server was not killed")
 		}
-		for _, s := range tr.Segments {
-			if s.Dir == harness.S2C && s.Time > at {
-				return fmt.Errorf("%s", s)
-			}
+		if s, sent := tr.Segs().Dir(harness.S2C).After(at).First(); sent {
+			return fmt.Errorf("%s", s)
 		}
 		return nil
-	}}
+	})
 }
 
 var (
 	idlePeerWriteBlocked = harness.Measure{Name: "the message's Write blocked (ms)", Fn: func(tr *harness.Trace) (float64, bool) {
-		for _, e := range tr.Events {
-			if idlePeerMessageWrite(e) {
-				return float64(e.Dur) / float64(time.Millisecond), true
-			}
+		i := slices.IndexFunc(tr.Events, idlePeerMessageWrite)
+		if i < 0 {
+			return 0, false
 		}
-		return 0, false
+		return float64(tr.Events[i].Dur) / float64(time.Millisecond), true
 	}}
 	idlePeerKnows = harness.Measure{Name: "message Write → the application learns anything (ms; only its Read deadline)", Fn: func(tr *harness.Trace) (float64, bool) {
-		w, ok := eventAfter(tr, func(harness.Event) bool { return true }, idlePeerMessageWrite)
-		if !ok {
+		i := slices.IndexFunc(tr.Events, idlePeerMessageWrite)
+		r, ok := tr.EventAfter(idlePeerMessageWrite, harness.EventIs(harness.Client, harness.EvRead))
+		if i < 0 || !ok {
 			return 0, false
 		}
-		r, ok := eventAfter(tr, idlePeerMessageWrite, harness.EventIs(harness.Client, harness.EvRead))
-		if !ok {
-			return 0, false
-		}
-		return float64(r.Time.Sub(w.Time)) / float64(time.Millisecond), true
+		return float64(r.Time.Sub(tr.Events[i].Time)) / float64(time.Millisecond), true
 	}}
-	idlePeerSends = harness.Measure{Name: "transmissions of the message to the dead port", Fn: func(tr *harness.Trace) (float64, bool) {
-		n := 0
-		for _, s := range tr.Segments {
-			if s.Dir == harness.C2S && s.Cmd == kcpwire.CmdPush && s.Sn == 1 {
-				n++
-			}
-		}
-		return float64(n), n > 0
-	}}
+	idlePeerSends    = transmissionCount("transmissions of the message to the dead port", harness.C2S, 1)
 	idlePeerLastSend = harness.Measure{Name: "first → last transmission of the message (ms)", Fn: func(tr *harness.Trace) (float64, bool) {
-		var first, last time.Duration
-		n := 0
-		for _, s := range tr.Segments {
-			if s.Dir == harness.C2S && s.Cmd == kcpwire.CmdPush && s.Sn == 1 {
-				if n == 0 {
-					first = s.Time
-				}
-				last = s.Time
-				n++
-			}
+		ts := tr.Segs().Dir(harness.C2S).Cmd(kcpwire.CmdPush).Sn(1).Times()
+		if len(ts) == 0 {
+			return 0, false
 		}
-		return float64(last-first) / float64(time.Millisecond), n > 0
+		return float64(ts[len(ts)-1]-ts[0]) / float64(time.Millisecond), true
 	}}
 )
 
 func idlePeerAnswer(r *harness.Result) string {
 	c := idlePeerNeverTold
 	n := r.Count(c)
-	blocked, _ := percentile(r, c, idlePeerWriteBlocked, 50)
-	knows, _ := percentile(r, c, idlePeerKnows, 50)
-	sends, _ := percentile(r, c, idlePeerSends, 50)
-	most, _ := percentile(r, c, idlePeerSends, 100)
+	blocked, _ := r.Quantile(c, idlePeerWriteBlocked, 0.5)
+	knows, _ := r.Quantile(c, idlePeerKnows, 0.5)
+	sends, _ := r.Quantile(c, idlePeerSends, 0.5)
+	most, _ := r.Quantile(c, idlePeerSends, 1)
 	return fmt.Sprintf("Never within the trial's %.1f s bound: in %d of %d trials the client's Write to the vanished server "+
 		"returned at once (median %.2f ms), its message went to the dead port %.0f times (median; at most %.0f), and the only thing "+
 		"its application learned was its own Read deadline (median %.0f ms after the Write); kcp-go has no keepalive, its dead-link "+

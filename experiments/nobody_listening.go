@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"kcplab/harness"
+	"kcplab/kcpwire"
 )
 
 // nobody-listening, from kcp-go issues #124 and #238: Dial and Write to an address where nothing
@@ -192,14 +193,58 @@ func nobodyAnswer(r *harness.Result) string {
 	n, k := len(r.Trials), r.Count(nobodyRetransmitted)
 	var sched []string
 	for i := 2; i <= 4; i++ {
-		v, _ := medianOf(r, nobodyRetransmitted, transmissionAt("", harness.C2S, 0, i))
+		v, _ := r.Quantile(nobodyRetransmitted, transmissionAt("", harness.C2S, 0, i), 0.5)
 		sched = append(sched, fmt.Sprintf("%.1f", v))
 	}
-	limit, _ := medianOf(r, nobodyRetransmitted, transmissionAt("", harness.C2S, 0, deadLink))
-	next, _ := medianOf(r, nobodyRetransmitted, transmissionAt("", harness.C2S, 0, deadLink+1))
+	limit, _ := r.Quantile(nobodyRetransmitted, transmissionAt("", harness.C2S, 0, deadLink), 0.5)
+	next, _ := r.Quantile(nobodyRetransmitted, transmissionAt("", harness.C2S, 0, deadLink+1), 0.5)
 	return fmt.Sprintf("Never an error but deadlines: in %d of %d trials Dial, 32 Writes (the send window; the 33rd blocked until its deadline, sess.go:371-373) "+
 		"and Close succeeded and every Read only timed out (sess.go:349-366), while "+
 		"the request went out at 0, %s … s (each gap 200 ms longer, kcp.go:919-927), the 20th transmission at %.1f s (median) "+
 		"marked the link dead (kcp.go:948-949) but nothing reads that state, so the 21st followed at %.1f s.",
 		k, n, strings.Join(sched, ", "), limit, next)
+}
+
+// transmissionAt measures, in seconds since the trial's start, the k-th (1-based) transmission of
+// the PUSH segment sn in direction d (the copies the link dropped included).
+func transmissionAt(name string, d harness.Dir, sn uint32, k int) harness.Measure {
+	return harness.Measure{Name: name, Fn: func(tr *harness.Trace) (float64, bool) {
+		ts := tr.Segs().Dir(d).Cmd(kcpwire.CmdPush).Sn(sn)
+		if len(ts) < k {
+			return 0, false
+		}
+		return ts[k-1].Time.Seconds(), true
+	}}
+}
+
+// readsTimedOut checks that side's Reads all ended in a timeout (want: how many, at least).
+func readsTimedOut(side harness.Side, want int) harness.Check {
+	return checkFn(fmt.Sprintf("the %s's Reads all timed out (at least %d)", side, want), func(tr *harness.Trace) error {
+		n, other := timedOutReads(tr, side)
+		if other != nil {
+			return fmt.Errorf("%s", other)
+		}
+		if n < want {
+			return fmt.Errorf("%d Read(s) timed out, want at least %d", n, want)
+		}
+		return nil
+	})
+}
+
+// writeTimeoutAfter expects side's Write that timed out to have blocked for d, its deadline. It is never
+// early: the role sets the deadline just before the call.
+func writeTimeoutAfter(side harness.Side, d time.Duration) harness.Timing {
+	return harness.Timing{
+		Name:       fmt.Sprintf("%s's blocked Write times out after its deadline (+%v)", side, d),
+		Want:       d,
+		NeverEarly: true,
+		Measure: func(tr *harness.Trace) (time.Duration, time.Duration, bool) {
+			for _, e := range tr.EventsOf(side, 0) {
+				if e.Kind == harness.EvWrite && harness.IsTimeout(e.Err) {
+					return e.Dur, tr.Rel(e.Time), true
+				}
+			}
+			return 0, 0, false
+		},
+	}
 }

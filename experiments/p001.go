@@ -49,12 +49,8 @@ var (
 	// p001AckAfterRTO is the race a stalled client loses: its next tick ran after the server's
 	// retransmission timeout (200 ms), so the echo went out again and was ACKed once more at the tick
 	// after. Seen only when the process stalled for over 100 ms (load average 8 on 2 cores).
-	p001AckAfterRTO = harness.Class{
-		Name:        "echoed, ACK after the echo's RTO",
-		Description: "the server had not taken the client's ACK by its retransmission timeout (a side starved for 100-200 ms): the echo was sent again and ACKed again",
-		Ladder:      lateAckRetransmitted(exchangeLadder(ackAtTick)[:3]),
-		Checks:      []harness.Check{harness.ReadGot(harness.Client), harness.ReadGot(harness.Server)},
-	}
+	p001AckAfterRTO = ackAfterRTO("echoed, ACK after the echo's RTO", "echo", exchangeLadder(ackAtTick)[:3],
+		harness.ReadGot(harness.Client), harness.ReadGot(harness.Server))
 )
 
 func init() {
@@ -64,7 +60,7 @@ func init() {
 		Question: "When a kcp-go client and an echo server both read with a 1 s deadline, how does their exchange end?",
 		Answer:   p001Answer,
 		Server:   echoServer,
-		Client:   timeClient,
+		Client:   requestThenRead(timeRequest, echoDeadline),
 		Trials:   200,
 		Classes:  []harness.Class{p001Echoed, p001AckWithEcho, p001AckAfterRTO},
 		Invariants: append(wireInvariants(),

@@ -39,11 +39,7 @@ var (
 	}
 	// lingerAckAfterRTO: the client, starved for over 200 ms (seen under -race with both cores busy),
 	// ACKed after the server's retransmission timeout; the lingering server sent the response again.
-	lingerAckAfterRTO = harness.Class{
-		Name:        "delivered, ACK after the response's RTO",
-		Description: "the server had not taken the client's ACK by its retransmission timeout (a side starved for 100-200 ms): the response was sent again and ACKed again",
-		Ladder:      lateAckRetransmitted(handshakeLadder(ackAtTick)[:3]),
-	}
+	lingerAckAfterRTO = ackAfterRTO("delivered, ACK after the response's RTO", "response", handshakeLadder(ackAtTick)[:3])
 )
 
 func init() {

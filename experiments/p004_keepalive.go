@@ -42,20 +42,11 @@ var (
 		Ladder:      exchangeLadder(ackAtTick),
 		Checks:      []harness.Check{ackWithResponse(false), harness.ReadGot(harness.Client), httpServerHung(true)},
 	}
-	keepaliveAckedAtOnce = harness.Class{
-		Name:        "ACKed at once",
-		Description: "the server's ACK and response in one datagram, so the client ACKed at once (the server then closed or hung)",
-		Ladder:      exchangeLadder(ackAtOnce),
-		Checks:      []harness.Check{harness.ReadGot(harness.Client), ackWithResponse(true)},
-	}
+	keepaliveAckedAtOnce = ackedAtOnce("ACKed at once",
+		"the server's ACK and response in one datagram, so the client ACKed at once (the server then closed or hung)", exchangeLadder(ackAtOnce))
 	// keepaliveAckAfterRTO: the client, starved for about 200 ms (seen under -race with both cores
 	// busy), ACKed after the server's retransmission timeout; the server sent the response again.
-	keepaliveAckAfterRTO = harness.Class{
-		Name:        "ACKed after the response's RTO",
-		Description: "the server had not taken the client's ACK by its retransmission timeout (a side starved for 100-200 ms): the response was sent again and ACKed again",
-		Ladder:      lateAckRetransmitted(exchangeLadder(ackAtTick)[:3]),
-		Checks:      []harness.Check{harness.ReadGot(harness.Client)},
-	}
+	keepaliveAckAfterRTO = ackAfterRTO("ACKed after the response's RTO", "response", exchangeLadder(ackAtTick)[:3], harness.ReadGot(harness.Client))
 )
 
 func init() {

@@ -64,7 +64,7 @@ func init() {
 		Title:    "a new session from a reused client address replaces the old one at the listener",
 		Question: "When a client reuses its address and port with a new session while the server still holds the old one, is the new session served, and what does the old session's application see?",
 		Answer:   portReuseAnswer,
-		Server:   echoServerFor(portReuseHold),
+		Server:   echoLoop(portReuseHold),
 		Client:   portReuseClient,
 		Trials:   200,
 		Timeout:  5 * time.Second,
@@ -83,16 +83,11 @@ func init() {
 }
 
 func portReuseClient(conn net.Conn) error {
-	env, err := envOf(conn)
+	env, err := helloThenIdle(conn)
 	if err != nil {
 		conn.Close()
 		return err
 	}
-	if err := echoOnce(conn, "hello", exchangeDeadline); err != nil {
-		conn.Close()
-		return err
-	}
-	time.Sleep(settleIdle)
 	if err := conn.Close(); err != nil {
 		return err
 	}
@@ -169,47 +164,43 @@ func portReuseTwoConvs() harness.Check {
 	}}
 }
 
+// portReuseNewSession returns the new session's first segment, the first whose conv is not the old
+// session's, and false when there is none.
+func portReuseNewSession(tr *harness.Trace) (harness.Seg, bool) {
+	if len(tr.Segments) == 0 {
+		return harness.Seg{}, false
+	}
+	old := tr.Segments[0].Conv
+	return tr.Segs().Where(func(s harness.Seg) bool { return s.Conv != old }).First()
+}
+
 // portReuseOldReadEnds is the time from the new session's first datagram on the wire to the old
 // session's Read returning.
 var portReuseOldReadEnds = harness.Measure{Name: "new session's first PUSH → server#1's Read ended (ms)", Fn: func(tr *harness.Trace) (float64, bool) {
 	at, ok := tr.EventAt(portReuseOldReadFailed)
-	if !ok || len(tr.Segments) < 5 {
+	first, started := portReuseNewSession(tr)
+	if !ok || !started || len(tr.Segments) < 5 {
 		return 0, false
 	}
-	last := tr.Segments[0].Conv
-	for _, s := range tr.Segments {
-		if s.Conv != last {
-			return float64(at-s.Time) / float64(time.Millisecond), true
-		}
-	}
-	return 0, false
+	return float64(at-first.Time) / float64(time.Millisecond), true
 }}
 
 // portReuseNewGap measures the time from the new session's first segment to the server's first
-// segment of cmd in it.
+// segment of cmd after it.
 func portReuseNewGap(name string, cmd kcpwire.Cmd) harness.Measure {
 	return harness.Measure{Name: name, Fn: func(tr *harness.Trace) (float64, bool) {
-		if len(tr.Segments) == 0 {
+		first, started := portReuseNewSession(tr)
+		s, ok := tr.Segs().Dir(harness.S2C).Cmd(cmd).After(first.Time).First()
+		if !started || !ok {
 			return 0, false
 		}
-		old := tr.Segments[0].Conv
-		var first time.Duration
-		seen := false
-		for _, s := range tr.Segments {
-			switch {
-			case !seen && s.Conv != old:
-				first, seen = s.Time, true
-			case seen && s.Dir == harness.S2C && s.Cmd == cmd:
-				return float64(s.Time-first) / float64(time.Millisecond), true
-			}
-		}
-		return 0, false
+		return float64(s.Time-first.Time) / float64(time.Millisecond), true
 	}}
 }
 
 func portReuseAnswer(r *harness.Result) string {
 	c := portReuseReplaced
-	closed, _ := percentile(r, c, portReuseOldReadEnds, 50)
+	closed, _ := r.Quantile(c, portReuseOldReadEnds, 0.5)
 	return fmt.Sprintf("The new session is served and the old one is closed under its application: in %d of %d trials the new conv's "+
 		"first segment (sn 0) from the reused address made the listener close the old session and accept the new one, which echoed "+
 		"at once, while the old session's waiting Read returned io.ErrClosedPipe (median %.2f ms after that segment), as if its "+

@@ -1,7 +1,6 @@
 package experiments
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -40,10 +39,8 @@ var (
 	serverRestartAckedNotDelivered = harness.Class{
 		Name:        "ACKed by the new server, never delivered",
 		Description: "the new listener made a session for the old client that ACKed its message (una=0) and never gave it to Read",
-		Ladder: append(firstExchange(),
-			harness.Push(harness.C2S).WithSn(1).WithUna(1).WithLen(uint32(len(serverRestartMsg))),
-			harness.Ack(harness.S2C).WithSn(1).WithUna(0)),
-		Checks: serverRestartChecks,
+		Ladder:      append(firstExchange(), nextMessage(serverRestartMsg), harness.Ack(harness.S2C).WithSn(1).WithUna(0)),
+		Checks:      serverRestartChecks,
 	}
 	// serverRestartSentAgain is the same outcome when the client's RTO (~100 ms after the first
 	// exchange) ran out before the new session's ACK came back: a stall of the process between the
@@ -55,9 +52,9 @@ var (
 		Name:        "ACKed by the new server after a retransmission, never delivered",
 		Description: "as the first class, but the message went out again before the new session's ACK came back (a stalled process), and each copy was ACKed",
 		Ladder: append(firstExchange(),
-			harness.Push(harness.C2S).WithSn(1).WithUna(1).WithLen(uint32(len(serverRestartMsg))),
+			nextMessage(serverRestartMsg),
 			harness.Ack(harness.S2C).WithSn(1).WithUna(0).Repeat(0, 3),
-			harness.Push(harness.C2S).WithSn(1).WithUna(1).WithLen(uint32(len(serverRestartMsg))).Repeat(1, 3),
+			nextMessage(serverRestartMsg).Repeat(1, 3),
 			harness.Ack(harness.S2C).WithSn(1).WithUna(0).Repeat(1, 4)),
 		Checks: serverRestartChecks,
 	}
@@ -65,7 +62,8 @@ var (
 		harness.AcceptedSessions(2),
 		serverReadNothing(2),
 		serverRoleEnded(2, harness.OutcomeTimeout, harness.OutcomeTornDown), // its 1 s Read deadline and the trial's end are close
-		serverRestartClientTimedOut(),
+		clientReadTimedOutAfter("the client's Read after the restart timed out with nothing read", "the restart",
+			func(e harness.Event) bool { return e.Kind == harness.EvRestart }),
 	}
 )
 
@@ -100,15 +98,8 @@ func init() {
 
 func serverRestartClient(conn net.Conn) error {
 	defer conn.Close()
-	env, err := envOf(conn)
+	env, err := helloThenKill(conn)
 	if err != nil {
-		return err
-	}
-	if err := echoOnce(conn, "hello", exchangeDeadline); err != nil {
-		return err
-	}
-	time.Sleep(settleIdle)
-	if err := env.KillServer(); err != nil {
 		return err
 	}
 	if err := env.RestartServer(); err != nil {
@@ -119,68 +110,51 @@ func serverRestartClient(conn net.Conn) error {
 
 // serverReadNothing checks that server#n read no bytes.
 func serverReadNothing(n int) harness.Check {
-	return harness.Check{Name: fmt.Sprintf("server#%d read nothing", n), Fn: func(tr *harness.Trace) error {
+	return checkFn(fmt.Sprintf("server#%d read nothing", n), func(tr *harness.Trace) error {
 		if got := tr.BytesRead(harness.Server, n); len(got) > 0 {
 			return fmt.Errorf("read %q", got)
 		}
 		return nil
-	}}
-}
-
-func serverRestartClientTimedOut() harness.Check {
-	return harness.Check{Name: "the client's Read after the restart timed out with nothing read", Fn: func(tr *harness.Trace) error {
-		e, ok := eventAfter(tr, func(e harness.Event) bool { return e.Kind == harness.EvRestart }, harness.EventIs(harness.Client, harness.EvRead))
-		if !ok {
-			return errors.New("no Read after the restart")
-		}
-		if e.N > 0 || !harness.IsTimeout(e.Err) {
-			return fmt.Errorf("%s", e)
-		}
-		return nil
-	}}
+	})
 }
 
 // oneConvOnTheWire checks that every segment carries the client session's conv: the new server's
 // session took it from the client's datagram.
 func oneConvOnTheWire() harness.Check {
-	return harness.Check{Name: "every segment carries the client's conv", Fn: func(tr *harness.Trace) error {
+	return checkFn("every segment carries the client's conv", func(tr *harness.Trace) error {
 		for _, s := range tr.Segments {
 			if s.Conv != tr.Segments[0].Conv {
 				return fmt.Errorf("%s: conv %d, the client's is %d", s, s.Conv, tr.Segments[0].Conv)
 			}
 		}
 		return nil
-	}}
+	})
+}
+
+// serverRestartAcks are the new server's ACKs of the client's message.
+func serverRestartAcks(tr *harness.Trace) harness.Segs {
+	return tr.Segs().Dir(harness.S2C).Cmd(kcpwire.CmdAck).Sn(1)
 }
 
 var serverRestartAckedSn1 = harness.Measure{Name: "una of the new server's ACK", Fn: func(tr *harness.Trace) (float64, bool) {
-	for _, s := range tr.Segments {
-		if s.Dir == harness.S2C && s.Cmd == kcpwire.CmdAck && s.Sn == 1 {
-			return float64(s.Una), true
-		}
-	}
-	return 0, false
+	ack, ok := serverRestartAcks(tr).First()
+	return float64(ack.Una), ok
 }}
 
 // serverRestartAckGap is the time from the message's first transmission to the new session's first
 // ACK of it.
 var serverRestartAckGap = harness.Measure{Name: "message → the new server's ACK (ms)", Fn: func(tr *harness.Trace) (float64, bool) {
-	var sent time.Duration
-	seen := false
-	for _, s := range tr.Segments {
-		switch {
-		case !seen && s.Dir == harness.C2S && s.Cmd == kcpwire.CmdPush && s.Sn == 1:
-			sent, seen = s.Time, true
-		case seen && s.Dir == harness.S2C && s.Cmd == kcpwire.CmdAck && s.Sn == 1:
-			return float64(s.Time-sent) / float64(time.Millisecond), true
-		}
+	msg, sent := tr.Segs().Dir(harness.C2S).Cmd(kcpwire.CmdPush).Sn(1).First()
+	ack, acked := serverRestartAcks(tr).After(msg.Time).First()
+	if !sent || !acked {
+		return 0, false
 	}
-	return 0, false
+	return float64(ack.Time-msg.Time) / float64(time.Millisecond), true
 }}
 
 func serverRestartAnswer(r *harness.Result) string {
 	c, again := serverRestartAckedNotDelivered, serverRestartSentAgain
-	ack, _ := percentile(r, c, serverRestartAckGap, 50)
+	ack, _ := r.Quantile(c, serverRestartAckGap, 0.5)
 	timedOut := 0
 	for _, t := range append(r.Of(c), r.Of(again)...) {
 		if tr := t.Trace; tr != nil && len(tr.ServerErr) >= 2 && harness.IsTimeout(tr.ServerErr[1]) && !(len(tr.TornDown) >= 2 && tr.TornDown[1]) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +61,8 @@ type Event struct {
 	Data    []byte        // the bytes read or written
 	Err     error         // the call's error
 	Dur     time.Duration // how long the call blocked
+
+	Peer netip.AddrPort // EvAccept: the accepted session's remote address (Trace.ServerPeer)
 }
 
 // Who names the side and session, e.g. "client" or "server#2".

@@ -118,7 +118,7 @@ func (l *Lifecycle) accept(ln *kcp.Listener, env *Env, done chan<- struct{}) {
 		l.returned = append(l.returned, false)
 		idx := len(l.sessions)
 		l.mu.Unlock()
-		l.log.add(Event{Side: capture.SideServer, Session: idx, Kind: EvAccept})
+		l.log.add(Event{Side: capture.SideServer, Session: idx, Kind: EvAccept, Peer: peerOf(s.RemoteAddr())})
 		l.roles.Add(1)
 		go func() {
 			defer l.roles.Done()
