@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"kcplab/capture"
+	"kcplab/internal/kcpgo"
 )
 
 // EventKind says what an application role did.
@@ -101,12 +102,9 @@ func clip(b []byte, n int) string {
 	return string(b)
 }
 
-// IsTimeout reports whether err is a deadline timeout as kcp-go reports it: a wrapped net.Error with
-// Timeout() true (kcp-go wraps it with pkg/errors, so a plain type assertion fails).
-func IsTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout() || plainTimeout(err) // plainTimeout: kcpcompat_timeout_*.go
-}
+// IsTimeout reports whether err is a deadline timeout as the linked kcp-go release reports it
+// (kcpgo.IsTimeout).
+func IsTimeout(err error) bool { return kcpgo.IsTimeout(err) }
 
 // Outcome is how a call or a role ended, as the results talk about it.
 type Outcome uint8

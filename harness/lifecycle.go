@@ -12,6 +12,7 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 
 	"kcplab/capture"
+	"kcplab/internal/kcpgo"
 	"kcplab/link"
 )
 
@@ -36,7 +37,7 @@ import (
 type Lifecycle struct {
 	e     *Experiment
 	block kcp.BlockCrypt
-	owner *trialOwner    // registers the convs it dials as the trial's (crossed.go); nil in a peer
+	owner *kcpgo.Owner   // registers the convs it dials as the trial's (crossed.go); nil in a peer
 	src   capture.Source // the capture Settle watches for quiet
 	lk    *link.Link     // the link between the ends, if any: a datagram it holds is not quiet yet
 	probe *probeUse
@@ -56,13 +57,13 @@ type Lifecycle struct {
 
 // NewLifecycle begins one end of a trial of e in a peer, whose socket src captures.
 func NewLifecycle(e *Experiment, src capture.Source) (*Lifecycle, error) {
-	warmWorkers() // once per process, before its first trial, as RunTrial does (kcpworkers.go)
+	kcpgo.WarmWorkers() // once per process, before its first trial, as RunTrial does (internal/kcpgo/workers.go)
 	return newLifecycle(e, src, nil, nil)
 }
 
 // newLifecycle begins a trial's lifecycle: the transport's cipher, and the trial's use of the load
 // probe. lk is the link between the ends (nil: none); owner registers the trial's convs (nil: none).
-func newLifecycle(e *Experiment, src capture.Source, lk *link.Link, owner *trialOwner) (*Lifecycle, error) {
+func newLifecycle(e *Experiment, src capture.Source, lk *link.Link, owner *kcpgo.Owner) (*Lifecycle, error) {
 	block, err := e.Transport.block()
 	if err != nil {
 		return nil, err
@@ -89,7 +90,7 @@ func (l *Lifecycle) Listen(conn net.PacketConn) error { return l.listen(conn, ni
 
 // listen is Listen, with the trial's Env for the roles' conns (nil: none, as in a peer).
 func (l *Lifecycle) listen(conn net.PacketConn, env *Env) error {
-	ln, err := serveOn(l.block, l.e.Transport.DataShards, l.e.Transport.ParityShards, conn)
+	ln, err := kcpgo.ServeOn(l.block, l.e.Transport.DataShards, l.e.Transport.ParityShards, conn)
 	if err != nil {
 		return err
 	}
@@ -172,12 +173,12 @@ func (l *Lifecycle) dial(server netip.AddrPort, conn net.PacketConn, env *Env) (
 // convs) and returns its conn, recorded as the client's session number session (0: the dialed one;
 // 2, 3...: Env.Redial's), and when kcp-go created it.
 func (l *Lifecycle) session(server netip.AddrPort, conn net.PacketConn, session int, env *Env) (*recConn, time.Time, error) {
-	conv, err := l.owner.newConv()
+	conv, err := l.owner.NewConv()
 	if err != nil {
 		return nil, time.Time{}, err
 	}
 	t := l.e.Transport
-	s, sNet, err := dialOn(conv, net.UDPAddrFromAddrPort(server), l.block, t.DataShards, t.ParityShards, conn)
+	s, sNet, err := kcpgo.DialOn(conv, net.UDPAddrFromAddrPort(server), l.block, t.DataShards, t.ParityShards, conn)
 	start := time.Now()
 	if err != nil {
 		return nil, start, fmt.Errorf("dial: %w", err)

@@ -2,33 +2,14 @@ package harness
 
 import (
 	"fmt"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	"kcplab/capture"
+	"kcplab/internal/kcpgo"
 	"kcplab/link"
 	"kcplab/pcapfile"
 )
-
-// PinnedKCPGo is the kcp-go version go.mod pins (a test keeps the two equal).
-const PinnedKCPGo = "v5.7.6"
-
-// KCPGoVersion returns the version of kcp-go linked into this binary, from its build information
-// (test binaries carry none: then the pinned version).
-func KCPGoVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, m := range bi.Deps {
-			if m.Path == "github.com/xtaci/kcp-go/v5" && m.Replace != nil && m.Replace.Version != "" {
-				return m.Replace.Version // a matrix build of another module path (the seed's v5.4.20+incompatible)
-			}
-			if m.Path == "github.com/xtaci/kcp-go/v5" && m.Version != "" {
-				return m.Version
-			}
-		}
-	}
-	return PinnedKCPGo
-}
 
 // Annotations builds the pcapng comments of a trial: the experiment, trial, class and every application
 // event in the section comment, and each event again on the packet nearest to it in time (the last one
@@ -43,7 +24,7 @@ func Annotations(e *Experiment, tr *Trace, class Class, failure error) pcapfile.
 	if failure != nil {
 		fmt.Fprintf(&b, "FAILED: %v\n", failure)
 	}
-	kcpGo := KCPGoVersion()
+	kcpGo := kcpgo.Version()
 	if tr.KCPGo != "" {
 		kcpGo = tr.KCPGo
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"kcplab/capture"
+	"kcplab/internal/kcpgo"
 	"kcplab/kcpwire"
 	"kcplab/link"
 )
@@ -80,7 +81,7 @@ type Trace struct {
 	// "server v5.6.1 × client v5.7.6"; empty when they ran in this process.
 	KCPGo string
 
-	owner *trialOwner // the trial's sessions' convs (crossed.go); nil when the roles ran in peers
+	owner *kcpgo.Owner // the trial's sessions' convs (crossed.go); nil when the roles ran in peers
 }
 
 // TraceLink is what a trial's link did: its seed (which replays its random decisions), its SPEC and

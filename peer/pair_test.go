@@ -15,6 +15,7 @@ import (
 
 	"kcplab/capture"
 	"kcplab/harness"
+	"kcplab/internal/kcpgo"
 )
 
 // pingPong is an experiment whose client writes "ping" and whose server answers "pong"; each then
@@ -99,7 +100,7 @@ func TestRunPairInProcess(t *testing.T) {
 	assert.Equal(t, "pong", string(tr.BytesRead(harness.Client, 0)))
 	assert.Equal(t, "ping", string(tr.BytesRead(harness.Server, 1)))
 	s := res.Summary()
-	assert.Equal(t, harness.KCPGoVersion(), s.KCPGoServer)
+	assert.Equal(t, kcpgo.Version(), s.KCPGoServer)
 	assert.True(t, strings.HasPrefix(s.KCPGo, "server "))
 
 	// Both roles in one peer (a pair of one release).

@@ -57,6 +57,7 @@ import (
 
 	"kcplab/capture"
 	"kcplab/harness"
+	"kcplab/internal/kcpgo"
 )
 
 // PeerProto is the protocol's version, in the peer's hello.
@@ -225,7 +226,7 @@ func DecodeDatagram(p PeerDatagram) (capture.Datagram, error) {
 // returns. Whatever trials are left when it returns are torn down.
 func ServePeer(ctx context.Context, r io.Reader, w io.Writer, lookup func(id string) (*harness.Experiment, error)) error {
 	p := &peerServer{w: json.NewEncoder(w), lookup: lookup, trials: map[int64]*peerTrial{}}
-	p.send(PeerMsg{Op: "hello", Impl: "kcp-go", KCPGo: harness.KCPGoVersion(), Proto: PeerProto})
+	p.send(PeerMsg{Op: "hello", Impl: "kcp-go", KCPGo: kcpgo.Version(), Proto: PeerProto})
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	var wg sync.WaitGroup
@@ -431,7 +432,7 @@ func (pt *peerTrial) teardown() PeerMsg {
 		if pt.udp != nil {
 			pt.udp.Close()
 		}
-		m := PeerMsg{Op: "done", KCPGo: harness.KCPGoVersion(), Accepts: ended.Accepts, TornDown: ended.TornDown}
+		m := PeerMsg{Op: "done", KCPGo: kcpgo.Version(), Accepts: ended.Accepts, TornDown: ended.TornDown}
 		_, _ = pt.tap.Close()
 		for _, d := range pt.tap.Datagrams() {
 			m.Datagrams = append(m.Datagrams, EncodeDatagram(d))
