@@ -253,3 +253,48 @@ func TestSeedsAndSummary(t *testing.T) {
 		t.Fatalf("summary JSON %s", js)
 	}
 }
+
+// TestLinkSeedReplays: a seed gives the same decisions in each direction as it always has, so that a
+// trial's link seed in summary.json replays it. The golden strings were taken from the link as it was
+// when they were written ('x' dropped, 'd' duplicated, '.' sent once).
+func TestLinkSeedReplays(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, spec string
+		want       [2]string // C2S, S2C
+	}{
+		{"bernoulli loss and dup", "loss=30%,dup=20%", [2]string{
+			"..x.x.d..x..x...dxx..dx...xx.....d...dxx.......d",
+			"..d.xxdx..x.....x.d.x.....d...x.x....x.d...x..d."}},
+		{"burst loss", "loss=20%,burst=3", [2]string{
+			"........xxx..............x......................",
+			"...............xxxx............xxxxx............"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := newLink(t, tc.spec, 42)
+			conns := [2]net.PacketConn{l.Wrap(&fakeConn{}, C2S), l.Wrap(&fakeConn{}, S2C)}
+			for i := range 48 {
+				for _, c := range conns {
+					c.WriteTo(payload(uint64(i), 32), fakeDst)
+				}
+			}
+			for i, d := range []Direction{C2S, S2C} {
+				var got strings.Builder
+				for _, r := range l.RecordsOf(d) {
+					switch {
+					case r.Copied == 0:
+						got.WriteByte('x')
+					case r.Duplicated():
+						got.WriteByte('d')
+					default:
+						got.WriteByte('.')
+					}
+				}
+				if got.String() != tc.want[i] {
+					t.Errorf("%s: got %s, want %s", d, got.String(), tc.want[i])
+				}
+			}
+		})
+	}
+}
