@@ -73,16 +73,12 @@ func newLifecycle(e *Experiment, src capture.Source, lk *link.Link, owner *kcpgo
 }
 
 // wrap puts a socket of the trial under the capture and then the link, if any.
-func (l *Lifecycle) wrap(sock net.PacketConn, side capture.Side) net.PacketConn {
+func (l *Lifecycle) wrap(sock net.PacketConn, side Side) net.PacketConn {
 	conn := l.src.Wrap(sock, side)
 	if l.lk == nil {
 		return conn
 	}
-	dir := link.C2S
-	if side == capture.SideServer {
-		dir = link.S2C
-	}
-	return l.lk.Wrap(conn, dir)
+	return l.lk.Wrap(conn, side)
 }
 
 // Listen starts a listener on conn and runs the Server role on every session it accepts.
@@ -119,12 +115,12 @@ func (l *Lifecycle) accept(ln *kcp.Listener, env *Env, done chan<- struct{}) {
 		l.returned = append(l.returned, false)
 		idx := len(l.sessions)
 		l.mu.Unlock()
-		l.log.add(Event{Side: capture.SideServer, Session: idx, Kind: EvAccept})
+		l.log.add(Event{Side: Server, Session: idx, Kind: EvAccept})
 		l.roles.Add(1)
 		go func() {
 			defer l.roles.Done()
-			err := l.e.Server(&recConn{Conn: s, log: &l.log, side: capture.SideServer, session: idx, env: env})
-			l.log.add(Event{Side: capture.SideServer, Session: idx, Kind: EvReturn, Err: err})
+			err := l.e.Server(&recConn{Conn: s, log: &l.log, side: Server, session: idx, env: env})
+			l.log.add(Event{Side: Server, Session: idx, Kind: EvReturn, Err: err})
 			l.mu.Lock()
 			l.errs[idx-1] = err
 			l.returned[idx-1] = true
@@ -153,14 +149,14 @@ func (l *Lifecycle) dial(server netip.AddrPort, conn net.PacketConn, env *Env) (
 	if err != nil {
 		return start, err
 	}
-	l.log.add(Event{Time: start, Side: capture.SideClient, Kind: EvDial})
+	l.log.add(Event{Time: start, Side: Client, Kind: EvDial})
 	done := make(chan struct{})
 	l.mu.Lock()
 	l.client, l.clientDone = c, done
 	l.mu.Unlock()
 	go func() {
 		err := l.e.Client(c)
-		l.log.add(Event{Side: capture.SideClient, Kind: EvReturn, Err: err})
+		l.log.add(Event{Side: Client, Kind: EvReturn, Err: err})
 		l.mu.Lock()
 		l.clientErr = err
 		l.mu.Unlock()
@@ -186,7 +182,7 @@ func (l *Lifecycle) session(server netip.AddrPort, conn net.PacketConn, session 
 	if l.e.ClientSession != nil {
 		l.e.ClientSession(s)
 	}
-	return &recConn{Conn: sNet, log: &l.log, side: capture.SideClient, session: session, env: env}, start, nil
+	return &recConn{Conn: sNet, log: &l.log, side: Client, session: session, env: env}, start, nil
 }
 
 // WaitClient waits, until ctx is done, for the dialed Client role to return, and returns what it returned.

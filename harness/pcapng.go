@@ -72,19 +72,13 @@ func annotateLink(tr *Trace, ann pcapfile.Annotations) {
 	// The n-th datagram the capture saw from a side is the link's n-th wire copy in that direction.
 	var seen [2][]int // per direction: capture index of the n-th datagram from that side
 	for i, dg := range tr.Datagrams {
-		switch tr.dir(dg) {
-		case C2S:
-			seen[0] = append(seen[0], i)
-		case S2C:
-			seen[1] = append(seen[1], i)
+		if d := tr.dir(dg); d.Valid() {
+			seen[d.Index()] = append(seen[d.Index()], i)
 		}
 	}
 	origin := tr.Start
 	for _, r := range tr.Link.Records {
-		d := 0
-		if r.Dir == link.S2C {
-			d = 1
-		}
+		d := r.Dir.Index()
 		if r.DeliveredCopies() == 0 {
 			i := nearestBefore(tr.Datagrams, r.Sent)
 			if i >= 0 {

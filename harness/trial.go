@@ -219,7 +219,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint6
 		return nil, fmt.Errorf("transport: %w", err)
 	}
 	tr := &Trace{Experiment: e.ID, Trial: n, Client: cliAddr, Server: srvAddr, owner: owner}
-	srvConn, cliConn := lc.wrap(srvUDP, capture.SideServer), lc.wrap(cliUDP, capture.SideClient)
+	srvConn, cliConn := lc.wrap(srvUDP, Server), lc.wrap(cliUDP, Client)
 	// Env (env.go): the roles' hand on the trial's processes (kill, restart, redial), given the sockets
 	// above; it closes what it creates in the teardown below.
 	env := newEnv(lc, srvUDP, cliUDP)

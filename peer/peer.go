@@ -191,14 +191,14 @@ func DecodeEvent(p PeerEvent) (harness.Event, error) {
 		Dur: time.Duration(p.DurNs), Err: peerErr(p.ErrClass, p.Err)}, nil
 }
 
-func sideOf(s string) (capture.Side, error) {
+func sideOf(s string) (harness.Side, error) {
 	switch s {
 	case "client":
-		return capture.SideClient, nil
+		return harness.Client, nil
 	case "server":
-		return capture.SideServer, nil
+		return harness.Server, nil
 	}
-	return capture.SideUnknown, fmt.Errorf("unknown side %q", s)
+	return harness.DirUnknown, fmt.Errorf("unknown side %q", s)
 }
 
 // EncodeDatagram turns a captured datagram into its protocol record.
@@ -394,7 +394,7 @@ func (pt *peerTrial) listen(e *harness.Experiment) (PeerMsg, error) {
 	if err := pt.bind(); err != nil {
 		return PeerMsg{}, err
 	}
-	if err := pt.lc.Listen(pt.tap.Wrap(pt.udp, capture.SideServer)); err != nil {
+	if err := pt.lc.Listen(pt.tap.Wrap(pt.udp, harness.Server)); err != nil {
 		return PeerMsg{}, err
 	}
 	return PeerMsg{Op: "ready", Addr: pt.udp.LocalAddr().String()}, nil
@@ -409,7 +409,7 @@ func (pt *peerTrial) dial(server string, returned func(error)) (PeerMsg, error) 
 	if err := pt.bind(); err != nil {
 		return PeerMsg{}, err
 	}
-	start, err := pt.lc.Dial(srv, pt.tap.Wrap(pt.udp, capture.SideClient))
+	start, err := pt.lc.Dial(srv, pt.tap.Wrap(pt.udp, harness.Client))
 	if err != nil {
 		return PeerMsg{}, err
 	}
