@@ -7,6 +7,8 @@ import (
 	"time"
 
 	kcp "github.com/xtaci/kcp-go/v5"
+
+	"kcplab/internal/dir"
 )
 
 // BenchmarkTransfer runs the same bulk transfer over one kcp-go session pair
@@ -31,7 +33,7 @@ func BenchmarkTransfer(b *testing.B) {
 		{"unbatched", func() wrapFunc { return unbatched }},
 		{"tapped", func() wrapFunc {
 			src := NewTap()
-			return func(c net.PacketConn, side Side) net.PacketConn { return src.Wrap(c, side) }
+			return func(c net.PacketConn, side dir.Dir) net.PacketConn { return src.Wrap(c, side) }
 		}},
 	}
 	for _, m := range modes {
@@ -89,7 +91,7 @@ func BenchmarkTapWriteTo(b *testing.B) {
 			n := 0
 			for b.Loop() {
 				if tapped && n%50000 == 0 {
-					pc = NewTap().Wrap(c, SideClient)
+					pc = NewTap().Wrap(c, dir.C2S)
 				}
 				n++
 				if _, err := pc.WriteTo(payload, sink.LocalAddr()); err != nil {

@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	kcp "github.com/xtaci/kcp-go/v5"
+
+	"kcplab/internal/dir"
 )
 
 // TestLiveTapEquivalence50k runs a bulk transfer of more than 50,000
@@ -38,7 +40,7 @@ func TestLiveTapEquivalence50k(t *testing.T) {
 	require.NoError(t, err)
 	tap := NewTap()
 	var taps []*Tap
-	wrap := func(c net.PacketConn, side Side) net.PacketConn {
+	wrap := func(c net.PacketConn, side dir.Dir) net.PacketConn {
 		tp := tap.WrapTap(c, side)
 		taps = append(taps, tp)
 		return live.Wrap(tp, side)

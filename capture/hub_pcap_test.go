@@ -5,6 +5,7 @@ package capture
 import (
 	"bytes"
 	"fmt"
+	"kcplab/internal/dir"
 	"kcplab/internal/kcpleak"
 	"net"
 	"sync"
@@ -45,7 +46,7 @@ func TestHubConcurrentSourcesMatchTaps(t *testing.T) {
 				live, err := h.Source(udpPort(srvUDP), udpPort(cliUDP))
 				require.NoError(t, err)
 				tap := NewTap()
-				wrap := func(c net.PacketConn, side Side) net.PacketConn { return live.Wrap(tap.Wrap(c, side), side) }
+				wrap := func(c net.PacketConn, side dir.Dir) net.PacketConn { return live.Wrap(tap.Wrap(c, side), side) }
 				p := newKCPPairOn(t, srvUDP, cliUDP, wrap)
 				var msgs [][]byte
 				for j := range 20 {

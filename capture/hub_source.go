@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"kcplab/internal/dir"
 )
 
 // hubSource is one trial's capture on a Hub: the datagrams to or from its
@@ -45,7 +47,7 @@ func (s *hubSource) record(dg Datagram, truncated bool) bool {
 }
 
 // Wrap returns conn unchanged and remembers that its local port belongs to side.
-func (s *hubSource) Wrap(conn net.PacketConn, side Side) net.PacketConn {
+func (s *hubSource) Wrap(conn net.PacketConn, side dir.Dir) net.PacketConn {
 	s.sides.set(conn, side)
 	return conn
 }
@@ -55,7 +57,7 @@ func (s *hubSource) Wrap(conn net.PacketConn, side Side) net.PacketConn {
 func (s *hubSource) Datagrams() []Datagram {
 	dgs := s.rec.snapshot()
 	for i := range dgs {
-		if dgs[i].Side == SideUnknown {
+		if dgs[i].Side == dir.Unknown {
 			dgs[i].Side = s.sides.side(dgs[i].Src.Port())
 		}
 	}

@@ -11,19 +11,21 @@ import (
 
 	"github.com/stretchr/testify/require"
 	kcp "github.com/xtaci/kcp-go/v5"
+
+	"kcplab/internal/dir"
 )
 
 // wrapFunc wraps a socket of a side (identity, a tap, a live source ...).
-type wrapFunc func(conn net.PacketConn, side Side) net.PacketConn
+type wrapFunc func(conn net.PacketConn, side dir.Dir) net.PacketConn
 
 // noWrap leaves the real *net.UDPConn (kcp-go's batch path stays on).
-func noWrap(conn net.PacketConn, _ Side) net.PacketConn { return conn }
+func noWrap(conn net.PacketConn, _ dir.Dir) net.PacketConn { return conn }
 
 // plainConn hides everything but net.PacketConn, so kcp-go uses one datagram
 // per syscall like under a Tap, without recording.
 type plainConn struct{ net.PacketConn }
 
-func unbatched(conn net.PacketConn, _ Side) net.PacketConn { return plainConn{conn} }
+func unbatched(conn net.PacketConn, _ dir.Dir) net.PacketConn { return plainConn{conn} }
 
 // kcpPair is one kcp-go server (ServeConn) and client (NewConn3) over
 // 127.0.0.1 UDP sockets, both created through wrap.
@@ -63,8 +65,8 @@ func newKCPPairOn(tb testing.TB, srvUDP, cliUDP *net.UDPConn, wrap wrapFunc) *kc
 		require.NoError(tb, c.SetReadBuffer(4<<20))
 		require.NoError(tb, c.SetWriteBuffer(4<<20))
 	}
-	srv := wrap(p.srvUDP, SideServer)
-	cli := wrap(p.cliUDP, SideClient)
+	srv := wrap(p.srvUDP, dir.S2C)
+	cli := wrap(p.cliUDP, dir.C2S)
 	l, err := kcp.ServeConn(nil, 0, 0, srv)
 	require.NoError(tb, err)
 	p.listener = l

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"sync"
+
+	"kcplab/internal/dir"
 )
 
 // Errors LiveAvailable and OpenHub return when live capture cannot work here.
@@ -32,11 +34,11 @@ func checkInterface(iface string) error {
 // replacement for the tap's address table).
 type portSides struct {
 	mu    sync.RWMutex
-	sides map[uint16]Side
+	sides map[uint16]dir.Dir
 }
 
 // set records that the conn's local port belongs to side.
-func (p *portSides) set(conn net.PacketConn, side Side) {
+func (p *portSides) set(conn net.PacketConn, side dir.Dir) {
 	if conn == nil {
 		return
 	}
@@ -47,13 +49,13 @@ func (p *portSides) set(conn net.PacketConn, side Side) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.sides == nil {
-		p.sides = map[uint16]Side{}
+		p.sides = map[uint16]dir.Dir{}
 	}
 	p.sides[ap.Port()] = side
 }
 
-// side returns the side owning port, or SideUnknown.
-func (p *portSides) side(port uint16) Side {
+// side returns the side owning port, or dir.Unknown.
+func (p *portSides) side(port uint16) dir.Dir {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	return p.sides[port]

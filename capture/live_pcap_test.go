@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"kcplab/internal/dir"
 )
 
 func udpPort(c *net.UDPConn) uint16 { return uint16(c.LocalAddr().(*net.UDPAddr).Port) }
@@ -84,7 +86,7 @@ func tappedLivePair(t *testing.T) (*kcpPair, *TapSource, Source) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = live.Close() })
 	tap := NewTap()
-	wrap := func(c net.PacketConn, side Side) net.PacketConn { return live.Wrap(tap.Wrap(c, side), side) }
+	wrap := func(c net.PacketConn, side dir.Dir) net.PacketConn { return live.Wrap(tap.Wrap(c, side), side) }
 	return newKCPPairOn(t, srvUDP, cliUDP, wrap), tap, live
 }
 
@@ -112,15 +114,15 @@ func assertLiveEqualsTap(t *testing.T, tap *TapSource, live Source, wait time.Du
 // when the kernel hands it the packet.)
 func assertSameByDirection(t *testing.T, want, got []Datagram) {
 	t.Helper()
-	byDir := func(dgs []Datagram) map[Side][]Datagram {
-		m := map[Side][]Datagram{}
+	byDir := func(dgs []Datagram) map[dir.Dir][]Datagram {
+		m := map[dir.Dir][]Datagram{}
 		for _, d := range dgs {
 			m[d.Side] = append(m[d.Side], d)
 		}
 		return m
 	}
 	w, g := byDir(want), byDir(got)
-	assert.Empty(t, g[SideUnknown], "every live datagram is attributed by port")
+	assert.Empty(t, g[dir.Unknown], "every live datagram is attributed by port")
 	// The two stamps of one datagram: the tap's before the send syscall, the kernel's as libpcap got
 	// it. A sender descheduled between the two (seen: 130 ms with both cores busy) moves one pair, not
 	// the clocks, so they are judged as a distribution (README, Timing): the median within 4 ms and at
@@ -141,7 +143,7 @@ func assertSameByDirection(t *testing.T, want, got []Datagram) {
 		assert.LessOrEqual(t, diffs[len(diffs)/2], 4*time.Millisecond, "median difference between tap and libpcap stamps")
 		assert.GreaterOrEqual(t, float64(within), 0.8*float64(len(diffs)), "share of datagrams whose stamps agree within 4ms")
 	}()
-	for _, side := range []Side{SideClient, SideServer} {
+	for _, side := range []dir.Dir{dir.C2S, dir.S2C} {
 		t.Run(side.String(), func(t *testing.T) {
 			require.Len(t, g[side], len(w[side]))
 			require.NotEmpty(t, w[side])

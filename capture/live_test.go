@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"kcplab/internal/dir"
 )
 
 func TestPortSides(t *testing.T) {
@@ -14,29 +16,22 @@ func TestPortSides(t *testing.T) {
 	defer a.Close()
 	defer b.Close()
 	var ps portSides
-	ps.set(a, SideClient)
-	ps.set(b, SideServer)
-	ps.set(nil, SideServer)
+	ps.set(a, dir.C2S)
+	ps.set(b, dir.S2C)
+	ps.set(nil, dir.S2C)
 	tests := []struct {
 		name string
 		port uint16
-		want Side
+		want dir.Dir
 	}{
-		{"client", uint16(a.LocalAddr().(*net.UDPAddr).Port), SideClient},
-		{"server", uint16(b.LocalAddr().(*net.UDPAddr).Port), SideServer},
-		{"unknown", 9, SideUnknown},
+		{"client", uint16(a.LocalAddr().(*net.UDPAddr).Port), dir.C2S},
+		{"server", uint16(b.LocalAddr().(*net.UDPAddr).Port), dir.S2C},
+		{"unknown", 9, dir.Unknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, ps.side(tt.port))
 		})
-	}
-}
-
-func TestSideString(t *testing.T) {
-	t.Parallel()
-	for side, want := range map[Side]string{SideUnknown: "?", SideClient: "client", SideServer: "server", Side(9): "?"} {
-		require.Equal(t, want, side.String())
 	}
 }
 

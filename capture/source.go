@@ -1,12 +1,16 @@
 package capture
 
-import "net"
+import (
+	"net"
+
+	"kcplab/internal/dir"
+)
 
 // Source is a capture running during one trial.
 type Source interface {
 	// Wrap returns the conn that kcp-go should use for a socket of the given side (the tap wraps it and
 	// records; live capture returns conn unchanged and only remembers which side owns that local port).
-	Wrap(conn net.PacketConn, side Side) net.PacketConn
+	Wrap(conn net.PacketConn, side dir.Dir) net.PacketConn
 	// Datagrams returns what has been captured so far, in wire order (by Time).
 	Datagrams() []Datagram
 	// Notify returns a channel that receives (non-blocking, capacity 1) whenever a new datagram is recorded,

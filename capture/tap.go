@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+
+	"kcplab/internal/dir"
 )
 
 // TapSource is the in-process capture of one trial: it wraps the conns of the
@@ -22,19 +24,19 @@ var _ Source = (*TapSource)(nil)
 // specific address, as kcplab's loopback sockets are). It is immutable once
 // published; Wrap publishes a new copy.
 type localTable struct {
-	exact map[netip.AddrPort]Side
+	exact map[netip.AddrPort]dir.Dir
 }
 
 // NewTap returns an empty TapSource for one trial.
 func NewTap() *TapSource {
 	s := &TapSource{rec: newRecorder()}
-	s.locals.Store(&localTable{exact: map[netip.AddrPort]Side{}})
+	s.locals.Store(&localTable{exact: map[netip.AddrPort]dir.Dir{}})
 	return s
 }
 
 // Wrap returns conn wrapped in a *Tap that records for this source; the
 // datagrams it sends are attributed to side. A nil conn returns nil.
-func (s *TapSource) Wrap(conn net.PacketConn, side Side) net.PacketConn {
+func (s *TapSource) Wrap(conn net.PacketConn, side dir.Dir) net.PacketConn {
 	t := s.WrapTap(conn, side)
 	if t == nil {
 		return nil
@@ -44,7 +46,7 @@ func (s *TapSource) Wrap(conn net.PacketConn, side Side) net.PacketConn {
 
 // WrapTap is Wrap returning the concrete *Tap, whose counters callers can read.
 // A nil conn returns nil.
-func (s *TapSource) WrapTap(conn net.PacketConn, side Side) *Tap {
+func (s *TapSource) WrapTap(conn net.PacketConn, side dir.Dir) *Tap {
 	if conn == nil {
 		return nil
 	}
@@ -57,11 +59,11 @@ func (s *TapSource) WrapTap(conn net.PacketConn, side Side) *Tap {
 }
 
 // addLocal publishes a copy of the local table with local added.
-func (s *TapSource) addLocal(local netip.AddrPort, side Side) {
+func (s *TapSource) addLocal(local netip.AddrPort, side dir.Dir) {
 	s.wrapMu.Lock()
 	defer s.wrapMu.Unlock()
 	old := s.locals.Load()
-	next := &localTable{exact: make(map[netip.AddrPort]Side, len(old.exact)+1)}
+	next := &localTable{exact: make(map[netip.AddrPort]dir.Dir, len(old.exact)+1)}
 	for k, v := range old.exact {
 		next.exact[k] = v
 	}

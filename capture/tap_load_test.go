@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	kcp "github.com/xtaci/kcp-go/v5"
+
+	"kcplab/internal/dir"
 )
 
 // TestTapLoadMatchesSnmp runs a bulk transfer of more than 50,000 datagrams
@@ -36,7 +38,7 @@ import (
 func TestTapLoadMatchesSnmp(t *testing.T) {
 	src := NewTap()
 	var taps []*Tap
-	wrap := func(c net.PacketConn, side Side) net.PacketConn {
+	wrap := func(c net.PacketConn, side dir.Dir) net.PacketConn {
 		tp := src.WrapTap(c, side)
 		taps = append(taps, tp)
 		return tp
@@ -65,13 +67,13 @@ func TestTapLoadMatchesSnmp(t *testing.T) {
 	// Every datagram crossed between two taps of the source: recorded once, at send.
 	dgs := src.Datagrams()
 	assert.Len(t, dgs, int(sent))
-	bySide := map[Side]uint64{}
+	bySide := map[dir.Dir]uint64{}
 	for _, d := range dgs {
 		bySide[d.Side]++
 	}
-	assert.Equal(t, taps[0].Sent(), bySide[SideServer])
-	assert.Equal(t, taps[1].Sent(), bySide[SideClient])
-	assert.Zero(t, bySide[SideUnknown])
+	assert.Equal(t, taps[0].Sent(), bySide[dir.S2C])
+	assert.Equal(t, taps[1].Sent(), bySide[dir.C2S])
+	assert.Zero(t, bySide[dir.Unknown])
 	st, err := src.Close()
 	require.NoError(t, err)
 	assert.Equal(t, Stats{Captured: len(dgs)}, st)

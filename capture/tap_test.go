@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"kcplab/internal/dir"
 )
 
 // sendRecv writes payload from one conn to another and reads it there.
@@ -37,7 +39,7 @@ func TestTapDedupBetweenTappedConns(t *testing.T) {
 	a, b := listenLoopback(t), listenLoopback(t)
 	defer a.Close()
 	defer b.Close()
-	ta, tb := src.WrapTap(a, SideClient), src.WrapTap(b, SideServer)
+	ta, tb := src.WrapTap(a, dir.C2S), src.WrapTap(b, dir.S2C)
 
 	msgs := []struct {
 		from, to *Tap
@@ -78,7 +80,7 @@ func TestTapRecordsUntappedSender(t *testing.T) {
 	raw, c := listenLoopback(t), listenLoopback(t)
 	defer raw.Close()
 	defer c.Close()
-	tc := src.WrapTap(c, SideServer)
+	tc := src.WrapTap(c, dir.S2C)
 
 	// The tap's own send to the untapped conn is recorded at send time ...
 	sendRecv(t, tc, raw, []byte("out"))
@@ -91,11 +93,11 @@ func TestTapRecordsUntappedSender(t *testing.T) {
 		name     string
 		d        Datagram
 		src, dst netip.AddrPort
-		side     Side
+		side     dir.Dir
 		payload  string
 	}{
-		{"tap send", dgs[0], addrPort(t, c), addrPort(t, raw), SideServer, "out"},
-		{"injected", dgs[1], addrPort(t, raw), addrPort(t, c), SideUnknown, "injected"},
+		{"tap send", dgs[0], addrPort(t, c), addrPort(t, raw), dir.S2C, "out"},
+		{"injected", dgs[1], addrPort(t, raw), addrPort(t, c), dir.Unknown, "injected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,7 +128,7 @@ func TestTapFailedWriteIsNotRecorded(t *testing.T) {
 			src := NewTap()
 			c := listenLoopback(t)
 			defer c.Close()
-			tc := src.WrapTap(c, SideClient)
+			tc := src.WrapTap(c, dir.C2S)
 			tt.setup(c)
 			_, err := tc.WriteTo([]byte("x"), tt.to)
 			require.Error(t, err)
@@ -140,7 +142,7 @@ func TestTapForwardsConnMethods(t *testing.T) {
 	t.Parallel()
 	src := NewTap()
 	c := listenLoopback(t)
-	tc := src.WrapTap(c, SideClient)
+	tc := src.WrapTap(c, dir.C2S)
 
 	// kcp-go's batch path probes for these; the tap must not offer them.
 	var pc net.PacketConn = tc
@@ -178,7 +180,7 @@ func TestTapWithoutOptionalMethods(t *testing.T) {
 	t.Parallel()
 	c := listenLoopback(t)
 	defer c.Close()
-	tc := NewTap().WrapTap(plainConn{c}, SideClient)
+	tc := NewTap().WrapTap(plainConn{c}, dir.C2S)
 	tests := []struct {
 		name string
 		call func() error
@@ -199,11 +201,11 @@ func TestTapWithoutOptionalMethods(t *testing.T) {
 func TestTapNotifyAndClose(t *testing.T) {
 	t.Parallel()
 	src := NewTap()
-	assert.Nil(t, src.Wrap(nil, SideClient))
+	assert.Nil(t, src.Wrap(nil, dir.C2S))
 	a, b := listenLoopback(t), listenLoopback(t)
 	defer a.Close()
 	defer b.Close()
-	ta := src.Wrap(a, SideClient)
+	ta := src.Wrap(a, dir.C2S)
 	select {
 	case <-src.Notify():
 		t.Fatal("notification before any datagram")
@@ -240,7 +242,7 @@ func TestTapConcurrentSendersKeepEveryDatagram(t *testing.T) {
 	for i := range senders {
 		c := listenLoopback(t)
 		defer c.Close()
-		taps[i] = src.WrapTap(c, SideClient)
+		taps[i] = src.WrapTap(c, dir.C2S)
 	}
 	for _, tp := range taps {
 		wg.Add(1)

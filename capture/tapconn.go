@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"kcplab/internal/dir"
 	"kcplab/internal/sockopt"
 	"net"
 	"net/netip"
@@ -24,7 +25,7 @@ import (
 type Tap struct {
 	conn     net.PacketConn
 	src      *TapSource
-	side     Side
+	side     dir.Dir
 	local    netip.AddrPort
 	sent     atomic.Uint64
 	received atomic.Uint64
@@ -45,7 +46,7 @@ func (t *Tap) ReadFrom(p []byte) (int, net.Addr, error) {
 	if ok && t.src.wrapped(from) {
 		return n, addr, nil
 	}
-	t.src.rec.add(Datagram{Time: now, Src: from, Dst: t.local, Payload: p[:n], Side: SideUnknown}, true)
+	t.src.rec.add(Datagram{Time: now, Src: from, Dst: t.local, Payload: p[:n], Side: dir.Unknown}, true)
 	return n, addr, nil
 }
 
@@ -71,7 +72,7 @@ func (t *Tap) Sent() uint64 { return t.sent.Load() }
 func (t *Tap) Received() uint64 { return t.received.Load() }
 
 // Side returns the side this Tap attributes its sends to.
-func (t *Tap) Side() Side { return t.side }
+func (t *Tap) Side() dir.Dir { return t.side }
 
 // Unwrap returns the wrapped conn.
 func (t *Tap) Unwrap() net.PacketConn { return t.conn }

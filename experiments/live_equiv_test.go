@@ -28,7 +28,7 @@ type bothSource struct {
 	liveStat capture.Stats
 }
 
-func (b *bothSource) Wrap(c net.PacketConn, side capture.Side) net.PacketConn {
+func (b *bothSource) Wrap(c net.PacketConn, side harness.Side) net.PacketConn {
 	b.live.Wrap(c, side)
 	return b.tap.Wrap(c, side)
 }

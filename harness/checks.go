@@ -7,7 +7,6 @@ import (
 	"io"
 	"time"
 
-	"kcplab/capture"
 	"kcplab/kcpwire"
 )
 
@@ -43,8 +42,8 @@ func OnlyDataAndAcks() Check {
 			return tr.DecodeErrs[0]
 		}
 		written := map[Dir][]byte{
-			C2S: tr.BytesWritten(capture.SideClient, 0),
-			S2C: tr.BytesWritten(capture.SideServer, 0),
+			C2S: tr.BytesWritten(Client, 0),
+			S2C: tr.BytesWritten(Server, 0),
 		}
 		pushed := map[Dir]map[uint32]bool{C2S: {}, S2C: {}}
 		for _, s := range tr.Segments {
@@ -73,7 +72,7 @@ func OnlyDataAndAcks() Check {
 // ReadEndsInTimeout checks that side's last Read ended with a deadline timeout (a net.Error found with
 // errors.As) and that no Read returned io.EOF. When the timeout came is a timing expectation
 // (ReadTimeoutAfter).
-func ReadEndsInTimeout(side capture.Side) Check {
+func ReadEndsInTimeout(side Side) Check {
 	name := fmt.Sprintf("%s's Read ends in a timeout, never EOF", side)
 	return Check{Name: name, Fn: func(tr *Trace) error {
 		last, _ := lastRead(tr, side)
@@ -94,7 +93,7 @@ func ReadEndsInTimeout(side capture.Side) Check {
 
 // ReadTimeoutAfter expects side's last Read to time out d after its last successful Read or Write. It
 // is never early: the role sets the deadline after that call returned.
-func ReadTimeoutAfter(side capture.Side, d time.Duration) Timing {
+func ReadTimeoutAfter(side Side, d time.Duration) Timing {
 	return Timing{
 		Name:       fmt.Sprintf("%s's Read timeout after its last Read or Write (+%v)", side, d),
 		Want:       d,
@@ -110,7 +109,7 @@ func ReadTimeoutAfter(side capture.Side, d time.Duration) Timing {
 }
 
 // lastRead returns side's last Read and its last successful Read or Write before it (nil when none).
-func lastRead(tr *Trace, side capture.Side) (last, lastOK *Event) {
+func lastRead(tr *Trace, side Side) (last, lastOK *Event) {
 	evs := tr.EventsOf(side, 0)
 	for i := range evs {
 		e := &evs[i]
@@ -128,11 +127,11 @@ func lastRead(tr *Trace, side capture.Side) (last, lastOK *Event) {
 }
 
 // ReadGot checks that side's Reads returned exactly the bytes its peer wrote.
-func ReadGot(side capture.Side) Check {
+func ReadGot(side Side) Check {
 	return Check{Name: fmt.Sprintf("the %s read what its peer wrote", side), Fn: func(tr *Trace) error {
-		peer := capture.SideServer
-		if side == capture.SideServer {
-			peer = capture.SideClient
+		peer := Server
+		if side == Server {
+			peer = Client
 		}
 		got, want := tr.BytesRead(side, 0), tr.BytesWritten(peer, 0)
 		if len(want) == 0 || !bytes.Equal(got, want) {
@@ -143,7 +142,7 @@ func ReadGot(side capture.Side) Check {
 }
 
 // ReadNothing checks that side's Reads returned no bytes at all.
-func ReadNothing(side capture.Side) Check {
+func ReadNothing(side Side) Check {
 	return Check{Name: fmt.Sprintf("the %s read nothing", side), Fn: func(tr *Trace) error {
 		if got := tr.BytesRead(side, 0); len(got) > 0 {
 			return fmt.Errorf("read %d bytes %q", len(got), clip(got, 40))

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"testing"
 	"time"
 
@@ -182,13 +181,4 @@ func TestReadTimeoutAfter(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestPinnedKCPGoMatchesGoMod(t *testing.T) {
-	t.Parallel()
-	mod, err := os.ReadFile("../go.mod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	assert.Contains(t, string(mod), "github.com/xtaci/kcp-go/v5 "+PinnedKCPGo)
 }

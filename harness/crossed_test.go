@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"kcplab/internal/kcpgo"
 	"kcplab/kcpwire"
 )
 
@@ -29,8 +30,8 @@ func TestCrossedTrialRunsAgain(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			other := &trialOwner{exp: "other", trial: 9}
-			foreign, err := other.newConv()
+			other := &kcpgo.Owner{Exp: "other", Trial: 9}
+			foreign, err := other.NewConv()
 			require.NoError(t, err)
 			e := pingPong(pingPongAnswered)
 			open, release, err := opener(CaptureTap)
@@ -89,16 +90,17 @@ func TestCrossedTrialRunsAgain(t *testing.T) {
 // TestOwnConvIsNotACrossing: a trial's own sessions' convs, and convs no trial dialed, cross nothing.
 func TestOwnConvIsNotACrossing(t *testing.T) {
 	t.Parallel()
-	own := &trialOwner{exp: "x", trial: 1}
-	a, err := own.newConv()
+	own := &kcpgo.Owner{Exp: "x", Trial: 1}
+	a, err := own.NewConv()
 	require.NoError(t, err)
-	b, err := own.newConv()
+	b, err := own.NewConv()
 	require.NoError(t, err)
 	tr := &Trace{owner: own, Segments: []Seg{{Segment: kcpwire.Segment{Conv: a}}, {Segment: kcpwire.Segment{Conv: b}}}}
 	_, crossed := tr.crossing()
 	assert.False(t, crossed)
 	tr.Segments = append(tr.Segments, Seg{Segment: kcpwire.Segment{Conv: a ^ b ^ 0x5a5a5a5a}}) // stray bytes
-	if _, known := convOwners.Load(a ^ b ^ 0x5a5a5a5a); !known {
+	// no trial registered that conv
+	if (&kcpgo.Owner{}).CrossedBy(a^b^0x5a5a5a5a) == nil {
 		_, crossed = tr.crossing()
 		assert.False(t, crossed)
 	}

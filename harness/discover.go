@@ -5,7 +5,6 @@ import (
 	"math"
 	"strings"
 
-	"kcplab/capture"
 	"kcplab/kcpwire"
 )
 
@@ -41,10 +40,10 @@ func Signature(tr *Trace) string {
 		i = j
 	}
 	b.WriteString("; ")
-	b.WriteString(appOutcome(tr, capture.SideClient, 0))
+	b.WriteString(appOutcome(tr, Client, 0))
 	for s := 1; s <= tr.Accepts; s++ {
 		b.WriteString("; ")
-		b.WriteString(appOutcome(tr, capture.SideServer, s))
+		b.WriteString(appOutcome(tr, Server, s))
 	}
 	fmt.Fprintf(&b, "; %d session(s)", tr.Accepts)
 	return b.String()
@@ -63,7 +62,7 @@ func datagramPatterns(tr *Trace) []string {
 			out[len(out)-1] += "+" + seg
 			continue
 		}
-		out = append(out, fmt.Sprintf("%s %s", s.Dir, seg))
+		out = append(out, fmt.Sprintf("%s %s", s.Dir.Arrow(), seg))
 		last = s.Datagram
 	}
 	for range tr.DecodeErrs {
@@ -82,10 +81,10 @@ func cmdShort(c kcpwire.Cmd) string {
 
 // appOutcome is what one side's application got: bytes read of those its peer wrote, and how its
 // last Read ended.
-func appOutcome(tr *Trace, side capture.Side, session int) string {
-	peer, who := capture.SideServer, side.String()
-	if side == capture.SideServer {
-		peer, who = capture.SideClient, fmt.Sprintf("server#%d", session)
+func appOutcome(tr *Trace, side Side, session int) string {
+	peer, who := Server, side.String()
+	if side == Server {
+		peer, who = Client, fmt.Sprintf("server#%d", session)
 	}
 	read, wrote := len(tr.BytesRead(side, session)), len(tr.BytesWritten(peer, 0))
 	got := "part"

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"kcplab/capture"
 )
 
 // Env is the experimenter's hand in a running trial: what a role can do to the trial's processes
@@ -73,7 +71,7 @@ func (env *Env) KillServer() error {
 	}
 	err := env.srvSock.Close()
 	env.srvSock = nil
-	env.lc.log.add(Event{Side: capture.SideServer, Kind: EvKill, Err: err})
+	env.lc.log.add(Event{Side: Server, Kind: EvKill, Err: err})
 	return err
 }
 
@@ -100,12 +98,12 @@ func (env *Env) RestartServer() error {
 		return fmt.Errorf("harness: RestartServer: %w", err)
 	}
 	env.socks = append(env.socks, sock)
-	if err := env.lc.listen(env.lc.wrap(sock, capture.SideServer), env); err != nil {
+	if err := env.lc.listen(env.lc.wrap(sock, Server), env); err != nil {
 		return fmt.Errorf("harness: RestartServer: listen: %w", err)
 	}
 	env.srvSock = sock
 	env.restarts++
-	env.lc.log.add(Event{Side: capture.SideServer, Kind: EvRestart})
+	env.lc.log.add(Event{Side: Server, Kind: EvRestart})
 	return nil
 }
 
@@ -129,12 +127,12 @@ func (env *Env) Redial() (net.Conn, error) {
 	env.socks = append(env.socks, sock)
 	env.cliSock = sock
 	session := len(env.clients) + 2
-	c, _, err := env.lc.session(env.srvAddr, env.lc.wrap(sock, capture.SideClient), session, env)
+	c, _, err := env.lc.session(env.srvAddr, env.lc.wrap(sock, Client), session, env)
 	if err != nil {
 		return nil, fmt.Errorf("harness: Redial: %w", err)
 	}
 	env.clients = append(env.clients, c)
-	env.lc.log.add(Event{Side: capture.SideClient, Session: session, Kind: EvDial})
+	env.lc.log.add(Event{Side: Client, Session: session, Kind: EvDial})
 	return c, nil
 }
 
@@ -203,7 +201,7 @@ func (env *Env) closeSockets() {
 func (tr *Trace) ClientEvents(session int) []Event {
 	var out []Event
 	for _, e := range tr.Events {
-		if e.Side != capture.SideClient {
+		if e.Side != Client {
 			continue
 		}
 		if s := max(e.Session, 1); session == 0 || s == session {

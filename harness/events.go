@@ -10,7 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"kcplab/capture"
+	"kcplab/internal/dir"
+	"kcplab/internal/kcpgo"
 )
 
 // EventKind says what an application role did.
@@ -54,7 +55,7 @@ func ParseEventKind(name string) (EventKind, bool) {
 // Event is one thing an application role did or saw, with its result.
 type Event struct {
 	Time    time.Time     // when the call returned
-	Side    capture.Side  // client or server
+	Side    Side          // client or server
 	Session int           // server: accepted session number (1-based); client: 0, or 2, 3... for Env.Redial's sessions
 	Kind    EventKind     //
 	N       int           // bytes read or written
@@ -67,7 +68,7 @@ type Event struct {
 
 // Who names the side and session, e.g. "client" or "server#2".
 func (e Event) Who() string {
-	if e.Side == capture.SideServer && e.Session > 0 {
+	if e.Side == Server && e.Session > 0 {
 		return fmt.Sprintf("server#%d", e.Session)
 	}
 	if e.Session > 0 { // a client session of Env.Redial (env.go)
@@ -104,12 +105,9 @@ func clip(b []byte, n int) string {
 	return string(b)
 }
 
-// IsTimeout reports whether err is a deadline timeout as kcp-go reports it: a wrapped net.Error with
-// Timeout() true (kcp-go wraps it with pkg/errors, so a plain type assertion fails).
-func IsTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout() || plainTimeout(err) // plainTimeout: kcpcompat_timeout_*.go
-}
+// IsTimeout reports whether err is a deadline timeout as the linked kcp-go release reports it
+// (kcpgo.IsTimeout).
+func IsTimeout(err error) bool { return kcpgo.IsTimeout(err) }
 
 // Outcome is how a call or a role ended, as the results talk about it.
 type Outcome uint8
@@ -197,7 +195,7 @@ func (l *eventLog) snapshot() []Event {
 type recConn struct {
 	net.Conn
 	log     *eventLog
-	side    capture.Side
+	side    Side
 	session int
 	closed  atomic.Bool // Close was called
 	env     *Env        // the trial's Env, for EnvOf (env.go)
@@ -231,11 +229,12 @@ func (c *recConn) Close() error {
 	return err
 }
 
-// Side is the client or the server of a trial.
-type Side = capture.Side
+// Side is the client or the server of a trial: the direction of what it sends (Dir), whose String
+// names it ("client", "server").
+type Side = dir.Dir
 
 // The two roles of a trial.
 const (
-	Client = capture.SideClient
-	Server = capture.SideServer
+	Client = dir.C2S
+	Server = dir.S2C
 )

@@ -82,7 +82,7 @@ func (s Step) String() string {
 		}
 		return fmt.Sprint(v)
 	}
-	out := fmt.Sprintf("%s %-4s sn=%s una=%s len=%s", s.Dir, s.Cmd, f(s.Sn), f(s.Una), f(s.Len))
+	out := fmt.Sprintf("%s %-4s sn=%s una=%s len=%s", s.Dir.Arrow(), s.Cmd, f(s.Sn), f(s.Una), f(s.Len))
 	if s.Wnd != Any {
 		out += fmt.Sprintf(" wnd=%d", s.Wnd)
 	}

@@ -12,6 +12,7 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 
 	"kcplab/capture"
+	"kcplab/internal/kcpgo"
 	"kcplab/link"
 )
 
@@ -36,7 +37,7 @@ import (
 type Lifecycle struct {
 	e     *Experiment
 	block kcp.BlockCrypt
-	owner *trialOwner    // registers the convs it dials as the trial's (crossed.go); nil in a peer
+	owner *kcpgo.Owner   // registers the convs it dials as the trial's (crossed.go); nil in a peer
 	src   capture.Source // the capture Settle watches for quiet
 	lk    *link.Link     // the link between the ends, if any: a datagram it holds is not quiet yet
 	probe *probeUse
@@ -56,13 +57,13 @@ type Lifecycle struct {
 
 // NewLifecycle begins one end of a trial of e in a peer, whose socket src captures.
 func NewLifecycle(e *Experiment, src capture.Source) (*Lifecycle, error) {
-	warmWorkers() // once per process, before its first trial, as RunTrial does (kcpworkers.go)
+	kcpgo.WarmWorkers() // once per process, before its first trial, as RunTrial does (internal/kcpgo/workers.go)
 	return newLifecycle(e, src, nil, nil)
 }
 
 // newLifecycle begins a trial's lifecycle: the transport's cipher, and the trial's use of the load
 // probe. lk is the link between the ends (nil: none); owner registers the trial's convs (nil: none).
-func newLifecycle(e *Experiment, src capture.Source, lk *link.Link, owner *trialOwner) (*Lifecycle, error) {
+func newLifecycle(e *Experiment, src capture.Source, lk *link.Link, owner *kcpgo.Owner) (*Lifecycle, error) {
 	block, err := e.Transport.block()
 	if err != nil {
 		return nil, err
@@ -72,16 +73,12 @@ func newLifecycle(e *Experiment, src capture.Source, lk *link.Link, owner *trial
 }
 
 // wrap puts a socket of the trial under the capture and then the link, if any.
-func (l *Lifecycle) wrap(sock net.PacketConn, side capture.Side) net.PacketConn {
+func (l *Lifecycle) wrap(sock net.PacketConn, side Side) net.PacketConn {
 	conn := l.src.Wrap(sock, side)
 	if l.lk == nil {
 		return conn
 	}
-	dir := link.C2S
-	if side == capture.SideServer {
-		dir = link.S2C
-	}
-	return l.lk.Wrap(conn, dir)
+	return l.lk.Wrap(conn, side)
 }
 
 // Listen starts a listener on conn and runs the Server role on every session it accepts.
@@ -89,7 +86,7 @@ func (l *Lifecycle) Listen(conn net.PacketConn) error { return l.listen(conn, ni
 
 // listen is Listen, with the trial's Env for the roles' conns (nil: none, as in a peer).
 func (l *Lifecycle) listen(conn net.PacketConn, env *Env) error {
-	ln, err := serveOn(l.block, l.e.Transport.DataShards, l.e.Transport.ParityShards, conn)
+	ln, err := kcpgo.ServeOn(l.block, l.e.Transport.DataShards, l.e.Transport.ParityShards, conn)
 	if err != nil {
 		return err
 	}
@@ -118,12 +115,12 @@ func (l *Lifecycle) accept(ln *kcp.Listener, env *Env, done chan<- struct{}) {
 		l.returned = append(l.returned, false)
 		idx := len(l.sessions)
 		l.mu.Unlock()
-		l.log.add(Event{Side: capture.SideServer, Session: idx, Kind: EvAccept, Peer: peerOf(s.RemoteAddr())})
+		l.log.add(Event{Side: Server, Session: idx, Kind: EvAccept, Peer: peerOf(s.RemoteAddr())})
 		l.roles.Add(1)
 		go func() {
 			defer l.roles.Done()
-			err := l.e.Server(&recConn{Conn: s, log: &l.log, side: capture.SideServer, session: idx, env: env})
-			l.log.add(Event{Side: capture.SideServer, Session: idx, Kind: EvReturn, Err: err})
+			err := l.e.Server(&recConn{Conn: s, log: &l.log, side: Server, session: idx, env: env})
+			l.log.add(Event{Side: Server, Session: idx, Kind: EvReturn, Err: err})
 			l.mu.Lock()
 			l.errs[idx-1] = err
 			l.returned[idx-1] = true
@@ -152,14 +149,14 @@ func (l *Lifecycle) dial(server netip.AddrPort, conn net.PacketConn, env *Env) (
 	if err != nil {
 		return start, err
 	}
-	l.log.add(Event{Time: start, Side: capture.SideClient, Kind: EvDial})
+	l.log.add(Event{Time: start, Side: Client, Kind: EvDial})
 	done := make(chan struct{})
 	l.mu.Lock()
 	l.client, l.clientDone = c, done
 	l.mu.Unlock()
 	go func() {
 		err := l.e.Client(c)
-		l.log.add(Event{Side: capture.SideClient, Kind: EvReturn, Err: err})
+		l.log.add(Event{Side: Client, Kind: EvReturn, Err: err})
 		l.mu.Lock()
 		l.clientErr = err
 		l.mu.Unlock()
@@ -172,12 +169,12 @@ func (l *Lifecycle) dial(server netip.AddrPort, conn net.PacketConn, env *Env) (
 // convs) and returns its conn, recorded as the client's session number session (0: the dialed one;
 // 2, 3...: Env.Redial's), and when kcp-go created it.
 func (l *Lifecycle) session(server netip.AddrPort, conn net.PacketConn, session int, env *Env) (*recConn, time.Time, error) {
-	conv, err := l.owner.newConv()
+	conv, err := l.owner.NewConv()
 	if err != nil {
 		return nil, time.Time{}, err
 	}
 	t := l.e.Transport
-	s, sNet, err := dialOn(conv, net.UDPAddrFromAddrPort(server), l.block, t.DataShards, t.ParityShards, conn)
+	s, sNet, err := kcpgo.DialOn(conv, net.UDPAddrFromAddrPort(server), l.block, t.DataShards, t.ParityShards, conn)
 	start := time.Now()
 	if err != nil {
 		return nil, start, fmt.Errorf("dial: %w", err)
@@ -185,7 +182,7 @@ func (l *Lifecycle) session(server netip.AddrPort, conn net.PacketConn, session 
 	if l.e.ClientSession != nil {
 		l.e.ClientSession(s)
 	}
-	return &recConn{Conn: sNet, log: &l.log, side: capture.SideClient, session: session, env: env}, start, nil
+	return &recConn{Conn: sNet, log: &l.log, side: Client, session: session, env: env}, start, nil
 }
 
 // WaitClient waits, until ctx is done, for the dialed Client role to return, and returns what it returned.

@@ -73,8 +73,8 @@ func TestLifecycleSteps(t *testing.T) {
 			assert.NoError(t, err)
 			assert.False(t, srv.lc.Close(), "an end that dialed nothing has no client session to close")
 
-			require.NoError(t, srv.lc.Listen(srv.tap.Wrap(srv.sock, capture.SideServer)))
-			start, err := cli.lc.Dial(srv.sock.LocalAddr().(*net.UDPAddr).AddrPort(), cli.tap.Wrap(cli.sock, capture.SideClient))
+			require.NoError(t, srv.lc.Listen(srv.tap.Wrap(srv.sock, Server)))
+			start, err := cli.lc.Dial(srv.sock.LocalAddr().(*net.UDPAddr).AddrPort(), cli.tap.Wrap(cli.sock, Client))
 			require.NoError(t, err)
 			assert.WithinDuration(t, time.Now(), start, 5*time.Second)
 

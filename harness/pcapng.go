@@ -2,33 +2,14 @@ package harness
 
 import (
 	"fmt"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	"kcplab/capture"
+	"kcplab/internal/kcpgo"
 	"kcplab/link"
 	"kcplab/pcapfile"
 )
-
-// PinnedKCPGo is the kcp-go version go.mod pins (a test keeps the two equal).
-const PinnedKCPGo = "v5.7.6"
-
-// KCPGoVersion returns the version of kcp-go linked into this binary, from its build information
-// (test binaries carry none: then the pinned version).
-func KCPGoVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, m := range bi.Deps {
-			if m.Path == "github.com/xtaci/kcp-go/v5" && m.Replace != nil && m.Replace.Version != "" {
-				return m.Replace.Version // a matrix build of another module path (the seed's v5.4.20+incompatible)
-			}
-			if m.Path == "github.com/xtaci/kcp-go/v5" && m.Version != "" {
-				return m.Version
-			}
-		}
-	}
-	return PinnedKCPGo
-}
 
 // Annotations builds the pcapng comments of a trial: the experiment, trial, class and every application
 // event in the section comment, and each event again on the packet nearest to it in time (the last one
@@ -43,7 +24,7 @@ func Annotations(e *Experiment, tr *Trace, class Class, failure error) pcapfile.
 	if failure != nil {
 		fmt.Fprintf(&b, "FAILED: %v\n", failure)
 	}
-	kcpGo := KCPGoVersion()
+	kcpGo := kcpgo.Version()
 	if tr.KCPGo != "" {
 		kcpGo = tr.KCPGo
 	}
@@ -91,19 +72,13 @@ func annotateLink(tr *Trace, ann pcapfile.Annotations) {
 	// The n-th datagram the capture saw from a side is the link's n-th wire copy in that direction.
 	var seen [2][]int // per direction: capture index of the n-th datagram from that side
 	for i, dg := range tr.Datagrams {
-		switch tr.dir(dg) {
-		case C2S:
-			seen[0] = append(seen[0], i)
-		case S2C:
-			seen[1] = append(seen[1], i)
+		if d := tr.dir(dg); d.Valid() {
+			seen[d.Index()] = append(seen[d.Index()], i)
 		}
 	}
 	origin := tr.Start
 	for _, r := range tr.Link.Records {
-		d := 0
-		if r.Dir == link.S2C {
-			d = 1
-		}
+		d := r.Dir.Index()
 		if r.DeliveredCopies() == 0 {
 			i := nearestBefore(tr.Datagrams, r.Sent)
 			if i >= 0 {

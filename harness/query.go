@@ -6,7 +6,6 @@ import (
 	"sort"
 	"time"
 
-	"kcplab/capture"
 	"kcplab/kcpwire"
 )
 
@@ -87,7 +86,7 @@ func (tr *Trace) EventAfter(from, to func(Event) bool) (Event, bool) {
 // session ran in a peer process, whose protocol does not carry the address.
 func (tr *Trace) ServerPeer(n int) (netip.AddrPort, bool) {
 	for _, e := range tr.Events {
-		if e.Side == capture.SideServer && e.Kind == EvAccept && e.Session == n {
+		if e.Side == Server && e.Kind == EvAccept && e.Session == n {
 			return e.Peer, e.Peer.IsValid()
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"kcplab/capture"
 	"kcplab/kcpwire"
 )
 
@@ -134,7 +133,7 @@ func TestResultQuantile(t *testing.T) {
 func TestEventAfter(t *testing.T) {
 	t.Parallel()
 	t0 := time.Now()
-	ev := func(ms int, side capture.Side, k EventKind) Event {
+	ev := func(ms int, side Side, k EventKind) Event {
 		return Event{Time: t0.Add(time.Duration(ms) * time.Millisecond), Side: side, Kind: k}
 	}
 	tr := &Trace{Events: []Event{

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"kcplab/internal/kcpgo"
 	"kcplab/link"
 )
 
@@ -109,7 +110,7 @@ type TrialSummary struct {
 // Summary condenses the result for summary.json.
 func (r *Result) Summary() Summary {
 	s := Summary{Experiment: r.Experiment.ID, Title: r.Experiment.Title, Question: r.Experiment.Question,
-		KCPGo: KCPGoVersion(), Capture: r.Capture, Parallel: r.Parallel, StaggerMs: ms(r.Stagger), Started: r.Started,
+		KCPGo: kcpgo.Version(), Capture: r.Capture, Parallel: r.Parallel, StaggerMs: ms(r.Stagger), Started: r.Started,
 		Seconds: r.Elapsed.Seconds(), Classes: r.Counts, Failed: len(r.Failed()), TimingTrials: len(r.TimingTrials),
 		TimingFailed: len(r.TimingFailed()), Timing: r.Timing, Load: r.Load(), Crossed: len(r.Crossed())}
 	if r.KCPGoServer != "" || r.KCPGoClient != "" {

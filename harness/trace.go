@@ -8,30 +8,23 @@ import (
 	"time"
 
 	"kcplab/capture"
+	"kcplab/internal/dir"
+	"kcplab/internal/kcpgo"
 	"kcplab/kcpwire"
 	"kcplab/link"
 )
 
-// Dir is the direction of a datagram between the trial's client and server.
-type Dir uint8
+// Dir is the direction of a datagram between the trial's client and server, named by the end that
+// sends it: the one direction type of capture, link and the harness (kcplab/internal/dir). A ladder
+// prints it as Arrow ("c→s"); String names the sender ("client").
+type Dir = dir.Dir
 
 // Directions on the wire.
 const (
-	DirUnknown Dir = iota
-	C2S            // client to server
-	S2C            // server to client
+	DirUnknown = dir.Unknown // between other addresses
+	C2S        = dir.C2S     // client to server
+	S2C        = dir.S2C     // server to client
 )
-
-// String returns "c→s", "s→c" or "?".
-func (d Dir) String() string {
-	switch d {
-	case C2S:
-		return "c→s"
-	case S2C:
-		return "s→c"
-	}
-	return "?"
-}
 
 // Seg is one decoded KCP segment of a trial, with where and when it travelled.
 type Seg struct {
@@ -48,9 +41,9 @@ type Seg struct {
 // datagram it travelled in (1-based), so segments that shared a datagram show the same number.
 func (s Seg) String() string {
 	if s.Dropped != "" {
-		return fmt.Sprintf("%8.1fms %s %-4s sn=%d una=%d len=%d wnd=%d [dropped by the link: %s]", ms(s.Time), s.Dir, s.Cmd, s.Sn, s.Una, s.Len, s.Wnd, s.Dropped)
+		return fmt.Sprintf("%8.1fms %s %-4s sn=%d una=%d len=%d wnd=%d [dropped by the link: %s]", ms(s.Time), s.Dir.Arrow(), s.Cmd, s.Sn, s.Una, s.Len, s.Wnd, s.Dropped)
 	}
-	return fmt.Sprintf("%8.1fms %s %-4s sn=%d una=%d len=%d wnd=%d [#%d]", ms(s.Time), s.Dir, s.Cmd, s.Sn, s.Una, s.Len, s.Wnd, s.Datagram+1)
+	return fmt.Sprintf("%8.1fms %s %-4s sn=%d una=%d len=%d wnd=%d [#%d]", ms(s.Time), s.Dir.Arrow(), s.Cmd, s.Sn, s.Una, s.Len, s.Wnd, s.Datagram+1)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -80,7 +73,7 @@ type Trace struct {
 	// "server v5.6.1 × client v5.7.6"; empty when they ran in this process.
 	KCPGo string
 
-	owner *trialOwner // the trial's sessions' convs (crossed.go); nil when the roles ran in peers
+	owner *kcpgo.Owner // the trial's sessions' convs (crossed.go); nil when the roles ran in peers
 }
 
 // TraceLink is what a trial's link did: its seed (which replays its random decisions), its SPEC and
@@ -119,13 +112,9 @@ func (tr *Trace) Decode(f kcpwire.Framing) {
 			tr.DecodeErrs = append(tr.DecodeErrs, fmt.Errorf("%s: %w", r, err))
 			continue
 		}
-		dir := C2S
-		if r.Dir == link.S2C {
-			dir = S2C
-		}
 		for _, s := range d.Segments {
 			s.Data = append([]byte(nil), s.Data...)
-			tr.Segments = append(tr.Segments, Seg{Segment: s, Datagram: -dropped, Time: tr.Rel(r.Sent), Dir: dir, Dropped: r.Fate.String()})
+			tr.Segments = append(tr.Segments, Seg{Segment: s, Datagram: -dropped, Time: tr.Rel(r.Sent), Dir: r.Dir, Dropped: r.Fate.String()})
 		}
 	}
 	sort.SliceStable(tr.Segments, func(i, j int) bool { return tr.Segments[i].Time < tr.Segments[j].Time })
@@ -155,7 +144,7 @@ func (tr *Trace) Ladder() string {
 }
 
 // EventsOf returns the events of one side (and, for the server, one session; 0 means all sessions).
-func (tr *Trace) EventsOf(side capture.Side, session int) []Event {
+func (tr *Trace) EventsOf(side Side, session int) []Event {
 	var out []Event
 	for _, e := range tr.Events {
 		if e.Side == side && (session == 0 || e.Session == session) {
@@ -166,17 +155,17 @@ func (tr *Trace) EventsOf(side capture.Side, session int) []Event {
 }
 
 // BytesRead is what a side's Reads returned, concatenated.
-func (tr *Trace) BytesRead(side capture.Side, session int) []byte {
+func (tr *Trace) BytesRead(side Side, session int) []byte {
 	return tr.bytesOf(side, session, EvRead)
 }
 
 // BytesWritten is what a side's Writes accepted, concatenated.
-func (tr *Trace) BytesWritten(side capture.Side, session int) []byte {
+func (tr *Trace) BytesWritten(side Side, session int) []byte {
 	return tr.bytesOf(side, session, EvWrite)
 }
 
 // bytesOf concatenates the data of a side's successful events of one kind.
-func (tr *Trace) bytesOf(side capture.Side, session int, kind EventKind) []byte {
+func (tr *Trace) bytesOf(side Side, session int, kind EventKind) []byte {
 	var out []byte
 	for _, e := range tr.EventsOf(side, session) {
 		if e.Kind == kind && e.Err == nil {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"kcplab/capture"
+	"kcplab/internal/kcpgo"
 	"kcplab/kcpwire"
 	"kcplab/link"
 )
@@ -182,7 +183,7 @@ const startSpacing = 2 * time.Millisecond
 // trial could not be run or did not finish within the experiment's timeout; a trace is returned with
 // whatever was recorded whenever possible.
 func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint64) (*Trace, error) {
-	warmWorkers() // once per process, before the first trial (kcpworkers.go)
+	kcpgo.WarmWorkers() // once per process, before the first trial (internal/kcpgo/workers.go)
 	if err := startPacer.Wait(ctx); err != nil {
 		return nil, err
 	}
@@ -212,13 +213,13 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint6
 		}
 		defer lk.Close() // on an early return; the normal teardown closes it after the sockets
 	}
-	owner := &trialOwner{exp: e.ID, trial: n}
+	owner := &kcpgo.Owner{Exp: e.ID, Trial: n}
 	lc, err := newLifecycle(e, src, lk, owner)
 	if err != nil {
 		return nil, fmt.Errorf("transport: %w", err)
 	}
 	tr := &Trace{Experiment: e.ID, Trial: n, Client: cliAddr, Server: srvAddr, owner: owner}
-	srvConn, cliConn := lc.wrap(srvUDP, capture.SideServer), lc.wrap(cliUDP, capture.SideClient)
+	srvConn, cliConn := lc.wrap(srvUDP, Server), lc.wrap(cliUDP, Client)
 	// Env (env.go): the roles' hand on the trial's processes (kill, restart, redial), given the sockets
 	// above; it closes what it creates in the teardown below.
 	env := newEnv(lc, srvUDP, cliUDP)

@@ -4,6 +4,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"kcplab/internal/dir"
 )
 
 // Benchmarks of the link's cost per datagram. "fake" writes to a conn that discards (the link's
@@ -53,14 +55,14 @@ func benchLink(b *testing.B, spec string, conn func() net.PacketConn, dst net.Ad
 	var overflow uint64
 	fresh := func() {
 		if l != nil {
-			overflow += l.Stats(C2S).Dropped.Overflow
+			overflow += l.Stats(dir.C2S).Dropped.Overflow
 			l.Close()
 		}
 		var err error
 		if l, err = New(MustParse(spec), 1, time.Time{}, opts...); err != nil {
 			b.Fatal(err)
 		}
-		w = l.Wrap(inner, C2S)
+		w = l.Wrap(inner, dir.C2S)
 	}
 	drain := func() {
 		for l.Pending() > 0 {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"kcplab/internal/dir"
 )
 
 // Config holds the impairments of both directions.
@@ -25,16 +27,16 @@ type DirConfig struct {
 }
 
 // Dir returns the impairments of direction d.
-func (c Config) Dir(d Direction) DirConfig {
-	if d == S2C {
+func (c Config) Dir(d dir.Dir) DirConfig {
+	if d == dir.S2C {
 		return c.S2C
 	}
 	return c.C2S
 }
 
 // dir returns a pointer to the impairments of direction d.
-func (c *Config) dir(d Direction) *DirConfig {
-	if d == S2C {
+func (c *Config) dir(d dir.Dir) *DirConfig {
+	if d == dir.S2C {
 		return &c.S2C
 	}
 	return &c.C2S
@@ -61,9 +63,9 @@ func (c Config) Equal(o Config) bool { return c.C2S.Equal(o.C2S) && c.S2C.Equal(
 
 // Validate checks both directions; the error names the direction and the key at fault.
 func (c Config) Validate() error {
-	for _, d := range Directions {
+	for _, d := range dir.Both {
 		if err := c.Dir(d).Validate(); err != nil {
-			return fmt.Errorf("link: %s: %w", d, err)
+			return fmt.Errorf("link: %s: %w", d.Key(), err)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package link
 
 import (
 	"fmt"
+	"kcplab/internal/dir"
 	"kcplab/internal/sockopt"
 	"net"
 	"net/netip"
@@ -38,7 +39,7 @@ func (c *Conn) WriteTo(p []byte, addr net.Addr) (int, error) {
 func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) { return c.conn.ReadFrom(p) }
 
 // Direction returns the direction of what is written to this conn.
-func (c *Conn) Direction() Direction { return c.d.dir }
+func (c *Conn) Direction() dir.Dir { return c.d.dir }
 
 // Unwrap returns the wrapped conn.
 func (c *Conn) Unwrap() net.PacketConn { return c.conn }

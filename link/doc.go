@@ -3,7 +3,7 @@
 // (Wrap); what a side writes is that direction's egress and goes through the direction's
 // impairments before it reaches the real socket. Reads pass through unchanged.
 //
-// Each direction (C2S: what the client sends, S2C: what the server sends) has its own
+// Each direction (dir.C2S: what the client sends, dir.S2C: what the server sends; kcplab/internal/dir) has its own
 // impairments, one file each: loss (independent, or in bursts with a Gilbert model), a drop
 // list of datagram indexes, delay, jitter (order kept unless reordering is allowed),
 // duplication, a rate limit with a tail-drop queue, and blackhole windows. Every random

@@ -3,6 +3,8 @@ package link
 import (
 	"math/rand/v2"
 	"time"
+
+	"kcplab/internal/dir"
 )
 
 // Random streams, one per impairment and direction, so that the k-th decision of an impairment
@@ -14,8 +16,8 @@ const (
 	streamJitter
 )
 
-func stream(seed uint64, d Direction, id uint64) *rand.Rand {
-	return rand.New(rand.NewPCG(seed, splitmix64(uint64(d)<<8|id)))
+func stream(seed uint64, d dir.Dir, id uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, splitmix64(uint64(d.Index())<<8|id)))
 }
 
 // splitmix64 scrambles a small stream id into a well-mixed PCG sequence word.
@@ -39,7 +41,7 @@ type engine struct {
 	lastDue  time.Time
 }
 
-func newEngine(cfg DirConfig, seed uint64, d Direction, start time.Time) *engine {
+func newEngine(cfg DirConfig, seed uint64, d dir.Dir, start time.Time) *engine {
 	e := &engine{cfg: cfg, start: start, lastDue: start}
 	if p := cfg.Loss.Probability; p > 0 {
 		rng := stream(seed, d, streamLoss)

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"kcplab/internal/dir"
 )
 
 // Decision tests: they drive a direction's engine with a synthetic clock, so 100,000 decisions
@@ -21,7 +23,7 @@ func engineFor(t *testing.T, spec string, seed uint64) *engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newEngine(cfg.C2S, seed, C2S, t0)
+	return newEngine(cfg.C2S, seed, dir.C2S, t0)
 }
 
 // z95 and z999 are the two-sided normal quantiles of the 95% and 99.9% intervals.

@@ -5,6 +5,7 @@ import (
 	"net"
 	"time"
 
+	"kcplab/internal/dir"
 	"kcplab/link"
 )
 
@@ -35,8 +36,8 @@ func ExampleLink_Wrap() {
 	cli, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	defer srv.Close()
 	defer cli.Close()
-	srvConn := l.Wrap(srv, link.S2C) // e.g. l.Wrap(src.Wrap(srv, capture.SideServer), link.S2C)
-	cliConn := l.Wrap(cli, link.C2S) // then kcp.ServeConn(..., srvConn) and kcp.NewConn4(..., cliConn)
+	srvConn := l.Wrap(srv, dir.S2C) // e.g. l.Wrap(src.Wrap(srv, dir.S2C), dir.S2C)
+	cliConn := l.Wrap(cli, dir.C2S) // then kcp.ServeConn(..., srvConn) and kcp.NewConn4(..., cliConn)
 	_, _ = srvConn, cliConn
 
 	// After the trial: l.Records() (one per WriteTo, with fates, delays and Wire indexes for the join

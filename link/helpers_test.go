@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"kcplab/internal/dir"
 )
 
 // loopbackPair opens two UDP sockets on 127.0.0.1, closed at the end of the test.
@@ -103,7 +105,7 @@ func sendPaced(t testing.TB, c net.PacketConn, dst net.Addr, n, size int, gap ti
 }
 
 // waitIdle waits until direction d of l holds no pending copy.
-func waitIdle(t testing.TB, l *Link, d Direction, timeout time.Duration) {
+func waitIdle(t testing.TB, l *Link, d dir.Dir, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for l.Stats(d).Pending > 0 {

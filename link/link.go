@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"kcplab/internal/dir"
 )
 
 // DefaultMaxPending bounds the datagrams a direction holds for later sending (see WithMaxPending).
@@ -49,7 +51,7 @@ type Link struct {
 // dirLink is one direction of a Link.
 type dirLink struct {
 	l    *Link
-	dir  Direction
+	dir  dir.Dir
 	wake chan struct{}
 
 	mu       sync.Mutex // guards what follows up to wmu
@@ -85,10 +87,10 @@ func New(cfg Config, seed uint64, start time.Time, opts ...Option) (*Link, error
 	if l.opt.maxPending <= 0 {
 		return nil, fmt.Errorf("link: max pending %d: want > 0", l.opt.maxPending)
 	}
-	for _, d := range Directions {
+	for _, d := range dir.Both {
 		dc := cfg.Dir(d)
 		dl := &dirLink{l: l, dir: d, wake: make(chan struct{}, 1), eng: newEngine(dc, seed, d, start)}
-		l.dirs[d] = dl
+		l.dirs[d.Index()] = dl
 		if dc.needsScheduler() {
 			dl.sched = true
 			l.wg.Add(1)
@@ -107,14 +109,14 @@ func (l *Link) Seed() uint64 { return l.seed }
 // Start returns the link's time origin (of the blackhole windows and Record.At).
 func (l *Link) Start() time.Time { return l.start }
 
-// Wrap returns conn with dir's impairments applied to what is written to it (the egress of the
-// side that owns conn: the client's socket for C2S, the server's for S2C). Reads are unchanged.
+// Wrap returns conn with d's impairments applied to what is written to it (the egress of the side
+// that owns conn: the client's socket for dir.C2S, the server's for dir.S2C). Reads are unchanged.
 // Several conns may be wrapped for one direction; they share its impairments and numbering.
-func (l *Link) Wrap(conn net.PacketConn, dir Direction) *Conn {
-	if !dir.valid() {
-		panic(fmt.Sprintf("link: Wrap: bad direction %d", dir))
+func (l *Link) Wrap(conn net.PacketConn, d dir.Dir) *Conn {
+	if !d.Valid() {
+		panic(fmt.Sprintf("link: Wrap: bad direction %d", d))
 	}
-	c := &Conn{conn: conn, d: l.dirs[dir]}
+	c := &Conn{conn: conn, d: l.dirs[d.Index()]}
 	if ua, ok := conn.LocalAddr().(*net.UDPAddr); ok {
 		c.src = ua.AddrPort()
 	}
@@ -145,8 +147,8 @@ func (l *Link) Close() error {
 var errLinkClosed = errors.New("link closed")
 
 // Stats returns what the link did in direction d so far.
-func (l *Link) Stats(d Direction) Stats {
-	dl := l.dirs[d]
+func (l *Link) Stats(d dir.Dir) Stats {
+	dl := l.dirs[d.Index()]
 	dl.mu.Lock()
 	defer dl.mu.Unlock()
 	return dl.cnt.snapshot()
@@ -156,12 +158,12 @@ func (l *Link) Stats(d Direction) Stats {
 // the wire to go quiet should also wait for this to reach zero: a delayed datagram is silent until
 // its due time.
 func (l *Link) Pending() uint64 {
-	return l.Stats(C2S).Pending + l.Stats(S2C).Pending
+	return l.Stats(dir.C2S).Pending + l.Stats(dir.S2C).Pending
 }
 
 // RecordsOf returns a copy of direction d's records, in Index order.
-func (l *Link) RecordsOf(d Direction) []Record {
-	dl := l.dirs[d]
+func (l *Link) RecordsOf(d dir.Dir) []Record {
+	dl := l.dirs[d.Index()]
 	dl.mu.Lock()
 	defer dl.mu.Unlock()
 	return dl.recs.all()
@@ -170,7 +172,7 @@ func (l *Link) RecordsOf(d Direction) []Record {
 // Records returns a copy of both directions' records in the order they were sent (by Sent; C2S
 // first on a tie).
 func (l *Link) Records() []Record {
-	rs := append(l.RecordsOf(C2S), l.RecordsOf(S2C)...)
+	rs := append(l.RecordsOf(dir.C2S), l.RecordsOf(dir.S2C)...)
 	slices.SortStableFunc(rs, func(a, b Record) int { return a.Sent.Compare(b.Sent) })
 	return rs
 }
@@ -185,7 +187,7 @@ type WireCopy struct {
 // Wire returns direction d's delivered copies in Wire order: its n-th element is the n-th datagram
 // the link wrote in d, which is the n-th datagram a capture below the link sees from that side.
 // It is built from the records, so it is empty under WithoutRecords.
-func (l *Link) Wire(d Direction) []WireCopy {
+func (l *Link) Wire(d dir.Dir) []WireCopy {
 	recs := l.RecordsOf(d)
 	var out []WireCopy
 	for _, r := range recs {
@@ -213,7 +215,7 @@ type Summary struct {
 
 // Summary returns the link's seed, SPEC and Stats.
 func (l *Link) Summary() Summary {
-	return Summary{Seed: l.seed, Spec: l.cfg.String(), C2S: l.Stats(C2S), S2C: l.Stats(S2C)}
+	return Summary{Seed: l.seed, Spec: l.cfg.String(), C2S: l.Stats(dir.C2S), S2C: l.Stats(dir.S2C)}
 }
 
 // item is a copy waiting in the scheduler.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	kcp "github.com/xtaci/kcp-go/v5"
+
+	"kcplab/internal/dir"
 )
 
 // TestWireJoin: the n-th datagram the wrapped conn receives from the link is the copy whose Wire is
@@ -21,7 +23,7 @@ func TestWireJoin(t *testing.T) {
 	t.Parallel()
 	inner := &fakeConn{keep: true}
 	l := newLink(t, "loss=10%,dup=20%,delay=2ms,jitter=2ms,reorder=true", 9, WithPayloads())
-	w := l.Wrap(inner, S2C)
+	w := l.Wrap(inner, dir.S2C)
 	for i := range 2000 {
 		if _, err := w.WriteTo(payload(uint64(i), 16+i%200), fakeDst); err != nil {
 			t.Fatal(err)
@@ -30,11 +32,11 @@ func TestWireJoin(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	waitIdle(t, l, S2C, 5*time.Second)
+	waitIdle(t, l, dir.S2C, 5*time.Second)
 	wire := inner.copies()
 	seen := 0
-	for _, rec := range l.RecordsOf(S2C) {
-		if rec.Dir != S2C || !bytes.Equal(rec.Payload, payload(rec.Index, 16+int(rec.Index)%200)) {
+	for _, rec := range l.RecordsOf(dir.S2C) {
+		if rec.Dir != dir.S2C || !bytes.Equal(rec.Payload, payload(rec.Index, 16+int(rec.Index)%200)) {
 			t.Fatalf("record %d: dir %v, payload not the datagram's", rec.Index, rec.Dir)
 		}
 		for k, c := range rec.Copies[:rec.Copied] {
@@ -53,7 +55,7 @@ func TestWireJoin(t *testing.T) {
 	if seen != len(wire) {
 		t.Fatalf("%d copies recorded as delivered, %d written", seen, len(wire))
 	}
-	order := l.Wire(S2C)
+	order := l.Wire(dir.S2C)
 	if len(order) != len(wire) {
 		t.Fatalf("Wire: %d copies, %d written", len(order), len(wire))
 	}
@@ -62,7 +64,7 @@ func TestWireJoin(t *testing.T) {
 			t.Fatalf("Wire()[%d] = %+v, but the %d-th datagram written is another", n, wc, n)
 		}
 	}
-	s := l.Stats(S2C)
+	s := l.Stats(dir.S2C)
 	if s.Delivered != uint64(len(wire)) || s.Sent != 2000 || s.Sent+s.Duplicated != s.Delivered+s.Dropped.Total() {
 		t.Fatalf("stats %+v do not add up (%d written)", s, len(wire))
 	}
@@ -76,7 +78,7 @@ func TestLinkDeterminism(t *testing.T) {
 	const spec = "loss=20%,burst=2,dup=10%,drop=3+17"
 	fates := func(seed uint64, s2cPerC2S int) []string {
 		l := newLink(t, spec, seed)
-		c, s := l.Wrap(&fakeConn{}, C2S), l.Wrap(&fakeConn{}, S2C)
+		c, s := l.Wrap(&fakeConn{}, dir.C2S), l.Wrap(&fakeConn{}, dir.S2C)
 		for i := range 5000 {
 			c.WriteTo(payload(uint64(i), 32), fakeDst)
 			for range s2cPerC2S + i%3 {
@@ -84,7 +86,7 @@ func TestLinkDeterminism(t *testing.T) {
 			}
 		}
 		var out []string
-		for _, r := range l.RecordsOf(C2S) {
+		for _, r := range l.RecordsOf(dir.C2S) {
 			out = append(out, fmt.Sprint(r.Fate, r.Copied))
 		}
 		return out
@@ -105,7 +107,7 @@ func TestLinkDeterminism(t *testing.T) {
 func TestRecordString(t *testing.T) {
 	t.Parallel()
 	l := newLink(t, "drop=0,c2s.dup=100%", 1)
-	c, s := l.Wrap(&fakeConn{}, C2S), l.Wrap(&fakeConn{}, S2C)
+	c, s := l.Wrap(&fakeConn{}, dir.C2S), l.Wrap(&fakeConn{}, dir.S2C)
 	for range 2 {
 		c.WriteTo(make([]byte, 24), fakeDst)
 		s.WriteTo(make([]byte, 10), fakeDst)
@@ -139,11 +141,11 @@ func TestNewErrors(t *testing.T) {
 func TestOverflow(t *testing.T) {
 	t.Parallel()
 	l := newLink(t, "delay=1h", 1, WithMaxPending(10))
-	w := l.Wrap(&fakeConn{}, C2S)
+	w := l.Wrap(&fakeConn{}, dir.C2S)
 	for i := range 15 {
 		w.WriteTo(payload(uint64(i), 8), fakeDst)
 	}
-	if s := l.Stats(C2S); s.Pending != 10 || s.Dropped.Overflow != 5 || l.Pending() != 10 {
+	if s := l.Stats(dir.C2S); s.Pending != 10 || s.Dropped.Overflow != 5 || l.Pending() != 10 {
 		t.Fatalf("stats %+v, want 10 pending, 5 overflow", s)
 	}
 }
@@ -154,7 +156,7 @@ func TestKCPOverLink(t *testing.T) {
 	t.Parallel()
 	srvUDP, cliUDP := loopbackPair(t)
 	l := newLink(t, "loss=10%,delay=5ms,jitter=2ms,dup=5%", 11)
-	ln, err := kcp.ServeConn(nil, 0, 0, l.Wrap(srvUDP, S2C))
+	ln, err := kcp.ServeConn(nil, 0, 0, l.Wrap(srvUDP, dir.S2C))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +172,7 @@ func TestKCPOverLink(t *testing.T) {
 		s.SetNoDelay(1, 10, 2, 1)
 		io.Copy(s, s)
 	}()
-	cli, err := kcp.NewConn4(1, srvUDP.LocalAddr().(*net.UDPAddr), nil, 0, 0, true, l.Wrap(cliUDP, C2S))
+	cli, err := kcp.NewConn4(1, srvUDP.LocalAddr().(*net.UDPAddr), nil, 0, 0, true, l.Wrap(cliUDP, dir.C2S))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,11 +194,11 @@ func TestKCPOverLink(t *testing.T) {
 	srvUDP.Close()
 	wg.Wait()
 	l.Close()
-	for _, d := range Directions {
+	for _, d := range dir.Both {
 		s := l.Stats(d)
-		t.Logf("%s: %d sent, %d delivered, %d lost, %d duplicated, mean added delay %v, %d closed in flight", d, s.Sent, s.Delivered, s.Dropped.Loss, s.Duplicated, s.MeanDelay, s.Closed)
+		t.Logf("%s: %d sent, %d delivered, %d lost, %d duplicated, mean added delay %v, %d closed in flight", d.Key(), s.Sent, s.Delivered, s.Dropped.Loss, s.Duplicated, s.MeanDelay, s.Closed)
 		if s.Sent == 0 || s.Sent+s.Duplicated != s.Delivered+s.Dropped.Total()+s.Closed+s.Errors {
-			t.Errorf("%s: stats do not add up: %+v", d, s)
+			t.Errorf("%s: stats do not add up: %+v", d.Key(), s)
 		}
 	}
 }
@@ -210,7 +212,7 @@ func TestConcurrentWriters(t *testing.T) {
 			t.Parallel()
 			inner := &fakeConn{}
 			l := newLink(t, spec, 1)
-			w := l.Wrap(inner, S2C)
+			w := l.Wrap(inner, dir.S2C)
 			var wg sync.WaitGroup
 			for g := range 4 {
 				wg.Add(1)
@@ -222,12 +224,12 @@ func TestConcurrentWriters(t *testing.T) {
 				}()
 			}
 			wg.Wait()
-			waitIdle(t, l, S2C, 5*time.Second)
-			s := l.Stats(S2C)
+			waitIdle(t, l, dir.S2C, 5*time.Second)
+			s := l.Stats(dir.S2C)
 			if s.Sent != 2000 || s.Delivered+s.Dropped.Total() != 2000 || inner.count() != int(s.Delivered) {
 				t.Fatalf("stats %+v, %d written", s, inner.count())
 			}
-			r := l.RecordsOf(S2C)[0]
+			r := l.RecordsOf(dir.S2C)[0]
 			if r.Dst != fakeDst.AddrPort() || r.Src != inner.LocalAddr().(*net.UDPAddr).AddrPort() {
 				t.Fatalf("record addresses %v -> %v", r.Src, r.Dst)
 			}
@@ -244,12 +246,57 @@ func TestSeedsAndSummary(t *testing.T) {
 		t.Fatal("RandomSeed repeated")
 	}
 	l := newLink(t, "c2s.drop=0", 5)
-	l.Wrap(&fakeConn{}, C2S).WriteTo([]byte("x"), fakeDst)
+	l.Wrap(&fakeConn{}, dir.C2S).WriteTo([]byte("x"), fakeDst)
 	js, err := json.Marshal(l.Summary())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := `{"seed":5,"spec":"c2s.drop=0","c2s":{"sent":1,"sent_bytes":1,"delivered":0,"delivered_bytes":0,"dropped":{"loss":0,"burst":0,"droplist":1,`; !strings.HasPrefix(string(js), want) {
 		t.Fatalf("summary JSON %s", js)
+	}
+}
+
+// TestLinkSeedReplays: a seed gives the same decisions in each direction as it always has, so that a
+// trial's link seed in summary.json replays it. The golden strings were taken from the link as it was
+// when they were written ('x' dropped, 'd' duplicated, '.' sent once).
+func TestLinkSeedReplays(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, spec string
+		want       [2]string // C2S, S2C
+	}{
+		{"bernoulli loss and dup", "loss=30%,dup=20%", [2]string{
+			"..x.x.d..x..x...dxx..dx...xx.....d...dxx.......d",
+			"..d.xxdx..x.....x.d.x.....d...x.x....x.d...x..d."}},
+		{"burst loss", "loss=20%,burst=3", [2]string{
+			"........xxx..............x......................",
+			"...............xxxx............xxxxx............"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := newLink(t, tc.spec, 42)
+			conns := [2]net.PacketConn{l.Wrap(&fakeConn{}, dir.C2S), l.Wrap(&fakeConn{}, dir.S2C)}
+			for i := range 48 {
+				for _, c := range conns {
+					c.WriteTo(payload(uint64(i), 32), fakeDst)
+				}
+			}
+			for i, d := range []dir.Dir{dir.C2S, dir.S2C} {
+				var got strings.Builder
+				for _, r := range l.RecordsOf(d) {
+					switch {
+					case r.Copied == 0:
+						got.WriteByte('x')
+					case r.Duplicated():
+						got.WriteByte('d')
+					default:
+						got.WriteByte('.')
+					}
+				}
+				if got.String() != tc.want[i] {
+					t.Errorf("%s: got %s, want %s", d.Key(), got.String(), tc.want[i])
+				}
+			}
+		})
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"kcplab/internal/dir"
 )
 
 // Fate is what the link did with a datagram (or with one copy of it).
@@ -62,7 +64,7 @@ func (c Copy) Late(sent time.Time) time.Duration {
 
 // Record is the fate of one datagram written to a wrapped conn.
 type Record struct {
-	Dir     Direction
+	Dir     dir.Dir
 	Index   uint64         // the n-th WriteTo in Dir, 0-based
 	Size    int            // bytes
 	Src     netip.AddrPort // the wrapped conn's local address (may be 0.0.0.0:port); zero if not UDP
@@ -93,7 +95,7 @@ func (r Record) DeliveredCopies() int {
 // or "link s2c #0 (24 B): dropped by the link (loss)", for a pcapng comment.
 func (r Record) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "link %s #%d (%d B): ", r.Dir, r.Index, r.Size)
+	fmt.Fprintf(&b, "link %s #%d (%d B): ", r.Dir.Key(), r.Index, r.Size)
 	if r.Copied == 0 {
 		fmt.Fprintf(&b, "dropped by the link (%s)", r.Fate)
 		return b.String()

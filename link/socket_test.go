@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"kcplab/internal/dir"
 )
 
 // Tests on real loopback sockets. Their time assertions are distributional (medians, quartiles,
@@ -59,7 +61,7 @@ func TestOwnLatency(t *testing.T) {
 	}
 	timing(t, func() (ms []string) {
 		l := newLink(t, "", 1)
-		wrapped := l.Wrap(a, C2S)
+		wrapped := l.Wrap(a, dir.C2S)
 		const n = 2000
 		var raw, viaLink []time.Duration
 		for range n {
@@ -69,7 +71,7 @@ func TestOwnLatency(t *testing.T) {
 		rawMed, linkMed := quantile(raw, 0.5), quantile(viaLink, 0.5)
 		t.Logf("no impairment, %d datagrams of 100 B, write to readable: raw socket median %v (p90 %v), through the link median %v (p90 %v): the link adds %v",
 			n, rawMed, quantile(raw, 0.9), linkMed, quantile(viaLink, 0.9), linkMed-rawMed)
-		if s := l.Stats(C2S); s.Delivered != n || s.Delayed != 0 {
+		if s := l.Stats(dir.C2S); s.Delivered != n || s.Delayed != 0 {
 			t.Fatalf("stats %+v, want %d delivered, none delayed", s, n)
 		}
 		return miss(ms, linkMed-rawMed > 500*time.Microsecond,
@@ -77,7 +79,7 @@ func TestOwnLatency(t *testing.T) {
 	})
 	timing(t, func() (ms []string) {
 		l := newLink(t, "delay=1ms", 1)
-		w := l.Wrap(a, C2S)
+		w := l.Wrap(a, dir.C2S)
 		var late []time.Duration
 		for range 300 {
 			d := oneWay(w)
@@ -88,13 +90,13 @@ func TestOwnLatency(t *testing.T) {
 		}
 		m := quantile(late, 0.5)
 		t.Logf("delay=1ms, 300 datagrams: arrival after the planned delay: median %v, p90 %v, max %v (Stats.MeanLate %v)",
-			m, quantile(late, 0.9), slices.Max(late), l.Stats(C2S).MeanLate)
+			m, quantile(late, 0.9), slices.Max(late), l.Stats(dir.C2S).MeanLate)
 		return miss(ms, m > 4*time.Millisecond, "delayed datagrams arrive a median %v after their due time, want at most 4ms", m)
 	})
 }
 
 // delays returns, per arrival, the time from its WriteTo (the record's Sent) to its arrival.
-func delays(t *testing.T, l *Link, d Direction, got []arrival) []time.Duration {
+func delays(t *testing.T, l *Link, d dir.Dir, got []arrival) []time.Duration {
 	t.Helper()
 	recs := l.RecordsOf(d)
 	out := make([]time.Duration, 0, len(got))
@@ -119,14 +121,14 @@ func TestDelayOnSockets(t *testing.T) {
 				l := newLink(t, "delay="+delay.String(), 1)
 				r := receive(b)
 				const n = 300
-				sendPaced(t, l.Wrap(a, C2S), b.LocalAddr(), n, 100, time.Millisecond)
-				waitIdle(t, l, C2S, 5*time.Second)
+				sendPaced(t, l.Wrap(a, dir.C2S), b.LocalAddr(), n, 100, time.Millisecond)
+				waitIdle(t, l, dir.C2S, 5*time.Second)
 				r.waitFor(n, 2*time.Second)
 				got := r.stop()
 				if len(got) < n*99/100 {
 					t.Fatalf("%d of %d datagrams arrived", len(got), n)
 				}
-				ds := delays(t, l, C2S, got)
+				ds := delays(t, l, dir.C2S, got)
 				med, tol := quantile(ds, 0.5), max(4*time.Millisecond, delay/8)
 				t.Logf("delay=%v: %d datagrams, one-way min %v, median %v, p90 %v, p99 %v, max %v", delay, len(ds),
 					slices.Min(ds), med, quantile(ds, 0.9), quantile(ds, 0.99), slices.Max(ds))
@@ -163,15 +165,15 @@ func TestJitterOnSockets(t *testing.T) {
 		l := newLink(t, "delay=40ms,jitter=20ms,reorder=true", 7)
 		r := receive(b)
 		const n = 400
-		sendPaced(t, l.Wrap(a, C2S), b.LocalAddr(), n, 100, 500*time.Microsecond)
-		waitIdle(t, l, C2S, 5*time.Second)
+		sendPaced(t, l.Wrap(a, dir.C2S), b.LocalAddr(), n, 100, 500*time.Microsecond)
+		waitIdle(t, l, dir.C2S, 5*time.Second)
 		r.waitFor(n, 2*time.Second)
 		got := r.stop()
 		if len(got) < n*99/100 {
 			t.Fatalf("%d of %d datagrams arrived", len(got), n)
 		}
-		recs := l.RecordsOf(C2S)
-		ds := delays(t, l, C2S, got)
+		recs := l.RecordsOf(dir.C2S)
+		ds := delays(t, l, dir.C2S, got)
 		var planned []time.Duration
 		for i, g := range got {
 			p := recs[g.index].Copies[0].Delay
@@ -201,9 +203,9 @@ func TestOrderKept(t *testing.T) {
 	l := newLink(t, "delay=20ms,jitter=15ms,dup=10%", 3)
 	r := receive(b)
 	const n = 500
-	sendPaced(t, l.Wrap(a, C2S), b.LocalAddr(), n, 100, 200*time.Microsecond)
-	waitIdle(t, l, C2S, 5*time.Second)
-	s := l.Stats(C2S)
+	sendPaced(t, l.Wrap(a, dir.C2S), b.LocalAddr(), n, 100, 200*time.Microsecond)
+	waitIdle(t, l, dir.C2S, 5*time.Second)
+	s := l.Stats(dir.C2S)
 	r.waitFor(int(s.Delivered), 2*time.Second)
 	got := r.stop()
 	if len(got) != int(s.Delivered) {
@@ -215,7 +217,7 @@ func TestOrderKept(t *testing.T) {
 		}
 	}
 	var wire []int64
-	for _, rec := range l.RecordsOf(C2S) {
+	for _, rec := range l.RecordsOf(dir.C2S) {
 		for _, c := range rec.Copies[:rec.Copied] {
 			wire = append(wire, c.Wire)
 		}
@@ -223,7 +225,7 @@ func TestOrderKept(t *testing.T) {
 	if !slices.IsSorted(wire) {
 		t.Fatal("Wire indexes out of send order")
 	}
-	spread := quantile(delays(t, l, C2S, got), 0.9) - quantile(delays(t, l, C2S, got), 0.1)
+	spread := quantile(delays(t, l, dir.C2S, got), 0.9) - quantile(delays(t, l, dir.C2S, got), 0.1)
 	t.Logf("%d sent, %d duplicated, %d arrived, all in order; one-way delay p10-p90 spread %v", n, s.Duplicated, len(got), spread)
 }
 
@@ -238,12 +240,12 @@ func TestRateOnSockets(t *testing.T) {
 			l := newLink(t, "rate=8mbit", 1) // 1 MB/s
 			r := receive(b)
 			const n, size = 800, 1000
-			sendPaced(t, l.Wrap(a, C2S), b.LocalAddr(), n, size, 0)
-			waitIdle(t, l, C2S, 5*time.Second)
+			sendPaced(t, l.Wrap(a, dir.C2S), b.LocalAddr(), n, size, 0)
+			waitIdle(t, l, dir.C2S, 5*time.Second)
 			r.waitFor(n, 2*time.Second)
 			got := r.stop()
 			if len(got) != n {
-				t.Fatalf("%d of %d arrived (queue-full drops: %d)", len(got), n, l.Stats(C2S).Dropped.QueueFull)
+				t.Fatalf("%d of %d arrived (queue-full drops: %d)", len(got), n, l.Stats(dir.C2S).Dropped.QueueFull)
 			}
 			// Fit at = t0 + bytes/rate.
 			var sx, sy, sxx, sxy float64
@@ -266,10 +268,10 @@ func TestRateOnSockets(t *testing.T) {
 		r := receive(b)
 		const n = 200
 		start := time.Now()
-		sendPaced(t, l.Wrap(a, C2S), b.LocalAddr(), n, 1000, 0)
+		sendPaced(t, l.Wrap(a, dir.C2S), b.LocalAddr(), n, 1000, 0)
 		burst := time.Since(start)
-		waitIdle(t, l, C2S, 5*time.Second)
-		s := l.Stats(C2S)
+		waitIdle(t, l, dir.C2S, 5*time.Second)
+		s := l.Stats(dir.C2S)
 		r.waitFor(int(s.Delivered), 2*time.Second)
 		got := r.stop()
 		t.Logf("%d sent in %v into a 50-datagram queue at 1 ms each: %d delivered, %d dropped queue-full", n, burst, s.Delivered, s.Dropped.QueueFull)
@@ -280,7 +282,7 @@ func TestRateOnSockets(t *testing.T) {
 		if maxIn := 50 + int(burst/time.Millisecond) + 1; int(s.Delivered) > maxIn || s.Delivered < 50 {
 			t.Errorf("%d delivered, want between 50 and %d", s.Delivered, maxIn)
 		}
-		for _, rec := range l.RecordsOf(C2S)[:50] {
+		for _, rec := range l.RecordsOf(dir.C2S)[:50] {
 			if rec.Fate != FateDelivered {
 				t.Fatalf("datagram %d (in the first 50): %v", rec.Index, rec.Fate)
 			}
@@ -295,15 +297,15 @@ func TestDuplicateOnSockets(t *testing.T) {
 	l := newLink(t, "dup=30%", 5)
 	r := receive(b)
 	const n = 300
-	sendPaced(t, l.Wrap(a, C2S), b.LocalAddr(), n, 64, 100*time.Microsecond)
-	s := l.Stats(C2S)
+	sendPaced(t, l.Wrap(a, dir.C2S), b.LocalAddr(), n, 64, 100*time.Microsecond)
+	s := l.Stats(dir.C2S)
 	r.waitFor(n+int(s.Duplicated), 2*time.Second)
 	got := r.stop()
 	perIndex := map[uint64]int{}
 	for _, g := range got {
 		perIndex[g.index]++
 	}
-	for _, rec := range l.RecordsOf(C2S) {
+	for _, rec := range l.RecordsOf(dir.C2S) {
 		if want := 1 + btoi(rec.Duplicated()); perIndex[rec.Index] != want {
 			t.Fatalf("datagram %d arrived %d times, want %d", rec.Index, perIndex[rec.Index], want)
 		}
@@ -325,7 +327,7 @@ func TestBlackholeOnSockets(t *testing.T) {
 	a, b := loopbackPair(t)
 	l := newLink(t, "blackhole=50ms..150ms", 1)
 	r := receive(b)
-	w := l.Wrap(a, C2S)
+	w := l.Wrap(a, dir.C2S)
 	i := uint64(0)
 	for time.Since(l.Start()) < 250*time.Millisecond {
 		if _, err := w.WriteTo(payload(i, 64), b.LocalAddr()); err != nil {
@@ -334,14 +336,14 @@ func TestBlackholeOnSockets(t *testing.T) {
 		i++
 		time.Sleep(2 * time.Millisecond)
 	}
-	s := l.Stats(C2S)
+	s := l.Stats(dir.C2S)
 	r.waitFor(int(s.Delivered), 2*time.Second)
 	got := r.stop()
 	arrived := map[uint64]bool{}
 	for _, g := range got {
 		arrived[g.index] = true
 	}
-	for _, rec := range l.RecordsOf(C2S) {
+	for _, rec := range l.RecordsOf(dir.C2S) {
 		inside := rec.At >= 50*time.Millisecond && rec.At < 150*time.Millisecond
 		if inside != (rec.Fate == FateBlackhole) || inside == arrived[rec.Index] {
 			t.Fatalf("datagram %d sent at %v: fate %v, arrived %v", rec.Index, rec.At, rec.Fate, arrived[rec.Index])
@@ -361,18 +363,18 @@ func TestClose(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := l.Wrap(a, C2S)
+		w := l.Wrap(a, dir.C2S)
 		sendPaced(t, w, b.LocalAddr(), 20, 64, 0)
 		start := time.Now()
 		l.Close()
 		if d := time.Since(start); d > time.Second {
 			t.Errorf("Close took %v", d)
 		}
-		s := l.Stats(C2S)
+		s := l.Stats(dir.C2S)
 		if s.Closed != 20 || s.Pending != 0 || s.Delivered != 0 {
 			t.Fatalf("stats after Close: %+v", s)
 		}
-		for _, rec := range l.RecordsOf(C2S) {
+		for _, rec := range l.RecordsOf(dir.C2S) {
 			if rec.Fate != FateClosed {
 				t.Fatalf("record %d: %v, want closed", rec.Index, rec.Fate)
 			}
@@ -386,11 +388,11 @@ func TestClose(t *testing.T) {
 		t.Parallel()
 		a, b := loopbackPair(t)
 		l := newLink(t, "delay=30ms", 1)
-		w := l.Wrap(a, C2S)
+		w := l.Wrap(a, dir.C2S)
 		sendPaced(t, w, b.LocalAddr(), 10, 64, 0)
 		w.Close()
-		waitIdle(t, l, C2S, 5*time.Second)
-		for _, rec := range l.RecordsOf(C2S) {
+		waitIdle(t, l, dir.C2S, 5*time.Second)
+		for _, rec := range l.RecordsOf(dir.C2S) {
 			if rec.Fate != FateClosed || !errors.Is(rec.Copies[0].Err, net.ErrClosed) {
 				t.Fatalf("record %d: %v (%v), want closed (net.ErrClosed)", rec.Index, rec.Fate, rec.Copies[0].Err)
 			}
@@ -398,7 +400,7 @@ func TestClose(t *testing.T) {
 		if _, err := w.WriteTo([]byte("x"), b.LocalAddr()); !errors.Is(err, net.ErrClosed) {
 			t.Fatalf("WriteTo after the Conn's Close: %v, want net.ErrClosed", err)
 		}
-		if n := l.Stats(C2S).Sent; n != 10 {
+		if n := l.Stats(dir.C2S).Sent; n != 10 {
 			t.Fatalf("%d sent, want 10 (the write after Close is not counted)", n)
 		}
 	})

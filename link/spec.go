@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"kcplab/internal/dir"
 )
 
 // SpecError is a bad SPEC: the key (as written, with its prefix) or value at fault and why.
@@ -145,7 +147,7 @@ func Parse(spec string) (Config, error) {
 	}
 	type item struct {
 		key, base, value string
-		dirs             []Direction
+		dirs             []dir.Dir
 	}
 	var both, one []item
 	seen := map[string]string{} // direction + base key -> the key as written
@@ -159,11 +161,11 @@ func Parse(spec string) (Config, error) {
 		if !ok || value == "" {
 			return Config{}, &SpecError{Key: part, Reason: "has no value (want key=value)"}
 		}
-		it := item{key: key, base: key, value: value, dirs: Directions[:]}
+		it := item{key: key, base: key, value: value, dirs: dir.Both[:]}
 		if base, found := strings.CutPrefix(key, "c2s."); found {
-			it.base, it.dirs = base, []Direction{C2S}
+			it.base, it.dirs = base, []dir.Dir{dir.C2S}
 		} else if base, found := strings.CutPrefix(key, "s2c."); found {
-			it.base, it.dirs = base, []Direction{S2C}
+			it.base, it.dirs = base, []dir.Dir{dir.S2C}
 		}
 		if _, known := specKeys[it.base]; !known {
 			return Config{}, &SpecError{Key: key, Reason: "unknown key (want " + strings.Join(Keys, ", ") +
@@ -171,7 +173,7 @@ func Parse(spec string) (Config, error) {
 		}
 		scope := "both"
 		if len(it.dirs) == 1 {
-			scope = it.dirs[0].String()
+			scope = it.dirs[0].Key()
 		}
 		if prev, dup := seen[scope+"."+it.base]; dup {
 			return Config{}, &SpecError{Key: key, Reason: fmt.Sprintf("given twice (as %s and %s)", prev, key)}
@@ -191,10 +193,10 @@ func Parse(spec string) (Config, error) {
 			}
 		}
 	}
-	for _, d := range Directions {
+	for _, d := range dir.Both {
 		if err := cfg.Dir(d).Validate(); err != nil {
 			key, reason, _ := strings.Cut(err.Error(), ": ")
-			return Config{}, &SpecError{Key: key, Reason: d.String() + ": " + reason}
+			return Config{}, &SpecError{Key: key, Reason: d.Key() + ": " + reason}
 		}
 	}
 	return cfg, nil

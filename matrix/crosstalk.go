@@ -8,13 +8,13 @@ import (
 	"io"
 	"time"
 
-	"kcplab/harness"
+	"kcplab/internal/kcpgo"
 )
 
-// CrossTalk measures crosstalk (harness.CrossTalk) in kcplab built against version: `BIN crosstalk
+// CrossTalk measures crosstalk (kcpgo.CrossTalk) in kcplab built against version: `BIN crosstalk
 // -json ...` with o's settings, its stderr to stderr.
-func (r *Runner) CrossTalk(ctx context.Context, version string, o harness.CrossTalkOptions, stderr io.Writer) (harness.CrossTalkResult, error) {
-	var res harness.CrossTalkResult
+func (r *Runner) CrossTalk(ctx context.Context, version string, o kcpgo.CrossTalkOptions, stderr io.Writer) (kcpgo.CrossTalkResult, error) {
+	var res kcpgo.CrossTalkResult
 	bin, err := r.Builder.Build(ctx, version)
 	if err != nil {
 		return res, err

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"kcplab/harness"
+	"kcplab/internal/kcpgo"
 	"kcplab/report"
 	"kcplab/versions"
 )
@@ -357,12 +358,12 @@ func TestCrossTalk(t *testing.T) {
 		if slices.Contains(a, "-closers=13") {
 			return exitStatus(2)
 		}
-		return json.NewEncoder(stdout).Encode(harness.CrossTalkResult{KCPGo: "v5.7.6", Sessions: 9, Sent: 100, Foreign: 1})
+		return json.NewEncoder(stdout).Encode(kcpgo.CrossTalkResult{KCPGo: "v5.7.6", Sessions: 9, Sent: 100, Foreign: 1})
 	}}
-	o := harness.CrossTalkOptions{Duration: 3 * time.Second, Closers: 2, Steady: 1, BurstBytes: 500}
+	o := kcpgo.CrossTalkOptions{Duration: 3 * time.Second, Closers: 2, Steady: 1, BurstBytes: 500}
 	res, err := r.CrossTalk(context.Background(), "v5.7.6", o, io.Discard)
 	require.NoError(t, err)
-	assert.Equal(t, harness.CrossTalkResult{KCPGo: "v5.7.6", Sessions: 9, Sent: 100, Foreign: 1}, res)
+	assert.Equal(t, kcpgo.CrossTalkResult{KCPGo: "v5.7.6", Sessions: 9, Sent: 100, Foreign: 1}, res)
 	assert.Equal(t, []string{"crosstalk", "-json", "-seconds=3", "-closers=2", "-steady=1", "-burst=500"}, args)
 	o.Closers = 13
 	_, err = r.CrossTalk(context.Background(), "v5.7.6", o, io.Discard)

@@ -13,6 +13,7 @@ import (
 
 	"kcplab/experiments"
 	"kcplab/harness"
+	"kcplab/internal/kcpgo"
 	"kcplab/peer"
 	"kcplab/report"
 	"kcplab/versions"
@@ -43,7 +44,7 @@ func TestPairs(t *testing.T) {
 	t.Parallel()
 	p001, err := experiments.Lookup("p001")
 	require.NoError(t, err)
-	v := harness.KCPGoVersion()
+	v := kcpgo.Version()
 	var logged []string
 	r := &Runner{Builder: &fakeBuilder{}, StartPeer: inProcessPeer(), Experiments: []*harness.Experiment{p001},
 		Trials: 3, Parallel: 3, Out: t.TempDir(), Log: func(f string, a ...any) { logged = append(logged, f) }}
@@ -81,5 +82,5 @@ func TestPairsPeerOfAnotherRelease(t *testing.T) {
 	require.NoError(t, err)
 	r := &Runner{Builder: &fakeBuilder{}, StartPeer: inProcessPeer(), Experiments: []*harness.Experiment{p001}, Out: t.TempDir()}
 	_, err = r.Pairs(context.Background(), []string{"v5.6.1"})
-	assert.ErrorContains(t, err, "kcp-go v5.6.1: the peer reports kcp-go "+harness.KCPGoVersion())
+	assert.ErrorContains(t, err, "kcp-go v5.6.1: the peer reports kcp-go "+kcpgo.Version())
 }

@@ -201,11 +201,5 @@ func captureInfo(ts time.Time, frame []byte, intf int) (gopacket.CaptureInfo, []
 	return gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(frame), Length: len(frame), InterfaceIndex: intf}, frame
 }
 
-// Test shorthands for the capture types the files hold.
+// Test shorthand for the capture type the files hold.
 type Datagram = capture.Datagram
-
-const (
-	SideUnknown = capture.SideUnknown
-	SideClient  = capture.SideClient
-	SideServer  = capture.SideServer
-)

@@ -24,7 +24,7 @@ import (
 type File struct {
 	Name      string
 	LinkType  string             // link type name, e.g. "Ethernet", "Null", "Linux SLL"; comma-separated if a pcapng file mixes several
-	Datagrams []capture.Datagram // the UDP datagrams in file order; Side is SideUnknown (files do not say who sent)
+	Datagrams []capture.Datagram // the UDP datagrams in file order; Side is dir.Unknown (files do not say who sent)
 	Frames    []int              // Frames[i] is the record number (Wireshark's frame.number, from 1) of Datagrams[i]
 	Skipped   int                // non-UDP packets
 	Truncated int                // datagrams whose captured payload is shorter than their UDP length says
@@ -130,7 +130,7 @@ type Record struct {
 	CaptureLength int       // bytes of the frame in the file
 	Length        int       // bytes of the frame on the wire
 	UDP           bool      // the frame holds a UDP datagram; the fields below are set only then
-	// Datagram is the UDP datagram (Side is SideUnknown); its Payload aliases
+	// Datagram is the UDP datagram (Side is dir.Unknown); its Payload aliases
 	// the reader's buffer and is valid only until the next call of Next.
 	Datagram capture.Datagram
 	WireLen  int      // UDP payload length on the wire (from the UDP length field), >= len(Datagram.Payload)

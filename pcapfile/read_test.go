@@ -17,6 +17,8 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"kcplab/internal/dir"
 )
 
 // records frames every sample datagram with frameFn and adds one TCP packet
@@ -44,7 +46,7 @@ func assertDatagrams(t *testing.T, want []Datagram, got []Datagram, res time.Dur
 		assert.Equal(t, want[i].Payload, got[i].Payload, "datagram %d payload", i)
 		assert.WithinDuration(t, want[i].Time, got[i].Time, res-1, "datagram %d time", i)
 		assert.False(t, got[i].Time.After(want[i].Time), "datagram %d time is truncated, not rounded up", i)
-		assert.Equal(t, SideUnknown, got[i].Side)
+		assert.Equal(t, dir.Unknown, got[i].Side)
 	}
 }
 

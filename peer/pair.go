@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"kcplab/capture"
 	"kcplab/harness"
 )
 
@@ -145,8 +144,8 @@ func assemble(tr *harness.Trace, srv, cli PeerMsg) error {
 	for _, rec := range []struct {
 		m           PeerMsg
 		self, other netip.AddrPort
-		side        capture.Side
-	}{{srv, tr.Server, tr.Client, capture.SideServer}, {cli, tr.Client, tr.Server, capture.SideClient}} {
+		side        harness.Side
+	}{{srv, tr.Server, tr.Client, harness.Server}, {cli, tr.Client, tr.Server, harness.Client}} {
 		for _, p := range rec.m.Datagrams {
 			d, err := DecodeDatagram(p)
 			if err != nil {
@@ -176,7 +175,7 @@ func assemble(tr *harness.Trace, srv, cli PeerMsg) error {
 	tr.KCPGo = "server " + srv.KCPGo + " × client " + cli.KCPGo
 	tr.ServerErr = make([]error, tr.Accepts)
 	for _, ev := range tr.Events {
-		if ev.Side == capture.SideServer && ev.Kind == harness.EvReturn && ev.Session >= 1 && ev.Session <= tr.Accepts {
+		if ev.Side == harness.Server && ev.Kind == harness.EvReturn && ev.Session >= 1 && ev.Session <= tr.Accepts {
 			tr.ServerErr[ev.Session-1] = ev.Err
 		}
 	}

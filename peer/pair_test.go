@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"kcplab/capture"
 	"kcplab/harness"
+	"kcplab/internal/kcpgo"
 )
 
 // pingPong is an experiment whose client writes "ping" and whose server answers "pong"; each then
@@ -99,7 +99,7 @@ func TestRunPairInProcess(t *testing.T) {
 	assert.Equal(t, "pong", string(tr.BytesRead(harness.Client, 0)))
 	assert.Equal(t, "ping", string(tr.BytesRead(harness.Server, 1)))
 	s := res.Summary()
-	assert.Equal(t, harness.KCPGoVersion(), s.KCPGoServer)
+	assert.Equal(t, kcpgo.Version(), s.KCPGoServer)
 	assert.True(t, strings.HasPrefix(s.KCPGo, "server "))
 
 	// Both roles in one peer (a pair of one release).
@@ -131,9 +131,9 @@ func TestAssembleKeepsTheSendersRecord(t *testing.T) {
 	require.NoError(t, assemble(tr, srv, cli))
 	require.Len(t, tr.Datagrams, 3)
 	assert.Equal(t, "req", string(tr.Datagrams[0].Payload))
-	assert.Equal(t, capture.SideClient, tr.Datagrams[0].Side)
+	assert.Equal(t, harness.Client, tr.Datagrams[0].Side)
 	assert.Equal(t, at(2), tr.Datagrams[1].Time.UnixNano(), "the server's record of its own datagram")
-	assert.Equal(t, capture.SideServer, tr.Datagrams[1].Side)
+	assert.Equal(t, harness.Server, tr.Datagrams[1].Side)
 	assert.Equal(t, "stray", string(tr.Datagrams[2].Payload))
 	require.Len(t, tr.Events, 2)
 	assert.Equal(t, harness.EvDial, tr.Events[0].Kind)

@@ -57,6 +57,7 @@ import (
 
 	"kcplab/capture"
 	"kcplab/harness"
+	"kcplab/internal/kcpgo"
 )
 
 // PeerProto is the protocol's version, in the peer's hello.
@@ -190,14 +191,14 @@ func DecodeEvent(p PeerEvent) (harness.Event, error) {
 		Dur: time.Duration(p.DurNs), Err: peerErr(p.ErrClass, p.Err)}, nil
 }
 
-func sideOf(s string) (capture.Side, error) {
+func sideOf(s string) (harness.Side, error) {
 	switch s {
 	case "client":
-		return capture.SideClient, nil
+		return harness.Client, nil
 	case "server":
-		return capture.SideServer, nil
+		return harness.Server, nil
 	}
-	return capture.SideUnknown, fmt.Errorf("unknown side %q", s)
+	return harness.DirUnknown, fmt.Errorf("unknown side %q", s)
 }
 
 // EncodeDatagram turns a captured datagram into its protocol record.
@@ -225,7 +226,7 @@ func DecodeDatagram(p PeerDatagram) (capture.Datagram, error) {
 // returns. Whatever trials are left when it returns are torn down.
 func ServePeer(ctx context.Context, r io.Reader, w io.Writer, lookup func(id string) (*harness.Experiment, error)) error {
 	p := &peerServer{w: json.NewEncoder(w), lookup: lookup, trials: map[int64]*peerTrial{}}
-	p.send(PeerMsg{Op: "hello", Impl: "kcp-go", KCPGo: harness.KCPGoVersion(), Proto: PeerProto})
+	p.send(PeerMsg{Op: "hello", Impl: "kcp-go", KCPGo: kcpgo.Version(), Proto: PeerProto})
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	var wg sync.WaitGroup
@@ -393,7 +394,7 @@ func (pt *peerTrial) listen(e *harness.Experiment) (PeerMsg, error) {
 	if err := pt.bind(); err != nil {
 		return PeerMsg{}, err
 	}
-	if err := pt.lc.Listen(pt.tap.Wrap(pt.udp, capture.SideServer)); err != nil {
+	if err := pt.lc.Listen(pt.tap.Wrap(pt.udp, harness.Server)); err != nil {
 		return PeerMsg{}, err
 	}
 	return PeerMsg{Op: "ready", Addr: pt.udp.LocalAddr().String()}, nil
@@ -408,7 +409,7 @@ func (pt *peerTrial) dial(server string, returned func(error)) (PeerMsg, error) 
 	if err := pt.bind(); err != nil {
 		return PeerMsg{}, err
 	}
-	start, err := pt.lc.Dial(srv, pt.tap.Wrap(pt.udp, capture.SideClient))
+	start, err := pt.lc.Dial(srv, pt.tap.Wrap(pt.udp, harness.Client))
 	if err != nil {
 		return PeerMsg{}, err
 	}
@@ -431,7 +432,7 @@ func (pt *peerTrial) teardown() PeerMsg {
 		if pt.udp != nil {
 			pt.udp.Close()
 		}
-		m := PeerMsg{Op: "done", KCPGo: harness.KCPGoVersion(), Accepts: ended.Accepts, TornDown: ended.TornDown}
+		m := PeerMsg{Op: "done", KCPGo: kcpgo.Version(), Accepts: ended.Accepts, TornDown: ended.TornDown}
 		_, _ = pt.tap.Close()
 		for _, d := range pt.tap.Datagrams() {
 			m.Datagrams = append(m.Datagrams, EncodeDatagram(d))

@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"strings"
 
-	"kcplab/harness"
+	"kcplab/internal/kcpgo"
 )
 
 // CrossTalkSection renders the body of the crosstalk block of RESULTS.md: the settings, a row per
 // release's result, and the first example of a datagram sent through another session's socket.
-func CrossTalkSection(o harness.CrossTalkOptions, all []harness.CrossTalkResult) string {
+func CrossTalkSection(o kcpgo.CrossTalkOptions, all []kcpgo.CrossTalkResult) string {
 	var md strings.Builder
 	fmt.Fprintf(&md, "`kcplab crosstalk -seconds %d -closers %d -steady %d -burst %d`, one process per release: %d goroutines each dial, write %d bytes and Close one session after another for %d s, beside %d sessions writing all along, all to one listener.\n\n",
 		int(o.Duration.Seconds()), o.Closers, o.Steady, o.BurstBytes, o.Closers, o.BurstBytes, int(o.Duration.Seconds()), o.Steady)

@@ -32,7 +32,7 @@ func syntheticResult() *harness.Result {
 		return harness.Seg{Segment: kcpwire.Segment{Cmd: cmd, Sn: sn, Una: una, Len: n, Wnd: 32}, Datagram: dg,
 			Time: time.Duration(at * float64(time.Millisecond)), Dir: d}
 	}
-	ev := func(at float64, side capture.Side, kind harness.EventKind, data string, err error) harness.Event {
+	ev := func(at float64, side harness.Side, kind harness.EventKind, data string, err error) harness.Event {
 		return harness.Event{Time: t0.Add(time.Duration(at * float64(time.Millisecond))), Side: side, Kind: kind,
 			N: len(data), Data: []byte(data), Err: err}
 	}
@@ -45,8 +45,8 @@ func syntheticResult() *harness.Result {
 				seg(100.3, harness.C2S, kcpwire.CmdAck, 0, 1, 0, 2),
 			},
 			Events: []harness.Event{
-				ev(0.1, capture.SideClient, harness.EvWrite, "hello", nil),
-				ev(0.6, capture.SideClient, harness.EvRead, "world", nil),
+				ev(0.1, harness.Client, harness.EvWrite, "hello", nil),
+				ev(0.6, harness.Client, harness.EvRead, "world", nil),
 			}}
 	}
 	lost := &harness.Trace{Experiment: "syn", Trial: 3, Start: t0, Client: client, Server: server, Accepts: 1,
@@ -58,8 +58,8 @@ func syntheticResult() *harness.Result {
 				Time: 500 * time.Microsecond, Dir: harness.S2C, Dropped: "loss"},
 		},
 		Events: []harness.Event{
-			ev(0.1, capture.SideClient, harness.EvWrite, "hello", nil),
-			ev(1001, capture.SideClient, harness.EvRead, "", timeoutErr{}),
+			ev(0.1, harness.Client, harness.EvWrite, "hello", nil),
+			ev(1001, harness.Client, harness.EvRead, "", timeoutErr{}),
 		}}
 	lost.Events[1].Dur = time.Second
 	lengths := harness.Measure{Name: "bytes in the first segment", Fn: func(tr *harness.Trace) (float64, bool) {

@@ -17,21 +17,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"kcplab/internal/kcpgo"
 )
-
-// PlainTimeoutTag is the build tag for releases whose deadline error is errors.New("timeout"), not a
-// net.Error (v5.6.18 and older): the harness then recognises it by its text
-// (harness/kcpcompat_timeout_plain.go).
-const PlainTimeoutTag = "kcpgo_plaintimeout"
-
-// ListenerOwnsConnTag is the build tag for releases whose Listener.Close closes the socket given to
-// ServeConn (no ownConn field: v5.4.20 and older): the harness then hands it a socket whose Close does
-// nothing (harness/kcpcompat_listen_old.go).
-const ListenerOwnsConnTag = "kcpgo_listenerownsconn"
-
-// NoConn4Tag is the build tag for releases without kcp.NewConn4 (v5.6.13 and older): the harness then
-// dials with NewConn3 (harness/kcpcompat_conn3.go).
-const NoConn4Tag = "kcpgo_noconn4"
 
 var (
 	requireLine = regexp.MustCompile(`(?m)^(\s*(?:require\s+)?` + regexp.QuoteMeta(ModulePath) + `\s+)(\S+)(.*)$`)
@@ -292,9 +280,7 @@ func (b *Builder) Download(ctx context.Context, version string) (string, error) 
 	return info.Dir, nil
 }
 
-// Tags returns the build tags the harness needs for the kcp-go source in dir, by looking at its API:
-// NoConn4Tag without NewConn4, PlainTimeoutTag without the timeoutError type, ListenerOwnsConnTag
-// without the ownConn field.
+// Tags returns the build tags kcplab needs for the kcp-go source in dir (kcpgo.TagsFor reads its API).
 func Tags(dir string) ([]string, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
@@ -314,17 +300,7 @@ func Tags(dir string) ([]string, error) {
 		}
 		src = append(append(src, '\n'), b...)
 	}
-	var tags []string
-	if !bytes.Contains(src, []byte("\nfunc NewConn4(")) {
-		tags = append(tags, NoConn4Tag)
-	}
-	if !bytes.Contains(src, []byte("\ntype timeoutError ")) {
-		tags = append(tags, PlainTimeoutTag)
-	}
-	if !bytes.Contains(src, []byte("ownConn")) {
-		tags = append(tags, ListenerOwnsConnTag)
-	}
-	return tags, nil
+	return kcpgo.TagsFor(src), nil
 }
 
 // LinkedVersion reads the kcp-go version linked into a Go binary from its build information (the

@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"kcplab/internal/kcpgo"
 )
 
 // Module paths of kcp-go.
 const (
-	ModulePath = "github.com/xtaci/kcp-go/v5" // v5.5.0 and later; the path kcplab imports
-	SeedPath   = "github.com/xtaci/kcp-go"    // v5.4.20 and older, as +incompatible (no go.mod)
+	ModulePath = kcpgo.ModulePath          // v5.5.0 and later; the path kcplab imports
+	SeedPath   = "github.com/xtaci/kcp-go" // v5.4.20 and older, as +incompatible (no go.mod)
 )
 
 // SeedVersion is what the seed post's import path (no /v5) resolves to.

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"kcplab/internal/kcpgo"
 )
 
 const testGoMod = `module kcplab
@@ -166,7 +168,7 @@ func TestBuildV561(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bin.Cached || bin.Version != "v5.6.1" || strings.Join(bin.Tags, ",") != NoConn4Tag+","+PlainTimeoutTag {
+	if bin.Cached || bin.Version != "v5.6.1" || strings.Join(bin.Tags, ",") != kcpgo.NoConn4Tag+","+kcpgo.PlainTimeoutTag {
 		t.Errorf("got %+v", bin)
 	}
 	if v, err := LinkedVersion(bin.Path); err != nil || v != "v5.6.1" {
@@ -194,11 +196,11 @@ func TestTags(t *testing.T) {
 		t.Errorf("new API: %v, %v", tags, err)
 	}
 	write("package kcp\n\nfunc NewConn3() {}\n\ntype Listener struct{ ownConn bool }\n")
-	if tags, err := Tags(dir); err != nil || strings.Join(tags, ",") != NoConn4Tag+","+PlainTimeoutTag {
+	if tags, err := Tags(dir); err != nil || strings.Join(tags, ",") != kcpgo.NoConn4Tag+","+kcpgo.PlainTimeoutTag {
 		t.Errorf("v5.6.1 API: %v, %v", tags, err)
 	}
 	write("package kcp\n\nfunc NewConn3() {}\n")
-	if tags, err := Tags(dir); err != nil || strings.Join(tags, ",") != NoConn4Tag+","+PlainTimeoutTag+","+ListenerOwnsConnTag {
+	if tags, err := Tags(dir); err != nil || strings.Join(tags, ",") != kcpgo.NoConn4Tag+","+kcpgo.PlainTimeoutTag+","+kcpgo.ListenerOwnsConnTag {
 		t.Errorf("old API: %v, %v", tags, err)
 	}
 }
@@ -218,7 +220,7 @@ func TestBuildSeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := NoConn4Tag + "," + PlainTimeoutTag + "," + ListenerOwnsConnTag; strings.Join(bin.Tags, ",") != want {
+	if want := kcpgo.NoConn4Tag + "," + kcpgo.PlainTimeoutTag + "," + kcpgo.ListenerOwnsConnTag; strings.Join(bin.Tags, ",") != want {
 		t.Errorf("tags %v, want %s", bin.Tags, want)
 	}
 	if v, err := LinkedVersion(bin.Path); err != nil || v != SeedVersion {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"kcplab/capture"
+	"kcplab/internal/dir"
 )
 
 // heuristicCase is one datagram of the heuristic test and whether KCP must claim it.
@@ -90,7 +91,7 @@ func heuristicDatagrams(cases []heuristicCase, avoid map[uint16]bool) []capture.
 			port = free()
 		}
 		dgs[i] = capture.Datagram{Time: t0.Add(time.Duration(i) * time.Millisecond), Src: src,
-			Dst: netip.AddrPortFrom(lo, port), Payload: c.payload, Side: capture.SideClient}
+			Dst: netip.AddrPortFrom(lo, port), Payload: c.payload, Side: dir.C2S}
 	}
 	return dgs
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"kcplab/capture"
+	"kcplab/internal/dir"
 )
 
 // Hand-made payloads, built here without kcpwire so that the two decoders are checked
@@ -105,7 +106,7 @@ func datagrams(client, server netip.AddrPort, payloads [][]byte) []capture.Datag
 	dgs := make([]capture.Datagram, len(payloads))
 	for i, p := range payloads {
 		dgs[i] = capture.Datagram{Time: t0.Add(time.Duration(i) * time.Millisecond), Src: client, Dst: server,
-			Payload: p, Side: capture.SideClient}
+			Payload: p, Side: dir.C2S}
 	}
 	return dgs
 }

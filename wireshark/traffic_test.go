@@ -11,6 +11,7 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 
 	"kcplab/capture"
+	"kcplab/internal/dir"
 )
 
 // scenario is one kind of kcp-go traffic the dissector must decode.
@@ -75,7 +76,7 @@ func runScenario(t *testing.T, sc scenario, avoid map[uint16]bool) ([]capture.Da
 	cliConn := listenLoopback(t, avoid)
 	tap := capture.NewTap()
 
-	l, err := kcp.ServeConn(block, sc.dataShards, sc.parityShards, tap.Wrap(srvConn, capture.SideServer))
+	l, err := kcp.ServeConn(block, sc.dataShards, sc.parityShards, tap.Wrap(srvConn, dir.S2C))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = l.Close() })
 
@@ -83,7 +84,7 @@ func runScenario(t *testing.T, sc scenario, avoid map[uint16]bool) ([]capture.Da
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- echo(t, l, total) }()
 
-	cli := tap.Wrap(cliConn, capture.SideClient)
+	cli := tap.Wrap(cliConn, dir.C2S)
 	if sc.rawClient {
 		err = rawExchange(cli, srvConn.LocalAddr(), msgs, total)
 	} else {

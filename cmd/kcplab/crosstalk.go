@@ -10,14 +10,14 @@ import (
 	"strings"
 	"time"
 
-	"kcplab/harness"
+	"kcplab/internal/kcpgo"
 	"kcplab/matrix"
 	"kcplab/report"
 	"kcplab/versions"
 )
 
 // runCrossTalk measures whether kcp-go sends one session's datagram through another session's socket
-// (harness/crosstalk.go), in this process or, with -versions, in a kcplab built against each release.
+// (internal/kcpgo/crosstalk.go), in this process or, with -versions, in a kcplab built against each release.
 func runCrossTalk(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("crosstalk", stderr)
 	seconds := fs.Int("seconds", 10, "how long sessions are started, per version (1..600)")
@@ -46,9 +46,9 @@ func runCrossTalk(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	opts := harness.CrossTalkOptions{Duration: time.Duration(*seconds) * time.Second, Closers: *closers, Steady: *steady, BurstBytes: *burst}
-	var all []harness.CrossTalkResult
-	show := func(res harness.CrossTalkResult) error {
+	opts := kcpgo.CrossTalkOptions{Duration: time.Duration(*seconds) * time.Second, Closers: *closers, Steady: *steady, BurstBytes: *burst}
+	var all []kcpgo.CrossTalkResult
+	show := func(res kcpgo.CrossTalkResult) error {
 		all = append(all, res)
 		if *asJSON {
 			return json.NewEncoder(stdout).Encode(res)
@@ -57,7 +57,7 @@ func runCrossTalk(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	if *list == "" {
-		res, err := harness.CrossTalk(ctx, opts)
+		res, err := kcpgo.CrossTalk(ctx, opts)
 		if err != nil {
 			return err
 		}
@@ -90,14 +90,14 @@ func runCrossTalk(args []string, stdout, stderr io.Writer) error {
 }
 
 // writeCrossTalkResults writes the crosstalk block of the RESULTS.md at path (nothing for "").
-func writeCrossTalkResults(path string, o harness.CrossTalkOptions, all []harness.CrossTalkResult) error {
+func writeCrossTalkResults(path string, o kcpgo.CrossTalkOptions, all []kcpgo.CrossTalkResult) error {
 	if path == "" {
 		return nil
 	}
 	return report.UpdateFile(path, "crosstalk", report.CrossTalkSection(o, all), "### Datagrams sent through another session's socket")
 }
 
-func printCrossTalk(w io.Writer, r harness.CrossTalkResult) {
+func printCrossTalk(w io.Writer, r kcpgo.CrossTalkResult) {
 	fmt.Fprintf(w, "kcp-go %s: %d client sessions sent %d datagrams; %d carried another session's conv\n",
 		r.KCPGo, r.Sessions, r.Sent, r.Foreign)
 	if len(r.Examples) > 0 {

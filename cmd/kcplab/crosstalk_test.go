@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"kcplab/harness"
+	"kcplab/internal/kcpgo"
 )
 
 // TestCrossTalkResultsBlock writes the crosstalk block into a RESULTS.md that has prose around it.
@@ -17,8 +17,8 @@ func TestCrossTalkResultsBlock(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "RESULTS.md")
 	require.NoError(t, os.WriteFile(path, []byte("# r\n\nprose\n\n<!-- kcplab:begin crosstalk -->\nold\n<!-- kcplab:end crosstalk -->\n\nafter\n"), 0o644))
-	o := harness.CrossTalkOptions{Duration: 10 * time.Second, Closers: 8, Steady: 4, BurstBytes: 20000}
-	all := []harness.CrossTalkResult{
+	o := kcpgo.CrossTalkOptions{Duration: 10 * time.Second, Closers: 8, Steady: 4, BurstBytes: 20000}
+	all := []kcpgo.CrossTalkResult{
 		{KCPGo: "v5.6.72", Sessions: 900, Sent: 40000},
 		{KCPGo: "v5.7.6", Sessions: 1000, Sent: 50000, Foreign: 5, Examples: []string{"the socket of conv 7 sent a datagram of conv 9 (24 bytes)"}},
 	}

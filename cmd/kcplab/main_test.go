@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"kcplab/capture"
+	"kcplab/internal/dir"
 	"kcplab/kcpwire"
 	"kcplab/pcapfile"
 )
@@ -37,9 +38,9 @@ func writeCapture(t *testing.T) string {
 	resp := kcpwire.Segment{Conv: 7, Cmd: kcpwire.CmdPush, Wnd: 32, Una: 1, Ts: 5, Data: []byte("hello")}
 	t0 := time.Unix(1700000000, 0)
 	dgs := []capture.Datagram{
-		{Time: t0, Src: c, Dst: s, Payload: push.AppendTo(nil), Side: capture.SideClient},
-		{Time: t0.Add(time.Millisecond), Src: s, Dst: c, Payload: resp.AppendTo(ack.AppendTo(nil)), Side: capture.SideServer},
-		{Time: t0.Add(2 * time.Millisecond), Src: c, Dst: s, Payload: []byte("not kcp"), Side: capture.SideClient},
+		{Time: t0, Src: c, Dst: s, Payload: push.AppendTo(nil), Side: dir.C2S},
+		{Time: t0.Add(time.Millisecond), Src: s, Dst: c, Payload: resp.AppendTo(ack.AppendTo(nil)), Side: dir.S2C},
+		{Time: t0.Add(2 * time.Millisecond), Src: c, Dst: s, Payload: []byte("not kcp"), Side: dir.C2S},
 	}
 	path := filepath.Join(t.TempDir(), "x.pcapng")
 	require.NoError(t, pcapfile.WritePcapngFile(path, dgs, pcapfile.Annotations{}))

@@ -11,6 +11,7 @@ import (
 
 	"kcplab/experiments"
 	"kcplab/harness"
+	"kcplab/internal/kcpgo"
 	"kcplab/peer"
 )
 
@@ -43,7 +44,7 @@ func TestPairsOverPeerProcesses(t *testing.T) {
 		t.Skip("runs trials in two peer processes")
 	}
 	srv, cli := testPeer(t), testPeer(t)
-	assert.Equal(t, harness.KCPGoVersion(), srv.Hello.KCPGo)
+	assert.Equal(t, kcpgo.Version(), srv.Hello.KCPGo)
 	ctx := context.Background()
 
 	p001, err := experiments.Lookup("p001")
@@ -73,5 +74,5 @@ func TestPairsOverPeerProcesses(t *testing.T) {
 		}
 	}
 	s := res.Summary()
-	assert.Equal(t, harness.KCPGoVersion(), s.KCPGoClient)
+	assert.Equal(t, kcpgo.Version(), s.KCPGoClient)
 }

@@ -1,4 +1,4 @@
-package harness
+package kcpgo
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 )
 
-// CrossTalk measures what crossed.go guards the trials against: in one process, does kcp-go ever send
+// CrossTalk measures the defect crossed.go describes: in one process, does kcp-go ever send
 // one session's datagram through another session's socket? Short-lived client sessions each write a
 // burst and Close at once (so their Close races the datagrams still queued), beside long-lived ones
 // that keep writing, all to one listener on loopback. Each client session owns its socket, and every
@@ -80,13 +80,13 @@ func CrossTalk(ctx context.Context, o CrossTalkOptions) (CrossTalkResult, error)
 	if drain <= 0 {
 		drain = time.Second
 	}
-	warmWorkers() // kcp-go's workers started and parked before any session closes (kcpworkers.go)
+	WarmWorkers() // kcp-go's workers started and parked before any session closes (workers.go)
 	srvSock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		return CrossTalkResult{}, err
 	}
 	defer srvSock.Close()
-	ln, err := serveOn(nil, 0, 0, srvSock)
+	ln, err := ServeOn(nil, 0, 0, srvSock)
 	if err != nil {
 		return CrossTalkResult{}, err
 	}
@@ -123,14 +123,14 @@ func CrossTalk(ctx context.Context, o CrossTalkOptions) (CrossTalkResult, error)
 	convs.Store(uint32(time.Now().UnixNano()))
 	var started atomic.Int64
 	// dial returns a session and its net.Conn, whose Close also closes the socket on every release
-	// (dialOn).
+	// (DialOn).
 	dial := func() (*kcp.UDPSession, net.Conn, error) {
 		sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
 			return nil, nil, err
 		}
 		conv := convs.Add(1)
-		s, c, err := dialOn(conv, srvSock.LocalAddr(), nil, 0, 0, &convCheck{PacketConn: sock, conv: conv, res: counts})
+		s, c, err := DialOn(conv, srvSock.LocalAddr(), nil, 0, 0, &convCheck{PacketConn: sock, conv: conv, res: counts})
 		if err != nil {
 			sock.Close()
 			return nil, nil, err
@@ -157,8 +157,7 @@ func CrossTalk(ctx context.Context, o CrossTalkOptions) (CrossTalkResult, error)
 			for running() {
 				_ = s.SetWriteDeadline(time.Now().Add(time.Second))
 				if _, err := s.Write(chunk); err != nil {
-					var ne net.Error
-					if (errors.As(err, &ne) && ne.Timeout()) || plainTimeout(err) {
+					if IsTimeout(err) {
 						continue // its send window stayed full for a second: write again
 					}
 					errs <- fmt.Errorf("steady session: %w", err)
@@ -188,7 +187,7 @@ func CrossTalk(ctx context.Context, o CrossTalkOptions) (CrossTalkResult, error)
 	}
 	wg.Wait()
 	close(errs)
-	res := CrossTalkResult{Sessions: int(started.Load()), Sent: counts.sent.Load(), Foreign: counts.foreign.Load(), KCPGo: KCPGoVersion()}
+	res := CrossTalkResult{Sessions: int(started.Load()), Sent: counts.sent.Load(), Foreign: counts.foreign.Load(), KCPGo: Version()}
 	counts.mu.Lock()
 	res.Examples = counts.examples
 	counts.mu.Unlock()

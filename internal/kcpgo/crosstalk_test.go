@@ -1,4 +1,4 @@
-package harness
+package kcpgo
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"kcplab/internal/kcpleak"
 )
 
 // TestCrossTalkCounts runs a short CrossTalk: its sessions send, and what it counts is consistent.
@@ -23,18 +25,18 @@ func TestCrossTalkCounts(t *testing.T) {
 	assert.Positive(t, res.Sent)
 	assert.LessOrEqual(t, res.Foreign, res.Sent)
 	assert.LessOrEqual(t, len(res.Examples), 3)
-	assert.Equal(t, KCPGoVersion(), res.KCPGo)
-	goleak.VerifyNone(t, ignoreKCPScheduler...)
+	assert.Equal(t, Version(), res.KCPGo)
+	goleak.VerifyNone(t, kcpleak.Options()...)
 
 	_, err = CrossTalk(context.Background(), CrossTalkOptions{})
 	assert.Error(t, err)
 }
 
-// TestWarmWorkersParksThem: after warmWorkers, kcp-go's post-process workers exist and every one is
-// parked waiting for work. Not parallel: other tests' trials keep the workers busy.
+// TestWarmWorkersParksThem: after WarmWorkers, kcp-go's post-process workers exist and every one is
+// parked waiting for work. Not parallel: other tests' sessions keep the workers busy.
 func TestWarmWorkersParksThem(t *testing.T) {
-	warmWorkers()
+	WarmWorkers()
 	buf := make([]byte, 1<<20)
-	assert.Eventually(t, func() bool { return workersParked(buf) }, 2*time.Second, time.Millisecond)
+	assert.Eventually(t, func() bool { return WorkersParked(buf) }, 2*time.Second, time.Millisecond)
 	assert.Contains(t, string(buf[:runtime.Stack(buf, true)]), "kcp-go/v5.postProcessWorker(", "v5.7.6 has workers")
 }

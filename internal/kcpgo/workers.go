@@ -1,4 +1,4 @@
-package harness
+package kcpgo
 
 import (
 	"bytes"
@@ -16,22 +16,22 @@ import (
 // CrossTalk's first sessions closed while the pool was starting; the race detector reported the two
 // workers in oneBuf (postprocess.go:58), and recycle panicked with "index out of range"
 // (postprocess.go:67), which ends the process. Once every worker has started, nothing takes from that
-// pool again. So before the first trial (and before CrossTalk's sessions close), warmWorkers makes
+// pool again. So before the first trial (and before CrossTalk's sessions close), WarmWorkers makes
 // kcp-go start its pool and waits until every worker is parked, waiting for work.
 
 var warmOnce sync.Once
 
-// warmWorkers runs once per process: a session sends one datagram to a listener, which starts kcp-go's
+// WarmWorkers runs once per process: a session sends one datagram to a listener, which starts kcp-go's
 // workers (on releases that have them), then it waits, at most warmWorkersLimit, until every worker
 // goroutine is parked in its wait for work.
-func warmWorkers() {
+func WarmWorkers() {
 	warmOnce.Do(func() {
 		srv, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
 			return
 		}
 		defer srv.Close()
-		ln, err := serveOn(nil, 0, 0, srv)
+		ln, err := ServeOn(nil, 0, 0, srv)
 		if err != nil {
 			return
 		}
@@ -41,17 +41,17 @@ func warmWorkers() {
 			return
 		}
 		// Its conv is registered like a trial's, so that a datagram of it crossing a trial is seen.
-		conv, err := (&trialOwner{exp: "kcp-go warm-up", trial: 0}).newConv()
+		conv, err := (&Owner{Exp: "kcp-go warm-up"}).NewConv()
 		if err != nil {
 			cli.Close()
 			return
 		}
-		_, c, err := dialOn(conv, srv.LocalAddr(), nil, 0, 0, cli)
+		_, c, err := DialOn(conv, srv.LocalAddr(), nil, 0, 0, cli)
 		if err != nil {
 			cli.Close()
 			return
 		}
-		defer c.Close() // the session, and its socket on every release (dialOn)
+		defer c.Close() // the session, and its socket on every release (DialOn)
 		if _, err := c.Write([]byte{0}); err != nil {
 			return
 		}
@@ -63,20 +63,20 @@ func warmWorkers() {
 		}
 		deadline := time.Now().Add(warmWorkersLimit)
 		stacks := make([]byte, 1<<20)
-		for !workersParked(stacks) && time.Now().Before(deadline) {
+		for !WorkersParked(stacks) && time.Now().Before(deadline) {
 			runtime.Gosched()
 			time.Sleep(time.Millisecond) // polls a state no event announces, bounded by deadline
 		}
 	})
 }
 
-// warmWorkersLimit bounds warmWorkers.
+// warmWorkersLimit bounds WarmWorkers.
 const warmWorkersLimit = 2 * time.Second
 
-// workersParked reports whether no kcp-go post-process worker goroutine is still to start or busy: each
+// WorkersParked reports whether no kcp-go post-process worker goroutine is still to start or busy: each
 // is parked in its wait for work (sync.Cond.Wait). True when the release has no such workers. buf holds
 // the goroutine stacks (its size bounds what is read).
-func workersParked(buf []byte) bool {
+func WorkersParked(buf []byte) bool {
 	buf = buf[:runtime.Stack(buf, true)]
 	for _, g := range bytes.Split(buf, []byte("\n\n")) {
 		if !bytes.Contains(g, []byte("kcp-go/v5.postProcessWorker(")) {
