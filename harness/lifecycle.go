@@ -14,6 +14,7 @@ import (
 	"kcplab/capture"
 	"kcplab/internal/kcpgo"
 	"kcplab/link"
+	"kcplab/stall"
 )
 
 // The trial lifecycle: the steps that run an experiment's roles on kcp-go sessions, written once for
@@ -31,7 +32,7 @@ import (
 // closes them after Teardown. Dial returns the trial's time origin: kcp-go has created the session and
 // scheduled its first update tick. Close reports whether the role had left the session open: its
 // Close may still flush, so the wire must settle again before Teardown. A Lifecycle records the roles'
-// events, and watches for stalls of the process (the load probe, timing.go) until StopProbe.
+// events, and watches for stalls of the process (the load probe, package stall) until StopProbe.
 
 // Lifecycle runs one trial's roles in this process, both of its ends (RunTrial) or one (a peer).
 type Lifecycle struct {
@@ -40,7 +41,7 @@ type Lifecycle struct {
 	owner *kcpgo.Owner   // registers the convs it dials as the trial's (crossed.go); nil in a peer
 	src   capture.Source // the capture Settle watches for quiet
 	lk    *link.Link     // the link between the ends, if any: a datagram it holds is not quiet yet
-	probe *probeUse
+	probe *stall.Use
 	log   eventLog
 
 	mu         sync.Mutex
@@ -69,7 +70,7 @@ func newLifecycle(e *Experiment, src capture.Source, lk *link.Link, owner *kcpgo
 		return nil, err
 	}
 	return &Lifecycle{e: e, block: block, owner: owner, src: src, lk: lk, firstSrv: make(chan struct{}),
-		probe: startLoadProbe()}, nil
+		probe: stall.Watch()}, nil
 }
 
 // wrap puts a socket of the trial under the capture and then the link, if any.
@@ -282,27 +283,8 @@ func (l *Lifecycle) closeSessions() []bool {
 	return tornDown
 }
 
-// StallSpan is a stall of the process in wall-clock time, from the load probe (loadprobe.go).
-type StallSpan struct{ From, To time.Time }
-
 // StopProbe ends the lifecycle's use of the load probe and returns the stalls since its start.
-func (l *Lifecycle) StopProbe() []StallSpan {
-	raw := l.probe.Stop()
-	spans := make([]StallSpan, len(raw))
-	for i, st := range raw {
-		spans[i] = StallSpan{From: st.from, To: st.to}
-	}
-	return spans
-}
-
-// StallsSince turns stalls in wall-clock time into a trace's Stalls, relative to start.
-func StallsSince(start time.Time, spans []StallSpan) Stalls {
-	raw := make([]stallAt, len(spans))
-	for i, s := range spans {
-		raw[i] = stallAt{from: s.From, to: s.To}
-	}
-	return newStalls(start, raw)
-}
+func (l *Lifecycle) StopProbe() []stall.Span { return l.probe.Stop() }
 
 // waitQuiet returns once no datagram has been captured for the quiet period and the link, if any, holds
 // no datagram: a delayed datagram is silent until it is due.

@@ -177,23 +177,6 @@ func TestStepTimings(t *testing.T) {
 	assert.Equal(t, msf(200), got)
 }
 
-func TestStalls(t *testing.T) {
-	t.Parallel()
-	s := Stalls{{From: 10 * time.Millisecond, To: 20 * time.Millisecond}, {From: 30 * time.Millisecond, To: 35 * time.Millisecond}}
-	for _, tc := range []struct{ from, to, want time.Duration }{
-		{0, 100 * time.Millisecond, 15 * time.Millisecond},
-		{15 * time.Millisecond, 32 * time.Millisecond, 7 * time.Millisecond},
-		{20 * time.Millisecond, 30 * time.Millisecond, 0},
-		{40 * time.Millisecond, 50 * time.Millisecond, 0},
-	} {
-		assert.Equal(t, tc.want, s.Within(tc.from, tc.to), "within %v-%v", tc.from, tc.to)
-	}
-	assert.Zero(t, Stalls(nil).Within(0, time.Hour))
-	assert.Equal(t, "2 stalls: 10.0ms at 10.0ms, 5.0ms at 30.0ms", s.String())
-	assert.Equal(t, "1 stall: 33.9ms at -0.3ms", Stalls{{From: msf(-0.3), To: msf(33.6)}}.String())
-	assert.Equal(t, 10*time.Millisecond, s.Longest())
-}
-
 func TestResultLoad(t *testing.T) {
 	t.Parallel()
 	stall := func(d time.Duration) Stalls { return Stalls{{From: 0, To: d}} }
@@ -247,8 +230,8 @@ func TestJudgeSeesAUniformShiftThroughStalls(t *testing.T) {
 					for j, st := range stalls {
 						own[j] = Stall{From: st.From - start, To: st.To - start}
 					}
-					tick := own.delayed(0)
-					tick = own.delayed(tick + tc.interval) // the tick that ACKs the response
+					tick := delayed(own, 0)
+					tick = delayed(own, tick+tc.interval) // the tick that ACKs the response
 					samples[i] = sample{trial: i + 1, got: tick, at: tick, stalls: own}
 				}
 				v := judge("delivered", tickTiming, samples)
@@ -259,9 +242,9 @@ func TestJudgeSeesAUniformShiftThroughStalls(t *testing.T) {
 	}
 }
 
-// delayed returns when a timer due at due fires in a process with these stalls: at the end of the stall
+// delayed returns when a timer due at due fires in a process with stalls s: at the end of the stall
 // that covers it, if any.
-func (s Stalls) delayed(due time.Duration) time.Duration {
+func delayed(s Stalls, due time.Duration) time.Duration {
 	for _, st := range s {
 		if st.From <= due && due < st.To {
 			return st.To

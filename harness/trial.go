@@ -16,6 +16,7 @@ import (
 	"kcplab/internal/kcpgo"
 	"kcplab/kcpwire"
 	"kcplab/link"
+	"kcplab/stall"
 )
 
 // CaptureKind selects how a trial's datagrams are recorded.
@@ -255,7 +256,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint6
 		runErr = fmt.Errorf("capture incomplete: libpcap dropped %d packet(s)", d)
 	}
 
-	tr.Stalls = StallsSince(tr.Start, lc.StopProbe())
+	tr.Stalls = stall.Since(tr.Start, lc.StopProbe())
 	tr.Datagrams = ownDatagrams(src.Datagrams(), srvAddr)
 	tr.Events = ended.Events
 	tr.Accepts = ended.Accepts

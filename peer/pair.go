@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"kcplab/harness"
+	"kcplab/stall"
 )
 
 // pairTrialIDs numbers the trials the coordinator runs on peers (unique per process, so per peer).
@@ -134,13 +135,13 @@ func PairTrial(ctx context.Context, e *harness.Experiment, n int, srv, cli *Peer
 // sender's record; of one from anyone else, the receiver's.
 func assemble(tr *harness.Trace, srv, cli PeerMsg) error {
 	var errs []error
-	var stalls []harness.StallSpan
+	var stalls []stall.Span
 	for _, m := range []PeerMsg{srv, cli} {
 		for _, st := range m.Stalls {
-			stalls = append(stalls, harness.StallSpan{From: time.Unix(0, st.FromNs), To: time.Unix(0, st.ToNs)})
+			stalls = append(stalls, stall.Span{From: time.Unix(0, st.FromNs), To: time.Unix(0, st.ToNs)})
 		}
 	}
-	tr.Stalls = harness.StallsSince(tr.Start, stalls)
+	tr.Stalls = stall.Since(tr.Start, stalls)
 	for _, rec := range []struct {
 		m           PeerMsg
 		self, other netip.AddrPort

@@ -1,4 +1,4 @@
-package harness
+package stall
 
 import (
 	"runtime"
@@ -14,7 +14,7 @@ import (
 // TestLoadProbeSeesBusyCPUs keeps every P busy for 100 ms: goroutines woken by a timer or a datagram
 // then wait for a CPU, and the probe must record it, within the use's lifetime.
 func TestLoadProbeSeesBusyCPUs(t *testing.T) {
-	u := startLoadProbe()
+	u := Watch()
 	var wg sync.WaitGroup
 	for range 2 * runtime.GOMAXPROCS(0) {
 		wg.Add(1)
@@ -28,23 +28,23 @@ func TestLoadProbeSeesBusyCPUs(t *testing.T) {
 	stalls := u.Stop()
 	require.NotEmpty(t, stalls, "no stall recorded while every P was busy for 100 ms")
 	for _, st := range stalls {
-		assert.True(t, st.to.After(u.start), "stall %v-%v ended before the use began", st.from, st.to)
-		assert.Greater(t, st.to.Sub(st.from), stallMin)
+		assert.True(t, st.To.After(u.start), "stall %v-%v ended before the use began", st.From, st.To)
+		assert.Greater(t, st.To.Sub(st.From), stallMin)
 	}
-	goleak.VerifyNone(t, ignoreKCPScheduler...)
+	goleak.VerifyNone(t)
 }
 
 // TestLoadProbeShared: trials running at once share one probe; each gets the stalls that overlap its
 // own lifetime, and the probe stops when the last one stops.
 func TestLoadProbeShared(t *testing.T) {
-	u1, u2 := startLoadProbe(), startLoadProbe()
-	sharedProbe.mu.Lock()
+	u1, u2 := Watch(), Watch()
+	shared.mu.Lock()
 	u2.start = u1.start.Add(10 * time.Millisecond)
-	sharedProbe.mu.Unlock()
-	early := stallAt{u1.start.Add(time.Millisecond), u1.start.Add(5 * time.Millisecond)} // before u2 began
-	both := stallAt{u1.start.Add(11 * time.Millisecond), u1.start.Add(15 * time.Millisecond)}
-	sharedProbe.record(early.from, early.to)
-	sharedProbe.record(both.from, both.to)
+	shared.mu.Unlock()
+	early := Span{u1.start.Add(time.Millisecond), u1.start.Add(5 * time.Millisecond)} // before u2 began
+	both := Span{u1.start.Add(11 * time.Millisecond), u1.start.Add(15 * time.Millisecond)}
+	shared.record(early.From, early.To)
+	shared.record(both.From, both.To)
 
 	s1 := u1.Stop()
 	assert.Contains(t, s1, early)
@@ -53,21 +53,21 @@ func TestLoadProbeShared(t *testing.T) {
 	assert.NotContains(t, s2, early)
 	assert.Contains(t, s2, both)
 
-	sharedProbe.mu.Lock()
-	assert.Empty(t, sharedProbe.users)
-	assert.Empty(t, sharedProbe.stalls)
-	sharedProbe.mu.Unlock()
-	goleak.VerifyNone(t, ignoreKCPScheduler...)
+	shared.mu.Lock()
+	assert.Empty(t, shared.users)
+	assert.Empty(t, shared.stalls)
+	shared.mu.Unlock()
+	goleak.VerifyNone(t)
 
-	u3 := startLoadProbe() // starts again after a stop
+	u3 := Watch() // starts again after a stop
 	assert.NotContains(t, u3.Stop(), both)
 }
 
-// TestNewStallsMerges: the probe's timer and its ping can report one stall twice; a trace keeps it once.
-func TestNewStallsMerges(t *testing.T) {
+// TestSinceMerges: the probe's timer and its ping can report one stall twice; a trace keeps it once.
+func TestSinceMerges(t *testing.T) {
 	t0 := time.Now()
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
-	s := newStalls(t0, []stallAt{{at(99), at(161)}, {at(300), at(305)}, {at(100), at(160)}, {at(150), at(170)}})
+	s := Since(t0, []Span{{at(99), at(161)}, {at(300), at(305)}, {at(100), at(160)}, {at(150), at(170)}})
 	assert.Equal(t, Stalls{{From: 99 * time.Millisecond, To: 170 * time.Millisecond}, {From: 300 * time.Millisecond, To: 305 * time.Millisecond}}, s)
 	assert.Equal(t, 71*time.Millisecond, s.Longest())
 	assert.Equal(t, 71*time.Millisecond, s.Within(0, 200*time.Millisecond), "counted once")

@@ -1,4 +1,6 @@
-package harness
+// Package stall measures when the process could not run promptly (a load probe shared by every trial
+// running at once) and says how long it stalled within a span of a trial's time (Stalls).
+package stall
 
 import (
 	"encoding/binary"
@@ -20,22 +22,22 @@ import (
 //     timers fire on time).
 //
 // One probe serves every trial of the process that runs at the same time; it runs only while one does.
-var sharedProbe loadProbe
+var shared probe
 
-type loadProbe struct {
+type probe struct {
 	mu     sync.Mutex
-	users  map[*probeUse]struct{}
-	stalls []stallAt
+	users  map[*Use]struct{}
+	stalls []Span
 	stop   chan struct{}   // closed to stop the running probe
 	wg     *sync.WaitGroup // the running probe's goroutines
 }
 
-// probeUse is one trial's use of the shared probe, from its start.
-type probeUse struct{ start time.Time }
+// Use is one trial's use of the shared probe, from its start.
+type Use struct{ start time.Time }
 
-// stallAt is one stall in wall-clock time: a probe tick due at from fired at to, or a ping sent at
-// from was read at to.
-type stallAt struct{ from, to time.Time }
+// Span is one stall in wall-clock time: a probe tick due at From fired at To, or a ping sent at From
+// was read at To.
+type Span struct{ From, To time.Time }
 
 const (
 	probePeriod = time.Millisecond
@@ -46,14 +48,14 @@ const (
 	maxStalls = 4096
 )
 
-// startLoadProbe starts the trial's use of the probe, starting the probe if no other trial runs.
-func startLoadProbe() *probeUse {
-	p := &sharedProbe
-	u := &probeUse{start: time.Now()}
+// Watch starts the trial's use of the probe, starting the probe if no other trial runs.
+func Watch() *Use {
+	p := &shared
+	u := &Use{start: time.Now()}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.users) == 0 {
-		p.users = map[*probeUse]struct{}{}
+		p.users = map[*Use]struct{}{}
 		p.stop, p.wg = make(chan struct{}), &sync.WaitGroup{}
 		p.run()
 	}
@@ -63,12 +65,12 @@ func startLoadProbe() *probeUse {
 
 // Stop ends the trial's use of the probe and returns the stalls that overlap the trial. The last trial
 // to stop stops the probe and waits for its goroutines.
-func (u *probeUse) Stop() []stallAt {
-	p := &sharedProbe
+func (u *Use) Stop() []Span {
+	p := &shared
 	p.mu.Lock()
-	var mine []stallAt
+	var mine []Span
 	for _, st := range p.stalls {
-		if st.to.After(u.start) {
+		if st.To.After(u.start) {
 			mine = append(mine, st)
 		}
 	}
@@ -88,7 +90,7 @@ func (u *probeUse) Stop() []stallAt {
 }
 
 // prune drops the stalls that ended before every running trial started.
-func (p *loadProbe) prune() {
+func (p *probe) prune() {
 	oldest := time.Time{}
 	for u := range p.users {
 		if oldest.IsZero() || u.start.Before(oldest) {
@@ -97,24 +99,24 @@ func (p *loadProbe) prune() {
 	}
 	kept := p.stalls[:0]
 	for _, st := range p.stalls {
-		if st.to.After(oldest) {
+		if st.To.After(oldest) {
 			kept = append(kept, st)
 		}
 	}
 	p.stalls = kept
 }
 
-func (p *loadProbe) record(from, to time.Time) {
+func (p *probe) record(from, to time.Time) {
 	p.mu.Lock()
 	if len(p.stalls) < maxStalls {
-		p.stalls = append(p.stalls, stallAt{from: from, to: to})
+		p.stalls = append(p.stalls, Span{From: from, To: to})
 	}
 	p.mu.Unlock()
 }
 
 // run starts the probe's goroutines; they end when p.stop is closed. Without a socket pair the probe
 // measures timers only.
-func (p *loadProbe) run() {
+func (p *probe) run() {
 	stop, wg := p.stop, p.wg
 	tx, rx := pingPair()
 	base := time.Now()
