@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"kcplab/expect"
 	"kcplab/harness"
 	"kcplab/kcpwire"
 )
@@ -14,7 +15,7 @@ import (
 // wireInvariants are the invariants every experiment over a clean link lists: nothing before the
 // client's first PUSH (no handshake) and nothing but data and its ACKs (no teardown, no keepalive).
 func wireInvariants() []harness.Check {
-	return []harness.Check{harness.NoHandshake(), harness.OnlyDataAndAcks()}
+	return []harness.Check{expect.NoHandshake(), expect.OnlyDataAndAcks()}
 }
 
 // checkFn is a named check from a predicate and the reason it fails.

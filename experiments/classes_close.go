@@ -9,6 +9,7 @@ package experiments
 import (
 	"fmt"
 
+	"kcplab/expect"
 	"kcplab/harness"
 )
 
@@ -17,19 +18,19 @@ var (
 		Name:        "response lost at Close",
 		Description: "request and its ACK only: the server's Close dropped the queued response",
 		Ladder:      handshakeLadder(ackAtTick)[:2],
-		Checks:      []harness.Check{harness.ReadNothing(harness.Client)},
+		Checks:      []harness.Check{expect.ReadNothing(harness.Client)},
 	}
 	closeUnanswered = harness.Class{
 		Name:        "nothing answered: each copy of the request made a new session",
 		Description: "the server's Close dropped its ACK too; the client sent the request three times and each copy made a new session that answered into the void",
 		Ladder:      unansweredRequest(),
-		Checks:      []harness.Check{harness.ReadNothing(harness.Client), harness.AcceptedSessions(3)},
+		Checks:      []harness.Check{expect.ReadNothing(harness.Client), expect.AcceptedSessions(3)},
 	}
 	closeCopyAcked = harness.Class{
 		Name:        "a copy of the request ACKed, nothing delivered",
 		Description: "the first session's Close dropped everything; a later session, made by a copy of the request, got its ACK out before its Close",
 		Ladder:      harness.Ladder{requestCopies(2, 3), harness.Ack(harness.S2C).WithSn(0).WithUna(1)},
-		Checks:      []harness.Check{harness.ReadNothing(harness.Client)},
+		Checks:      []harness.Check{expect.ReadNothing(harness.Client)},
 	}
 	closeLaterSession = harness.Class{
 		Name:        "delivered by a later session",

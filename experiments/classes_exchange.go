@@ -7,6 +7,7 @@ package experiments
 import (
 	"fmt"
 
+	"kcplab/expect"
 	"kcplab/harness"
 )
 
@@ -15,7 +16,7 @@ import (
 // Input flushed its ACK.
 func ackedAtOnce(name, description string, l harness.Ladder) harness.Class {
 	return harness.Class{Name: name, Description: description, Ladder: l,
-		Checks: []harness.Check{harness.ReadGot(harness.Client), ackWithResponse(true)}}
+		Checks: []harness.Check{expect.ReadGot(harness.Client), ackWithResponse(true)}}
 }
 
 // ackAfterRTO is the class of an exchange, ladder l up to the server's response (what: "echo" or
@@ -41,10 +42,10 @@ func handshakeLadder(finalAck harness.Step) harness.Ladder {
 
 // handshakeMeasures are reported per class for p003 and its variants.
 var handshakeMeasures = []harness.Measure{
-	harness.Accepts(),
-	harness.SegmentGap("request → its ACK (ms)", 0, 1),
-	harness.SegmentGap("request → response (ms)", 0, 2),
-	harness.SegmentGap("response → its ACK (ms)", 2, 3),
-	harness.SegmentGap("request → the client's ACK of the response (ms)", 0, 3),
-	harness.EventGap("server Write → Close returned (ms)", harness.EventIs(harness.Server, harness.EvWrite), harness.EventIs(harness.Server, harness.EvClose)),
+	expect.Accepts(),
+	expect.SegmentGap("request → its ACK (ms)", 0, 1),
+	expect.SegmentGap("request → response (ms)", 0, 2),
+	expect.SegmentGap("response → its ACK (ms)", 2, 3),
+	expect.SegmentGap("request → the client's ACK of the response (ms)", 0, 3),
+	expect.EventGap("server Write → Close returned (ms)", harness.EventIs(harness.Server, harness.EvWrite), harness.EventIs(harness.Server, harness.EvClose)),
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"kcplab/expect"
 	"kcplab/harness"
 	"kcplab/kcpwire"
 	"kcplab/link"
@@ -85,11 +86,11 @@ func init() {
 		Trials:   200,
 		Timeout:  5 * time.Second,
 		Classes:  []harness.Class{culDelivered, culNoRequest, culNothingAnswered, culLostAtClose, culDroppedByLink, culTooLate},
-		Invariants: append(wireInvariants(), harness.ReadEndsInTimeout(harness.Client), sessionsReadTheRequest(),
+		Invariants: append(wireInvariants(), expect.ReadEndsInTimeout(harness.Client), sessionsReadTheRequest(),
 			checkFn("the link drops only what its SPEC allows (no delay, no duplicates)", culNoDuplicates)),
-		Timings: []harness.Timing{harness.ReadTimeoutAfter(harness.Client, time.Second)},
+		Timings: []harness.Timing{expect.ReadTimeoutAfter(harness.Client, time.Second)},
 		Measures: []harness.Measure{
-			harness.Accepts(),
+			expect.Accepts(),
 			culCount("transmissions of the request (on the wire + dropped)", harness.C2S, kcpwire.CmdPush, true),
 			culCount("responses sent by the server (on the wire + dropped)", harness.S2C, kcpwire.CmdPush, true),
 			culCount("responses that crossed the wire", harness.S2C, kcpwire.CmdPush, false),
@@ -103,7 +104,7 @@ func init() {
 // read nothing at all (want false).
 func culClientRead(want bool) harness.Check {
 	if !want {
-		return harness.ReadNothing(harness.Client)
+		return expect.ReadNothing(harness.Client)
 	}
 	return checkFn("the client read the response of a server session", func(tr *harness.Trace) error {
 		if sessionThatWroteWhatClientRead(tr, 1) > 0 {

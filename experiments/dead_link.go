@@ -8,6 +8,7 @@ import (
 
 	kcp "github.com/xtaci/kcp-go/v5"
 
+	"kcplab/expect"
 	"kcplab/harness"
 	"kcplab/kcpwire"
 	"kcplab/link"
@@ -113,14 +114,14 @@ func init() {
 		Timeout: 14 * time.Second,
 		Timings: []harness.Timing{deadLinkLimitTiming()},
 		Classes: []harness.Class{deadForGood, deadNotYet, recoveredAfterLimit, recoveredBeforeLimit},
-		Invariants: append(wireInvariants(), harness.AcceptedSessions(1),
+		Invariants: append(wireInvariants(), expect.AcceptedSessions(1),
 			noErrorButTimeout(harness.Client), noErrorButTimeout(harness.Server)),
 		Measures: []harness.Measure{
-			harness.SegmentGap("ping-1 → its ACK: the RTT sample (ms)", 0, 1),
+			expect.SegmentGap("ping-1 → its ACK: the RTT sample (ms)", 0, 1),
 			{Name: "ping-2's RTO: its first retransmission after its first copy, by ts (ms)", Fn: deadLinkRTO},
 			transmissionCount("transmissions of ping-2", harness.C2S, 1),
 			{Name: "ping-2 Write → 20th transmission, the dead-link limit (s)", Fn: deadLinkLimitAfterWrite},
-			harness.EventGap("ping-2 Write → its echo read (ms)", isWriteOf(deadLinkPing2Data), isReadOf(deadLinkPing2Data)),
+			expect.EventGap("ping-2 Write → its echo read (ms)", isWriteOf(deadLinkPing2Data), isReadOf(deadLinkPing2Data)),
 			readTimeouts(harness.Client),
 			readTimeouts(harness.Server),
 		},
@@ -268,7 +269,7 @@ func deadLinkAnswer(r *harness.Result) string {
 			unless(r.Count(deadNotYet), " (in %d a slow first exchange made the RTO longer and the limit was not reached before Close)"))
 	}
 	sec, _ := r.Quantile(recoveredAfterLimit, limit, 0.5)
-	back, _ := r.Quantile(recoveredAfterLimit, harness.EventGap("", isWriteOf(deadLinkPing2Data), isReadOf(deadLinkPing2Data)), 0.5)
+	back, _ := r.Quantile(recoveredAfterLimit, expect.EventGap("", isWriteOf(deadLinkPing2Data), isReadOf(deadLinkPing2Data)), 0.5)
 	return fmt.Sprintf("Yes, it recovers: in %d of %d trials the message passed the dead-link limit (its 20th copy %.1f s after the Write, kcp.go:948-949) "+
 		"with no error on either side, and the first copy after the path came back was delivered and echoed, %.1f s (median) after the Write%s.",
 		r.Count(recoveredAfterLimit), n, sec, back/1000,

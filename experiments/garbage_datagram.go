@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"kcplab/expect"
 	"kcplab/harness"
 	"kcplab/kcpwire"
 )
@@ -100,7 +101,7 @@ func init() {
 		Classes:    []harness.Class{garbageAll, garbageNoOOB},
 		Invariants: []harness.Check{garbageClientEchoed(), garbageReadsEndInTimeout(), garbageShortNoSession()},
 		Measures: []harness.Measure{
-			harness.Accepts(),
+			expect.Accepts(),
 			{Name: "position of the client's own session in Accept order", Fn: garbageOwnPosition},
 			{Name: "datagrams the server sent to stray addresses", Fn: func(tr *harness.Trace) (float64, bool) { n, _ := garbageToStrays(tr); return float64(n), true }},
 			{Name: "bytes the server sent to stray addresses per byte of the stray PUSH", Fn: garbageAmplification},

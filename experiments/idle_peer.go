@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"kcplab/expect"
 	"kcplab/harness"
 	"kcplab/kcpwire"
 )
@@ -72,11 +73,11 @@ func init() {
 		Timeout:  5 * time.Second,
 		Classes:  []harness.Class{idlePeerNeverTold},
 		Invariants: append(wireInvariants(),
-			harness.AcceptedSessions(1),
+			expect.AcceptedSessions(1),
 			nothingFromServerAfterKill(),
 		),
 		Timings: []harness.Timing{
-			harness.ReadTimeoutAfter(harness.Client, idleBound),
+			expect.ReadTimeoutAfter(harness.Client, idleBound),
 		},
 		Measures: []harness.Measure{
 			idlePeerWriteBlocked,

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"kcplab/expect"
 	"kcplab/harness"
 	"kcplab/kcpwire"
 )
@@ -135,7 +136,7 @@ func nobodyExperiment(sends int, class harness.Class) *harness.Experiment {
 		Classes:    []harness.Class{class},
 		Invariants: append(wireInvariants(), noErrorButTimeout(harness.Client)),
 		Timings: []harness.Timing{
-			harness.ReadTimeoutAfter(harness.Client, end-pastLimit),
+			expect.ReadTimeoutAfter(harness.Client, end-pastLimit),
 			writeTimeoutAfter(harness.Client, nobodyWriteWait),
 		},
 		Measures: measures,

@@ -3,6 +3,7 @@ package experiments
 import (
 	"fmt"
 
+	"kcplab/expect"
 	"kcplab/harness"
 )
 
@@ -38,19 +39,19 @@ var (
 		Name:        "echoed",
 		Description: "the post's four datagrams: request, its ACK, the echo, its ACK at the client's next tick",
 		Ladder:      exchangeLadder(ackAtTick),
-		Checks:      []harness.Check{ackWithResponse(false), harness.ReadGot(harness.Client), harness.ReadGot(harness.Server)},
+		Checks:      []harness.Check{ackWithResponse(false), expect.ReadGot(harness.Client), expect.ReadGot(harness.Server)},
 	}
 	p001AckWithEcho = harness.Class{
 		Name:        "echoed, ACK with the echo",
 		Description: "the server's ACK and the echo in one datagram, so the client ACKed the echo at once",
 		Ladder:      exchangeLadder(ackAtOnce),
-		Checks:      []harness.Check{harness.ReadGot(harness.Client), harness.ReadGot(harness.Server), ackWithResponse(true)},
+		Checks:      []harness.Check{expect.ReadGot(harness.Client), expect.ReadGot(harness.Server), ackWithResponse(true)},
 	}
 	// p001AckAfterRTO is the race a stalled client loses: its next tick ran after the server's
 	// retransmission timeout (200 ms), so the echo went out again and was ACKed once more at the tick
 	// after. Seen only when the process stalled for over 100 ms (load average 8 on 2 cores).
 	p001AckAfterRTO = ackAfterRTO("echoed, ACK after the echo's RTO", "echo", exchangeLadder(ackAtTick)[:3],
-		harness.ReadGot(harness.Client), harness.ReadGot(harness.Server))
+		expect.ReadGot(harness.Client), expect.ReadGot(harness.Server))
 )
 
 func init() {
@@ -64,20 +65,20 @@ func init() {
 		Trials:   200,
 		Classes:  []harness.Class{p001Echoed, p001AckWithEcho, p001AckAfterRTO},
 		Invariants: append(wireInvariants(),
-			harness.AcceptedSessions(1),
-			harness.ReadEndsInTimeout(harness.Client),
-			harness.ReadEndsInTimeout(harness.Server),
+			expect.AcceptedSessions(1),
+			expect.ReadEndsInTimeout(harness.Client),
+			expect.ReadEndsInTimeout(harness.Server),
 		),
 		Timings: []harness.Timing{
-			harness.ReadTimeoutAfter(harness.Client, echoDeadline),
-			harness.ReadTimeoutAfter(harness.Server, echoDeadline),
+			expect.ReadTimeoutAfter(harness.Client, echoDeadline),
+			expect.ReadTimeoutAfter(harness.Server, echoDeadline),
 		},
 		Measures: []harness.Measure{
-			harness.Accepts(),
-			harness.SegmentGap("request → its ACK (ms)", 0, 1),
-			harness.SegmentGap("request → echo (ms)", 0, 2),
-			harness.SegmentGap("echo → its ACK (ms)", 2, 3),
-			harness.EventGap("server Write → its Read timeout (ms)", harness.EventIs(harness.Server, harness.EvWrite), serverReadFailed),
+			expect.Accepts(),
+			expect.SegmentGap("request → its ACK (ms)", 0, 1),
+			expect.SegmentGap("request → echo (ms)", 0, 2),
+			expect.SegmentGap("echo → its ACK (ms)", 2, 3),
+			expect.EventGap("server Write → its Read timeout (ms)", harness.EventIs(harness.Server, harness.EvWrite), serverReadFailed),
 		},
 	})
 }

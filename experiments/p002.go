@@ -5,6 +5,7 @@ import (
 	"net"
 	"time"
 
+	"kcplab/expect"
 	"kcplab/harness"
 )
 
@@ -48,7 +49,7 @@ var (
 			harness.Push(harness.S2C).WithSn(0).WithUna(1).After(initialRTO),
 			harness.Push(harness.S2C).WithSn(0).WithUna(1).After(2 * initialRTO),
 		},
-		Checks: []harness.Check{harness.ReadGot(harness.Client)},
+		Checks: []harness.Check{expect.ReadGot(harness.Client)},
 	}
 	p002AckedAtOnce = ackedAtOnce("echo ACKed at once",
 		"the server's ACK and the echo in one datagram, so the client ACKed the echo before its Close", exchangeLadder(ackAtOnce))
@@ -56,7 +57,7 @@ var (
 		Name:        "ACK sent by the client's Close",
 		Description: "the echo and the server's ACK in two datagrams, yet the client's ACK left after its Read: its Close's flush won the race",
 		Ladder:      exchangeLadder(ackByClose),
-		Checks:      []harness.Check{harness.ReadGot(harness.Client), ackWithResponse(false)},
+		Checks:      []harness.Check{expect.ReadGot(harness.Client), ackWithResponse(false)},
 	}
 	// p002TickBeforeRead: on a starved machine (both cores busy, -race) the client's update tick can
 	// run while its woken Read still waits for a CPU: the tick's ACK, wnd 31, leaves before the Close.
@@ -64,7 +65,7 @@ var (
 		Name:        "ACK at the client's tick, before its Read took the echo",
 		Description: "the echo and the server's ACK in two datagrams; the client's update tick flushed its ACK while its starved Read had not yet taken the echo",
 		Ladder:      exchangeLadder(ackAtTick.WithWnd(rcvWnd - 1)),
-		Checks:      []harness.Check{harness.ReadGot(harness.Client), ackWithResponse(false)},
+		Checks:      []harness.Check{expect.ReadGot(harness.Client), ackWithResponse(false)},
 	}
 )
 
@@ -82,15 +83,15 @@ func init() {
 		Client:     p002Client,
 		Trials:     200,
 		Classes:    []harness.Class{p002Retransmitted, p002AckedAtOnce, p002AckByClose, p002TickBeforeRead},
-		Invariants: append(wireInvariants(), harness.AcceptedSessions(1), harness.ReadEndsInTimeout(harness.Server)),
-		Timings:    []harness.Timing{harness.ReadTimeoutAfter(harness.Server, echoDeadline)},
+		Invariants: append(wireInvariants(), expect.AcceptedSessions(1), expect.ReadEndsInTimeout(harness.Server)),
+		Timings:    []harness.Timing{expect.ReadTimeoutAfter(harness.Server, echoDeadline)},
 		Measures: []harness.Measure{
-			harness.Accepts(),
-			harness.SegmentGap("request → echo (ms)", 0, 2),
-			harness.SegmentGap("echo → 1st retransmission (ms)", 2, 3),
-			harness.SegmentGap("echo → 2nd retransmission (ms)", 2, 4),
+			expect.Accepts(),
+			expect.SegmentGap("request → echo (ms)", 0, 2),
+			expect.SegmentGap("echo → 1st retransmission (ms)", 2, 3),
+			expect.SegmentGap("echo → 2nd retransmission (ms)", 2, 4),
 			responseRetransmissions(),
-			harness.EventGap("client Close → server's Read timeout (ms)", harness.EventIs(harness.Client, harness.EvClose), serverReadFailed),
+			expect.EventGap("client Close → server's Read timeout (ms)", harness.EventIs(harness.Client, harness.EvClose), serverReadFailed),
 		},
 	})
 }

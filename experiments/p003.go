@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"kcplab/expect"
 	"kcplab/harness"
 )
 
@@ -42,7 +43,7 @@ var (
 		Name:        "delivered",
 		Description: "the post's four datagrams: request, its ACK, the response, its ACK",
 		Ladder:      handshakeLadder(ackAtTick),
-		Checks:      []harness.Check{ackWithResponse(false), harness.ReadGot(harness.Client)},
+		Checks:      []harness.Check{ackWithResponse(false), expect.ReadGot(harness.Client)},
 	}
 	p003AckWithResponse = ackedAtOnce("delivered, ACK with the response",
 		"three datagrams: the server's ACK and the response in one, so the client ACKed at once", handshakeLadder(ackAtOnce))
@@ -58,8 +59,8 @@ func init() {
 		Client:     handshakeClient,
 		Trials:     200,
 		Classes:    append([]harness.Class{p003Delivered, p003AckWithResponse}, closeClasses...),
-		Invariants: append(wireInvariants(), harness.ReadEndsInTimeout(harness.Client)),
-		Timings:    []harness.Timing{harness.ReadTimeoutAfter(harness.Client, time.Second)},
+		Invariants: append(wireInvariants(), expect.ReadEndsInTimeout(harness.Client)),
+		Timings:    []harness.Timing{expect.ReadTimeoutAfter(harness.Client, time.Second)},
 		Measures:   handshakeMeasures,
 	})
 }

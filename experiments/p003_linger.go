@@ -5,6 +5,7 @@ import (
 	"net"
 	"time"
 
+	"kcplab/expect"
 	"kcplab/harness"
 )
 
@@ -54,12 +55,12 @@ func init() {
 		Classes:  []harness.Class{lingerAckAtTick, lingerAckWithResponse, lingerAckAfterRTO},
 		// Delivery is deterministic: asserted on every trial, whatever its ACK timing.
 		Invariants: append(wireInvariants(),
-			harness.ReadGot(harness.Client),
-			harness.AcceptedSessions(1),
-			harness.ReadEndsInTimeout(harness.Client),
+			expect.ReadGot(harness.Client),
+			expect.AcceptedSessions(1),
+			expect.ReadEndsInTimeout(harness.Client),
 		),
 		Timings: []harness.Timing{
-			harness.ReadTimeoutAfter(harness.Client, time.Second),
+			expect.ReadTimeoutAfter(harness.Client, time.Second),
 			lingerCost,
 		},
 		Measures: handshakeMeasures,

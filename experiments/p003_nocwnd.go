@@ -6,6 +6,7 @@ import (
 
 	kcp "github.com/xtaci/kcp-go/v5"
 
+	"kcplab/expect"
 	"kcplab/harness"
 )
 
@@ -30,13 +31,13 @@ var (
 		Name:        "delivered, ACK at once",
 		Description: "the client ACKed the response before its Read took it: at once, as it arrived",
 		Ladder:      handshakeLadder(ackAtOnce),
-		Checks:      []harness.Check{harness.ReadGot(harness.Client)},
+		Checks:      []harness.Check{expect.ReadGot(harness.Client)},
 	}
 	nocwndAckAtTick = harness.Class{
 		Name:        "delivered, ACK at next tick",
 		Description: "the client ACKed the response at its next update tick, ~100 ms later, after its Read took it",
 		Ladder:      handshakeLadder(ackAtTickAfterRead),
-		Checks:      []harness.Check{harness.ReadGot(harness.Client)},
+		Checks:      []harness.Check{expect.ReadGot(harness.Client)},
 	}
 )
 
@@ -57,8 +58,8 @@ func init() {
 		},
 		Trials:     200,
 		Classes:    append([]harness.Class{nocwndAckAtOnce, nocwndAckAtTick}, closeClasses...),
-		Invariants: append(wireInvariants(), harness.ReadEndsInTimeout(harness.Client)),
-		Timings:    []harness.Timing{harness.ReadTimeoutAfter(harness.Client, time.Second)},
+		Invariants: append(wireInvariants(), expect.ReadEndsInTimeout(harness.Client)),
+		Timings:    []harness.Timing{expect.ReadTimeoutAfter(harness.Client, time.Second)},
 		Measures:   handshakeMeasures,
 	})
 }

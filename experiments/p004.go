@@ -3,6 +3,7 @@ package experiments
 import (
 	"fmt"
 
+	"kcplab/expect"
 	"kcplab/harness"
 )
 
@@ -53,13 +54,13 @@ var (
 		Name:        "delivered",
 		Description: "request, its ACK, the response; no ACK of it: the client's Close swallowed it",
 		Ladder:      exchangeLadder(p004ClientAck)[:3],
-		Checks:      []harness.Check{harness.ReadGot(harness.Client), httpServerHung(false), harness.AcceptedSessions(1)},
+		Checks:      []harness.Check{expect.ReadGot(harness.Client), httpServerHung(false), expect.AcceptedSessions(1)},
 	}
 	p004Lost = harness.Class{
 		Name:        "response lost at Close",
 		Description: "request and its ACK only: the server's Close dropped the queued response",
 		Ladder:      exchangeLadder(p004ClientAck)[:2],
-		Checks:      []harness.Check{harness.ReadNothing(harness.Client), httpServerHung(false), harness.AcceptedSessions(1)},
+		Checks:      []harness.Check{expect.ReadNothing(harness.Client), httpServerHung(false), expect.AcceptedSessions(1)},
 	}
 	p004Hung = harness.Class{
 		Name:        "server hung after the response",
@@ -68,19 +69,19 @@ var (
 			harness.Push(harness.S2C).WithSn(0).WithUna(1).After(initialRTO),
 			harness.Push(harness.S2C).WithSn(0).WithUna(1).After(2*initialRTO),
 			harness.Push(harness.S2C).WithSn(0).WithUna(1).After(3*initialRTO)),
-		Checks: []harness.Check{harness.ReadGot(harness.Client), httpServerHung(true), harness.AcceptedSessions(1)},
+		Checks: []harness.Check{expect.ReadGot(harness.Client), httpServerHung(true), expect.AcceptedSessions(1)},
 	}
 	p004AckedAtOnce = harness.Class{
 		Name:        "delivered, ACKed at once",
 		Description: "the client's ACK left within a ms: its Input flushed it (ACK and response in one datagram) or its Close won its race",
 		Ladder:      exchangeLadder(p004ClientAck),
-		Checks:      []harness.Check{harness.ReadGot(harness.Client), harness.AcceptedSessions(1)},
+		Checks:      []harness.Check{expect.ReadGot(harness.Client), expect.AcceptedSessions(1)},
 	}
 	p004Phantom = harness.Class{
 		Name:        "ACK after Close: phantom session",
 		Description: "as \"delivered, ACKed at once\", but the ACK reached the listener after the server's Close and made a new session",
 		Ladder:      exchangeLadder(p004ClientAck),
-		Checks:      []harness.Check{harness.ReadGot(harness.Client), harness.AcceptedSessions(2)},
+		Checks:      []harness.Check{expect.ReadGot(harness.Client), expect.AcceptedSessions(2)},
 	}
 	// kcp-go v5.7: the first session's Close discarded its ACK and response (see p003); the client
 	// retransmitted the request, a later session answered it, and the client got that answer.
@@ -94,13 +95,13 @@ var (
 		Name:        "nothing answered: each copy of the request made a new session",
 		Description: "the server's Close dropped its ACK and response; every copy of the request made a new session whose Close dropped its answer too",
 		Ladder:      harness.Ladder{requestCopies(2, 3)},
-		Checks:      []harness.Check{harness.ReadNothing(harness.Client)},
+		Checks:      []harness.Check{expect.ReadNothing(harness.Client)},
 	}
 	p004CopyAcked = harness.Class{
 		Name:        "a copy of the request ACKed, nothing delivered",
 		Description: "the first session's Close dropped everything; a later session got its ACK out but not its response",
 		Ladder:      harness.Ladder{requestCopies(2, 3), harness.Ack(harness.S2C).WithSn(0).WithUna(1)},
-		Checks:      []harness.Check{harness.ReadNothing(harness.Client)},
+		Checks:      []harness.Check{expect.ReadNothing(harness.Client)},
 	}
 )
 
@@ -116,10 +117,10 @@ func init() {
 		Classes:    []harness.Class{p004Delivered, p004Lost, p004Hung, p004AckedAtOnce, p004Phantom, p004LaterSession, p004CopyAcked, p004Unanswered},
 		Invariants: append(wireInvariants(), sessionsReadTheRequest()),
 		Measures: []harness.Measure{
-			harness.Accepts(),
-			harness.SegmentGap("request → its ACK (ms)", 0, 1),
-			harness.SegmentGap("request → response (ms)", 0, 2),
-			harness.EventGap("server Write → Close (ms)", harness.EventIs(harness.Server, harness.EvWrite), harness.EventIs(harness.Server, harness.EvClose)),
+			expect.Accepts(),
+			expect.SegmentGap("request → its ACK (ms)", 0, 1),
+			expect.SegmentGap("request → response (ms)", 0, 2),
+			expect.EventGap("server Write → Close (ms)", harness.EventIs(harness.Server, harness.EvWrite), harness.EventIs(harness.Server, harness.EvClose)),
 			responseRetransmissions(),
 		},
 	})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"kcplab/expect"
 	"kcplab/harness"
 )
 
@@ -32,21 +33,21 @@ var (
 		Name:        "ACKed at next tick, closed at idle timeout",
 		Description: "request, its ACK, the response, its ACK at the client's next tick; the server closed the idle session after 1 s",
 		Ladder:      exchangeLadder(ackAtTick),
-		Checks: []harness.Check{ackWithResponse(false), harness.ReadGot(harness.Client), httpServerHung(false),
-			harness.ReadEndsInTimeout(harness.Server)},
-		Timings: []harness.Timing{harness.ReadTimeoutAfter(harness.Server, httpIdle)},
+		Checks: []harness.Check{ackWithResponse(false), expect.ReadGot(harness.Client), httpServerHung(false),
+			expect.ReadEndsInTimeout(harness.Server)},
+		Timings: []harness.Timing{expect.ReadTimeoutAfter(harness.Server, httpIdle)},
 	}
 	keepaliveHung = harness.Class{
 		Name:        "ACKed at next tick, server hung",
 		Description: "the same ladder; net/http's abort of its background Read never woke kcp-go's Read, so the role's bound closed the session",
 		Ladder:      exchangeLadder(ackAtTick),
-		Checks:      []harness.Check{ackWithResponse(false), harness.ReadGot(harness.Client), httpServerHung(true)},
+		Checks:      []harness.Check{ackWithResponse(false), expect.ReadGot(harness.Client), httpServerHung(true)},
 	}
 	keepaliveAckedAtOnce = ackedAtOnce("ACKed at once",
 		"the server's ACK and response in one datagram, so the client ACKed at once (the server then closed or hung)", exchangeLadder(ackAtOnce))
 	// keepaliveAckAfterRTO: the client, starved for about 200 ms (seen under -race with both cores
 	// busy), ACKed after the server's retransmission timeout; the server sent the response again.
-	keepaliveAckAfterRTO = ackAfterRTO("ACKed after the response's RTO", "response", exchangeLadder(ackAtTick)[:3], harness.ReadGot(harness.Client))
+	keepaliveAckAfterRTO = ackAfterRTO("ACKed after the response's RTO", "response", exchangeLadder(ackAtTick)[:3], expect.ReadGot(harness.Client))
 )
 
 func init() {
@@ -59,12 +60,12 @@ func init() {
 		Client:     httpClient(true),
 		Trials:     200,
 		Classes:    []harness.Class{keepaliveIdleClosed, keepaliveHung, keepaliveAckedAtOnce, keepaliveAckAfterRTO},
-		Invariants: append(wireInvariants(), harness.AcceptedSessions(1), harness.ReadGot(harness.Server)),
+		Invariants: append(wireInvariants(), expect.AcceptedSessions(1), expect.ReadGot(harness.Server)),
 		Measures: []harness.Measure{
-			harness.Accepts(),
-			harness.SegmentGap("request → response (ms)", 0, 2),
-			harness.SegmentGap("response → its ACK (ms)", 2, 3),
-			harness.EventGap("server Write → Close (ms)", harness.EventIs(harness.Server, harness.EvWrite), harness.EventIs(harness.Server, harness.EvClose)),
+			expect.Accepts(),
+			expect.SegmentGap("request → response (ms)", 0, 2),
+			expect.SegmentGap("response → its ACK (ms)", 2, 3),
+			expect.EventGap("server Write → Close (ms)", harness.EventIs(harness.Server, harness.EvWrite), harness.EventIs(harness.Server, harness.EvClose)),
 		},
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"kcplab/expect"
 	"kcplab/harness"
 	"kcplab/kcpwire"
 )
@@ -44,7 +45,7 @@ var (
 		Description: "the new conv's sn=0 made the listener close the old session (its Read returned io.ErrClosedPipe) and accept the new one, which echoed",
 		Ladder:      append(firstExchange(), firstExchange()...), // each session's exchange (told apart by conv: portReuseTwoConvs)
 		Checks: []harness.Check{
-			harness.AcceptedSessions(2),
+			expect.AcceptedSessions(2),
 			serverRoleEnded(1, harness.OutcomeClosed),
 			portReuseOldReadClosed(),
 			portReuseNewSessionEchoed(),
@@ -70,14 +71,14 @@ func init() {
 		Timeout:  5 * time.Second,
 		Classes:  []harness.Class{portReuseReplaced},
 		Invariants: append(wireInvariants(),
-			harness.AcceptedSessions(2),
+			expect.AcceptedSessions(2),
 		),
 		Measures: []harness.Measure{
-			harness.Accepts(),
+			expect.Accepts(),
 			portReuseNewGap("new session's first PUSH → its ACK (ms)", kcpwire.CmdAck),
 			portReuseNewGap("new session's first PUSH → its echo (ms)", kcpwire.CmdPush),
 			portReuseOldReadEnds,
-			harness.EventGap("server#1's Read ended → server#2 accepted (ms)", portReuseOldReadFailed, isEvent(harness.Server, harness.EvAccept, 2)),
+			expect.EventGap("server#1's Read ended → server#2 accepted (ms)", portReuseOldReadFailed, isEvent(harness.Server, harness.EvAccept, 2)),
 		},
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"time"
 
+	"kcplab/expect"
 	"kcplab/harness"
 	"kcplab/kcpwire"
 )
@@ -59,7 +60,7 @@ var (
 		Checks: serverRestartChecks,
 	}
 	serverRestartChecks = []harness.Check{
-		harness.AcceptedSessions(2),
+		expect.AcceptedSessions(2),
 		serverReadNothing(2),
 		serverRoleEnded(2, harness.OutcomeTimeout, harness.OutcomeTornDown), // its 1 s Read deadline and the trial's end are close
 		clientReadTimedOutAfter("the client's Read after the restart timed out with nothing read", "the restart",
@@ -84,14 +85,14 @@ func init() {
 			oneConvOnTheWire(),
 		),
 		Timings: []harness.Timing{
-			harness.ReadTimeoutAfter(harness.Client, echoDeadline),
+			expect.ReadTimeoutAfter(harness.Client, echoDeadline),
 		},
 		Measures: []harness.Measure{
-			harness.Accepts(),
+			expect.Accepts(),
 			serverRestartAckGap,
 			serverRestartAckedSn1,
-			harness.EventGap("restart → the new session accepted (ms)", isEvent(harness.Server, harness.EvRestart, 0), isEvent(harness.Server, harness.EvAccept, 2)),
-			harness.EventGap("new session accepted → its Read timed out (ms)", isEvent(harness.Server, harness.EvAccept, 2), isEvent(harness.Server, harness.EvRead, 2)),
+			expect.EventGap("restart → the new session accepted (ms)", isEvent(harness.Server, harness.EvRestart, 0), isEvent(harness.Server, harness.EvAccept, 2)),
+			expect.EventGap("new session accepted → its Read timed out (ms)", isEvent(harness.Server, harness.EvAccept, 2), isEvent(harness.Server, harness.EvRead, 2)),
 		},
 	})
 }

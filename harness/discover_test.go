@@ -1,10 +1,13 @@
-package harness
+package harness_test
 
 import (
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+
+	"kcplab/harness"
+	"kcplab/harness/harnesstest"
 )
 
 // TestSignature: a signature says what happened, never when.
@@ -13,29 +16,29 @@ func TestSignature(t *testing.T) {
 	base := "c→s PUSH0 | s→c ACK0 | s→c PUSH0 | c→s ACK0; client read all, Read ended timeout; server#1 read all, Read ended ok; 1 session(s)"
 	tests := []struct {
 		name   string
-		mutate func(tr *Trace)
+		mutate func(tr *harness.Trace)
 		want   string
 	}{
-		{"the exchange", func(*Trace) {}, base},
-		{"timing is left out", func(tr *Trace) { tr.Segments[3].Time += 300 * time.Millisecond }, base},
-		{"ACK and response in one datagram", func(tr *Trace) { tr.Segments[2].Datagram = 1 },
+		{"the exchange", func(*harness.Trace) {}, base},
+		{"timing is left out", func(tr *harness.Trace) { tr.Segments[3].Time += 300 * time.Millisecond }, base},
+		{"ACK and response in one datagram", func(tr *harness.Trace) { tr.Segments[2].Datagram = 1 },
 			"c→s PUSH0 | s→c ACK0+PUSH0 | c→s ACK0; client read all, Read ended timeout; server#1 read all, Read ended ok; 1 session(s)"},
-		{"a retransmission is counted", func(tr *Trace) {
+		{"a retransmission is counted", func(tr *harness.Trace) {
 			rtx := tr.Segments[2]
 			rtx.Datagram = 3
 			tr.Segments[3].Datagram = 4
 			tr.Segments = append(tr.Segments[:3], rtx, tr.Segments[3])
 		}, "c→s PUSH0 | s→c ACK0 | s→c PUSH0 ×2 | c→s ACK0; client read all, Read ended timeout; server#1 read all, Read ended ok; 1 session(s)"},
-		{"nothing read", func(tr *Trace) { tr.Events = append(tr.Events[:3], tr.Events[4]) },
+		{"nothing read", func(tr *harness.Trace) { tr.Events = append(tr.Events[:3], tr.Events[4]) },
 			"c→s PUSH0 | s→c ACK0 | s→c PUSH0 | c→s ACK0; client read nothing, Read ended timeout; server#1 read all, Read ended ok; 1 session(s)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tr := exchange()
+			tr := harnesstest.Exchange()
 			tr.Accepts = 1
 			tc.mutate(tr)
-			assert.Equal(t, tc.want, Signature(tr))
+			assert.Equal(t, tc.want, harness.Signature(tr))
 		})
 	}
 }

@@ -141,3 +141,8 @@ func Quantile(sorted []float64, q float64) float64 {
 	}
 	return sorted[i] + (pos-float64(i))*(sorted[i+1]-sorted[i])
 }
+
+// EventIs matches an application event by side and kind.
+func EventIs(side Side, kind EventKind) func(Event) bool {
+	return func(e Event) bool { return e.Side == side && e.Kind == kind }
+}

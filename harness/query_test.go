@@ -97,7 +97,7 @@ func TestQuantile(t *testing.T) {
 func TestResultQuantile(t *testing.T) {
 	t.Parallel()
 	a, b := Class{Name: "a"}, Class{Name: "b"}
-	accepts := Accepts()
+	accepts := Measure{Name: "accepts", Fn: func(tr *Trace) (float64, bool) { return float64(tr.Accepts), true }}
 	noValue := Measure{Name: "never", Fn: func(*Trace) (float64, bool) { return 0, false }}
 	r := &Result{Trials: []TrialResult{
 		{Class: a, Trace: &Trace{Accepts: 3}},

@@ -394,7 +394,7 @@ func Classify(e *Experiment, tr *Trace) (Class, error) {
 	case 1:
 		class = matched[0]
 		for _, t := range matched[0].timings(e) {
-			if err := t.early(tr); err != nil {
+			if err := t.Early(tr); err != nil {
 				f.add(Failure{Kind: FailNeverEarly, Class: matched[0].Name, Timing: t.Name}, fmt.Errorf("invariant \"never early\" broken: %w", err))
 			}
 		}

@@ -57,8 +57,8 @@ type Timing struct {
 	Measure func(tr *Trace) (got, at time.Duration, ok bool)
 }
 
-// early reports a per-trial violation of NeverEarly, or nil.
-func (t Timing) early(tr *Trace) error {
+// Early reports a per-trial violation of NeverEarly, or nil.
+func (t Timing) Early(tr *Trace) error {
 	if !t.NeverEarly {
 		return nil
 	}

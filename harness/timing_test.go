@@ -155,13 +155,13 @@ func TestStepTimings(t *testing.T) {
 	assert.Equal(t, msf(189), got, "an ACK-free gap between two senders is taken between captures")
 	assert.Equal(t, msf(190), at)
 	assert.False(t, ts[0].NeverEarly)
-	assert.NoError(t, ts[0].early(tr), "a gap from a captured segment can come out short")
+	assert.NoError(t, ts[0].Early(tr), "a gap from a captured segment can come out short")
 
 	got, _, ok = ts[1].Measure(tr)
 	assert.True(t, ok)
 	assert.Equal(t, msf(50), got)
 	assert.True(t, ts[1].NeverEarly)
-	assert.ErrorContains(t, ts[1].early(tr), "cannot send it before it is due")
+	assert.ErrorContains(t, ts[1].Early(tr), "cannot send it before it is due")
 
 	_, _, ok = ts[1].Measure(&Trace{Segments: tr.Segments[:2]})
 	assert.False(t, ok, "a trial without the step has no value")

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"kcplab/expect"
 	"kcplab/harness"
 	"kcplab/internal/kcpgo"
 )
@@ -26,7 +27,7 @@ func pingPong() *harness.Experiment {
 		Title: "ping, pong, close",
 		Server: func(c net.Conn) error {
 			defer c.Close()
-			if err := expect(c, "ping"); err != nil {
+			if err := readWant(c, "ping"); err != nil {
 				return err
 			}
 			_, err := c.Write([]byte("pong"))
@@ -38,7 +39,7 @@ func pingPong() *harness.Experiment {
 			if _, err := c.Write([]byte("ping")); err != nil {
 				return err
 			}
-			if err := expect(c, "pong"); err != nil {
+			if err := readWant(c, "pong"); err != nil {
 				return err
 			}
 			linger(c)
@@ -52,14 +53,14 @@ func pingPong() *harness.Experiment {
 				harness.Push(harness.C2S).WithSn(0).WithLen(4), harness.Ack(harness.S2C).WithSn(0).WithUna(1),
 				harness.Push(harness.S2C).WithSn(0).WithLen(4), harness.Ack(harness.C2S).WithSn(0),
 			},
-			Checks: []harness.Check{harness.ReadGot(harness.Client)},
+			Checks: []harness.Check{expect.ReadGot(harness.Client)},
 		}},
-		Invariants: []harness.Check{harness.NoHandshake(), harness.OnlyDataAndAcks()},
+		Invariants: []harness.Check{expect.NoHandshake(), expect.OnlyDataAndAcks()},
 	}
 }
 
-// expect reads len(want) bytes from c within 2 s and checks that they are want.
-func expect(c net.Conn, want string) error {
+// readWant reads len(want) bytes from c within 2 s and checks that they are want.
+func readWant(c net.Conn, want string) error {
 	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	got := make([]byte, len(want))
 	if _, err := io.ReadFull(c, got); err != nil {

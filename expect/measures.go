@@ -1,17 +1,21 @@
-package harness
+package expect
 
-import "time"
+import (
+	"time"
+
+	"kcplab/harness"
+)
 
 // Accepts measures how many sessions the listener accepted in a trial.
-func Accepts() Measure {
-	return Measure{Name: "sessions accepted by the listener", Fn: func(tr *Trace) (float64, bool) {
+func Accepts() harness.Measure {
+	return harness.Measure{Name: "sessions accepted by the listener", Fn: func(tr *harness.Trace) (float64, bool) {
 		return float64(tr.Accepts), true
 	}}
 }
 
 // SegmentGap measures the time in ms from segment i to segment j of the trial (0-based).
-func SegmentGap(name string, i, j int) Measure {
-	return Measure{Name: name, Fn: func(tr *Trace) (float64, bool) {
+func SegmentGap(name string, i, j int) harness.Measure {
+	return harness.Measure{Name: name, Fn: func(tr *harness.Trace) (float64, bool) {
 		if i >= len(tr.Segments) || j >= len(tr.Segments) {
 			return 0, false
 		}
@@ -19,15 +23,10 @@ func SegmentGap(name string, i, j int) Measure {
 	}}
 }
 
-// EventIs matches an application event by side and kind.
-func EventIs(side Side, kind EventKind) func(Event) bool {
-	return func(e Event) bool { return e.Side == side && e.Kind == kind }
-}
-
 // EventGap measures the time in ms from the first event matching from to the first event after it
 // matching to.
-func EventGap(name string, from, to func(Event) bool) Measure {
-	return Measure{Name: name, Fn: func(tr *Trace) (float64, bool) {
+func EventGap(name string, from, to func(harness.Event) bool) harness.Measure {
+	return harness.Measure{Name: name, Fn: func(tr *harness.Trace) (float64, bool) {
 		var start time.Time
 		for _, e := range tr.Events {
 			switch {
@@ -40,3 +39,5 @@ func EventGap(name string, from, to func(Event) bool) Measure {
 		return 0, false
 	}}
 }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
