@@ -5,37 +5,16 @@ import (
 
 	kcp "github.com/xtaci/kcp-go/v5"
 
+	"kcplab/internal/kcpgo"
 	"kcplab/script"
 )
 
 // The in-process interpreter of role scripts (package script) for kcp-go: a scripted role is the
-// script's Run on the session's net.Conn, after the script's options were set on the *kcp.UDPSession.
-// This file is the kcp-go-specific half of scripts; it belongs with kcp-go's other specifics
-// (internal/kcpgo, once that package is on main).
-
-// ScriptIgnores lists the script options kcp-go's interpreter does not apply: kcp-go does not expose
-// rx_minrto (its SetNoDelay sets it from nodelay). A kcp-go peer names them in its hello.
-var ScriptIgnores = []string{"min_rto_ms"}
+// script's Run on the session's net.Conn, after the script's options were set on the session
+// (kcpgo.ApplyScriptOptions, with kcp-go's other specifics).
 
 // ScriptRole is the role a script describes, as a Role on the session's net.Conn.
 func ScriptRole(s *script.Script) Role { return s.Run }
-
-// ApplyScriptOptions sets a script's options on a kcp-go session; an option left out keeps kcp-go's
-// default, and so does a half-given group (which Validate rejects). min_rto_ms is ignored.
-func ApplyScriptOptions(sess *kcp.UDPSession, o script.Options) {
-	if o.NoDelay != nil && o.IntervalMs != nil && o.Resend != nil && o.NC != nil {
-		sess.SetNoDelay(*o.NoDelay, *o.IntervalMs, *o.Resend, *o.NC)
-	}
-	if o.SndWnd != nil && o.RcvWnd != nil {
-		sess.SetWindowSize(*o.SndWnd, *o.RcvWnd)
-	}
-	if o.MTU != nil {
-		sess.SetMtu(*o.MTU)
-	}
-	if o.Stream != nil {
-		sess.SetStreamMode(*o.Stream)
-	}
-}
 
 // ServerRole is the role run on every accepted session: ServerScript's when set, else Server.
 func (e *Experiment) ServerRole() Role {
@@ -57,7 +36,7 @@ func (e *Experiment) ClientRole() Role {
 func (e *Experiment) serverSession(s *kcp.UDPSession) {
 	switch {
 	case e.ServerScript != nil:
-		ApplyScriptOptions(s, e.ServerScript.Options)
+		kcpgo.ApplyScriptOptions(s, e.ServerScript.Options)
 	case e.ServerSession != nil:
 		e.ServerSession(s)
 	}
@@ -67,7 +46,7 @@ func (e *Experiment) serverSession(s *kcp.UDPSession) {
 func (e *Experiment) clientSession(s *kcp.UDPSession) {
 	switch {
 	case e.ClientScript != nil:
-		ApplyScriptOptions(s, e.ClientScript.Options)
+		kcpgo.ApplyScriptOptions(s, e.ClientScript.Options)
 	case e.ClientSession != nil:
 		e.ClientSession(s)
 	}

@@ -268,7 +268,7 @@ func DecodeDatagram(p PeerDatagram) (capture.Datagram, error) {
 func ServePeer(ctx context.Context, r io.Reader, w io.Writer, lookup func(id string) (*harness.Experiment, error)) error {
 	p := &peerServer{w: json.NewEncoder(w), lookup: lookup, trials: map[int64]*peerTrial{}}
 	p.send(PeerMsg{Op: "hello", Impl: "kcp-go", ImplVersion: kcpgo.Version(), KCPGo: kcpgo.Version(),
-		Proto: PeerProto, Ignores: harness.ScriptIgnores})
+		Proto: PeerProto, Ignores: kcpgo.ScriptIgnores})
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	var wg sync.WaitGroup
