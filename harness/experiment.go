@@ -9,6 +9,7 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 
 	"kcplab/link"
+	"kcplab/script"
 )
 
 // Role is one side of an experiment: it gets the session as a net.Conn and returns the error it ended with.
@@ -27,6 +28,14 @@ type Experiment struct {
 	// nothing reads (the port is bound, so nothing answers, not even an ICMP error). Server is unused.
 	NoListener bool
 	Client     Role // runs on the dialed session
+
+	// ServerScript and ClientScript, when set, are the roles as data (package script; script.go):
+	// each replaces its Go role and its session hook (Server and ServerSession, Client and
+	// ClientSession), and pair trials send it to the peers, so that a peer of any implementation can
+	// run it. An experiment whose roles need Go (net/http, Env) keeps its Go roles and is not offered
+	// to peers that run scripts only.
+	ServerScript *script.Script
+	ClientScript *script.Script
 
 	Transport     Transport               // framing on the wire: plain (default), FEC, encryption
 	ServerSession func(s *kcp.UDPSession) // options for each accepted session (nil: kcp-go defaults)

@@ -107,9 +107,7 @@ func (l *Lifecycle) accept(ln *kcp.Listener, env *Env, done chan<- struct{}) {
 		if err != nil {
 			return
 		}
-		if l.e.ServerSession != nil {
-			l.e.ServerSession(s)
-		}
+		l.e.serverSession(s)
 		l.mu.Lock()
 		l.sessions = append(l.sessions, s)
 		l.errs = append(l.errs, nil)
@@ -120,7 +118,7 @@ func (l *Lifecycle) accept(ln *kcp.Listener, env *Env, done chan<- struct{}) {
 		l.roles.Add(1)
 		go func() {
 			defer l.roles.Done()
-			err := l.e.Server(&recConn{Conn: s, log: &l.log, side: Server, session: idx, env: env})
+			err := l.e.ServerRole()(&recConn{Conn: s, log: &l.log, side: Server, session: idx, env: env})
 			l.log.add(Event{Side: Server, Session: idx, Kind: EvReturn, Err: err})
 			l.mu.Lock()
 			l.errs[idx-1] = err
@@ -156,7 +154,7 @@ func (l *Lifecycle) dial(server netip.AddrPort, conn net.PacketConn, env *Env) (
 	l.client, l.clientDone = c, done
 	l.mu.Unlock()
 	go func() {
-		err := l.e.Client(c)
+		err := l.e.ClientRole()(c)
 		l.log.add(Event{Side: Client, Kind: EvReturn, Err: err})
 		l.mu.Lock()
 		l.clientErr = err
@@ -180,9 +178,7 @@ func (l *Lifecycle) session(server netip.AddrPort, conn net.PacketConn, session 
 	if err != nil {
 		return nil, start, fmt.Errorf("dial: %w", err)
 	}
-	if l.e.ClientSession != nil {
-		l.e.ClientSession(s)
-	}
+	l.e.clientSession(s)
 	return &recConn{Conn: sNet, log: &l.log, side: Client, session: session, env: env}, start, nil
 }
 

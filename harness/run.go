@@ -151,8 +151,8 @@ func (r *Result) Of(class Class) []TrialResult {
 // Run runs the experiment's trials (bounded parallelism), classifies each one and writes its pcapng.
 // It returns an error only when the run as a whole could not proceed; failing trials are in the result.
 func Run(ctx context.Context, e *Experiment, opts RunOptions) (*Result, error) {
-	if e.Client == nil || (e.Server == nil && !e.NoListener) {
-		return nil, fmt.Errorf("experiment %s: a client role is required, and a server role unless NoListener", e.ID)
+	if err := e.CheckRoles(); err != nil {
+		return nil, err
 	}
 	if opts.Link != nil {
 		v := *e

@@ -23,13 +23,20 @@ const pairSlack = 10 * time.Second
 
 // RunPair runs e's trials with the server role in the peer srv and the client role in the peer cli
 // (peer.go), and classifies them like harness.Run. Trials run with tap capture in the peers; the
-// experiment must have a listener and no link (Env's actions are not available in peers).
+// experiment must have a listener and no link (Env's actions are not available in peers). A role that
+// is a script is sent to its peer; a Go role runs only in a kcp-go peer (Offered).
 func RunPair(ctx context.Context, e *harness.Experiment, opts harness.RunOptions, srv, cli *Peer) (*harness.Result, error) {
-	if e.Client == nil || e.Server == nil || e.NoListener {
+	if err := e.CheckRoles(); err != nil {
+		return nil, err
+	}
+	if e.NoListener {
 		return nil, fmt.Errorf("experiment %s: pair trials need a client and a server role", e.ID)
 	}
 	if opts.Link != nil || !e.Link.IsZero() {
 		return nil, fmt.Errorf("experiment %s: pair trials have no link", e.ID)
+	}
+	if err := Offered(e, srv, cli); err != nil {
+		return nil, err
 	}
 	res, err := harness.RunFunc(ctx, e, opts, func(ctx context.Context, n int) (*harness.Trace, error) {
 		return PairTrial(ctx, e, n, srv, cli)
@@ -41,8 +48,38 @@ func RunPair(ctx context.Context, e *harness.Experiment, opts harness.RunOptions
 	return res, nil
 }
 
+// Offered reports why e cannot run with its server role in srv and its client role in cli: a role
+// that is Go code needs a peer that runs Go roles (nil when nothing keeps it from running).
+func Offered(e *harness.Experiment, srv, cli *Peer) error {
+	for _, r := range []struct {
+		name   string
+		p      *Peer
+		script bool
+	}{{"server", srv, e.ServerScript != nil}, {"client", cli, e.ClientScript != nil}} {
+		if !r.script && !r.p.RunsGoRoles() {
+			return fmt.Errorf("experiment %s: its %s role is Go code, and peer %s runs scripted roles only", e.ID, r.name, r.p.Name())
+		}
+	}
+	return nil
+}
+
 // PairTrial runs one trial of e over two peers and assembles its trace from their records.
-func PairTrial(ctx context.Context, e *harness.Experiment, n int, srv, cli *Peer) (tr *harness.Trace, err error) {
+func PairTrial(ctx context.Context, e *harness.Experiment, n int, srv, cli *Peer) (*harness.Trace, error) {
+	return pairTrial(ctx, e, n, srv, cli, nil)
+}
+
+// exchange is one step of a pair trial with a peer: the request sent (for the unsolicited
+// "returned", a request of op "returned" that was not sent), its reply, and the error Call or Await
+// returned.
+type exchange struct {
+	peer  string // "server" or "client"
+	req   PeerMsg
+	reply PeerMsg
+	err   error
+}
+
+// pairTrial is PairTrial; watch, when not nil, sees every exchange with the peers as it ends.
+func pairTrial(ctx context.Context, e *harness.Experiment, n int, srv, cli *Peer, watch func(exchange)) (tr *harness.Trace, err error) {
 	// Each role has its own id: the two may run in one peer (a pair of one release).
 	sid, cid := pairTrialIDs.Add(1), pairTrialIDs.Add(1)
 	defer srv.forget(sid)
@@ -50,6 +87,13 @@ func PairTrial(ctx context.Context, e *harness.Experiment, n int, srv, cli *Peer
 	ctx, cancel := context.WithTimeout(ctx, e.TrialTimeout()+pairSlack)
 	defer cancel()
 
+	call := func(ctx context.Context, who string, p *Peer, req PeerMsg) (PeerMsg, error) {
+		reply, err := p.Call(ctx, req)
+		if watch != nil {
+			watch(exchange{peer: who, req: req, reply: reply, err: err})
+		}
+		return reply, err
+	}
 	var srvDone, cliDone PeerMsg
 	listening, dialed := false, false
 	// However the trial ends, both peers tear it down, and whatever they recorded makes the trace.
@@ -61,11 +105,11 @@ func PairTrial(ctx context.Context, e *harness.Experiment, n int, srv, cli *Peer
 		var serr, cerr error
 		if listening {
 			wg.Add(1)
-			go func() { defer wg.Done(); srvDone, serr = srv.Call(ctx, PeerMsg{Op: "teardown", Trial: sid}) }()
+			go func() { defer wg.Done(); srvDone, serr = call(ctx, "server", srv, PeerMsg{Op: "teardown", Trial: sid}) }()
 		}
 		if dialed {
 			wg.Add(1)
-			go func() { defer wg.Done(); cliDone, cerr = cli.Call(ctx, PeerMsg{Op: "teardown", Trial: cid}) }()
+			go func() { defer wg.Done(); cliDone, cerr = call(ctx, "client", cli, PeerMsg{Op: "teardown", Trial: cid}) }()
 		}
 		wg.Wait()
 		if tr != nil {
@@ -79,7 +123,7 @@ func PairTrial(ctx context.Context, e *harness.Experiment, n int, srv, cli *Peer
 		}
 	}()
 
-	r, err := srv.Call(ctx, PeerMsg{Op: "listen", Exp: e.ID, Trial: sid})
+	r, err := call(ctx, "server", srv, PeerMsg{Op: "listen", Exp: e.ID, Trial: sid, Script: e.ServerScript})
 	if err != nil {
 		return nil, fmt.Errorf("server peer: %w", err)
 	}
@@ -88,7 +132,7 @@ func PairTrial(ctx context.Context, e *harness.Experiment, n int, srv, cli *Peer
 	if err != nil {
 		return nil, fmt.Errorf("server peer's address: %w", err)
 	}
-	r, err = cli.Call(ctx, PeerMsg{Op: "dial", Exp: e.ID, Trial: cid, Server: srvAddr.String()})
+	r, err = call(ctx, "client", cli, PeerMsg{Op: "dial", Exp: e.ID, Trial: cid, Server: srvAddr.String(), Script: e.ClientScript})
 	if err != nil {
 		return nil, fmt.Errorf("client peer: %w", err)
 	}
@@ -104,12 +148,15 @@ func PairTrial(ctx context.Context, e *harness.Experiment, n int, srv, cli *Peer
 	rctx, rcancel := context.WithTimeout(ctx, e.TrialTimeout())
 	ret, err := cli.Await(rctx, cid, "returned")
 	rcancel()
+	if watch != nil {
+		watch(exchange{peer: "client", req: PeerMsg{Op: "returned", Trial: cid}, reply: ret, err: err})
+	}
 	if err != nil {
 		return tr, fmt.Errorf("client role still running after %v (%v)", e.TrialTimeout(), err)
 	}
 	tr.ClientErr = peerErr(ret.ErrClass, ret.Error)
 	settle := func(d time.Duration) error {
-		m, err := srv.Call(ctx, PeerMsg{Op: "settle", Trial: sid, QuietMs: e.QuietPeriod().Milliseconds(), DeadlineMs: d.Milliseconds()})
+		m, err := call(ctx, "server", srv, PeerMsg{Op: "settle", Trial: sid, QuietMs: e.QuietPeriod().Milliseconds(), DeadlineMs: d.Milliseconds()})
 		if err == nil && m.Error != "" {
 			err = errors.New(m.Error)
 		}
@@ -119,7 +166,7 @@ func PairTrial(ctx context.Context, e *harness.Experiment, n int, srv, cli *Peer
 	if err := settle(max(left, e.QuietPeriod()+time.Second)); err != nil {
 		return tr, err
 	}
-	c, err := cli.Call(ctx, PeerMsg{Op: "close", Trial: cid})
+	c, err := call(ctx, "client", cli, PeerMsg{Op: "close", Trial: cid})
 	if err != nil {
 		return tr, err
 	}

@@ -1,29 +1,37 @@
 package peer
 
-// The peer protocol: how the harness drives one role of a trial in another process (a kcplab built
-// against another kcp-go release, later a peer of another KCP implementation or on another host).
-// This file is the whole protocol; the harness's pair trials (RunPair, pair.go) use nothing else.
+// The peer protocol, version 2 (PeerProto): how the harness drives one role of a trial in another
+// process: a kcplab built against another kcp-go release, a peer of another KCP implementation (such as
+// the C reference), or one on another host. This file is the whole protocol; the harness's pair trials
+// (RunPair, pair.go) use nothing else, and Conform (conform.go) checks that a peer speaks it.
 //
 // Transport: newline-delimited JSON objects (one PeerMsg per line) over a byte stream, the peer's
-// stdin (coordinator → peer) and stdout (peer → coordinator); the peer logs to stderr. Several
-// trials may run at once: every message but "hello" carries the id the coordinator chose for one role
-// of one trial (unique per peer; a peer may run both roles of a trial, under two ids; not the trial's
-// number in its run). Times are wall-clock Unix nanoseconds.
+// stdin (coordinator → peer) and stdout (peer → coordinator); the peer logs to stderr, and ends when
+// its stdin ends. Several trials may run at once: every message but "hello" carries the id the
+// coordinator chose for one role of one trial (unique per peer; a peer may run both roles of a trial,
+// under two ids; not the trial's number in its run). Times are wall-clock Unix nanoseconds.
 //
-// Peer → coordinator, once at start:
+// Peer → coordinator, once at start, before anything else:
 //
-//	{"op":"hello","impl":"kcp-go","kcp_go":"v5.7.6","proto":1}
+//	{"op":"hello","impl":"kcp-go","impl_version":"v5.7.6","kcp_go":"v5.7.6","proto":2,"ignores":["min_rto_ms"]}
+//
+// impl names the implementation, impl_version its version (an ikcp peer: "node-kcp 1.0.13, ikcp.c
+// sha256:<first 12 hex>"), kcp_go a kcp-go peer's release, ignores (optional) the script options its
+// interpreter does not apply. The coordinator refuses a peer whose proto is not its own, and a peer
+// that says no hello within HelloTimeout, writes a line that is not JSON, or ends first.
 //
 // Coordinator → peer, and the peer's reply (an unknown op or a failed one gets
 // {"op":"error","trial":n,"for":OP,"error":"..."}):
 //
-//	{"op":"listen","exp":"p003","trial":n}
-//	    bind 127.0.0.1:0, capture it, listen, run the experiment's server role on every accepted
-//	    session → {"op":"ready","trial":n,"addr":"127.0.0.1:P"}
-//	{"op":"dial","exp":"p003","trial":n,"server":"127.0.0.1:P"}
-//	    bind 127.0.0.1:0, capture it, dial with a random conv, run the client role
-//	    → {"op":"ready","trial":n,"addr":"127.0.0.1:Q","start_ns":T} (T: the session was created)
-//	    and, unsolicited, when the role returns: {"op":"returned","trial":n,"side":"client",
+//	{"op":"listen","exp":"p003","trial":n,"script":{...}}
+//	    bind 127.0.0.1:0, capture it, listen, run the server role on every accepted session: the
+//	    script when the request has one (below), else the experiment's Go role looked up by exp (a
+//	    kcp-go peer; a peer that runs scripts only answers {"op":"error","trial":n,"for":"listen",
+//	    "error":"this peer runs scripted roles only"}) → {"op":"ready","trial":n,"addr":"127.0.0.1:P"}
+//	{"op":"dial","exp":"p003","trial":n,"server":"127.0.0.1:P","script":{...}}
+//	    bind 127.0.0.1:0, capture it, dial with a random conv, run the client role (the script, or
+//	    the Go role) → {"op":"ready","trial":n,"addr":"127.0.0.1:Q","start_ns":T} (T: the session was
+//	    created) and, unsolicited, when the role returns: {"op":"returned","trial":n,"side":"client",
 //	    "err_class":...,"error":...}
 //	{"op":"settle","trial":n,"quiet_ms":300,"deadline_ms":9000}
 //	    wait until the first accepted session's role returned (if any was accepted) and then until
@@ -40,52 +48,85 @@ package peer
 //	                  "data_b64":"..","dur_ns":..,"err_class":"timeout|EOF|closed|other","err":".."}]}
 //
 // A peer records every datagram its socket sent or received (the coordinator keeps one record of each
-// datagram between the two peers: the sender's). Events use the names of EventKind.String.
+// datagram between the two peers: the sender's). Events use the names of EventKind.String: Dial (the
+// client session was created), Accept, Read, Write, Close, return (the role ended; its error in
+// err_class and err). session numbers a listener's sessions from 1 in accept order (the client's is
+// 0, left out); n and data_b64 are the bytes read or written; dur_ns is how long the call blocked;
+// err_class is left out for no error, else "timeout", "EOF", "closed" or "other".
+//
+// A script (package script) is one role as data:
+//
+//	{"options":{"nodelay":1,"interval_ms":10,"resend":2,"nc":1,"snd_wnd":32,"rcv_wnd":32,"mtu":1400,
+//	            "stream":false,"min_rto_ms":30},
+//	 "actions":[{"do":"write","data":"handshake"},{"do":"read","deadline_ms":1000}]}
+//
+// Every option is optional (absent: the implementation's default); nodelay, interval_ms, resend and nc
+// come together or not at all, and so do snd_wnd and rcv_wnd. The actions run in order:
+//
+//	write  "data" (text) or "data_b64": one Write of these bytes → event Write
+//	read   "deadline_ms" (0: none), "until_bytes" (0: until a Read fails), "expect", "may_fail": Read
+//	       repeatedly, each Read with a fresh deadline, until until_bytes bytes were read in all → one
+//	       event Read per Read; a failing Read ends the role with its error unless may_fail; then the
+//	       bytes read must equal expect (when given), else the role ends with `expect "X", got "Y"`
+//	echo   "deadline_ms": Read (a fresh deadline each time), Write back what was read, until a Read or
+//	       Write fails, which ends the role
+//	sleep  "ms": wait; the session keeps running
+//	flush  flush the session's output (ikcp_flush; kcp-go: nothing, its Write flushes)
+//	close  Close the session → event Close (ikcp: flush, stop updating, release)
+//
+// When the actions end, or one ends the role, the session is closed unless a close action did it,
+// then event return carries the role's error.
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
 	"kcplab/capture"
 	"kcplab/harness"
 	"kcplab/internal/kcpgo"
+	"kcplab/script"
 )
 
 // PeerProto is the protocol's version, in the peer's hello.
-const PeerProto = 1
+const PeerProto = 2
 
 // PeerMsg is one line of the peer protocol, either way.
 type PeerMsg struct {
-	Op         string         `json:"op"`
-	Trial      int64          `json:"trial,omitempty"`
-	Exp        string         `json:"exp,omitempty"`
-	Server     string         `json:"server,omitempty"`
-	Addr       string         `json:"addr,omitempty"`
-	StartNs    int64          `json:"start_ns,omitempty"`
-	QuietMs    int64          `json:"quiet_ms,omitempty"`
-	DeadlineMs int64          `json:"deadline_ms,omitempty"`
-	Side       string         `json:"side,omitempty"`
-	Closed     bool           `json:"closed,omitempty"`
-	Accepts    int            `json:"accepts,omitempty"`
-	TornDown   []bool         `json:"torn_down,omitempty"`
-	Datagrams  []PeerDatagram `json:"datagrams,omitempty"`
-	Events     []PeerEvent    `json:"events,omitempty"`
-	Stalls     []PeerStall    `json:"stalls,omitempty"`
-	Impl       string         `json:"impl,omitempty"`
-	KCPGo      string         `json:"kcp_go,omitempty"`
-	Proto      int            `json:"proto,omitempty"`
-	For        string         `json:"for,omitempty"` // the request an "error" answers
-	ErrClass   string         `json:"err_class,omitempty"`
-	Error      string         `json:"error,omitempty"`
+	Op          string         `json:"op"`
+	Trial       int64          `json:"trial,omitempty"`
+	Exp         string         `json:"exp,omitempty"`
+	Server      string         `json:"server,omitempty"`
+	Script      *script.Script `json:"script,omitempty"` // listen, dial: the role as data
+	Addr        string         `json:"addr,omitempty"`
+	StartNs     int64          `json:"start_ns,omitempty"`
+	QuietMs     int64          `json:"quiet_ms,omitempty"`
+	DeadlineMs  int64          `json:"deadline_ms,omitempty"`
+	Side        string         `json:"side,omitempty"`
+	Closed      bool           `json:"closed,omitempty"`
+	Accepts     int            `json:"accepts,omitempty"`
+	TornDown    []bool         `json:"torn_down,omitempty"`
+	Datagrams   []PeerDatagram `json:"datagrams,omitempty"`
+	Events      []PeerEvent    `json:"events,omitempty"`
+	Stalls      []PeerStall    `json:"stalls,omitempty"`
+	Impl        string         `json:"impl,omitempty"`
+	ImplVersion string         `json:"impl_version,omitempty"`
+	KCPGo       string         `json:"kcp_go,omitempty"`
+	Proto       int            `json:"proto,omitempty"`
+	Ignores     []string       `json:"ignores,omitempty"` // hello: script options the peer does not apply
+	For         string         `json:"for,omitempty"`     // the request an "error" answers
+	ErrClass    string         `json:"err_class,omitempty"`
+	Error       string         `json:"error,omitempty"`
 }
 
 // PeerDatagram is a datagram a peer's socket sent or received.
@@ -226,7 +267,8 @@ func DecodeDatagram(p PeerDatagram) (capture.Datagram, error) {
 // returns. Whatever trials are left when it returns are torn down.
 func ServePeer(ctx context.Context, r io.Reader, w io.Writer, lookup func(id string) (*harness.Experiment, error)) error {
 	p := &peerServer{w: json.NewEncoder(w), lookup: lookup, trials: map[int64]*peerTrial{}}
-	p.send(PeerMsg{Op: "hello", Impl: "kcp-go", KCPGo: kcpgo.Version(), Proto: PeerProto})
+	p.send(PeerMsg{Op: "hello", Impl: "kcp-go", ImplVersion: kcpgo.Version(), KCPGo: kcpgo.Version(),
+		Proto: PeerProto, Ignores: kcpgo.ScriptIgnores})
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	var wg sync.WaitGroup
@@ -257,7 +299,13 @@ func ServePeer(ctx context.Context, r io.Reader, w io.Writer, lookup func(id str
 			}
 			var m PeerMsg
 			if err := json.Unmarshal(line, &m); err != nil {
-				p.send(PeerMsg{Op: "error", Error: fmt.Sprintf("bad request %q: %v", line, err)})
+				// Answer for the request's op and trial when they can be read (a bad script).
+				var id struct {
+					Op    string `json:"op"`
+					Trial int64  `json:"trial"`
+				}
+				_ = json.Unmarshal(line, &id)
+				p.send(PeerMsg{Op: "error", Trial: id.Trial, For: id.Op, Error: fmt.Sprintf("bad request %q: %v", line, err)})
 				continue
 			}
 			wg.Add(1)
@@ -313,9 +361,12 @@ func (p *peerServer) handle(m PeerMsg) PeerMsg {
 	}
 	switch m.Op {
 	case "listen", "dial":
-		e, err := p.lookup(m.Exp)
+		e, err := p.experiment(m)
 		if err != nil {
 			return fail(err)
+		}
+		if m.Op == "dial" && e.ClientRole() == nil {
+			return fail(fmt.Errorf("experiment %s has no client role", e.ID))
 		}
 		pt, err := newPeerTrial(e)
 		if err != nil {
@@ -376,6 +427,29 @@ func (p *peerServer) handle(m PeerMsg) PeerMsg {
 	return fail(fmt.Errorf("unknown op %q", m.Op))
 }
 
+// experiment is what a listen or dial runs: the experiment exp names, with the request's script as
+// its role when there is one. A script needs no experiment this peer knows: then the role runs with
+// the harness's defaults (plain transport).
+func (p *peerServer) experiment(m PeerMsg) (*harness.Experiment, error) {
+	e, err := p.lookup(m.Exp)
+	if m.Script == nil {
+		return e, err
+	}
+	if err := m.Script.Validate(); err != nil {
+		return nil, err
+	}
+	v := harness.Experiment{ID: m.Exp}
+	if err == nil {
+		v = *e
+	}
+	if m.Op == "listen" {
+		v.Server, v.ServerSession, v.ServerScript = nil, nil, m.Script
+	} else {
+		v.Client, v.ClientSession, v.ClientScript = nil, nil, m.Script
+	}
+	return &v, nil
+}
+
 // bind opens the role's socket on 127.0.0.1 with a port the kernel chooses.
 func (pt *peerTrial) bind() error {
 	udp, _, err := harness.ListenLoopback()
@@ -388,7 +462,7 @@ func (pt *peerTrial) bind() error {
 
 // listen is the Listen step on a fresh socket.
 func (pt *peerTrial) listen(e *harness.Experiment) (PeerMsg, error) {
-	if e.Server == nil || e.NoListener || !e.Link.IsZero() {
+	if e.ServerRole() == nil || e.NoListener || !e.Link.IsZero() {
 		return PeerMsg{}, fmt.Errorf("experiment %s cannot run in peers (no server role, no listener, or a link)", e.ID)
 	}
 	if err := pt.bind(); err != nil {
@@ -452,92 +526,140 @@ func (pt *peerTrial) teardown() PeerMsg {
 
 // Peer is a peer process (or stream) the harness drives.
 type Peer struct {
-	Hello PeerMsg // the peer's hello: its implementation and kcp-go version
+	Hello PeerMsg // the peer's hello: its implementation and version
 
 	wmu   sync.Mutex
 	w     io.WriteCloser
+	r     io.Reader
 	mu    sync.Mutex
 	boxes map[string]chan PeerMsg // by trial id and reply op
 	dead  chan struct{}           // closed when the peer's output ended
 	err   error                   // why (set before dead is closed)
 	stop  func() error
+	once  sync.Once
+	cerr  error // what Close returned
 }
 
 // HelloTimeout bounds the wait for a peer's hello.
 var HelloTimeout = 20 * time.Second
 
+// stopGrace is how long a peer process has to end once its input is closed, before it is killed.
+const stopGrace = 5 * time.Second
+
 // StartPeer starts cmd (e.g. `kcplab peer`) as a peer: its stdin and stdout carry the protocol, its
-// stderr is left as cmd has it. Close ends it.
-func StartPeer(cmd *exec.Cmd) (*Peer, error) {
+// stderr is left as cmd has it. Close ends it. A peer that cannot start, ends or writes anything but
+// JSON before its hello, says no hello within HelloTimeout, or speaks another protocol version is an
+// error, and nothing of it is left running.
+func StartPeer(cmd *exec.Cmd) (*Peer, error) { return startPeer(cmd, HelloTimeout, stopGrace) }
+
+// startPeer is StartPeer with the hello's bound and the grace a process gets to end before it is killed.
+func startPeer(cmd *exec.Cmd, helloTimeout, grace time.Duration) (*Peer, error) {
+	name := strings.Join(cmd.Args, " ")
 	in, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("peer %s: %w", name, err)
 	}
-	out, err := cmd.StdoutPipe()
+	// A pipe of our own, not StdoutPipe: Wait, which runs as soon as the process exits, would close
+	// StdoutPipe's read end under the reader, before it read everything.
+	out, outW, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		in.Close()
+		return nil, fmt.Errorf("peer %s: %w", name, err)
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
+	cmd.Stdout = outW
+	err = cmd.Start()
+	outW.Close() // the process has its copy
+	if err != nil {
+		in.Close()
+		out.Close()
+		return nil, fmt.Errorf("peer %s: %w", name, err)
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
-	var once sync.Once
-	var waitErr error
 	stop := func() error {
-		once.Do(func() {
-			in.Close() // the peer ends when its input does
-			select {
-			case waitErr = <-waited:
-			case <-time.After(5 * time.Second):
-				_ = cmd.Process.Kill()
-				waitErr = <-waited
-			}
-		})
-		return waitErr
+		in.Close() // the peer ends when its input does
+		select {
+		case err := <-waited:
+			return err
+		case <-time.After(grace):
+			_ = cmd.Process.Kill()
+			err := <-waited
+			return fmt.Errorf("did not end within %v of its input's end, killed (%v)", grace, err)
+		}
 	}
-	p, err := NewPeer(out, in, stop)
+	p, err := newPeer(out, in, stop, helloTimeout)
 	if err != nil {
-		_ = cmd.Process.Kill()
-		<-waited
-		return nil, fmt.Errorf("peer %s: %w", cmd.Path, err)
+		return nil, fmt.Errorf("peer %s: %w", name, err)
 	}
 	return p, nil
 }
 
 // NewPeer speaks the protocol over r (the peer's output) and w (its input); stop, if not nil, is
-// called by Close after w is closed. It waits for the peer's hello.
+// called by Close after w is closed. It waits for the peer's hello (HelloTimeout).
 func NewPeer(r io.Reader, w io.WriteCloser, stop func() error) (*Peer, error) {
-	p := &Peer{w: w, boxes: map[string]chan PeerMsg{}, dead: make(chan struct{}), stop: stop}
+	return newPeer(r, w, stop, HelloTimeout)
+}
+
+func newPeer(r io.Reader, w io.WriteCloser, stop func() error, helloTimeout time.Duration) (*Peer, error) {
+	p := &Peer{w: w, r: r, boxes: map[string]chan PeerMsg{}, dead: make(chan struct{}), stop: stop}
 	hello := make(chan PeerMsg, 1)
 	go p.readLoop(r, hello)
+	timer := time.NewTimer(helloTimeout)
+	defer timer.Stop()
 	select {
 	case h := <-hello:
 		if h.Proto != PeerProto {
 			p.Close()
-			return nil, fmt.Errorf("peer speaks protocol %d, not %d", h.Proto, PeerProto)
+			return nil, fmt.Errorf("%s %s speaks peer protocol %d, and this kcplab speaks %d: "+
+				"build the peer from the same protocol (peer/peer.go)", orUnnamed(h.Impl), h.ImplVersion, h.Proto, PeerProto)
 		}
 		p.Hello = h
 		return p, nil
 	case <-p.dead:
-		p.Close()
-		return nil, fmt.Errorf("peer ended before its hello: %v", p.err)
-	case <-time.After(HelloTimeout):
-		p.Close()
-		return nil, fmt.Errorf("no hello from the peer in %v", HelloTimeout)
+		cerr := p.Close()
+		why := p.err.Error()
+		if cerr != nil {
+			why += "; " + cerr.Error()
+		}
+		return nil, fmt.Errorf("no hello from the peer: %s", why)
+	case <-timer.C:
+		cerr := p.Close()
+		msg := fmt.Sprintf("no hello from the peer within %v", helloTimeout)
+		if cerr != nil {
+			msg += "; " + cerr.Error()
+		}
+		return nil, errors.New(msg)
 	}
 }
 
+func orUnnamed(impl string) string {
+	if impl == "" {
+		return "the peer (no impl in its hello)"
+	}
+	return impl
+}
+
+// errOutputEnded is why a peer ended when its output simply ended (the process exited, or closed it).
+var errOutputEnded = fmt.Errorf("its output ended (%w)", io.EOF)
+
+// readLoop reads the peer's messages into their mailboxes until its output ends or is not the
+// protocol: the first message must be the hello, every line a JSON object.
 func (p *Peer) readLoop(r io.Reader, hello chan<- PeerMsg) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 256<<20)
+	first := true
 	for sc.Scan() {
 		var m PeerMsg
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			p.err = fmt.Errorf("bad message from the peer: %v", err)
+			p.err = fmt.Errorf("malformed JSON from the peer: %v, in %q", err, clip(sc.Bytes(), 200))
 			break
 		}
 		op := m.Op
+		if first && op != "hello" {
+			p.err = fmt.Errorf("the peer's first message is %q, not its hello: %q", op, clip(sc.Bytes(), 200))
+			break
+		}
+		first = false
 		switch op {
 		case "hello":
 			select {
@@ -553,10 +675,18 @@ func (p *Peer) readLoop(r io.Reader, hello chan<- PeerMsg) {
 	if p.err == nil {
 		p.err = sc.Err()
 		if p.err == nil {
-			p.err = io.EOF
+			p.err = errOutputEnded
 		}
 	}
 	close(p.dead)
+}
+
+// clip is b, cut to at most n bytes.
+func clip(b []byte, n int) []byte {
+	if len(b) > n {
+		return append(b[:n:n], "..."...)
+	}
+	return b
 }
 
 // box is the mailbox of one trial's replies of one op.
@@ -582,6 +712,18 @@ func (p *Peer) forget(trial int64) {
 	delete(p.boxes, fmt.Sprint(trial, "returned"))
 }
 
+// RunsGoRoles reports whether the peer runs an experiment's Go roles by its id: a kcp-go peer (kcplab
+// peer) does; a peer of another implementation runs scripted roles only.
+func (p *Peer) RunsGoRoles() bool { return p.Hello.Impl == "kcp-go" }
+
+// Name is the peer's implementation and version, from its hello.
+func (p *Peer) Name() string {
+	if p.Hello.ImplVersion == "" {
+		return p.Hello.Impl
+	}
+	return p.Hello.Impl + " " + p.Hello.ImplVersion
+}
+
 // Send writes one request.
 func (p *Peer) Send(m PeerMsg) error {
 	b, err := json.Marshal(m)
@@ -604,7 +746,7 @@ func (p *Peer) Await(ctx context.Context, trial int64, op string) (PeerMsg, erro
 		}
 		return m, nil
 	case <-p.dead:
-		return PeerMsg{}, fmt.Errorf("peer ended: %v", p.err)
+		return PeerMsg{}, fmt.Errorf("the peer is gone: %v", p.err)
 	case <-ctx.Done():
 		return PeerMsg{}, fmt.Errorf("no %q from the peer for trial %d: %w", op, trial, ctx.Err())
 	}
@@ -622,11 +764,23 @@ func (p *Peer) Call(ctx context.Context, m PeerMsg) (PeerMsg, error) {
 	return p.Await(ctx, m.Trial, op)
 }
 
-// Close ends the peer: closes its input and waits for it (killing a process that does not end).
+// Close ends the peer: closes its input and waits for it (killing a process that does not end), then
+// for the end of its output, which it closes if it can. It returns what stop returned (the process's
+// exit); later calls return the same.
 func (p *Peer) Close() error {
-	err := p.w.Close()
-	if p.stop != nil {
-		err = p.stop()
-	}
-	return err
+	p.once.Do(func() {
+		p.cerr = p.w.Close()
+		if p.stop != nil {
+			p.cerr = p.stop()
+		}
+		if c, ok := p.r.(io.Closer); ok {
+			_ = c.Close()
+		}
+		select {
+		case <-p.dead:
+		case <-time.After(stopGrace):
+			// A reader that neither ends nor closes: its goroutine is left to it.
+		}
+	})
+	return p.cerr
 }

@@ -103,8 +103,15 @@ func TestPeerMsgWire(t *testing.T) {
 		msg  PeerMsg
 		want string
 	}{
-		{PeerMsg{Op: "hello", Impl: "kcp-go", KCPGo: "v5.7.6", Proto: PeerProto}, `{"op":"hello","impl":"kcp-go","kcp_go":"v5.7.6","proto":1}`},
+		{PeerMsg{Op: "hello", Impl: "kcp-go", ImplVersion: "v5.7.6", KCPGo: "v5.7.6", Proto: PeerProto, Ignores: []string{"min_rto_ms"}},
+			`{"op":"hello","impl":"kcp-go","impl_version":"v5.7.6","kcp_go":"v5.7.6","proto":2,"ignores":["min_rto_ms"]}`},
+		{PeerMsg{Op: "hello", Impl: "ikcp", ImplVersion: "node-kcp 1.0.13, ikcp.c sha256:0123456789ab", Proto: PeerProto},
+			`{"op":"hello","impl":"ikcp","impl_version":"node-kcp 1.0.13, ikcp.c sha256:0123456789ab","proto":2}`},
 		{PeerMsg{Op: "listen", Exp: "p003", Trial: 3}, `{"op":"listen","trial":3,"exp":"p003"}`},
+		{PeerMsg{Op: "listen", Exp: "p003", Trial: 3, Script: mustScript(t, p003ServerScript)},
+			`{"op":"listen","trial":3,"exp":"p003","script":` + p003ServerScript + `}`},
+		{PeerMsg{Op: "dial", Exp: "p003", Trial: 4, Server: "127.0.0.1:4000", Script: mustScript(t, p003ClientScript)},
+			`{"op":"dial","trial":4,"exp":"p003","server":"127.0.0.1:4000","script":` + p003ClientScript + `}`},
 		{PeerMsg{Op: "ready", Trial: 3, Addr: "127.0.0.1:4000"}, `{"op":"ready","trial":3,"addr":"127.0.0.1:4000"}`},
 		{PeerMsg{Op: "dial", Exp: "p003", Trial: 4, Server: "127.0.0.1:4000"}, `{"op":"dial","trial":4,"exp":"p003","server":"127.0.0.1:4000"}`},
 		{PeerMsg{Op: "ready", Trial: 4, Addr: "127.0.0.1:5000", StartNs: 17}, `{"op":"ready","trial":4,"addr":"127.0.0.1:5000","start_ns":17}`},
@@ -124,7 +131,7 @@ func TestPeerMsgWire(t *testing.T) {
 				`"stalls":[{"from_ns":1,"to_ns":2}],"kcp_go":"v5.7.6"}`},
 		{PeerMsg{Op: "error", Trial: 8, For: "listen", Error: "no experiment"}, `{"op":"error","trial":8,"for":"listen","error":"no experiment"}`},
 	} {
-		t.Run(tc.msg.Op, func(t *testing.T) {
+		t.Run(tc.want, func(t *testing.T) {
 			t.Parallel()
 			b, err := json.Marshal(tc.msg)
 			require.NoError(t, err)

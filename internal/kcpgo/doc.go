@@ -2,7 +2,8 @@
 // shims that let one source tree build against many releases (one pair of files per shim, chosen by a
 // build tag that versions.Builder passes), the workarounds for defects that would otherwise decide
 // trials (the worker-pool warm-up, the conv registry that finds trials crossed by another trial's
-// datagram), the crosstalk measurement of that defect, and the linked release's version.
+// datagram), the crosstalk measurement of that defect, the linked release's version, and how a role
+// script's KCP options map onto a session (script.go).
 //
 // The harness meets kcp-go's version-dependent behaviour through this package only. An adapter for
 // another KCP implementation would sit beside it.
