@@ -56,14 +56,14 @@ var (
 
 func init() {
 	register(&harness.Experiment{
-		ID:       "p001",
-		Title:    "an echo exchange ends only by read timeouts",
-		Question: "When a kcp-go client and an echo server both read with a 1 s deadline, how does their exchange end?",
-		Answer:   p001Answer,
-		Server:   echoServer,
-		Client:   requestThenRead(timeRequest, echoDeadline),
-		Trials:   200,
-		Classes:  []harness.Class{p001Echoed, p001AckWithEcho, p001AckAfterRTO},
+		ID:           "p001",
+		Title:        "an echo exchange ends only by read timeouts",
+		Question:     "When a kcp-go client and an echo server both read with a 1 s deadline, how does their exchange end?",
+		Answer:       p001Answer,
+		ServerScript: echoScript,
+		ClientScript: requestScript(timeText, echoDeadline),
+		Trials:       200,
+		Classes:      []harness.Class{p001Echoed, p001AckWithEcho, p001AckAfterRTO},
 		Invariants: append(wireInvariants(),
 			expect.AcceptedSessions(1),
 			expect.ReadEndsInTimeout(harness.Client),

@@ -2,11 +2,10 @@ package experiments
 
 import (
 	"fmt"
-	"net"
-	"time"
 
 	"kcplab/expect"
 	"kcplab/harness"
+	"kcplab/script"
 )
 
 // p002, from the seed's series: the client closes as soon as it has its echo; does the server notice?
@@ -75,16 +74,16 @@ var ackByClose = harness.Ack(harness.C2S).WithSn(0).WithUna(1).WithWnd(rcvWnd).A
 
 func init() {
 	register(&harness.Experiment{
-		ID:         "p002",
-		Title:      "the client's Close is not signalled to the server",
-		Question:   "When a kcp-go client closes right after reading its echo, does the echo server learn of the Close?",
-		Answer:     p002Answer,
-		Server:     echoServer,
-		Client:     p002Client,
-		Trials:     200,
-		Classes:    []harness.Class{p002Retransmitted, p002AckedAtOnce, p002AckByClose, p002TickBeforeRead},
-		Invariants: append(wireInvariants(), expect.AcceptedSessions(1), expect.ReadEndsInTimeout(harness.Server)),
-		Timings:    []harness.Timing{expect.ReadTimeoutAfter(harness.Server, echoDeadline)},
+		ID:           "p002",
+		Title:        "the client's Close is not signalled to the server",
+		Question:     "When a kcp-go client closes right after reading its echo, does the echo server learn of the Close?",
+		Answer:       p002Answer,
+		ServerScript: echoScript,
+		ClientScript: p002Client,
+		Trials:       200,
+		Classes:      []harness.Class{p002Retransmitted, p002AckedAtOnce, p002AckByClose, p002TickBeforeRead},
+		Invariants:   append(wireInvariants(), expect.AcceptedSessions(1), expect.ReadEndsInTimeout(harness.Server)),
+		Timings:      []harness.Timing{expect.ReadTimeoutAfter(harness.Server, echoDeadline)},
 		Measures: []harness.Measure{
 			expect.Accepts(),
 			expect.SegmentGap("request → echo (ms)", 0, 2),
@@ -97,23 +96,11 @@ func init() {
 }
 
 // p002Client writes the time, reads until it has as many bytes back (1 s deadline per Read), and closes.
-func p002Client(conn net.Conn) error {
-	defer conn.Close()
-	msg := []byte(time.Now().String())
-	if _, err := conn.Write(msg); err != nil {
-		return err
-	}
-	buf := make([]byte, 4096)
-	for nRead := 0; nRead < len(msg); {
-		_ = conn.SetReadDeadline(time.Now().Add(echoDeadline))
-		n, err := conn.Read(buf[nRead:])
-		if err != nil {
-			return err
-		}
-		nRead += n
-	}
-	return nil
-}
+var p002Client = &script.Script{Actions: []script.Action{
+	{Do: script.DoWrite, Data: timeText},
+	{Do: script.DoRead, UntilBytes: len(timeText), DeadlineMs: msOf(echoDeadline)},
+	{Do: script.DoClose},
+}}
 
 func p002Answer(r *harness.Result) string {
 	retx := r.Count(p002Retransmitted)

@@ -51,17 +51,17 @@ var (
 
 func init() {
 	register(&harness.Experiment{
-		ID:         "p003",
-		Title:      "the server's Close is not signalled to the client",
-		Question:   "When a kcp-go server writes a response and closes, does the client get the response, and does it learn of the Close?",
-		Answer:     p003Answer,
-		Server:     handshakeServer(nil),
-		Client:     handshakeClient,
-		Trials:     200,
-		Classes:    append([]harness.Class{p003Delivered, p003AckWithResponse}, closeClasses...),
-		Invariants: append(wireInvariants(), expect.ReadEndsInTimeout(harness.Client)),
-		Timings:    []harness.Timing{expect.ReadTimeoutAfter(harness.Client, time.Second)},
-		Measures:   handshakeMeasures,
+		ID:           "p003",
+		Title:        "the server's Close is not signalled to the client",
+		Question:     "When a kcp-go server writes a response and closes, does the client get the response, and does it learn of the Close?",
+		Answer:       p003Answer,
+		ServerScript: handshakeServer(0),
+		ClientScript: handshakeClient,
+		Trials:       200,
+		Classes:      append([]harness.Class{p003Delivered, p003AckWithResponse}, closeClasses...),
+		Invariants:   append(wireInvariants(), expect.ReadEndsInTimeout(harness.Client)),
+		Timings:      []harness.Timing{expect.ReadTimeoutAfter(harness.Client, time.Second)},
+		Measures:     handshakeMeasures,
 	})
 }
 

@@ -2,7 +2,6 @@ package experiments
 
 import (
 	"fmt"
-	"net"
 	"time"
 
 	"kcplab/expect"
@@ -45,14 +44,14 @@ var (
 
 func init() {
 	register(&harness.Experiment{
-		ID:       "p003-linger",
-		Title:    "p003 with a graceful close: linger 300 ms before Close",
-		Question: "Does lingering for three update intervals between the server's Write and its Close deliver the response in every trial, and what does it cost?",
-		Answer:   lingerAnswer,
-		Server:   handshakeServer(lingerRead(p003Linger)),
-		Client:   handshakeClient,
-		Trials:   200,
-		Classes:  []harness.Class{lingerAckAtTick, lingerAckWithResponse, lingerAckAfterRTO},
+		ID:           "p003-linger",
+		Title:        "p003 with a graceful close: linger 300 ms before Close",
+		Question:     "Does lingering for three update intervals between the server's Write and its Close deliver the response in every trial, and what does it cost?",
+		Answer:       lingerAnswer,
+		ServerScript: handshakeServer(p003Linger),
+		ClientScript: handshakeClient,
+		Trials:       200,
+		Classes:      []harness.Class{lingerAckAtTick, lingerAckWithResponse, lingerAckAfterRTO},
 		// Delivery is deterministic: asserted on every trial, whatever its ACK timing.
 		Invariants: append(wireInvariants(),
 			expect.ReadGot(harness.Client),
@@ -92,14 +91,6 @@ var lingerCost = harness.Timing{
 
 // p003Linger is how long the graceful server waits between Write and Close.
 const p003Linger = 300 * time.Millisecond
-
-// lingerRead waits up to d for the peer to say anything more, then returns (the caller closes).
-func lingerRead(d time.Duration) func(net.Conn) {
-	return func(conn net.Conn) {
-		_ = conn.SetReadDeadline(time.Now().Add(d))
-		_, _ = conn.Read(make([]byte, 4096))
-	}
-}
 
 func lingerAnswer(r *harness.Result) string {
 	n := len(r.Trials)

@@ -4,10 +4,9 @@ import (
 	"fmt"
 	"time"
 
-	kcp "github.com/xtaci/kcp-go/v5"
-
 	"kcplab/expect"
 	"kcplab/harness"
+	"kcplab/script"
 )
 
 // p003-nocwnd: the seed's server with congestion control off (SetNoDelay(0, 100, 0, 1): the same
@@ -45,22 +44,28 @@ var (
 // datagrams do not tell the tick from an earlier flush, as here, the wnd does (see ackAtTick, kcpgo.go).
 var ackAtTickAfterRead = ackAtTick.WithWnd(rcvWnd)
 
+// nocwndServer is the seed's server on a session with congestion control off: nodelay 0, interval 100
+// ms, resend 0, nc 1 (kcp-go's SetNoDelay(0, 100, 0, 1)).
+var nocwndServer = func() *script.Script {
+	s := handshakeServer(0)
+	nodelay, interval, resend, nc := 0, 100, 0, 1
+	s.Options = script.Options{NoDelay: &nodelay, IntervalMs: &interval, Resend: &resend, NC: &nc}
+	return s
+}()
+
 func init() {
 	register(&harness.Experiment{
-		ID:       "p003-nocwnd",
-		Title:    "p003 with the server's congestion window off",
-		Question: "If the server turns congestion control off (nc=1), does the response survive an immediate Close?",
-		Answer:   nocwndAnswer,
-		Server:   handshakeServer(nil),
-		Client:   handshakeClient,
-		ServerSession: func(s *kcp.UDPSession) {
-			s.SetNoDelay(0, 100, 0, 1)
-		},
-		Trials:     200,
-		Classes:    append([]harness.Class{nocwndAckAtOnce, nocwndAckAtTick}, closeClasses...),
-		Invariants: append(wireInvariants(), expect.ReadEndsInTimeout(harness.Client)),
-		Timings:    []harness.Timing{expect.ReadTimeoutAfter(harness.Client, time.Second)},
-		Measures:   handshakeMeasures,
+		ID:           "p003-nocwnd",
+		Title:        "p003 with the server's congestion window off",
+		Question:     "If the server turns congestion control off (nc=1), does the response survive an immediate Close?",
+		Answer:       nocwndAnswer,
+		ServerScript: nocwndServer,
+		ClientScript: handshakeClient,
+		Trials:       200,
+		Classes:      append([]harness.Class{nocwndAckAtOnce, nocwndAckAtTick}, closeClasses...),
+		Invariants:   append(wireInvariants(), expect.ReadEndsInTimeout(harness.Client)),
+		Timings:      []harness.Timing{expect.ReadTimeoutAfter(harness.Client, time.Second)},
+		Measures:     handshakeMeasures,
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"kcplab/harness"
+	"kcplab/script"
 )
 
 // echoDeadline is the read deadline of every Read in the echo experiments.
@@ -63,36 +64,43 @@ func timeRequest() []byte { return []byte(time.Now().String()) }
 // handshake is the request of p003 and its variants.
 const handshake = "handshake"
 
-// handshakeClient is the seed's client: "handshake", then Read with a 1 s deadline until an error.
-var handshakeClient = requestThenRead(func() []byte { return []byte(handshake) }, time.Second)
+// The seed series' roles as scripts (package script): the in-process run interprets them on kcp-go, and
+// a peer of any KCP implementation runs the same ones (matrix -pairs).
 
-// handshakeServer is the seed's server: Read once, expect "handshake", Write the time with a 1 s write
-// deadline, Close; linger, when not nil, runs between the Write and the Close.
-func handshakeServer(linger func(net.Conn)) harness.Role {
-	return func(conn net.Conn) error {
-		defer conn.Close()
-		buf := make([]byte, 4096)
-		n, err := conn.Read(buf)
-		if err != nil {
-			return err
-		}
-		if string(buf[:n]) != handshake {
-			return fmt.Errorf("expect %q, got %q", handshake, buf[:n])
-		}
-		content := []byte(time.Now().String())
-		for nw := 0; nw < len(content); {
-			_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
-			n, err := conn.Write(content[nw:])
-			if err != nil {
-				return err
-			}
-			nw += n
-		}
-		if linger != nil {
-			linger(conn)
-		}
-		return nil
+// timeText is the echo series' request and the seed's response: the time as Go's time.Time.String
+// writes it, fixed so that a script can carry it (its length matters, not the instant).
+const timeText = "2026-01-02 15:04:05.123456789 +0000 UTC m=+0.000000001"
+
+// msOf is d in whole milliseconds, as scripts give durations.
+func msOf(d time.Duration) int { return int(d / time.Millisecond) }
+
+// echoScript is the series' echo loop: Read with echoDeadline, write back what was read, repeat; the
+// session closes when a Read fails.
+var echoScript = &script.Script{Actions: []script.Action{{Do: script.DoEcho, DeadlineMs: msOf(echoDeadline)}}}
+
+// requestScript writes request, then reads with a deadline of d until a Read fails (the session then
+// closes).
+func requestScript(request string, d time.Duration) *script.Script {
+	return &script.Script{Actions: []script.Action{
+		{Do: script.DoWrite, Data: request},
+		{Do: script.DoRead, DeadlineMs: msOf(d)},
+	}}
+}
+
+// handshakeClient is the seed's client: "handshake", then Read with a 1 s deadline until an error.
+var handshakeClient = requestScript(handshake, time.Second)
+
+// handshakeServer is the seed's server: Read "handshake", Write the time, Close; with linger > 0 it
+// first reads for that long (whatever comes, or nothing), then closes.
+func handshakeServer(linger time.Duration) *script.Script {
+	acts := []script.Action{
+		{Do: script.DoRead, UntilBytes: len(handshake), Expect: handshake},
+		{Do: script.DoWrite, Data: timeText},
 	}
+	if linger > 0 {
+		acts = append(acts, script.Action{Do: script.DoRead, DeadlineMs: msOf(linger), MayFail: true})
+	}
+	return &script.Script{Actions: append(acts, script.Action{Do: script.DoClose})}
 }
 
 // settleIdle is how long a client stays idle after its first exchange before the experiment acts: the

@@ -7,9 +7,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	kcp "github.com/xtaci/kcp-go/v5"
 
 	"kcplab/harness"
+	"kcplab/script"
 )
 
 // TestTimingVerdictSeesKCPGoChange runs p003-linger (whose every trial ACKs the response at the
@@ -38,7 +38,10 @@ func TestTimingVerdictSeesKCPGoChange(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := *base
-			e.ClientSession = func(s *kcp.UDPSession) { s.SetNoDelay(0, tc.interval, 0, 0) }
+			client := *e.ClientScript // the client's script with its update interval set
+			nodelay, interval, resend, nc := 0, tc.interval, 0, 0
+			client.Options = script.Options{NoDelay: &nodelay, IntervalMs: &interval, Resend: &resend, NC: &nc}
+			e.ClientScript = &client
 			res, err := harness.Run(context.Background(), &e, harness.RunOptions{Trials: 20, Parallel: 20, KeepDir: t.TempDir()})
 			require.NoError(t, err)
 			var tick []harness.Verdict
