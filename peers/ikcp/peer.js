@@ -20,7 +20,7 @@ let kcp;
 try {
   kcp = require('node-kcp/index.js'); // not require('node-kcp'): its "main" prints a path to stdout
 } catch (e) {
-  process.stderr.write(`ikcp peer: node-kcp is not built (${e.message}); run peers/ikcp/build.sh\n`);
+  process.stderr.write(`ikcp peer: node-kcp is not built (${e.message.split('\n')[0]}); run peers/ikcp/build.sh\n`);
   process.exit(1);
 }
 
@@ -70,9 +70,10 @@ const classOf = (e) => (e ? e.cls || 'other' : undefined);
 // ---- the stall probe ----
 // A 1 ms timer while any trial runs: a tick 2 ms or more late means the event loop, which runs every
 // session's updates and reads, was held up (machine load, GC). Reported in "done" as "stalls".
-const probe = { users: 0, timer: null, stalls: [] };
-function probeStart() {
-  if (probe.users++ > 0) return;
+const probe = { starts: [], timer: null, stalls: [] };
+function probeStart(start) {
+  probe.starts.push(start);
+  if (probe.starts.length > 1) return;
   let due = nowNs() + 1000000n;
   probe.timer = setInterval(() => {
     const t = nowNs();
@@ -80,12 +81,14 @@ function probeStart() {
     due = t + 1000000n;
   }, 1);
 }
-function probeStop(since) {
-  const mine = probe.stalls.filter((s) => s.to_ns > since);
-  if (--probe.users === 0) {
-    clearInterval(probe.timer);
-    probe.stalls = [];
-  }
+// probeStop ends a trial's use of the probe (begun at start) and returns the stalls since then; it
+// keeps only the stalls that trials still running may need.
+function probeStop(start) {
+  const mine = probe.stalls.filter((s) => s.to_ns > start);
+  probe.starts.splice(probe.starts.indexOf(start), 1);
+  if (probe.starts.length === 0) clearInterval(probe.timer);
+  const oldest = probe.starts.reduce((a, b) => (b < a ? b : a), nowNs());
+  probe.stalls = probe.stalls.filter((s) => s.to_ns > oldest);
   return mine;
 }
 
@@ -351,7 +354,7 @@ class Trial {
     this.ending = false; // teardown ends the waits: a wait from then on ends at once
     this.start = nowNs();
     this.torn = null; // teardown's promise, once it began
-    probeStart();
+    probeStart(this.start);
   }
 
   bind() {

@@ -164,6 +164,9 @@ test('ikcp peer', { skip }, async (t) => {
     const dialed = await c.ask({ op: 'dial', trial: 1, server: ready.addr, script: { actions: [{ do: 'write', data: 'x' }, { do: 'read', deadline_ms: 60000 }] } }, 'ready');
     assert.equal(dialed.op, 'ready', dialed.error);
     await new Promise((resolve) => setTimeout(resolve, 300)); // the client's write reaches the server
+    // The server's role reads until an error, with no deadline: it is still running when settle's ends.
+    const settled = await s.ask({ op: 'settle', trial: 1, quiet_ms: 50, deadline_ms: 300 }, 'settled');
+    assert.equal(settled.error, 'server role still running at the deadline');
     const began = Date.now();
     s.proc.stdin.end();
     c.proc.stdin.end();
