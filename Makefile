@@ -34,12 +34,12 @@ CREDIT    = make $@$(if $(filter command line,$(origin TRIALS)), TRIALS=$(TRIALS
 
 .NOTPARALLEL:
 
-.PHONY: all test vet unit live-test capture results results-update run build caps deps not-sudo bench fuzz matrix clean
+.PHONY: all test vet unit ikcp-test live-test capture results results-update run build caps deps deb-deps ikcp-peer not-sudo bench fuzz matrix clean
 
 all: test
 
 ## test: go vet, then every test with the race detector, then the live-capture tests (libpcap on lo).
-test: not-sudo deps vet unit live-test
+test: not-sudo deps vet unit ikcp-test live-test
 
 vet:
 	$(GO) vet ./...
@@ -53,6 +53,11 @@ vet:
 unit:
 	$(GO) test -race $(TESTFLAGS) $$($(GO) list ./... | grep -v /experiments$$)
 	$(GO) test -count=1 $(TESTFLAGS) ./experiments
+
+# The C reference's peer's own tests (node --test); they skip when node-kcp is not built.
+ikcp-test:
+	@if command -v node >/dev/null; then set -x; cd peers/ikcp && node --test; \
+	else echo "ikcp-test: skipped (no node: make deps installs it)"; fi
 
 # Live capture: built with -tags pcap (libpcap-dev), run through tools/capexec, which gives a normal
 # user's test binary CAP_NET_RAW with sudo setcap (root needs nothing). Without libpcap it is skipped;
@@ -146,8 +151,15 @@ matrix: not-sudo build
 	$(BIN) crosstalk -seconds $(CROSSTALK_SECONDS) -versions $(CROSSTALK_VERSIONS) -results out/RESULTS.md || exit $$?; \
 	if [ -n "$$ok" ]; then sha256sum out/RESULTS.md > out/RESULTS.ok; fi
 
-## deps: the Debian packages above, with apt-get (through sudo unless root) when one is missing.
-deps:
+## deps: the Debian packages above, with apt-get (through sudo unless root) when one is missing, then the
+## C reference's peer (peers/ikcp/build.sh: Node.js and npm where missing, node-kcp's ikcp.c built with
+## node-gyp). Without that peer, its tests skip with the reason and matrix -pairs cannot name ikcp.
+deps: deb-deps ikcp-peer
+
+ikcp-peer:
+	@peers/ikcp/build.sh || echo "make deps: warning: the C reference's peer (peers/ikcp) could not be built (above); its tests will skip" >&2
+
+deb-deps:
 	@missing=; for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${db:Status-Abbrev}' $$p 2>/dev/null | grep -q '^ii' || missing="$$missing $$p"; done; \
 	[ -z "$$missing" ] && exit 0; \

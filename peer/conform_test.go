@@ -250,3 +250,21 @@ func TestConformCommand(t *testing.T) {
 		t.Error(v)
 	}
 }
+
+// TestIKCPPeerConforms checks the C reference's peer (peers/ikcp: ikcp.c through node-kcp) against the
+// protocol, as any peer is checked. It needs the peer built (peers/ikcp/build.sh, which make deps runs).
+func TestIKCPPeerConforms(t *testing.T) {
+	t.Parallel()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed: peers/ikcp/build.sh installs it (make deps)")
+	}
+	dir, err := filepath.Abs("../peers/ikcp")
+	require.NoError(t, err)
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "node-kcp")); err != nil {
+		t.Skip("the ikcp peer is not built: run peers/ikcp/build.sh (make deps)")
+	}
+	for _, v := range Conform(context.Background(), exec.Command(node, filepath.Join(dir, "peer.js"))) {
+		t.Error(v)
+	}
+}
