@@ -134,9 +134,9 @@ type checkFailed struct {
 func (c *checkFailed) Error() string { return c.name + ": " + c.err.Error() }
 func (c *checkFailed) Unwrap() error { return c.err }
 
-// failuresOf lists the failures of a trial's error: Classify's, a crossing, and anything else (a
+// FailuresOf lists the failures of a trial's error: Classify's, a crossing, and anything else (a
 // trial that did not run to its end, a capture not written) as a run error.
-func failuresOf(err error) []Failure {
+func FailuresOf(err error) []Failure {
 	switch e := err.(type) {
 	case nil:
 		return nil
@@ -147,7 +147,7 @@ func failuresOf(err error) []Failure {
 	case interface{ Unwrap() []error }:
 		var out []Failure
 		for _, x := range e.Unwrap() {
-			out = append(out, failuresOf(x)...)
+			out = append(out, FailuresOf(x)...)
 		}
 		return out
 	}

@@ -98,7 +98,7 @@ func TestClassifyFailureFields(t *testing.T) {
 			var tf *TrialFailure
 			require.True(t, errors.As(err, &tf), "%T: %v", err, err)
 			assert.Equal(t, tc.want, tf.Failures)
-			assert.Equal(t, tc.want, failuresOf(err))
+			assert.Equal(t, tc.want, FailuresOf(err))
 			assert.Equal(t, tc.key, FailureKey(tf.Failures))
 			for _, s := range tc.contains {
 				assert.Contains(t, err.Error(), s)
@@ -127,7 +127,7 @@ func TestFailuresOf(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			assert.Equal(t, tc.want, failuresOf(tc.err))
+			assert.Equal(t, tc.want, FailuresOf(tc.err))
 		})
 	}
 	assert.Equal(t, "crossed by another trial's datagram in every attempt", Failure{Kind: FailCrossed}.String())

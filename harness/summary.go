@@ -148,7 +148,7 @@ func (r *Result) Summary() Summary {
 			}
 		}
 		if t.Err != nil {
-			ts.Error, ts.Failures = t.Err.Error(), failuresOf(t.Err)
+			ts.Error, ts.Failures = t.Err.Error(), FailuresOf(t.Err)
 		}
 		s.Trials = append(s.Trials, ts)
 	}
