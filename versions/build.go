@@ -392,7 +392,7 @@ func LinkedVersion(bin string) (string, error) {
 		if m.Path != ModulePath {
 			continue
 		}
-		if m.Replace != nil && m.Replace.Version == "" {
+		if m.Replace != nil && (m.Replace.Version == "" || m.Replace.Version == "(devel)") {
 			return m.Replace.Path, nil
 		}
 		if m.Replace != nil {
