@@ -178,23 +178,26 @@ type peerDefs []string
 func (d *peerDefs) String() string     { return strings.Join(*d, " ") }
 func (d *peerDefs) Set(s string) error { *d = append(*d, s); return nil }
 
-// pairPeers resolves the peers of -pairs: -peers when given (matrix.ParsePeers), else the kcp-go
-// releases of -versions; with every -peer added.
+// pairPeers resolves the peers of -pairs (matrix.ParsePeers): -peers when given, else the kcp-go
+// releases of -versions, oldest first; with every -peer added.
 func (m *matrixFlags) pairPeers(ctx context.Context, peers, list *string, defs peerDefs, set map[string]bool) ([]matrix.PeerSpec, error) {
-	version := func(s string) (string, error) { return parseVersion(ctx, &m.builder, "-peers", s) }
-	var items []string
+	flag, items := "-versions", splitList(*list)
 	if set["peers"] {
-		items = splitList(*peers)
-	} else {
-		vs, err := parseVersions(ctx, &m.builder, *list)
-		if err != nil {
-			return nil, err
-		}
-		items = vs
+		flag, items = "-peers", splitList(*peers)
 	}
-	specs, err := matrix.ParsePeers(items, defs, m.builder.Root, version)
+	specs, err := matrix.ParsePeers(items, defs, m.builder.Root, func(s string) (string, error) {
+		return parseVersion(ctx, &m.builder, flag, s)
+	})
 	if errors.Is(err, matrix.ErrBadPeer) {
 		return nil, usageErr("%v", err)
+	}
+	if err == nil && !set["peers"] {
+		// The releases come first (the -peer definitions after them): oldest first, as matrix has them.
+		n := 0
+		for n < len(specs) && specs[n].KCPGo != "" {
+			n++
+		}
+		sort.SliceStable(specs[:n], func(i, j int) bool { return versions.Compare(specs[i].KCPGo, specs[j].KCPGo) < 0 })
 	}
 	return specs, err
 }
