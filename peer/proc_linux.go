@@ -3,9 +3,11 @@ package peer
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // killTree kills p and every process below it (a peer command may be a script whose children hold
@@ -20,6 +22,24 @@ func killTree(p *os.Process) {
 	for _, pid := range pids {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
+	// A killed process is gone only once the kernel has run its exit: wait for that (briefly), so
+	// that nothing of the peer runs when the caller goes on.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if !slices.ContainsFunc(pids, running) {
+			return
+		}
+	}
+}
+
+// running reports whether the process pid exists and is not a zombie.
+func running(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(fields) > 0 && fields[0] != "Z" && fields[0] != "X"
 }
 
 // descendants lists the processes below pid, from /proc/*/stat.
