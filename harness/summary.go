@@ -40,10 +40,21 @@ type Summary struct {
 	TimingFailed int         `json:"timing_failed"`
 	Timing       []Verdict   `json:"timing"`
 	Load         LoadSummary `json:"load"`
+	// ServerPeer and ClientPeer name the peers of a pair run as their hellos did (any implementation).
+	ServerPeer *PeerIdent `json:"server_peer,omitempty"`
+	ClientPeer *PeerIdent `json:"client_peer,omitempty"`
 	// Link is the network between the peers, when there was one: its SPEC, the run's seed (trial n
 	// used Seed+n-1) and what it did per direction over every trial.
 	Link   *LinkTotals    `json:"link,omitempty"`
 	Trials []TrialSummary `json:"trials"`
+}
+
+// PeerIdent is a peer process as its hello names it (peer/peer.go): its implementation, the
+// implementation's version and, for a kcp-go peer, the release.
+type PeerIdent struct {
+	Impl        string `json:"impl"`
+	ImplVersion string `json:"impl_version,omitempty"`
+	KCPGo       string `json:"kcp_go,omitempty"`
 }
 
 // LinkTotals is what a run's link did, summed over its trials.
@@ -156,8 +167,11 @@ func (r *Result) Summary() Summary {
 }
 
 // WriteSummary writes dir/summary.json.
-func (r *Result) WriteSummary(dir string) (string, error) {
-	b, err := json.MarshalIndent(r.Summary(), "", "  ")
+func (r *Result) WriteSummary(dir string) (string, error) { return r.Summary().Write(dir) }
+
+// Write writes the summary as dir/summary.json and returns its path.
+func (s Summary) Write(dir string) (string, error) {
+	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return "", err
 	}

@@ -3,7 +3,6 @@ package matrix
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,76 +19,56 @@ import (
 
 // pairDir is the directory of a pair's runs under DIR/pairs.
 func pairDir(out, server, client string) string {
-	return filepath.Join(out, "pairs", server+"__"+client)
+	return filepath.Join(out, "pairs", versions.FileName(server)+"__"+versions.FileName(client))
 }
 
-// startPeer starts `BIN peer`.
-func startPeer(bin *versions.Binary, stderr io.Writer) (*peer.Peer, error) {
-	cmd := exec.Command(bin.Path, "peer")
-	cmd.Stderr = stderr
-	return peer.StartPeer(cmd)
-}
-
-// Pairs runs the experiments over every ordered pair (server release, client release) of vs: one
-// peer process per release, the trials driven and classified here, with Discover. It writes
+// Pairs runs the experiments over every ordered pair (server, client) of the peers: one peer process
+// each (a kcp-go version's `kcplab peer`, built here, or the peer's command), the trials driven and
+// classified here, with Discover. An experiment whose role is Go code runs only where that role's
+// peer is a kcp-go peer (peer.Offered); a line says which pairs it skipped. It writes
 // DIR/pairs/SERVER__CLIENT/ID/summary.json (and a pcapng per trial), DIR/pairs/pairs.json (a matrix
-// whose "versions" are the pairs, report.PairLabel) and DIR/pairs/pairs.md. A pair whose run fails
-// is recorded with its error.
-func (r *Runner) Pairs(ctx context.Context, vs []string) (*report.Matrix, error) {
+// whose "versions" are the pairs, report.PairLabel, and whose peers are named by their hellos) and
+// DIR/pairs/pairs.md. A pair whose run fails is recorded with its error. A peer that does not start
+// ends the run with an error wrapping ErrPeerStart.
+func (r *Runner) Pairs(ctx context.Context, specs []PeerSpec) (*report.Matrix, error) {
 	dir := filepath.Join(r.Out, "pairs")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	start := r.StartPeer
-	if start == nil {
-		start = startPeer
-	}
+	mx := &report.Matrix{Trials: r.Trials}
 	peers := map[string]*peer.Peer{}
 	defer func() {
-		for v, p := range peers {
+		for label, p := range peers {
 			if err := p.Close(); err != nil {
-				r.logf("kcp-go %s: peer: %v\n", v, err)
+				r.logf("%s: peer: %v\n", label, err)
 			}
 		}
 	}()
-	for _, v := range vs {
-		t0 := time.Now()
-		bin, err := r.Builder.Build(ctx, v)
-		if err != nil {
-			return nil, fmt.Errorf("kcp-go %s: %w", v, err)
-		}
-		how := "built"
-		if bin.Cached {
-			how = "cached"
-		}
-		logPath := filepath.Join(dir, "peer-"+v+".log")
-		log, err := os.Create(logPath)
+	var labels []string
+	for _, s := range specs {
+		p, ident, err := r.startPeer(ctx, s, dir)
 		if err != nil {
 			return nil, err
 		}
-		defer log.Close()
-		p, err := start(bin, log)
-		if err != nil {
-			return nil, fmt.Errorf("kcp-go %s: %w (stderr in %s)", v, err, logPath)
-		}
-		peers[v] = p
-		if p.Hello.KCPGo != v {
-			return nil, fmt.Errorf("kcp-go %s: the peer reports kcp-go %s", v, p.Hello.KCPGo)
-		}
-		r.logf("kcp-go %s: kcplab %s in %.1fs, peer started (%s)\n", v, how, time.Since(t0).Seconds(), bin.Path)
+		peers[s.Label] = p
+		labels = append(labels, s.Label)
+		mx.Peers = append(mx.Peers, ident)
 	}
-
-	mx := &report.Matrix{Trials: r.Trials}
-	for _, s := range vs {
-		for _, c := range vs {
+	for _, s := range labels {
+		for _, c := range labels {
 			mx.Versions = append(mx.Versions, report.PairLabel(s, c))
 		}
 	}
 	for _, e := range r.Experiments {
 		me := newExperiment(e)
-		for _, s := range vs {
-			for _, c := range vs {
+		var skipped []string
+		for _, s := range labels {
+			for _, c := range labels {
 				label := report.PairLabel(s, c)
+				if err := peer.Offered(e, peers[s], peers[c]); err != nil {
+					skipped = append(skipped, s+" × "+c)
+					continue
+				}
 				pd := pairDir(r.Out, s, c)
 				t0 := time.Now()
 				res, err := peer.RunPair(ctx, e, harness.RunOptions{Trials: r.Trials, Parallel: r.Parallel, Discover: true, OutDir: pd}, peers[s], peers[c])
@@ -101,7 +80,7 @@ func (r *Runner) Pairs(ctx context.Context, vs []string) (*report.Matrix, error)
 					me.Versions[label] = &report.VersionCounts{Error: err.Error()}
 					continue
 				}
-				path, err := res.WriteSummary(filepath.Join(pd, e.ID))
+				path, err := peer.PairSummary(res, peers[s], peers[c]).Write(filepath.Join(pd, e.ID))
 				if err != nil {
 					return nil, err
 				}
@@ -115,14 +94,63 @@ func (r *Runner) Pairs(ctx context.Context, vs []string) (*report.Matrix, error)
 				}
 			}
 		}
+		if len(skipped) > 0 {
+			r.logf("%s: skipped in %d pair(s) (%s): a role of it is Go code, which only a kcp-go peer runs\n", e.ID, len(skipped), strings.Join(skipped, ", "))
+		}
 		mx.Experiments = append(mx.Experiments, me)
 	}
 	if err := report.WriteMatrix(filepath.Join(dir, "pairs.json"), mx); err != nil {
 		return nil, err
 	}
 	var md strings.Builder
-	report.PairsMarkdown(&md, mx, vs)
+	report.PairsMarkdown(&md, mx, labels)
 	return mx, os.WriteFile(filepath.Join(dir, "pairs.md"), []byte(md.String()), 0o644)
+}
+
+// startPeer starts the peer of s (building `kcplab peer` against its kcp-go version first), its
+// stderr in DIR/pairs/peer-LABEL.log, and returns it with its hello for the matrix.
+func (r *Runner) startPeer(ctx context.Context, s PeerSpec, dir string) (*peer.Peer, report.MatrixPeer, error) {
+	t0 := time.Now()
+	args := s.Command
+	var bin *versions.Binary
+	if s.KCPGo != "" {
+		var err error
+		if bin, err = r.Builder.Build(ctx, s.KCPGo); err != nil {
+			return nil, report.MatrixPeer{}, fmt.Errorf("kcp-go %s: %w", s.KCPGo, err)
+		}
+		args = []string{bin.Path, "peer"}
+	}
+	logPath := filepath.Join(dir, "peer-"+versions.FileName(s.Label)+".log")
+	log, err := os.Create(logPath)
+	if err != nil {
+		return nil, report.MatrixPeer{}, err
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stderr = log
+	start := r.StartPeer
+	if start == nil {
+		start = peer.StartPeer
+	}
+	p, err := start(cmd)
+	log.Close() // the process has its own
+	if err != nil {
+		return nil, report.MatrixPeer{}, fmt.Errorf("%s: %w: %v (its stderr is in %s)", s.Label, ErrPeerStart, err, logPath)
+	}
+	ident := report.MatrixPeer{Label: s.Label, Impl: p.Hello.Impl, ImplVersion: p.Hello.ImplVersion, KCPGo: p.Hello.KCPGo, Command: strings.Join(args, " ")}
+	if bin == nil {
+		r.logf("%s: peer started: %s (%s)\n", s.Label, p.Name(), ident.Command)
+		return p, ident, nil
+	}
+	if p.Hello.KCPGo != bin.Name() {
+		_ = p.Close()
+		return nil, report.MatrixPeer{}, fmt.Errorf("kcp-go %s: the peer reports kcp-go %s", s.KCPGo, p.Hello.KCPGo)
+	}
+	how := "built"
+	if bin.Cached {
+		how = "cached"
+	}
+	r.logf("kcp-go %s: kcplab %s in %.1fs, peer started (%s)\n", s.KCPGo, how, time.Since(t0).Seconds(), bin.Path)
+	return p, ident, nil
 }
 
 // PairsPath is where Pairs writes pairs.json.

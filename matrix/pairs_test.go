@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,12 +17,11 @@ import (
 	"kcplab/internal/kcpgo"
 	"kcplab/peer"
 	"kcplab/report"
-	"kcplab/versions"
 )
 
 // inProcessPeer starts a peer in this process, over pipes, instead of `BIN peer`.
-func inProcessPeer() func(*versions.Binary, io.Writer) (*peer.Peer, error) {
-	return func(*versions.Binary, io.Writer) (*peer.Peer, error) {
+func inProcessPeer() func(*exec.Cmd) (*peer.Peer, error) {
+	return func(*exec.Cmd) (*peer.Peer, error) {
 		toPeer, fromDriver := io.Pipe()
 		toDriver, fromPeer := io.Pipe()
 		served := make(chan error, 1)
@@ -48,7 +48,7 @@ func TestPairs(t *testing.T) {
 	var logged []string
 	r := &Runner{Builder: &fakeBuilder{}, StartPeer: inProcessPeer(), Experiments: []*harness.Experiment{p001},
 		Trials: 3, Parallel: 3, Out: t.TempDir(), Log: func(f string, a ...any) { logged = append(logged, f) }}
-	mx, err := r.Pairs(context.Background(), []string{v})
+	mx, err := r.Pairs(context.Background(), ReleasePeers([]string{v}))
 	require.NoError(t, err)
 
 	label := report.PairLabel(v, v)
@@ -81,6 +81,6 @@ func TestPairsPeerOfAnotherRelease(t *testing.T) {
 	p001, err := experiments.Lookup("p001")
 	require.NoError(t, err)
 	r := &Runner{Builder: &fakeBuilder{}, StartPeer: inProcessPeer(), Experiments: []*harness.Experiment{p001}, Out: t.TempDir()}
-	_, err = r.Pairs(context.Background(), []string{"v5.6.1"})
+	_, err = r.Pairs(context.Background(), ReleasePeers([]string{"v5.6.1"}))
 	assert.ErrorContains(t, err, "kcp-go v5.6.1: the peer reports kcp-go "+kcpgo.Version())
 }

@@ -38,8 +38,9 @@ type Runner struct {
 	Builder Builder
 	// Exec runs a release's kcplab (nil: os/exec). Tests give a fake that writes summary.json.
 	Exec Exec
-	// StartPeer starts a release's kcplab as a peer, its stderr to stderr (nil: `BIN peer`).
-	StartPeer func(bin *versions.Binary, stderr io.Writer) (*peer.Peer, error)
+	// StartPeer starts a peer's command (`BIN peer` for a kcp-go version) for Pairs (nil:
+	// peer.StartPeer). Tests give peers in this process, or shorter bounds on the hello.
+	StartPeer func(cmd *exec.Cmd) (*peer.Peer, error)
 
 	Experiments      []*harness.Experiment // what to run, one id each
 	Trials, Parallel int                   // per experiment and release (Trials 0: each experiment's default)
@@ -96,8 +97,9 @@ func exitCode(err error) int {
 }
 
 // Run builds kcplab against version and runs the experiments with it: `BIN run -trials N -parallel P
-// -out OUT/VERSION -discover IDs...`, its output in OUT/VERSION/run.log. It returns the counts by
-// experiment id; an experiment whose summary.json is missing or broken has them as its Error. A
+// -out OUT/VERSION -discover IDs...` (VERSION: versions.FileName), its output in OUT/VERSION/run.log.
+// It returns the counts by experiment id; an experiment whose summary.json is missing, broken or
+// names another kcp-go than the binary's has that as its Error. A
 // release that is not served wraps versions.ErrUnknown.
 func (r *Runner) Run(ctx context.Context, version string) (map[string]*report.VersionCounts, error) {
 	if res, ok := r.runs[version]; ok {
@@ -121,7 +123,7 @@ func (r *Runner) Run(ctx context.Context, version string) (map[string]*report.Ve
 	r.logf("kcp-go %s: kcplab %s in %.1fs (%s%s)\n", version, how, time.Since(start).Seconds(), bin.Path, tags)
 	r.step("kcp-go "+version+": running "+ids, true)
 
-	dir := filepath.Join(r.Out, version)
+	dir := filepath.Join(r.Out, versions.FileName(version))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -149,7 +151,11 @@ func (r *Runner) Run(ctx context.Context, version string) (map[string]*report.Ve
 	}
 	res := map[string]*report.VersionCounts{}
 	for _, e := range r.Experiments {
-		res[e.ID] = readCounts(filepath.Join(dir, e.ID, "summary.json"))
+		vc := readCounts(filepath.Join(dir, e.ID, "summary.json"))
+		if vc.Error == "" && vc.KCPGo != bin.Name() {
+			vc.Error = fmt.Sprintf("summary.json reports kcp-go %s, not %s", vc.KCPGo, bin.Name())
+		}
+		res[e.ID] = vc
 	}
 	r.logf("kcp-go %s: ran %s in %.1fs; output in %s\n", version, ids, elapsed.Seconds(), logPath)
 	r.step("", true)
@@ -216,11 +222,7 @@ func (r *Runner) Matrix(ctx context.Context, vs []string) (*report.Matrix, error
 			}
 		}
 		for i := range mx.Experiments {
-			vc := res[mx.Experiments[i].ID]
-			if vc.Error == "" && vc.KCPGo != v {
-				vc.Error = fmt.Sprintf("summary.json reports kcp-go %s, not %s", vc.KCPGo, v)
-			}
-			mx.Experiments[i].Versions[v] = vc
+			mx.Experiments[i].Versions[v] = res[mx.Experiments[i].ID]
 		}
 	}
 	if err := os.MkdirAll(r.Out, 0o755); err != nil {

@@ -48,6 +48,19 @@ func RunPair(ctx context.Context, e *harness.Experiment, opts harness.RunOptions
 	return res, nil
 }
 
+// PairSummary is res's summary.json for a run of RunPair over srv and cli: each peer named by its
+// hello (server_peer, client_peer), and kcp_go naming both (PairName).
+func PairSummary(res *harness.Result, srv, cli *Peer) harness.Summary {
+	s := res.Summary()
+	s.KCPGo = PairName(srv, cli)
+	s.ServerPeer, s.ClientPeer = srv.Ident(), cli.Ident()
+	return s
+}
+
+// PairName names a pair of peers in its trials and results: "server X × client Y", each a kcp-go
+// peer's release or another peer's implementation and version.
+func PairName(srv, cli *Peer) string { return "server " + srv.Label() + " × client " + cli.Label() }
+
 // Offered reports why e cannot run with its server role in srv and its client role in cli: a role
 // that is Go code needs a peer that runs Go roles (nil when nothing keeps it from running).
 func Offered(e *harness.Experiment, srv, cli *Peer) error {
@@ -116,6 +129,7 @@ func pairTrial(ctx context.Context, e *harness.Experiment, n int, srv, cli *Peer
 			if aerr := assemble(tr, srvDone, cliDone); aerr != nil {
 				serr = errors.Join(serr, aerr)
 			}
+			tr.KCPGo = PairName(srv, cli)
 			tr.Decode(e.Transport.Framing())
 		}
 		if err == nil {
@@ -220,7 +234,6 @@ func assemble(tr *harness.Trace, srv, cli PeerMsg) error {
 	sort.SliceStable(tr.Datagrams, func(i, j int) bool { return tr.Datagrams[i].Time.Before(tr.Datagrams[j].Time) })
 	sort.SliceStable(tr.Events, func(i, j int) bool { return tr.Events[i].Time.Before(tr.Events[j].Time) })
 	tr.Accepts, tr.TornDown = srv.Accepts, srv.TornDown
-	tr.KCPGo = "server " + srv.KCPGo + " × client " + cli.KCPGo
 	tr.ServerErr = make([]error, tr.Accepts)
 	for _, ev := range tr.Events {
 		if ev.Side == harness.Server && ev.Kind == harness.EvReturn && ev.Session >= 1 && ev.Session <= tr.Accepts {

@@ -549,8 +549,21 @@ const stopGrace = 5 * time.Second
 // StartPeer starts cmd (e.g. `kcplab peer`) as a peer: its stdin and stdout carry the protocol, its
 // stderr is left as cmd has it. Close ends it. A peer that cannot start, ends or writes anything but
 // JSON before its hello, says no hello within HelloTimeout, or speaks another protocol version is an
-// error, and nothing of it is left running.
+// error, and nothing of it is left running: a process that does not end within 5 s of its input's
+// end is killed, with the processes it started (on Linux).
 func StartPeer(cmd *exec.Cmd) (*Peer, error) { return startPeer(cmd, HelloTimeout, stopGrace) }
+
+// StartPeerWithin is StartPeer with another bound on the wait for the hello and on the time the
+// process has to end once its input is closed, before it is killed (0: HelloTimeout, 5 s).
+func StartPeerWithin(cmd *exec.Cmd, hello, grace time.Duration) (*Peer, error) {
+	if hello <= 0 {
+		hello = HelloTimeout
+	}
+	if grace <= 0 {
+		grace = stopGrace
+	}
+	return startPeer(cmd, hello, grace)
+}
 
 // startPeer is StartPeer with the hello's bound and the grace a process gets to end before it is killed.
 func startPeer(cmd *exec.Cmd, helloTimeout, grace time.Duration) (*Peer, error) {
@@ -567,6 +580,9 @@ func startPeer(cmd *exec.Cmd, helloTimeout, grace time.Duration) (*Peer, error) 
 		return nil, fmt.Errorf("peer %s: %w", name, err)
 	}
 	cmd.Stdout = outW
+	if cmd.WaitDelay == 0 {
+		cmd.WaitDelay = grace // a child the process left holding its stderr does not hold up Wait
+	}
 	err = cmd.Start()
 	outW.Close() // the process has its copy
 	if err != nil {
@@ -582,7 +598,7 @@ func startPeer(cmd *exec.Cmd, helloTimeout, grace time.Duration) (*Peer, error) 
 		case err := <-waited:
 			return err
 		case <-time.After(grace):
-			_ = cmd.Process.Kill()
+			killTree(cmd.Process)
 			err := <-waited
 			return fmt.Errorf("did not end within %v of its input's end, killed (%v)", grace, err)
 		}
@@ -715,6 +731,20 @@ func (p *Peer) forget(trial int64) {
 // RunsGoRoles reports whether the peer runs an experiment's Go roles by its id: a kcp-go peer (kcplab
 // peer) does; a peer of another implementation runs scripted roles only.
 func (p *Peer) RunsGoRoles() bool { return p.Hello.Impl == "kcp-go" }
+
+// Ident is the peer's implementation and version as its hello gives them.
+func (p *Peer) Ident() *harness.PeerIdent {
+	return &harness.PeerIdent{Impl: p.Hello.Impl, ImplVersion: p.Hello.ImplVersion, KCPGo: p.Hello.KCPGo}
+}
+
+// Label is how a pair's results name the peer: a kcp-go peer by its release (its hello's kcp_go),
+// another by Name.
+func (p *Peer) Label() string {
+	if p.RunsGoRoles() && p.Hello.KCPGo != "" {
+		return p.Hello.KCPGo
+	}
+	return p.Name()
+}
 
 // Name is the peer's implementation and version, from its hello.
 func (p *Peer) Name() string {

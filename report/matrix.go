@@ -15,6 +15,18 @@ type Matrix struct {
 	Versions    []string           `json:"versions"` // kcp-go versions, oldest first
 	Trials      int                `json:"trials"`   // trials asked per experiment (0: each experiment's default)
 	Experiments []MatrixExperiment `json:"experiments"`
+	// Peers are the peers of a pairs matrix (kcplab matrix -pairs), by the label its rows and columns
+	// use, each as its hello named it.
+	Peers []MatrixPeer `json:"peers,omitempty"`
+}
+
+// MatrixPeer is one peer of a pairs matrix: its label, what its hello said, the command it ran as.
+type MatrixPeer struct {
+	Label       string `json:"label"`
+	Impl        string `json:"impl"`
+	ImplVersion string `json:"impl_version,omitempty"`
+	KCPGo       string `json:"kcp_go,omitempty"`
+	Command     string `json:"command"`
 }
 
 // MatrixExperiment is one experiment across versions.

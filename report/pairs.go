@@ -84,7 +84,15 @@ func SeenClasses(e *MatrixExperiment) []string {
 
 // PairsMarkdown writes DIR/pairs/pairs.md: per experiment, a grid per class that any pair had.
 func PairsMarkdown(w io.Writer, mx *Matrix, vs []string) {
-	fmt.Fprintf(w, "# kcplab matrix -pairs\n\nEach trial's server ran on the row's kcp-go release and its client on the column's, in two `kcplab peer` processes. Cells: trials of the class / trials.\n")
+	fmt.Fprintf(w, "# kcplab matrix -pairs\n\nEach trial's server ran in the row's peer and its client in the column's, each peer a process of its own (for a kcp-go release, `kcplab peer` built against it). Cells: trials of the class / trials.\n")
+	if len(mx.Peers) > 0 {
+		fmt.Fprintf(w, "\nThe peers, as their hellos named them:\n\n")
+		t := &Table{Columns: []Column{{Header: "peer", Left: true}, {Header: "implementation", Left: true, Gap: 1}, {Header: "version", Left: true, Gap: 1}, {Header: "command", Left: true, Gap: 1}}}
+		for _, p := range mx.Peers {
+			t.Rows = append(t.Rows, Row{Cells: []string{p.Label, p.Impl, p.ImplVersion, "`" + p.Command + "`"}})
+		}
+		t.WriteMarkdown(w)
+	}
 	for i := range mx.Experiments {
 		e := &mx.Experiments[i]
 		fmt.Fprintf(w, "\n## %s: %s\n", e.ID, e.Title)

@@ -120,6 +120,9 @@ func goldenPairs() (*Matrix, []string) {
 		}
 	}
 	mx.Experiments = []MatrixExperiment{e, echo}
+	for _, v := range vs {
+		mx.Peers = append(mx.Peers, MatrixPeer{Label: v, Impl: "kcp-go", ImplVersion: v, KCPGo: v, Command: "/cache/" + v + "/kcplab peer"})
+	}
 	return mx, vs
 }
 

@@ -50,20 +50,28 @@ func Modfile(goMod []byte, version string) ([]byte, error) {
 // SourceHash hashes the project's Go sources under root (every .go file but tests, embedded text and
 // go.mod/go.sum), so that a change of the code rebuilds the binaries.
 func SourceHash(root string) (string, error) {
+	h, err := hashFiles(root, func(name string) bool {
+		return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata" || name == "out" || name == "node_modules"
+	}, func(name string) bool {
+		return (strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go")) || name == "go.mod" || name == "go.sum" || name == "releases.txt"
+	})
+	return h[:min(len(h), 16)], err
+}
+
+// hashFiles hashes, by path and content, the regular files under root whose name keep accepts,
+// leaving out the directories (below root) whose name skipDir accepts.
+func hashFiles(root string, skipDir, keep func(name string) bool) (string, error) {
 	h := sha256.New()
 	var files []string
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
+		switch {
+		case err != nil:
 			return err
-		}
-		name := d.Name()
-		if d.IsDir() {
-			if path != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata" || name == "out" || name == "node_modules") {
+		case d.IsDir():
+			if path != root && skipDir(d.Name()) {
 				return filepath.SkipDir
 			}
-			return nil
-		}
-		if (strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go")) || name == "go.mod" || name == "go.sum" || name == "releases.txt" {
+		case d.Type().IsRegular() && keep(d.Name()):
 			files = append(files, path)
 		}
 		return nil
@@ -81,7 +89,7 @@ func SourceHash(root string) (string, error) {
 		fmt.Fprintf(h, "%s %d\n", filepath.ToSlash(rel), len(b))
 		h.Write(b)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // ErrNoRoot is FindRoot's error when no directory above holds kcplab's go.mod.
@@ -115,10 +123,21 @@ type Builder struct {
 
 // Binary is one built kcplab.
 type Binary struct {
-	Version string   // kcp-go module version linked, e.g. "v5.4.20+incompatible"
+	Version string   // kcp-go module version linked, e.g. "v5.4.20+incompatible", or a working tree's path
 	Path    string   // the executable
 	Tags    []string // build tags used
 	Cached  bool     // true when it was already built
+	// KCPGo is how the binary names its kcp-go (summary.json's kcp_go, the peer's hello): a
+	// working tree's Tree.Name; empty for a release, which it names by Version.
+	KCPGo string
+}
+
+// Name is how the binary names its kcp-go: KCPGo, else Version.
+func (b *Binary) Name() string {
+	if b.KCPGo != "" {
+		return b.KCPGo
+	}
+	return b.Version
 }
 
 func (b *Builder) goCmd() string {
@@ -141,12 +160,24 @@ func (b *Builder) cacheDir() (string, error) {
 
 // Dir returns the cache directory of version's binary for the sources as they were at the Builder's
 // first use (an edit during a long matrix run does not mix binaries of two states of the code; the
-// binary itself is built from the sources of the moment, as go build sees them).
+// binary itself is built from the sources of the moment, as go build sees them). A working tree's
+// binary is kept by the tree's state as it is now (ReadTree).
 func (b *Builder) Dir(version string) (string, error) {
 	v, err := Normalize(version)
 	if err != nil {
 		return "", err
 	}
+	var tree *Tree
+	if IsLocal(v) {
+		if tree, err = ReadTree(context.Background(), v); err != nil {
+			return "", err
+		}
+	}
+	return b.dir(v, tree)
+}
+
+// dir is Dir of the normalized version v, read as tree when it is a working tree.
+func (b *Builder) dir(v string, tree *Tree) (string, error) {
 	cache, err := b.cacheDir()
 	if err != nil {
 		return "", err
@@ -156,41 +187,48 @@ func (b *Builder) Dir(version string) (string, error) {
 			return "", err
 		}
 	}
-	return filepath.Join(cache, v+"-"+b.hash), nil
+	name := v
+	if tree != nil {
+		sum := sha256.Sum256([]byte(tree.Abs + "\n" + tree.Name()))
+		name = FileName(v) + "-" + hex.EncodeToString(sum[:6])
+	}
+	return filepath.Join(cache, name+"-"+b.hash), nil
 }
 
-// Build returns kcplab built against kcp-go version ("seed", "v5.6.1", ...), building it unless the
-// cache holds one for the current sources. An unknown or unserved version is an error wrapping
-// ErrUnknown.
+// Build returns kcplab built against kcp-go version ("seed", "v5.6.1", ..., or a working tree's path,
+// IsLocal), building it unless the cache holds one for the current sources (and, for a tree, its
+// current files and VCS state). An unknown or unserved version, or a path that is not a kcp-go tree,
+// is an error wrapping ErrUnknown.
 func (b *Builder) Build(ctx context.Context, version string) (*Binary, error) {
 	v, err := Normalize(version)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := b.Dir(v)
-	if err != nil {
-		return nil, err
-	}
-	bin := filepath.Join(dir, "kcplab")
-	if tags, err := os.ReadFile(filepath.Join(dir, "tags")); err == nil {
-		if _, err := os.Stat(bin); err == nil {
-			return &Binary{Version: v, Path: bin, Tags: strings.Fields(string(tags)), Cached: true}, nil
+	var tree *Tree
+	if IsLocal(v) {
+		if tree, err = ReadTree(ctx, v); err != nil {
+			return nil, err
 		}
 	}
-	src, err := b.Download(ctx, v)
+	dir, err := b.dir(v, tree)
 	if err != nil {
 		return nil, err
 	}
-	tags, err := Tags(src)
+	out := &Binary{Version: v, Path: filepath.Join(dir, "kcplab")}
+	if tree != nil {
+		out.KCPGo = tree.Name()
+	}
+	if tags, err := os.ReadFile(filepath.Join(dir, "tags")); err == nil {
+		if _, err := os.Stat(out.Path); err == nil {
+			out.Tags, out.Cached = strings.Fields(string(tags)), true
+			return out, nil
+		}
+	}
+	src, mod, err := b.source(ctx, v, tree)
 	if err != nil {
 		return nil, err
 	}
-	goMod, err := os.ReadFile(filepath.Join(b.Root, "go.mod"))
-	if err != nil {
-		return nil, err
-	}
-	mod, err := Modfile(goMod, v)
-	if err != nil {
+	if out.Tags, err = Tags(src); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -208,26 +246,65 @@ func (b *Builder) Build(ctx context.Context, version string) (*Binary, error) {
 	if _, err := b.run(ctx, "mod", "tidy", "-modfile="+modPath); err != nil {
 		return nil, fmt.Errorf("go mod tidy for kcp-go %s: %w", v, err)
 	}
-	tmp := bin + ".tmp"
+	tmp := out.Path + ".tmp"
 	args := []string{"build", "-modfile=" + modPath, "-o", tmp}
-	if len(tags) > 0 {
-		args = append(args, "-tags", strings.Join(tags, ","))
+	if len(out.Tags) > 0 {
+		args = append(args, "-tags", strings.Join(out.Tags, ","))
+	}
+	want := v
+	if tree != nil {
+		want = tree.Abs
+		flag, err := treeLDFlags(tree.Name())
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, flag)
 	}
 	if _, err := b.run(ctx, append(args, "./cmd/kcplab")...); err != nil {
 		return nil, fmt.Errorf("building kcplab against kcp-go %s: %w", v, err)
 	}
 	if got, err := LinkedVersion(tmp); err != nil {
 		return nil, err
-	} else if got != v {
-		return nil, fmt.Errorf("built against kcp-go %s, but the binary links %s", v, got)
+	} else if got != want {
+		return nil, fmt.Errorf("built against kcp-go %s, but the binary links %s", want, got)
 	}
-	if err := os.Rename(tmp, bin); err != nil {
+	if err := os.Rename(tmp, out.Path); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "tags"), []byte(strings.Join(tags, " ")+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "tags"), []byte(strings.Join(out.Tags, " ")+"\n"), 0o644); err != nil {
 		return nil, err
 	}
-	return &Binary{Version: v, Path: bin, Tags: tags}, nil
+	return out, nil
+}
+
+// source returns the kcp-go source directory of v (the module cache's, or the working tree) and the
+// go.mod that links it.
+func (b *Builder) source(ctx context.Context, v string, tree *Tree) (src string, mod []byte, err error) {
+	goMod, err := os.ReadFile(filepath.Join(b.Root, "go.mod"))
+	if err != nil {
+		return "", nil, err
+	}
+	if tree != nil {
+		mod, err = LocalModfile(goMod, tree.Abs)
+		return tree.Abs, mod, err
+	}
+	if src, err = b.Download(ctx, v); err != nil {
+		return "", nil, err
+	}
+	mod, err = Modfile(goMod, v)
+	return src, mod, err
+}
+
+// treeLDFlags is the -ldflags argument that makes a binary name its kcp-go as name
+// (kcpgo.Version): the go command splits -ldflags at spaces, so name is quoted.
+func treeLDFlags(name string) (string, error) {
+	x := kcpgo.TreeVar + "=" + name
+	for _, q := range []string{"'", `"`} {
+		if !strings.Contains(name, q) {
+			return "-ldflags=-X " + q + x + q, nil
+		}
+	}
+	return "", fmt.Errorf("%w %s: a path with both kinds of quotes cannot be named in the binary", ErrUnknown, name)
 }
 
 // run runs the go command in the project's root and returns its output; on failure the error
@@ -304,7 +381,8 @@ func Tags(dir string) ([]string, error) {
 }
 
 // LinkedVersion reads the kcp-go version linked into a Go binary from its build information (the
-// replacement's version when ModulePath is replaced).
+// replacement's version when ModulePath is replaced by another module, its directory when it is
+// replaced by a working tree).
 func LinkedVersion(bin string) (string, error) {
 	bi, err := buildinfo.ReadFile(bin)
 	if err != nil {
@@ -313,6 +391,9 @@ func LinkedVersion(bin string) (string, error) {
 	for _, m := range bi.Deps {
 		if m.Path != ModulePath {
 			continue
+		}
+		if m.Replace != nil && (m.Replace.Version == "" || m.Replace.Version == "(devel)") {
+			return m.Replace.Path, nil
 		}
 		if m.Replace != nil {
 			return m.Replace.Version, nil

@@ -7,6 +7,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -95,8 +96,13 @@ func (v semver) String() string {
 }
 
 // Normalize turns a version as a user names it ("seed", "v5.4.20", "v5.6.1") into the module version
-// kcplab builds ("v5.4.20+incompatible", "v5.6.1"). It checks the form, not that the proxy serves it.
+// kcplab builds ("v5.4.20+incompatible", "v5.6.1"), and a working tree's path (IsLocal) into its clean
+// form ("kcp-go/" is "./kcp-go"). It checks the form, not that the proxy serves it or that the tree is
+// there (ReadTree).
 func Normalize(s string) (string, error) {
+	if IsLocal(s) {
+		return cleanLocal(s), nil
+	}
 	if s == "seed" {
 		return SeedVersion, nil
 	}
@@ -124,8 +130,17 @@ func Path(version string) string {
 	return ModulePath
 }
 
-// Compare orders two normalized versions: -1, 0 or +1.
+// Compare orders two normalized versions: -1, 0 or +1. A working tree is newer than every release
+// (it is what comes next), and two trees are equal.
 func Compare(a, b string) int {
+	switch la, lb := IsLocal(a), IsLocal(b); {
+	case la && lb:
+		return 0
+	case la:
+		return 1
+	case lb:
+		return -1
+	}
 	va, _ := parse(a)
 	vb, _ := parse(b)
 	switch {
@@ -139,8 +154,21 @@ func Compare(a, b string) int {
 
 // Between returns the known releases from..to, both included, oldest first. from and to are
 // normalized versions; either may be missing from the list (a newer release), and is then included
-// at its place.
+// at its place. A working tree (IsLocal) at either end is the other way to go: to a tree, from the
+// release from up through every newer release, then the tree; from a tree, the tree, then every
+// release down to to, newest first (the first release that differs from the tree, going back); from
+// a tree to a tree, the two.
 func Between(from, to string) ([]string, error) {
+	switch {
+	case IsLocal(from) && IsLocal(to):
+		return []string{from, to}, nil
+	case IsLocal(to):
+		return append(upFrom(from), to), nil
+	case IsLocal(from):
+		down := upFrom(to)
+		slices.Reverse(down)
+		return append([]string{from}, down...), nil
+	}
 	if Compare(from, to) > 0 {
 		return nil, fmt.Errorf("%s is newer than %s", from, to)
 	}
@@ -154,6 +182,17 @@ func Between(from, to string) ([]string, error) {
 		out = append(out, to)
 	}
 	return out, nil
+}
+
+// upFrom is v and every known release newer than v, oldest first.
+func upFrom(v string) []string {
+	out := []string{v}
+	for _, r := range Releases() {
+		if Compare(r, v) > 0 {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Known reports whether version is in the compiled-in release list.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -232,5 +233,154 @@ func TestBuildSeed(t *testing.T) {
 	}
 	if !strings.Contains(string(mod), "replace github.com/xtaci/kcp-go/v5 => github.com/xtaci/kcp-go v5.4.20+incompatible") {
 		t.Errorf("generated go.mod:\n%s", mod)
+	}
+}
+
+// TestLocalNames: a path is a working tree, named in its clean form, ordered after every release,
+// and given a directory name of its own; a release is none of that.
+func TestLocalNames(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in, want string
+		local    bool
+	}{
+		{"./kcp-go", "./kcp-go", true},
+		{"kcp-go/", "./kcp-go", true},
+		{"../src/kcp-go/", "../src/kcp-go", true},
+		{"/src/kcp-go", "/src/kcp-go", true},
+		{".", ".", true},
+		{"v5.7.6", "v5.7.6", false},
+		{"seed", SeedVersion, false},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			t.Parallel()
+			if IsLocal(tc.in) != tc.local {
+				t.Errorf("IsLocal(%q) = %v", tc.in, !tc.local)
+			}
+			got, err := Normalize(tc.in)
+			if err != nil || got != tc.want {
+				t.Errorf("Normalize(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+			}
+			name := FileName(got)
+			if strings.ContainsRune(name, '/') || (tc.local && !strings.HasPrefix(name, "local-")) || (!tc.local && name != got) {
+				t.Errorf("FileName(%q) = %q", got, name)
+			}
+			if tc.local && (Compare(got, "v5.7.6") != 1 || Compare("v5.7.6", got) != -1 || Compare(got, "./other") != 0) {
+				t.Errorf("Compare puts %q elsewhere than after every release", got)
+			}
+		})
+	}
+	if FileName("./a/kcp-go") == FileName("./b/kcp-go") {
+		t.Error("two trees of one base name share a directory name")
+	}
+}
+
+// TestBetweenTrees: a bisection to a tree goes up from the release, one from a tree goes down to it.
+func TestBetweenTrees(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ from, to, want string }{
+		{"v5.6.72", "./kcp-go", "v5.6.72 v5.7.3 v5.7.4 v5.7.5 v5.7.6 ./kcp-go"},
+		{"./kcp-go", "v5.7.4", "./kcp-go v5.7.6 v5.7.5 v5.7.4"},
+		{"./a", "./b", "./a ./b"},
+	} {
+		got, err := Between(tc.from, tc.to)
+		if err != nil || strings.Join(got, " ") != tc.want {
+			t.Errorf("Between(%s, %s) = %v, %v; want %s", tc.from, tc.to, got, err, tc.want)
+		}
+	}
+}
+
+// writeTree writes a kcp-go module (go.mod of module) with one source file under dir.
+func writeTree(t *testing.T, dir, module string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{"go.mod": "module " + module + "\n\ngo 1.21\n", "kcp.go": "package kcp\n\nconst IKCP_INTERVAL = 100\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestReadTree: a tree is a directory with kcp-go's go.mod; its name carries the path, the VCS state
+// and the files' hash, which changes with any file.
+func TestReadTree(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good, other := filepath.Join(dir, "kcp-go"), filepath.Join(dir, "other")
+	writeTree(t, good, ModulePath)
+	writeTree(t, other, "example.com/other")
+	for _, tc := range []struct{ path, want string }{
+		{filepath.Join(dir, "none"), "not a directory"},
+		{dir, "no go.mod"},
+		{other, "is not module " + ModulePath},
+		{filepath.Join(good, "kcp.go"), "not a directory"},
+	} {
+		if _, err := ReadTree(context.Background(), tc.path); !errors.Is(err, ErrUnknown) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ReadTree(%s) = %v; want ErrUnknown, %q", tc.path, err, tc.want)
+		}
+	}
+	tree, err := ReadTree(context.Background(), good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(tree.Name(), good+" (no VCS, files sha256:"+tree.Hash+")") {
+		t.Errorf("name %q", tree.Name())
+	}
+	if err := os.WriteFile(filepath.Join(good, "kcp.go"), []byte("package kcp\n\nconst IKCP_INTERVAL = 150\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if changed, _ := ReadTree(context.Background(), good); changed.Hash == tree.Hash {
+		t.Error("a changed file kept the tree's hash")
+	}
+}
+
+// TestReadTreeVCS: a tree in a git checkout is named by HEAD's revision and whether it is modified,
+// the keys `go version -m` shows.
+func TestReadTreeVCS(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git:", err)
+	}
+	dir := t.TempDir()
+	writeTree(t, dir, ModulePath)
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("init", "-q")
+	git("add", ".")
+	git("commit", "-qm", "tree")
+	rev := git("rev-parse", "HEAD")
+	tree, err := ReadTree(context.Background(), dir)
+	if err != nil || tree.VCS != "vcs.revision="+rev+", vcs.modified=false" {
+		t.Errorf("clean checkout: %+v, %v", tree, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kcp.go"), []byte("package kcp\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if tree, err := ReadTree(context.Background(), dir); err != nil || tree.VCS != "vcs.revision="+rev+", vcs.modified=true" {
+		t.Errorf("modified checkout: %+v, %v", tree, err)
+	}
+}
+
+// TestLocalModfile: the tree replaces kcp-go's module by its directory, once.
+func TestLocalModfile(t *testing.T) {
+	t.Parallel()
+	out, err := LocalModfile([]byte(testGoMod+"\nreplace github.com/xtaci/kcp-go/v5 => ../old\n"), "/src/my kcp-go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(out); !strings.Contains(s, "replace github.com/xtaci/kcp-go/v5 => \"/src/my kcp-go\"\n") || strings.Contains(s, "../old") {
+		t.Errorf("go.mod:\n%s", s)
+	}
+	if _, err := LocalModfile([]byte("module x\n"), "/src"); err == nil {
+		t.Error("a go.mod without kcp-go")
 	}
 }

@@ -6,8 +6,11 @@
 //	kcplab decode [-framing auto] [-encrypted-port P] [-json] FILE...
 //	                                              print every KCP segment of captures
 //	kcplab matrix [-versions LIST] [ID...]        run experiments against several kcp-go releases
-//	kcplab matrix -pairs [-versions LIST] [ID...]  run p001 and p003 (default) with server and client
-//	                                              on every pair of releases, each role in a peer process
+//	                                              (or working trees: -versions ./kcp-go)
+//	kcplab matrix -pairs [-versions LIST | -peers LIST] [-peer NAME=CMD] [ID...]
+//	                                              run p001 and p003 (default) with server and client
+//	                                              on every pair of peers (kcp-go releases, ikcp, any
+//	                                              command that speaks the peer protocol), each a process
 //	kcplab bisect -from V1 -to V2 ID CLASS        the first release where a class's share changes
 //	kcplab crosstalk [-versions LIST]             count datagrams sent through another session's socket
 //	kcplab peer                                   serve the peer protocol on stdin/stdout (peer/peer.go)
@@ -52,7 +55,7 @@ func commands() []command {
 		{"run", "[-trials N] [-parallel P] [-out DIR] [-capture tap|live] [ID...]", "run experiments (all by default)", runRun},
 		{"results", "[-trials N] [-out DIR] [-testdata DIR] [-o FILE] [-from RESULTS.md] [ID...]", "run experiments; write a new RESULTS.md and one capture per class under -out", runResults},
 		{"decode", "[-framing auto|plain|fec|encrypted] [-encrypted-port P,...] [-port N] [-json] FILE...", "print the KCP segments of pcap/pcapng files", runDecode},
-		{"matrix", "[-pairs] [-versions LIST] [-trials N] [-parallel P] [-out DIR] [-results RESULTS.md] [ID...]", "run experiments against several kcp-go releases, one process each (-pairs: server and client on every pair of releases)", runMatrix},
+		{"matrix", "[-pairs [-peers LIST] [-peer NAME=CMD]] [-versions LIST] [-trials N] [-parallel P] [-out DIR] [-results RESULTS.md] [ID...]", "run experiments against several kcp-go releases or working trees, one process each (-pairs: server and client on every pair of peers: kcp-go releases, ikcp, your own commands)", runMatrix},
 		{"peer", "", "serve the peer protocol on stdin and stdout (for matrix -pairs)", runPeer},
 		{"bisect", "-from V1 -to V2 [-trials N] [-parallel P] [-out DIR] ID CLASS", "find the first kcp-go release where a class's share changes", runBisect},
 		{"crosstalk", "[-seconds N] [-closers N] [-steady N] [-burst BYTES] [-versions LIST] [-json] [-results RESULTS.md]", "count datagrams kcp-go sends through another session's socket (many sessions in one process)", runCrossTalk},

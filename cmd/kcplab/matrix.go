@@ -118,30 +118,28 @@ func (m *matrixFlags) finish() {
 	}
 }
 
-// exitStatus gives a release the Go module proxy does not serve exit status 2.
+// exitStatus gives a release the Go module proxy does not serve, a path that is not a kcp-go tree
+// and a peer that did not start exit status 2.
 func exitStatus(err error) error {
 	var ee *exitError
-	if errors.Is(err, versions.ErrUnknown) && !errors.As(err, &ee) {
+	if (errors.Is(err, versions.ErrUnknown) || errors.Is(err, matrix.ErrPeerStart)) && !errors.As(err, &ee) {
 		return &exitError{code: 2, err: err}
 	}
 	return err
 }
 
-// parseVersions turns a comma- or space-separated list into normalized versions, oldest first,
-// downloading each (from the module cache when it is there) so that a release the Go module proxy
-// does not serve is bad input before anything runs.
+// splitList splits a comma- or space-separated list.
+func splitList(list string) []string {
+	return strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' })
+}
+
+// parseVersions turns a comma- or space-separated list into normalized versions (parseVersion),
+// oldest first, working trees last.
 func parseVersions(ctx context.Context, b *versions.Builder, list string) ([]string, error) {
 	var out []string
-	for _, s := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' }) {
-		v, err := versions.Normalize(s)
+	for _, s := range splitList(list) {
+		v, err := parseVersion(ctx, b, "-versions", s)
 		if err != nil {
-			return nil, usageErr("-versions: %v", err)
-		}
-		// Even a release of the compiled-in list may be missing from the proxy (v5.6.6, v5.6.23).
-		if _, err := b.Download(ctx, v); err != nil {
-			if errors.Is(err, versions.ErrUnknown) {
-				return nil, usageErr("-versions: %v", err)
-			}
 			return nil, err
 		}
 		if !slices.Contains(out, v) {
@@ -153,6 +151,55 @@ func parseVersions(ctx context.Context, b *versions.Builder, list string) ([]str
 	}
 	sort.SliceStable(out, func(i, j int) bool { return versions.Compare(out[i], out[j]) < 0 })
 	return out, nil
+}
+
+// parseVersion normalizes one version of flag and checks it before anything runs: a release is
+// downloaded (from the module cache when it is there), so that one the Go module proxy does not
+// serve is bad input; a working tree's path must hold kcp-go's go.mod.
+func parseVersion(ctx context.Context, b *versions.Builder, flag, s string) (string, error) {
+	v, err := versions.Normalize(s)
+	if err == nil {
+		if versions.IsLocal(v) {
+			_, err = versions.ReadTree(ctx, v)
+		} else {
+			// Even a release of the compiled-in list may be missing from the proxy (v5.6.6, v5.6.23).
+			_, err = b.Download(ctx, v)
+		}
+	}
+	if errors.Is(err, versions.ErrUnknown) {
+		return "", usageErr("%s: %v", flag, err)
+	}
+	return v, err
+}
+
+// peerDefs is -peer, repeatable: NAME='CMD ARGS'.
+type peerDefs []string
+
+func (d *peerDefs) String() string     { return strings.Join(*d, " ") }
+func (d *peerDefs) Set(s string) error { *d = append(*d, s); return nil }
+
+// pairPeers resolves the peers of -pairs (matrix.ParsePeers): -peers when given, else the kcp-go
+// releases of -versions, oldest first; with every -peer added.
+func (m *matrixFlags) pairPeers(ctx context.Context, peers, list *string, defs peerDefs, set map[string]bool) ([]matrix.PeerSpec, error) {
+	flag, items := "-versions", splitList(*list)
+	if set["peers"] {
+		flag, items = "-peers", splitList(*peers)
+	}
+	specs, err := matrix.ParsePeers(items, defs, m.builder.Root, func(s string) (string, error) {
+		return parseVersion(ctx, &m.builder, flag, s)
+	})
+	if errors.Is(err, matrix.ErrBadPeer) {
+		return nil, usageErr("%v", err)
+	}
+	if err == nil && !set["peers"] {
+		// The releases come first (the -peer definitions after them): oldest first, as matrix has them.
+		n := 0
+		for n < len(specs) && specs[n].KCPGo != "" {
+			n++
+		}
+		sort.SliceStable(specs[:n], func(i, j int) bool { return versions.Compare(specs[i].KCPGo, specs[j].KCPGo) < 0 })
+	}
+	return specs, err
 }
 
 // selectExperiments resolves ids (all experiments when none is given), one experiment per link.
@@ -182,10 +229,21 @@ func runMatrix(args []string, stdout, stderr io.Writer) error {
 	m := newMatrixFlags(fs, stdout, filepath.Join("out", "matrix"))
 	list := fs.String("versions", strings.Join(versions.Defaults, ","), "kcp-go versions, comma-separated (seed = "+versions.SeedVersion+"; any release the Go module proxy serves)")
 	results := fs.String("results", "", "also write the matrix section into this RESULTS.md, with one chart per experiment beside it under charts/")
-	pairs := fs.Bool("pairs", false, "run each experiment (default: "+strings.Join(DefaultPairIDs, " ")+") with the server on one release and the client on another, over every pair, each role in a `kcplab peer` process; writes DIR/pairs/")
+	pairs := fs.Bool("pairs", false, "run each experiment (default: "+strings.Join(DefaultPairIDs, " ")+") with the server in one peer and the client in another, over every pair, each peer a process; writes DIR/pairs/")
+	peers := fs.String("peers", "", "with -pairs, instead of -versions: the peers, comma-separated: kcp-go@VERSION (a release, alone too, or a kcp-go working tree's path), ikcp (the C reference: peers/ikcp, built by peers/ikcp/build.sh), or a NAME of -peer")
+	var defs peerDefs
+	fs.Var(&defs, "peer", "with -pairs: NAME='CMD ARGS' adds a peer of your own, a command that speaks the peer protocol (peer/peer.go), split at spaces; repeatable")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case !*pairs && (set["peers"] || len(defs) > 0):
+		return usageErr("-peers and -peer name the peers of -pairs: add -pairs")
+	case set["peers"] && set["versions"]:
+		return usageErr("-peers and -versions both name the peers of -pairs: give one (a kcp-go release in -peers: kcp-go@VERSION)")
 	}
 	if err := m.check(); err != nil {
 		return err
@@ -201,29 +259,18 @@ func runMatrix(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *pairs {
+		specs, err := m.pairPeers(ctx, peers, list, defs, set)
+		if err != nil {
+			return err
+		}
+		return m.runPairs(ctx, specs, *results)
+	}
 	vs, err := parseVersions(ctx, &m.builder, *list)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	if *pairs {
-		mx, err := m.r.Pairs(ctx, vs)
-		if err != nil {
-			return err
-		}
-		report.WritePairsText(stdout, mx, vs)
-		fmt.Fprintf(stdout, "%d pair(s) of %d version(s) in %.0fs; wrote %s and pairs.md\n", len(mx.Versions), len(vs), time.Since(start).Seconds(), m.r.PairsPath())
-		if *results != "" {
-			if err := report.UpdateFile(*results, "pairs", report.PairsSection(mx, vs), "### Client × server pairs"); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "wrote the pairs section of %s\n", *results)
-		}
-		if failed := mx.Failed(); failed > 0 {
-			return failErr("%d trial(s) or run(s) failed", failed)
-		}
-		return nil
-	}
 	m.progress(stderr, 2*len(vs))
 	mx, err := m.r.Matrix(ctx, vs)
 	if err != nil {
@@ -240,6 +287,31 @@ func runMatrix(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "wrote the matrix section of %s\n", *results)
+	}
+	return nil
+}
+
+// runPairs runs the pairs of specs, prints their tables and writes the results.
+func (m *matrixFlags) runPairs(ctx context.Context, specs []matrix.PeerSpec, results string) error {
+	start := time.Now()
+	mx, err := m.r.Pairs(ctx, specs)
+	if err != nil {
+		return exitStatus(err)
+	}
+	labels := make([]string, len(specs))
+	for i, s := range specs {
+		labels[i] = s.Label
+	}
+	report.WritePairsText(m.stdout, mx, labels)
+	fmt.Fprintf(m.stdout, "%d pair(s) of %d peer(s) in %.0fs; wrote %s and pairs.md\n", len(mx.Versions), len(specs), time.Since(start).Seconds(), m.r.PairsPath())
+	if results != "" {
+		if err := report.UpdateFile(results, "pairs", report.PairsSection(mx, labels), "### Client × server pairs"); err != nil {
+			return err
+		}
+		fmt.Fprintf(m.stdout, "wrote the pairs section of %s\n", results)
+	}
+	if failed := mx.Failed(); failed > 0 {
+		return failErr("%d trial(s) or run(s) failed", failed)
 	}
 	return nil
 }
@@ -284,17 +356,21 @@ func runBisect(args []string, stdout, stderr io.Writer) error {
 	m.r.Experiments = es
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	ends, err := parseVersions(ctx, &m.builder, *from+","+*to)
+	first, err := parseVersion(ctx, &m.builder, "-from", *from)
 	if err != nil {
 		return err
 	}
-	if len(ends) != 2 {
+	last, err := parseVersion(ctx, &m.builder, "-to", *to)
+	if err != nil {
+		return err
+	}
+	if first == last {
 		return usageErr("-from and -to are the same version")
 	}
-	if n, _ := versions.Normalize(*from); versions.Compare(ends[0], n) != 0 {
+	if !versions.IsLocal(first) && !versions.IsLocal(last) && versions.Compare(first, last) > 0 {
 		return usageErr("-from %s is newer than -to %s", *from, *to)
 	}
-	rel, err := versions.Between(ends[0], ends[1])
+	rel, err := versions.Between(first, last)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -307,6 +383,9 @@ func runBisect(args []string, stdout, stderr io.Writer) error {
 		return exitStatus(err)
 	case !b.Changed:
 		m.printf("the share of %q with %s is within the 95%% intervals of %s's: no change to bisect (more -trials narrow the intervals)\n", class, rel[len(rel)-1], rel[0])
+	case versions.IsLocal(first):
+		m.printf("first release, going back from %s, whose share of %q differs from the tree's beyond the 95%% intervals: %s (the one before it on the way, %s, does not)\n",
+			first, class, b.First, b.Before)
 	default:
 		m.printf("first release whose share of %q differs from %s's beyond the 95%% intervals: %s (the release before it, %s, does not)\n",
 			class, rel[0], b.First, b.Before)
