@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"kcplab/capture"
 	"kcplab/harness"
 	"kcplab/stall"
 )
@@ -203,11 +204,27 @@ func assemble(tr *harness.Trace, srv, cli PeerMsg) error {
 		}
 	}
 	tr.Stalls = stall.Since(tr.Start, stalls)
-	for _, rec := range []struct {
+	recs := []struct {
 		m           PeerMsg
 		self, other netip.AddrPort
 		side        harness.Side
-	}{{srv, tr.Server, tr.Client, harness.Server}, {cli, tr.Client, tr.Server, harness.Client}} {
+	}{{srv, tr.Server, tr.Client, harness.Server}, {cli, tr.Client, tr.Server, harness.Client}}
+	// Each datagram between the peers is kept once, as its sender recorded it, at the earlier of the
+	// sender's and the receiver's times: each process stamps a datagram when its socket call returns,
+	// and a sender descheduled after its send can stamp it after the receiver already answered it. The
+	// receiver stamps a datagram before it acts on it, so the earlier time keeps cause before effect.
+	received := map[string][]time.Time{} // by src, dst and bytes, in the receiver's order
+	key := func(d capture.Datagram) string {
+		return d.Src.String() + ">" + d.Dst.String() + ">" + string(d.Payload)
+	}
+	for _, rec := range recs {
+		for _, p := range rec.m.Datagrams {
+			if d, err := DecodeDatagram(p); err == nil && d.Src == rec.other {
+				received[key(d)] = append(received[key(d)], d.Time)
+			}
+		}
+	}
+	for _, rec := range recs {
 		for _, p := range rec.m.Datagrams {
 			d, err := DecodeDatagram(p)
 			if err != nil {
@@ -217,6 +234,10 @@ func assemble(tr *harness.Trace, srv, cli PeerMsg) error {
 			switch {
 			case d.Src == rec.self:
 				d.Side = rec.side
+				if at := received[key(d)]; len(at) > 0 {
+					d.Time = minTime(d.Time, at[0])
+					received[key(d)] = at[1:]
+				}
 			case d.Src == rec.other:
 				continue // the other peer recorded it when it sent it
 			}
@@ -242,4 +263,12 @@ func assemble(tr *harness.Trace, srv, cli PeerMsg) error {
 	}
 	tr.Stats.Captured = len(tr.Datagrams)
 	return errors.Join(errs...)
+}
+
+// minTime returns the earlier of a and b.
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

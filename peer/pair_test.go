@@ -142,3 +142,26 @@ func TestAssembleKeepsTheSendersRecord(t *testing.T) {
 	assert.True(t, harness.IsTimeout(tr.ServerErr[0]))
 	assert.Equal(t, harness.Stalls{{From: 4 * time.Millisecond, To: 6 * time.Millisecond}}, tr.Stalls)
 }
+
+// TestAssembleKeepsCauseBeforeEffect: a client descheduled after its send stamps its request after the
+// server already answered it; the server stamped the request on receipt, before it answered, so the
+// request is placed at that earlier time and the response after it.
+func TestAssembleKeepsCauseBeforeEffect(t *testing.T) {
+	t.Parallel()
+	srvA, cliA := "127.0.0.1:1000", "127.0.0.1:2000"
+	at := func(ms int64) int64 { return time.Unix(100, 0).Add(time.Duration(ms) * time.Millisecond).UnixNano() }
+	srv := PeerMsg{Accepts: 1, Datagrams: []PeerDatagram{
+		{TNs: at(1), Src: cliA, Dst: srvA, B64: []byte("req")},  // received
+		{TNs: at(2), Src: srvA, Dst: cliA, B64: []byte("resp")}, // sent, in answer
+	}}
+	cli := PeerMsg{Datagrams: []PeerDatagram{
+		{TNs: at(5), Src: cliA, Dst: srvA, B64: []byte("req")}, // stamped late by its sender
+		{TNs: at(6), Src: srvA, Dst: cliA, B64: []byte("resp")},
+	}}
+	tr := &harness.Trace{Start: time.Unix(0, at(0)), Server: netip.MustParseAddrPort(srvA), Client: netip.MustParseAddrPort(cliA)}
+	require.NoError(t, assemble(tr, srv, cli))
+	require.Len(t, tr.Datagrams, 2)
+	assert.Equal(t, "req", string(tr.Datagrams[0].Payload), "the request before its answer")
+	assert.Equal(t, at(1), tr.Datagrams[0].Time.UnixNano(), "the receiver's earlier stamp")
+	assert.Equal(t, at(2), tr.Datagrams[1].Time.UnixNano())
+}
