@@ -45,7 +45,9 @@ func (r *Runner) Pairs(ctx context.Context, specs []PeerSpec) (*report.Matrix, e
 		}
 	}()
 	var labels []string
+	kcpgo := map[string]bool{}
 	for _, s := range specs {
+		kcpgo[s.Label] = s.KCPGo != ""
 		p, ident, err := r.startPeer(ctx, s, dir)
 		if err != nil {
 			return nil, err
@@ -54,9 +56,12 @@ func (r *Runner) Pairs(ctx context.Context, specs []PeerSpec) (*report.Matrix, e
 		labels = append(labels, s.Label)
 		mx.Peers = append(mx.Peers, ident)
 	}
+	runs := func(s, c string) bool { return !r.Across || !kcpgo[s] || !kcpgo[c] }
 	for _, s := range labels {
 		for _, c := range labels {
-			mx.Versions = append(mx.Versions, report.PairLabel(s, c))
+			if runs(s, c) {
+				mx.Versions = append(mx.Versions, report.PairLabel(s, c))
+			}
 		}
 	}
 	for _, e := range r.Experiments {
@@ -64,6 +69,9 @@ func (r *Runner) Pairs(ctx context.Context, specs []PeerSpec) (*report.Matrix, e
 		var skipped []string
 		for _, s := range labels {
 			for _, c := range labels {
+				if !runs(s, c) {
+					continue
+				}
 				label := report.PairLabel(s, c)
 				if err := peer.Offered(e, peers[s], peers[c]); err != nil {
 					skipped = append(skipped, s+" × "+c)

@@ -45,6 +45,9 @@ type Runner struct {
 	Experiments      []*harness.Experiment // what to run, one id each
 	Trials, Parallel int                   // per experiment and release (Trials 0: each experiment's default)
 	Out              string                // DIR: DIR/VERSION/ID/summary.json, DIR/matrix.json, DIR/pairs/
+	// Across keeps, of Pairs, only those with a peer that is not kcp-go: kcp-go against another
+	// implementation, both ways, and each other implementation against itself.
+	Across bool
 	// Verbose also receives each release's run output (always in DIR/VERSION/run.log); nil: none.
 	Verbose io.Writer
 	// Log receives the status lines (a release built, a run done); nil: none.

@@ -19,6 +19,7 @@ type ChartData struct {
 	Title    string
 	Versions []string // one bar each, in the matrix's order; versions without trials are left out
 	Labels   []string // the bars' labels on the x axis
+	Axis     string   // what the bars are: "kcp-go" (versions) or "server → client" (pairs)
 	Classes  []string // the parts of every bar, bottom first: FailedClass last when any version had a failed trial
 	Counts   [][]int  // Counts[i][j]: the trials of Classes[i] with Versions[j]
 	Trials   []int    // Trials[j]: the trials with Versions[j]
@@ -26,17 +27,29 @@ type ChartData struct {
 
 // ChartOf returns the data Chart draws for experiment e of m.
 func ChartOf(m *Matrix, e *MatrixExperiment) (ChartData, error) {
-	d := ChartData{Title: fmt.Sprintf("%s: class shares by kcp-go version", e.ID)}
-	for _, v := range m.Versions {
+	d := ChartData{Title: fmt.Sprintf("%s: class shares by kcp-go version", e.ID), Axis: "kcp-go"}
+	add := func(v, label string) {
 		if vc := e.Versions[v]; vc != nil && vc.Trials > 0 {
 			d.Versions = append(d.Versions, v)
+			d.Labels = append(d.Labels, label)
 			d.Trials = append(d.Trials, vc.Trials)
+		}
+	}
+	if len(m.Peers) > 0 { // a pairs matrix: a bar per pair that ran, the server's peer first
+		d.Title, d.Axis = fmt.Sprintf("%s: class shares by pair", e.ID), "server → client"
+		for _, s := range m.Peers {
+			for _, c := range m.Peers {
+				add(PairLabel(s.Label, c.Label), versionLabel(s.Label)+" → "+versionLabel(c.Label))
+			}
+		}
+	} else {
+		for _, v := range m.Versions {
+			add(v, versionLabel(v))
 		}
 	}
 	if len(d.Versions) == 0 {
 		return d, fmt.Errorf("%s: no version has trials to chart", e.ID)
 	}
-	d.Labels = labels(d.Versions)
 	d.Classes = e.columns(d.Versions)
 	d.Counts = make([][]int, len(d.Classes))
 	for i, c := range d.Classes {
@@ -79,7 +92,7 @@ func Chart(m *Matrix, e *MatrixExperiment, path string) error {
 	p := plot.New()
 	p.Title.Text = d.Title
 	p.Y.Label.Text = "share of trials (%)"
-	p.X.Label.Text = "kcp-go"
+	p.X.Label.Text = d.Axis
 	p.Legend.Top = true
 	p.Legend.Left = true
 	// Room above the bars for the legend (one row per class).
@@ -117,15 +130,12 @@ func Chart(m *Matrix, e *MatrixExperiment, path string) error {
 	return p.Save(vg.Points(max(360, 90*float64(len(vs))+120)), vg.Points(300+14*float64(len(cols))), path)
 }
 
-func labels(vs []string) []string {
-	out := make([]string, len(vs))
-	for i, v := range vs {
-		if v == "v5.4.20+incompatible" {
-			v = "v5.4.20 (seed)"
-		}
-		out[i] = v
+// versionLabel is a version as a chart names it: the seed's release marked as such.
+func versionLabel(v string) string {
+	if v == "v5.4.20+incompatible" {
+		return "v5.4.20 (seed)"
 	}
-	return out
+	return v
 }
 
 func percentTicks() []plot.Tick {
@@ -140,13 +150,13 @@ func percentTicks() []plot.Tick {
 	return t
 }
 
-// Charts draws one PNG per experiment of m into dir, named ID.png, and returns the path of each by
+// Charts draws one PNG per experiment of m into dir, named NAME-ID.png, and returns the path of each by
 // experiment id, relative to rel (the directory of the document that links them).
-func Charts(m *Matrix, dir, rel string) (map[string]string, error) {
+func Charts(m *Matrix, dir, rel, name string) (map[string]string, error) {
 	out := map[string]string{}
 	for i := range m.Experiments {
 		e := &m.Experiments[i]
-		path := filepath.Join(dir, "matrix-"+Slug(e.ID)+".png")
+		path := filepath.Join(dir, name+"-"+Slug(e.ID)+".png")
 		if err := Chart(m, e, path); err != nil {
 			return out, err
 		}

@@ -118,7 +118,7 @@ func TestMatrixRoundTrip(t *testing.T) {
 
 func TestCharts(t *testing.T) {
 	dir := t.TempDir()
-	charts, err := Charts(synthetic(), filepath.Join(dir, "results"), dir)
+	charts, err := Charts(synthetic(), filepath.Join(dir, "results"), dir, "matrix")
 	if err != nil {
 		t.Fatal(err)
 	}

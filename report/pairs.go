@@ -108,12 +108,16 @@ func PairsMarkdown(w io.Writer, mx *Matrix, vs []string) {
 
 // PairsSection renders the body of the "pairs" block of RESULTS.md: per experiment, a grid per
 // class that any pair had.
-func PairsSection(mx *Matrix, vs []string) string {
+// charts, when it has one for an experiment, links that experiment's chart.
+func PairsSection(mx *Matrix, vs []string, charts map[string]string) string {
 	var md strings.Builder
 	fmt.Fprintf(&md, "%d trials per pair, each role in a `kcplab peer` process built against its release; rows: the server's release, columns: the client's. Cells: trials of the class / trials.\n", mx.Trials)
 	for i := range mx.Experiments {
 		e := &mx.Experiments[i]
 		fmt.Fprintf(&md, "\n#### %s\n", e.ID)
+		if c, ok := charts[e.ID]; ok {
+			fmt.Fprintf(&md, "\n![%s: the share of each class, per pair](%s)\n", e.ID, c)
+		}
 		for _, class := range SeenClasses(e) {
 			fmt.Fprintf(&md, "\n%q\n\n", class)
 			PairGrid(e, vs, class, true).WriteMarkdown(&md)

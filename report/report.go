@@ -298,9 +298,21 @@ func UpdateFile(path, id, body, title string) error {
 // "matrix") and its charts under charts/ beside it.
 func WriteMatrixResults(path string, mx *Matrix) error {
 	dir := filepath.Dir(path)
-	charts, err := Charts(mx, filepath.Join(dir, "charts"), dir)
+	charts, err := Charts(mx, filepath.Join(dir, "charts"), dir, "matrix")
 	if err != nil {
 		return err
 	}
 	return UpdateFile(path, "matrix", MatrixSection(mx, charts), "## kcp-go versions")
+}
+
+// WritePairsResults writes a pairs run into the RESULTS.md at path: its grids in the block named
+// block (under heading title when the document has no such block yet), and a chart per experiment,
+// one bar per pair, under charts/ beside it, named after the block.
+func WritePairsResults(path string, mx *Matrix, peers []string, block, title string) error {
+	dir := filepath.Dir(path)
+	charts, err := Charts(mx, filepath.Join(dir, "charts"), dir, block)
+	if err != nil {
+		return err
+	}
+	return UpdateFile(path, block, PairsSection(mx, peers, charts), title)
 }

@@ -140,7 +140,7 @@ func TestTablesGolden(t *testing.T) {
 		}},
 		{"pairs", func(b *strings.Builder) { mx, vs := goldenPairs(); WritePairsText(b, mx, vs) }},
 		{"pairs-md", func(b *strings.Builder) { mx, vs := goldenPairs(); PairsMarkdown(b, mx, vs) }},
-		{"pairs-section", func(b *strings.Builder) { mx, vs := goldenPairs(); b.WriteString(PairsSection(mx, vs)) }},
+		{"pairs-section", func(b *strings.Builder) { mx, vs := goldenPairs(); b.WriteString(PairsSection(mx, vs, nil)) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

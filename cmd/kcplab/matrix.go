@@ -232,6 +232,7 @@ func runMatrix(args []string, stdout, stderr io.Writer) error {
 	pairs := fs.Bool("pairs", false, "run each experiment (default: "+strings.Join(DefaultPairIDs, " ")+") with the server in one peer and the client in another, over every pair, each peer a process; writes DIR/pairs/")
 	peers := fs.String("peers", "", "with -pairs, instead of -versions: the peers, comma-separated: kcp-go@VERSION (a release, alone too, or a kcp-go working tree's path), ikcp (the C reference: peers/ikcp, built by peers/ikcp/build.sh), or a NAME of -peer")
 	var defs peerDefs
+	fs.BoolVar(&m.r.Across, "across", false, "with -pairs: only the pairs with a peer that is not kcp-go (kcp-go against another implementation, both ways, and that implementation against itself)")
 	fs.Var(&defs, "peer", "with -pairs: NAME='CMD ARGS' adds a peer of your own, a command that speaks the peer protocol (peer/peer.go), split at spaces; repeatable")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -240,6 +241,8 @@ func runMatrix(args []string, stdout, stderr io.Writer) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch {
+	case !*pairs && set["across"]:
+		return usageErr("-across picks among the pairs of -pairs: add -pairs")
 	case !*pairs && (set["peers"] || len(defs) > 0):
 		return usageErr("-peers and -peer name the peers of -pairs: add -pairs")
 	case set["peers"] && set["versions"]:
@@ -278,7 +281,7 @@ func runMatrix(args []string, stdout, stderr io.Writer) error {
 	}
 	m.finish()
 	report.WriteMatrixText(stdout, mx)
-	if _, err := report.Charts(mx, filepath.Join(m.r.Out, "charts"), m.r.Out); err != nil {
+	if _, err := report.Charts(mx, filepath.Join(m.r.Out, "charts"), m.r.Out, "matrix"); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%d version(s) in %.0fs; wrote %s and charts under %s\n", len(vs), time.Since(start).Seconds(), m.r.MatrixPath(), filepath.Join(m.r.Out, "charts"))
@@ -305,10 +308,17 @@ func (m *matrixFlags) runPairs(ctx context.Context, specs []matrix.PeerSpec, res
 	report.WritePairsText(m.stdout, mx, labels)
 	fmt.Fprintf(m.stdout, "%d pair(s) of %d peer(s) in %.0fs; wrote %s and pairs.md\n", len(mx.Versions), len(specs), time.Since(start).Seconds(), m.r.PairsPath())
 	if results != "" {
-		if err := report.UpdateFile(results, "pairs", report.PairsSection(mx, labels), "### Client × server pairs"); err != nil {
+		// Pairs of kcp-go releases are one block; pairs with another implementation are another.
+		block, title := "pairs", "### Client × server pairs"
+		for _, s := range specs {
+			if s.KCPGo == "" {
+				block, title = "implementations", "## kcp-go and the C reference"
+			}
+		}
+		if err := report.WritePairsResults(results, mx, labels, block, title); err != nil {
 			return err
 		}
-		fmt.Fprintf(m.stdout, "wrote the pairs section of %s\n", results)
+		fmt.Fprintf(m.stdout, "wrote the %s section of %s\n", block, results)
 	}
 	if failed := mx.Failed(); failed > 0 {
 		return failErr("%d trial(s) or run(s) failed", failed)
