@@ -61,7 +61,8 @@ func (timeoutErr) Error() string   { return "i/o timeout" }
 func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
 
-// TestIsTimeout: a net.Error timeout is a timeout on every build, however wrapped; other errors are not;
+// TestIsTimeout: a net.Error timeout is a timeout on every build, however wrapped; other errors are not,
+// but for the plain "timeout" of releases without timeoutError on the build for them (plainTimeoutText);
 // and a kcp-go session's own deadline error is, on the linked release with this build's shims.
 func TestIsTimeout(t *testing.T) {
 	WarmWorkers() // no session closes while kcp-go's worker pool starts (workers.go)
@@ -87,6 +88,10 @@ func TestIsTimeout(t *testing.T) {
 		{"EOF-like", errors.New("broken pipe"), false},
 		{"closed", net.ErrClosed, false},
 		{"a session's deadline", sessionErr, true},
+		{`"timeout"`, errors.New("timeout"), plainTimeoutText},
+		{`wrapped "timeout"`, fmt.Errorf("read: %w", errors.New("timeout")), plainTimeoutText},
+		{"other text", fmt.Errorf("read: %w", errors.New("timeouts")), false},
+		{"outer text only", fmt.Errorf("timeout: %w", errors.New("refused")), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
