@@ -116,6 +116,20 @@ func waitIdle(t testing.TB, l *Link, d dir.Dir, timeout time.Duration) {
 	}
 }
 
+// sendThrough sends n datagrams of size bytes, gap apart, from one loopback socket to another through
+// a link of spec and seed, waits until the link holds nothing and what it delivered has arrived, and
+// returns the link and the arrivals.
+func sendThrough(t testing.TB, spec string, seed uint64, n, size int, gap time.Duration) (*Link, []arrival) {
+	t.Helper()
+	a, b := loopbackPair(t)
+	l := newLink(t, spec, seed)
+	r := receive(b)
+	sendPaced(t, l.Wrap(a, dir.C2S), b.LocalAddr(), n, size, gap)
+	waitIdle(t, l, dir.C2S, 5*time.Second)
+	r.waitFor(int(l.Stats(dir.C2S).Delivered), 2*time.Second)
+	return l, r.stop()
+}
+
 // newLink is New for a SPEC, closed at the end of the test.
 func newLink(t testing.TB, spec string, seed uint64, opts ...Option) *Link {
 	t.Helper()
