@@ -13,6 +13,7 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 
 	"kcplab/internal/dir"
+	"kcplab/internal/traffictest"
 )
 
 // wrapFunc wraps a socket of a side (identity, a tap, a live source ...).
@@ -177,20 +178,7 @@ func echo(tb testing.TB, p *kcpPair, msgs [][]byte, timeout time.Duration) {
 	for _, m := range msgs {
 		total += len(m)
 	}
-	done := p.serve(timeout, func(s *kcp.UDPSession) error {
-		buf := make([]byte, 64<<10)
-		for echoed := 0; echoed < total; {
-			n, err := s.Read(buf)
-			if err != nil {
-				return fmt.Errorf("server read after %d of %d bytes: %w", echoed, total, err)
-			}
-			if _, err := s.Write(buf[:n]); err != nil {
-				return err
-			}
-			echoed += n
-		}
-		return nil
-	})
+	done := p.serve(timeout, func(s *kcp.UDPSession) error { return traffictest.Echo(s, total) })
 	require.NoError(tb, p.client.SetDeadline(time.Now().Add(timeout)))
 	buf := make([]byte, 64<<10)
 	for _, m := range msgs {

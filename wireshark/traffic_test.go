@@ -12,6 +12,7 @@ import (
 
 	"kcplab/capture"
 	"kcplab/internal/dir"
+	"kcplab/internal/traffictest"
 )
 
 // scenario is one kind of kcp-go traffic the dissector must decode.
@@ -118,18 +119,7 @@ func echo(t *testing.T, l *kcp.Listener, total int) error {
 	if err := s.SetDeadline(time.Now().Add(trafficTimeout)); err != nil {
 		return err
 	}
-	buf := make([]byte, 64<<10)
-	for done := 0; done < total; {
-		n, err := s.Read(buf)
-		if err != nil {
-			return fmt.Errorf("server read after %d of %d bytes: %w", done, total, err)
-		}
-		if _, err := s.Write(buf[:n]); err != nil {
-			return fmt.Errorf("server write: %w", err)
-		}
-		done += n
-	}
-	return nil
+	return traffictest.Echo(s, total)
 }
 
 // sessionExchange sends msgs with a kcp-go UDPSession and reads total bytes back.

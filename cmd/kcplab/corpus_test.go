@@ -28,6 +28,7 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 
 	"kcplab/capture"
+	"kcplab/internal/traffictest"
 	"kcplab/pcapfile"
 )
 
@@ -497,19 +498,9 @@ func kcpTraffic(t *testing.T, block kcp.BlockCrypt, ds, ps int) []capture.Datagr
 		}
 		defer s.Close()
 		_ = s.SetDeadline(time.Now().Add(corpusTimeout))
-		buf := make([]byte, 4096)
-		total := 0
-		for total < 40_000 {
-			n, err := s.Read(buf)
-			if err != nil {
-				done <- err
-				return
-			}
-			total += n
-			if _, err := s.Write(buf[:n]); err != nil {
-				done <- err
-				return
-			}
+		if err := traffictest.Echo(s, 40_000); err != nil {
+			done <- err
+			return
 		}
 		// kcp-go drops what Close finds unsent: wait for the client
 		select {
