@@ -22,10 +22,7 @@ func payloads(dgs []Datagram) []string {
 
 func TestHubRoutesByPort(t *testing.T) {
 	t.Parallel()
-	f := newFakeReader(5 * time.Millisecond)
-	h := newFakeHub(t, f)
-	a, err := h.Source(1001, 1002)
-	require.NoError(t, err)
+	f, h, a := fakeHubSource(t, 1001, 1002)
 	b, err := h.Source(2001, 2002, 2001) // a repeated port counts once
 	require.NoError(t, err)
 	_, err = h.Source()
@@ -225,10 +222,7 @@ func TestHubDropsChargedToOpenSources(t *testing.T) {
 
 func TestHubIgnoresFramesFromBeforeOpen(t *testing.T) {
 	t.Parallel()
-	f := newFakeReader(5 * time.Millisecond)
-	h := newFakeHub(t, f)
-	src, err := h.Source(9000)
-	require.NoError(t, err)
+	f, _, src := fakeHubSource(t, 9000)
 	f.frames <- fakeFrame{ethUDP(t, 9000, 9001, "earlier trial"), time.Now().Add(-time.Second)}
 	f.frames <- fakeFrame{ethUDP(t, 9000, 9001, "this trial"), time.Now()}
 	st, err := src.Close()
@@ -239,10 +233,7 @@ func TestHubIgnoresFramesFromBeforeOpen(t *testing.T) {
 
 func TestHubTruncatedDatagram(t *testing.T) {
 	t.Parallel()
-	f := newFakeReader(5 * time.Millisecond)
-	h := newFakeHub(t, f)
-	src, err := h.Source(9100)
-	require.NoError(t, err)
+	f, _, src := fakeHubSource(t, 9100)
 	frame := ethUDP(t, 9100, 9101, "a datagram longer than the snap length")
 	f.frames <- fakeFrame{frame[:len(frame)-10], time.Now()}
 	st, err := src.Close()
@@ -272,10 +263,7 @@ func TestHubReaderFailure(t *testing.T) {
 
 func TestHubClose(t *testing.T) {
 	t.Parallel()
-	f := newFakeReader(5 * time.Millisecond)
-	h := newFakeHub(t, f)
-	open, err := h.Source(9300, 9301)
-	require.NoError(t, err)
+	f, h, open := fakeHubSource(t, 9300, 9301)
 	f.frames <- fakeFrame{ethUDP(t, 9300, 9301, "before hub close"), time.Now()}
 	st1, err := h.Close()
 	require.NoError(t, err)
@@ -322,10 +310,7 @@ func TestHubNotOpened(t *testing.T) {
 // growth do, amortised to well under one allocation per frame.
 // The fake delivers no frame, so the Hub's reader never decodes concurrently.
 func TestHubDispatchAllocs(t *testing.T) {
-	f := newFakeReader(5 * time.Millisecond)
-	h := newFakeHub(t, f)
-	src, err := h.Source(9500, 9501)
-	require.NoError(t, err)
+	_, h, src := fakeHubSource(t, 9500, 9501)
 	other := ethUDP(t, 9600, 9601, "not ours")
 	ours := ethUDP(t, 9500, 9501, string(make([]byte, 1376)))
 	ts := time.Now()
