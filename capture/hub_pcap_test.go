@@ -89,7 +89,6 @@ func TestHubCloseHasLastDatagram(t *testing.T) {
 			t.Parallel()
 			h := openTestHub(t)
 			a, b := listenLoopback(t), listenLoopback(t)
-			t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
 			if tt.busy {
 				stop := startNoise(t)
 				t.Cleanup(stop)
@@ -157,7 +156,6 @@ func TestHubPortTakenAndClose(t *testing.T) {
 	t.Parallel()
 	h := openTestHub(t)
 	c := listenLoopback(t)
-	defer c.Close()
 	src, err := h.Source(udpPort(c))
 	require.NoError(t, err)
 	_, err = h.Source(udpPort(c))

@@ -37,11 +37,12 @@ type kcpPair struct {
 	server         chan *kcp.UDPSession // the accepted session, for cleanup
 }
 
-// listenLoopback binds a UDP socket on 127.0.0.1 with an ephemeral port.
+// listenLoopback binds a UDP socket on 127.0.0.1 with an ephemeral port, closed at the end of the test.
 func listenLoopback(tb testing.TB) *net.UDPConn {
 	tb.Helper()
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = c.Close() })
 	return c
 }
 

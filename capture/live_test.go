@@ -13,8 +13,6 @@ import (
 func TestPortSides(t *testing.T) {
 	t.Parallel()
 	a, b := listenLoopback(t), listenLoopback(t)
-	defer a.Close()
-	defer b.Close()
 	var ps portSides
 	ps.set(a, dir.C2S)
 	ps.set(b, dir.S2C)

@@ -37,8 +37,6 @@ func TestTapDedupBetweenTappedConns(t *testing.T) {
 	t.Parallel()
 	src := NewTap()
 	a, b := listenLoopback(t), listenLoopback(t)
-	defer a.Close()
-	defer b.Close()
 	ta, tb := src.WrapTap(a, dir.C2S), src.WrapTap(b, dir.S2C)
 
 	msgs := []struct {
@@ -78,8 +76,6 @@ func TestTapRecordsUntappedSender(t *testing.T) {
 	t.Parallel()
 	src := NewTap()
 	raw, c := listenLoopback(t), listenLoopback(t)
-	defer raw.Close()
-	defer c.Close()
 	tc := src.WrapTap(c, dir.S2C)
 
 	// The tap's own send to the untapped conn is recorded at send time ...
@@ -127,7 +123,6 @@ func TestTapFailedWriteIsNotRecorded(t *testing.T) {
 			t.Parallel()
 			src := NewTap()
 			c := listenLoopback(t)
-			defer c.Close()
 			tc := src.WrapTap(c, dir.C2S)
 			tt.setup(c)
 			_, err := tc.WriteTo([]byte("x"), tt.to)
@@ -179,7 +174,6 @@ func TestTapForwardsConnMethods(t *testing.T) {
 func TestTapWithoutOptionalMethods(t *testing.T) {
 	t.Parallel()
 	c := listenLoopback(t)
-	defer c.Close()
 	tc := NewTap().WrapTap(plainConn{c}, dir.C2S)
 	tests := []struct {
 		name string
@@ -203,8 +197,6 @@ func TestTapNotifyAndClose(t *testing.T) {
 	src := NewTap()
 	assert.Nil(t, src.Wrap(nil, dir.C2S))
 	a, b := listenLoopback(t), listenLoopback(t)
-	defer a.Close()
-	defer b.Close()
 	ta := src.Wrap(a, dir.C2S)
 	select {
 	case <-src.Notify():
@@ -236,12 +228,10 @@ func TestTapConcurrentSendersKeepEveryDatagram(t *testing.T) {
 	const senders, perSender = 8, 500
 	src := NewTap()
 	sink := listenLoopback(t)
-	defer sink.Close()
 	var wg sync.WaitGroup
 	taps := make([]*Tap, senders)
 	for i := range senders {
 		c := listenLoopback(t)
-		defer c.Close()
 		taps[i] = src.WrapTap(c, dir.C2S)
 	}
 	for _, tp := range taps {
