@@ -26,6 +26,8 @@ func (s *script) Read(p []byte) (int, error) {
 
 func (s *script) Write(p []byte) (int, error) { return s.written.Write(p) }
 
+// TestEcho: every byte read is written back, in the pieces it was read in, up to total; a Read that
+// fails first is the error.
 func TestEcho(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
