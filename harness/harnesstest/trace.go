@@ -1,5 +1,6 @@
 // Package harnesstest builds traces for the tests of code that reads them (classes, checks, signatures,
-// reports), as net/http/httptest builds requests for handlers.
+// reports), as net/http/httptest builds requests for handlers, and checks the runs of tests that run
+// trials.
 package harnesstest
 
 import (
