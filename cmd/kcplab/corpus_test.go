@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -400,62 +401,73 @@ func snmpTraffic(t *testing.T) []capture.Datagram {
 // and of G.711 silence.
 func rtpTraffic(t *testing.T, rng *rand.Rand) []capture.Datagram {
 	t.Helper()
-	sink := listenLoopback(t)
-	r := newRelay(t, sink.LocalAddr().(*net.UDPAddr).AddrPort())
-	c := listenLoopback(t)
-	starts := []uint32{rng.Uint32(), 0x51000000, 0x52000000, 0x53ff0000, 0x54000000}
-	sent := 0
-	for si, ts := range starts {
-		ssrc := rng.Uint32()
-		for i := range 60 {
-			size := []int{0, 4, 12, 20, 160, 320, 1200}[i%7]
-			payload := make([]byte, size)
-			for j := range payload {
-				switch (i + si) % 3 {
-				case 0:
-					payload[j] = byte(rng.Uint32()) // codec data
-				case 1:
-					payload[j] = 0xff // G.711 µ-law silence
-				default:
-					payload[j] = 0xd5 // G.711 A-law silence
+	return sendEach(t, func(yield func([]byte) bool) {
+		starts := []uint32{rng.Uint32(), 0x51000000, 0x52000000, 0x53ff0000, 0x54000000}
+		for si, ts := range starts {
+			ssrc := rng.Uint32()
+			for i := range 60 {
+				size := []int{0, 4, 12, 20, 160, 320, 1200}[i%7]
+				payload := make([]byte, size)
+				for j := range payload {
+					switch (i + si) % 3 {
+					case 0:
+						payload[j] = byte(rng.Uint32()) // codec data
+					case 1:
+						payload[j] = 0xff // G.711 µ-law silence
+					default:
+						payload[j] = 0xd5 // G.711 A-law silence
+					}
+				}
+				p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: []uint8{0, 8, 96, 111}[i%4], SequenceNumber: uint16(i),
+					Timestamp: ts + uint32(i*160), SSRC: ssrc, Marker: i == 0}, Payload: payload}
+				if i%5 == 1 {
+					p.CSRC = []uint32{rng.Uint32(), rng.Uint32()}
+				}
+				if i%6 == 2 {
+					require.NoError(t, p.SetExtension(1, []byte{0x10, 0x20}))
+				}
+				if i%9 == 4 {
+					p.Padding, p.PaddingSize = true, 4
+				}
+				raw, err := p.Marshal()
+				require.NoError(t, err)
+				if !yield(raw) {
+					return
 				}
 			}
-			p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: []uint8{0, 8, 96, 111}[i%4], SequenceNumber: uint16(i),
-				Timestamp: ts + uint32(i*160), SSRC: ssrc, Marker: i == 0}, Payload: payload}
-			if i%5 == 1 {
-				p.CSRC = []uint32{rng.Uint32(), rng.Uint32()}
-			}
-			if i%6 == 2 {
-				require.NoError(t, p.SetExtension(1, []byte{0x10, 0x20}))
-			}
-			if i%9 == 4 {
-				p.Padding, p.PaddingSize = true, 4
-			}
-			raw, err := p.Marshal()
-			require.NoError(t, err)
-			_, err = c.WriteToUDPAddrPort(raw, r.addr())
-			require.NoError(t, err)
-			sent++
-			waitCount(t, r, sent) // one at a time: never overrun the socket buffers
 		}
-	}
-	return r.datagrams()
+	})
 }
 
 // randomTraffic sends one datagram of random bytes of every size 0..1500.
 func randomTraffic(t *testing.T, rng *rand.Rand) []capture.Datagram {
 	t.Helper()
+	return sendEach(t, func(yield func([]byte) bool) {
+		for n := range 1501 {
+			p := make([]byte, n)
+			for i := range p {
+				p[i] = byte(rng.Uint32())
+			}
+			if !yield(p) {
+				return
+			}
+		}
+	})
+}
+
+// sendEach sends each payload from one socket through a relay to a sink that never answers, one at a
+// time (never overrunning the socket buffers), and returns what the relay recorded.
+func sendEach(t *testing.T, payloads iter.Seq[[]byte]) []capture.Datagram {
+	t.Helper()
 	sink := listenLoopback(t)
 	r := newRelay(t, sink.LocalAddr().(*net.UDPAddr).AddrPort())
 	c := listenLoopback(t)
-	for n := range 1501 {
-		p := make([]byte, n)
-		for i := range p {
-			p[i] = byte(rng.Uint32())
-		}
+	sent := 0
+	for p := range payloads {
 		_, err := c.WriteToUDPAddrPort(p, r.addr())
 		require.NoError(t, err)
-		waitCount(t, r, n+1) // one at a time: never overrun the socket buffers
+		sent++
+		waitCount(t, r, sent)
 	}
 	return r.datagrams()
 }
