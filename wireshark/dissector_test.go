@@ -114,10 +114,7 @@ func checkScenarioTraffic(t *testing.T, sc scenario, want []frame) {
 func TestFramingPreference(t *testing.T) {
 	requireTshark(t)
 	script := luaScript(t)
-	client, server := netip.MustParseAddrPort("127.0.0.1:40001"), netip.MustParseAddrPort("127.0.0.1:40002")
-	if avoid := tsharkUDPPorts(t); avoid[client.Port()] || avoid[server.Port()] {
-		t.Fatalf("tshark registers port %v or %v for another protocol", client.Port(), server.Port())
-	}
+	client, server := kcpPorts(t, "127.0.0.1:40001", "127.0.0.1:40002")
 	dgs := datagrams(client, server, edgePayloads())
 	path := writeCapture(t, "edges", dgs)
 	for _, f := range []kcpwire.Framing{kcpwire.FramingAuto, kcpwire.FramingPlain, kcpwire.FramingFEC,

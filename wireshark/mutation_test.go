@@ -3,7 +3,6 @@ package wireshark
 import (
 	"encoding/binary"
 	"math/rand/v2"
-	"net/netip"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -56,10 +55,7 @@ func mutatedPayloads(n int) [][]byte {
 func TestMutatedPayloads(t *testing.T) {
 	requireTshark(t)
 	script := luaScript(t)
-	client, server := netip.MustParseAddrPort("127.0.0.1:40005"), netip.MustParseAddrPort("127.0.0.1:40006")
-	if avoid := tsharkUDPPorts(t); avoid[client.Port()] || avoid[server.Port()] {
-		t.Fatalf("tshark registers port %v or %v for another protocol", client.Port(), server.Port())
-	}
+	client, server := kcpPorts(t, "127.0.0.1:40005", "127.0.0.1:40006")
 	dgs := datagrams(client, server, mutatedPayloads(mutationCount))
 	path := writeCapture(t, "mutated", dgs)
 	for _, f := range []kcpwire.Framing{kcpwire.FramingAuto, kcpwire.FramingPlain, kcpwire.FramingFEC,
