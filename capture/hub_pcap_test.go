@@ -5,8 +5,6 @@ package capture
 import (
 	"bytes"
 	"fmt"
-	"kcplab/internal/dir"
-	"kcplab/internal/kcpleak"
 	"net"
 	"sync"
 	"testing"
@@ -14,6 +12,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"kcplab/internal/dir"
+	"kcplab/internal/kcpleak"
+	"kcplab/internal/traffictest"
 )
 
 // openTestHub opens a Hub on lo (skipping without root); cleanup closes it.
@@ -41,7 +43,7 @@ func TestHubConcurrentSourcesMatchTaps(t *testing.T) {
 		for i := range pairs {
 			t.Run(fmt.Sprint(i), func(t *testing.T) {
 				t.Parallel()
-				srvUDP, cliUDP := listenLoopback(t), listenLoopback(t)
+				srvUDP, cliUDP := traffictest.Loopback(t), traffictest.Loopback(t)
 				live, err := h.Source(udpPort(srvUDP), udpPort(cliUDP))
 				require.NoError(t, err)
 				tap := NewTap()
@@ -88,7 +90,7 @@ func TestHubCloseHasLastDatagram(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := openTestHub(t)
-			a, b := listenLoopback(t), listenLoopback(t)
+			a, b := traffictest.Loopback(t), traffictest.Loopback(t)
 			if tt.busy {
 				stop := startNoise(t)
 				t.Cleanup(stop)
@@ -120,7 +122,7 @@ func TestHubCloseHasLastDatagram(t *testing.T) {
 // until the returned stop is called (or for at most 30 s).
 func startNoise(t *testing.T) (stop func()) {
 	t.Helper()
-	from, to := listenLoopback(t), listenLoopback(t)
+	from, to := traffictest.Loopback(t), traffictest.Loopback(t)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -155,7 +157,7 @@ func startNoise(t *testing.T) (stop func()) {
 func TestHubPortTakenAndClose(t *testing.T) {
 	t.Parallel()
 	h := openTestHub(t)
-	c := listenLoopback(t)
+	c := traffictest.Loopback(t)
 	src, err := h.Source(udpPort(c))
 	require.NoError(t, err)
 	_, err = h.Source(udpPort(c))

@@ -37,15 +37,6 @@ type kcpPair struct {
 	server         chan *kcp.UDPSession // the accepted session, for cleanup
 }
 
-// listenLoopback binds a UDP socket on 127.0.0.1 with an ephemeral port, closed at the end of the test.
-func listenLoopback(tb testing.TB) *net.UDPConn {
-	tb.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(tb, err)
-	tb.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 // tuneSession sets the bulk-transfer options used by the tests.
 func tuneSession(s *kcp.UDPSession) {
 	s.SetWindowSize(1024, 1024)
@@ -56,7 +47,7 @@ func tuneSession(s *kcp.UDPSession) {
 // before sockets.
 func newKCPPair(tb testing.TB, wrap wrapFunc) *kcpPair {
 	tb.Helper()
-	return newKCPPairOn(tb, listenLoopback(tb), listenLoopback(tb), wrap)
+	return newKCPPairOn(tb, traffictest.Loopback(tb), traffictest.Loopback(tb), wrap)
 }
 
 // newKCPPairOn is newKCPPair on sockets the caller bound (and the pair's cleanup closes).

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"kcplab/internal/dir"
+	"kcplab/internal/traffictest"
 )
 
 func udpPort(c *net.UDPConn) uint16 { return uint16(c.LocalAddr().(*net.UDPAddr).Port) }
@@ -78,7 +79,7 @@ func TestLiveBulkAccountsForEveryDatagram(t *testing.T) {
 // watched by a live capture at the same time.
 func tappedLivePair(t *testing.T) (*kcpPair, *TapSource, Source) {
 	t.Helper()
-	srvUDP, cliUDP := listenLoopback(t), listenLoopback(t)
+	srvUDP, cliUDP := traffictest.Loopback(t), traffictest.Loopback(t)
 	hub, err := OpenHub(LiveInterface)
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = hub.Close() })

@@ -1,12 +1,13 @@
 package capture
 
 import (
-	"kcplab/internal/dir"
-	"kcplab/internal/sockopt"
 	"net"
 	"net/netip"
 	"sync/atomic"
 	"time"
+
+	"kcplab/internal/dir"
+	"kcplab/internal/sockopt"
 )
 
 // Tap is the net.PacketConn returned by TapSource.Wrap. It forwards every call

@@ -1,11 +1,12 @@
 package link
 
 import (
-	"kcplab/internal/dir"
-	"kcplab/internal/sockopt"
 	"net"
 	"net/netip"
 	"sync/atomic"
+
+	"kcplab/internal/dir"
+	"kcplab/internal/sockopt"
 )
 
 // Conn is the net.PacketConn returned by Link.Wrap. WriteTo goes through its direction's

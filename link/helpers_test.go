@@ -10,18 +10,15 @@ import (
 	"time"
 
 	"kcplab/internal/dir"
+	"kcplab/internal/traffictest"
 )
 
 // loopbackPair opens two UDP sockets on 127.0.0.1, closed at the end of the test.
 func loopbackPair(t testing.TB) (a, b *net.UDPConn) {
 	t.Helper()
 	open := func() *net.UDPConn {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := traffictest.Loopback(t)
 		_ = c.SetReadBuffer(4 << 20) // capped by rmem_max; enough for the tests' bursts
-		t.Cleanup(func() { c.Close() })
 		return c
 	}
 	return open(), open()

@@ -140,20 +140,11 @@ func (r *relay) datagrams() []capture.Datagram {
 	return append([]capture.Datagram(nil), r.dgs...)
 }
 
-// listenLoopback opens a UDP socket on 127.0.0.1 that t.Cleanup closes.
-func listenLoopback(t *testing.T) *net.UDPConn {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // dnsTraffic runs a miekg/dns server and client: queries of several types,
 // with and without EDNS0, answers up to about 1,400 bytes.
 func dnsTraffic(t *testing.T) []capture.Datagram {
 	t.Helper()
-	pc := listenLoopback(t)
+	pc := traffictest.Loopback(t)
 	mux := dns.NewServeMux()
 	mux.HandleFunc(".", func(w dns.ResponseWriter, req *dns.Msg) {
 		m := new(dns.Msg)
@@ -303,7 +294,7 @@ func dtlsTraffic(t *testing.T) []capture.Datagram {
 // server that answers with XOR-MAPPED-ADDRESS, built with the same library.
 func stunTraffic(t *testing.T) []capture.Datagram {
 	t.Helper()
-	srv := listenLoopback(t)
+	srv := traffictest.Loopback(t)
 	go func() {
 		buf := make([]byte, 2048)
 		for {
@@ -323,7 +314,7 @@ func stunTraffic(t *testing.T) []capture.Datagram {
 		}
 	}()
 	r := newRelay(t, srv.LocalAddr().(*net.UDPAddr).AddrPort())
-	c := listenLoopback(t)
+	c := traffictest.Loopback(t)
 	buf := make([]byte, 2048)
 	for i := range 20 {
 		setters := []stun.Setter{stun.TransactionID, stun.BindingRequest}
@@ -351,7 +342,7 @@ func stunTraffic(t *testing.T) []capture.Datagram {
 // agent that decodes them and answers with gosnmp's own encoder.
 func snmpTraffic(t *testing.T) []capture.Datagram {
 	t.Helper()
-	agent := listenLoopback(t)
+	agent := traffictest.Loopback(t)
 	go func() {
 		buf := make([]byte, 65536)
 		dec := &gosnmp.GoSNMP{}
@@ -459,9 +450,9 @@ func randomTraffic(t *testing.T, rng *rand.Rand) []capture.Datagram {
 // time (never overrunning the socket buffers), and returns what the relay recorded.
 func sendEach(t *testing.T, payloads iter.Seq[[]byte]) []capture.Datagram {
 	t.Helper()
-	sink := listenLoopback(t)
+	sink := traffictest.Loopback(t)
 	r := newRelay(t, sink.LocalAddr().(*net.UDPAddr).AddrPort())
-	c := listenLoopback(t)
+	c := traffictest.Loopback(t)
 	sent := 0
 	for p := range payloads {
 		_, err := c.WriteToUDPAddrPort(p, r.addr())
@@ -496,7 +487,7 @@ func waitCount(t *testing.T, r *relay, n int) {
 // FEC (shards > 0) or encrypted.
 func kcpTraffic(t *testing.T, block kcp.BlockCrypt, ds, ps int) []capture.Datagram {
 	t.Helper()
-	srvUDP := listenLoopback(t)
+	srvUDP := traffictest.Loopback(t)
 	ln, err := kcp.ServeConn(block, ds, ps, plainConn{srvUDP})
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })
@@ -522,7 +513,7 @@ func kcpTraffic(t *testing.T, block kcp.BlockCrypt, ds, ps int) []capture.Datagr
 		done <- nil
 	}()
 	r := newRelay(t, srvUDP.LocalAddr().(*net.UDPAddr).AddrPort())
-	s, err := kcp.NewConn2(net.UDPAddrFromAddrPort(r.addr()), block, ds, ps, plainConn{listenLoopback(t)})
+	s, err := kcp.NewConn2(net.UDPAddrFromAddrPort(r.addr()), block, ds, ps, plainConn{traffictest.Loopback(t)})
 	require.NoError(t, err)
 	defer s.Close()
 	s.SetNoDelay(1, 10, 2, 1)

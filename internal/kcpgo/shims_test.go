@@ -9,16 +9,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// loopback opens a UDP socket on 127.0.0.1, closed at the test's end.
-func loopback(t *testing.T) *net.UDPConn {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
+	"kcplab/internal/traffictest"
+)
 
 // TestDialOnAndServeOnOwnership: the client's Close closes its socket (DialOn owns it) and the
 // listener's Close leaves its socket open (ServeOn does not own it), on the linked release with this
@@ -26,7 +19,7 @@ func loopback(t *testing.T) *net.UDPConn {
 func TestDialOnAndServeOnOwnership(t *testing.T) {
 	WarmWorkers() // no session closes while kcp-go's worker pool starts (workers.go)
 	t.Parallel()
-	srv, cli := loopback(t), loopback(t)
+	srv, cli := traffictest.Loopback(t), traffictest.Loopback(t)
 	ln, err := ServeOn(nil, 0, 0, srv)
 	require.NoError(t, err)
 	conv, err := RandomConv()
@@ -67,7 +60,7 @@ func (timeoutErr) Temporary() bool { return true }
 func TestIsTimeout(t *testing.T) {
 	WarmWorkers() // no session closes while kcp-go's worker pool starts (workers.go)
 	t.Parallel()
-	srv, cli := loopback(t), loopback(t)
+	srv, cli := traffictest.Loopback(t), traffictest.Loopback(t)
 	conv, err := RandomConv()
 	require.NoError(t, err)
 	s, c, err := DialOn(conv, srv.LocalAddr(), nil, 0, 0, cli)

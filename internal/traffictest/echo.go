@@ -1,5 +1,5 @@
-// Package traffictest is the KCP traffic the tests of capture, decoding and dissection make: the echo
-// a server side runs, whichever way kcp-go splits and joins the client's messages.
+// Package traffictest is what the tests that make traffic share: loopback UDP sockets, and the echo a
+// KCP server side runs, whichever way kcp-go splits and joins the client's messages.
 package traffictest
 
 import (
