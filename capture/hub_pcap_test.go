@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -119,39 +118,11 @@ func TestHubCloseHasLastDatagram(t *testing.T) {
 }
 
 // startNoise sends datagrams between two unregistered sockets every 200 µs
-// until the returned stop is called (or for at most 30 s).
+// until the returned stop is called or the test ends.
 func startNoise(t *testing.T) (stop func()) {
 	t.Helper()
 	from, to := traffictest.Loopback(t), traffictest.Loopback(t)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(200 * time.Microsecond)
-		defer tick.Stop()
-		limit := time.NewTimer(30 * time.Second)
-		defer limit.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-limit.C:
-				return
-			case <-tick.C:
-				_, _ = from.WriteTo([]byte("noise"), to.LocalAddr())
-			}
-		}
-	}()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			close(done)
-			wg.Wait()
-			_ = from.Close()
-			_ = to.Close()
-		})
-	}
+	return traffictest.Every(t, 200*time.Microsecond, func() { _, _ = from.WriteTo([]byte("noise"), to.LocalAddr()) })
 }
 
 func TestHubPortTakenAndClose(t *testing.T) {

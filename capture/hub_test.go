@@ -3,12 +3,13 @@ package capture
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"kcplab/internal/traffictest"
 )
 
 // payloads returns the payloads of dgs as strings.
@@ -161,30 +162,15 @@ func TestHubCatchUp(t *testing.T) {
 			h.limit = tt.limit
 			src, err := h.Source(6000, 6001)
 			require.NoError(t, err)
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
+			stop := func() {}
 			if tt.traffic {
 				frame := ethUDP(t, 7000, 7001, "other trial")
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					tick := time.NewTicker(time.Millisecond)
-					defer tick.Stop()
-					for {
-						select {
-						case <-stop:
-							return
-						case <-tick.C:
-							f.frames <- fakeFrame{frame, time.Now()}
-						}
-					}
-				}()
+				stop = traffictest.Every(t, time.Millisecond, func() { f.frames <- fakeFrame{frame, time.Now()} })
 			}
 			start := time.Now()
 			_, err = src.Close()
 			took := time.Since(start)
-			close(stop)
-			wg.Wait()
+			stop()
 			if tt.wantErr != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tt.wantErr)
