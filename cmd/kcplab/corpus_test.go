@@ -290,30 +290,42 @@ func dtlsTraffic(t *testing.T) []capture.Datagram {
 	return r.datagrams()
 }
 
-// stunTraffic sends pion/stun binding requests with various attributes to a
-// server that answers with XOR-MAPPED-ADDRESS, built with the same library.
-func stunTraffic(t *testing.T) []capture.Datagram {
+// answerUDP serves on a loopback socket until the test ends, writing back to each datagram's sender
+// what answer returns for it (nothing for nil), and returns a relay in front of it.
+func answerUDP(t *testing.T, answer func(req []byte, from netip.AddrPort) []byte) *relay {
 	t.Helper()
 	srv := traffictest.Loopback(t)
 	go func() {
-		buf := make([]byte, 2048)
+		buf := make([]byte, 65536)
 		for {
 			n, from, err := srv.ReadFromUDPAddrPort(buf)
 			if err != nil {
 				return
 			}
-			var m stun.Message
-			if stun.Decode(buf[:n], &m) != nil {
-				continue
-			}
-			resp, err := stun.Build(stun.NewTransactionIDSetter(m.TransactionID), stun.BindingSuccess,
-				&stun.XORMappedAddress{IP: from.Addr().AsSlice(), Port: int(from.Port())}, stun.NewSoftware("kcplab"), stun.Fingerprint)
-			if err == nil {
-				_, _ = srv.WriteToUDPAddrPort(resp.Raw, from)
+			if resp := answer(buf[:n], from); resp != nil {
+				_, _ = srv.WriteToUDPAddrPort(resp, from)
 			}
 		}
 	}()
-	r := newRelay(t, srv.LocalAddr().(*net.UDPAddr).AddrPort())
+	return newRelay(t, srv.LocalAddr().(*net.UDPAddr).AddrPort())
+}
+
+// stunTraffic sends pion/stun binding requests with various attributes to a
+// server that answers with XOR-MAPPED-ADDRESS, built with the same library.
+func stunTraffic(t *testing.T) []capture.Datagram {
+	t.Helper()
+	r := answerUDP(t, func(req []byte, from netip.AddrPort) []byte {
+		var m stun.Message
+		if stun.Decode(req, &m) != nil {
+			return nil
+		}
+		resp, err := stun.Build(stun.NewTransactionIDSetter(m.TransactionID), stun.BindingSuccess,
+			&stun.XORMappedAddress{IP: from.Addr().AsSlice(), Port: int(from.Port())}, stun.NewSoftware("kcplab"), stun.Fingerprint)
+		if err != nil {
+			return nil
+		}
+		return resp.Raw
+	})
 	c := traffictest.Loopback(t)
 	buf := make([]byte, 2048)
 	for i := range 20 {
@@ -342,31 +354,24 @@ func stunTraffic(t *testing.T) []capture.Datagram {
 // agent that decodes them and answers with gosnmp's own encoder.
 func snmpTraffic(t *testing.T) []capture.Datagram {
 	t.Helper()
-	agent := traffictest.Loopback(t)
-	go func() {
-		buf := make([]byte, 65536)
-		dec := &gosnmp.GoSNMP{}
-		for {
-			n, from, err := agent.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			req, err := dec.SnmpDecodePacket(buf[:n])
-			if err != nil {
-				continue
-			}
-			resp := &gosnmp.SnmpPacket{Version: req.Version, Community: req.Community, PDUType: gosnmp.GetResponse, RequestID: req.RequestID}
-			for i, v := range req.Variables {
-				resp.Variables = append(resp.Variables,
-					gosnmp.SnmpPDU{Name: v.Name, Type: gosnmp.OctetString, Value: strings.Repeat("kcplab ", 1+i*7)},
-					gosnmp.SnmpPDU{Name: v.Name + ".1", Type: gosnmp.Counter32, Value: uint32(123456 * (i + 1))})
-			}
-			if raw, err := resp.MarshalMsg(); err == nil {
-				_, _ = agent.WriteToUDPAddrPort(raw, from)
-			}
+	dec := &gosnmp.GoSNMP{}
+	r := answerUDP(t, func(raw []byte, _ netip.AddrPort) []byte {
+		req, err := dec.SnmpDecodePacket(raw)
+		if err != nil {
+			return nil
 		}
-	}()
-	r := newRelay(t, agent.LocalAddr().(*net.UDPAddr).AddrPort())
+		resp := &gosnmp.SnmpPacket{Version: req.Version, Community: req.Community, PDUType: gosnmp.GetResponse, RequestID: req.RequestID}
+		for i, v := range req.Variables {
+			resp.Variables = append(resp.Variables,
+				gosnmp.SnmpPDU{Name: v.Name, Type: gosnmp.OctetString, Value: strings.Repeat("kcplab ", 1+i*7)},
+				gosnmp.SnmpPDU{Name: v.Name + ".1", Type: gosnmp.Counter32, Value: uint32(123456 * (i + 1))})
+		}
+		out, err := resp.MarshalMsg()
+		if err != nil {
+			return nil
+		}
+		return out
+	})
 	for _, version := range []gosnmp.SnmpVersion{gosnmp.Version1, gosnmp.Version2c} {
 		c := &gosnmp.GoSNMP{Target: r.addr().Addr().String(), Port: r.addr().Port(), Community: "public",
 			Version: version, Timeout: corpusTimeout, Retries: 0, MaxOids: gosnmp.MaxOids}
