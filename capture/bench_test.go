@@ -9,6 +9,7 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 
 	"kcplab/internal/dir"
+	"kcplab/internal/traffictest"
 )
 
 // BenchmarkTransfer runs the same bulk transfer over one kcp-go session pair
@@ -84,7 +85,7 @@ func BenchmarkTapWriteTo(b *testing.B) {
 			name = "tapped"
 		}
 		b.Run(name, func(b *testing.B) {
-			sink, c := listenLoopback(b), listenLoopback(b)
+			sink, c := traffictest.Loopback(b), traffictest.Loopback(b)
 			defer sink.Close()
 			defer c.Close()
 			var pc net.PacketConn = c

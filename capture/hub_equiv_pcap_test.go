@@ -12,6 +12,7 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 
 	"kcplab/internal/dir"
+	"kcplab/internal/traffictest"
 )
 
 // TestLiveTapEquivalence50k runs a bulk transfer of more than 50,000
@@ -35,7 +36,7 @@ func TestLiveTapEquivalence50k(t *testing.T) {
 	hub, err := OpenHub(LiveInterface)
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = hub.Close() })
-	srvUDP, cliUDP := listenLoopback(t), listenLoopback(t)
+	srvUDP, cliUDP := traffictest.Loopback(t), traffictest.Loopback(t)
 	live, err := hub.Source(udpPort(srvUDP), udpPort(cliUDP))
 	require.NoError(t, err)
 	tap := NewTap()

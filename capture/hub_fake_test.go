@@ -96,6 +96,16 @@ func newFakeHub(tb testing.TB, f *fakeReader) *Hub {
 	return h
 }
 
+// fakeHubSource is a fake hub whose reader times out every 5 ms, with one Source open on ports.
+func fakeHubSource(tb testing.TB, ports ...uint16) (*fakeReader, *Hub, Source) {
+	tb.Helper()
+	f := newFakeReader(5 * time.Millisecond)
+	h := newFakeHub(tb, f)
+	src, err := h.Source(ports...)
+	require.NoError(tb, err)
+	return f, h, src
+}
+
 // ethUDP returns the Ethernet frame of a UDP datagram between 127.0.0.1 ports.
 func ethUDP(tb testing.TB, srcPort, dstPort uint16, payload string) []byte {
 	tb.Helper()

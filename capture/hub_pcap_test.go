@@ -5,16 +5,16 @@ package capture
 import (
 	"bytes"
 	"fmt"
-	"kcplab/internal/dir"
-	"kcplab/internal/kcpleak"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
+
+	"kcplab/internal/dir"
+	"kcplab/internal/kcpleak"
+	"kcplab/internal/traffictest"
 )
 
 // openTestHub opens a Hub on lo (skipping without root); cleanup closes it.
@@ -42,7 +42,7 @@ func TestHubConcurrentSourcesMatchTaps(t *testing.T) {
 		for i := range pairs {
 			t.Run(fmt.Sprint(i), func(t *testing.T) {
 				t.Parallel()
-				srvUDP, cliUDP := listenLoopback(t), listenLoopback(t)
+				srvUDP, cliUDP := traffictest.Loopback(t), traffictest.Loopback(t)
 				live, err := h.Source(udpPort(srvUDP), udpPort(cliUDP))
 				require.NoError(t, err)
 				tap := NewTap()
@@ -89,8 +89,7 @@ func TestHubCloseHasLastDatagram(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := openTestHub(t)
-			a, b := listenLoopback(t), listenLoopback(t)
-			t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
+			a, b := traffictest.Loopback(t), traffictest.Loopback(t)
 			if tt.busy {
 				stop := startNoise(t)
 				t.Cleanup(stop)
@@ -119,46 +118,17 @@ func TestHubCloseHasLastDatagram(t *testing.T) {
 }
 
 // startNoise sends datagrams between two unregistered sockets every 200 µs
-// until the returned stop is called (or for at most 30 s).
+// until the returned stop is called or the test ends.
 func startNoise(t *testing.T) (stop func()) {
 	t.Helper()
-	from, to := listenLoopback(t), listenLoopback(t)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(200 * time.Microsecond)
-		defer tick.Stop()
-		limit := time.NewTimer(30 * time.Second)
-		defer limit.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-limit.C:
-				return
-			case <-tick.C:
-				_, _ = from.WriteTo([]byte("noise"), to.LocalAddr())
-			}
-		}
-	}()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			close(done)
-			wg.Wait()
-			_ = from.Close()
-			_ = to.Close()
-		})
-	}
+	from, to := traffictest.Loopback(t), traffictest.Loopback(t)
+	return traffictest.Every(t, 200*time.Microsecond, func() { _, _ = from.WriteTo([]byte("noise"), to.LocalAddr()) })
 }
 
 func TestHubPortTakenAndClose(t *testing.T) {
 	t.Parallel()
 	h := openTestHub(t)
-	c := listenLoopback(t)
-	defer c.Close()
+	c := traffictest.Loopback(t)
 	src, err := h.Source(udpPort(c))
 	require.NoError(t, err)
 	_, err = h.Source(udpPort(c))
@@ -186,12 +156,13 @@ func TestOpenHubBadInterface(t *testing.T) {
 	assert.Contains(t, err.Error(), "no-such-if0")
 }
 
-// TestHubLeavesNoGoroutine is not parallel, so that goleak sees only what this
-// test started: after Hub.Close the reader goroutine is gone.
+// TestHubLeavesNoGoroutine: after Hub.Close the reader goroutine and the capture handle are gone. Not
+// parallel: it counts the process's goroutines and file descriptors.
 func TestHubLeavesNoGoroutine(t *testing.T) {
 	if err := LiveAvailable(); err != nil {
 		t.Skip(err)
 	}
+	kcpleak.LeaksNothing(t)
 	h, err := OpenHub(LiveInterface)
 	require.NoError(t, err)
 	src, err := h.Source(9)
@@ -200,5 +171,4 @@ func TestHubLeavesNoGoroutine(t *testing.T) {
 	require.NoError(t, err)
 	_, err = h.Close()
 	require.NoError(t, err)
-	goleak.VerifyNone(t, kcpleak.Options()...)
 }

@@ -3,12 +3,13 @@ package capture
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"kcplab/internal/traffictest"
 )
 
 // payloads returns the payloads of dgs as strings.
@@ -22,10 +23,7 @@ func payloads(dgs []Datagram) []string {
 
 func TestHubRoutesByPort(t *testing.T) {
 	t.Parallel()
-	f := newFakeReader(5 * time.Millisecond)
-	h := newFakeHub(t, f)
-	a, err := h.Source(1001, 1002)
-	require.NoError(t, err)
+	f, h, a := fakeHubSource(t, 1001, 1002)
 	b, err := h.Source(2001, 2002, 2001) // a repeated port counts once
 	require.NoError(t, err)
 	_, err = h.Source()
@@ -164,30 +162,15 @@ func TestHubCatchUp(t *testing.T) {
 			h.limit = tt.limit
 			src, err := h.Source(6000, 6001)
 			require.NoError(t, err)
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
+			stop := func() {}
 			if tt.traffic {
 				frame := ethUDP(t, 7000, 7001, "other trial")
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					tick := time.NewTicker(time.Millisecond)
-					defer tick.Stop()
-					for {
-						select {
-						case <-stop:
-							return
-						case <-tick.C:
-							f.frames <- fakeFrame{frame, time.Now()}
-						}
-					}
-				}()
+				stop = traffictest.Every(t, time.Millisecond, func() { f.frames <- fakeFrame{frame, time.Now()} })
 			}
 			start := time.Now()
 			_, err = src.Close()
 			took := time.Since(start)
-			close(stop)
-			wg.Wait()
+			stop()
 			if tt.wantErr != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tt.wantErr)
@@ -225,10 +208,7 @@ func TestHubDropsChargedToOpenSources(t *testing.T) {
 
 func TestHubIgnoresFramesFromBeforeOpen(t *testing.T) {
 	t.Parallel()
-	f := newFakeReader(5 * time.Millisecond)
-	h := newFakeHub(t, f)
-	src, err := h.Source(9000)
-	require.NoError(t, err)
+	f, _, src := fakeHubSource(t, 9000)
 	f.frames <- fakeFrame{ethUDP(t, 9000, 9001, "earlier trial"), time.Now().Add(-time.Second)}
 	f.frames <- fakeFrame{ethUDP(t, 9000, 9001, "this trial"), time.Now()}
 	st, err := src.Close()
@@ -239,10 +219,7 @@ func TestHubIgnoresFramesFromBeforeOpen(t *testing.T) {
 
 func TestHubTruncatedDatagram(t *testing.T) {
 	t.Parallel()
-	f := newFakeReader(5 * time.Millisecond)
-	h := newFakeHub(t, f)
-	src, err := h.Source(9100)
-	require.NoError(t, err)
+	f, _, src := fakeHubSource(t, 9100)
 	frame := ethUDP(t, 9100, 9101, "a datagram longer than the snap length")
 	f.frames <- fakeFrame{frame[:len(frame)-10], time.Now()}
 	st, err := src.Close()
@@ -272,10 +249,7 @@ func TestHubReaderFailure(t *testing.T) {
 
 func TestHubClose(t *testing.T) {
 	t.Parallel()
-	f := newFakeReader(5 * time.Millisecond)
-	h := newFakeHub(t, f)
-	open, err := h.Source(9300, 9301)
-	require.NoError(t, err)
+	f, h, open := fakeHubSource(t, 9300, 9301)
 	f.frames <- fakeFrame{ethUDP(t, 9300, 9301, "before hub close"), time.Now()}
 	st1, err := h.Close()
 	require.NoError(t, err)
@@ -322,10 +296,7 @@ func TestHubNotOpened(t *testing.T) {
 // growth do, amortised to well under one allocation per frame.
 // The fake delivers no frame, so the Hub's reader never decodes concurrently.
 func TestHubDispatchAllocs(t *testing.T) {
-	f := newFakeReader(5 * time.Millisecond)
-	h := newFakeHub(t, f)
-	src, err := h.Source(9500, 9501)
-	require.NoError(t, err)
+	_, h, src := fakeHubSource(t, 9500, 9501)
 	other := ethUDP(t, 9600, 9601, "not ours")
 	ours := ethUDP(t, 9500, 9501, string(make([]byte, 1376)))
 	ts := time.Now()

@@ -13,6 +13,7 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 
 	"kcplab/internal/dir"
+	"kcplab/internal/traffictest"
 )
 
 // wrapFunc wraps a socket of a side (identity, a tap, a live source ...).
@@ -36,14 +37,6 @@ type kcpPair struct {
 	server         chan *kcp.UDPSession // the accepted session, for cleanup
 }
 
-// listenLoopback binds a UDP socket on 127.0.0.1 with an ephemeral port.
-func listenLoopback(tb testing.TB) *net.UDPConn {
-	tb.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(tb, err)
-	return c
-}
-
 // tuneSession sets the bulk-transfer options used by the tests.
 func tuneSession(s *kcp.UDPSession) {
 	s.SetWindowSize(1024, 1024)
@@ -54,7 +47,7 @@ func tuneSession(s *kcp.UDPSession) {
 // before sockets.
 func newKCPPair(tb testing.TB, wrap wrapFunc) *kcpPair {
 	tb.Helper()
-	return newKCPPairOn(tb, listenLoopback(tb), listenLoopback(tb), wrap)
+	return newKCPPairOn(tb, traffictest.Loopback(tb), traffictest.Loopback(tb), wrap)
 }
 
 // newKCPPairOn is newKCPPair on sockets the caller bound (and the pair's cleanup closes).
@@ -177,20 +170,7 @@ func echo(tb testing.TB, p *kcpPair, msgs [][]byte, timeout time.Duration) {
 	for _, m := range msgs {
 		total += len(m)
 	}
-	done := p.serve(timeout, func(s *kcp.UDPSession) error {
-		buf := make([]byte, 64<<10)
-		for echoed := 0; echoed < total; {
-			n, err := s.Read(buf)
-			if err != nil {
-				return fmt.Errorf("server read after %d of %d bytes: %w", echoed, total, err)
-			}
-			if _, err := s.Write(buf[:n]); err != nil {
-				return err
-			}
-			echoed += n
-		}
-		return nil
-	})
+	done := p.serve(timeout, func(s *kcp.UDPSession) error { return traffictest.Echo(s, total) })
 	require.NoError(tb, p.client.SetDeadline(time.Now().Add(timeout)))
 	buf := make([]byte, 64<<10)
 	for _, m := range msgs {

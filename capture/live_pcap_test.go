@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"kcplab/internal/dir"
+	"kcplab/internal/traffictest"
 )
 
 func udpPort(c *net.UDPConn) uint16 { return uint16(c.LocalAddr().(*net.UDPAddr).Port) }
@@ -78,7 +79,7 @@ func TestLiveBulkAccountsForEveryDatagram(t *testing.T) {
 // watched by a live capture at the same time.
 func tappedLivePair(t *testing.T) (*kcpPair, *TapSource, Source) {
 	t.Helper()
-	srvUDP, cliUDP := listenLoopback(t), listenLoopback(t)
+	srvUDP, cliUDP := traffictest.Loopback(t), traffictest.Loopback(t)
 	hub, err := OpenHub(LiveInterface)
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = hub.Close() })
@@ -124,7 +125,7 @@ func assertSameByDirection(t *testing.T, want, got []Datagram) {
 	w, g := byDir(want), byDir(got)
 	assert.Empty(t, g[dir.Unknown], "every live datagram is attributed by port")
 	// The two stamps of one datagram: the tap's before the send syscall, the kernel's as libpcap got
-	// it. A sender descheduled between the two (seen: 130 ms with both cores busy) moves one pair, not
+	// it. A sender descheduled between the two (as when both cores are busy) moves one pair, not
 	// the clocks, so they are judged as a distribution (README, Timing): the median within 4 ms and at
 	// least 80% of the pairs within 4 ms.
 	var diffs []time.Duration

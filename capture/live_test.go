@@ -8,13 +8,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"kcplab/internal/dir"
+	"kcplab/internal/traffictest"
 )
 
 func TestPortSides(t *testing.T) {
 	t.Parallel()
-	a, b := listenLoopback(t), listenLoopback(t)
-	defer a.Close()
-	defer b.Close()
+	a, b := traffictest.Loopback(t), traffictest.Loopback(t)
 	var ps portSides
 	ps.set(a, dir.C2S)
 	ps.set(b, dir.S2C)

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"kcplab/internal/dir"
+	"kcplab/internal/sockopt"
 )
 
 // TapSource is the in-process capture of one trial: it wraps the conns of the
@@ -51,7 +52,7 @@ func (s *TapSource) WrapTap(conn net.PacketConn, side dir.Dir) *Tap {
 		return nil
 	}
 	local, _ := addrPortOf(conn.LocalAddr())
-	t := &Tap{conn: conn, src: s, side: side, local: local}
+	t := &Tap{Forward: sockopt.NewForward(conn, "capture: tap"), src: s, side: side, local: local}
 	if local.IsValid() {
 		s.addLocal(local, side)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"kcplab/internal/dir"
+	"kcplab/internal/traffictest"
 )
 
 // sendRecv writes payload from one conn to another and reads it there.
@@ -36,9 +37,7 @@ func addrPort(t *testing.T, c net.PacketConn) netip.AddrPort {
 func TestTapDedupBetweenTappedConns(t *testing.T) {
 	t.Parallel()
 	src := NewTap()
-	a, b := listenLoopback(t), listenLoopback(t)
-	defer a.Close()
-	defer b.Close()
+	a, b := traffictest.Loopback(t), traffictest.Loopback(t)
 	ta, tb := src.WrapTap(a, dir.C2S), src.WrapTap(b, dir.S2C)
 
 	msgs := []struct {
@@ -77,9 +76,7 @@ func TestTapDedupBetweenTappedConns(t *testing.T) {
 func TestTapRecordsUntappedSender(t *testing.T) {
 	t.Parallel()
 	src := NewTap()
-	raw, c := listenLoopback(t), listenLoopback(t)
-	defer raw.Close()
-	defer c.Close()
+	raw, c := traffictest.Loopback(t), traffictest.Loopback(t)
 	tc := src.WrapTap(c, dir.S2C)
 
 	// The tap's own send to the untapped conn is recorded at send time ...
@@ -126,8 +123,7 @@ func TestTapFailedWriteIsNotRecorded(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			src := NewTap()
-			c := listenLoopback(t)
-			defer c.Close()
+			c := traffictest.Loopback(t)
 			tc := src.WrapTap(c, dir.C2S)
 			tt.setup(c)
 			_, err := tc.WriteTo([]byte("x"), tt.to)
@@ -141,7 +137,7 @@ func TestTapFailedWriteIsNotRecorded(t *testing.T) {
 func TestTapForwardsConnMethods(t *testing.T) {
 	t.Parallel()
 	src := NewTap()
-	c := listenLoopback(t)
+	c := traffictest.Loopback(t)
 	tc := src.WrapTap(c, dir.C2S)
 
 	// kcp-go's batch path probes for these; the tap must not offer them.
@@ -178,8 +174,7 @@ func TestTapForwardsConnMethods(t *testing.T) {
 
 func TestTapWithoutOptionalMethods(t *testing.T) {
 	t.Parallel()
-	c := listenLoopback(t)
-	defer c.Close()
+	c := traffictest.Loopback(t)
 	tc := NewTap().WrapTap(plainConn{c}, dir.C2S)
 	tests := []struct {
 		name string
@@ -202,9 +197,7 @@ func TestTapNotifyAndClose(t *testing.T) {
 	t.Parallel()
 	src := NewTap()
 	assert.Nil(t, src.Wrap(nil, dir.C2S))
-	a, b := listenLoopback(t), listenLoopback(t)
-	defer a.Close()
-	defer b.Close()
+	a, b := traffictest.Loopback(t), traffictest.Loopback(t)
 	ta := src.Wrap(a, dir.C2S)
 	select {
 	case <-src.Notify():
@@ -235,13 +228,11 @@ func TestTapConcurrentSendersKeepEveryDatagram(t *testing.T) {
 	t.Parallel()
 	const senders, perSender = 8, 500
 	src := NewTap()
-	sink := listenLoopback(t)
-	defer sink.Close()
+	sink := traffictest.Loopback(t)
 	var wg sync.WaitGroup
 	taps := make([]*Tap, senders)
 	for i := range senders {
-		c := listenLoopback(t)
-		defer c.Close()
+		c := traffictest.Loopback(t)
 		taps[i] = src.WrapTap(c, dir.C2S)
 	}
 	for _, tp := range taps {

@@ -1,13 +1,13 @@
 package capture
 
 import (
-	"fmt"
-	"kcplab/internal/dir"
-	"kcplab/internal/sockopt"
 	"net"
 	"net/netip"
 	"sync/atomic"
 	"time"
+
+	"kcplab/internal/dir"
+	"kcplab/internal/sockopt"
 )
 
 // Tap is the net.PacketConn returned by TapSource.Wrap. It forwards every call
@@ -23,12 +23,12 @@ import (
 // sendmmsg/recvmmsg batch path (which would bypass the tap) and sends and
 // receives one datagram per syscall instead.
 type Tap struct {
-	conn     net.PacketConn
-	src      *TapSource
-	side     dir.Dir
-	local    netip.AddrPort
-	sent     atomic.Uint64
-	received atomic.Uint64
+	sockopt.Forward // the rest, to the wrapped conn
+	src             *TapSource
+	side            dir.Dir
+	local           netip.AddrPort
+	sent            atomic.Uint64
+	received        atomic.Uint64
 }
 
 var _ net.PacketConn = (*Tap)(nil)
@@ -36,7 +36,7 @@ var _ net.PacketConn = (*Tap)(nil)
 // ReadFrom reads one datagram from the wrapped conn and records it unless it
 // came from a conn wrapped by the same TapSource.
 func (t *Tap) ReadFrom(p []byte) (int, net.Addr, error) {
-	n, addr, err := t.conn.ReadFrom(p)
+	n, addr, err := t.Unwrap().ReadFrom(p)
 	if err != nil {
 		return n, addr, err
 	}
@@ -54,7 +54,7 @@ func (t *Tap) ReadFrom(p []byte) (int, net.Addr, error) {
 // send succeeded.
 func (t *Tap) WriteTo(p []byte, addr net.Addr) (int, error) {
 	now := time.Now()
-	n, err := t.conn.WriteTo(p, addr)
+	n, err := t.Unwrap().WriteTo(p, addr)
 	if err != nil {
 		return n, err
 	}
@@ -74,41 +74,5 @@ func (t *Tap) Received() uint64 { return t.received.Load() }
 // Side returns the side this Tap attributes its sends to.
 func (t *Tap) Side() dir.Dir { return t.side }
 
-// Unwrap returns the wrapped conn.
-func (t *Tap) Unwrap() net.PacketConn { return t.conn }
-
 // Close closes the wrapped conn.
-func (t *Tap) Close() error { return t.conn.Close() }
-
-// LocalAddr returns the wrapped conn's local address.
-func (t *Tap) LocalAddr() net.Addr { return t.conn.LocalAddr() }
-
-// SetDeadline sets the wrapped conn's read and write deadlines.
-func (t *Tap) SetDeadline(d time.Time) error { return t.conn.SetDeadline(d) }
-
-// SetReadDeadline sets the wrapped conn's read deadline.
-func (t *Tap) SetReadDeadline(d time.Time) error { return t.conn.SetReadDeadline(d) }
-
-// SetWriteDeadline sets the wrapped conn's write deadline.
-func (t *Tap) SetWriteDeadline(d time.Time) error { return t.conn.SetWriteDeadline(d) }
-
-// SetReadBuffer sets the wrapped conn's socket receive buffer, if it has one.
-func (t *Tap) SetReadBuffer(bytes int) error {
-	return wrapErr(sockopt.SetReadBuffer(t.conn, bytes))
-}
-
-// SetWriteBuffer sets the wrapped conn's socket send buffer, if it has one.
-func (t *Tap) SetWriteBuffer(bytes int) error {
-	return wrapErr(sockopt.SetWriteBuffer(t.conn, bytes))
-}
-
-// SetDSCP sets the DSCP of the wrapped conn the way kcp-go does for an unwrapped one.
-func (t *Tap) SetDSCP(dscp int) error { return wrapErr(sockopt.SetDSCP(t.conn, dscp)) }
-
-// wrapErr names this package in a socket option's error.
-func wrapErr(err error) error {
-	if err != nil {
-		return fmt.Errorf("capture: tap: %w", err)
-	}
-	return nil
-}
+func (t *Tap) Close() error { return t.Unwrap().Close() }

@@ -32,8 +32,8 @@ const (
 // queued. When the server's ACK and response travel in separate datagrams, una advanced with the first,
 // and nothing flushes on the second: the ACK waits for the next update tick (or the client's Close).
 // A tick's ACK says rcvWnd when the woken Read had taken the response by then, which it does long
-// before a tick ~100 ms away, unless the machine starved the reader for a whole interval (seen under
-// -race with both cores busy): then it says rcvWnd-1, and it is still the tick's ACK.
+// before a tick ~100 ms away, unless the machine starved the reader for a whole interval (as a loaded
+// machine can: -race with both cores busy): then it says rcvWnd-1, and it is still the tick's ACK.
 var (
 	// ackAtTick is the ACK at the client's next update tick: its ticks run every interval from its
 	// session's creation, just before the trial's origin, so the tick is due one interval after the

@@ -26,7 +26,7 @@ import (
 //	c→s ACK  sn=0 una=1           at the client's next update tick, ~100 ms after the echo: the client
 //	                              ticks every 100 ms from the Dial and the echo comes back within a ms
 //
-// Rarely (seen under the race detector, which slows the goroutine hops) the first tick runs before the
+// Rarely (when the goroutine hops are slow, as under the race detector) the first tick runs before the
 // listener feeds the new session the request (sess.go:1267-1268): it sends nothing but sets cwnd to 1,
 // so the Write's flush sends the ACK and the echo in one datagram, and the client, whose Input sees
 // una advance and a PUSH in one call, flushes its ACK at once (kcp.go:639-641, 723-728).
@@ -49,7 +49,7 @@ var (
 	}
 	// p001AckAfterRTO is the race a stalled client loses: its next tick ran after the server's
 	// retransmission timeout (200 ms), so the echo went out again and was ACKed once more at the tick
-	// after. Seen only when the process stalled for over 100 ms (load average 8 on 2 cores).
+	// after. It takes a stall of the process of over 100 ms.
 	p001AckAfterRTO = ackAfterRTO("echoed, ACK after the echo's RTO", "echo", exchangeLadder(ackAtTick)[:3],
 		expect.ReadGot(harness.Client), expect.ReadGot(harness.Server))
 )

@@ -31,7 +31,7 @@ import (
 // never falls between its Read and its Close. The retransmissions go to a closed port and nothing
 // tells the server: its Read times out 1 s after its Write, exactly as in p001.
 //
-// Rarely (seen under the race detector) the server's ACK and echo share a datagram, as in p001's
+// Rarely (as under the race detector) the server's ACK and echo share a datagram, as in p001's
 // second class; then the client's Input flushes its ACK at once, before the Read returns (it
 // advertises wnd 31, the echo still queued), that ACK leaves before the Close, and nothing is
 // retransmitted. More rarely still (also under the race detector) the datagrams are separate and the

@@ -23,7 +23,7 @@ import (
 //
 // and then nothing: no teardown. The client's Read ends by timeout 1 s after the response.
 // When Close's flush loses its race with the session's own shutdown, the response never leaves.
-// Rarely (seen under the race detector) the server session's first update tick runs before the
+// Rarely (as under the race detector) the server session's first update tick runs before the
 // listener feeds it the request, so the Write's flush sends the ACK and the response in one datagram
 // and the client ACKs at once (see p001): the "3-datagram case".
 //

@@ -20,7 +20,7 @@ import (
 //	c→s ACK  sn=0 una=1           at the client's next update tick, 100 ms after its Dial: before
 //	                              the server closes, so the listener makes no phantom session
 //
-// or, rarely (seen under the race detector), the server's ACK and response share one datagram and
+// or, rarely (as under the race detector), the server's ACK and response share one datagram and
 // the client ACKs at once (see p001).
 //
 // The cost: the server session lives 300 ms longer.
@@ -37,7 +37,7 @@ var (
 		Ladder:      handshakeLadder(ackAtOnce),
 		Checks:      []harness.Check{ackWithResponse(true)},
 	}
-	// lingerAckAfterRTO: the client, starved for over 200 ms (seen under -race with both cores busy),
+	// lingerAckAfterRTO: the client, starved for over 200 ms (as under -race with both cores busy),
 	// ACKed after the server's retransmission timeout; the lingering server sent the response again.
 	lingerAckAfterRTO = ackAfterRTO("delivered, ACK after the response's RTO", "response", handshakeLadder(ackAtTick)[:3])
 )

@@ -14,7 +14,7 @@ import (
 // session's first flush sends no data; without the window, the Write's own flush sends the response,
 // before Close can race it.
 //
-// With kcp-go v5.7 the response no longer survives: the Write's flush only queues it for a sender
+// From kcp-go v5.7 on, the response does not survive: the Write's flush only queues it for a sender
 // goroutine, and the Close discards the queue (the close* classes, classes_close.go).
 //
 // Expected ladder, in every trial:

@@ -45,7 +45,7 @@ var (
 	}
 	keepaliveAckedAtOnce = ackedAtOnce("ACKed at once",
 		"the server's ACK and response in one datagram, so the client ACKed at once (the server then closed or hung)", exchangeLadder(ackAtOnce))
-	// keepaliveAckAfterRTO: the client, starved for about 200 ms (seen under -race with both cores
+	// keepaliveAckAfterRTO: the client, starved for about 200 ms (as under -race with both cores
 	// busy), ACKed after the server's retransmission timeout; the server sent the response again.
 	keepaliveAckAfterRTO = ackAfterRTO("ACKed after the response's RTO", "response", exchangeLadder(ackAtTick)[:3], expect.ReadGot(harness.Client))
 )

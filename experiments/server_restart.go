@@ -45,10 +45,7 @@ var (
 	}
 	// serverRestartSentAgain is the same outcome when the client's RTO (~100 ms after the first
 	// exchange) ran out before the new session's ACK came back: a stall of the process between the
-	// message and the ACK. The new session ACKs every copy (kcp.go:666-667). Not seen yet: 0 of 600
-	// trials at v5.7.6 (100 of them with the process stopped 30-150 ms at random by SIGSTOP, 40 with
-	// live capture) and of 20 at each of v5.4.20, v5.6.1, v5.6.24, v5.6.72; kept because nothing in
-	// kcp-go rules it out.
+	// message and the ACK, so it is rare. The new session ACKs every copy (kcp.go:666-667).
 	serverRestartSentAgain = harness.Class{
 		Name:        "ACKed by the new server after a retransmission, never delivered",
 		Description: "as the first class, but the message went out again before the new session's ACK came back (a stalled process), and each copy was ACKed",

@@ -20,14 +20,14 @@ import (
 )
 
 // TestStalledMachine runs p002 and p003 in a child process that it freezes with SIGSTOP for 30-80 ms
-// at random moments, as an overloaded CI machine does (CI once delayed a p003 ACK due at 100 ms to
-// 162 ms). Every trial must still fit its class and keep its invariants: a stall delays segments but
-// does not change what kcp-go did, and a class is decided by what happened. The stalls stay shorter
-// than kcp-go's 100 ms update interval: a longer one can hold a woken Read until the next update tick
-// has run (seen: a 116 ms stall, and the client's ACK flushed by its tick before its Read took the
-// echo), and then kcp-go really did something else, which a class rightly tells apart. The stimulus delays a tenth
-// of the timed steps by design, so the child reports its timing distributions instead of judging
-// them. Replay a failure with the seed it logs.
+// at random moments, as an overloaded machine does (delaying a p003 ACK due at 100 ms by tens of
+// milliseconds). Every trial must still fit its class and keep its invariants: a stall delays
+// segments but does not change what kcp-go did, and a class is decided by what happened. The stalls
+// stay shorter than kcp-go's 100 ms update interval: a longer one can hold a woken Read until the next
+// update tick has run, so that the tick flushes the client's ACK before its Read takes the echo, and
+// then kcp-go really did something else, which a class rightly tells apart. The stimulus delays a
+// tenth of the timed steps by design, so the child reports its timing distributions instead of
+// judging them. Replay a failure with the seed it logs.
 func TestStalledMachine(t *testing.T) {
 	t.Parallel() // a child process: it runs beside the other parallel tests, once the leak tests are done
 	if testing.Short() {

@@ -36,7 +36,6 @@ func TestSignature(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tr := harnesstest.Exchange()
-			tr.Accepts = 1
 			tc.mutate(tr)
 			assert.Equal(t, tc.want, harness.Signature(tr))
 		})

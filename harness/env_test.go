@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
+	"kcplab/internal/kcpleak"
 	"kcplab/kcpwire"
 )
 
@@ -264,10 +263,7 @@ func TestEnvTornDown(t *testing.T) {
 // TestEnvLeaksNothing: the sockets and goroutines of killed, restarted and redialed sessions all end
 // with the trials. Not parallel: it counts the process's goroutines and file descriptors.
 func TestEnvLeaksNothing(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("counts file descriptors in /proc")
-	}
-	before := openFDs(t)
+	kcpleak.LeaksNothing(t)
 	e := envExperiment(func(env *Env, c net.Conn) error {
 		if err := env.KillServer(); err != nil {
 			return err
@@ -287,6 +283,4 @@ func TestEnvLeaksNothing(t *testing.T) {
 	for _, f := range res.Failed() {
 		t.Errorf("trial %d: %v", f.Trial, f.Err)
 	}
-	goleak.VerifyNone(t, ignoreKCPScheduler...)
-	assert.Equal(t, before, openFDs(t), "open file descriptors before and after the run")
 }

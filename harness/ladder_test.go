@@ -108,7 +108,7 @@ func TestLadderMismatchSideBySide(t *testing.T) {
 }
 
 // TestLadderRepeatFailsFast: a long ladder of optional steps that cannot match must fail in linear
-// time, not by trying every split (a 100-round ladder once took minutes on a trace it did not fit).
+// time, not by trying every split (which takes minutes for a 100-round ladder on a trace it does not fit).
 func TestLadderRepeatFailsFast(t *testing.T) {
 	t.Parallel()
 	var l Ladder

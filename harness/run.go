@@ -20,7 +20,7 @@ import (
 // RunOptions configure a run of many trials.
 type RunOptions struct {
 	Trials   int         // 0: the experiment's own default
-	Parallel int         // trials running at once (default 4)
+	Parallel int         // trials running at once (0: DefaultParallel)
 	Capture  CaptureKind // tap (default) or live
 	// OutDir receives OutDir/ID/trial-NNN.pcapng for every trial. When empty, only trials that fail
 	// are written, under KeepDir.

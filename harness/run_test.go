@@ -7,22 +7,16 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"kcplab/internal/kcpleak"
 	"kcplab/pcapfile"
 )
-
-// kcp-go runs one global timer scheduler for all sessions; its goroutines live as long as the process.
-var ignoreKCPScheduler = kcpleak.Options()
 
 // pingPong is a small, fast experiment: the client sends "ping", the server answers "pong", and both
 // linger 300 ms before they close, so that no Close races a pending flush and every trial is alike.
@@ -86,30 +80,16 @@ var (
 	}}
 )
 
-func openFDs(t *testing.T) int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("cannot count open files here: %v", err)
-	}
-	return len(entries)
-}
-
 // TestRunLeaksNothing runs trials in parallel and checks that no goroutine and no socket outlives them.
 // Not parallel: it counts the process's goroutines and file descriptors.
 func TestRunLeaksNothing(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("counts file descriptors in /proc")
-	}
-	before := openFDs(t)
+	kcpleak.LeaksNothing(t)
 	res, err := Run(context.Background(), pingPong(pingPongAnswered), RunOptions{Trials: 12, Parallel: 4, KeepDir: t.TempDir()})
 	require.NoError(t, err)
 	for _, f := range res.Failed() {
 		t.Errorf("trial %d: %v", f.Trial, f.Err)
 	}
 	assert.Equal(t, 12, res.Counts["answered"])
-	goleak.VerifyNone(t, ignoreKCPScheduler...)
-	assert.Equal(t, before, openFDs(t), "open file descriptors before and after the run")
 }
 
 func TestRunKeepsUnclassifiedTrial(t *testing.T) {

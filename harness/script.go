@@ -33,22 +33,19 @@ func (e *Experiment) ClientRole() Role {
 }
 
 // serverSession sets the options of an accepted session: ServerScript's, or ServerSession's.
-func (e *Experiment) serverSession(s *kcp.UDPSession) {
-	switch {
-	case e.ServerScript != nil:
-		kcpgo.ApplyScriptOptions(s, e.ServerScript.Options)
-	case e.ServerSession != nil:
-		e.ServerSession(s)
-	}
-}
+func (e *Experiment) serverSession(s *kcp.UDPSession) { setSession(s, e.ServerScript, e.ServerSession) }
 
 // clientSession sets the options of a dialed session: ClientScript's, or ClientSession's.
-func (e *Experiment) clientSession(s *kcp.UDPSession) {
+func (e *Experiment) clientSession(s *kcp.UDPSession) { setSession(s, e.ClientScript, e.ClientSession) }
+
+// setSession sets a role's options on its session: its script's if the role is one, else its session
+// hook's, if any.
+func setSession(s *kcp.UDPSession, sc *script.Script, hook func(*kcp.UDPSession)) {
 	switch {
-	case e.ClientScript != nil:
-		kcpgo.ApplyScriptOptions(s, e.ClientScript.Options)
-	case e.ClientSession != nil:
-		e.ClientSession(s)
+	case sc != nil:
+		kcpgo.ApplyScriptOptions(s, sc.Options)
+	case hook != nil:
+		hook(s)
 	}
 }
 

@@ -171,9 +171,9 @@ func trialSockets(listen func() (*net.UDPConn, netip.AddrPort, error)) (srv, cli
 }
 
 // startPacer spaces the starts of the trials of this process: a burst of trials starting at once
-// stalls the process for tens of milliseconds (measured: 35 ms for 160 trials started together), and
-// kcp-go schedules each update tick one interval after the previous one ran, so a late first tick
-// delays every later one. Spaced 2 ms apart, 160 trials start within a third of a second.
+// stalls the process for tens of milliseconds, and kcp-go schedules each update tick one interval
+// after the previous one ran, so a late first tick delays every later one. Spaced 2 ms apart, 160
+// trials start within a third of a second.
 var startPacer = rate.NewLimiter(rate.Every(startSpacing), 1)
 
 // startSpacing is the least time between the starts of two trials of this process.

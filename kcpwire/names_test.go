@@ -9,40 +9,28 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestCmd(t *testing.T) {
+// TestNames: a cmd or a shard type prints its name, or its number when it has none, and is valid
+// exactly when it has a name.
+func TestNames(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		c     Cmd
+		v interface {
+			String() string
+			Valid() bool
+		}
 		s     string
 		valid bool
 	}{
 		{CmdPush, "PUSH", true}, {CmdAck, "ACK", true}, {CmdWask, "WASK", true}, {CmdWins, "WINS", true},
-		{0, "CMD(0)", false}, {80, "CMD(80)", false}, {85, "CMD(85)", false}, {0xf1, "CMD(241)", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.s, func(t *testing.T) {
-			t.Parallel()
-			assert.Equal(t, tt.s, tt.c.String())
-			assert.Equal(t, tt.valid, tt.c.Valid())
-		})
-	}
-}
-
-func TestShardType(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		typ   ShardType
-		s     string
-		valid bool
-	}{
+		{Cmd(0), "CMD(0)", false}, {Cmd(80), "CMD(80)", false}, {Cmd(85), "CMD(85)", false}, {Cmd(0xf1), "CMD(241)", false},
 		{ShardData, "data", true}, {ShardParity, "parity", true}, {ShardOOB, "oob", true},
-		{0xf0, "shard(0x00f0)", false}, {0x01f1, "shard(0x01f1)", false},
+		{ShardType(0xf0), "shard(0x00f0)", false}, {ShardType(0x01f1), "shard(0x01f1)", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.s, func(t *testing.T) {
 			t.Parallel()
-			assert.Equal(t, tt.s, tt.typ.String())
-			assert.Equal(t, tt.valid, tt.typ.Valid())
+			assert.Equal(t, tt.s, tt.v.String())
+			assert.Equal(t, tt.valid, tt.v.Valid())
 		})
 	}
 }

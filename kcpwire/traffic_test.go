@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	kcp "github.com/xtaci/kcp-go/v5"
+
+	"kcplab/internal/traffictest"
 )
 
 // recorder keeps a copy of every datagram written through a tapConn.
@@ -186,16 +188,8 @@ func echo(l *kcp.Listener, deadline time.Time, total int, clientDone <-chan stru
 	}
 	defer s.Close()
 	tune(s, deadline)
-	buf := make([]byte, 4096)
-	for got := 0; got < total; {
-		n, err := s.Read(buf)
-		if err != nil {
-			return err
-		}
-		if _, err := s.Write(buf[:n]); err != nil {
-			return err
-		}
-		got += n
+	if err := traffictest.Echo(s, total); err != nil {
+		return err
 	}
 	select {
 	case <-clientDone:

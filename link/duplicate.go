@@ -1,7 +1,5 @@
 package link
 
-import "math/rand/v2"
-
 // Duplicate sends a datagram twice with a probability. The copy goes through the rate limiter and
 // the jitter on its own.
 type Duplicate struct {
@@ -9,11 +7,3 @@ type Duplicate struct {
 }
 
 func (d Duplicate) validate() error { return checkProbability(d.Probability) }
-
-// duplicator decides duplicates: one draw per datagram.
-type duplicator struct {
-	p   float64
-	rng *rand.Rand
-}
-
-func (d *duplicator) dup() bool { return d.rng.Float64() < d.p }

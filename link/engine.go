@@ -35,7 +35,7 @@ type engine struct {
 	start    time.Time
 	loss     interface{ lost() bool } // nil without loss
 	lossFate Fate
-	dup      *duplicator
+	dup      *bernoulli
 	jit      *uniformJitter
 	bn       *bottleneck
 	lastDue  time.Time
@@ -52,7 +52,7 @@ func newEngine(cfg DirConfig, seed uint64, d dir.Dir, start time.Time) *engine {
 		}
 	}
 	if p := cfg.Duplicate.Probability; p > 0 {
-		e.dup = &duplicator{p: p, rng: stream(seed, d, streamDup)}
+		e.dup = &bernoulli{p: p, rng: stream(seed, d, streamDup)}
 	}
 	if a := cfg.Jitter.Amplitude; a > 0 {
 		e.jit = &uniformJitter{amp: int64(a), rng: stream(seed, d, streamJitter)}
@@ -76,7 +76,7 @@ func (e *engine) decide(i uint64, now time.Time, size int) plan {
 	var p plan
 	// Draw first, whatever the datagram's fate.
 	lost := e.loss != nil && e.loss.lost()
-	dup := e.dup != nil && e.dup.dup()
+	dup := e.dup != nil && e.dup.draw()
 	var off [2]time.Duration
 	if e.jit != nil {
 		off[0], off[1] = e.jit.offset(), e.jit.offset()

@@ -10,18 +10,15 @@ import (
 	"time"
 
 	"kcplab/internal/dir"
+	"kcplab/internal/traffictest"
 )
 
 // loopbackPair opens two UDP sockets on 127.0.0.1, closed at the end of the test.
 func loopbackPair(t testing.TB) (a, b *net.UDPConn) {
 	t.Helper()
 	open := func() *net.UDPConn {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := traffictest.Loopback(t)
 		_ = c.SetReadBuffer(4 << 20) // capped by rmem_max; enough for the tests' bursts
-		t.Cleanup(func() { c.Close() })
 		return c
 	}
 	return open(), open()
@@ -114,6 +111,20 @@ func waitIdle(t testing.TB, l *Link, d dir.Dir, timeout time.Duration) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// sendThrough sends n datagrams of size bytes, gap apart, from one loopback socket to another through
+// a link of spec and seed, waits until the link holds nothing and what it delivered has arrived, and
+// returns the link and the arrivals.
+func sendThrough(t testing.TB, spec string, seed uint64, n, size int, gap time.Duration) (*Link, []arrival) {
+	t.Helper()
+	a, b := loopbackPair(t)
+	l := newLink(t, spec, seed)
+	r := receive(b)
+	sendPaced(t, l.Wrap(a, dir.C2S), b.LocalAddr(), n, size, gap)
+	waitIdle(t, l, dir.C2S, 5*time.Second)
+	r.waitFor(int(l.Stats(dir.C2S).Delivered), 2*time.Second)
+	return l, r.stop()
 }
 
 // newLink is New for a SPEC, closed at the end of the test.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"kcplab/internal/dir"
+	"kcplab/internal/sockopt"
 )
 
 // DefaultMaxPending bounds the datagrams a direction holds for later sending (see WithMaxPending).
@@ -116,7 +117,7 @@ func (l *Link) Wrap(conn net.PacketConn, d dir.Dir) *Conn {
 	if !d.Valid() {
 		panic(fmt.Sprintf("link: Wrap: bad direction %d", d))
 	}
-	c := &Conn{conn: conn, d: l.dirs[d.Index()]}
+	c := &Conn{Forward: sockopt.NewForward(conn, "link"), d: l.dirs[d.Index()]}
 	if ua, ok := conn.LocalAddr().(*net.UDPAddr); ok {
 		c.src = ua.AddrPort()
 	}
@@ -344,7 +345,7 @@ func (d *dirLink) write(c *Conn, p []byte, addr net.Addr) (int, error) {
 			if at[k] = first; at[k].IsZero() || k == 1 {
 				at[k] = time.Now()
 			}
-			if _, errs[k] = c.conn.WriteTo(p, addr); errs[k] == nil {
+			if _, errs[k] = c.Unwrap().WriteTo(p, addr); errs[k] == nil {
 				wire[k] = d.wire
 				d.wire++
 			}
@@ -447,7 +448,7 @@ func (d *dirLink) deliver(batch []*item) {
 	d.wmu.Lock()
 	for _, it := range batch {
 		it.at, it.wire = time.Now(), -1
-		if _, it.err = it.c.conn.WriteTo(it.buf, it.addr); it.err == nil {
+		if _, it.err = it.c.Unwrap().WriteTo(it.buf, it.addr); it.err == nil {
 			it.wire = d.wire
 			d.wire++
 		}

@@ -10,10 +10,12 @@ type Loss struct {
 
 func (l Loss) validate() error { return checkProbability(l.Probability) }
 
-// bernoulli decides independent losses: one draw per datagram.
+// bernoulli decides independent events of one probability, a loss or a duplicate: one draw per datagram.
 type bernoulli struct {
 	p   float64
 	rng *rand.Rand
 }
 
-func (b *bernoulli) lost() bool { return b.rng.Float64() < b.p }
+func (b *bernoulli) draw() bool { return b.rng.Float64() < b.p }
+
+func (b *bernoulli) lost() bool { return b.draw() }

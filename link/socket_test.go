@@ -117,14 +117,8 @@ func TestDelayOnSockets(t *testing.T) {
 		t.Run(delay.String(), func(t *testing.T) {
 			t.Parallel()
 			timing(t, func() (ms []string) {
-				a, b := loopbackPair(t)
-				l := newLink(t, "delay="+delay.String(), 1)
-				r := receive(b)
 				const n = 300
-				sendPaced(t, l.Wrap(a, dir.C2S), b.LocalAddr(), n, 100, time.Millisecond)
-				waitIdle(t, l, dir.C2S, 5*time.Second)
-				r.waitFor(n, 2*time.Second)
-				got := r.stop()
+				l, got := sendThrough(t, "delay="+delay.String(), 1, n, 100, time.Millisecond)
 				if len(got) < n*99/100 {
 					t.Fatalf("%d of %d datagrams arrived", len(got), n)
 				}
@@ -161,14 +155,8 @@ func inversions(got []arrival) int {
 func TestJitterOnSockets(t *testing.T) {
 	t.Parallel()
 	timing(t, func() (ms []string) {
-		a, b := loopbackPair(t)
-		l := newLink(t, "delay=40ms,jitter=20ms,reorder=true", 7)
-		r := receive(b)
 		const n = 400
-		sendPaced(t, l.Wrap(a, dir.C2S), b.LocalAddr(), n, 100, 500*time.Microsecond)
-		waitIdle(t, l, dir.C2S, 5*time.Second)
-		r.waitFor(n, 2*time.Second)
-		got := r.stop()
+		l, got := sendThrough(t, "delay=40ms,jitter=20ms,reorder=true", 7, n, 100, 500*time.Microsecond)
 		if len(got) < n*99/100 {
 			t.Fatalf("%d of %d datagrams arrived", len(got), n)
 		}
@@ -199,15 +187,9 @@ func TestJitterOnSockets(t *testing.T) {
 // they were sent, and the Wire indexes follow that order.
 func TestOrderKept(t *testing.T) {
 	t.Parallel()
-	a, b := loopbackPair(t)
-	l := newLink(t, "delay=20ms,jitter=15ms,dup=10%", 3)
-	r := receive(b)
 	const n = 500
-	sendPaced(t, l.Wrap(a, dir.C2S), b.LocalAddr(), n, 100, 200*time.Microsecond)
-	waitIdle(t, l, dir.C2S, 5*time.Second)
+	l, got := sendThrough(t, "delay=20ms,jitter=15ms,dup=10%", 3, n, 100, 200*time.Microsecond)
 	s := l.Stats(dir.C2S)
-	r.waitFor(int(s.Delivered), 2*time.Second)
-	got := r.stop()
 	if len(got) != int(s.Delivered) {
 		t.Fatalf("%d arrived, %d delivered by the link", len(got), s.Delivered)
 	}
@@ -236,14 +218,8 @@ func TestRateOnSockets(t *testing.T) {
 	t.Run("throughput", func(t *testing.T) {
 		t.Parallel()
 		timing(t, func() (ms []string) {
-			a, b := loopbackPair(t)
-			l := newLink(t, "rate=8mbit", 1) // 1 MB/s
-			r := receive(b)
 			const n, size = 800, 1000
-			sendPaced(t, l.Wrap(a, dir.C2S), b.LocalAddr(), n, size, 0)
-			waitIdle(t, l, dir.C2S, 5*time.Second)
-			r.waitFor(n, 2*time.Second)
-			got := r.stop()
+			l, got := sendThrough(t, "rate=8mbit", 1, n, size, 0) // 1 MB/s
 			if len(got) != n {
 				t.Fatalf("%d of %d arrived (queue-full drops: %d)", len(got), n, l.Stats(dir.C2S).Dropped.QueueFull)
 			}
@@ -293,14 +269,9 @@ func TestRateOnSockets(t *testing.T) {
 // TestDuplicateOnSockets: every copy the link delivers arrives, and the duplicates are those recorded.
 func TestDuplicateOnSockets(t *testing.T) {
 	t.Parallel()
-	a, b := loopbackPair(t)
-	l := newLink(t, "dup=30%", 5)
-	r := receive(b)
 	const n = 300
-	sendPaced(t, l.Wrap(a, dir.C2S), b.LocalAddr(), n, 64, 100*time.Microsecond)
+	l, got := sendThrough(t, "dup=30%", 5, n, 64, 100*time.Microsecond)
 	s := l.Stats(dir.C2S)
-	r.waitFor(n+int(s.Duplicated), 2*time.Second)
-	got := r.stop()
 	perIndex := map[uint64]int{}
 	for _, g := range got {
 		perIndex[g.index]++

@@ -34,14 +34,19 @@ type specKey struct {
 	render func(d DirConfig) string // "" when the key is not set
 }
 
-var specKeys = map[string]specKey{
-	"loss": {
+// field is a key whose value is parsed into one field of a direction's config and rendered back.
+func field[T any](at func(d *DirConfig) *T, parse func(string) (T, error), render func(T) string) specKey {
+	return specKey{
 		set: func(d *DirConfig, v string) (err error) {
-			d.Loss.Probability, err = parseProbability(v)
+			*at(d), err = parse(v)
 			return err
 		},
-		render: func(d DirConfig) string { return renderProbability(d.Loss.Probability) },
-	},
+		render: func(d DirConfig) string { return render(*at(&d)) },
+	}
+}
+
+var specKeys = map[string]specKey{
+	"loss": field(func(d *DirConfig) *float64 { return &d.Loss.Probability }, parseProbability, renderProbability),
 	"burst": {
 		set: func(d *DirConfig, v string) error {
 			f, err := strconv.ParseFloat(v, 64)
@@ -58,27 +63,9 @@ var specKeys = map[string]specKey{
 			return strconv.FormatFloat(d.Burst.MeanLengthDatagrams, 'g', -1, 64)
 		},
 	},
-	"drop": {
-		set: func(d *DirConfig, v string) (err error) {
-			d.DropList, err = parseDropList(v)
-			return err
-		},
-		render: func(d DirConfig) string { return d.DropList.format() },
-	},
-	"delay": {
-		set: func(d *DirConfig, v string) (err error) {
-			d.Delay.Latency, err = parseDuration(v)
-			return err
-		},
-		render: func(d DirConfig) string { return renderDuration(d.Delay.Latency) },
-	},
-	"jitter": {
-		set: func(d *DirConfig, v string) (err error) {
-			d.Jitter.Amplitude, err = parseDuration(v)
-			return err
-		},
-		render: func(d DirConfig) string { return renderDuration(d.Jitter.Amplitude) },
-	},
+	"drop":   field(func(d *DirConfig) *DropList { return &d.DropList }, parseDropList, DropList.format),
+	"delay":  field(func(d *DirConfig) *time.Duration { return &d.Delay.Latency }, parseDuration, renderDuration),
+	"jitter": field(func(d *DirConfig) *time.Duration { return &d.Jitter.Amplitude }, parseDuration, renderDuration),
 	"reorder": {
 		set: func(d *DirConfig, v string) error {
 			switch v {
@@ -98,13 +85,7 @@ var specKeys = map[string]specKey{
 			return ""
 		},
 	},
-	"dup": {
-		set: func(d *DirConfig, v string) (err error) {
-			d.Duplicate.Probability, err = parseProbability(v)
-			return err
-		},
-		render: func(d DirConfig) string { return renderProbability(d.Duplicate.Probability) },
-	},
+	"dup": field(func(d *DirConfig) *float64 { return &d.Duplicate.Probability }, parseProbability, renderProbability),
 	"rate": {
 		set: func(d *DirConfig, v string) (err error) {
 			d.Rate.BytesPerSecond, err = parseRate(v)
@@ -129,13 +110,7 @@ var specKeys = map[string]specKey{
 			return formatQueue(d.Rate)
 		},
 	},
-	"blackhole": {
-		set: func(d *DirConfig, v string) (err error) {
-			d.Blackholes, err = parseBlackholes(v)
-			return err
-		},
-		render: func(d DirConfig) string { return formatBlackholes(d.Blackholes) },
-	},
+	"blackhole": field(func(d *DirConfig) *[]Blackhole { return &d.Blackholes }, parseBlackholes, formatBlackholes),
 }
 
 // Parse reads a SPEC (see the package documentation). An empty SPEC is a perfect link. Every

@@ -15,6 +15,7 @@ import (
 
 	"kcplab/expect"
 	"kcplab/harness"
+	"kcplab/harness/harnesstest"
 	"kcplab/internal/kcpgo"
 )
 
@@ -86,9 +87,7 @@ func TestRunPairInProcess(t *testing.T) {
 	srv, cli := pipePeer(t, e), pipePeer(t, e)
 	res, err := RunPair(context.Background(), e, harness.RunOptions{Trials: 4, Parallel: 2, KeepDir: t.TempDir()}, srv, cli)
 	require.NoError(t, err)
-	for _, f := range res.Failed() {
-		t.Errorf("trial %d: %v", f.Trial, f.Err)
-	}
+	harnesstest.NoFailures(t, res)
 	assert.Equal(t, 4, res.Counts["answered"])
 	tr := res.Trials[0].Trace
 	require.NotNil(t, tr)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"kcplab/harness"
+	"kcplab/harness/harnesstest"
 	"kcplab/script"
 )
 
@@ -65,9 +66,7 @@ func TestRunPairScripted(t *testing.T) {
 			}
 			res, err := RunPair(context.Background(), e, harness.RunOptions{Parallel: 2, Discover: true, KeepDir: t.TempDir()}, srv, cli)
 			require.NoError(t, err)
-			for _, f := range res.Failed() {
-				t.Errorf("trial %d: %v", f.Trial, f.Err)
-			}
+			harnesstest.NoFailures(t, res)
 			for _, trial := range res.Trials {
 				tr := trial.Trace
 				require.NotNil(t, tr)

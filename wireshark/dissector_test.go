@@ -114,18 +114,27 @@ func checkScenarioTraffic(t *testing.T, sc scenario, want []frame) {
 func TestFramingPreference(t *testing.T) {
 	requireTshark(t)
 	script := luaScript(t)
-	client, server := netip.MustParseAddrPort("127.0.0.1:40001"), netip.MustParseAddrPort("127.0.0.1:40002")
-	if avoid := tsharkUDPPorts(t); avoid[client.Port()] || avoid[server.Port()] {
-		t.Fatalf("tshark registers port %v or %v for another protocol", client.Port(), server.Port())
-	}
+	client, server := kcpPorts(t, "127.0.0.1:40001", "127.0.0.1:40002")
 	dgs := datagrams(client, server, edgePayloads())
-	path := writeCapture(t, "edges", dgs)
+	everyFraming(t, script, writeCapture(t, "edges", dgs), server.Port(), dgs, nil)
+}
+
+// everyFraming runs tshark on the capture at path, with the KCP port and each framing preference, in
+// parallel subtests, and compares its frames with kcpwire's decoding of dgs under that framing; then,
+// unless nil, also looks at what kcpwire decoded.
+func everyFraming(t *testing.T, script, path string, port uint16, dgs []capture.Datagram,
+	also func(t *testing.T, f kcpwire.Framing, want []frame)) {
+	t.Helper()
 	for _, f := range []kcpwire.Framing{kcpwire.FramingAuto, kcpwire.FramingPlain, kcpwire.FramingFEC,
 		kcpwire.FramingEncrypted} {
 		t.Run(f.String(), func(t *testing.T) {
 			t.Parallel()
-			out := runTshark(t, decodeArgs(script, path, portsPref(server.Port()), "kcp.framing:"+f.String())...)
-			compareFrames(t, expectFrames(dgs, f), parseFrames(t, out))
+			out := runTshark(t, decodeArgs(script, path, portsPref(port), "kcp.framing:"+f.String())...)
+			want := expectFrames(dgs, f)
+			compareFrames(t, want, parseFrames(t, out))
+			if also != nil {
+				also(t, f, want)
+			}
 		})
 	}
 }

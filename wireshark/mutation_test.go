@@ -3,7 +3,6 @@ package wireshark
 import (
 	"encoding/binary"
 	"math/rand/v2"
-	"net/netip"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -56,28 +55,18 @@ func mutatedPayloads(n int) [][]byte {
 func TestMutatedPayloads(t *testing.T) {
 	requireTshark(t)
 	script := luaScript(t)
-	client, server := netip.MustParseAddrPort("127.0.0.1:40005"), netip.MustParseAddrPort("127.0.0.1:40006")
-	if avoid := tsharkUDPPorts(t); avoid[client.Port()] || avoid[server.Port()] {
-		t.Fatalf("tshark registers port %v or %v for another protocol", client.Port(), server.Port())
-	}
+	client, server := kcpPorts(t, "127.0.0.1:40005", "127.0.0.1:40006")
 	dgs := datagrams(client, server, mutatedPayloads(mutationCount))
 	path := writeCapture(t, "mutated", dgs)
-	for _, f := range []kcpwire.Framing{kcpwire.FramingAuto, kcpwire.FramingPlain, kcpwire.FramingFEC,
-		kcpwire.FramingEncrypted} {
-		t.Run(f.String(), func(t *testing.T) {
-			t.Parallel()
-			out := runTshark(t, decodeArgs(script, path, portsPref(server.Port()), "kcp.framing:"+f.String())...)
-			want := expectFrames(dgs, f)
-			compareFrames(t, want, parseFrames(t, out))
-			malformed := 0
-			for _, w := range want {
-				if w.Malformed {
-					malformed++
-				}
+	everyFraming(t, script, path, server.Port(), dgs, func(t *testing.T, f kcpwire.Framing, want []frame) {
+		malformed := 0
+		for _, w := range want {
+			if w.Malformed {
+				malformed++
 			}
-			t.Logf("framing %v: %d of %d mutated datagrams malformed", f, malformed, len(want))
-		})
-	}
+		}
+		t.Logf("framing %v: %d of %d mutated datagrams malformed", f, malformed, len(want))
+	})
 	t.Run("heuristic", func(t *testing.T) {
 		t.Parallel()
 		got := parseFrames(t, runTshark(t, decodeArgs(script, path)...))

@@ -12,6 +12,7 @@ import (
 
 	"kcplab/capture"
 	"kcplab/internal/dir"
+	"kcplab/internal/traffictest"
 )
 
 // scenario is one kind of kcp-go traffic the dissector must decode.
@@ -86,7 +87,7 @@ func runScenario(t *testing.T, sc scenario, avoid map[uint16]bool) ([]capture.Da
 
 	cli := tap.Wrap(cliConn, dir.C2S)
 	if sc.rawClient {
-		err = rawExchange(cli, srvConn.LocalAddr(), msgs, total)
+		err = rawExchange(t, cli, srvConn.LocalAddr(), msgs, total)
 	} else {
 		err = sessionExchange(t, sc, block, cli, srvConn.LocalAddr(), msgs, total)
 	}
@@ -118,18 +119,7 @@ func echo(t *testing.T, l *kcp.Listener, total int) error {
 	if err := s.SetDeadline(time.Now().Add(trafficTimeout)); err != nil {
 		return err
 	}
-	buf := make([]byte, 64<<10)
-	for done := 0; done < total; {
-		n, err := s.Read(buf)
-		if err != nil {
-			return fmt.Errorf("server read after %d of %d bytes: %w", done, total, err)
-		}
-		if _, err := s.Write(buf[:n]); err != nil {
-			return fmt.Errorf("server write: %w", err)
-		}
-		done += n
-	}
-	return nil
+	return traffictest.Echo(s, total)
 }
 
 // sessionExchange sends msgs with a kcp-go UDPSession and reads total bytes back.
@@ -166,7 +156,7 @@ func sessionExchange(t *testing.T, sc scenario, block kcp.BlockCrypt, conn net.P
 
 // rawExchange sends msgs with a bare kcp.KCP (no congestion window, 10 ms updates) over conn
 // and reads total bytes back, acknowledging at once.
-func rawExchange(conn net.PacketConn, raddr net.Addr, msgs [][]byte, total int) error {
+func rawExchange(t *testing.T, conn net.PacketConn, raddr net.Addr, msgs [][]byte, total int) error {
 	var mu sync.Mutex // guards k and sendErr
 	var sendErr error
 	k := kcp.NewKCP(rawConv, func(buf []byte, size int) {
@@ -186,25 +176,12 @@ func rawExchange(conn net.PacketConn, raddr net.Addr, msgs [][]byte, total int) 
 	k.Update()
 	mu.Unlock()
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(rawInterval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				mu.Lock()
-				k.Update()
-				mu.Unlock()
-			}
-		}
-	}()
-	defer func() { close(stop); wg.Wait() }()
+	stop := traffictest.Every(t, rawInterval, func() {
+		mu.Lock()
+		k.Update()
+		mu.Unlock()
+	})
+	defer stop()
 
 	if err := conn.SetReadDeadline(time.Now().Add(trafficTimeout)); err != nil {
 		return err

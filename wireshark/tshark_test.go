@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -87,6 +88,17 @@ func tsharkUDPPorts(t *testing.T) map[uint16]bool {
 	})
 	require.NoError(t, registeredErr)
 	return registeredPorts
+}
+
+// kcpPorts parses the client's and the server's address of a synthetic capture and fails t if tshark
+// hands either port to another dissector, which would take the datagrams from the KCP heuristic.
+func kcpPorts(t *testing.T, client, server string) (netip.AddrPort, netip.AddrPort) {
+	t.Helper()
+	c, s := netip.MustParseAddrPort(client), netip.MustParseAddrPort(server)
+	if avoid := tsharkUDPPorts(t); avoid[c.Port()] || avoid[s.Port()] {
+		t.Fatalf("tshark registers port %v or %v for another protocol", c.Port(), s.Port())
+	}
+	return c, s
 }
 
 // decodeArgs returns the arguments that print the KCP fields of every frame of file, one line

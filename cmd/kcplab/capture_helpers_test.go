@@ -59,6 +59,14 @@ func ethARP() []byte {
 // apart) and returns its path.
 func writePcap(tb testing.TB, path string, recs []record) string {
 	tb.Helper()
+	return writePcapOf(tb, path, len(recs), time.Millisecond, func(i int) record { return recs[i] })
+}
+
+// writePcapOf writes n records as an Ethernet pcap, record i from rec(i)
+// (whose frame may be reused once written), with nanosecond timestamps gap
+// apart, and returns its path.
+func writePcapOf(tb testing.TB, path string, n int, gap time.Duration, rec func(i int) record) string {
+	tb.Helper()
 	f, err := os.Create(path)
 	require.NoError(tb, err)
 	defer f.Close()
@@ -66,12 +74,13 @@ func writePcap(tb testing.TB, path string, recs []record) string {
 	w := pcapgo.NewWriterNanos(bw)
 	require.NoError(tb, w.WriteFileHeader(65535, layers.LinkTypeEthernet))
 	t0 := time.Unix(1700000000, 0)
-	for i, r := range recs {
+	for i := range n {
+		r := rec(i)
 		data := r.frame
 		if r.snap > 0 && r.snap < len(data) {
 			data = data[:r.snap]
 		}
-		ci := gopacket.CaptureInfo{Timestamp: t0.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(data), Length: len(r.frame)}
+		ci := gopacket.CaptureInfo{Timestamp: t0.Add(time.Duration(i) * gap), CaptureLength: len(data), Length: len(r.frame)}
 		require.NoError(tb, w.WritePacket(ci, data))
 	}
 	require.NoError(tb, bw.Flush())
@@ -89,14 +98,7 @@ func benchCapture(tb testing.TB, path string, n int) string {
 	pushFrame := ethUDP(tb, c, s, push.AppendTo(nil))
 	ackFrame := ethUDP(tb, s, c, ack.AppendTo(nil))
 	const kcpOff = 14 + 20 + 8
-	f, err := os.Create(path)
-	require.NoError(tb, err)
-	defer f.Close()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	w := pcapgo.NewWriterNanos(bw)
-	require.NoError(tb, w.WriteFileHeader(65535, layers.LinkTypeEthernet))
-	t0 := time.Unix(1700000000, 0)
-	for i := range n {
+	return writePcapOf(tb, path, n, 50*time.Microsecond, func(i int) record {
 		sn := uint32(i / 2)
 		frame := pushFrame
 		if i%2 == 1 {
@@ -105,9 +107,6 @@ func benchCapture(tb testing.TB, path string, n int) string {
 		}
 		binary.LittleEndian.PutUint32(frame[kcpOff+8:], sn*10) // ts
 		binary.LittleEndian.PutUint32(frame[kcpOff+12:], sn)   // sn
-		ci := gopacket.CaptureInfo{Timestamp: t0.Add(time.Duration(i) * 50 * time.Microsecond), CaptureLength: len(frame), Length: len(frame)}
-		require.NoError(tb, w.WritePacket(ci, frame))
-	}
-	require.NoError(tb, bw.Flush())
-	return path
+		return record{frame: frame}
+	})
 }

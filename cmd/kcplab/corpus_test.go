@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -28,6 +29,7 @@ import (
 	kcp "github.com/xtaci/kcp-go/v5"
 
 	"kcplab/capture"
+	"kcplab/internal/traffictest"
 	"kcplab/pcapfile"
 )
 
@@ -138,20 +140,11 @@ func (r *relay) datagrams() []capture.Datagram {
 	return append([]capture.Datagram(nil), r.dgs...)
 }
 
-// listenLoopback opens a UDP socket on 127.0.0.1 that t.Cleanup closes.
-func listenLoopback(t *testing.T) *net.UDPConn {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // dnsTraffic runs a miekg/dns server and client: queries of several types,
 // with and without EDNS0, answers up to about 1,400 bytes.
 func dnsTraffic(t *testing.T) []capture.Datagram {
 	t.Helper()
-	pc := listenLoopback(t)
+	pc := traffictest.Loopback(t)
 	mux := dns.NewServeMux()
 	mux.HandleFunc(".", func(w dns.ResponseWriter, req *dns.Msg) {
 		m := new(dns.Msg)
@@ -297,31 +290,43 @@ func dtlsTraffic(t *testing.T) []capture.Datagram {
 	return r.datagrams()
 }
 
-// stunTraffic sends pion/stun binding requests with various attributes to a
-// server that answers with XOR-MAPPED-ADDRESS, built with the same library.
-func stunTraffic(t *testing.T) []capture.Datagram {
+// answerUDP serves on a loopback socket until the test ends, writing back to each datagram's sender
+// what answer returns for it (nothing for nil), and returns a relay in front of it.
+func answerUDP(t *testing.T, answer func(req []byte, from netip.AddrPort) []byte) *relay {
 	t.Helper()
-	srv := listenLoopback(t)
+	srv := traffictest.Loopback(t)
 	go func() {
-		buf := make([]byte, 2048)
+		buf := make([]byte, 65536)
 		for {
 			n, from, err := srv.ReadFromUDPAddrPort(buf)
 			if err != nil {
 				return
 			}
-			var m stun.Message
-			if stun.Decode(buf[:n], &m) != nil {
-				continue
-			}
-			resp, err := stun.Build(stun.NewTransactionIDSetter(m.TransactionID), stun.BindingSuccess,
-				&stun.XORMappedAddress{IP: from.Addr().AsSlice(), Port: int(from.Port())}, stun.NewSoftware("kcplab"), stun.Fingerprint)
-			if err == nil {
-				_, _ = srv.WriteToUDPAddrPort(resp.Raw, from)
+			if resp := answer(buf[:n], from); resp != nil {
+				_, _ = srv.WriteToUDPAddrPort(resp, from)
 			}
 		}
 	}()
-	r := newRelay(t, srv.LocalAddr().(*net.UDPAddr).AddrPort())
-	c := listenLoopback(t)
+	return newRelay(t, srv.LocalAddr().(*net.UDPAddr).AddrPort())
+}
+
+// stunTraffic sends pion/stun binding requests with various attributes to a
+// server that answers with XOR-MAPPED-ADDRESS, built with the same library.
+func stunTraffic(t *testing.T) []capture.Datagram {
+	t.Helper()
+	r := answerUDP(t, func(req []byte, from netip.AddrPort) []byte {
+		var m stun.Message
+		if stun.Decode(req, &m) != nil {
+			return nil
+		}
+		resp, err := stun.Build(stun.NewTransactionIDSetter(m.TransactionID), stun.BindingSuccess,
+			&stun.XORMappedAddress{IP: from.Addr().AsSlice(), Port: int(from.Port())}, stun.NewSoftware("kcplab"), stun.Fingerprint)
+		if err != nil {
+			return nil
+		}
+		return resp.Raw
+	})
+	c := traffictest.Loopback(t)
 	buf := make([]byte, 2048)
 	for i := range 20 {
 		setters := []stun.Setter{stun.TransactionID, stun.BindingRequest}
@@ -349,31 +354,24 @@ func stunTraffic(t *testing.T) []capture.Datagram {
 // agent that decodes them and answers with gosnmp's own encoder.
 func snmpTraffic(t *testing.T) []capture.Datagram {
 	t.Helper()
-	agent := listenLoopback(t)
-	go func() {
-		buf := make([]byte, 65536)
-		dec := &gosnmp.GoSNMP{}
-		for {
-			n, from, err := agent.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			req, err := dec.SnmpDecodePacket(buf[:n])
-			if err != nil {
-				continue
-			}
-			resp := &gosnmp.SnmpPacket{Version: req.Version, Community: req.Community, PDUType: gosnmp.GetResponse, RequestID: req.RequestID}
-			for i, v := range req.Variables {
-				resp.Variables = append(resp.Variables,
-					gosnmp.SnmpPDU{Name: v.Name, Type: gosnmp.OctetString, Value: strings.Repeat("kcplab ", 1+i*7)},
-					gosnmp.SnmpPDU{Name: v.Name + ".1", Type: gosnmp.Counter32, Value: uint32(123456 * (i + 1))})
-			}
-			if raw, err := resp.MarshalMsg(); err == nil {
-				_, _ = agent.WriteToUDPAddrPort(raw, from)
-			}
+	dec := &gosnmp.GoSNMP{}
+	r := answerUDP(t, func(raw []byte, _ netip.AddrPort) []byte {
+		req, err := dec.SnmpDecodePacket(raw)
+		if err != nil {
+			return nil
 		}
-	}()
-	r := newRelay(t, agent.LocalAddr().(*net.UDPAddr).AddrPort())
+		resp := &gosnmp.SnmpPacket{Version: req.Version, Community: req.Community, PDUType: gosnmp.GetResponse, RequestID: req.RequestID}
+		for i, v := range req.Variables {
+			resp.Variables = append(resp.Variables,
+				gosnmp.SnmpPDU{Name: v.Name, Type: gosnmp.OctetString, Value: strings.Repeat("kcplab ", 1+i*7)},
+				gosnmp.SnmpPDU{Name: v.Name + ".1", Type: gosnmp.Counter32, Value: uint32(123456 * (i + 1))})
+		}
+		out, err := resp.MarshalMsg()
+		if err != nil {
+			return nil
+		}
+		return out
+	})
 	for _, version := range []gosnmp.SnmpVersion{gosnmp.Version1, gosnmp.Version2c} {
 		c := &gosnmp.GoSNMP{Target: r.addr().Addr().String(), Port: r.addr().Port(), Community: "public",
 			Version: version, Timeout: corpusTimeout, Retries: 0, MaxOids: gosnmp.MaxOids}
@@ -399,62 +397,73 @@ func snmpTraffic(t *testing.T) []capture.Datagram {
 // and of G.711 silence.
 func rtpTraffic(t *testing.T, rng *rand.Rand) []capture.Datagram {
 	t.Helper()
-	sink := listenLoopback(t)
-	r := newRelay(t, sink.LocalAddr().(*net.UDPAddr).AddrPort())
-	c := listenLoopback(t)
-	starts := []uint32{rng.Uint32(), 0x51000000, 0x52000000, 0x53ff0000, 0x54000000}
-	sent := 0
-	for si, ts := range starts {
-		ssrc := rng.Uint32()
-		for i := range 60 {
-			size := []int{0, 4, 12, 20, 160, 320, 1200}[i%7]
-			payload := make([]byte, size)
-			for j := range payload {
-				switch (i + si) % 3 {
-				case 0:
-					payload[j] = byte(rng.Uint32()) // codec data
-				case 1:
-					payload[j] = 0xff // G.711 µ-law silence
-				default:
-					payload[j] = 0xd5 // G.711 A-law silence
+	return sendEach(t, func(yield func([]byte) bool) {
+		starts := []uint32{rng.Uint32(), 0x51000000, 0x52000000, 0x53ff0000, 0x54000000}
+		for si, ts := range starts {
+			ssrc := rng.Uint32()
+			for i := range 60 {
+				size := []int{0, 4, 12, 20, 160, 320, 1200}[i%7]
+				payload := make([]byte, size)
+				for j := range payload {
+					switch (i + si) % 3 {
+					case 0:
+						payload[j] = byte(rng.Uint32()) // codec data
+					case 1:
+						payload[j] = 0xff // G.711 µ-law silence
+					default:
+						payload[j] = 0xd5 // G.711 A-law silence
+					}
+				}
+				p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: []uint8{0, 8, 96, 111}[i%4], SequenceNumber: uint16(i),
+					Timestamp: ts + uint32(i*160), SSRC: ssrc, Marker: i == 0}, Payload: payload}
+				if i%5 == 1 {
+					p.CSRC = []uint32{rng.Uint32(), rng.Uint32()}
+				}
+				if i%6 == 2 {
+					require.NoError(t, p.SetExtension(1, []byte{0x10, 0x20}))
+				}
+				if i%9 == 4 {
+					p.Padding, p.PaddingSize = true, 4
+				}
+				raw, err := p.Marshal()
+				require.NoError(t, err)
+				if !yield(raw) {
+					return
 				}
 			}
-			p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: []uint8{0, 8, 96, 111}[i%4], SequenceNumber: uint16(i),
-				Timestamp: ts + uint32(i*160), SSRC: ssrc, Marker: i == 0}, Payload: payload}
-			if i%5 == 1 {
-				p.CSRC = []uint32{rng.Uint32(), rng.Uint32()}
-			}
-			if i%6 == 2 {
-				require.NoError(t, p.SetExtension(1, []byte{0x10, 0x20}))
-			}
-			if i%9 == 4 {
-				p.Padding, p.PaddingSize = true, 4
-			}
-			raw, err := p.Marshal()
-			require.NoError(t, err)
-			_, err = c.WriteToUDPAddrPort(raw, r.addr())
-			require.NoError(t, err)
-			sent++
-			waitCount(t, r, sent) // one at a time: never overrun the socket buffers
 		}
-	}
-	return r.datagrams()
+	})
 }
 
 // randomTraffic sends one datagram of random bytes of every size 0..1500.
 func randomTraffic(t *testing.T, rng *rand.Rand) []capture.Datagram {
 	t.Helper()
-	sink := listenLoopback(t)
-	r := newRelay(t, sink.LocalAddr().(*net.UDPAddr).AddrPort())
-	c := listenLoopback(t)
-	for n := range 1501 {
-		p := make([]byte, n)
-		for i := range p {
-			p[i] = byte(rng.Uint32())
+	return sendEach(t, func(yield func([]byte) bool) {
+		for n := range 1501 {
+			p := make([]byte, n)
+			for i := range p {
+				p[i] = byte(rng.Uint32())
+			}
+			if !yield(p) {
+				return
+			}
 		}
+	})
+}
+
+// sendEach sends each payload from one socket through a relay to a sink that never answers, one at a
+// time (never overrunning the socket buffers), and returns what the relay recorded.
+func sendEach(t *testing.T, payloads iter.Seq[[]byte]) []capture.Datagram {
+	t.Helper()
+	sink := traffictest.Loopback(t)
+	r := newRelay(t, sink.LocalAddr().(*net.UDPAddr).AddrPort())
+	c := traffictest.Loopback(t)
+	sent := 0
+	for p := range payloads {
 		_, err := c.WriteToUDPAddrPort(p, r.addr())
 		require.NoError(t, err)
-		waitCount(t, r, n+1) // one at a time: never overrun the socket buffers
+		sent++
+		waitCount(t, r, sent)
 	}
 	return r.datagrams()
 }
@@ -483,7 +492,7 @@ func waitCount(t *testing.T, r *relay, n int) {
 // FEC (shards > 0) or encrypted.
 func kcpTraffic(t *testing.T, block kcp.BlockCrypt, ds, ps int) []capture.Datagram {
 	t.Helper()
-	srvUDP := listenLoopback(t)
+	srvUDP := traffictest.Loopback(t)
 	ln, err := kcp.ServeConn(block, ds, ps, plainConn{srvUDP})
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })
@@ -497,19 +506,9 @@ func kcpTraffic(t *testing.T, block kcp.BlockCrypt, ds, ps int) []capture.Datagr
 		}
 		defer s.Close()
 		_ = s.SetDeadline(time.Now().Add(corpusTimeout))
-		buf := make([]byte, 4096)
-		total := 0
-		for total < 40_000 {
-			n, err := s.Read(buf)
-			if err != nil {
-				done <- err
-				return
-			}
-			total += n
-			if _, err := s.Write(buf[:n]); err != nil {
-				done <- err
-				return
-			}
+		if err := traffictest.Echo(s, 40_000); err != nil {
+			done <- err
+			return
 		}
 		// kcp-go drops what Close finds unsent: wait for the client
 		select {
@@ -519,7 +518,7 @@ func kcpTraffic(t *testing.T, block kcp.BlockCrypt, ds, ps int) []capture.Datagr
 		done <- nil
 	}()
 	r := newRelay(t, srvUDP.LocalAddr().(*net.UDPAddr).AddrPort())
-	s, err := kcp.NewConn2(net.UDPAddrFromAddrPort(r.addr()), block, ds, ps, plainConn{listenLoopback(t)})
+	s, err := kcp.NewConn2(net.UDPAddrFromAddrPort(r.addr()), block, ds, ps, plainConn{traffictest.Loopback(t)})
 	require.NoError(t, err)
 	defer s.Close()
 	s.SetNoDelay(1, 10, 2, 1)

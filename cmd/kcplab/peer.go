@@ -11,7 +11,7 @@ import (
 	"kcplab/peer"
 )
 
-// runPeer serves the peer protocol (harness/peer.go) on stdin and stdout: `kcplab matrix -pairs`
+// runPeer serves the peer protocol (peer/peer.go) on stdin and stdout: `kcplab matrix -pairs`
 // runs one per kcp-go release and drives trials whose server and client run in different ones.
 func runPeer(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("peer", stderr)

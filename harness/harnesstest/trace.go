@@ -1,5 +1,6 @@
 // Package harnesstest builds traces for the tests of code that reads them (classes, checks, signatures,
-// reports), as net/http/httptest builds requests for handlers.
+// reports), as net/http/httptest builds requests for handlers, and checks the runs of tests that run
+// trials.
 package harnesstest
 
 import (
@@ -27,7 +28,8 @@ func (timeoutErr) Temporary() bool { return true }
 //	  1 ms s→c PUSH sn=0 una=1 "now"
 //	101 ms c→s ACK  sn=0 una=1
 //
-// with the client's Write and Reads (the last one timing out at 1003 ms) and the server's Read and Write.
+// with the client's Write and Reads (the last one timing out at 1003 ms) and the server's Read and Write,
+// in the one session the listener accepted.
 func Exchange() *harness.Trace {
 	t0 := time.Unix(1700000000, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
@@ -41,6 +43,7 @@ func Exchange() *harness.Trace {
 	}
 	return &harness.Trace{
 		Start:     t0,
+		Accepts:   1,
 		Datagrams: make([]capture.Datagram, 4),
 		Segments: []harness.Seg{
 			push(harness.C2S, 0, 0, "handshake", 0, 0), ack(harness.S2C, 0, 1, 1, 1), push(harness.S2C, 0, 1, "now", 1, 2), ack(harness.C2S, 0, 1, 101, 3),

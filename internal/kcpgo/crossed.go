@@ -13,8 +13,8 @@ import (
 // (sess.go:847), and loops; A's Close empties that queue meanwhile (discardPostProcess, sess.go:541);
 // the worker's next pop fails and it returns with A's datagram still in its batch (sess.go:763-766).
 // The next session B it serves appends its own and sends the batch from B's socket (sess.go:854-856),
-// A's datagram to A's peer included. Seen in `make test` under load: a server-restart trial's socket
-// sent an ACK of another trial's conv, to that trial's client.
+// A's datagram to A's peer included: a trial's socket sends a datagram of another trial's conv (an
+// ACK, say) to that trial's peer.
 //
 // The conv registry below tells such a datagram apart: every conv a trial dials is registered to that
 // trial's Owner, so a segment in a trial's capture whose conv another Owner registered came from that

@@ -9,16 +9,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// loopback opens a UDP socket on 127.0.0.1, closed at the test's end.
-func loopback(t *testing.T) *net.UDPConn {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
+	"kcplab/internal/traffictest"
+)
 
 // TestDialOnAndServeOnOwnership: the client's Close closes its socket (DialOn owns it) and the
 // listener's Close leaves its socket open (ServeOn does not own it), on the linked release with this
@@ -26,7 +19,7 @@ func loopback(t *testing.T) *net.UDPConn {
 func TestDialOnAndServeOnOwnership(t *testing.T) {
 	WarmWorkers() // no session closes while kcp-go's worker pool starts (workers.go)
 	t.Parallel()
-	srv, cli := loopback(t), loopback(t)
+	srv, cli := traffictest.Loopback(t), traffictest.Loopback(t)
 	ln, err := ServeOn(nil, 0, 0, srv)
 	require.NoError(t, err)
 	conv, err := RandomConv()
@@ -61,12 +54,13 @@ func (timeoutErr) Error() string   { return "i/o timeout" }
 func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
 
-// TestIsTimeout: a net.Error timeout is a timeout on every build, however wrapped; other errors are not;
+// TestIsTimeout: a net.Error timeout is a timeout on every build, however wrapped; other errors are not,
+// but for the plain "timeout" of releases without timeoutError on the build for them (plainTimeoutText);
 // and a kcp-go session's own deadline error is, on the linked release with this build's shims.
 func TestIsTimeout(t *testing.T) {
 	WarmWorkers() // no session closes while kcp-go's worker pool starts (workers.go)
 	t.Parallel()
-	srv, cli := loopback(t), loopback(t)
+	srv, cli := traffictest.Loopback(t), traffictest.Loopback(t)
 	conv, err := RandomConv()
 	require.NoError(t, err)
 	s, c, err := DialOn(conv, srv.LocalAddr(), nil, 0, 0, cli)
@@ -87,6 +81,10 @@ func TestIsTimeout(t *testing.T) {
 		{"EOF-like", errors.New("broken pipe"), false},
 		{"closed", net.ErrClosed, false},
 		{"a session's deadline", sessionErr, true},
+		{`"timeout"`, errors.New("timeout"), plainTimeoutText},
+		{`wrapped "timeout"`, fmt.Errorf("read: %w", errors.New("timeout")), plainTimeoutText},
+		{"other text", fmt.Errorf("read: %w", errors.New("timeouts")), false},
+		{"outer text only", fmt.Errorf("timeout: %w", errors.New("refused")), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -12,11 +12,10 @@ import (
 // (postprocess.go:172-178); each takes a batch from a sync.Pool as it starts (postprocess.go:184). A
 // worker that meets a closed session puts its batch back in that pool and keeps using it
 // (flushTx, postprocess.go:84-90), so a worker that starts after that takes the same batch, and two
-// workers fill and send one batch at once. Seen once, in `make test` with both cores busy and -race:
-// CrossTalk's first sessions closed while the pool was starting; the race detector reported the two
-// workers in oneBuf (postprocess.go:58), and recycle panicked with "index out of range"
-// (postprocess.go:67), which ends the process. Once every worker has started, nothing takes from that
-// pool again. So before the first trial (and before CrossTalk's sessions close), WarmWorkers makes
+// workers fill and send one batch at once: the race detector reports the two workers in oneBuf
+// (postprocess.go:58), and recycle can panic with "index out of range" (postprocess.go:67), which ends
+// the process (RESULTS.md tells how kcplab met it). Once every worker has started, nothing takes from
+// that pool again. So before the first trial (and before CrossTalk's sessions close), WarmWorkers makes
 // kcp-go start its pool and waits until every worker is parked, waiting for work.
 
 var warmOnce sync.Once

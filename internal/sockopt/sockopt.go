@@ -5,6 +5,7 @@ package sockopt
 import (
 	"fmt"
 	"net"
+	"time"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -42,6 +43,53 @@ func SetDSCP(conn net.PacketConn, dscp int) error {
 	err6 := ipv6.NewConn(nc).SetTrafficClass(dscp)
 	if err4 != nil && err6 != nil {
 		return fmt.Errorf("set DSCP %d: %w", dscp, err4)
+	}
+	return nil
+}
+
+// Forward is embedded by a net.PacketConn wrapper (the capture tap, the link's conn) to forward what
+// the wrapper does not change to the conn it wraps: the local address, the deadlines and the socket
+// options kcp-go sets. It holds the conn as a field, not embedded, so that a wrapper exposes neither
+// SyscallConn nor ReadMsgUDP: kcp-go then sends and receives one datagram per call through it instead
+// of taking its batch path around it.
+type Forward struct {
+	conn   net.PacketConn
+	prefix string
+}
+
+// NewForward forwards to conn; prefix names the wrapper in a socket option's error (say "link").
+func NewForward(conn net.PacketConn, prefix string) Forward {
+	return Forward{conn: conn, prefix: prefix}
+}
+
+// Unwrap returns the wrapped conn.
+func (f Forward) Unwrap() net.PacketConn { return f.conn }
+
+// LocalAddr returns the wrapped conn's local address.
+func (f Forward) LocalAddr() net.Addr { return f.conn.LocalAddr() }
+
+// SetDeadline sets the wrapped conn's read and write deadlines.
+func (f Forward) SetDeadline(t time.Time) error { return f.conn.SetDeadline(t) }
+
+// SetReadDeadline sets the wrapped conn's read deadline.
+func (f Forward) SetReadDeadline(t time.Time) error { return f.conn.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the wrapped conn's write deadline.
+func (f Forward) SetWriteDeadline(t time.Time) error { return f.conn.SetWriteDeadline(t) }
+
+// SetReadBuffer sets the wrapped conn's socket receive buffer, if it has one.
+func (f Forward) SetReadBuffer(bytes int) error { return f.wrapErr(SetReadBuffer(f.conn, bytes)) }
+
+// SetWriteBuffer sets the wrapped conn's socket send buffer, if it has one.
+func (f Forward) SetWriteBuffer(bytes int) error { return f.wrapErr(SetWriteBuffer(f.conn, bytes)) }
+
+// SetDSCP sets the DSCP of the wrapped conn the way kcp-go does for an unwrapped one.
+func (f Forward) SetDSCP(dscp int) error { return f.wrapErr(SetDSCP(f.conn, dscp)) }
+
+// wrapErr names the wrapper in a socket option's error.
+func (f Forward) wrapErr(err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.prefix, err)
 	}
 	return nil
 }

@@ -26,14 +26,20 @@ func TestForwards(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			errs := []error{SetReadBuffer(tc.conn, 1<<16), SetWriteBuffer(tc.conn, 1<<16), SetDSCP(tc.conn, 46)}
-			for _, err := range errs {
+			f := NewForward(tc.conn, "wrapper")
+			errs := []error{SetReadBuffer(tc.conn, 1<<16), SetWriteBuffer(tc.conn, 1<<16), SetDSCP(tc.conn, 46),
+				f.SetReadBuffer(1 << 16), f.SetWriteBuffer(1 << 16), f.SetDSCP(46)}
+			for i, err := range errs {
 				if tc.wantErr == "" {
 					assert.NoError(t, err)
-				} else {
-					assert.ErrorContains(t, err, tc.wantErr)
+					continue
+				}
+				assert.ErrorContains(t, err, tc.wantErr)
+				if i >= 3 {
+					assert.ErrorContains(t, err, "wrapper: ", "Forward names the wrapper")
 				}
 			}
+			assert.Equal(t, tc.conn, f.Unwrap())
 		})
 	}
 }
