@@ -14,6 +14,10 @@ PARALLEL ?= 25
 TESTFLAGS ?=
 MATRIX_TRIALS ?= 25
 PAIR_TRIALS   ?= 20
+# The peers and experiments of `make matrix`'s last pairs run: the C reference against the default
+# releases, on the experiments whose roles are scripts.
+IMPL_PEERS ?= seed,v5.6.1,v5.6.24,v5.6.72,v5.7.6,ikcp
+IMPL_IDS   ?= p001 p002 p003 p003-linger
 # kcp-go releases `make matrix` measures with `kcplab crosstalk` (the matrix's defaults).
 CROSSTALK_VERSIONS ?= seed,v5.6.1,v5.6.24,v5.6.72,v5.7.6
 # Seconds per release: v5.7.6 crossed 0 to 13 datagrams in each of four 10 s runs; 30 s makes a 0 rarer.
@@ -138,15 +142,18 @@ fuzz:
 
 ## matrix: every experiment against the seed's kcp-go (v5.4.20), v5.6.1, v5.6.24, v5.6.72 and v5.7.6, one
 ## process per release (built once, cached under ~/.cache/kcplab), then p001 and p003 over the 25 client x
-## server pairs (each role in a `kcplab peer` process of its release), then `kcplab crosstalk` on each release
+## server pairs (each role in a `kcplab peer` process of its release), then the C reference (peers/ikcp)
+## against each release in both roles on p001, p002, p003 and p003-linger, then `kcplab crosstalk` on each release
 ## (30 s each); writes out/matrix/, and the matrix
 ## section of out/RESULTS.md with out/charts/ (run it after `make capture`; `make results-update` copies them).
-matrix: not-sudo build
+matrix: not-sudo build ikcp-peer
 	@ok=; sha256sum --status -c out/RESULTS.ok 2>/dev/null && ok=1; \
 	echo "$(BIN) matrix -trials $(MATRIX_TRIALS) -parallel $(PARALLEL) -out out/matrix -results out/RESULTS.md"; \
 	$(BIN) matrix -trials $(MATRIX_TRIALS) -parallel $(PARALLEL) -out out/matrix -results out/RESULTS.md || exit $$?; \
 	echo "$(BIN) matrix -pairs -trials $(PAIR_TRIALS) -parallel 10 -out out/matrix -results out/RESULTS.md"; \
 	$(BIN) matrix -pairs -trials $(PAIR_TRIALS) -parallel 10 -out out/matrix -results out/RESULTS.md || exit $$?; \
+	echo "$(BIN) matrix -pairs -across -peers $(IMPL_PEERS) -trials $(PAIR_TRIALS) -parallel 10 -out out/implementations -results out/RESULTS.md $(IMPL_IDS)"; \
+	$(BIN) matrix -pairs -across -peers $(IMPL_PEERS) -trials $(PAIR_TRIALS) -parallel 10 -out out/implementations -results out/RESULTS.md $(IMPL_IDS) || exit $$?; \
 	echo "$(BIN) crosstalk -seconds $(CROSSTALK_SECONDS) -versions $(CROSSTALK_VERSIONS) -results out/RESULTS.md"; \
 	$(BIN) crosstalk -seconds $(CROSSTALK_SECONDS) -versions $(CROSSTALK_VERSIONS) -results out/RESULTS.md || exit $$?; \
 	if [ -n "$$ok" ]; then sha256sum out/RESULTS.md > out/RESULTS.ok; fi
