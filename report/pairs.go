@@ -111,7 +111,7 @@ func PairsMarkdown(w io.Writer, mx *Matrix, vs []string) {
 // charts, when it has one for an experiment, links that experiment's chart.
 func PairsSection(mx *Matrix, vs []string, charts map[string]string) string {
 	var md strings.Builder
-	fmt.Fprintf(&md, "%d trials per pair, each role in a `kcplab peer` process built against its release; rows: the server's release, columns: the client's. Cells: trials of the class / trials.\n", mx.Trials)
+	fmt.Fprintf(&md, "%d trials per pair, each role in a peer process of its own (`kcplab peer` built against a kcp-go release, or another implementation's peer); rows: the server's peer, columns: the client's. Cells: trials of the class / trials.\n", mx.Trials)
 	for i := range mx.Experiments {
 		e := &mx.Experiments[i]
 		fmt.Fprintf(&md, "\n#### %s\n", e.ID)
