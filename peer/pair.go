@@ -217,20 +217,22 @@ func assemble(tr *harness.Trace, srv, cli PeerMsg) error {
 	key := func(d capture.Datagram) string {
 		return d.Src.String() + ">" + d.Dst.String() + ">" + string(d.Payload)
 	}
-	for _, rec := range recs {
-		for _, p := range rec.m.Datagrams {
-			if d, err := DecodeDatagram(p); err == nil && d.Src == rec.other {
-				received[key(d)] = append(received[key(d)], d.Time)
-			}
-		}
-	}
-	for _, rec := range recs {
+	decoded := make([][]capture.Datagram, len(recs)) // each peer's records, decoded once
+	for i, rec := range recs {
 		for _, p := range rec.m.Datagrams {
 			d, err := DecodeDatagram(p)
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
+			decoded[i] = append(decoded[i], d)
+			if d.Src == rec.other {
+				received[key(d)] = append(received[key(d)], d.Time)
+			}
+		}
+	}
+	for i, rec := range recs {
+		for _, d := range decoded[i] {
 			switch {
 			case d.Src == rec.self:
 				d.Side = rec.side
