@@ -136,7 +136,7 @@ func ReadGot(side harness.Side) harness.Check {
 		}
 		got, want := tr.BytesRead(side, 0), tr.BytesWritten(peer, 0)
 		if len(want) == 0 || !bytes.Equal(got, want) {
-			return fmt.Errorf("read %d bytes %q, peer wrote %d bytes", len(got), clip(got, 40), len(want))
+			return fmt.Errorf("read %d bytes %q, peer wrote %d bytes", len(got), harness.Clip(got, 40), len(want))
 		}
 		return nil
 	}}
@@ -146,7 +146,7 @@ func ReadGot(side harness.Side) harness.Check {
 func ReadNothing(side harness.Side) harness.Check {
 	return harness.Check{Name: fmt.Sprintf("the %s read nothing", side), Fn: func(tr *harness.Trace) error {
 		if got := tr.BytesRead(side, 0); len(got) > 0 {
-			return fmt.Errorf("read %d bytes %q", len(got), clip(got, 40))
+			return fmt.Errorf("read %d bytes %q", len(got), harness.Clip(got, 40))
 		}
 		return nil
 	}}
@@ -160,12 +160,4 @@ func AcceptedSessions(n int) harness.Check {
 		}
 		return nil
 	}}
-}
-
-// clip renders at most n bytes of b, marking a cut with "…".
-func clip(b []byte, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "…"
-	}
-	return string(b)
 }

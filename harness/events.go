@@ -84,7 +84,7 @@ func (e Event) String() string {
 		if e.Err != nil {
 			return fmt.Sprintf("%s: %s -> %s after %.3fs", e.Who(), e.Kind, ErrClass(e.Err), e.Dur.Seconds())
 		}
-		return fmt.Sprintf("%s: %s -> %d bytes %q", e.Who(), e.Kind, e.N, clip(e.Data, 60))
+		return fmt.Sprintf("%s: %s -> %d bytes %q", e.Who(), e.Kind, e.N, Clip(e.Data, 60))
 	case EvReturn:
 		if e.Err != nil {
 			return fmt.Sprintf("%s: role returned %s (%v)", e.Who(), ErrClass(e.Err), e.Err)
@@ -98,7 +98,8 @@ func (e Event) String() string {
 	}
 }
 
-func clip(b []byte, n int) string {
+// Clip renders at most n bytes of b, marking a cut with "…" (events, and checks that quote bytes).
+func Clip(b []byte, n int) string {
 	if len(b) > n {
 		return string(b[:n]) + "…"
 	}

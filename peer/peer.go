@@ -667,12 +667,12 @@ func (p *Peer) readLoop(r io.Reader, hello chan<- PeerMsg) {
 	for sc.Scan() {
 		var m PeerMsg
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			p.err = fmt.Errorf("malformed JSON from the peer: %v, in %q", err, clip(sc.Bytes(), 200))
+			p.err = fmt.Errorf("malformed JSON from the peer: %v, in %q", err, harness.Clip(sc.Bytes(), 200))
 			break
 		}
 		op := m.Op
 		if first && op != "hello" {
-			p.err = fmt.Errorf("the peer's first message is %q, not its hello: %q", op, clip(sc.Bytes(), 200))
+			p.err = fmt.Errorf("the peer's first message is %q, not its hello: %q", op, harness.Clip(sc.Bytes(), 200))
 			break
 		}
 		first = false
@@ -695,14 +695,6 @@ func (p *Peer) readLoop(r io.Reader, hello chan<- PeerMsg) {
 		}
 	}
 	close(p.dead)
-}
-
-// clip is b, cut to at most n bytes.
-func clip(b []byte, n int) []byte {
-	if len(b) > n {
-		return append(b[:n:n], "..."...)
-	}
-	return b
 }
 
 // box is the mailbox of one trial's replies of one op.
