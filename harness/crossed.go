@@ -8,7 +8,9 @@ import "fmt"
 // In one process with one listener, such a datagram leaves late from the right socket; between trials it
 // leaves from another trial's socket, so it says nothing about the trial it lands in. The harness knows
 // every conv its trials dial (kcpgo.Owner registers them): a trial whose capture holds a segment with
-// another trial's conv was crossed by it. runTrials runs a crossed trial again (up to maxCrossedRuns
+// another trial's conv was crossed by it, and so was one whose capture holds a segment of its own
+// conv from an address that is none of its own (one of its sessions' datagrams, sent through another
+// trial's socket). runTrials runs a crossed trial again (up to maxCrossedRuns
 // attempts), keeps the crossed capture, and counts it in Result.Crossed.
 
 // maxCrossedRuns bounds the attempts of one trial that other trials' datagrams keep crossing.
@@ -19,6 +21,8 @@ type Crossing struct {
 	By       string `json:"by"`       // the other trial: "ID trial N"
 	Conv     uint32 `json:"conv"`     // the other trial's conv
 	Datagram int    `json:"datagram"` // 1-based, in the trial's capture (0 or less: one the link dropped)
+	// Foreign is true when the datagram carries this trial's own conv from another trial's socket.
+	Foreign bool `json:"foreign_socket,omitempty"`
 }
 
 func (c Crossing) Error() string {
@@ -26,10 +30,14 @@ func (c Crossing) Error() string {
 	if c.Datagram <= 0 {
 		where = "a datagram the link dropped"
 	}
+	if c.Foreign {
+		return fmt.Sprintf("crossed by %s: %s carries this trial's conv %d from a socket that is not this trial's, sent there by kcp-go's shared post-process workers (see harness/crossed.go)", c.By, where, c.Conv)
+	}
 	return fmt.Sprintf("crossed by %s: %s carries its conv %d, sent through this trial's socket by kcp-go's shared post-process workers (see harness/crossed.go)", c.By, where, c.Conv)
 }
 
-// crossing finds the first segment of tr whose conv another trial dialed.
+// crossing finds the first segment of tr whose conv another trial dialed, or that carries tr's own
+// conv from an address that is neither of tr's ends.
 func (tr *Trace) crossing() (Crossing, bool) {
 	if tr.owner == nil {
 		return Crossing{}, false
@@ -37,6 +45,9 @@ func (tr *Trace) crossing() (Crossing, bool) {
 	for _, s := range tr.Segments {
 		if by := tr.owner.CrossedBy(s.Conv); by != nil {
 			return Crossing{Datagram: s.Datagram + 1, Conv: s.Conv, By: by.String()}, true
+		}
+		if s.Dir == DirUnknown && tr.owner.Owns(s.Conv) {
+			return Crossing{Datagram: s.Datagram + 1, Conv: s.Conv, By: "another trial's socket", Foreign: true}, true
 		}
 	}
 	return Crossing{}, false

@@ -95,10 +95,10 @@ func TestOwnConvIsNotACrossing(t *testing.T) {
 	require.NoError(t, err)
 	b, err := own.NewConv()
 	require.NoError(t, err)
-	tr := &Trace{owner: own, Segments: []Seg{{Segment: kcpwire.Segment{Conv: a}}, {Segment: kcpwire.Segment{Conv: b}}}}
+	tr := &Trace{owner: own, Segments: []Seg{{Segment: kcpwire.Segment{Conv: a}, Dir: C2S}, {Segment: kcpwire.Segment{Conv: b}, Dir: S2C}}}
 	_, crossed := tr.crossing()
 	assert.False(t, crossed)
-	tr.Segments = append(tr.Segments, Seg{Segment: kcpwire.Segment{Conv: a ^ b ^ 0x5a5a5a5a}}) // stray bytes
+	tr.Segments = append(tr.Segments, Seg{Segment: kcpwire.Segment{Conv: a ^ b ^ 0x5a5a5a5a}}) // stray bytes, from a stray address
 	// no trial registered that conv
 	if (&kcpgo.Owner{}).CrossedBy(a^b^0x5a5a5a5a) == nil {
 		_, crossed = tr.crossing()
@@ -106,4 +106,23 @@ func TestOwnConvIsNotACrossing(t *testing.T) {
 	}
 	_, crossed = (&Trace{Segments: tr.Segments}).crossing()
 	assert.False(t, crossed, "a trace of peers (no owner) is never crossed")
+}
+
+// TestOwnConvFromAForeignSocketIsACrossing: a segment of the trial's own conv from an address that is
+// neither of its ends was sent through another trial's socket (kcp-go's shared workers); a stray
+// datagram of a conv the trial did not dial, from a stray address, is the experiment's own doing.
+func TestOwnConvFromAForeignSocketIsACrossing(t *testing.T) {
+	t.Parallel()
+	own := &kcpgo.Owner{Exp: "x", Trial: 2}
+	conv, err := own.NewConv()
+	require.NoError(t, err)
+	tr := &Trace{owner: own, Segments: []Seg{
+		{Segment: kcpwire.Segment{Conv: conv}, Dir: C2S, Datagram: 0},
+		{Segment: kcpwire.Segment{Conv: conv}, Dir: S2C, Datagram: 1},
+		{Segment: kcpwire.Segment{Conv: conv}, Dir: DirUnknown, Datagram: 2},
+	}}
+	c, crossed := tr.crossing()
+	require.True(t, crossed)
+	assert.Equal(t, Crossing{By: "another trial's socket", Conv: conv, Datagram: 3, Foreign: true}, c)
+	assert.Contains(t, c.Error(), "carries this trial's conv")
 }

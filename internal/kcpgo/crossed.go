@@ -58,6 +58,12 @@ func (o *Owner) NewConv() (uint32, error) {
 	}
 }
 
+// Owns reports whether o registered conv: it is the conv of one of o's trial's sessions.
+func (o *Owner) Owns(conv uint32) bool {
+	v, ok := convOwners.Load(conv)
+	return ok && v.(*Owner) == o
+}
+
 // CrossedBy returns the Owner that registered conv, when that is another Owner than o: a segment of
 // o's trial that carries conv was sent by that Owner's session. Nil when conv is o's or no one's.
 func (o *Owner) CrossedBy(conv uint32) *Owner {
