@@ -1,0 +1,164 @@
+package claims
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"kcplab/hosts"
+	"kcplab/link"
+)
+
+// Case is one workload over one transport on one link with one seed.
+type Case struct {
+	Workload  Workload
+	Transport Transport
+	Path      Path
+	Link      string // the link's SPEC (package link)
+	Seed      uint64
+}
+
+// Key names the case without its seed: the cases of one key are the seeds of one figure.
+func (c Case) Key() string {
+	return fmt.Sprintf("%s | %s | %s | %s", c.Workload.Name(), c.Transport, c.Path, c.Link)
+}
+
+// Result is what one case measured, and what its link did.
+type Result struct {
+	Case     Case
+	Measured Measured
+	// WireBytes counts the IP bytes both senders put on the link (what it delivered and what it
+	// dropped), headers included; Packets counts those packets.
+	WireBytes int64
+	Packets   int64
+	Other     int64 // packets of another protocol on the hosts path, not counted above
+	Drops     [2]uint64 // by direction: [c2s, s2c]
+	// KCPSent is what each KCP side wrote to its socket ([client, server]), for the check that the
+	// link saw the same datagrams.
+	KCPSent [2]sent
+	TCP     *TCPInfo
+	// MinRTOApplied is false when the mode asks for a minimum RTO that the implementation cannot set.
+	MinRTOApplied bool
+	Attempts      int
+	Took          time.Duration
+	// Records are the link's packets with their payloads (for the pcapng), when Run was asked to keep
+	// them.
+	Records []link.Record
+	Err     error
+}
+
+// udpIPHeader is the IPv4 and UDP headers' bytes in front of every KCP datagram.
+const udpIPHeader = 28
+
+// maxAttempts bounds the runs of a case whose KCP socket sent another session's datagram.
+const maxAttempts = 3
+
+// Run runs the case (again, up to maxAttempts, if kcp-go sent a datagram of another session through
+// it) and checks what it can on every run: every message echoed, the link's packets and KCP's writes
+// the same. keep keeps the link's records in the result.
+func Run(ctx context.Context, c Case, keep bool) Result {
+	var r Result
+	for r.Attempts = 1; ; r.Attempts++ {
+		r = runOnce(ctx, c, keep, r.Attempts)
+		if r.Err == nil && (r.KCPSent[0].Foreign > 0 || r.KCPSent[1].Foreign > 0) && r.Attempts < maxAttempts {
+			continue
+		}
+		break
+	}
+	if r.Err == nil {
+		r.Err = check(r)
+	}
+	return r
+}
+
+func runOnce(ctx context.Context, c Case, keep bool, attempt int) (r Result) {
+	r = Result{Case: c, Attempts: attempt, MinRTOApplied: c.Transport.TCP || c.Transport.Mode.MinRTO == 0}
+	start := time.Now()
+	defer func() { r.Took = time.Since(start) }()
+	cfg, err := link.Parse(c.Link)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	var l *link.Link
+	var ep endpoints
+	switch c.Path {
+	case Hosts:
+		p, err := hosts.NewPair(cfg, c.Seed)
+		if err != nil {
+			r.Err = err
+			return r
+		}
+		defer func() {
+			if err := p.Close(); err != nil && r.Err == nil {
+				r.Err = err
+			}
+		}()
+		l, ep = p.Link, hostEnds{p}
+	default:
+		if l, err = link.New(cfg, c.Seed, time.Now(), link.WithPayloads()); err != nil {
+			r.Err = err
+			return r
+		}
+		defer l.Close()
+		ep = loopbackEnds{l}
+	}
+	if c.Transport.TCP {
+		var info TCPInfo
+		r.Measured, info, r.Err = runTCP(ctx, c.Workload, ep)
+		r.TCP = &info
+	} else {
+		r.Measured, r.KCPSent, r.Err = runKCP(ctx, c.Workload, c.Transport.Mode, ep)
+	}
+	recs := l.Records()
+	proto := byte(17) // UDP
+	if c.Transport.TCP {
+		proto = 6
+	}
+	for _, rec := range recs {
+		if c.Path == Hosts && (len(rec.Payload) < 20 || rec.Payload[9] != proto) {
+			// Not the workload's (an ICMP port unreachable for a datagram that came after a close).
+			r.Other++
+			continue
+		}
+		r.Packets++
+		r.WireBytes += int64(rec.Size)
+		if c.Path == Loopback {
+			r.WireBytes += udpIPHeader
+		}
+		if rec.DeliveredCopies() == 0 {
+			r.Drops[rec.Dir.Index()]++
+		}
+	}
+	if keep {
+		r.Records = recs
+	}
+	return r
+}
+
+// check states the invariants every case must keep.
+func check(r Result) error {
+	var errs []error
+	if n := r.Measured.Missing; n > 0 {
+		errs = append(errs, fmt.Errorf("%d message(s) never echoed", n))
+	}
+	if e, ok := r.Case.Workload.(Echo); ok && len(r.Measured.RTTs)+r.Measured.Missing != e.Count {
+		errs = append(errs, fmt.Errorf("%d RTTs and %d missing for %d messages", len(r.Measured.RTTs), r.Measured.Missing, e.Count))
+	}
+	if !r.Case.Transport.TCP {
+		k := r.KCPSent
+		if k[0].Foreign+k[1].Foreign > 0 {
+			errs = append(errs, fmt.Errorf("kcp-go sent %d datagram(s) of another session through this case's sockets in each of %d attempts",
+				k[0].Foreign+k[1].Foreign, r.Attempts))
+		}
+		// Every datagram KCP wrote went through the link: the same count, the same bytes.
+		if d := k[0].Datagrams + k[1].Datagrams; d != r.Packets {
+			errs = append(errs, fmt.Errorf("KCP wrote %d datagrams, the link saw %d", d, r.Packets))
+		}
+		if b := k[0].Bytes + k[1].Bytes + udpIPHeader*(k[0].Datagrams+k[1].Datagrams); b != r.WireBytes {
+			errs = append(errs, fmt.Errorf("KCP wrote %d bytes with IP and UDP headers, the link saw %d", b, r.WireBytes))
+		}
+	}
+	return errors.Join(errs...)
+}

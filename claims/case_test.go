@@ -1,0 +1,34 @@
+package claims
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"kcplab/hosts"
+)
+
+func TestRunSmoke(t *testing.T) {
+	echo := Echo{Count: 50, Size: 208, Every: 5 * time.Millisecond}
+	cases := []Case{
+		{Workload: echo, Transport: KCP(ModeFast), Path: Loopback, Link: "delay=10ms,loss=5%", Seed: 1},
+		{Workload: echo, Transport: KCP(ModeNormal), Path: Hosts, Link: "delay=10ms,loss=5%", Seed: 1},
+		{Workload: echo, Transport: TCP, Path: Hosts, Link: "delay=10ms,loss=5%", Seed: 1},
+		{Workload: Bulk{Bytes: 1 << 20}, Transport: TCP, Path: Hosts, Link: "rate=20mbit,delay=5ms,loss=1%", Seed: 1},
+		{Workload: Bulk{Bytes: 1 << 20}, Transport: KCP(ModeFast), Path: Hosts, Link: "rate=20mbit,delay=5ms,loss=1%", Seed: 1},
+	}
+	for _, c := range cases {
+		t.Run(c.Key(), func(t *testing.T) {
+			if c.Path == Hosts {
+				if err := hosts.Available(); err != nil {
+					t.Skip(err)
+				}
+			}
+			r := Run(context.Background(), c, false)
+			require.NoError(t, r.Err)
+			t.Logf("rtts %d missing %d complete %v wire %d packets %d other %d drops %v tcp %+v took %v", len(r.Measured.RTTs), r.Measured.Missing, r.Measured.Complete, r.WireBytes, r.Packets, r.Other, r.Drops, r.TCP, r.Took)
+		})
+	}
+}
