@@ -32,7 +32,7 @@ type Result struct {
 	// dropped), headers included; Packets counts those packets.
 	WireBytes int64
 	Packets   int64
-	Other     int64 // packets of another protocol on the hosts path, not counted above
+	Other     int64     // packets of another protocol on the hosts path, not counted above
 	Drops     [2]uint64 // by direction: [c2s, s2c]
 	// KCPSent is what each KCP side wrote to its socket ([client, server]), for the check that the
 	// link saw the same datagrams.
