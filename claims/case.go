@@ -33,7 +33,7 @@ type Result struct {
 	WireBytes int64
 	Packets   int64
 	Other     int64     // packets of another protocol on the hosts path, not counted above
-	Drops     [2]uint64 // by direction: [c2s, s2c]
+	Drops     [2]uint64 // dropped by the link's impairments, by direction: [c2s, s2c]
 	// KCPSent is what each KCP side wrote to its socket ([client, server]), for the check that the
 	// link saw the same datagrams.
 	KCPSent [2]sent
@@ -127,7 +127,7 @@ func runOnce(ctx context.Context, c Case, keep bool, attempt int) (r Result) {
 		if c.Path == Loopback {
 			r.WireBytes += udpIPHeader
 		}
-		if rec.DeliveredCopies() == 0 {
+		if rec.Fate.Dropped() {
 			r.Drops[rec.Dir.Index()]++
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -84,6 +86,70 @@ func WritePcapngFile(path string, dgs []capture.Datagram, ann Annotations) (err 
 	}()
 	if err := WritePcapng(f, dgs, ann); err != nil {
 		return fmt.Errorf("%w (file %s)", err, path)
+	}
+	return nil
+}
+
+// IPPacket is an IP packet (from its IP header on) recorded at Time, with comments.
+type IPPacket struct {
+	Time     time.Time
+	Data     []byte
+	Comments []string
+}
+
+// IPInterface is one interface of a raw-IP pcapng: its name, description and packets (in time order).
+type IPInterface struct {
+	Name, Description string
+	Packets           []IPPacket
+}
+
+// WriteIPPcapng writes interfaces of raw IP packets (link type RAW: no link-layer header, as a TUN
+// device gives them) to w as one pcapng section, their packets merged in time order. snap > 0 keeps
+// only the first snap bytes of each packet (the original length is kept in the file).
+func WriteIPPcapng(w io.Writer, section string, intfs []IPInterface, snap int) error {
+	if len(intfs) == 0 {
+		return errors.New("pcapfile: write pcapng: no interface")
+	}
+	ng := func(in IPInterface) pcapgo.NgInterface {
+		return pcapgo.NgInterface{Name: in.Name, Description: in.Description, OS: runtime.GOOS,
+			LinkType: layers.LinkTypeRaw, TimestampResolution: 9, SnapLength: uint32(max(snap, 0))}
+	}
+	nw, err := pcapgo.NewNgWriterInterface(w, ng(intfs[0]), pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{
+		Hardware: runtime.GOARCH, OS: runtime.GOOS, Application: "kcplab", Comment: section}})
+	if err != nil {
+		return fmt.Errorf("pcapfile: write pcapng header: %w", err)
+	}
+	type ref struct{ intf, pkt int }
+	var all []ref
+	for i, in := range intfs {
+		if i > 0 {
+			if _, err := nw.AddInterface(ng(in)); err != nil {
+				return fmt.Errorf("pcapfile: write pcapng: interface %s: %w", in.Name, err)
+			}
+		}
+		for k := range in.Packets {
+			all = append(all, ref{i, k})
+		}
+	}
+	slices.SortStableFunc(all, func(a, b ref) int {
+		return intfs[a.intf].Packets[a.pkt].Time.Compare(intfs[b.intf].Packets[b.pkt].Time)
+	})
+	for _, r := range all {
+		p := intfs[r.intf].Packets[r.pkt]
+		if y := p.Time.Year(); y < 1970 || y > 2261 {
+			return fmt.Errorf("pcapfile: write pcapng: %s packet %d: time %v is outside 1970..2261", intfs[r.intf].Name, r.pkt, p.Time)
+		}
+		data := p.Data
+		if snap > 0 && len(data) > snap {
+			data = data[:snap]
+		}
+		ci := gopacket.CaptureInfo{Timestamp: p.Time, CaptureLength: len(data), Length: len(p.Data), InterfaceIndex: r.intf}
+		if err := nw.WritePacketWithOptions(ci, data, pcapgo.NgPacketOptions{Comments: p.Comments}); err != nil {
+			return fmt.Errorf("pcapfile: write pcapng: %s packet %d: %w", intfs[r.intf].Name, r.pkt, err)
+		}
+	}
+	if err := nw.Flush(); err != nil {
+		return fmt.Errorf("pcapfile: write pcapng: flush: %w", err)
 	}
 	return nil
 }
