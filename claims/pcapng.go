@@ -40,4 +40,3 @@ func WritePcapng(w io.Writer, title string, results []Result) error {
 	}
 	return pcapfile.WriteIPPcapng(w, sec.String(), intfs, Snap)
 }
-
