@@ -38,7 +38,7 @@ CREDIT    = make $@$(if $(filter command line,$(origin TRIALS)), TRIALS=$(TRIALS
 
 .NOTPARALLEL:
 
-.PHONY: all test vet unit ikcp-test live-test capture results results-update run build caps deps deb-deps ikcp-peer not-sudo bench fuzz matrix clean
+.PHONY: all test vet unit ikcp-test live-test capture results results-update run build caps deps deb-deps ikcp-peer not-sudo bench fuzz matrix claims clean
 
 all: test
 
@@ -156,6 +156,20 @@ matrix: not-sudo build ikcp-peer
 	$(BIN) matrix -pairs -across -peers $(IMPL_PEERS) -trials $(PAIR_TRIALS) -parallel 10 -out out/implementations -results out/RESULTS.md $(IMPL_IDS) || exit $$?; \
 	echo "$(BIN) crosstalk -seconds $(CROSSTALK_SECONDS) -versions $(CROSSTALK_VERSIONS) -results out/RESULTS.md"; \
 	$(BIN) crosstalk -seconds $(CROSSTALK_SECONDS) -versions $(CROSSTALK_VERSIONS) -results out/RESULTS.md || exit $$?; \
+	if [ -n "$$ok" ]; then sha256sum out/RESULTS.md > out/RESULTS.ok; fi
+
+## claims: KCP's published claims measured (claims/): test.cpp's mode table on a loopback link, and KCP
+## against kernel TCP between two network namespaces joined by TUN devices through kcplab's link (needs
+## root: through sudo when you are not). Writes out/testdata/claims/ (claims.json, one pcapng per kept
+## workload), out/charts/claims-*.png and the claims section of out/RESULTS.md (run it after `make capture`;
+## `make results-update` copies them).
+claims: not-sudo build
+	@ok=; sha256sum --status -c out/RESULTS.ok 2>/dev/null && ok=1; \
+	mkdir -p out; [ -f out/RESULTS.md ] || cp RESULTS.md out/RESULTS.md; \
+	echo "$(SUDO) $(BIN) claims -hosts on -out out/testdata/claims -charts out/charts -results out/RESULTS.md"; \
+	$(SUDO) $(BIN) claims -hosts on -out out/testdata/claims -charts out/charts -results out/RESULTS.md -command "$(CREDIT)"; st=$$?; \
+	if [ -z "$(IS_ROOT)" ]; then sudo chown -R $$(id -u):$$(id -g) out; fi; \
+	[ $$st -eq 0 ] || exit $$st; \
 	if [ -n "$$ok" ]; then sha256sum out/RESULTS.md > out/RESULTS.ok; fi
 
 ## deps: the Debian packages above, with apt-get (through sudo unless root) when one is missing, then the

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"kcplab/hosts"
+	"kcplab/internal/dir"
 	"kcplab/link"
 )
 
@@ -110,6 +111,14 @@ func runOnce(ctx context.Context, c Case, keep bool, attempt int) (r Result) {
 		r.TCP = &info
 	} else {
 		r.Measured, r.KCPSent, r.Err = runKCP(ctx, c.Workload, c.Transport.Mode, ep)
+	}
+	if c.Path == Hosts && !c.Transport.TCP {
+		// A datagram KCP wrote just before its close may still wait in the TUN device's queue for the
+		// forwarder: wait (boundedly) until the link has seen as many packets as KCP wrote.
+		want := uint64(r.KCPSent[0].Datagrams + r.KCPSent[1].Datagrams)
+		for end := time.Now().Add(2 * time.Second); l.Stats(dir.C2S).Sent+l.Stats(dir.S2C).Sent < want && time.Now().Before(end); {
+			time.Sleep(time.Millisecond)
+		}
 	}
 	recs := l.Records()
 	proto := byte(17) // UDP

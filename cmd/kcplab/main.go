@@ -58,6 +58,7 @@ func commands() []command {
 		{"matrix", "[-pairs [-peers LIST] [-peer NAME=CMD]] [-versions LIST] [-trials N] [-parallel P] [-out DIR] [-results RESULTS.md] [ID...]", "run experiments against several kcp-go releases or working trees, one process each (-pairs: server and client on every pair of peers: kcp-go releases, ikcp, your own commands)", runMatrix},
 		{"peer", "", "serve the peer protocol on stdin and stdout (for matrix -pairs)", runPeer},
 		{"bisect", "-from V1 -to V2 [-trials N] [-parallel P] [-out DIR] ID CLASS", "find the first kcp-go release where a class's share changes", runBisect},
+		{"claims", "[-seeds N] [-bulk-seeds N] [-hosts auto|on|off] [-parallel P] [-out DIR] [-results RESULTS.md]", "measure KCP's published claims: test.cpp's mode table, and KCP against kernel TCP on the same simulated link (namespaces over TUN; root)", runClaims},
 		{"crosstalk", "[-seconds N] [-closers N] [-steady N] [-burst BYTES] [-versions LIST] [-json] [-results RESULTS.md]", "count datagrams kcp-go sends through another session's socket (many sessions in one process)", runCrossTalk},
 	}
 }

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"kcplab/hosts"
+)
+
+// namespacesOf lists the kcplab namespaces that process pid made.
+func namespacesOf(t *testing.T, pid int) []string {
+	t.Helper()
+	ents, err := os.ReadDir("/run/netns")
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	require.NoError(t, err)
+	var out []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "kcplab-"+strconv.Itoa(pid)+"-") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// TestClaimsInterruptedLeavesNothing interrupts `kcplab claims` (SIGINT, as Ctrl-C) while its cases run
+// between namespaces: it exits, and none of its namespaces (nor their TUN devices) is left.
+func TestClaimsInterruptedLeavesNothing(t *testing.T) {
+	if err := hosts.Available(); err != nil {
+		t.Skip(err)
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), mainArgsEnv+"=claims -seeds 2 -bulk-seeds 0 -hosts on -parallel 4 -out "+filepath.Join(t.TempDir(), "claims"))
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+		close(lines)
+		done <- cmd.Wait()
+	}()
+	// The mode table runs first, on loopback; wait until the interactive cases hold namespaces.
+	deadline := time.After(90 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for len(namespacesOf(t, cmd.Process.Pid)) == 0 {
+		select {
+		case <-deadline:
+			t.Fatal("kcplab claims made no namespace in 90 s")
+		case <-tick.C:
+		}
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "an interrupted run is not a success")
+		require.Equal(t, 1, ee.ExitCode())
+	case <-time.After(30 * time.Second):
+		t.Fatal("kcplab claims did not end within 30 s of SIGINT")
+	}
+	require.Empty(t, namespacesOf(t, cmd.Process.Pid), "namespaces left behind")
+}
