@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -268,7 +269,9 @@ func (r *Runner) Matrix(ctx context.Context, vs []string) (*report.Matrix, error
 			r.logf("kcp-go %s: %v\n", v, err)
 			res = map[string]*report.VersionCounts{}
 			for _, e := range r.Experiments {
-				res[e.ID] = &report.VersionCounts{Error: err.Error()}
+				if part == nil || slices.ContainsFunc(cellsOf(part.Cells, v), func(c Cell) bool { return c.Experiment == e.ID }) {
+					res[e.ID] = &report.VersionCounts{Error: err.Error()}
+				}
 			}
 		}
 		for i := range mx.Experiments {

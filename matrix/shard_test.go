@@ -174,9 +174,15 @@ var splitVersions = []string{"v5.6.1", "v5.6.24", "v5.7.6"}
 // splitParts runs the matrix split n ways in blocks of block trials and returns the parts' directories.
 func splitParts(t *testing.T, n, block int) []string {
 	t.Helper()
+	return splitPartsWith(t, &fakeBuilder{}, n, block)
+}
+
+// splitPartsWith is splitParts with builder b.
+func splitPartsWith(t *testing.T, b *fakeBuilder, n, block int) []string {
+	t.Helper()
 	var dirs []string
 	for i := range n {
-		r, _ := newRunner(t, &fakeBuilder{}, &fakeChild{runs: splitRuns})
+		r, _ := newRunner(t, b, &fakeChild{runs: splitRuns})
 		r.Shard, r.Block = Shard{I: i, N: n}, block
 		_, err := r.Matrix(t.Context(), splitVersions)
 		require.NoError(t, err)
@@ -211,6 +217,25 @@ func TestMergeSplit(t *testing.T) {
 			}
 			assert.Equal(t, want, got)
 		})
+	}
+}
+
+// TestMergeBrokenVersion: a version that does not build is the same error in the merged matrix as in
+// the unsplit one, and only there.
+func TestMergeBrokenVersion(t *testing.T) {
+	t.Parallel()
+	b := &fakeBuilder{broken: map[string]bool{"v5.6.24": true}}
+	r, _ := newRunner(t, b, &fakeChild{runs: splitRuns})
+	want, err := r.Matrix(t.Context(), splitVersions)
+	require.NoError(t, err)
+	got, err := Merge(splitPartsWith(t, b, 4, 3))
+	require.NoError(t, err)
+	for i, e := range got.Experiments {
+		for _, v := range splitVersions {
+			assert.Equal(t, want.Experiments[i].Versions[v].Error, e.Versions[v].Error, "%s %s", e.ID, v)
+			assert.Equal(t, want.Experiments[i].Versions[v].Trials, e.Versions[v].Trials, "%s %s", e.ID, v)
+		}
+		assert.NotEmpty(t, e.Versions["v5.6.24"].Error)
 	}
 }
 
