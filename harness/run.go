@@ -38,6 +38,9 @@ type RunOptions struct {
 	// Seed is the run's link seed: trial n draws the link's random decisions from Seed+n-1, so a
 	// trial's seed (in summary.json and its pcapng) replays it as trial 1 of a run. 0: a random seed.
 	Seed uint64
+	// First numbers the run's trials First+1 .. First+Trials: a block of a larger run (kcplab matrix
+	// -shard), whose trial n keeps its number, and so its seed, whichever block runs it.
+	First int
 }
 
 // DefaultParallel is how many trials run at once unless RunOptions says otherwise.
@@ -252,7 +255,7 @@ func runTrials(ctx context.Context, e *Experiment, opts RunOptions, res *Result,
 		wg.Wait()
 		return ctx.Err()
 	}
-	if err := batch(0, res.Trials, opts.Progress); err != nil {
+	if err := batch(opts.First, res.Trials, opts.Progress); err != nil {
 		return nil, err
 	}
 	for _, t := range res.Trials {
@@ -266,7 +269,7 @@ func runTrials(ctx context.Context, e *Experiment, opts RunOptions, res *Result,
 	// not in the class shares, which stay those of the n trials asked for.
 	for opts.Link == nil && len(res.TimingTrials) < n && needMoreTrials(res.Timing) {
 		more := make([]TrialResult, min(par, n-len(res.TimingTrials)))
-		if err := batch(n+len(res.TimingTrials), more, nil); err != nil {
+		if err := batch(opts.First+n+len(res.TimingTrials), more, nil); err != nil {
 			return nil, err
 		}
 		res.TimingTrials = append(res.TimingTrials, more...)

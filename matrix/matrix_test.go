@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -72,34 +74,69 @@ func (f *fakeChild) exec(_ context.Context, bin string, args []string, stdout, _
 	f.mu.Unlock()
 	fmt.Fprintf(stdout, "fake kcplab %s\n", strings.Join(args, " "))
 	out := args[slices.Index(args, "-out")+1]
+	// The cells to run: -cells (a shard's), else every trial of the ids after -discover.
+	var cells []Cell
+	if i := slices.Index(args, "-cells"); i >= 0 {
+		var err error
+		trials, err := strconv.Atoi(args[slices.Index(args, "-trials")+1])
+		if err != nil {
+			return err
+		}
+		if cells, err = ParseCells(args[i+1], testExperiments(), trials); err != nil {
+			return err
+		}
+	} else {
+		for _, id := range args[slices.Index(args, "-discover")+1:] {
+			cells = append(cells, Cell{Experiment: id, Whole: true})
+		}
+	}
 	status := 0
-	for _, id := range args[slices.Index(args, "-discover")+1:] {
+	for _, c := range cells {
+		id := c.Experiment
 		r := f.runs(version, id)
 		if r.exit > 1 {
 			return exitStatus(r.exit)
 		}
-		s := harness.Summary{Experiment: id, KCPGo: version, Classes: r.classes, Failed: len(r.failed)}
+		s := harness.Summary{Experiment: id, KCPGo: version, Classes: map[string]int{}}
 		if r.reports != "" {
 			s.KCPGo = r.reports
 		}
-		for c, n := range r.classes {
-			for range n {
-				s.Trials = append(s.Trials, harness.TrialSummary{Trial: len(s.Trials) + 1, Class: c})
+		// Trial n is the n-th of the run's trials: classes in name order, then the failed ones, so
+		// that a block of trials holds the same trials in every split.
+		var trials []harness.TrialSummary
+		for _, class := range slices.Sorted(maps.Keys(r.classes)) {
+			s.Classes[class] = 0
+			for range r.classes[class] {
+				trials = append(trials, harness.TrialSummary{Trial: len(trials) + 1, Class: class})
 			}
 		}
 		for _, fl := range r.failed {
-			s.Trials = append(s.Trials, harness.TrialSummary{Trial: len(s.Trials) + 1, Error: "some text " + fl.String(),
+			trials = append(trials, harness.TrialSummary{Trial: len(trials) + 1, Error: "some text " + fl.String(),
 				Failures: []harness.Failure{fl}})
-			status = 1
+		}
+		if !c.Whole {
+			if c.First+c.Count > len(trials) {
+				return fmt.Errorf("cell %s: the fake run has %d trials", c, len(trials))
+			}
+			trials = trials[c.First : c.First+c.Count]
+		}
+		for _, tr := range trials {
+			s.Trials = append(s.Trials, tr)
+			if tr.Error != "" {
+				s.Failed++
+				status = 1
+			} else {
+				s.Classes[tr.Class]++
+			}
 		}
 		b, err := json.Marshal(s)
 		if err != nil {
 			return err
 		}
-		if err := os.MkdirAll(filepath.Join(out, id), 0o755); err != nil {
+		if err := os.MkdirAll(c.Dir(out), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(out, id, "summary.json"), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(c.Dir(out), "summary.json"), b, 0o644); err != nil {
 			return err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,6 +46,13 @@ type Runner struct {
 	Experiments      []*harness.Experiment // what to run, one id each
 	Trials, Parallel int                   // per experiment and release (Trials 0: each experiment's default)
 	Out              string                // DIR: DIR/VERSION/ID/summary.json, DIR/matrix.json, DIR/pairs/
+	// Shard, when split, runs only this shard's cells (shard.go) and writes OUT/part.json beside
+	// OUT/matrix.json, for kcplab merge; Block is the trials per cell (0: an experiment's trials in
+	// one cell). Seed is the link seed of every version's run (0: random; for a split run, one
+	// derived from the settings, so that every shard draws the same).
+	Shard Shard
+	Block int
+	Seed  uint64
 	// Across keeps, of Pairs, only those with a peer that is not kcp-go: kcp-go against another
 	// implementation, both ways, and each other implementation against itself.
 	Across bool
@@ -108,7 +116,16 @@ func (r *Runner) Run(ctx context.Context, version string) (map[string]*report.Ve
 	if res, ok := r.runs[version]; ok {
 		return res, nil
 	}
+	return r.run(ctx, version, nil)
+}
+
+// run runs the experiments with version, or only cells when not nil (`run -seed S -cells LIST`):
+// then an experiment's counts are those of its cells summed, and it has none without cells.
+func (r *Runner) run(ctx context.Context, version string, cells []Cell) (map[string]*report.VersionCounts, error) {
 	ids := strings.Join(r.ids(), " ")
+	if cells != nil {
+		ids = cellList(cells)
+	}
 	start := time.Now()
 	r.step("kcp-go "+version+": building kcplab", false)
 	bin, err := r.Builder.Build(ctx, version)
@@ -131,7 +148,15 @@ func (r *Runner) Run(ctx context.Context, version string) (map[string]*report.Ve
 		return nil, err
 	}
 	// The binary is built from these sources (versions.SourceHash), so it has every flag of run.
-	args := append([]string{"run", "-trials", fmt.Sprint(r.Trials), "-parallel", fmt.Sprint(r.Parallel), "-out", dir, "-discover"}, r.ids()...)
+	args := []string{"run", "-trials", fmt.Sprint(r.Trials), "-parallel", fmt.Sprint(r.Parallel), "-out", dir, "-discover"}
+	if r.Seed != 0 {
+		args = append(args, "-seed", fmt.Sprint(r.Seed))
+	}
+	if cells != nil {
+		args = append(args, "-cells", cellList(cells))
+	} else {
+		args = append(args, r.ids()...)
+	}
 	logPath := filepath.Join(dir, "run.log")
 	log, err := os.Create(logPath)
 	if err != nil {
@@ -153,15 +178,23 @@ func (r *Runner) Run(ctx context.Context, version string) (map[string]*report.Ve
 		return nil, fmt.Errorf("kcp-go %s: %s %s: %v (output in %s)", version, bin.Path, strings.Join(args, " "), runErr, logPath)
 	}
 	res := map[string]*report.VersionCounts{}
-	for _, e := range r.Experiments {
-		vc := readCounts(filepath.Join(dir, e.ID, "summary.json"))
+	if cells != nil {
+		res = cellCounts(dir, cells)
+	} else {
+		for _, e := range r.Experiments {
+			res[e.ID] = readCounts(filepath.Join(dir, e.ID, "summary.json"))
+		}
+	}
+	for _, vc := range res {
 		if vc.Error == "" && vc.KCPGo != bin.Name() {
 			vc.Error = fmt.Sprintf("summary.json reports kcp-go %s, not %s", vc.KCPGo, bin.Name())
 		}
-		res[e.ID] = vc
 	}
 	r.logf("kcp-go %s: ran %s in %.1fs; output in %s\n", version, ids, elapsed.Seconds(), logPath)
 	r.step("", true)
+	if cells != nil {
+		return res, nil // a shard's counts are not the version's: not kept for Run
+	}
 	if r.runs == nil {
 		r.runs = map[string]map[string]*report.VersionCounts{}
 	}
@@ -212,8 +245,23 @@ func (r *Runner) Matrix(ctx context.Context, vs []string) (*report.Matrix, error
 	for _, e := range r.Experiments {
 		mx.Experiments = append(mx.Experiments, newExperiment(e))
 	}
+	var part *Part
+	if r.Shard.Split() {
+		var err error
+		if part, err = r.newPart(vs); err != nil {
+			return nil, err
+		}
+	}
 	for _, v := range vs {
-		res, err := r.Run(ctx, v)
+		var res map[string]*report.VersionCounts
+		var err error
+		if part == nil {
+			res, err = r.Run(ctx, v)
+		} else if cells := cellsOf(part.Cells, v); len(cells) > 0 {
+			res, err = r.run(ctx, v, cells)
+		} else {
+			continue // none of this shard's cells has v
+		}
 		if err != nil {
 			if errors.Is(err, versions.ErrUnknown) || ctx.Err() != nil {
 				return nil, err
@@ -221,17 +269,35 @@ func (r *Runner) Matrix(ctx context.Context, vs []string) (*report.Matrix, error
 			r.logf("kcp-go %s: %v\n", v, err)
 			res = map[string]*report.VersionCounts{}
 			for _, e := range r.Experiments {
-				res[e.ID] = &report.VersionCounts{Error: err.Error()}
+				if part == nil || slices.ContainsFunc(cellsOf(part.Cells, v), func(c Cell) bool { return c.Experiment == e.ID }) {
+					res[e.ID] = &report.VersionCounts{Error: err.Error()}
+				}
 			}
 		}
 		for i := range mx.Experiments {
-			mx.Experiments[i].Versions[v] = res[mx.Experiments[i].ID]
+			if vc := res[mx.Experiments[i].ID]; vc != nil || part == nil {
+				mx.Experiments[i].Versions[v] = vc
+			}
 		}
+	}
+	if part != nil {
+		return mx, part.Write(r.Out, mx)
 	}
 	if err := os.MkdirAll(r.Out, 0o755); err != nil {
 		return nil, err
 	}
 	return mx, report.WriteMatrix(r.MatrixPath(), mx)
+}
+
+// newPart is the record of this shard of a split matrix of versions vs: its settings and cells.
+func (r *Runner) newPart(vs []string) (*Part, error) {
+	settings := Settings{Command: "matrix", Experiments: r.ids(), Versions: vs, Trials: r.Trials, Block: r.Block,
+		Parallel: r.Parallel, Discover: true}
+	if r.Seed == 0 {
+		r.Seed = SplitSeed(settings)
+	}
+	settings.Seed = r.Seed
+	return NewPart(r.Shard, settings, Cells(r.Experiments, vs, r.Trials, r.Block))
 }
 
 // MatrixPath is where Matrix writes matrix.json.

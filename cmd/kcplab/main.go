@@ -11,6 +11,8 @@
 //	                                              run p001 and p003 (default) with server and client
 //	                                              on every pair of peers (kcp-go releases, ikcp, any
 //	                                              command that speaks the peer protocol), each a process
+//	kcplab matrix -shard I/N [-block B] ...       run shard I of N of the cells (also run -shard)
+//	kcplab merge -out DIR PARTDIR...              merge the shards' parts into one matrix
 //	kcplab bisect -from V1 -to V2 ID CLASS        the first release where a class's share changes
 //	kcplab crosstalk [-versions LIST]             count datagrams sent through another session's socket
 //	kcplab peer                                   serve the peer protocol on stdin/stdout (peer/peer.go)
@@ -52,10 +54,11 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"list", "", "list the experiments", runList},
-		{"run", "[-trials N] [-parallel P] [-out DIR] [-capture tap|live] [ID...]", "run experiments (all by default)", runRun},
+		{"run", "[-trials N] [-parallel P] [-out DIR] [-capture tap|live] [-shard I/N [-block B]] [ID...]", "run experiments (all by default)", runRun},
 		{"results", "[-trials N] [-out DIR] [-testdata DIR] [-o FILE] [-from RESULTS.md] [ID...]", "run experiments; write a new RESULTS.md and one capture per class under -out", runResults},
 		{"decode", "[-framing auto|plain|fec|encrypted] [-encrypted-port P,...] [-port N] [-json] FILE...", "print the KCP segments of pcap/pcapng files", runDecode},
-		{"matrix", "[-pairs [-peers LIST] [-peer NAME=CMD]] [-versions LIST] [-trials N] [-parallel P] [-out DIR] [-results RESULTS.md] [ID...]", "run experiments against several kcp-go releases or working trees, one process each (-pairs: server and client on every pair of peers: kcp-go releases, ikcp, your own commands)", runMatrix},
+		{"matrix", "[-pairs [-peers LIST] [-peer NAME=CMD]] [-versions LIST] [-trials N] [-parallel P] [-out DIR] [-results RESULTS.md] [-shard I/N [-block B]] [ID...]", "run experiments against several kcp-go releases or working trees, one process each (-pairs: server and client on every pair of peers: kcp-go releases, ikcp, your own commands)", runMatrix},
+		{"merge", "-out DIR [-results RESULTS.md] PARTDIR...", "merge the parts of a split matrix or run (-shard I/N) into the matrix.json, charts and RESULTS.md section of one unsplit run", runMerge},
 		{"peer", "", "serve the peer protocol on stdin and stdout (for matrix -pairs)", runPeer},
 		{"bisect", "-from V1 -to V2 [-trials N] [-parallel P] [-out DIR] ID CLASS", "find the first kcp-go release where a class's share changes", runBisect},
 		{"claims", "[-seeds N] [-bulk-seeds N] [-hosts auto|on|off] [-parallel P] [-out DIR] [-results RESULTS.md]", "measure KCP's published claims: test.cpp's mode table, and KCP against kernel TCP on the same simulated link (namespaces over TUN; root)", runClaims},

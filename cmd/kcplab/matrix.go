@@ -234,9 +234,22 @@ func runMatrix(args []string, stdout, stderr io.Writer) error {
 	var defs peerDefs
 	fs.BoolVar(&m.r.Across, "across", false, "with -pairs: only the pairs with a peer that is not kcp-go (kcp-go against another implementation, both ways, and that implementation against itself)")
 	fs.Var(&defs, "peer", "with -pairs: NAME='CMD ARGS' adds a peer of your own, a command that speaks the peer protocol (peer/peer.go), split at spaces; repeatable")
+	var sf shardFlags
+	sf.register(fs, false)
+	fs.Uint64Var(&m.r.Seed, "seed", 0, "the link seed of every version's run: trial n uses seed+n-1 (0: random; with -shard, one derived from the settings, the same in every shard)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if m.r.Shard, err = sf.resolve(); err != nil {
+		return err
+	}
+	m.r.Block = sf.block
+	switch {
+	case *pairs && m.r.Shard.Split():
+		return usageErr("-shard splits the versions matrix, not -pairs")
+	case *results != "" && m.r.Shard.Split():
+		return usageErr("-results with -shard: a shard holds part of the counts; give -results to kcplab merge")
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -281,6 +294,11 @@ func runMatrix(args []string, stdout, stderr io.Writer) error {
 	}
 	m.finish()
 	report.WriteMatrixText(stdout, mx)
+	if m.r.Shard.Split() {
+		fmt.Fprintf(stdout, "shard %s of %d version(s) in %.0fs, seed %d; wrote %s and %s: merge the parts with kcplab merge -out DIR PARTDIR...\n",
+			m.r.Shard, len(vs), time.Since(start).Seconds(), m.r.Seed, m.r.MatrixPath(), filepath.Join(m.r.Out, matrix.PartFile))
+		return nil
+	}
 	if _, err := report.Charts(mx, filepath.Join(m.r.Out, "charts"), m.r.Out, "matrix"); err != nil {
 		return err
 	}

@@ -219,6 +219,8 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
 	var f runFlags
 	f.register(fs, "out")
+	var sf shardFlags
+	sf.register(fs, true)
 	ids, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -226,6 +228,11 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	exps, kind, err := f.selected(ids)
 	if err != nil {
 		return err
+	}
+	if sh, err := sf.resolve(); err != nil {
+		return err
+	} else if sh.Split() || sf.cells != "" {
+		return f.runShard(stdout, exps, kind, &sf, sh)
 	}
 	_, err = f.runAll(stdout, stderr, exps, kind)
 	if err == nil {

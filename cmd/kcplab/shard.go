@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+
+	"kcplab/harness"
+	"kcplab/matrix"
+	"kcplab/report"
+)
+
+// shardFlags are -shard and -block of matrix and run, and run's -cells.
+type shardFlags struct {
+	shard string
+	block int
+	cells string // run only: the cells a matrix's child runs
+}
+
+func (s *shardFlags) register(fs *flag.FlagSet, run bool) {
+	fs.StringVar(&s.shard, "shard", "", "run shard I/N of the cells only (I from 0 to N-1) and write DIR/part.json for kcplab merge; "+
+		"default: from $"+matrix.IndexEnv+" and $"+matrix.ShardsEnv+" when both are set (a Kubernetes Indexed Job)")
+	fs.IntVar(&s.block, "block", 0, "with -shard: trials per cell (0: all of an experiment's trials in one cell)")
+	if run {
+		fs.StringVar(&s.cells, "cells", "", "run only these cells, comma-separated: ID (all its trials) or ID:FROM-TO (trials FROM..TO, numbered and seeded as in the whole run); what a sharded matrix gives each version's kcplab")
+	}
+}
+
+// resolve returns the shard of -shard, else of the environment (the zero Shard: no split).
+func (s *shardFlags) resolve() (matrix.Shard, error) {
+	var sh matrix.Shard
+	var err error
+	if s.shard != "" {
+		sh, err = matrix.ParseShard(s.shard)
+	} else if s.cells == "" { // a matrix's child inherits the Job's environment: its -cells decide
+		sh, _, err = matrix.ShardFromEnv(os.Getenv)
+	}
+	switch {
+	case err != nil:
+		return sh, usageErr("-shard: %v", err)
+	case s.block < 0 || s.block > 100000:
+		return sh, usageErr("-block %d: want 0..100000", s.block)
+	case s.block > 0 && !sh.Split():
+		return sh, usageErr("-block cuts the cells of -shard: add -shard I/N")
+	case s.cells != "" && sh.Split():
+		return sh, usageErr("-cells and -shard both choose what runs: give one")
+	}
+	return sh, nil
+}
+
+// runShard runs -cells, or shard sh's cells, of exps and prints each cell's summary; for a shard it
+// also writes DIR/part.json and DIR/matrix.json for kcplab merge.
+func (f *runFlags) runShard(w io.Writer, exps []*harness.Experiment, kind harness.CaptureKind, s *shardFlags, sh matrix.Shard) error {
+	var cells []matrix.Cell
+	var part *matrix.Part
+	if s.cells != "" {
+		var err error
+		if cells, err = matrix.ParseCells(s.cells, exps, f.trials); err != nil {
+			return usageErr("%v", err)
+		}
+	} else {
+		ids := make([]string, len(exps))
+		for i, e := range exps {
+			ids[i] = e.ID
+		}
+		settings := matrix.Settings{Command: "run", Experiments: ids, Trials: f.trials, Block: s.block, Parallel: f.parallel,
+			Seed: f.seed, Link: f.link.String(), Capture: string(kind), Discover: f.discover || f.link.cfg != nil}
+		if settings.Seed == 0 {
+			settings.Seed = matrix.SplitSeed(settings)
+		}
+		f.seed = settings.Seed
+		var err error
+		if part, err = matrix.NewPart(sh, settings, matrix.Cells(exps, nil, f.trials, s.block)); err != nil {
+			return err
+		}
+		cells = part.Cells
+		fmt.Fprintf(w, "shard %s: %d of %d cell(s), seed %d\n", sh, len(cells), len(part.Plan), f.seed)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	failed, timing := 0, 0
+	opts := harness.RunOptions{Parallel: f.parallel, Capture: kind, Discover: f.discover || f.link.cfg != nil, Link: f.link.cfg, Seed: f.seed}
+	err := matrix.RunCells(ctx, exps, cells, opts, f.out, removeOldTrials, func(c matrix.Cell, res *harness.Result, path string) {
+		fmt.Fprintf(w, "%s: %s (trials %d-%d, %d at once, %s capture)\n", c.Experiment, res.Experiment.Title, c.First+1, c.First+c.Count, res.Parallel, kind)
+		printSummary(w, res, path)
+		failed += len(res.Failed())
+		timing += len(res.TimingFailed())
+	})
+	if err != nil {
+		return err
+	}
+	if part != nil {
+		if err := matrix.WriteRunPart(f.out, part, exps); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "wrote %s: merge the parts with kcplab merge -out DIR PARTDIR...\n", filepath.Join(f.out, matrix.PartFile))
+	}
+	switch {
+	case failed > 0:
+		return failErr("%d trial(s) failed; their pcapng files are kept (see above)", failed)
+	case timing > 0:
+		return failErr("%d timing distribution(s) are not what kcp-go's timers make them (see above)", timing)
+	}
+	return nil
+}
+
+func runMerge(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("merge", stderr)
+	out := fs.String("out", "", "directory for the merged matrix.json and charts/ (required)")
+	results := fs.String("results", "", "also write the matrix section into this RESULTS.md, with one chart per experiment beside it under charts/")
+	dirs, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case *out == "":
+		return usageErr("-out DIR is required")
+	case len(dirs) == 0:
+		return usageErr("want the parts' directories: kcplab merge -out DIR PARTDIR...")
+	}
+	mx, err := matrix.Merge(dirs)
+	if errors.Is(err, matrix.ErrMerge) {
+		return usageErr("%v", err)
+	} else if err != nil {
+		return err
+	}
+	if err := matrix.WriteMerged(*out, mx); err != nil {
+		return err
+	}
+	report.WriteMatrixText(stdout, mx)
+	fmt.Fprintf(stdout, "merged %d part(s); wrote %s and charts under %s\n", len(dirs), filepath.Join(*out, "matrix.json"), filepath.Join(*out, "charts"))
+	if *results != "" {
+		if err := report.WriteMatrixResults(*results, mx); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote the matrix section of %s\n", *results)
+	}
+	return nil
+}
