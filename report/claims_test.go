@@ -1,0 +1,40 @@
+package report
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"kcplab/claims"
+)
+
+// TestClaimsBlockShowsTheVerdicts renders a synthetic run: the mode table row carries its verdict, and
+// each claim's line the verdict the figures give.
+func TestClaimsBlockShowsTheVerdicts(t *testing.T) {
+	t.Parallel()
+	cond := claims.InteractiveConditions[3]
+	mk := func(tr claims.Transport, path claims.Path, link string, w claims.Workload, seeds map[uint64]claims.Seed) *claims.Figures {
+		return &claims.Figures{Case: claims.Case{Workload: w, Transport: tr, Path: path, Link: link}, PerSeed: seeds, MinRTO: true,
+			Avg: claims.Interval{Mean: 140, Lo: 130, Hi: 150, N: 3}, Max: claims.Interval{Mean: 380, Lo: 370, Hi: 400, N: 3}}
+	}
+	tcp := map[uint64]claims.Seed{1: {Avg: 100, Max: 900, Overhead: 1.2}, 2: {Avg: 110, Max: 1000, Overhead: 1.2}, 3: {Avg: 90, Max: 800, Overhead: 1.2}}
+	fast := map[uint64]claims.Seed{1: {Avg: 50, Max: 100, Overhead: 1.6}, 2: {Avg: 55, Max: 110, Overhead: 1.6}, 3: {Avg: 45, Max: 90, Overhead: 1.6}}
+	figs := []*claims.Figures{
+		mk(claims.KCP(claims.ModeFast), claims.Loopback, claims.ModeTableLink, claims.ModeTableEcho, nil),
+		mk(claims.TCP, claims.Hosts, cond.Link, claims.InteractiveEcho, tcp),
+		mk(claims.KCP(claims.ModeFast), claims.Hosts, cond.Link, claims.InteractiveEcho, fast),
+	}
+	figs[1].TCP = &claims.TCPInfo{Kernel: "6.1", Congestion: "cubic", NoDelay: true}
+	out := ClaimsBlock(figs, ClaimsMeta{Command: "make claims", KCPGo: "v5.7.6", Seeds: 3})
+	for _, want := range []string{
+		"| fast nodelay(2,10,2,1) | 138 / 392 | 140.0 [130.0, 150.0] |",
+		"| reproduced |", // 138 lies in [130, 150] and 392 in [370, 400]
+		"| average latency | 30-40% lower than TCP | fast | holds |",
+		"| maximum latency | 3x lower than TCP | fast | holds |",
+		"| bandwidth, interactive | 10-20% more than TCP (at most 20%) | fast | does not hold |",
+		"congestion control cubic",
+	} {
+		require.True(t, strings.Contains(out, want), "missing %q in:\n%s", want, out)
+	}
+}
