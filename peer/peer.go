@@ -70,6 +70,11 @@ package peer
 //	       bytes read must equal expect (when given), else the role ends with `expect "X", got "Y"`
 //	echo   "deadline_ms": Read (a fresh deadline each time), Write back what was read, until a Read or
 //	       Write fails, which ends the role
+//	pace   "count", "every_ms", "size", "deadline_ms": write count messages of size bytes, one every
+//	       every_ms (the first at once), each starting with its index (4 bytes, big-endian) → one event
+//	       Write each, while Reading (a fresh deadline each) until count messages were read → one event
+//	       Read each; a failing Read or Write ends the role (the timed echo of KCP's test.cpp: a
+//	       message's round trip is its Read event's time less its Write event's)
 //	sleep  "ms": wait; the session keeps running
 //	flush  flush the session's output (ikcp_flush; kcp-go: nothing, its Write flushes)
 //	close  Close the session → event Close (ikcp: flush, stop updating, release)

@@ -1,6 +1,7 @@
 package script
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"time"
@@ -76,6 +77,10 @@ func (s *Script) Run(conn net.Conn) error {
 					return err
 				}
 			}
+		case DoPace:
+			if err := pace(conn, a, setDeadline, buf); err != nil {
+				return err
+			}
 		case DoSleep:
 			time.Sleep(time.Duration(a.Ms) * time.Millisecond)
 		case DoFlush:
@@ -87,4 +92,44 @@ func (s *Script) Run(conn net.Conn) error {
 		}
 	}
 	return nil
+}
+
+// pace writes a's messages on a ticker from a goroutine of its own while it reads them back.
+func pace(conn net.Conn, a Action, setDeadline func(int), buf []byte) error {
+	stop := make(chan struct{})
+	werr := make(chan error, 1)
+	go func() {
+		t := time.NewTicker(time.Duration(a.EveryMs) * time.Millisecond)
+		defer t.Stop()
+		msg := make([]byte, a.Size)
+		for i := range a.Count {
+			if i > 0 {
+				select {
+				case <-t.C:
+				case <-stop:
+					werr <- nil
+					return
+				}
+			}
+			binary.BigEndian.PutUint32(msg, uint32(i))
+			if _, err := conn.Write(msg); err != nil {
+				werr <- err
+				return
+			}
+		}
+		werr <- nil
+	}()
+	var rerr error
+	for got := 0; got < a.Count; got++ {
+		setDeadline(a.DeadlineMs)
+		if _, err := conn.Read(buf); err != nil {
+			rerr = err
+			break
+		}
+	}
+	close(stop)
+	if err := <-werr; rerr == nil {
+		rerr = err
+	}
+	return rerr
 }

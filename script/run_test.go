@@ -1,6 +1,7 @@
 package script
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -145,4 +146,39 @@ func TestRunOverPipe(t *testing.T) {
 	go func() { done <- srv.Run(a) }()
 	assert.ErrorIs(t, cli.Run(b), io.EOF)
 	assert.NoError(t, <-done)
+}
+
+// TestPaceOverPipe runs a pace client against an echo server on a net.Pipe: every message goes out
+// once, in order, carrying its index, and comes back; the role ends after the last echo.
+func TestPaceOverPipe(t *testing.T) {
+	t.Parallel()
+	srv, err := Parse([]byte(`{"actions":[{"do":"echo","deadline_ms":2000}]}`))
+	require.NoError(t, err)
+	cli, err := Parse([]byte(`{"actions":[{"do":"pace","count":20,"every_ms":1,"size":8,"deadline_ms":2000}]}`))
+	require.NoError(t, err)
+	a, b := net.Pipe()
+	var seen []uint32
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(&recordConn{Conn: a, seen: &seen}) }()
+	require.NoError(t, cli.Run(b))
+	assert.ErrorIs(t, <-done, io.EOF)
+	want := make([]uint32, 20)
+	for i := range want {
+		want[i] = uint32(i)
+	}
+	assert.Equal(t, want, seen)
+}
+
+// recordConn records the index at the start of each message it reads.
+type recordConn struct {
+	net.Conn
+	seen *[]uint32
+}
+
+func (c *recordConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n >= 4 {
+		*c.seen = append(*c.seen, binary.BigEndian.Uint32(p))
+	}
+	return n, err
 }

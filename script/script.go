@@ -49,6 +49,11 @@ const (
 	DoSleep = "sleep" // wait Ms milliseconds; the session keeps running
 	DoFlush = "flush" // ikcp_flush; nothing in kcp-go, whose Write already flushes
 	DoClose = "close" // Close the session
+	// DoPace writes Count messages of Size bytes, one every EveryMs ms (the first at once), each
+	// starting with its index (4 bytes, big-endian), while it reads; it ends once Count messages were
+	// read back, and a Read that fails (DeadlineMs each) ends the role. The timed echo of KCP's test
+	// program: each message's round trip is its Read event's time less its Write event's.
+	DoPace = "pace"
 )
 
 // Action is one step of a role; Do says which, and the other fields are its parameters (a field
@@ -68,6 +73,10 @@ type Action struct {
 	MayFail bool `json:"may_fail,omitempty"`
 	// sleep: how long, in ms (required).
 	Ms int `json:"ms,omitempty"`
+	// pace: how many messages, how far apart (ms), and how long each (bytes, at least 4).
+	Count   int `json:"count,omitempty"`
+	EveryMs int `json:"every_ms,omitempty"`
+	Size    int `json:"size,omitempty"`
 }
 
 // Payload is the bytes a write action writes.
@@ -189,6 +198,7 @@ var params = map[string][]string{
 	DoSleep: {"ms"},
 	DoFlush: nil,
 	DoClose: nil,
+	DoPace:  {"count", "every_ms", "size", "deadline_ms"},
 }
 
 // given lists the parameters the action sets, by their JSON names.
@@ -200,6 +210,7 @@ func (a Action) given() []string {
 	}{
 		{"data", a.Data != ""}, {"data_b64", a.DataB64 != nil}, {"deadline_ms", a.DeadlineMs != 0},
 		{"until_bytes", a.UntilBytes != 0}, {"expect", a.Expect != ""}, {"may_fail", a.MayFail}, {"ms", a.Ms != 0},
+		{"count", a.Count != 0}, {"every_ms", a.EveryMs != 0}, {"size", a.Size != 0},
 	} {
 		if p.set {
 			out = append(out, p.name)
@@ -214,7 +225,7 @@ func (a Action) validate() []error {
 		if a.Do == "" {
 			return []error{errors.New(`"do" is missing`)}
 		}
-		return []error{fmt.Errorf("unknown action; known: write, read, echo, sleep, flush, close")}
+		return []error{fmt.Errorf("unknown action; known: write, read, echo, sleep, flush, close, pace")}
 	}
 	var errs []error
 	for _, g := range a.given() {
@@ -251,6 +262,18 @@ func (a Action) validate() []error {
 	case DoSleep:
 		if a.Ms <= 0 {
 			errs = append(errs, errors.New("ms is missing (a positive number of ms)"))
+		}
+	case DoPace:
+		for _, p := range []struct {
+			name   string
+			v, min int
+		}{{"count", a.Count, 1}, {"every_ms", a.EveryMs, 1}, {"size", a.Size, 4}, {"deadline_ms", a.DeadlineMs, 1}} {
+			if p.v < p.min {
+				errs = append(errs, fmt.Errorf("%s %d: want at least %d", p.name, p.v, p.min))
+			}
+		}
+		if a.Size > ReadBuffer {
+			errs = append(errs, fmt.Errorf("size %d: want at most %d (one Read takes one message)", a.Size, ReadBuffer))
 		}
 	}
 	return errs

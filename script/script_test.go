@@ -27,6 +27,7 @@ func TestParseValid(t *testing.T) {
 		{"p001 server", p001Server},
 		{"every option", `{"options":{"nodelay":1,"interval_ms":10,"resend":2,"nc":1,"snd_wnd":128,"rcv_wnd":256,"mtu":1200,"stream":true,"min_rto_ms":30},` +
 			`"actions":[{"do":"sleep","ms":5},{"do":"write","data_b64":"AAEC"},{"do":"flush"},{"do":"read","deadline_ms":300,"may_fail":true},{"do":"close"}]}`},
+		{"pace", `{"actions":[{"do":"pace","count":1000,"every_ms":20,"size":8,"deadline_ms":15000}]}`},
 		{"stream off is an option given", `{"options":{"stream":false},"actions":[{"do":"close"}]}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,6 +56,8 @@ func TestParseInvalid(t *testing.T) {
 		{"write with both", `{"actions":[{"do":"write","data":"a","data_b64":"AA=="}]}`, "not both"},
 		{"echo without deadline", `{"actions":[{"do":"echo"}]}`, "action 1 (echo): deadline_ms is missing"},
 		{"sleep without ms", `{"actions":[{"do":"sleep"}]}`, "action 1 (sleep): ms is missing"},
+		{"pace without count", `{"actions":[{"do":"pace","every_ms":20,"size":8,"deadline_ms":9}]}`, "action 1 (pace): count 0: want at least 1"},
+		{"pace shorter than its index", `{"actions":[{"do":"pace","count":2,"every_ms":20,"size":3,"deadline_ms":9}]}`, "size 3: want at least 4"},
 		{"stray parameter", `{"actions":[{"do":"close","ms":3}]}`, "close does not take ms"},
 		{"negative deadline", `{"actions":[{"do":"read","deadline_ms":-1,"may_fail":true}]}`, "deadline_ms -1 is negative"},
 		{"half of nodelay", `{"options":{"nodelay":1,"interval_ms":10},"actions":[{"do":"close"}]}`,

@@ -98,6 +98,7 @@ const OPTION_KEYS = ['nodelay', 'interval_ms', 'resend', 'nc', 'snd_wnd', 'rcv_w
 const ACTION_KEYS = {
   write: ['data', 'data_b64'], read: ['deadline_ms', 'until_bytes', 'expect', 'may_fail'],
   echo: ['deadline_ms'], sleep: ['ms'], flush: [], close: [],
+  pace: ['count', 'every_ms', 'size', 'deadline_ms'],
 };
 
 // checkScript validates a script before its role starts, so that a script this peer cannot run is
@@ -132,11 +133,17 @@ function checkScript(s) {
     for (const k of Object.keys(a)) {
       if (k !== 'do' && !ACTION_KEYS[a.do].includes(k)) throw new Error(`${where} (${a.do}): unknown field ${JSON.stringify(k)}`);
     }
-    for (const k of ['deadline_ms', 'until_bytes', 'ms']) {
+    for (const k of ['deadline_ms', 'until_bytes', 'ms', 'count', 'every_ms', 'size']) {
       if (k in a && !isCount(a[k])) throw new Error(`${where} (${a.do}): ${k}: not a count`);
     }
     if ('may_fail' in a && typeof a.may_fail !== 'boolean') throw new Error(`${where} (read): may_fail: not a bool`);
     if ('expect' in a && typeof a.expect !== 'string') throw new Error(`${where} (read): expect: not a string`);
+    if (a.do === 'pace') {
+      for (const [k, least] of [['count', 1], ['every_ms', 1], ['size', 4], ['deadline_ms', 1]]) {
+        if (!(a[k] >= least)) throw new Error(`${where} (pace): ${k}: want at least ${least}`);
+      }
+      if (a.size > READ_BUF) throw new Error(`${where} (pace): size ${a.size}: want at most ${READ_BUF}`);
+    }
     if (a.do !== 'write') return a;
     if (('data' in a) === ('data_b64' in a)) throw new Error(`${where} (write): needs data or data_b64`);
     if (typeof (a.data ?? a.data_b64) !== 'string') throw new Error(`${where} (write): data: not a string`);
@@ -290,6 +297,8 @@ async function runRole(sess, script) {
           const e = sess.write(r.data);
           if (e) throw e;
         }
+      } else if (a.do === 'pace') {
+        await paceAction(sess, a);
       } else if (a.do === 'sleep') {
         await sess.trial.wait(a.ms);
       } else if (a.do === 'flush') {
@@ -306,6 +315,37 @@ async function runRole(sess, script) {
   sess.returned = true;
   sess.trial.event(sess, 'return', null, null, err);
   return err;
+}
+
+// paceAction writes count messages of size bytes, one every every_ms ms (the first at once), each
+// starting with its index (4 bytes, big-endian), while it reads them back: test.cpp's timed echo. It
+// ends once count messages were read; a failed Read or Write ends the role.
+async function paceAction(sess, a) {
+  let sent = 0;
+  let werr = null;
+  let timer = null;
+  const step = () => {
+    if (werr || sent >= a.count) {
+      clearInterval(timer);
+      return;
+    }
+    const msg = Buffer.alloc(a.size);
+    msg.writeUInt32BE(sent, 0);
+    sent++;
+    werr = sess.write(msg);
+  };
+  timer = setInterval(step, a.every_ms);
+  step();
+  try {
+    for (let got = 0; got < a.count; got++) {
+      if (werr) throw werr;
+      const r = await sess.read(a.deadline_ms);
+      if (r.err) throw r.err;
+    }
+  } finally {
+    clearInterval(timer);
+  }
+  if (werr) throw werr;
 }
 
 // readAction reads until until_bytes were read (0: until a Read fails), then checks "expect" against

@@ -126,6 +126,24 @@ test('ikcp peer', { skip }, async (t) => {
     }
   });
 
+  await t.test('pace: a timed echo, every message written once in order and read back', async (t) => {
+    const p = await startPeer(t);
+    const opts = { nodelay: 1, interval_ms: 10, resend: 2, nc: 1, snd_wnd: 128, rcv_wnd: 128 };
+    const ready = await p.ask({ op: 'listen', trial: 21, script: { options: opts, actions: [{ do: 'echo', deadline_ms: 3000 }] } }, 'ready');
+    assert.equal(ready.op, 'ready', ready.error);
+    const dialed = await p.ask({ op: 'dial', trial: 22, server: ready.addr,
+      script: { options: opts, actions: [{ do: 'pace', count: 30, every_ms: 5, size: 8, deadline_ms: 3000 }] } }, 'ready');
+    assert.equal(dialed.op, 'ready', dialed.error);
+    const returned = await p.next((m) => m.op === 'returned' && m.trial === 22);
+    assert.equal(returned.err_class, undefined, returned.error);
+    const done = await p.ask({ op: 'teardown', trial: 22 }, 'done');
+    await p.ask({ op: 'teardown', trial: 21 }, 'done');
+    const idx = (kind) => done.events.filter((e) => e.kind === kind).map((e) => Buffer.from(e.data_b64, 'base64').readUInt32BE(0));
+    const all = [...Array(30).keys()];
+    assert.deepEqual(idx('Write'), all);
+    assert.deepEqual(idx('Read').sort((a, b) => a - b), all);
+  });
+
   await t.test('bad requests get error replies and the peer goes on', async (t) => {
     const p = await startPeer(t);
     const cases = [
