@@ -105,11 +105,18 @@ func runOnce(ctx context.Context, c Case, keep bool, attempt int) (r Result) {
 		defer l.Close()
 		ep = loopbackEnds{l}
 	}
-	if c.Transport.TCP {
+	switch {
+	case c.Transport.Start != nil:
+		if c.Path != Loopback {
+			r.Err = fmt.Errorf("claims: a peer process runs on the loopback path only")
+			return r
+		}
+		r.Measured, r.KCPSent, r.Err = runPeer(ctx, c.Workload, c.Transport.Mode, c.Transport.Start, l)
+	case c.Transport.TCP:
 		var info TCPInfo
 		r.Measured, info, r.Err = runTCP(ctx, c.Workload, ep)
 		r.TCP = &info
-	} else {
+	default:
 		r.Measured, r.KCPSent, r.Err = runKCP(ctx, c.Workload, c.Transport.Mode, ep)
 	}
 	if c.Path == Hosts && !c.Transport.TCP {

@@ -81,6 +81,15 @@ type Options struct {
 	BulkSeeds int  // per bulk figure (the bulk transfers take longest)
 	Hosts     bool // run the comparison with TCP (needs root)
 	Parallel  int  // echo cases at once
+	// Peers run the mode table too, each a KCP implementation in peer processes (the C reference,
+	// another kcp-go release).
+	Peers []PeerOption
+}
+
+// PeerOption is a peer the mode table runs on: its name and how to start its process.
+type PeerOption struct {
+	Name  string
+	Start PeerStarter
 }
 
 // DefaultPlan is the mode table on loopback and, with o.Hosts, the comparison with TCP.
@@ -95,6 +104,15 @@ func DefaultPlan(o Options) (Plan, error) {
 			mt.Cases = append(mt.Cases, Case{Workload: ModeTableEcho, Transport: KCP(m), Path: Loopback, Link: ModeTableLink, Seed: uint64(s + 1)})
 		}
 	}
+	for _, pe := range o.Peers {
+		for _, m := range Modes {
+			for s := range o.Seeds {
+				mt.Cases = append(mt.Cases, Case{Workload: ModeTableEcho, Transport: KCPPeer(m, pe.Name, pe.Start), Path: Loopback,
+					Link: ModeTableLink, Seed: uint64(s + 1)})
+			}
+		}
+	}
+	mt.Parallel = len(mt.Cases)
 	p.Groups = append(p.Groups, mt)
 	if !o.Hosts {
 		return p, nil

@@ -22,6 +22,9 @@ import (
 type Transport struct {
 	TCP  bool
 	Mode Mode // KCP's, when not TCP
+	// Peer names a KCP implementation in a peer process ("ikcp", "seed"); empty: kcp-go linked in.
+	Peer  string
+	Start PeerStarter `json:"-"` // starts the Peer's process
 }
 
 // TCP is kernel TCP with TCP_NODELAY.
@@ -35,7 +38,15 @@ func (t Transport) String() string {
 	if t.TCP {
 		return "tcp"
 	}
+	if t.Peer != "" {
+		return "kcp " + t.Mode.Name + " (" + t.Peer + ")"
+	}
 	return "kcp " + t.Mode.Name
+}
+
+// KCPPeer is KCP in mode m in a peer process that start starts, named name.
+func KCPPeer(m Mode, name string, start PeerStarter) Transport {
+	return Transport{Mode: m, Peer: name, Start: start}
 }
 
 // TCPInfo says which TCP ran: the kernel's release, the socket's congestion control, TCP_NODELAY.

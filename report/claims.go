@@ -80,10 +80,18 @@ func ClaimsBlock(figs []*claims.Figures, m ClaimsMeta) string {
 			v = "not reproduced: " + strings.Join(parts, ", ")
 		}
 		mode := f.Case.Transport.Mode.String()
+		if pe := f.Case.Transport.Peer; pe != "" {
+			mode += ", " + pe
+		} else {
+			mode += ", kcp-go " + m.KCPGo
+		}
 		if !f.MinRTO {
 			mode += "*"
-			notes = append(notes, fmt.Sprintf("\\* test.cpp sets rx_minrto to %s in the %s mode; kcp-go has no setter for it, so it stays at 30 ms.",
-				f.Case.Transport.Mode.MinRTO, f.Case.Transport.Mode.Name))
+			note := fmt.Sprintf("\\* test.cpp sets rx_minrto to %s in the %s mode; neither kcp-go nor node-kcp (the C reference's binding) has a setter for it, so it stays at ikcp_nodelay's 30 ms.",
+				f.Case.Transport.Mode.MinRTO, f.Case.Transport.Mode.Name)
+			if !slices.Contains(notes, note) {
+				notes = append(notes, note)
+			}
 		}
 		fmt.Fprintf(&b, "| %s | %.0f / %.0f | %s | %s | %s | %s | %s | %s |\n", mode, mc.PublishedAvg, mc.PublishedMax,
 			iv(f.Avg, "%.1f"), iv(f.Median, "%.1f"), iv(f.P99, "%.1f"), iv(f.Max, "%.1f"), iv(f.PerMsg, "%.0f"), v)
@@ -91,7 +99,15 @@ func ClaimsBlock(figs []*claims.Figures, m ClaimsMeta) string {
 	for _, n := range notes {
 		b.WriteString("\n" + n + "\n")
 	}
-	b.WriteString("\nThe C reference's mode table is pending: its peer (peers/ikcp) runs scripted roles, which have no timed echo yet.\n")
+	peers := false
+	for _, mc := range claims.ModeTable(figs) {
+		peers = peers || mc.Figures.Case.Transport.Peer != ""
+	}
+	if !peers {
+		b.WriteString("\nNo peer ran the mode table in this run (`kcplab claims -peers ikcp,seed` runs the C reference and the seed's kcp-go).\n")
+	} else {
+		b.WriteString("\nA peer's rows ran in a peer process (peers/ikcp: ikcp.c through node-kcp; a kcp-go release: `kcplab peer` built against it): its server echoes, its client runs the script action pace, and a relay in kcplab carries their datagrams through the same link.\n")
+	}
 	if p, ok := m.Charts["modes-cdf"]; ok {
 		fmt.Fprintf(&b, "\n![RTT distribution per mode](%s)\n", p)
 	}
@@ -229,7 +245,7 @@ func ClaimsCharts(figs []*claims.Figures, dir, rel string) (map[string]string, e
 		}
 		l.Color = plotutil.Color(n)
 		p.Add(l)
-		p.Legend.Add(mc.Figures.Case.Transport.Mode.Name, l)
+		p.Legend.Add(mc.Figures.Case.Transport.String(), l)
 		n++
 	}
 	if n > 0 {

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
@@ -13,7 +15,10 @@ import (
 	"kcplab/claims"
 	"kcplab/hosts"
 	"kcplab/internal/kcpgo"
+	"kcplab/matrix"
+	"kcplab/peer"
 	"kcplab/report"
+	"kcplab/versions"
 )
 
 // pcapCases are the workloads whose first seed is kept as a pcapng, by workload name and condition.
@@ -32,6 +37,8 @@ func runClaims(args []string, stdout, stderr io.Writer) error {
 	chartsDir := fs.String("charts", "", "where the charts go (default: -out)")
 	resultsFile := fs.String("results", "", "also write the figures as the claims section of this RESULTS.md (charts and pcapng linked relative to it)")
 	command := fs.String("command", "kcplab claims", "the command RESULTS.md credits")
+	peerList := fs.String("peers", "", "also run the mode table on these peers, comma-separated: ikcp (the C reference), a kcp-go release (seed, v5.6.1, ...) built as `kcplab peer`")
+	cache := fs.String("cache", "", "where the per-version binaries are kept (default: the user cache dir's kcplab/)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -69,16 +76,19 @@ func runClaims(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "removed %d namespace(s) a killed run left: %v\n", len(gone), gone)
 		}
 	}
-	plan, err := claims.DefaultPlan(claims.Options{Seeds: *seeds, BulkSeeds: *bulkSeeds, Hosts: why == "", Parallel: *parallel})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	peers, err := claimPeers(ctx, stdout, splitList(*peerList), *cache)
+	if err != nil {
+		return err
+	}
+	plan, err := claims.DefaultPlan(claims.Options{Seeds: *seeds, BulkSeeds: *bulkSeeds, Hosts: why == "", Parallel: *parallel, Peers: peers})
 	if err != nil {
 		return usageErr("%v", err)
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return failErr("%v", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	keep := func(c claims.Case) bool {
 		cond, ok := claims.ConditionOf(c)
 		if !ok || c.Path != claims.Hosts || c.Seed != 1 {
@@ -148,6 +158,42 @@ func runClaims(args []string, stdout, stderr io.Writer) error {
 		return failErr("%d of %d cases failed a check (above)", failed, total)
 	}
 	return nil
+}
+
+// claimPeers resolves -peers (as matrix -pairs does) and builds the kcp-go releases among them.
+func claimPeers(ctx context.Context, stdout io.Writer, items []string, cache string) ([]claims.PeerOption, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	root, err := projectRoot()
+	if err != nil {
+		return nil, err
+	}
+	b := &versions.Builder{Root: root, CacheDir: cache}
+	specs, err := matrix.ParsePeers(items, nil, root, func(s string) (string, error) { return parseVersion(ctx, b, "-peers", s) })
+	if errors.Is(err, matrix.ErrBadPeer) {
+		return nil, usageErr("%v", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []claims.PeerOption
+	for _, s := range specs {
+		args := s.Command
+		name := s.Label
+		if s.KCPGo != "" {
+			bin, err := b.Build(ctx, s.KCPGo)
+			if err != nil {
+				return nil, failErr("kcp-go %s: %v", s.KCPGo, err)
+			}
+			args, name = []string{bin.Path, "peer"}, "kcp-go "+bin.Name()
+			fmt.Fprintf(stdout, "peer %s: %s\n", name, bin.Path)
+		}
+		out = append(out, claims.PeerOption{Name: name, Start: func(context.Context) (*peer.Peer, error) {
+			return peer.StartPeer(exec.Command(args[0], args[1:]...))
+		}})
+	}
+	return out, nil
 }
 
 // writeClaimPcaps writes one pcapng per kept workload and condition, its transports side by side.
