@@ -221,40 +221,30 @@ func (dc *Decoder) textRecord(rec *pcapfile.Record, t time.Duration, err error) 
 		}
 	} else if err != nil {
 		b := append(dc.out, pre...)
-		b = appendProblem(b, d, err)
-		b = append(b, " ("...)
-		b = strconv.AppendInt(b, int64(len(dg.Payload)), 10)
-		b = append(b, " bytes)\n"...)
-		dc.commit(b)
+		dc.commit(appendSize(appendProblem(b, d, err), len(dg.Payload)))
 		return
 	}
 	switch {
 	case d.Framing == kcpwire.FramingEncrypted:
 		b := append(dc.out, pre...)
-		b = append(b, "encrypted ("...)
-		b = strconv.AppendInt(b, int64(d.WireLen), 10)
-		b = append(b, " bytes)\n"...)
-		dc.commit(b)
+		dc.commit(appendSize(append(b, "encrypted"...), d.WireLen))
 		return
 	case d.Framing == kcpwire.FramingFEC && d.FEC.Type != kcpwire.ShardData:
 		b := append(dc.out, pre...)
 		b = append(b, "FEC "...)
-		b = append(b, shardName(d.FEC.Type)...)
+		b = append(b, d.FEC.Type.String()...)
 		b = appendField(b, " seq=", uint64(d.FEC.SeqID))
 		b = appendField(b, " size=", uint64(d.FEC.Size))
 		if conv, ok := d.OOBConv(); ok {
 			b = appendField(b, " conv=", uint64(conv))
 		}
-		b = append(b, " ("...)
-		b = strconv.AppendInt(b, int64(d.WireLen), 10)
-		b = append(b, " bytes)\n"...)
-		dc.commit(b)
+		dc.commit(appendSize(b, d.WireLen))
 		return
 	}
 	for i := range d.Segments {
 		s := &d.Segments[i]
 		b := append(dc.out, pre...)
-		name := cmdName(s.Cmd)
+		name := s.Cmd.String()
 		b = append(b, name...)
 		b = append(b, spaces[:max(0, 4-len(name))]...)
 		b = appendField(b, " conv=", uint64(s.Conv))
@@ -271,6 +261,13 @@ func (dc *Decoder) textRecord(rec *pcapfile.Record, t time.Duration, err error) 
 		b = append(b, '\n')
 		dc.commit(b)
 	}
+}
+
+// appendSize ends a text line with a datagram's size: " (N bytes)".
+func appendSize(b []byte, n int) []byte {
+	b = append(b, " ("...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	return append(b, " bytes)\n"...)
 }
 
 // appendField appends a field's text ahead of its value (" sn=", `,"sn":`) and the value in decimal.
@@ -324,7 +321,7 @@ func (dc *Decoder) jsonRecord(rec *pcapfile.Record, t time.Duration, err error) 
 	if d.Framing == kcpwire.FramingFEC && err == nil {
 		pre = appendField(pre, `,"fec":{"seqid":`, uint64(d.FEC.SeqID))
 		pre = append(pre, `,"type":"`...)
-		pre = append(pre, shardName(d.FEC.Type)...)
+		pre = append(pre, d.FEC.Type.String()...)
 		pre = appendField(pre, `","size":`, uint64(d.FEC.Size))
 		pre = append(pre, '}')
 		if conv, ok := d.OOBConv(); ok {
@@ -355,7 +352,7 @@ func (dc *Decoder) jsonRecord(rec *pcapfile.Record, t time.Duration, err error) 
 		b := append(dc.out, pre...)
 		b = appendField(b, `,"conv":`, uint64(s.Conv))
 		b = append(b, `,"cmd":"`...)
-		b = append(b, cmdName(s.Cmd)...)
+		b = append(b, s.Cmd.String()...)
 		b = appendField(b, `","cmd_num":`, uint64(s.Cmd))
 		b = appendField(b, `,"frg":`, uint64(s.Frg))
 		b = appendField(b, `,"wnd":`, uint64(s.Wnd))
@@ -396,34 +393,6 @@ func appendRight(b, s []byte, width int) []byte {
 		b = append(b, spaces[:width-n]...)
 	}
 	return append(b, s...)
-}
-
-// cmdName is the name of a cmd ("PUSH", "ACK", "WASK", "WINS", "CMD(n)").
-func cmdName(c kcpwire.Cmd) string {
-	switch c {
-	case kcpwire.CmdPush:
-		return "PUSH"
-	case kcpwire.CmdAck:
-		return "ACK"
-	case kcpwire.CmdWask:
-		return "WASK"
-	case kcpwire.CmdWins:
-		return "WINS"
-	}
-	return c.String()
-}
-
-// shardName is the name of a FEC shard type ("data", "parity", "oob").
-func shardName(t kcpwire.ShardType) string {
-	switch t {
-	case kcpwire.ShardData:
-		return "data"
-	case kcpwire.ShardParity:
-		return "parity"
-	case kcpwire.ShardOOB:
-		return "oob"
-	}
-	return t.String()
 }
 
 // appendJSONString appends s as a JSON string: quotes, backslashes and

@@ -8,6 +8,7 @@ package experiments
 
 import (
 	"fmt"
+	"time"
 
 	"kcplab/expect"
 	"kcplab/harness"
@@ -42,6 +43,19 @@ var (
 
 // closeClasses are the close classes in the order an experiment lists them, after its own.
 var closeClasses = []harness.Class{closeLost, closeUnanswered, closeCopyAcked, closeLaterSession}
+
+// closingHandshake completes e, an experiment of the seed's client against a server that closes right
+// after its response (p003, p003-nocwnd): 200 trials of handshakeClient, classes then closeClasses, the
+// client's Read ending by its 1 s timeout, and handshakeMeasures.
+func closingHandshake(e harness.Experiment, classes ...harness.Class) *harness.Experiment {
+	e.ClientScript = handshakeClient
+	e.Trials = 200
+	e.Classes = append(classes, closeClasses...)
+	e.Invariants = append(wireInvariants(), expect.ReadEndsInTimeout(harness.Client))
+	e.Timings = []harness.Timing{expect.ReadTimeoutAfter(harness.Client, time.Second)}
+	e.Measures = handshakeMeasures
+	return &e
+}
 
 // unansweredRequest is a request nobody acknowledged: the client sends it at 0 and again at +200 ms
 // and +600 ms by its own clock (initial RTO, then rto += rx_rto: kcp.go, flush), three copies before

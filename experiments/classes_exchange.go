@@ -19,6 +19,14 @@ func ackedAtOnce(name, description string, l harness.Ladder) harness.Class {
 		Checks: []harness.Check{expect.ReadGot(harness.Client), ackWithResponse(true)}}
 }
 
+// ackedAtTick is the class of an exchange, ladder l, whose server's ACK and response travelled in
+// separate datagrams (ackWithResponse), so the client's ACK of the response waited for its next update
+// tick; checks are the class's own.
+func ackedAtTick(name, description string, l harness.Ladder, checks ...harness.Check) harness.Class {
+	return harness.Class{Name: name, Description: description, Ladder: l,
+		Checks: append([]harness.Check{ackWithResponse(false)}, checks...)}
+}
+
 // ackAfterRTO is the class of an exchange, ladder l up to the server's response (what: "echo" or
 // "response"), whose client ACK came after the server's retransmission timeout (lateAckRetransmitted):
 // the client was starved that long.

@@ -35,12 +35,9 @@ import (
 // its Write, and neither Close puts anything on the wire (nothing is left to flush), so neither side
 // ever hears of the other's Close.
 var (
-	p001Echoed = harness.Class{
-		Name:        "echoed",
-		Description: "the post's four datagrams: request, its ACK, the echo, its ACK at the client's next tick",
-		Ladder:      exchangeLadder(ackAtTick),
-		Checks:      []harness.Check{ackWithResponse(false), expect.ReadGot(harness.Client), expect.ReadGot(harness.Server)},
-	}
+	p001Echoed = ackedAtTick("echoed",
+		"the post's four datagrams: request, its ACK, the echo, its ACK at the client's next tick", exchangeLadder(ackAtTick),
+		expect.ReadGot(harness.Client), expect.ReadGot(harness.Server))
 	p001AckWithEcho = harness.Class{
 		Name:        "echoed, ACK with the echo",
 		Description: "the server's ACK and the echo in one datagram, so the client ACKed the echo at once",

@@ -2,7 +2,6 @@ package experiments
 
 import (
 	"fmt"
-	"time"
 
 	"kcplab/expect"
 	"kcplab/harness"
@@ -39,30 +38,20 @@ import (
 //
 // and sometimes the ACK of one copy gets out before its session's Close, which ends the retransmissions.
 var (
-	p003Delivered = harness.Class{
-		Name:        "delivered",
-		Description: "the post's four datagrams: request, its ACK, the response, its ACK",
-		Ladder:      handshakeLadder(ackAtTick),
-		Checks:      []harness.Check{ackWithResponse(false), expect.ReadGot(harness.Client)},
-	}
+	p003Delivered = ackedAtTick("delivered",
+		"the post's four datagrams: request, its ACK, the response, its ACK", handshakeLadder(ackAtTick), expect.ReadGot(harness.Client))
 	p003AckWithResponse = ackedAtOnce("delivered, ACK with the response",
 		"three datagrams: the server's ACK and the response in one, so the client ACKed at once", handshakeLadder(ackAtOnce))
 )
 
 func init() {
-	register(&harness.Experiment{
+	register(closingHandshake(harness.Experiment{
 		ID:           "p003",
 		Title:        "the server's Close is not signalled to the client",
 		Question:     "When a kcp-go server writes a response and closes, does the client get the response, and does it learn of the Close?",
 		Answer:       p003Answer,
 		ServerScript: handshakeServer(0),
-		ClientScript: handshakeClient,
-		Trials:       200,
-		Classes:      append([]harness.Class{p003Delivered, p003AckWithResponse}, closeClasses...),
-		Invariants:   append(wireInvariants(), expect.ReadEndsInTimeout(harness.Client)),
-		Timings:      []harness.Timing{expect.ReadTimeoutAfter(harness.Client, time.Second)},
-		Measures:     handshakeMeasures,
-	})
+	}, p003Delivered, p003AckWithResponse))
 }
 
 func p003Answer(r *harness.Result) string {

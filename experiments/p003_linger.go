@@ -28,12 +28,8 @@ import (
 //
 // The cost: the server session lives 300 ms longer.
 var (
-	lingerAckAtTick = harness.Class{
-		Name:        "delivered, ACK at next tick",
-		Description: "request, its ACK, the response, and the client's ACK at its next update tick",
-		Ladder:      handshakeLadder(ackAtTick),
-		Checks:      []harness.Check{ackWithResponse(false), expect.AcceptedSessions(1)},
-	}
+	lingerAckAtTick = ackedAtTick("delivered, ACK at next tick",
+		"request, its ACK, the response, and the client's ACK at its next update tick", handshakeLadder(ackAtTick), expect.AcceptedSessions(1))
 	lingerAckWithResponse = harness.Class{
 		Name:        "delivered, ACK with the response",
 		Description: "the server's ACK and the response in one datagram, so the client ACKed at once",

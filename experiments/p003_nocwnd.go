@@ -2,7 +2,6 @@ package experiments
 
 import (
 	"fmt"
-	"time"
 
 	"kcplab/expect"
 	"kcplab/harness"
@@ -54,19 +53,13 @@ var nocwndServer = func() *script.Script {
 }()
 
 func init() {
-	register(&harness.Experiment{
+	register(closingHandshake(harness.Experiment{
 		ID:           "p003-nocwnd",
 		Title:        "p003 with the server's congestion window off",
 		Question:     "If the server turns congestion control off (nc=1), does the response survive an immediate Close?",
 		Answer:       nocwndAnswer,
 		ServerScript: nocwndServer,
-		ClientScript: handshakeClient,
-		Trials:       200,
-		Classes:      append([]harness.Class{nocwndAckAtOnce, nocwndAckAtTick}, closeClasses...),
-		Invariants:   append(wireInvariants(), expect.ReadEndsInTimeout(harness.Client)),
-		Timings:      []harness.Timing{expect.ReadTimeoutAfter(harness.Client, time.Second)},
-		Measures:     handshakeMeasures,
-	})
+	}, nocwndAckAtOnce, nocwndAckAtTick))
 }
 
 func nocwndAnswer(r *harness.Result) string {

@@ -37,12 +37,9 @@ var (
 			expect.ReadEndsInTimeout(harness.Server)},
 		Timings: []harness.Timing{expect.ReadTimeoutAfter(harness.Server, httpIdle)},
 	}
-	keepaliveHung = harness.Class{
-		Name:        "ACKed at next tick, server hung",
-		Description: "the same ladder; net/http's abort of its background Read never woke kcp-go's Read, so the role's bound closed the session",
-		Ladder:      exchangeLadder(ackAtTick),
-		Checks:      []harness.Check{ackWithResponse(false), expect.ReadGot(harness.Client), httpServerHung(true)},
-	}
+	keepaliveHung = ackedAtTick("ACKed at next tick, server hung",
+		"the same ladder; net/http's abort of its background Read never woke kcp-go's Read, so the role's bound closed the session",
+		exchangeLadder(ackAtTick), expect.ReadGot(harness.Client), httpServerHung(true))
 	keepaliveAckedAtOnce = ackedAtOnce("ACKed at once",
 		"the server's ACK and response in one datagram, so the client ACKed at once (the server then closed or hung)", exchangeLadder(ackAtOnce))
 	// keepaliveAckAfterRTO: the client, starved for about 200 ms (as under -race with both cores

@@ -280,7 +280,5 @@ func TestEnvLeaksNothing(t *testing.T) {
 	e.Trials = 8
 	res, err := Run(context.Background(), e, RunOptions{Trials: 8, Parallel: 4, KeepDir: t.TempDir(), Discover: true})
 	require.NoError(t, err)
-	for _, f := range res.Failed() {
-		t.Errorf("trial %d: %v", f.Trial, f.Err)
-	}
+	noFailedTrials(t, res)
 }

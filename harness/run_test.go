@@ -86,9 +86,7 @@ func TestRunLeaksNothing(t *testing.T) {
 	kcpleak.LeaksNothing(t)
 	res, err := Run(context.Background(), pingPong(pingPongAnswered), RunOptions{Trials: 12, Parallel: 4, KeepDir: t.TempDir()})
 	require.NoError(t, err)
-	for _, f := range res.Failed() {
-		t.Errorf("trial %d: %v", f.Trial, f.Err)
-	}
+	noFailedTrials(t, res)
 	assert.Equal(t, 12, res.Counts["answered"])
 }
 

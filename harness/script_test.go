@@ -57,9 +57,7 @@ func TestScriptedRolesRunLikeGoRoles(t *testing.T) {
 	scRes, err := Run(context.Background(), scriptedPingPong(t), opts)
 	require.NoError(t, err)
 	for _, res := range []*Result{goRes, scRes} {
-		for _, f := range res.Failed() {
-			t.Errorf("trial %d: %v", f.Trial, f.Err)
-		}
+		noFailedTrials(t, res)
 		assert.Equal(t, 3, res.Counts["answered"])
 	}
 	for _, side := range []Side{Server, Client} {
@@ -102,9 +100,7 @@ func TestScriptedP003(t *testing.T) {
 			t.Parallel()
 			res, err := Run(context.Background(), scriptedP003(t, tc.options), RunOptions{Parallel: 2, Discover: true, KeepDir: t.TempDir()})
 			require.NoError(t, err)
-			for _, f := range res.Failed() {
-				t.Errorf("trial %d: %v", f.Trial, f.Err)
-			}
+			noFailedTrials(t, res)
 			for _, trial := range res.Trials {
 				tr := trial.Trace
 				require.NotNil(t, tr)

@@ -7,8 +7,6 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-func msf(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
-
 func TestStalls(t *testing.T) {
 	t.Parallel()
 	s := Stalls{{From: 10 * time.Millisecond, To: 20 * time.Millisecond}, {From: 30 * time.Millisecond, To: 35 * time.Millisecond}}
@@ -22,6 +20,6 @@ func TestStalls(t *testing.T) {
 	}
 	assert.Zero(t, Stalls(nil).Within(0, time.Hour))
 	assert.Equal(t, "2 stalls: 10.0ms at 10.0ms, 5.0ms at 30.0ms", s.String())
-	assert.Equal(t, "1 stall: 33.9ms at -0.3ms", Stalls{{From: msf(-0.3), To: msf(33.6)}}.String())
+	assert.Equal(t, "1 stall: 33.9ms at -0.3ms", Stalls{{From: -300 * time.Microsecond, To: 33600 * time.Microsecond}}.String())
 	assert.Equal(t, 10*time.Millisecond, s.Longest())
 }

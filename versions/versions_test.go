@@ -155,20 +155,29 @@ func TestSourceHash(t *testing.T) {
 	}
 }
 
-// TestBuildV561 really builds kcplab against v5.6.1 (NewConn3 shim) and checks the binary's build info.
-func TestBuildV561(t *testing.T) {
+// build really builds this module's kcplab against kcp-go version (named as kcplab matrix takes it), what
+// it names in its skip, with a Builder of its own cache; it is skipped with -short (a module download and
+// a build).
+func build(t *testing.T, version, what string) (*Builder, *Binary) {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("builds kcplab against kcp-go v5.6.1 (module download and a build)")
+		t.Skip("builds kcplab against kcp-go " + what + " (module download and a build)")
 	}
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := &Builder{Root: root, CacheDir: t.TempDir()}
-	bin, err := b.Build(context.Background(), "v5.6.1")
+	bin, err := b.Build(context.Background(), version)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b, bin
+}
+
+// TestBuildV561 really builds kcplab against v5.6.1 (NewConn3 shim) and checks the binary's build info.
+func TestBuildV561(t *testing.T) {
+	b, bin := build(t, "v5.6.1", "v5.6.1")
 	if bin.Cached || bin.Version != "v5.6.1" || strings.Join(bin.Tags, ",") != kcpgo.NoConn4Tag+","+kcpgo.PlainTimeoutTag {
 		t.Errorf("got %+v", bin)
 	}
@@ -209,18 +218,7 @@ func TestTags(t *testing.T) {
 // TestBuildSeed really builds kcplab against the seed's import path (a replace of the /v5 path by
 // github.com/xtaci/kcp-go v5.4.20+incompatible) and checks that the binary reports that version.
 func TestBuildSeed(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds kcplab against kcp-go v5.4.20+incompatible (module download and a build)")
-	}
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &Builder{Root: root, CacheDir: t.TempDir()}
-	bin, err := b.Build(context.Background(), "seed")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, bin := build(t, "seed", "v5.4.20+incompatible")
 	if want := kcpgo.NoConn4Tag + "," + kcpgo.PlainTimeoutTag + "," + kcpgo.ListenerOwnsConnTag; strings.Join(bin.Tags, ",") != want {
 		t.Errorf("tags %v, want %s", bin.Tags, want)
 	}

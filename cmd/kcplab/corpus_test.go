@@ -242,6 +242,23 @@ func quicTraffic(t *testing.T) []capture.Datagram {
 	return r.datagrams()
 }
 
+// serveOne accepts one connection with accept and runs serve on it under a corpusTimeout deadline,
+// then closes it; the channel gets serve's error, or accept's.
+func serveOne(accept func() (net.Conn, error), serve func(net.Conn) error) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		c, err := accept()
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(corpusTimeout))
+		done <- serve(c)
+	}()
+	return done
+}
+
 // dtlsTraffic runs a pion/dtls handshake and a few application messages.
 func dtlsTraffic(t *testing.T) []capture.Datagram {
 	t.Helper()
@@ -249,29 +266,19 @@ func dtlsTraffic(t *testing.T) []capture.Datagram {
 	ln, err := dtls.Listen("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, &dtls.Config{Certificates: []tls.Certificate{cert}})
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })
-	done := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			done <- err
-			return
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(corpusTimeout))
+	done := serveOne(ln.Accept, func(c net.Conn) error {
 		buf := make([]byte, 2048)
 		for range 5 {
 			n, err := c.Read(buf)
 			if err != nil {
-				done <- err
-				return
+				return err
 			}
 			if _, err := c.Write(buf[:n]); err != nil {
-				done <- err
-				return
+				return err
 			}
 		}
-		done <- nil
-	}()
+		return nil
+	})
 	r := newRelay(t, ln.Addr().(*net.UDPAddr).AddrPort())
 	c, err := dtls.Dial("udp", net.UDPAddrFromAddrPort(r.addr()), &dtls.Config{InsecureSkipVerify: true})
 	require.NoError(t, err)
@@ -496,27 +503,18 @@ func kcpTraffic(t *testing.T, block kcp.BlockCrypt, ds, ps int) []capture.Datagr
 	ln, err := kcp.ServeConn(block, ds, ps, plainConn{srvUDP})
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })
-	done := make(chan error, 1)
 	finished := make(chan struct{}) // the client read every echo: the server may Close
-	go func() {
-		s, err := ln.AcceptKCP()
-		if err != nil {
-			done <- err
-			return
-		}
-		defer s.Close()
-		_ = s.SetDeadline(time.Now().Add(corpusTimeout))
+	done := serveOne(ln.Accept, func(s net.Conn) error {
 		if err := traffictest.Echo(s, 40_000); err != nil {
-			done <- err
-			return
+			return err
 		}
 		// kcp-go drops what Close finds unsent: wait for the client
 		select {
 		case <-finished:
 		case <-time.After(corpusTimeout):
 		}
-		done <- nil
-	}()
+		return nil
+	})
 	r := newRelay(t, srvUDP.LocalAddr().(*net.UDPAddr).AddrPort())
 	s, err := kcp.NewConn2(net.UDPAddrFromAddrPort(r.addr()), block, ds, ps, plainConn{traffictest.Loopback(t)})
 	require.NoError(t, err)

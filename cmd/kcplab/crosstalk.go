@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,8 +19,7 @@ import (
 
 // runCrossTalk measures whether kcp-go sends one session's datagram through another session's socket
 // (internal/kcpgo/crosstalk.go), in this process or, with -versions, in a kcplab built against each release.
-func runCrossTalk(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("crosstalk", stderr)
+func runCrossTalk(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	seconds := fs.Int("seconds", 10, "how long sessions are started, per version (1..600)")
 	closers := fs.Int("closers", 8, "goroutines starting, filling and closing short-lived sessions (1..64)")
 	steady := fs.Int("steady", 4, "long-lived sessions writing all along (0..64)")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -9,8 +10,7 @@ import (
 	"kcplab/kcpwire"
 )
 
-func runDecode(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("decode", stderr)
+func runDecode(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	framingName := fs.String("framing", "auto", "framing of the UDP payload: auto (plain or FEC, on evidence), plain, fec or encrypted")
 	asJSON := fs.Bool("json", false, "print one JSON object per segment (per datagram when it has none)")
 	port := fs.Int("port", 0, "decode only datagrams to or from this UDP port (0: all)")

@@ -99,10 +99,7 @@ func TestDecodeFramesFECAndTruncation(t *testing.T) {
 	assert.EqualValues(t, 1000, objs[4]["len"])
 	assert.EqualValues(t, 6, objs[4]["data_captured"])
 
-	code, out, errs = kcplab(t, "decode", path)
-	require.Equal(t, 0, code, errs)
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	require.Len(t, lines, 6, out)
+	lines := decoded(t, 6, path)
 	assert.Contains(t, lines[1], "FEC parity seq=6")
 	assert.Contains(t, lines[2], "FEC oob seq=4294967295 size=8 conv=7 (14 bytes)")
 	assert.Contains(t, lines[3], "truncated (captured 54 of 1048 bytes)")

@@ -46,9 +46,11 @@ func failErr(format string, args ...any) error {
 	return &exitError{code: 1, err: fmt.Errorf(format, args...)}
 }
 
+// command is a subcommand: run defines its flags on fs, a flag set named after the command whose
+// errors go to stderr, and parses args with parse.
 type command struct {
 	name, args, help string
-	run              func(args []string, stdout, stderr io.Writer) error
+	run              func(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 }
 
 func commands() []command {
@@ -87,7 +89,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		if c.name != args[0] {
 			continue
 		}
-		err := c.run(args[1:], stdout, stderr)
+		err := c.run(newFlags(c.name, stderr), args[1:], stdout, stderr)
 		if err == nil {
 			return 0
 		}

@@ -28,6 +28,16 @@ func kcplab(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
+// decoded runs kcplab decode with args, which must succeed and print want lines, and returns them.
+func decoded(t *testing.T, want int, args ...string) []string {
+	t.Helper()
+	code, out, errs := kcplab(t, append([]string{"decode"}, args...)...)
+	require.Equal(t, 0, code, errs)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, want, out)
+	return lines
+}
+
 // writeCapture writes a pcapng with a PUSH, a datagram with ACK+PUSH, and a datagram that is not KCP.
 func writeCapture(t *testing.T) string {
 	t.Helper()
@@ -49,10 +59,7 @@ func writeCapture(t *testing.T) string {
 
 func TestDecodeText(t *testing.T) {
 	t.Parallel()
-	code, out, errs := kcplab(t, "decode", writeCapture(t))
-	require.Equal(t, 0, code, errs)
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	require.Len(t, lines, 4, out)
+	lines := decoded(t, 4, writeCapture(t))
 	assert.Contains(t, lines[0], "127.0.0.1:40000 → 127.0.0.1:8080")
 	assert.Contains(t, lines[0], "PUSH conv=7 sn=0 una=0 frg=0 wnd=32 ts=0 len=9")
 	assert.Contains(t, lines[1], "ACK  conv=7 sn=0 una=1")

@@ -224,8 +224,7 @@ var DefaultPairIDs = []string{"p001", "p003"}
 // DefaultPairTrials is the trials per experiment and pair unless -trials says otherwise.
 const DefaultPairTrials = 20
 
-func runMatrix(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("matrix", stderr)
+func runMatrix(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	m := newMatrixFlags(fs, stdout, filepath.Join("out", "matrix"))
 	list := fs.String("versions", strings.Join(versions.Defaults, ","), "kcp-go versions, comma-separated (seed = "+versions.SeedVersion+"; any release the Go module proxy serves)")
 	results := fs.String("results", "", "also write the matrix section into this RESULTS.md, with one chart per experiment beside it under charts/")
@@ -344,8 +343,7 @@ func (m *matrixFlags) runPairs(ctx context.Context, specs []matrix.PeerSpec, res
 	return nil
 }
 
-func runBisect(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bisect", stderr)
+func runBisect(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	m := newMatrixFlags(fs, stdout, filepath.Join("out", "bisect"))
 	from := fs.String("from", "", "the older kcp-go version (required; seed = "+versions.SeedVersion+")")
 	to := fs.String("to", "", "the newer kcp-go version (required)")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"io"
 	"os"
 	"os/signal"
@@ -13,8 +14,7 @@ import (
 
 // runPeer serves the peer protocol (peer/peer.go) on stdin and stdout: `kcplab matrix -pairs`
 // runs one per kcp-go release and drives trials whose server and client run in different ones.
-func runPeer(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("peer", stderr)
+func runPeer(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}

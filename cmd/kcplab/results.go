@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,8 +18,7 @@ import (
 // capture per class (-testdata, default OUT/testdata/ID/CLASS.pcapng). It never touches the committed
 // RESULTS.md and testdata/ unless -o and -testdata name them: `make results-update` copies a clean run's
 // candidate over them.
-func runResults(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("results", stderr)
+func runResults(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	var f runFlags
 	f.register(fs, "out")
 	testdata := fs.String("testdata", "", "directory that receives one pcapng per class, as ID/CLASS.pcapng (default: OUT/testdata)")

@@ -22,8 +22,7 @@ import (
 	"kcplab/link"
 )
 
-func runList(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("list", stderr)
+func runList(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -215,8 +214,7 @@ func printSummary(w io.Writer, res *harness.Result, summaryPath string) {
 
 func indent(s string) string { return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") }
 
-func runRun(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("run", stderr)
+func runRun(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	var f runFlags
 	f.register(fs, "out")
 	var sf shardFlags
