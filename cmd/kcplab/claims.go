@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -27,8 +28,7 @@ var pcapCases = map[string][]string{
 	claims.Bulk{Bytes: 1 << 20}.Name(): {"loss 5%"},
 }
 
-func runClaims(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("claims", stderr)
+func runClaims(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	seeds := fs.Int("seeds", 5, "link seeds per figure (2..50: each figure's interval is over them)")
 	bulkSeeds := fs.Int("bulk-seeds", 3, "link seeds per bulk figure (0 skips the bulk transfers; else 2..50)")
 	parallel := fs.Int("parallel", 10, "interactive cases at once (1..64)")

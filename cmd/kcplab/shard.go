@@ -109,8 +109,7 @@ func (f *runFlags) runShard(w io.Writer, exps []*harness.Experiment, kind harnes
 	return nil
 }
 
-func runMerge(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("merge", stderr)
+func runMerge(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "directory for the merged matrix.json and charts/ (required)")
 	results := fs.String("results", "", "also write the matrix section into this RESULTS.md, with one chart per experiment beside it under charts/")
 	dirs, err := parse(fs, args)
