@@ -11,6 +11,10 @@
 //	                                              run p001 and p003 (default) with server and client
 //	                                              on every pair of peers (kcp-go releases, ikcp, any
 //	                                              command that speaks the peer protocol), each a process
+//	kcplab hosts [-on loopback,veth] [-trials N] [-results RESULTS.md] [ID...]
+//	                                              run p001 and p003 (default) with server and client
+//	                                              peers each in a network namespace over veth (root),
+//	                                              and on loopback; compare their class shares
 //	kcplab bisect -from V1 -to V2 ID CLASS        the first release where a class's share changes
 //	kcplab crosstalk [-versions LIST]             count datagrams sent through another session's socket
 //	kcplab peer                                   serve the peer protocol on stdin/stdout (peer/peer.go)
@@ -57,6 +61,7 @@ func commands() []command {
 		{"decode", "[-framing auto|plain|fec|encrypted] [-encrypted-port P,...] [-port N] [-json] FILE...", "print the KCP segments of pcap/pcapng files", runDecode},
 		{"matrix", "[-pairs [-peers LIST] [-peer NAME=CMD]] [-versions LIST] [-trials N] [-parallel P] [-out DIR] [-results RESULTS.md] [ID...]", "run experiments against several kcp-go releases or working trees, one process each (-pairs: server and client on every pair of peers: kcp-go releases, ikcp, your own commands)", runMatrix},
 		{"peer", "", "serve the peer protocol on stdin and stdout (for matrix -pairs)", runPeer},
+		{"hosts", "[-on loopback,veth] [-trials N] [-parallel P] [-out DIR] [-results RESULTS.md] [-report] [ID...]", "run pair experiments (p001 p003) with each peer in a network namespace of its own over veth (root), and on loopback; compare their class shares", runHosts},
 		{"bisect", "-from V1 -to V2 [-trials N] [-parallel P] [-out DIR] ID CLASS", "find the first kcp-go release where a class's share changes", runBisect},
 		{"crosstalk", "[-seconds N] [-closers N] [-steady N] [-burst BYTES] [-versions LIST] [-json] [-results RESULTS.md]", "count datagrams kcp-go sends through another session's socket (many sessions in one process)", runCrossTalk},
 	}
