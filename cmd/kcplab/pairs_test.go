@@ -19,6 +19,9 @@ import (
 const peerEnv = "KCPLAB_TEST_AS_PEER"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(mainEnv) == "1" {
+		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	if os.Getenv(peerEnv) == "1" {
 		os.Exit(Main([]string{"peer"}, os.Stdout, os.Stderr))
 	}
