@@ -47,24 +47,7 @@ func HostsSection(m *Matrix, peers map[string]map[string][2]*harness.PeerIdent, 
 				ps = append(ps, p)
 			}
 		}
-		cols := e.columns(ps)
-		t := Table{Columns: []Column{{Header: "peers", Left: true}, {Header: "trials"}}}
-		for _, c := range cols {
-			t.Columns = append(t.Columns, Column{Header: c})
-		}
-		for _, p := range ps {
-			vc := e.Versions[p]
-			if vc.Error != "" {
-				t.Rows = append(t.Rows, Row{Cells: []string{p, "–", firstLine(vc.Error)}})
-				continue
-			}
-			row := []string{p, fmt.Sprint(vc.Trials)}
-			for _, c := range cols {
-				k := vc.Count(c)
-				row = append(row, fmt.Sprintf("%d (%s)", k, sharePct(k, vc.Trials)))
-			}
-			t.Rows = append(t.Rows, Row{Cells: row})
-		}
+		t := sharesTable(e, ps, "peers", func(p string, _ *VersionCounts) string { return p })
 		t.WriteMarkdown(&b)
 
 		b.WriteString("\n")

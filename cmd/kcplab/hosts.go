@@ -74,7 +74,14 @@ func runHosts(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	c := hostrun.Compare(*out, ps, es)
-	command := "kcplab hosts " + strings.Join(args, " ")
+	// The command that made the runs: without -report, which only rewrites the comparison.
+	var made []string
+	for _, a := range args {
+		if a != "-report" && a != "--report" && a != "-report=true" && a != "--report=true" {
+			made = append(made, a)
+		}
+	}
+	command := "kcplab hosts " + strings.Join(made, " ")
 	section := report.HostsSection(c.Matrix, c.Peers, strings.TrimSpace(command))
 	md := filepath.Join(*out, "hosts.md")
 	if err := os.WriteFile(md, []byte(section), 0o644); err != nil {
