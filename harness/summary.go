@@ -55,6 +55,22 @@ type PeerIdent struct {
 	Impl        string `json:"impl"`
 	ImplVersion string `json:"impl_version,omitempty"`
 	KCPGo       string `json:"kcp_go,omitempty"`
+	// Host names where the peer ran (a network namespace; absent: the coordinator's host) and Bind
+	// the address its sockets bound to (absent: 127.0.0.1).
+	Host string `json:"host,omitempty"`
+	Bind string `json:"bind,omitempty"`
+	// Clock is the peer's clock as the coordinator measured it (absent: not measured).
+	Clock *PeerClock `json:"clock,omitempty"`
+}
+
+// PeerClock is a peer's clock offset from the coordinator's (the peer's minus the coordinator's),
+// within ± the uncertainty, from the shortest of its clock round trips (peer/clock.go), and the
+// correction subtracted from the peer's times (the offset, or 0 when 0 is within the uncertainty).
+type PeerClock struct {
+	OffsetNs      int64 `json:"offset_ns"`
+	UncertaintyNs int64 `json:"uncertainty_ns"`
+	CorrectionNs  int64 `json:"correction_ns"`
+	Samples       int   `json:"samples"`
 }
 
 // LinkTotals is what a run's link did, summed over its trials.

@@ -213,18 +213,7 @@ func readCounts(path string) *report.VersionCounts {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return &report.VersionCounts{Error: fmt.Sprintf("%s: %v", path, err), Summary: path}
 	}
-	vc := &report.VersionCounts{KCPGo: s.KCPGo, Trials: len(s.Trials), Classes: s.Classes, Failed: s.Failed,
-		Seconds: s.Seconds, Summary: path}
-	for _, t := range s.Trials {
-		if t.Error == "" {
-			continue
-		}
-		if vc.Failures == nil {
-			vc.Failures = map[string]int{}
-		}
-		vc.Failures[harness.FailureKey(t.Failures)]++
-	}
-	return vc
+	return report.CountsOf(&s, path)
 }
 
 // newExperiment is e's row group of a matrix, without runs yet.

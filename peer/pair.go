@@ -23,7 +23,8 @@ var pairTrialIDs atomic.Int64
 const pairSlack = 10 * time.Second
 
 // RunPair runs e's trials with the server role in the peer srv and the client role in the peer cli
-// (peer.go), and classifies them like harness.Run. Trials run with tap capture in the peers; the
+// (peer.go), and classifies them like harness.Run. Each peer's sockets bind to its Bind address, and
+// its clock is measured first (MeasureClock): its times are corrected before each trace is assembled. Trials run with tap capture in the peers; the
 // experiment must have a listener and no link (Env's actions are not available in peers). A role that
 // is a script is sent to its peer; a Go role runs only in a kcp-go peer (Offered).
 func RunPair(ctx context.Context, e *harness.Experiment, opts harness.RunOptions, srv, cli *Peer) (*harness.Result, error) {
@@ -38,6 +39,15 @@ func RunPair(ctx context.Context, e *harness.Experiment, opts harness.RunOptions
 	}
 	if err := Offered(e, srv, cli); err != nil {
 		return nil, err
+	}
+	// Each peer's clock, so that its times are put on the coordinator's before a trace is assembled.
+	for i, p := range []*Peer{srv, cli} {
+		if i == 1 && p == srv {
+			break
+		}
+		if _, err := p.MeasureClock(ctx, 0); err != nil {
+			return nil, err
+		}
 	}
 	res, err := harness.RunFunc(ctx, e, opts, func(ctx context.Context, n int) (*harness.Trace, error) {
 		return PairTrial(ctx, e, n, srv, cli)
@@ -127,6 +137,9 @@ func pairTrial(ctx context.Context, e *harness.Experiment, n int, srv, cli *Peer
 		}
 		wg.Wait()
 		if tr != nil {
+			// On the coordinator's clock: each peer's times less its clock's correction.
+			srvDone = shiftTimes(srvDone, -srv.Clock().Correction())
+			cliDone = shiftTimes(cliDone, -cli.Clock().Correction())
 			if aerr := assemble(tr, srvDone, cliDone); aerr != nil {
 				serr = errors.Join(serr, aerr)
 			}
@@ -138,7 +151,7 @@ func pairTrial(ctx context.Context, e *harness.Experiment, n int, srv, cli *Peer
 		}
 	}()
 
-	r, err := call(ctx, "server", srv, PeerMsg{Op: "listen", Exp: e.ID, Trial: sid, Script: e.ServerScript})
+	r, err := call(ctx, "server", srv, PeerMsg{Op: "listen", Exp: e.ID, Trial: sid, Bind: srv.Bind, Script: e.ServerScript})
 	if err != nil {
 		return nil, fmt.Errorf("server peer: %w", err)
 	}
@@ -147,7 +160,7 @@ func pairTrial(ctx context.Context, e *harness.Experiment, n int, srv, cli *Peer
 	if err != nil {
 		return nil, fmt.Errorf("server peer's address: %w", err)
 	}
-	r, err = call(ctx, "client", cli, PeerMsg{Op: "dial", Exp: e.ID, Trial: cid, Server: srvAddr.String(), Script: e.ClientScript})
+	r, err = call(ctx, "client", cli, PeerMsg{Op: "dial", Exp: e.ID, Trial: cid, Server: srvAddr.String(), Bind: cli.Bind, Script: e.ClientScript})
 	if err != nil {
 		return nil, fmt.Errorf("client peer: %w", err)
 	}
@@ -156,7 +169,8 @@ func pairTrial(ctx context.Context, e *harness.Experiment, n int, srv, cli *Peer
 	if err != nil {
 		return nil, fmt.Errorf("client peer's address: %w", err)
 	}
-	tr = &harness.Trace{Experiment: e.ID, Trial: n, Start: time.Unix(0, r.StartNs), Client: cliAddr, Server: srvAddr}
+	start := time.Unix(0, r.StartNs).Add(-cli.Clock().Correction())
+	tr = &harness.Trace{Experiment: e.ID, Trial: n, Start: start, Client: cliAddr, Server: srvAddr}
 
 	// The client role, then the first server role and the wire's quiet (the server peer sees every
 	// datagram of the trial), then the client session's Close if the role left it open, and quiet again.

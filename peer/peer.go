@@ -9,7 +9,8 @@ package peer
 // stdin (coordinator → peer) and stdout (peer → coordinator); the peer logs to stderr, and ends when
 // its stdin ends. Several trials may run at once: every message but "hello" carries the id the
 // coordinator chose for one role of one trial (unique per peer; a peer may run both roles of a trial,
-// under two ids; not the trial's number in its run). Times are wall-clock Unix nanoseconds.
+// under two ids; not the trial's number in its run). Times are wall-clock Unix nanoseconds, each
+// peer's own clock (the coordinator puts them on its own: see clock).
 //
 // Peer → coordinator, once at start, before anything else:
 //
@@ -23,16 +24,24 @@ package peer
 // Coordinator → peer, and the peer's reply (an unknown op or a failed one gets
 // {"op":"error","trial":n,"for":OP,"error":"..."}):
 //
-//	{"op":"listen","exp":"p003","trial":n,"script":{...}}
-//	    bind 127.0.0.1:0, capture it, listen, run the server role on every accepted session: the
-//	    script when the request has one (below), else the experiment's Go role looked up by exp (a
-//	    kcp-go peer; a peer that runs scripts only answers {"op":"error","trial":n,"for":"listen",
-//	    "error":"this peer runs scripted roles only"}) → {"op":"ready","trial":n,"addr":"127.0.0.1:P"}
-//	{"op":"dial","exp":"p003","trial":n,"server":"127.0.0.1:P","script":{...}}
-//	    bind 127.0.0.1:0, capture it, dial with a random conv, run the client role (the script, or
-//	    the Go role) → {"op":"ready","trial":n,"addr":"127.0.0.1:Q","start_ns":T} (T: the session was
-//	    created) and, unsolicited, when the role returns: {"op":"returned","trial":n,"side":"client",
-//	    "err_class":...,"error":...}
+//	{"op":"listen","exp":"p003","trial":n,"bind":"198.18.1.1","script":{...}}
+//	    bind BIND:0 (bind is optional: 127.0.0.1 when absent), capture it, listen, run the server
+//	    role on every accepted session: the script when the request has one (below), else the
+//	    experiment's Go role looked up by exp (a kcp-go peer; a peer that runs scripts only answers
+//	    {"op":"error","trial":n,"for":"listen","error":"this peer runs scripted roles only"})
+//	    → {"op":"ready","trial":n,"addr":"127.0.0.1:P"}
+//	{"op":"dial","exp":"p003","trial":n,"server":"127.0.0.1:P","bind":"198.18.1.2","script":{...}}
+//	    bind BIND:0 (optional, as for listen), capture it, dial with a random conv, run the client
+//	    role (the script, or the Go role) → {"op":"ready","trial":n,"addr":"127.0.0.1:Q","start_ns":T}
+//	    (T: the session was created) and, unsolicited, when the role returns: {"op":"returned",
+//	    "trial":n,"side":"client","err_class":...,"error":...}
+//	{"op":"clock","trial":n}
+//	    → {"op":"time","trial":n,"now_ns":T}: the peer's wall clock when it answers, read as it reads
+//	    the times of its records. The coordinator sends a few of these (each with an id of its own)
+//	    and estimates the peer's clock offset from the round trips (Clock, clock.go), to put every
+//	    peer's times on its own clock before it assembles a trace. Optional: a peer that answers
+//	    "unknown op" is taken as sharing the coordinator's clock, and its offset is reported as not
+//	    measured.
 //	{"op":"settle","trial":n,"quiet_ms":300,"deadline_ms":9000}
 //	    wait until the first accepted session's role returned (if any was accepted) and then until
 //	    the peer's socket has seen no datagram for quiet_ms → {"op":"settled","trial":n} (with
@@ -112,9 +121,11 @@ type PeerMsg struct {
 	Trial       int64          `json:"trial,omitempty"`
 	Exp         string         `json:"exp,omitempty"`
 	Server      string         `json:"server,omitempty"`
+	Bind        string         `json:"bind,omitempty"`   // listen, dial: the address to bind (absent: 127.0.0.1)
 	Script      *script.Script `json:"script,omitempty"` // listen, dial: the role as data
 	Addr        string         `json:"addr,omitempty"`
 	StartNs     int64          `json:"start_ns,omitempty"`
+	NowNs       int64          `json:"now_ns,omitempty"` // time: the peer's clock as it answered a clock request
 	QuietMs     int64          `json:"quiet_ms,omitempty"`
 	DeadlineMs  int64          `json:"deadline_ms,omitempty"`
 	Side        string         `json:"side,omitempty"`
@@ -163,7 +174,7 @@ type PeerEvent struct {
 }
 
 // replyOp is the op of the reply to each request.
-var replyOp = map[string]string{"listen": "ready", "dial": "ready", "settle": "settled", "close": "closed", "teardown": "done"}
+var replyOp = map[string]string{"listen": "ready", "dial": "ready", "settle": "settled", "close": "closed", "teardown": "done", "clock": "time"}
 
 // PeerError is an error a peer reported, rebuilt so that IsTimeout, ErrClass and errors.Is(io.EOF,
 // io.ErrClosedPipe, net.ErrClosed) see what they saw in the peer.
@@ -271,7 +282,15 @@ func DecodeDatagram(p PeerDatagram) (capture.Datagram, error) {
 // each request (concurrently, one goroutine per request) with the roles of the experiments lookup
 // returns. Whatever trials are left when it returns are torn down.
 func ServePeer(ctx context.Context, r io.Reader, w io.Writer, lookup func(id string) (*harness.Experiment, error)) error {
-	p := &peerServer{w: json.NewEncoder(w), lookup: lookup, trials: map[int64]*peerTrial{}}
+	return ServePeerShifted(ctx, r, w, lookup, 0)
+}
+
+// ServePeerShifted is ServePeer for a peer whose clock runs shift ahead of the machine's: every time
+// it reports (its records, start_ns, now_ns) is shifted by shift, as a peer on a host whose clock is
+// off would report it. It exists to test the coordinator's clock estimate (kcplab peer takes the
+// shift from ClockShiftEnv).
+func ServePeerShifted(ctx context.Context, r io.Reader, w io.Writer, lookup func(id string) (*harness.Experiment, error), shift time.Duration) error {
+	p := &peerServer{w: json.NewEncoder(w), lookup: lookup, trials: map[int64]*peerTrial{}, shift: shift}
 	p.send(PeerMsg{Op: "hello", Impl: "kcp-go", ImplVersion: kcpgo.Version(), KCPGo: kcpgo.Version(),
 		Proto: PeerProto, Ignores: kcpgo.ScriptIgnores})
 	sc := bufio.NewScanner(r)
@@ -330,9 +349,11 @@ type peerServer struct {
 	lookup func(string) (*harness.Experiment, error)
 	mu     sync.Mutex
 	trials map[int64]*peerTrial
+	shift  time.Duration // added to every time reported (ServePeerShifted)
 }
 
 func (p *peerServer) send(m PeerMsg) {
+	m = shiftTimes(m, p.shift)
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
 	if err := p.w.Encode(m); err != nil {
@@ -387,9 +408,9 @@ func (p *peerServer) handle(m PeerMsg) PeerMsg {
 		p.mu.Unlock()
 		var reply PeerMsg
 		if m.Op == "listen" {
-			reply, err = pt.listen(e)
+			reply, err = pt.listen(e, m.Bind)
 		} else {
-			reply, err = pt.dial(m.Server, func(err error) {
+			reply, err = pt.dial(m.Server, m.Bind, func(err error) {
 				p.send(PeerMsg{Op: "returned", Trial: m.Trial, Side: "client", ErrClass: errClassOf(err), Error: errMsg(err)})
 			})
 		}
@@ -403,6 +424,8 @@ func (p *peerServer) handle(m PeerMsg) PeerMsg {
 		}
 		reply.Trial = m.Trial
 		return reply
+	case "clock":
+		return PeerMsg{Op: "time", Trial: m.Trial, NowNs: time.Now().UnixNano()}
 	case "settle", "close", "teardown":
 		p.mu.Lock()
 		pt := p.trials[m.Trial]
@@ -455,9 +478,25 @@ func (p *peerServer) experiment(m PeerMsg) (*harness.Experiment, error) {
 	return &v, nil
 }
 
-// bind opens the role's socket on 127.0.0.1 with a port the kernel chooses.
-func (pt *peerTrial) bind() error {
-	udp, _, err := harness.ListenLoopback()
+// bind opens the role's socket on addr (an IP address; "": 127.0.0.1) with a port the kernel chooses.
+func (pt *peerTrial) bind(addr string) error {
+	if addr == "" {
+		udp, _, err := harness.ListenLoopback()
+		if err != nil {
+			return err
+		}
+		pt.udp = udp
+		return nil
+	}
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return fmt.Errorf("bind address: %w", err)
+	}
+	network := "udp4"
+	if !ip.Is4() {
+		network = "udp6"
+	}
+	udp, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
 	if err != nil {
 		return err
 	}
@@ -465,12 +504,12 @@ func (pt *peerTrial) bind() error {
 	return nil
 }
 
-// listen is the Listen step on a fresh socket.
-func (pt *peerTrial) listen(e *harness.Experiment) (PeerMsg, error) {
+// listen is the Listen step on a fresh socket bound to bind.
+func (pt *peerTrial) listen(e *harness.Experiment, bind string) (PeerMsg, error) {
 	if e.ServerRole() == nil || e.NoListener || !e.Link.IsZero() {
 		return PeerMsg{}, fmt.Errorf("experiment %s cannot run in peers (no server role, no listener, or a link)", e.ID)
 	}
-	if err := pt.bind(); err != nil {
+	if err := pt.bind(bind); err != nil {
 		return PeerMsg{}, err
 	}
 	if err := pt.lc.Listen(pt.tap.Wrap(pt.udp, harness.Server)); err != nil {
@@ -479,13 +518,14 @@ func (pt *peerTrial) listen(e *harness.Experiment) (PeerMsg, error) {
 	return PeerMsg{Op: "ready", Addr: pt.udp.LocalAddr().String()}, nil
 }
 
-// dial is the Dial step on a fresh socket; returned is called with what the Client role returned.
-func (pt *peerTrial) dial(server string, returned func(error)) (PeerMsg, error) {
+// dial is the Dial step on a fresh socket bound to bind; returned is called with what the Client
+// role returned.
+func (pt *peerTrial) dial(server, bind string, returned func(error)) (PeerMsg, error) {
 	srv, err := netip.ParseAddrPort(server)
 	if err != nil {
 		return PeerMsg{}, fmt.Errorf("server address: %w", err)
 	}
-	if err := pt.bind(); err != nil {
+	if err := pt.bind(bind); err != nil {
 		return PeerMsg{}, err
 	}
 	start, err := pt.lc.Dial(srv, pt.tap.Wrap(pt.udp, harness.Client))
@@ -532,6 +572,13 @@ func (pt *peerTrial) teardown() PeerMsg {
 // Peer is a peer process (or stream) the harness drives.
 type Peer struct {
 	Hello PeerMsg // the peer's hello: its implementation and version
+	// Bind is the address the peer's sockets bind to (its listen and dial requests' bind; "": the
+	// protocol's default, 127.0.0.1), and Host names where the peer runs (a network namespace; "":
+	// this host). Set them before the peer's first trial.
+	Bind, Host string
+
+	clockMu sync.Mutex
+	clock   Clock // MeasureClock's last estimate
 
 	wmu   sync.Mutex
 	w     io.WriteCloser
@@ -731,7 +778,12 @@ func (p *Peer) RunsGoRoles() bool { return p.Hello.Impl == "kcp-go" }
 
 // Ident is the peer's implementation and version as its hello gives them.
 func (p *Peer) Ident() *harness.PeerIdent {
-	return &harness.PeerIdent{Impl: p.Hello.Impl, ImplVersion: p.Hello.ImplVersion, KCPGo: p.Hello.KCPGo}
+	id := &harness.PeerIdent{Impl: p.Hello.Impl, ImplVersion: p.Hello.ImplVersion, KCPGo: p.Hello.KCPGo, Host: p.Host, Bind: p.Bind}
+	if c := p.Clock(); c.Samples > 0 {
+		id.Clock = &harness.PeerClock{OffsetNs: int64(c.Offset), UncertaintyNs: int64(c.Uncertainty),
+			CorrectionNs: int64(c.Correction()), Samples: c.Samples}
+	}
+	return id
 }
 
 // Label is how a pair's results name the peer: a kcp-go peer by its release (its hello's kcp_go),

@@ -66,18 +66,24 @@ func TestPeerRecordsRoundTrip(t *testing.T) {
 // pipePeer serves the protocol in this process over pipes, with the experiments of exps.
 func pipePeer(t *testing.T, exps ...*harness.Experiment) *Peer {
 	t.Helper()
+	return shiftedPipePeer(t, 0, exps...)
+}
+
+// shiftedPipePeer is pipePeer for a peer whose clock runs shift ahead (ServePeerShifted).
+func shiftedPipePeer(t *testing.T, shift time.Duration, exps ...*harness.Experiment) *Peer {
+	t.Helper()
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	served := make(chan error, 1)
 	go func() {
-		served <- ServePeer(context.Background(), inR, outW, func(id string) (*harness.Experiment, error) {
+		served <- ServePeerShifted(context.Background(), inR, outW, func(id string) (*harness.Experiment, error) {
 			for _, e := range exps {
 				if e.ID == id {
 					return e, nil
 				}
 			}
 			return nil, fmt.Errorf("no experiment %q", id)
-		})
+		}, shift)
 		outW.Close()
 	}()
 	p, err := NewPeer(outR, inW, func() error { return <-served })

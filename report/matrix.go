@@ -245,28 +245,13 @@ func MatrixSection(m *Matrix, charts map[string]string) string {
 				vs = append(vs, v)
 			}
 		}
-		cols := e.columns(vs)
-		t := Table{Columns: []Column{{Header: "kcp-go", Left: true}, {Header: "trials"}}}
-		for _, c := range cols {
-			t.Columns = append(t.Columns, Column{Header: c})
-		}
-		for _, v := range vs {
-			vc := e.Versions[v]
+		t := sharesTable(e, vs, "kcp-go", func(v string, vc *VersionCounts) string {
 			label := "`" + v + "`"
 			if vc.KCPGo != "" && vc.KCPGo != v {
 				label += fmt.Sprintf(" (ran %s)", vc.KCPGo)
 			}
-			if vc.Error != "" {
-				t.Rows = append(t.Rows, Row{Cells: []string{label, "–", firstLine(vc.Error)}})
-				continue
-			}
-			row := []string{label, fmt.Sprint(vc.Trials)}
-			for _, c := range cols {
-				k := vc.Count(c)
-				row = append(row, fmt.Sprintf("%d (%s)", k, sharePct(k, vc.Trials)))
-			}
-			t.Rows = append(t.Rows, Row{Cells: row})
-		}
+			return label
+		})
 		t.WriteMarkdown(&b)
 		if p := charts[e.ID]; p != "" {
 			fmt.Fprintf(&b, "\n![%s: class shares by kcp-go version](%s)\n", e.ID, p)
@@ -282,6 +267,31 @@ func MatrixSection(m *Matrix, charts map[string]string) string {
 		}
 	}
 	return b.String()
+}
+
+// sharesTable is a Markdown table of the runs vs of e (rows, each named by label under the header
+// first) by classes: each cell the trials of the class and their share; a run that produced no
+// counts shows its error.
+func sharesTable(e *MatrixExperiment, vs []string, first string, label func(v string, vc *VersionCounts) string) *Table {
+	cols := e.columns(vs)
+	t := &Table{Columns: []Column{{Header: first, Left: true}, {Header: "trials"}}}
+	for _, c := range cols {
+		t.Columns = append(t.Columns, Column{Header: c})
+	}
+	for _, v := range vs {
+		vc := e.Versions[v]
+		if vc.Error != "" {
+			t.Rows = append(t.Rows, Row{Cells: []string{label(v, vc), "–", firstLine(vc.Error)}})
+			continue
+		}
+		row := []string{label(v, vc), fmt.Sprint(vc.Trials)}
+		for _, c := range cols {
+			k := vc.Count(c)
+			row = append(row, fmt.Sprintf("%d (%s)", k, sharePct(k, vc.Trials)))
+		}
+		t.Rows = append(t.Rows, Row{Cells: row})
+	}
+	return t
 }
 
 // seedWidth is the width of the versions column of the terminal matrix table: the longest default

@@ -2,12 +2,9 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -17,31 +14,14 @@ import (
 	"kcplab/hosts"
 )
 
-// namespacesOf lists the kcplab namespaces that process pid made.
-func namespacesOf(t *testing.T, pid int) []string {
-	t.Helper()
-	ents, err := os.ReadDir("/run/netns")
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	require.NoError(t, err)
-	var out []string
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), "kcplab-"+strconv.Itoa(pid)+"-") {
-			out = append(out, e.Name())
-		}
-	}
-	return out
-}
-
 // TestClaimsInterruptedLeavesNothing interrupts `kcplab claims` (SIGINT, as Ctrl-C) while its cases run
 // between namespaces: it exits, and none of its namespaces (nor their TUN devices) is left.
 func TestClaimsInterruptedLeavesNothing(t *testing.T) {
 	if err := hosts.Available(); err != nil {
 		t.Skip(err)
 	}
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), mainArgsEnv+"=claims -seeds 2 -bulk-seeds 0 -hosts on -parallel 4 -out "+filepath.Join(t.TempDir(), "claims"))
+	cmd := exec.Command(os.Args[0], "claims", "-seeds", "2", "-bulk-seeds", "0", "-hosts", "on", "-parallel", "4", "-out", filepath.Join(t.TempDir(), "claims"))
+	cmd.Env = append(os.Environ(), mainEnv+"=1")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
@@ -68,7 +48,7 @@ func TestClaimsInterruptedLeavesNothing(t *testing.T) {
 	deadline := time.After(90 * time.Second)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for len(namespacesOf(t, cmd.Process.Pid)) == 0 {
+	for len(namespacesOf(cmd.Process.Pid)) == 0 {
 		select {
 		case <-deadline:
 			t.Fatal("kcplab claims made no namespace in 90 s")
@@ -84,5 +64,5 @@ func TestClaimsInterruptedLeavesNothing(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("kcplab claims did not end within 30 s of SIGINT")
 	}
-	require.Empty(t, namespacesOf(t, cmd.Process.Pid), "namespaces left behind")
+	require.Empty(t, namespacesOf(cmd.Process.Pid), "namespaces left behind")
 }

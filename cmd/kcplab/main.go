@@ -13,6 +13,10 @@
 //	                                              command that speaks the peer protocol), each a process
 //	kcplab matrix -shard I/N [-block B] ...       run shard I of N of the cells (also run -shard)
 //	kcplab merge -out DIR PARTDIR...              merge the shards' parts into one matrix
+//	kcplab hosts [-on loopback,veth] [-trials N] [-results RESULTS.md] [ID...]
+//	                                              run p001 and p003 (default) with server and client
+//	                                              peers each in a network namespace over veth (root),
+//	                                              and on loopback; compare their class shares
 //	kcplab bisect -from V1 -to V2 ID CLASS        the first release where a class's share changes
 //	kcplab crosstalk [-versions LIST]             count datagrams sent through another session's socket
 //	kcplab peer                                   serve the peer protocol on stdin/stdout (peer/peer.go)
@@ -62,6 +66,7 @@ func commands() []command {
 		{"matrix", "[-pairs [-peers LIST] [-peer NAME=CMD]] [-versions LIST] [-trials N] [-parallel P] [-out DIR] [-results RESULTS.md] [-shard I/N [-block B]] [ID...]", "run experiments against several kcp-go releases or working trees, one process each (-pairs: server and client on every pair of peers: kcp-go releases, ikcp, your own commands)", runMatrix},
 		{"merge", "-out DIR [-results RESULTS.md] PARTDIR...", "merge the parts of a split matrix or run (-shard I/N) into the matrix.json, charts and RESULTS.md section of one unsplit run", runMerge},
 		{"peer", "", "serve the peer protocol on stdin and stdout (for matrix -pairs)", runPeer},
+		{"hosts", "[-on loopback,veth] [-trials N] [-parallel P] [-out DIR] [-results RESULTS.md] [-report] [ID...]", "run pair experiments (p001 p003) with each peer in a network namespace of its own over veth (root), and on loopback; compare their class shares", runHosts},
 		{"bisect", "-from V1 -to V2 [-trials N] [-parallel P] [-out DIR] ID CLASS", "find the first kcp-go release where a class's share changes", runBisect},
 		{"claims", "[-seeds N] [-bulk-seeds N] [-hosts auto|on|off] [-parallel P] [-out DIR] [-results RESULTS.md]", "measure KCP's published claims: test.cpp's mode table, and KCP against kernel TCP on the same simulated link (namespaces over TUN; root)", runClaims},
 		{"crosstalk", "[-seconds N] [-closers N] [-steady N] [-burst BYTES] [-versions LIST] [-json] [-results RESULTS.md]", "count datagrams kcp-go sends through another session's socket (many sessions in one process)", runCrossTalk},

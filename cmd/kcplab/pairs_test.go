@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -19,15 +18,12 @@ import (
 // peerEnv makes the test binary a `kcplab peer` (TestMain).
 const peerEnv = "KCPLAB_TEST_AS_PEER"
 
-// mainArgsEnv makes the test binary run kcplab with these arguments (space-separated; TestMain).
-const mainArgsEnv = "KCPLAB_TEST_MAIN_ARGS"
-
 func TestMain(m *testing.M) {
+	if os.Getenv(mainEnv) == "1" {
+		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	if os.Getenv(peerEnv) == "1" {
 		os.Exit(Main([]string{"peer"}, os.Stdout, os.Stderr))
-	}
-	if args := os.Getenv(mainArgsEnv); args != "" {
-		os.Exit(Main(strings.Fields(args), os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }

@@ -4,7 +4,8 @@
 // It speaks peer protocol v2 on stdin (requests) and stdout (replies), one JSON object a line, as
 // peer/peer.go's header and SCRIPT-SPEC.md (issue 16) define it; it logs to stderr. It runs scripted
 // roles only: every listen and dial carries the role's script, interpreted here on ikcp sessions:
-//   - each trial id has its own UDP socket on 127.0.0.1:0 and its own sessions; several run at once;
+//   - each trial id has its own UDP socket on 127.0.0.1:0 (or on the request's optional "bind"
+//     address) and its own sessions; several run at once; it answers the optional clock request;
 //   - a session's ikcp_update runs on a timer that ikcp_check sets; the socket's datagrams go to
 //     ikcp_input, ikcp's output to the socket; every datagram sent or received is recorded;
 //   - the roles' calls are recorded as events in the protocol's vocabulary (Dial, Accept, Read,
@@ -397,17 +398,22 @@ class Trial {
     probeStart(this.start);
   }
 
-  bind() {
+  // bind opens the trial's socket on addr (the request's optional "bind", an IPv4 address;
+  // 127.0.0.1 when absent) with a port the kernel chooses.
+  bind(addr = '127.0.0.1') {
     return new Promise((resolve, reject) => {
+      if (!/^\d+\.\d+\.\d+\.\d+$/.test(String(addr))) {
+        return reject(new Error(`bind address ${JSON.stringify(addr)}: not an IPv4 address`));
+      }
       const sock = dgram.createSocket('udp4');
       sock.once('error', reject);
-      sock.bind(0, '127.0.0.1', () => {
+      sock.bind(0, addr, () => {
         sock.off('error', reject);
         sock.on('error', (e) => process.stderr.write(`ikcp peer: trial ${this.id}: socket: ${e.message}\n`));
         sock.on('message', (buf, rinfo) => this.receive(buf, rinfo));
         this.sock = sock;
         this.sockOpen = true;
-        this.local = `127.0.0.1:${sock.address().port}`;
+        this.local = `${addr}:${sock.address().port}`;
         resolve();
       });
     });
@@ -577,7 +583,7 @@ async function handle(m) {
       const t = new Trial(m.trial, m.op === 'listen' ? 'server' : 'client', script);
       trials.set(m.trial, t);
       try {
-        await t.bind();
+        await t.bind(m.bind);
       } catch (e) {
         trials.delete(m.trial); // nothing of a role that did not start is kept
         await t.teardown();
@@ -589,6 +595,8 @@ async function handle(m) {
       });
       return send({ op: 'ready', trial: m.trial, addr: t.local, start_ns: start });
     }
+    // The optional clock request: this peer's clock, as its records read it.
+    if (m.op === 'clock') return send({ op: 'time', trial: m.trial, now_ns: nowNs() });
     if (m.op === 'settle' || m.op === 'close' || m.op === 'teardown') {
       const t = trials.get(m.trial);
       if (!t) return fail(new Error(`no trial ${m.trial}`));

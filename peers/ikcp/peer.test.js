@@ -176,6 +176,21 @@ test('ikcp peer', { skip }, async (t) => {
     assert.equal(r.op, 'ready', 'the peer still works after the bad requests');
   });
 
+  await t.test('optional bind address and clock request', async (t) => {
+    const p = await startPeer(t);
+    const r = await p.ask({ op: 'listen', trial: 30, bind: '127.0.0.2', script: p003Server }, 'ready');
+    assert.equal(r.op, 'ready', r.error);
+    assert.match(r.addr, /^127\.0\.0\.2:\d+$/);
+    const bad = await p.ask({ op: 'listen', trial: 31, bind: 'nowhere', script: p003Server }, 'ready');
+    assert.deepEqual([bad.op, bad.for], ['error', 'listen']);
+    assert.match(bad.error, /bind address/);
+    const before = BigInt(Date.now() - 1000) * 1000000n;
+    const c = await p.ask({ op: 'clock', trial: 32 }, 'time');
+    assert.equal(c.op, 'time');
+    assert.match(c.raw, /"now_ns":\d{19}[,}]/, 'an exact JSON integer');
+    assert.ok(BigInt(c.raw.match(/"now_ns":(\d+)/)[1]) > before, 'now_ns is the wall clock');
+  });
+
   await t.test('stdin closed: the peer tears its trials down and exits', async (t) => {
     const [s, c] = await Promise.all([startPeer(t), startPeer(t)]);
     const ready = await s.ask({ op: 'listen', trial: 1, script: { actions: [{ do: 'read' }] } }, 'ready');
