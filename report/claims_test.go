@@ -28,7 +28,7 @@ func TestClaimsBlockShowsTheVerdicts(t *testing.T) {
 	figs[1].TCP = &claims.TCPInfo{Kernel: "6.1", Congestion: "cubic", NoDelay: true}
 	out := ClaimsBlock(figs, ClaimsMeta{Command: "make claims", KCPGo: "v5.7.6", Seeds: 3})
 	for _, want := range []string{
-		"| fast nodelay(2,10,2,1) | 138 / 392 | 140.0 [130.0, 150.0] |",
+		"| fast nodelay(2,10,2,1), kcp-go v5.7.6 | 138 / 392 | 140.0 [130.0, 150.0] |",
 		"| reproduced |", // 138 lies in [130, 150] and 392 in [370, 400]
 		"| average latency | 30-40% lower than TCP | fast | holds |",
 		"| maximum latency | 3x lower than TCP | fast | holds |",
