@@ -56,11 +56,12 @@ type Adapt struct {
 	Load      func() stall.Totals // running sums of stalled time (stall.Stalled)
 }
 
-// DefaultAdapt lowers the bound when the process stalled for more than 5% of a half-second window (25
-// ms: a stall that delays a timing value beyond its 4 ms tolerance hits the quarter of the trials
-// in flight that a run's stagger allows about once per window), and raises it when it stalled for
-// less than 1% (5 ms).
-var DefaultAdapt = Adapt{Window: 500 * time.Millisecond, High: 0.05, Low: 0.01, Load: stall.Stalled}
+// DefaultAdapt lowers the bound when the process stalled for more than a tenth of a half-second
+// window, and raises it when it stalled for less than a fiftieth (10 ms). A timed value's window is
+// 100-300 ms long: with a tenth of the time stalled most windows hold a stall, whose values the
+// verdict leaves out and top-up trials replace, so more trials in flight then cost more trials; below
+// a fiftieth about one stall longer than the 4 ms tolerance falls in a window.
+var DefaultAdapt = Adapt{Window: 500 * time.Millisecond, High: 0.10, Low: 0.02, Load: stall.Stalled}
 
 // DefaultSpacing is the least time between two trial starts across jobs side by side: twice the
 // process's own floor (2 ms, harness/trial.go), so that the starts of several experiments, each
