@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
 	"kcplab/capture"
@@ -145,14 +144,7 @@ func removeOldTrials(dir string) error {
 // summary that follows stays readable); otherwise it prints "  done/total trials" to w every 2 s.
 func newProgress(w, stderr io.Writer, id string, n int) (progress func(done, total int), finish func()) {
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		bar := progressbar.NewOptions(n,
-			progressbar.OptionSetWriter(f),
-			progressbar.OptionSetDescription("  "+id),
-			progressbar.OptionShowCount(),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionSetWidth(40),
-			progressbar.OptionClearOnFinish())
+		bar := newBar(f, n, "  "+id)
 		return func(done, _ int) { _ = bar.Set(done) }, func() { _ = bar.Finish() }
 	}
 	last := time.Now()

@@ -147,15 +147,20 @@ func newSharedBar(stderr io.Writer, jobs, trials int) *sharedBar {
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
-	bar := progressbar.NewOptions(trials,
+	return &sharedBar{bar: newBar(f, trials, fmt.Sprintf("  %d experiments", jobs)), done: make([]int, jobs)}
+}
+
+// newBar is the progress bar of n trials that kcplab draws on a terminal, cleared when it finishes
+// (so that the lines printed after it stay readable).
+func newBar(f *os.File, n int, desc string) *progressbar.ProgressBar {
+	return progressbar.NewOptions(n,
 		progressbar.OptionSetWriter(f),
-		progressbar.OptionSetDescription(fmt.Sprintf("  %d experiments", jobs)),
+		progressbar.OptionSetDescription(desc),
 		progressbar.OptionShowCount(),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionSetWidth(40),
 		progressbar.OptionClearOnFinish())
-	return &sharedBar{bar: bar, done: make([]int, jobs)}
 }
 
 // job returns experiment i's harness.RunOptions.Progress.
