@@ -48,7 +48,7 @@ func (s *schedFlags) config(parallel int) sched.Config {
 	if n == 0 {
 		n = min(4*parallel, maxInFlight)
 	}
-	return sched.SideBySide(parallel, max(n, parallel))
+	return sched.SideBySide(parallel, n)
 }
 
 // schedule runs the experiments under the scheduler and prints each one's lines as runAll always did:
