@@ -57,10 +57,10 @@ type Adapt struct {
 }
 
 // DefaultAdapt lowers the bound when the process stalled for more than a tenth of a half-second
-// window, and raises it when it stalled for less than a fiftieth (10 ms). A timed value's window is
-// 100-300 ms long: with a tenth of the time stalled most windows hold a stall, whose values the
-// verdict leaves out and top-up trials replace, so more trials in flight then cost more trials; below
-// a fiftieth about one stall longer than the 4 ms tolerance falls in a window.
+// window (50 ms), and raises it when it stalled for less than a fiftieth (10 ms). A timed value's
+// window is 100-300 ms long: with a tenth of the time stalled most such windows hold a stall, whose
+// values the verdict leaves out and top-up trials replace, so more trials in flight then cost more
+// trials; in 10 ms, at most two stalls longer than a timed value's 4 ms tolerance fit.
 var DefaultAdapt = Adapt{Window: 500 * time.Millisecond, High: 0.10, Low: 0.02, Load: stall.Stalled}
 
 // DefaultSpacing is the least time between two trial starts across jobs side by side: twice the
@@ -84,7 +84,7 @@ func Sequential(parallel int) Config {
 
 // Job is one run under the scheduler, e.g. one experiment's.
 type Job struct {
-	Name     string
+	Name     string        // e.g. the experiment's ID
 	Estimate time.Duration // how long it should take; the longest start first
 	// Run runs the job, its trials taking slots from s (harness.RunOptions.Slots); s.Concurrency says
 	// what it ran under so far.
