@@ -41,6 +41,18 @@ type RunOptions struct {
 	// First numbers the run's trials First+1 .. First+Trials: a block of a larger run (kcplab matrix
 	// -shard), whose trial n keeps its number, and so its seed, whichever block runs it.
 	First int
+	// Slots, when not nil, is a bound on trials in flight that this run shares with runs side by side
+	// (package sched); the run's own Parallel still bounds its own trials.
+	Slots Slots
+}
+
+// Slots is a bound on the trials in flight of several runs at once. A trial takes a slot before its
+// run's own stagger (so that however slots come free, the run's trials start no closer than its
+// stagger), waits for Start after it, and releases the slot when it ends.
+type Slots interface {
+	Acquire(ctx context.Context) error // waits for a free slot
+	Start(ctx context.Context) error   // waits until a trial may start (the starts of every run, paced)
+	Release()                          // gives back the slot that Acquire took
 }
 
 // DefaultParallel is how many trials run at once unless RunOptions says otherwise.
@@ -74,6 +86,8 @@ type Result struct {
 	// class, but are not counted in Counts.
 	TimingTrials []TrialResult
 	Seed         uint64 // the run's link seed (trial n used Seed+n-1)
+	// Concurrency is what the run shared the process with, when a scheduler ran it (package sched).
+	Concurrency *Concurrency
 	// KCPGoServer and KCPGoClient are the kcp-go versions of the peers of a pair run (peer.RunPair);
 	// empty for a run in this process.
 	KCPGoServer, KCPGoClient string
@@ -230,11 +244,13 @@ func runTrials(ctx context.Context, e *Experiment, opts RunOptions, res *Result,
 			go func() {
 				defer wg.Done()
 				for i := range jobs {
-					if stagger.Wait(ctx) != nil {
+					release, err := takeSlot(ctx, opts.Slots, stagger)
+					if err != nil {
 						continue // the run is cancelled: the feeder stops, and the error is returned below
 					}
 					n := first + i + 1
 					tr := runCrossed(ctx, e, n, run, dir, keep, opts.Discover, seed+uint64(n-1))
+					release()
 					mu.Lock()
 					out[i] = tr
 					done++
@@ -284,6 +300,26 @@ func runTrials(ctx context.Context, e *Experiment, opts RunOptions, res *Result,
 	}
 	res.Elapsed = time.Since(res.Started)
 	return res, nil
+}
+
+// takeSlot waits until a trial of the run may start: a slot of the shared bound, if any, then the
+// run's own stagger, then the shared pacing. It returns the function that gives the slot back.
+func takeSlot(ctx context.Context, slots Slots, stagger *rate.Limiter) (release func(), err error) {
+	if slots == nil {
+		return func() {}, stagger.Wait(ctx)
+	}
+	if err := slots.Acquire(ctx); err != nil {
+		return nil, err
+	}
+	if err := stagger.Wait(ctx); err != nil {
+		slots.Release()
+		return nil, err
+	}
+	if err := slots.Start(ctx); err != nil {
+		slots.Release()
+		return nil, err
+	}
+	return slots.Release, nil
 }
 
 func orKind(k CaptureKind) CaptureKind {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -184,6 +185,80 @@ func TestRunDiscovers(t *testing.T) {
 			assert.Empty(t, res.Of(never))
 			sum := res.Summary()
 			assert.Len(t, sum.Discovered, len(classes))
+		})
+	}
+}
+
+// countingSlots is a Slots of a fixed size that counts what the run asked of it.
+type countingSlots struct {
+	free                     chan struct{}
+	acquired, started, freed atomic.Int64
+	inFlight, peak           atomic.Int64
+}
+
+func newCountingSlots(n int) *countingSlots {
+	s := &countingSlots{free: make(chan struct{}, n)}
+	for range n {
+		s.free <- struct{}{}
+	}
+	return s
+}
+
+func (s *countingSlots) Acquire(ctx context.Context) error {
+	select {
+	case <-s.free:
+		s.acquired.Add(1)
+		n := s.inFlight.Add(1)
+		for p := s.peak.Load(); n > p && !s.peak.CompareAndSwap(p, n); p = s.peak.Load() {
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *countingSlots) Start(ctx context.Context) error { s.started.Add(1); return ctx.Err() }
+
+func (s *countingSlots) Release() {
+	s.freed.Add(1)
+	s.inFlight.Add(-1)
+	s.free <- struct{}{}
+}
+
+// TestRunTakesSlots: a run given shared slots takes one for each trial, starts each trial through
+// them, gives every one back, and has no more trials in flight than the slots allow; cancelled while
+// its trials wait for slots, it ends with the cancellation and holds none. Neither leaves a goroutine
+// or a socket behind. Not parallel: it counts the process's goroutines and file descriptors.
+func TestRunTakesSlots(t *testing.T) {
+	kcpleak.LeaksNothing(t)
+	for _, tc := range []struct {
+		name   string
+		slots  int
+		cancel bool
+	}{
+		{"fewer slots than the run's own bound", 2, false},
+		{"cancelled while waiting for a slot", 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			slots := newCountingSlots(tc.slots)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			t.Cleanup(cancel)
+			if tc.cancel {
+				cancel()
+			}
+			res, err := Run(ctx, pingPong(pingPongAnswered), RunOptions{Trials: 6, Parallel: 4, KeepDir: t.TempDir(), Slots: slots})
+			assert.Zero(t, slots.inFlight.Load(), "slots still held")
+			assert.Equal(t, slots.acquired.Load(), slots.freed.Load())
+			if tc.cancel {
+				require.ErrorIs(t, err, context.Canceled)
+				assert.Zero(t, slots.started.Load())
+				return
+			}
+			require.NoError(t, err)
+			assert.Empty(t, res.Failed())
+			assert.EqualValues(t, 6, slots.acquired.Load())
+			assert.EqualValues(t, 6, slots.started.Load())
+			assert.LessOrEqual(t, slots.peak.Load(), int64(tc.slots))
 		})
 	}
 }

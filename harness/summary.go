@@ -40,6 +40,8 @@ type Summary struct {
 	TimingFailed int         `json:"timing_failed"`
 	Timing       []Verdict   `json:"timing"`
 	Load         LoadSummary `json:"load"`
+	// Concurrency is what the run shared the process with, when a scheduler ran it (package sched).
+	Concurrency *Concurrency `json:"concurrency,omitempty"`
 	// ServerPeer and ClientPeer name the peers of a pair run as their hellos did (any implementation).
 	ServerPeer *PeerIdent `json:"server_peer,omitempty"`
 	ClientPeer *PeerIdent `json:"client_peer,omitempty"`
@@ -47,6 +49,20 @@ type Summary struct {
 	// used Seed+n-1) and what it did per direction over every trial.
 	Link   *LinkTotals    `json:"link,omitempty"`
 	Trials []TrialSummary `json:"trials"`
+}
+
+// Concurrency is the load of trials a run ran under, while it ran: every run's trials in flight in
+// the process (counted by the scheduler that held them), and the runs side by side.
+type Concurrency struct {
+	SideBySide bool `json:"side_by_side"` // false: the runs ran one after another
+	// InFlightLimit is the most trials the scheduler lets be in flight at once; it lowers the bound
+	// under load down to a floor (LimitMin: the lowest it was while this run ran).
+	InFlightLimit int     `json:"in_flight_limit"`
+	LimitMin      int     `json:"limit_min"`
+	InFlightMax   int     `json:"in_flight_max"`  // the most trials of every run in flight at once
+	InFlightMean  float64 `json:"in_flight_mean"` // their mean over the run's time
+	// ExperimentsSideBySide is the most runs (this one included) that had started and not ended at once.
+	ExperimentsSideBySide int `json:"experiments_side_by_side"`
 }
 
 // PeerIdent is a peer process as its hello names it (peer/peer.go): its implementation, the
@@ -139,7 +155,8 @@ func (r *Result) Summary() Summary {
 	s := Summary{Experiment: r.Experiment.ID, Title: r.Experiment.Title, Question: r.Experiment.Question,
 		KCPGo: kcpgo.Version(), Capture: r.Capture, Parallel: r.Parallel, StaggerMs: ms(r.Stagger), Started: r.Started,
 		Seconds: r.Elapsed.Seconds(), Classes: r.Counts, Failed: len(r.Failed()), TimingTrials: len(r.TimingTrials),
-		TimingFailed: len(r.TimingFailed()), Timing: r.Timing, Load: r.Load(), Crossed: len(r.Crossed())}
+		TimingFailed: len(r.TimingFailed()), Timing: r.Timing, Load: r.Load(), Crossed: len(r.Crossed()),
+		Concurrency: r.Concurrency}
 	if r.KCPGoServer != "" || r.KCPGoClient != "" {
 		s.KCPGo = "server " + r.KCPGoServer + " × client " + r.KCPGoClient
 		s.KCPGoServer, s.KCPGoClient = r.KCPGoServer, r.KCPGoClient

@@ -106,7 +106,30 @@ func (p *probe) prune() {
 	p.stalls = kept
 }
 
-func (p *probe) record(from, to time.Time) {
+// Totals is how long the probe has seen the process stalled since the program started, by each of
+// its measurements: one freeze is seen by both, so the larger of the two says how long the process
+// stalled, and its growth over a span of time how loaded the process was in it.
+type Totals struct {
+	Timer, Ping time.Duration
+}
+
+// totals are the probe's running sums (Totals), in nanoseconds.
+var totals struct{ timer, ping atomic.Int64 }
+
+// Stalled returns the probe's running sums of stalled time. They grow only while a trial runs (the
+// probe runs only then).
+func Stalled() Totals {
+	return Totals{Timer: time.Duration(totals.timer.Load()), Ping: time.Duration(totals.ping.Load())}
+}
+
+// Max is the larger of the two: how long the process stalled, each freeze counted once.
+func (t Totals) Max() time.Duration { return max(t.Timer, t.Ping) }
+
+// Sub returns the stalled time seen since an earlier reading u.
+func (t Totals) Sub(u Totals) Totals { return Totals{Timer: t.Timer - u.Timer, Ping: t.Ping - u.Ping} }
+
+func (p *probe) record(from, to time.Time, sum *atomic.Int64) {
+	sum.Add(int64(to.Sub(from)))
 	p.mu.Lock()
 	if len(p.stalls) < maxStalls {
 		p.stalls = append(p.stalls, Span{From: from, To: to})
@@ -133,7 +156,7 @@ func (p *probe) run() {
 			case <-t.C:
 				now := time.Now()
 				if due := prev.Add(probePeriod); now.Sub(due) > stallMin {
-					p.record(due, now)
+					p.record(due, now, &totals.timer)
 				}
 				prev = now
 				// One ping in flight at most: the sender never queues behind a slow reader (or blocks on a
@@ -172,7 +195,7 @@ func (p *probe) run() {
 			sent := base.Add(time.Duration(binary.LittleEndian.Uint64(buf[:n])))
 			inFlight.Store(false)
 			if now.Sub(sent) > stallMin {
-				p.record(sent, now)
+				p.record(sent, now, &totals.ping)
 			}
 		}
 	}()

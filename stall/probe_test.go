@@ -14,6 +14,7 @@ import (
 // TestLoadProbeSeesBusyCPUs keeps every P busy for 100 ms: goroutines woken by a timer or a datagram
 // then wait for a CPU, and the probe must record it, within the use's lifetime.
 func TestLoadProbeSeesBusyCPUs(t *testing.T) {
+	before := Stalled()
 	u := Watch()
 	var wg sync.WaitGroup
 	for range 2 * runtime.GOMAXPROCS(0) {
@@ -27,6 +28,7 @@ func TestLoadProbeSeesBusyCPUs(t *testing.T) {
 	wg.Wait()
 	stalls := u.Stop()
 	require.NotEmpty(t, stalls, "no stall recorded while every P was busy for 100 ms")
+	assert.Positive(t, Stalled().Sub(before).Max(), "the running sums did not grow with the stalls")
 	for _, st := range stalls {
 		assert.True(t, st.To.After(u.start), "stall %v-%v ended before the use began", st.From, st.To)
 		assert.Greater(t, st.To.Sub(st.From), stallMin)
@@ -43,8 +45,12 @@ func TestLoadProbeShared(t *testing.T) {
 	shared.mu.Unlock()
 	early := Span{u1.start.Add(time.Millisecond), u1.start.Add(5 * time.Millisecond)} // before u2 began
 	both := Span{u1.start.Add(11 * time.Millisecond), u1.start.Add(15 * time.Millisecond)}
-	shared.record(early.From, early.To)
-	shared.record(both.From, both.To)
+	before := Stalled()
+	shared.record(early.From, early.To, &totals.timer)
+	shared.record(both.From, both.To, &totals.ping)
+	grown := Stalled().Sub(before)
+	assert.GreaterOrEqual(t, grown.Timer, early.To.Sub(early.From), "the timer's sum did not grow by its stall")
+	assert.GreaterOrEqual(t, grown.Ping, both.To.Sub(both.From), "the ping's sum did not grow by its stall")
 
 	s1 := u1.Stop()
 	assert.Contains(t, s1, early)

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
 	"kcplab/capture"
@@ -43,6 +42,7 @@ type runFlags struct {
 	discover         bool
 	link             linkFlag
 	seed             uint64
+	sched            schedFlags // schedule.go
 }
 
 // linkFlag is the -link flag: a link SPEC, parsed when set.
@@ -72,6 +72,7 @@ func (f *runFlags) register(fs *flag.FlagSet, defaultOut string) {
 	fs.BoolVar(&f.discover, "discover", false, "a trial that fits no named class gets a class named by what happened, instead of failing")
 	fs.Var(&f.link, "link", "run every trial over this link between the peers (implies -discover; timing is then reported, not judged), e.g. 'loss=10%,delay=30ms,jitter=10ms,s2c.blackhole=2s..' (keys loss burst drop delay jitter reorder dup rate queue blackhole, prefix c2s. or s2c. for one direction)")
 	fs.Uint64Var(&f.seed, "seed", 0, "the link's seed: trial n uses seed+n-1, so a trial's seed from summary.json replays it with -trials 1 (0: random)")
+	f.sched.register(fs)
 }
 
 // selected resolves the experiment ids (all when none is given) and validates the flags.
@@ -81,6 +82,9 @@ func (f *runFlags) selected(ids []string) ([]*harness.Experiment, harness.Captur
 	}
 	if f.parallel < 1 || f.parallel > 64 {
 		return nil, "", usageErr("-parallel %d: want 1..64", f.parallel)
+	}
+	if err := f.sched.check(); err != nil {
+		return nil, "", err
 	}
 	kind, err := harness.ParseCaptureKind(f.capture)
 	if err != nil {
@@ -95,35 +99,18 @@ func (f *runFlags) selected(ids []string) ([]*harness.Experiment, harness.Captur
 	return exps, kind, err
 }
 
-// runAll runs the experiments, printing a summary of each to w, and their progress: a progress bar
-// on stderr when it is a terminal, else a line on w every few seconds.
+// runAll runs the experiments (side by side unless -sequential: schedule.go), printing a summary of
+// each to w, and their progress: a progress bar on stderr when it is a terminal, else a line on w
+// every few seconds.
 func (f *runFlags) runAll(w, stderr io.Writer, exps []*harness.Experiment, kind harness.CaptureKind) ([]*harness.Result, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	var results []*harness.Result
+	results, err := f.schedule(ctx, w, stderr, exps, kind)
+	if err != nil {
+		return results, err
+	}
 	failed, timing := 0, 0
-	for _, e := range exps {
-		n := f.trials
-		if n == 0 {
-			n = e.Trials
-		}
-		fmt.Fprintf(w, "%s: %s (%d trials, %d at once, %s capture)\n", e.ID, e.Title, n, f.parallel, kind)
-		if err := removeOldTrials(filepath.Join(f.out, e.ID)); err != nil {
-			return results, err
-		}
-		progress, finish := newProgress(w, stderr, e.ID, n)
-		res, err := harness.Run(ctx, e, harness.RunOptions{Trials: f.trials, Parallel: f.parallel, Capture: kind,
-			OutDir: f.out, Discover: f.discover || f.link.cfg != nil, Link: f.link.cfg, Seed: f.seed, Progress: progress})
-		finish()
-		if err != nil {
-			return results, err
-		}
-		results = append(results, res)
-		path, err := res.WriteSummary(filepath.Join(f.out, e.ID))
-		if err != nil {
-			return results, err
-		}
-		printSummary(w, res, path)
+	for _, res := range results {
 		failed += len(res.Failed())
 		timing += len(res.TimingFailed())
 	}
@@ -156,14 +143,7 @@ func removeOldTrials(dir string) error {
 // summary that follows stays readable); otherwise it prints "  done/total trials" to w every 2 s.
 func newProgress(w, stderr io.Writer, id string, n int) (progress func(done, total int), finish func()) {
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		bar := progressbar.NewOptions(n,
-			progressbar.OptionSetWriter(f),
-			progressbar.OptionSetDescription("  "+id),
-			progressbar.OptionShowCount(),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionSetWidth(40),
-			progressbar.OptionClearOnFinish())
+		bar := newBar(f, n, "  "+id)
 		return func(done, _ int) { _ = bar.Set(done) }, func() { _ = bar.Finish() }
 	}
 	last := time.Now()
