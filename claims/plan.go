@@ -2,6 +2,7 @@ package claims
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -75,12 +76,17 @@ func (p Plan) Cases() []Case {
 	return out
 }
 
+// GroupNames are the names of a plan's groups, in the order they run.
+var GroupNames = []string{"modes", "interactive", "bulk"}
+
 // Options choose a plan's parts and sizes.
 type Options struct {
 	Seeds     int  // per figure
 	BulkSeeds int  // per bulk figure (the bulk transfers take longest)
 	Hosts     bool // run the comparison with TCP (needs root)
 	Parallel  int  // echo cases at once
+	// Skip leaves out the named groups ("modes", "interactive", "bulk").
+	Skip []string
 	// Peers run the mode table too, each a KCP implementation in peer processes (the C reference,
 	// another kcp-go release).
 	Peers []PeerOption
@@ -93,12 +99,12 @@ type PeerOption struct {
 }
 
 // DefaultPlan is the mode table on loopback and, with o.Hosts, the comparison with TCP.
-func DefaultPlan(o Options) (Plan, error) {
+func DefaultPlan(o Options) (p Plan, err error) {
 	if o.Seeds < 1 || o.BulkSeeds < 0 || o.Parallel < 1 {
 		return Plan{}, fmt.Errorf("claims: seeds %d, bulk seeds %d, parallel %d: want seeds and parallel >= 1", o.Seeds, o.BulkSeeds, o.Parallel)
 	}
-	var p Plan
-	mt := Group{Name: "mode table", Parallel: len(Modes) * o.Seeds}
+	defer func() { p.Groups = slices.DeleteFunc(p.Groups, func(g Group) bool { return slices.Contains(o.Skip, g.Name) }) }()
+	mt := Group{Name: "modes", Parallel: len(Modes) * o.Seeds}
 	for _, m := range Modes {
 		for s := range o.Seeds {
 			mt.Cases = append(mt.Cases, Case{Workload: ModeTableEcho, Transport: KCP(m), Path: Loopback, Link: ModeTableLink, Seed: uint64(s + 1)})

@@ -138,7 +138,7 @@ func runKCP(ctx context.Context, w Workload, m Mode, ep endpoints) (Measured, [2
 
 	var wg sync.WaitGroup
 	var serr error
-	var accepted *kcp.UDPSession
+	accepted := make(chan *kcp.UDPSession, 1)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -148,20 +148,24 @@ func runKCP(ctx context.Context, w Workload, m Mode, ep endpoints) (Measured, [2
 			serr = fmt.Errorf("kcp server: accept: %w", err)
 			return
 		}
-		accepted = s
+		accepted <- s
 		configure(s, m, w)
 		serr = w.Serve(s)
 	}()
 	// The first message makes the server's session, so the server's settings apply from its first
 	// answer on (test.cpp sets both ends before the first send, too).
 	meas, cerr := w.Run(ctx, conn)
-	// The server has answered everything the client measured: its role is over or ends with the
-	// client's close.
+	// The server has answered everything the client measured (or the run was stopped): its role
+	// ends with its session's close.
 	conn.Close()
 	ln.Close()
-	wg.Wait()
-	if accepted != nil {
-		accepted.Close()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case s := <-accepted:
+		s.Close()
+		<-done
+	case <-done:
 	}
 	for i, c := range []*countConn{cliConn, srvConn} {
 		out[i] = sent{c.datagrams.Load(), c.bytes.Load(), c.foreign.Load()}

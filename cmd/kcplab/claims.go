@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 
 	"kcplab/claims"
@@ -37,6 +39,7 @@ func runClaims(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 	chartsDir := fs.String("charts", "", "where the charts go (default: -out)")
 	resultsFile := fs.String("results", "", "also write the figures as the claims section of this RESULTS.md (charts and pcapng linked relative to it)")
 	command := fs.String("command", "kcplab claims", "the command RESULTS.md credits")
+	skip := fs.String("skip", "", "leave out these parts, comma-separated: modes (the mode table), interactive, bulk")
 	peerList := fs.String("peers", "", "also run the mode table on these peers, comma-separated: ikcp (the C reference), a kcp-go release (seed, v5.6.1, ...) built as `kcplab peer`")
 	cache := fs.String("cache", "", "where the per-version binaries are kept (default: the user cache dir's kcplab/)")
 	pos, err := parse(fs, args)
@@ -52,6 +55,11 @@ func runClaims(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 		return usageErr("-bulk-seeds %d: want 0 or 2..50", *bulkSeeds)
 	case *parallel < 1 || *parallel > 64:
 		return usageErr("-parallel %d: want 1..64", *parallel)
+	}
+	for _, g := range splitList(*skip) {
+		if !slices.Contains(claims.GroupNames, g) {
+			return usageErr("-skip %q: want some of %s", g, strings.Join(claims.GroupNames, ", "))
+		}
 	}
 	var why string
 	switch *hostsMode {
@@ -82,7 +90,7 @@ func runClaims(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	plan, err := claims.DefaultPlan(claims.Options{Seeds: *seeds, BulkSeeds: *bulkSeeds, Hosts: why == "", Parallel: *parallel, Peers: peers})
+	plan, err := claims.DefaultPlan(claims.Options{Seeds: *seeds, BulkSeeds: *bulkSeeds, Hosts: why == "", Parallel: *parallel, Peers: peers, Skip: splitList(*skip)})
 	if err != nil {
 		return usageErr("%v", err)
 	}
