@@ -57,6 +57,7 @@ func copyPinnedKCPGo(t *testing.T, interval string) string {
 // the copy names it by its path and "no VCS", and the timing verdict of the client's ACK at its next
 // tick is judged for both: it holds for the release and fails for the copy.
 func TestMatrixWorkingTree(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short: builds kcplab against a release and a working tree, then runs 40 trials")
 	}

@@ -43,6 +43,7 @@ func testPeer(t *testing.T) *peer.Peer {
 // TestPairsOverPeerProcesses runs p001 and p003 with the server in one peer process and the client in
 // another: every trial lands in a class, and p001's trials in the class its in-process trials land in.
 func TestPairsOverPeerProcesses(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs trials in two peer processes")
 	}

@@ -60,6 +60,7 @@ func tinyMatrix(t *testing.T, shard matrix.Shard, block int) string {
 // of one trial and merges it with kcplab merge: the same cells and trial counts as the unsplit
 // run's, no share beyond the unsplit run's 95% interval, charts and the RESULTS.md section written.
 func TestMergeRealSplit(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short: runs 8 trials of p001")
 	}
