@@ -78,6 +78,14 @@ func lateAckRetransmitted(l harness.Ladder) harness.Ladder {
 	return append(l[:len(l):len(l)], ack, harness.Push(harness.S2C).WithSn(0).WithUna(1), ack)
 }
 
+// resentBeforeAck is ladder l (ending with the server's PUSH) followed by what comes when the server's
+// retransmission timeout fires before the client has ACKed at all: the PUSH again, then the client's
+// ACK of each copy.
+func resentBeforeAck(l harness.Ladder) harness.Ladder {
+	ack := harness.Ack(harness.C2S).WithSn(0).WithUna(1)
+	return append(l[:len(l):len(l)], harness.Push(harness.S2C).WithSn(0).WithUna(1), ack, ack)
+}
+
 // ackWithResponse checks whether the server's ACK and its first PUSH (segments 1 and 2) travelled in one
 // datagram (shared) or in two. Shared, they make the client's Input flush its ACK at once.
 func ackWithResponse(shared bool) harness.Check {

@@ -40,6 +40,14 @@ var (
 	// ACKed after the server's retransmission timeout; the lingering server sent the response again.
 	lingerAckAfterRTO = ackAfterRTO("delivered, ACK after the response's RTO", "response", handshakeLadder(ackAtTick)[:3],
 		expect.AcceptedSessions(1))
+	// lingerResentBeforeAck: the client, starved longer still, had not ACKed at all by the server's
+	// retransmission timeout: the response went out twice before the client ACKed both copies.
+	lingerResentBeforeAck = harness.Class{
+		Name:        "delivered, response sent again before the client's ACK",
+		Description: "the client had not ACKed by the server's retransmission timeout (a side starved, or a longer update interval): the response was sent again, and the client ACKed both copies",
+		Ladder:      resentBeforeAck(handshakeLadder(ackAtTick)[:3]),
+		Checks:      []harness.Check{expect.AcceptedSessions(1)},
+	}
 	// lingerAfterClose: as lingerAckAfterRTO, and the ACK of the retransmission reached the server after
 	// its Close, so the listener accepted it as a new session.
 	lingerAfterClose = ackAfterRTO("delivered, ACK after the response's RTO and the server's Close", "response",
@@ -55,7 +63,7 @@ func init() {
 		ServerScript: handshakeServer(p003Linger),
 		ClientScript: handshakeClient,
 		Trials:       200,
-		Classes:      []harness.Class{lingerAckAtTick, lingerAckWithResponse, lingerAckAfterRTO, lingerAfterClose},
+		Classes:      []harness.Class{lingerAckAtTick, lingerAckWithResponse, lingerAckAfterRTO, lingerResentBeforeAck, lingerAfterClose},
 		// Delivery is deterministic: asserted on every trial, whatever its ACK timing.
 		Invariants: append(wireInvariants(),
 			expect.ReadGot(harness.Client),

@@ -23,12 +23,18 @@ type Crossing struct {
 	Datagram int    `json:"datagram"` // 1-based, in the trial's capture (0 or less: one the link dropped)
 	// Foreign is true when the datagram carries this trial's own conv from another trial's socket.
 	Foreign bool `json:"foreign_socket,omitempty"`
+	// Outside is true when the datagram came to the client's port from a session of another process
+	// (the port was that session's peer's before the kernel gave it to this trial).
+	Outside bool `json:"outside_process,omitempty"`
 }
 
 func (c Crossing) Error() string {
 	where := fmt.Sprintf("datagram #%d", c.Datagram)
 	if c.Datagram <= 0 {
 		where = "a datagram the link dropped"
+	}
+	if c.Outside {
+		return fmt.Sprintf("crossed by %s: %s carries conv %d, which no trial of this process dialed, to the client's port from an address that is not the server's (the port was reused)", c.By, where, c.Conv)
 	}
 	if c.Foreign {
 		return fmt.Sprintf("crossed by %s: %s carries this trial's conv %d from a socket that is not this trial's, sent there by kcp-go's shared post-process workers (see harness/crossed.go)", c.By, where, c.Conv)
@@ -37,7 +43,8 @@ func (c Crossing) Error() string {
 }
 
 // crossing finds the first segment of tr whose conv another trial dialed, or that carries tr's own
-// conv from an address that is neither of tr's ends.
+// conv from an address that is neither of tr's ends, or whose conv no trial of this process dialed and
+// that came to tr's client from an address that is not tr's server.
 func (tr *Trace) crossing() (Crossing, bool) {
 	if tr.owner == nil {
 		return Crossing{}, false
@@ -48,6 +55,16 @@ func (tr *Trace) crossing() (Crossing, bool) {
 		}
 		if s.Dir == DirUnknown && tr.owner.Owns(s.Conv) {
 			return Crossing{Datagram: s.Datagram + 1, Conv: s.Conv, By: "another trial's socket", Foreign: true}, true
+		}
+		if s.Dir == DirUnknown && s.Datagram >= 0 && s.Datagram < len(tr.Datagrams) && tr.owner.CrossedBy(s.Conv) == nil &&
+			!tr.owner.Owns(s.Conv) {
+			// A conv no trial of this process dialed, sent to the client's socket by an address that is not
+			// the server: a session of another process still sending to the port the client's socket
+			// took over when the kernel gave it out again. (Strays an experiment sends itself go to the
+			// server.)
+			if dg := tr.Datagrams[s.Datagram]; dg.Dst == tr.Client && dg.Src != tr.Server {
+				return Crossing{Datagram: s.Datagram + 1, Conv: s.Conv, By: "a socket outside this process (" + dg.Src.String() + ")", Outside: true}, true
+			}
 		}
 	}
 	return Crossing{}, false

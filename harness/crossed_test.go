@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"kcplab/capture"
 	"kcplab/internal/kcpgo"
 	"kcplab/kcpwire"
 )
@@ -125,4 +127,44 @@ func TestOwnConvFromAForeignSocketIsACrossing(t *testing.T) {
 	require.True(t, crossed)
 	assert.Equal(t, Crossing{By: "another trial's socket", Conv: conv, Datagram: 3, Foreign: true}, c)
 	assert.Contains(t, c.Error(), "carries this trial's conv")
+}
+
+// TestOutsideDatagramToTheClientIsACrossing: a segment of a conv no trial of this process dialed, sent
+// to the client's port by an address that is not the server's, came from another process's session
+// (the kernel gave its peer's port to this trial's client); a stray that goes to the server is the
+// experiment's own doing.
+func TestOutsideDatagramToTheClientIsACrossing(t *testing.T) {
+	t.Parallel()
+	own := &kcpgo.Owner{Exp: "x", Trial: 3}
+	conv, err := own.NewConv()
+	require.NoError(t, err)
+	outside, err := kcpgo.RandomConv()
+	require.NoError(t, err)
+	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:40001")
+	other := netip.MustParseAddrPort("127.0.0.1:40002")
+	tests := []struct {
+		name     string
+		src, dst netip.AddrPort
+		want     bool
+	}{
+		{"to the client from elsewhere", other, cli, true},
+		{"to the server from a stray", other, srv, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tr := &Trace{owner: own, Client: cli, Server: srv,
+				Datagrams: []capture.Datagram{{Src: cli, Dst: srv}, {Src: tt.src, Dst: tt.dst}},
+				Segments: []Seg{
+					{Segment: kcpwire.Segment{Conv: conv}, Dir: C2S, Datagram: 0},
+					{Segment: kcpwire.Segment{Conv: outside}, Dir: DirUnknown, Datagram: 1},
+				}}
+			c, crossed := tr.crossing()
+			require.Equal(t, tt.want, crossed, "%v", c)
+			if tt.want {
+				assert.True(t, c.Outside)
+				assert.Contains(t, c.Error(), "the port was reused")
+			}
+		})
+	}
 }
