@@ -115,7 +115,7 @@ func runClaims(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "; no comparison with TCP: %s", why)
 	}
 	fmt.Fprintln(stdout)
-	progress, finish := newProgress(stdout, stderr, "claims", total)
+	progress, finish := newProgress(stdout, stderr, "claims", total, "cases")
 	n, failed := 0, 0
 	results := claims.RunPlan(ctx, plan, keep, func(r claims.Result) {
 		n++

@@ -138,10 +138,11 @@ func removeOldTrials(dir string) error {
 	return nil
 }
 
-// newProgress returns a harness.RunOptions.Progress function for a run of n trials, and a function to
-// call when the run ends. On a terminal it draws a progress bar on stderr (cleared at the end, so the
-// summary that follows stays readable); otherwise it prints "  done/total trials" to w every 2 s.
-func newProgress(w, stderr io.Writer, id string, n int) (progress func(done, total int), finish func()) {
+// newProgress returns a harness.RunOptions.Progress function for a run of n units (trials, or a
+// claims run's cases), and a function to call when the run ends. On a terminal it draws a progress
+// bar on stderr (cleared at the end, so the summary that follows stays readable); otherwise it prints
+// "  done/total UNIT" to w every 2 s.
+func newProgress(w, stderr io.Writer, id string, n int, unit string) (progress func(done, total int), finish func()) {
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		bar := newBar(f, n, "  "+id)
 		return func(done, _ int) { _ = bar.Set(done) }, func() { _ = bar.Finish() }
@@ -149,7 +150,7 @@ func newProgress(w, stderr io.Writer, id string, n int) (progress func(done, tot
 	last := time.Now()
 	return func(done, total int) {
 		if time.Since(last) > 2*time.Second || done == total {
-			fmt.Fprintf(w, "  %d/%d trials\n", done, total)
+			fmt.Fprintf(w, "  %d/%d %s\n", done, total, unit)
 			last = time.Now()
 		}
 	}, func() {}

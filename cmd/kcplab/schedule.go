@@ -102,7 +102,7 @@ func (f *runFlags) schedule(ctx context.Context, w, stderr io.Writer, exps []*ha
 			if bar != nil {
 				progress = bar.job(i)
 			} else {
-				progress, finish = newProgress(out, stderr, e.ID, n)
+				progress, finish = newProgress(out, stderr, e.ID, n, "trials")
 			}
 			res, err := harness.Run(ctx, e, harness.RunOptions{Trials: f.trials, Parallel: f.parallel, Capture: kind,
 				OutDir: f.out, Discover: f.discover || f.link.cfg != nil, Link: f.link.cfg, Seed: f.seed, Progress: progress,
