@@ -103,7 +103,9 @@ func DefaultPlan(o Options) (p Plan, err error) {
 	if o.Seeds < 1 || o.BulkSeeds < 0 || o.Parallel < 1 {
 		return Plan{}, fmt.Errorf("claims: seeds %d, bulk seeds %d, parallel %d: want seeds and parallel >= 1", o.Seeds, o.BulkSeeds, o.Parallel)
 	}
-	defer func() { p.Groups = slices.DeleteFunc(p.Groups, func(g Group) bool { return slices.Contains(o.Skip, g.Name) }) }()
+	defer func() {
+		p.Groups = slices.DeleteFunc(p.Groups, func(g Group) bool { return slices.Contains(o.Skip, g.Name) })
+	}()
 	mt := Group{Name: "modes", Parallel: len(Modes) * o.Seeds}
 	for _, m := range Modes {
 		for s := range o.Seeds {

@@ -25,6 +25,7 @@ type ClaimsMeta struct {
 	Hosts  string
 	Charts map[string]string // chart paths by name (ClaimsCharts), relative to the document
 	Pcaps  []string          // pcapng paths, relative to the document
+	Checks []string          // the captures checked with an independent tool (tshark)
 }
 
 // iv renders an interval: "138.2 [121.0, 155.4]".
@@ -186,6 +187,12 @@ func ClaimsBlock(figs []*claims.Figures, m ClaimsMeta) string {
 	if of > 0 {
 		fmt.Fprintf(&b, "\nWhat TCP must do: at 10%% loss (%s) its maximum RTT is at least Linux's minimum RTO (200 ms) plus the path's RTT in %d of %d seeds.\n",
 			strings.Join(conds, ", "), met, of)
+	}
+	if len(m.Checks) > 0 {
+		b.WriteString("\nTCP's retransmissions against the link's drops, counted by tshark in the kept captures (every dropped data segment is sent again; more means retransmissions of segments that were not lost, or of lost retransmissions):\n\n")
+		for _, c := range m.Checks {
+			fmt.Fprintf(&b, "- %s\n", c)
+		}
 	}
 	for _, name := range []string{"latency-avg", "latency-max", "overhead"} {
 		if p, ok := m.Charts[name]; ok {

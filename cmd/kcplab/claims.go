@@ -136,6 +136,10 @@ func runClaims(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return failErr("%v", err)
 	}
+	checks := tcpRetransmissionChecks(ctx, pcaps)
+	for _, c := range checks {
+		fmt.Fprintln(stdout, "  "+c)
+	}
 	if err := writeJSON(filepath.Join(*out, "claims.json"), figs); err != nil {
 		return failErr("%v", err)
 	}
@@ -152,11 +156,11 @@ func runClaims(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 		}
 		var relPcaps []string
 		for _, p := range pcaps {
-			if r, err := filepath.Rel(rel, p); err == nil {
+			if r, err := filepath.Rel(rel, p.path); err == nil {
 				relPcaps = append(relPcaps, filepath.ToSlash(r))
 			}
 		}
-		meta := report.ClaimsMeta{Command: *command, KCPGo: kcpgo.Version(), Seeds: *seeds, Hosts: why, Charts: charts, Pcaps: relPcaps}
+		meta := report.ClaimsMeta{Command: *command, KCPGo: kcpgo.Version(), Seeds: *seeds, Hosts: why, Charts: charts, Pcaps: relPcaps, Checks: checks}
 		if err := report.UpdateFile(*resultsFile, "claims", report.ClaimsBlock(figs, meta), "KCP's claims"); err != nil {
 			return failErr("%v", err)
 		}
@@ -204,8 +208,39 @@ func claimPeers(ctx context.Context, stdout io.Writer, items []string, cache str
 	return out, nil
 }
 
+// claimPcap is a pcapng a claims run wrote, and the results in it.
+type claimPcap struct {
+	path, title string
+	results     []claims.Result
+}
+
+// tcpRetransmissionChecks compares, for each pcapng, the TCP data segments the link dropped with the
+// segments tshark marks as sent again (none without tshark).
+func tcpRetransmissionChecks(ctx context.Context, pcaps []claimPcap) []string {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		return []string{"tshark is not installed: the TCP captures were not checked against it"}
+	}
+	var out []string
+	for _, p := range pcaps {
+		for _, r := range p.results {
+			if !r.Case.Transport.TCP {
+				continue
+			}
+			n, err := claims.TsharkRetransmissions(ctx, tshark, p.path, r.Case.Transport.String())
+			if err != nil {
+				out = append(out, fmt.Sprintf("%s: %v", p.title, err))
+				continue
+			}
+			out = append(out, fmt.Sprintf("%s: the link dropped %d TCP data segment(s); tshark marks %d segment(s) sent again in %s",
+				p.title, claims.DroppedDataSegments(r), n, filepath.Base(p.path)))
+		}
+	}
+	return out
+}
+
 // writeClaimPcaps writes one pcapng per kept workload and condition, its transports side by side.
-func writeClaimPcaps(dir string, results []claims.Result) ([]string, error) {
+func writeClaimPcaps(dir string, results []claims.Result) ([]claimPcap, error) {
 	var order []string
 	by := map[string][]claims.Result{}
 	for _, r := range results {
@@ -219,25 +254,26 @@ func writeClaimPcaps(dir string, results []claims.Result) ([]string, error) {
 		}
 		by[name] = append(by[name], r)
 	}
-	var paths []string
+	var pcaps []claimPcap
 	for _, name := range order {
 		path := filepath.Join(dir, name+".pcapng")
 		f, err := os.Create(path)
 		if err != nil {
-			return paths, err
+			return pcaps, err
 		}
 		rs := by[name]
 		cond, _ := claims.ConditionOf(rs[0].Case)
-		err = claims.WritePcapng(f, rs[0].Case.Workload.Name()+", "+cond.Name, rs)
+		title := rs[0].Case.Workload.Name() + ", " + cond.Name
+		err = claims.WritePcapng(f, title, rs)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			return paths, err
+			return pcaps, err
 		}
-		paths = append(paths, path)
+		pcaps = append(pcaps, claimPcap{path, title, rs})
 	}
-	return paths, nil
+	return pcaps, nil
 }
 
 // writeJSON writes v as indented JSON to path.
