@@ -1,6 +1,9 @@
 package harness
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Trials run side by side in one process, and kcp-go v5.7.6 can send one session's datagram through
 // another session's socket (the defect, with kcp-go's source lines: internal/kcpgo/crossed.go).
@@ -23,8 +26,8 @@ type Crossing struct {
 	Datagram int    `json:"datagram"` // 1-based, in the trial's capture (0 or less: one the link dropped)
 	// Foreign is true when the datagram carries this trial's own conv from another trial's socket.
 	Foreign bool `json:"foreign_socket,omitempty"`
-	// Outside is true when the datagram came to the client's port from a session of another process
-	// (the port was that session's peer's before the kernel gave it to this trial).
+	// Outside is true when the datagram is a session of another process's (a port the kernel gave this
+	// trial had been its peer's).
 	Outside bool `json:"outside_process,omitempty"`
 }
 
@@ -34,7 +37,7 @@ func (c Crossing) Error() string {
 		where = "a datagram the link dropped"
 	}
 	if c.Outside {
-		return fmt.Sprintf("crossed by %s: %s carries conv %d, which no trial of this process dialed, to the client's port from an address that is not the server's (the port was reused)", c.By, where, c.Conv)
+		return fmt.Sprintf("crossed by %s: %s carries conv %d, which no trial of this process dialed, between this trial and an address that is none of its sockets (a port reused across processes)", c.By, where, c.Conv)
 	}
 	if c.Foreign {
 		return fmt.Sprintf("crossed by %s: %s carries this trial's conv %d from a socket that is not this trial's, sent there by kcp-go's shared post-process workers (see harness/crossed.go)", c.By, where, c.Conv)
@@ -44,7 +47,7 @@ func (c Crossing) Error() string {
 
 // crossing finds the first segment of tr whose conv another trial dialed, or that carries tr's own
 // conv from an address that is neither of tr's ends, or whose conv no trial of this process dialed and
-// that came to tr's client from an address that is not tr's server.
+// that travels between tr and an address that is none of its sockets.
 func (tr *Trace) crossing() (Crossing, bool) {
 	if tr.owner == nil {
 		return Crossing{}, false
@@ -58,12 +61,16 @@ func (tr *Trace) crossing() (Crossing, bool) {
 		}
 		if s.Dir == DirUnknown && s.Datagram >= 0 && s.Datagram < len(tr.Datagrams) && tr.owner.CrossedBy(s.Conv) == nil &&
 			!tr.owner.Owns(s.Conv) {
-			// A conv no trial of this process dialed, sent to the client's socket by an address that is not
-			// the server: a session of another process still sending to the port the client's socket
-			// took over when the kernel gave it out again. (Strays an experiment sends itself go to the
-			// server.)
-			if dg := tr.Datagrams[s.Datagram]; dg.Dst == tr.Client && dg.Src != tr.Server {
-				return Crossing{Datagram: s.Datagram + 1, Conv: s.Conv, By: "a socket outside this process (" + dg.Src.String() + ")", Outside: true}, true
+			// A conv no trial of this process dialed, between one of the trial's ends and an address that
+			// is none of its sockets (not a stray the role opened): a session of another process still
+			// sending to a port the kernel has since given to this trial, or answered there.
+			dg := tr.Datagrams[s.Datagram]
+			other := dg.Src
+			if other == tr.Client || other == tr.Server {
+				other = dg.Dst
+			}
+			if !slices.Contains(tr.Strays, other) {
+				return Crossing{Datagram: s.Datagram + 1, Conv: s.Conv, By: "a socket outside this process (" + other.String() + ")", Outside: true}, true
 			}
 		}
 	}

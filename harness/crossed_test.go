@@ -129,10 +129,10 @@ func TestOwnConvFromAForeignSocketIsACrossing(t *testing.T) {
 	assert.Contains(t, c.Error(), "carries this trial's conv")
 }
 
-// TestOutsideDatagramToTheClientIsACrossing: a segment of a conv no trial of this process dialed, sent
-// to the client's port by an address that is not the server's, came from another process's session
-// (the kernel gave its peer's port to this trial's client); a stray that goes to the server is the
-// experiment's own doing.
+// TestOutsideDatagramToTheClientIsACrossing: a segment of a conv no trial of this process dialed,
+// between one of the trial's ends and an address that is none of its sockets, is another process's
+// session (the kernel gave its peer's port to this trial); one from a stray socket the role opened is
+// the experiment's own doing.
 func TestOutsideDatagramToTheClientIsACrossing(t *testing.T) {
 	t.Parallel()
 	own := &kcpgo.Owner{Exp: "x", Trial: 3}
@@ -141,19 +141,22 @@ func TestOutsideDatagramToTheClientIsACrossing(t *testing.T) {
 	outside, err := kcpgo.RandomConv()
 	require.NoError(t, err)
 	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:40001")
-	other := netip.MustParseAddrPort("127.0.0.1:40002")
+	other, stray := netip.MustParseAddrPort("127.0.0.1:40002"), netip.MustParseAddrPort("127.0.0.1:2000")
 	tests := []struct {
 		name     string
 		src, dst netip.AddrPort
 		want     bool
 	}{
 		{"to the client from elsewhere", other, cli, true},
-		{"to the server from a stray", other, srv, false},
+		{"to the server from elsewhere", other, srv, true},
+		{"from the server to elsewhere", srv, other, true},
+		{"to the server from the role's stray", stray, srv, false},
+		{"from the server to the role's stray", srv, stray, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			tr := &Trace{owner: own, Client: cli, Server: srv,
+			tr := &Trace{owner: own, Client: cli, Server: srv, Strays: []netip.AddrPort{stray},
 				Datagrams: []capture.Datagram{{Src: cli, Dst: srv}, {Src: tt.src, Dst: tt.dst}},
 				Segments: []Seg{
 					{Segment: kcpwire.Segment{Conv: conv}, Dir: C2S, Datagram: 0},
@@ -163,7 +166,7 @@ func TestOutsideDatagramToTheClientIsACrossing(t *testing.T) {
 			require.Equal(t, tt.want, crossed, "%v", c)
 			if tt.want {
 				assert.True(t, c.Outside)
-				assert.Contains(t, c.Error(), "the port was reused")
+				assert.Contains(t, c.Error(), "a port reused across processes")
 			}
 		})
 	}

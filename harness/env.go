@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -34,13 +35,14 @@ type Env struct {
 	srvAddr, cliAddr netip.AddrPort
 
 	mu       sync.Mutex
-	done     bool           // teardown has begun
-	srvSock  *net.UDPConn   // the current listener's socket; nil once killed
-	silent   *net.UDPConn   // with NoListener: the server's bound socket nobody reads, until RestartServer
-	cliSock  *net.UDPConn   // the current client session's socket
-	socks    []*net.UDPConn // sockets Env opened, closed at teardown
-	clients  []*recConn     // client sessions Redial made
-	restarts int            // how many times RestartServer ran
+	done     bool             // teardown has begun
+	srvSock  *net.UDPConn     // the current listener's socket; nil once killed
+	silent   *net.UDPConn     // with NoListener: the server's bound socket nobody reads, until RestartServer
+	cliSock  *net.UDPConn     // the current client session's socket
+	socks    []*net.UDPConn   // sockets Env opened, closed at teardown
+	strays   []netip.AddrPort // the addresses of the stray sockets among them (StraySocket)
+	clients  []*recConn       // client sessions Redial made
+	restarts int              // how many times RestartServer ran
 }
 
 // ErrTornDown is what an Env method returns once the trial's teardown has begun.
@@ -183,6 +185,13 @@ func (env *Env) closeClients(quiet time.Duration) error {
 		return nil
 	}
 	return env.lc.settleAgain(quiet)
+}
+
+// strayAddrs returns the addresses of the stray sockets the trial's roles opened.
+func (env *Env) strayAddrs() []netip.AddrPort {
+	env.mu.Lock()
+	defer env.mu.Unlock()
+	return slices.Clone(env.strays)
 }
 
 // closeSockets closes the sockets Env opened, after every session on them is closed.

@@ -28,6 +28,7 @@ func (env *Env) StraySocket() (*net.UDPConn, error) {
 		return nil, fmt.Errorf("harness: StraySocket: %w", err)
 	}
 	env.socks = append(env.socks, sock)
+	env.strays = append(env.strays, sock.LocalAddr().(*net.UDPAddr).AddrPort())
 	return sock, nil
 }
 

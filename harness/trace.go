@@ -53,9 +53,10 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 type Trace struct {
 	Experiment string
 	Trial      int
-	Start      time.Time      // the client session was just created: its update ticks start here
-	Client     netip.AddrPort // the client's socket
-	Server     netip.AddrPort // the listener's socket
+	Start      time.Time        // the client session was just created: its update ticks start here
+	Client     netip.AddrPort   // the client's socket
+	Server     netip.AddrPort   // the listener's socket
+	Strays     []netip.AddrPort // the stray sockets the roles opened (Env.StraySocket)
 
 	Datagrams  []capture.Datagram
 	Segments   []Seg

@@ -244,6 +244,7 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint6
 	ended := lc.Teardown()
 	cliUDP.Close()
 	srvUDP.Close()
+	tr.Strays = env.strayAddrs()
 	env.closeSockets() // Env: the sockets it bound
 	if lk != nil {
 		_ = lk.Close() // after the sockets: what it still held is recorded as lost with them
