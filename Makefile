@@ -22,6 +22,10 @@ IMPL_IDS   ?= p001 p002 p003 p003-linger
 CROSSTALK_VERSIONS ?= seed,v5.6.1,v5.6.24,v5.6.72,v5.7.6
 # Seconds per release: v5.7.6 crossed 0 to 13 datagrams in each of four 10 s runs; 30 s makes a 0 rarer.
 CROSSTALK_SECONDS ?= 30
+# The peers `make claims` also runs test.cpp's mode table on: the C reference, and the seed's kcp-go.
+CLAIMS_PEERS ?= ikcp,seed
+# Trials per experiment and placement of `make claims`'s p001 and p003 between two hosts over veth.
+HOSTS_TRIALS ?= 200
 BIN      := bin/kcplab
 CAPS     := cap_net_raw=eip
 # Debian keeps setcap and getcap in /usr/sbin, which a normal user's PATH lacks.
@@ -162,16 +166,20 @@ matrix: not-sudo build ikcp-peer
 	$(BIN) crosstalk -seconds $(CROSSTALK_SECONDS) -versions $(CROSSTALK_VERSIONS) -results out/RESULTS.md || exit $$?; \
 	if [ -n "$$ok" ]; then sha256sum out/RESULTS.md > out/RESULTS.ok; fi
 
-## claims: KCP's published claims measured (claims/): test.cpp's mode table on a loopback link, and KCP
-## against kernel TCP between two network namespaces joined by TUN devices through kcplab's link (needs
-## root: through sudo when you are not). Writes out/testdata/claims/ (claims.json, one pcapng per kept
+## claims: KCP's published claims measured (claims/): test.cpp's mode table on a loopback link (kcp-go,
+## and the peers of CLAIMS_PEERS), and KCP against kernel TCP between two network namespaces joined by
+## TUN devices through kcplab's link; then p001 and p003 with each peer on a host of its own over veth
+## against loopback (kcplab hosts). Needs root: through sudo when you are not. Writes out/testdata/claims/ (claims.json, one pcapng per kept
 ## workload), out/charts/claims-*.png and the claims section of out/RESULTS.md (run it after `make capture`;
 ## `make results-update` copies them).
-claims: not-sudo build
+claims: not-sudo build ikcp-peer
 	@ok=; sha256sum --status -c out/RESULTS.ok 2>/dev/null && ok=1; \
 	mkdir -p out; [ -f out/RESULTS.md ] || cp RESULTS.md out/RESULTS.md; \
-	echo "$(SUDO) $(BIN) claims -hosts on -out out/testdata/claims -charts out/charts -results out/RESULTS.md"; \
-	$(SUDO) $(BIN) claims -hosts on -out out/testdata/claims -charts out/charts -results out/RESULTS.md -command "$(CREDIT)"; st=$$?; \
+	echo "$(SUDO) $(BIN) claims -hosts on -peers $(CLAIMS_PEERS) -out out/testdata/claims -charts out/charts -results out/RESULTS.md"; \
+	$(SUDO) $(BIN) claims -hosts on -peers $(CLAIMS_PEERS) -out out/testdata/claims -charts out/charts -results out/RESULTS.md -command "$(CREDIT)"; st=$$?; \
+	if [ $$st -eq 0 ]; then \
+		echo "$(SUDO) $(BIN) hosts -trials $(HOSTS_TRIALS) -out out/hosts -results out/RESULTS.md"; \
+		$(SUDO) $(BIN) hosts -trials $(HOSTS_TRIALS) -out out/hosts -results out/RESULTS.md; st=$$?; fi; \
 	if [ -z "$(IS_ROOT)" ]; then sudo chown -R $$(id -u):$$(id -g) out; fi; \
 	[ $$st -eq 0 ] || exit $$st; \
 	if [ -n "$$ok" ]; then sha256sum out/RESULTS.md > out/RESULTS.ok; fi
