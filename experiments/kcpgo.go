@@ -65,6 +65,14 @@ func firstExchange() harness.Ladder {
 		harness.Ack(harness.C2S).WithSn(0).WithUna(1).Repeat(0, 1))
 }
 
+// echoReAckedLate is the client's ACK of the server's retransmitted echo (firstExchange's optional
+// PUSH) when it comes after what the client sent next: a retransmission that reaches the client just
+// after its next Write has flushed waits for the client's next update tick (every 100 ms at the
+// default interval) to be ACKed.
+func echoReAckedLate() harness.Step {
+	return harness.Ack(harness.C2S).WithSn(0).WithUna(1).Repeat(0, 1)
+}
+
 // nextMessage is one transmission of the client's second message, msg, after a first exchange.
 func nextMessage(msg string) harness.Step {
 	return harness.Push(harness.C2S).WithSn(1).WithUna(1).WithLen(uint32(len(msg)))

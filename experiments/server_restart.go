@@ -31,6 +31,8 @@ import (
 //	s→c ACK  sn=1 una=0           the new session ACKs sn 1, as it is within its receive window
 //	                              (kcp.go:666-667), and keeps it in rcv_buf: only sn == rcv_nxt moves
 //	                              to the receive queue (kcp.go:584-586), and sn 0 will never come
+//	c→s ACK  sn=0 una=1 ×0-1      the ACK of a retransmitted echo that reached the client after its
+//	                              Write of "second" (echoReAckedLate)
 //
 // The ACK removes sn 1 from the client's send buffer, so nothing is retransmitted and nothing ever
 // tells either side: the new server's Read (server#2) times out with nothing read, and the client's
@@ -40,7 +42,7 @@ var (
 	serverRestartAckedNotDelivered = harness.Class{
 		Name:        "ACKed by the new server, never delivered",
 		Description: "the new listener made a session for the old client that ACKed its message (una=0) and never gave it to Read",
-		Ladder:      append(firstExchange(), nextMessage(serverRestartMsg), harness.Ack(harness.S2C).WithSn(1).WithUna(0)),
+		Ladder:      append(firstExchange(), nextMessage(serverRestartMsg), harness.Ack(harness.S2C).WithSn(1).WithUna(0), echoReAckedLate()),
 		Checks:      serverRestartChecks,
 	}
 	// serverRestartSentAgain is the same outcome when the client's RTO (~100 ms after the first
@@ -53,7 +55,8 @@ var (
 			nextMessage(serverRestartMsg),
 			harness.Ack(harness.S2C).WithSn(1).WithUna(0).Repeat(0, 3),
 			nextMessage(serverRestartMsg).Repeat(1, 3),
-			harness.Ack(harness.S2C).WithSn(1).WithUna(0).Repeat(1, 4)),
+			harness.Ack(harness.S2C).WithSn(1).WithUna(0).Repeat(1, 4),
+			echoReAckedLate()),
 		Checks: serverRestartChecks,
 	}
 	serverRestartChecks = []harness.Check{
