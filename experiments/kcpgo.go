@@ -57,12 +57,15 @@ func exchangeLadder(finalAck harness.Step) harness.Ladder {
 }
 
 // firstExchange is a message from the client's first session and its echo, each ACKed: the client's
-// ACK leaves at its next update tick or at once (p001's two forms, not told apart here), and under a
-// stall of over 100 ms the echo goes out once more and is ACKed again (p001's third form).
+// ACK leaves at its next update tick or at once (p001's two forms, not told apart here). Under a stall
+// the server's retransmission timeout (200 ms) can fire before the ACK arrives, and the echo goes out
+// once more, before the client's ACK (resentBeforeAck's shape) or after it (p001's third form), and
+// is ACKed again.
 func firstExchange() harness.Ladder {
-	return append(exchangeLadder(harness.Ack(harness.C2S).WithSn(0).WithUna(1)),
-		harness.Push(harness.S2C).WithSn(0).WithUna(1).Repeat(0, 1),
-		harness.Ack(harness.C2S).WithSn(0).WithUna(1).Repeat(0, 1))
+	ack := harness.Ack(harness.C2S).WithSn(0).WithUna(1)
+	resent := harness.Push(harness.S2C).WithSn(0).WithUna(1).Repeat(0, 1)
+	l := exchangeLadder(ack)
+	return append(l[:len(l)-1:len(l)-1], resent, ack, resent, ack.Repeat(0, 1))
 }
 
 // echoReAckedLate is the client's ACK of the server's retransmitted echo (firstExchange's optional
