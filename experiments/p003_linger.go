@@ -48,6 +48,14 @@ var (
 		Ladder:      resentBeforeAck(handshakeLadder(ackAtTick)[:3]),
 		Checks:      []harness.Check{expect.AcceptedSessions(1)},
 	}
+	// lingerResentBeforeAckAfterClose: as lingerResentBeforeAck, and the ACK of the second copy reached
+	// the server after its Close, so the listener accepted it as a new session.
+	lingerResentBeforeAckAfterClose = harness.Class{
+		Name:        "delivered, response sent again before the client's ACK, the last ACK after the server's Close",
+		Description: "as \"response sent again before the client's ACK\", and the client's ACK of the second copy reached the listener after the server's Close, which accepted it as a new session",
+		Ladder:      resentBeforeAck(handshakeLadder(ackAtTick)[:3]),
+		Checks:      []harness.Check{expect.AcceptedSessions(2)},
+	}
 	// lingerAfterClose: as lingerAckAfterRTO, and the ACK of the retransmission reached the server after
 	// its Close, so the listener accepted it as a new session.
 	lingerAfterClose = ackAfterRTO("delivered, ACK after the response's RTO and the server's Close", "response",
@@ -63,7 +71,7 @@ func init() {
 		ServerScript: handshakeServer(p003Linger),
 		ClientScript: handshakeClient,
 		Trials:       200,
-		Classes:      []harness.Class{lingerAckAtTick, lingerAckWithResponse, lingerAckAfterRTO, lingerResentBeforeAck, lingerAfterClose},
+		Classes:      []harness.Class{lingerAckAtTick, lingerAckWithResponse, lingerAckAfterRTO, lingerResentBeforeAck, lingerResentBeforeAckAfterClose, lingerAfterClose},
 		// Delivery is deterministic: asserted on every trial, whatever its ACK timing.
 		Invariants: append(wireInvariants(),
 			expect.ReadGot(harness.Client),
@@ -104,7 +112,7 @@ var lingerCost = harness.Timing{
 const p003Linger = 300 * time.Millisecond
 
 func lingerAnswer(r *harness.Result) string {
-	n, phantom := len(r.Trials), r.Count(lingerAfterClose)
+	n, phantom := len(r.Trials), r.Count(lingerAfterClose)+r.Count(lingerResentBeforeAckAfterClose)
 	s := fmt.Sprintf("Yes: with a %v linger the response arrived, and no phantom session was accepted, in %d of %d trials",
 		p003Linger, n-len(r.Failed())-phantom, n)
 	if phantom > 0 {
