@@ -75,7 +75,7 @@ func requestCopies(min, max int) harness.Step {
 // request went out again, and a session made by a copy got its ACK and answer out; the client ACKs the
 // answer unless its session is gone (finalAck).
 func answeredByLaterSession(finalAck bool) harness.Ladder {
-	l := harness.Ladder{requestCopies(2, 3), harness.Ack(harness.S2C).WithSn(0).WithUna(1), harness.Push(harness.S2C).WithSn(0).WithUna(1)}
+	l := harness.Ladder{requestCopies(2, 3), harness.Ack(harness.S2C).WithSn(0).WithUna(1), response}
 	if finalAck {
 		l = append(l, harness.Ack(harness.C2S).WithSn(0).WithUna(1))
 	}

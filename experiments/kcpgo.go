@@ -35,14 +35,18 @@ const (
 // before a tick ~100 ms away, unless the machine starved the reader for a whole interval (as a loaded
 // machine can: -race with both cores busy): then it says rcvWnd-1, and it is still the tick's ACK.
 var (
+	// response is the server's PUSH of sn 0 (the echo or the response), and responseAck the client's
+	// ACK of it, untimed: the steps the ladders below are made of.
+	response    = harness.Push(harness.S2C).WithSn(0).WithUna(1)
+	responseAck = harness.Ack(harness.C2S).WithSn(0).WithUna(1)
 	// ackAtTick is the ACK at the client's next update tick: its ticks run every interval from its
 	// session's creation, just before the trial's origin, so the tick is due one interval after the
 	// origin however late the response came, and can never come earlier. A class with it checks
 	// ackWithResponse(false): the response came in a datagram of its own.
-	ackAtTick = harness.Ack(harness.C2S).WithSn(0).WithUna(1).At(updateInterval)
+	ackAtTick = responseAck.At(updateInterval)
 	// ackAtOnce is the ACK flushed by the Input that brought the response (or a tick right behind it),
 	// before the Read took the response.
-	ackAtOnce = harness.Ack(harness.C2S).WithSn(0).WithUna(1).WithWnd(rcvWnd - 1).After(0)
+	ackAtOnce = responseAck.WithWnd(rcvWnd - 1).After(0)
 )
 
 // exchangeLadder is one request and its response, each ACKed, ending with the client's ACK of the
@@ -51,7 +55,7 @@ func exchangeLadder(finalAck harness.Step) harness.Ladder {
 	return harness.Ladder{
 		harness.Push(harness.C2S).WithSn(0).WithUna(0),
 		harness.Ack(harness.S2C).WithSn(0).WithUna(1),
-		harness.Push(harness.S2C).WithSn(0).WithUna(1),
+		response,
 		finalAck,
 	}
 }
@@ -62,19 +66,16 @@ func exchangeLadder(finalAck harness.Step) harness.Ladder {
 // once more, before the client's ACK (resentBeforeAck's shape) or after it (p001's third form), and
 // is ACKed again.
 func firstExchange() harness.Ladder {
-	ack := harness.Ack(harness.C2S).WithSn(0).WithUna(1)
-	resent := harness.Push(harness.S2C).WithSn(0).WithUna(1).Repeat(0, 1)
-	l := exchangeLadder(ack)
-	return append(l[:len(l)-1:len(l)-1], resent, ack, resent, ack.Repeat(0, 1))
+	resent := response.Repeat(0, 1)
+	l := exchangeLadder(responseAck)
+	return append(l[:len(l)-1:len(l)-1], resent, responseAck, resent, responseAck.Repeat(0, 1))
 }
 
 // echoReAckedLate is the client's ACK of the server's retransmitted echo (firstExchange's optional
 // PUSH) when it comes after what the client sent next: a retransmission that reaches the client just
 // after its next Write has flushed waits for the client's next update tick (every 100 ms at the
 // default interval) to be ACKed.
-func echoReAckedLate() harness.Step {
-	return harness.Ack(harness.C2S).WithSn(0).WithUna(1).Repeat(0, 1)
-}
+var echoReAckedLate = responseAck.Repeat(0, 1)
 
 // nextMessage is one transmission of the client's second message, msg, after a first exchange.
 func nextMessage(msg string) harness.Step {
@@ -85,16 +86,14 @@ func nextMessage(msg string) harness.Step {
 // timeout (200 ms): a machine that starved the client for that long makes the server send its
 // response again, and the client ACKs it once more. l is the exchange up to the response.
 func lateAckRetransmitted(l harness.Ladder) harness.Ladder {
-	ack := harness.Ack(harness.C2S).WithSn(0).WithUna(1)
-	return append(l[:len(l):len(l)], ack, harness.Push(harness.S2C).WithSn(0).WithUna(1), ack)
+	return append(l[:len(l):len(l)], responseAck, response, responseAck)
 }
 
 // resentBeforeAck is ladder l (ending with the server's PUSH) followed by what comes when the server's
 // retransmission timeout fires before the client has ACKed at all: the PUSH again, then the client's
 // ACK of each copy.
 func resentBeforeAck(l harness.Ladder) harness.Ladder {
-	ack := harness.Ack(harness.C2S).WithSn(0).WithUna(1)
-	return append(l[:len(l):len(l)], harness.Push(harness.S2C).WithSn(0).WithUna(1), ack, ack)
+	return append(l[:len(l):len(l)], response, responseAck, responseAck)
 }
 
 // ackWithResponse checks whether the server's ACK and its first PUSH (segments 1 and 2) travelled in one

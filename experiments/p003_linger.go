@@ -53,7 +53,7 @@ var (
 	lingerResentBeforeAckAfterClose = harness.Class{
 		Name:        "delivered, response sent again before the client's ACK, the last ACK after the server's Close",
 		Description: "as \"response sent again before the client's ACK\", and the client's ACK of the second copy reached the listener after the server's Close, which accepted it as a new session",
-		Ladder:      resentBeforeAck(handshakeLadder(ackAtTick)[:3]),
+		Ladder:      lingerResentBeforeAck.Ladder,
 		Checks:      []harness.Check{expect.AcceptedSessions(2)},
 	}
 	// lingerAfterClose: as lingerAckAfterRTO, and the ACK of the retransmission reached the server after

@@ -42,7 +42,7 @@ var (
 	serverRestartAckedNotDelivered = harness.Class{
 		Name:        "ACKed by the new server, never delivered",
 		Description: "the new listener made a session for the old client that ACKed its message (una=0) and never gave it to Read",
-		Ladder:      append(firstExchange(), nextMessage(serverRestartMsg), harness.Ack(harness.S2C).WithSn(1).WithUna(0), echoReAckedLate()),
+		Ladder:      append(firstExchange(), nextMessage(serverRestartMsg), harness.Ack(harness.S2C).WithSn(1).WithUna(0), echoReAckedLate),
 		Checks:      serverRestartChecks,
 	}
 	// serverRestartSentAgain is the same outcome when the client's RTO (~100 ms after the first
@@ -56,7 +56,7 @@ var (
 			harness.Ack(harness.S2C).WithSn(1).WithUna(0).Repeat(0, 3),
 			nextMessage(serverRestartMsg).Repeat(1, 3),
 			harness.Ack(harness.S2C).WithSn(1).WithUna(0).Repeat(1, 4),
-			echoReAckedLate()),
+			echoReAckedLate),
 		Checks: serverRestartChecks,
 	}
 	serverRestartChecks = []harness.Check{
