@@ -177,7 +177,7 @@ func runPeer(ctx context.Context, w Workload, m Mode, start PeerStarter, l *link
 		time.Sleep(time.Millisecond)
 	}
 	if ret.Error != "" && meas.Missing > 0 {
-		return meas, out, fmt.Errorf("peer %s: client role: %s", p.Label(), ret.Error)
+		return meas, out, fmt.Errorf("peer %s: %d message(s) never echoed by the client's deadline; client role: %s", p.Label(), meas.Missing, ret.Error)
 	}
 	return meas, out, nil
 }
