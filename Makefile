@@ -169,9 +169,10 @@ matrix: not-sudo build ikcp-peer
 ## claims: KCP's published claims measured (claims/): test.cpp's mode table on a loopback link (kcp-go,
 ## and the peers of CLAIMS_PEERS), and KCP against kernel TCP between two network namespaces joined by
 ## TUN devices through kcplab's link; then p001 and p003 with each peer on a host of its own over veth
-## against loopback (kcplab hosts). Needs root: through sudo when you are not. Writes out/testdata/claims/ (claims.json, one pcapng per kept
-## workload), out/charts/claims-*.png and the claims section of out/RESULTS.md (run it after `make capture`;
-## `make results-update` copies them).
+## against loopback (kcplab hosts). Needs root: through sudo when you are not. Writes
+## out/testdata/claims/ (claims.json, one pcapng per kept workload), out/charts/claims-*.png, and the
+## claims and hosts sections of out/RESULTS.md (run it after `make capture`; `make results-update`
+## copies them).
 claims: not-sudo build ikcp-peer
 	@ok=; sha256sum --status -c out/RESULTS.ok 2>/dev/null && ok=1; \
 	mkdir -p out; [ -f out/RESULTS.md ] || cp RESULTS.md out/RESULTS.md; \
