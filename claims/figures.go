@@ -1,7 +1,9 @@
 package claims
 
 import (
+	"encoding/json"
 	"math"
+	"os"
 	"slices"
 
 	"gonum.org/v1/gonum/stat/distuv"
@@ -135,4 +137,13 @@ func figuresOf(key string, rs []Result) *Figures {
 	f.Avg, f.Median, f.P99, f.Max = IntervalOf(avg), IntervalOf(med), IntervalOf(p99), IntervalOf(mx)
 	f.Complete, f.Overhead, f.PerMsg = IntervalOf(comp), IntervalOf(over), IntervalOf(perMsg)
 	return f
+}
+
+// WriteFigures writes figs as indented JSON (claims.json) to path.
+func WriteFigures(path string, figs []*Figures) error {
+	b, err := json.MarshalIndent(figs, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
 }

@@ -3,6 +3,9 @@ package claims
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"kcplab/pcapfile"
@@ -39,4 +42,57 @@ func WritePcapng(w io.Writer, title string, results []Result) error {
 		intfs = append(intfs, in)
 	}
 	return pcapfile.WriteIPPcapng(w, sec.String(), intfs, Snap)
+}
+
+// pcapConditions are the workloads whose first seed a run keeps as a pcapng, by workload name and
+// condition: one interactive capture per kind of link, and one bulk transfer under loss.
+var pcapConditions = map[string][]string{
+	InteractiveEcho.Name():      {"loss 10%", "50ms+5%", "200ms+5%"},
+	Bulk{Bytes: 1 << 20}.Name(): {"loss 5%"},
+}
+
+// KeepPcap says whether a run keeps c's packets for a pcapng (RunPlan's keep).
+func KeepPcap(c Case) bool {
+	cond, ok := ConditionOf(c)
+	return ok && c.Path == Hosts && c.Seed == 1 && slices.Contains(pcapConditions[c.Workload.Name()], cond.Name)
+}
+
+// Pcap is a pcapng a claims run wrote, and the results in it.
+type Pcap struct {
+	Path, Title string
+	Results     []Result
+}
+
+// WritePcaps writes one pcapng in dir per workload and condition among results that kept their
+// packets, its transports side by side, named by slug(workload and condition).
+func WritePcaps(dir string, results []Result, slug func(string) string) ([]Pcap, error) {
+	var pcaps []Pcap
+	at := map[string]int{}
+	for _, r := range results {
+		if r.Records == nil {
+			continue
+		}
+		cond, _ := ConditionOf(r.Case)
+		name := slug(r.Case.Workload.Name() + " " + cond.Name)
+		if i, ok := at[name]; ok {
+			pcaps[i].Results = append(pcaps[i].Results, r)
+			continue
+		}
+		at[name] = len(pcaps)
+		pcaps = append(pcaps, Pcap{filepath.Join(dir, name+".pcapng"), r.Case.Workload.Name() + ", " + cond.Name, []Result{r}})
+	}
+	for _, p := range pcaps {
+		f, err := os.Create(p.Path)
+		if err != nil {
+			return nil, err
+		}
+		err = WritePcapng(f, p.Title, p.Results)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return pcaps, nil
 }

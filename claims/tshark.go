@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -46,4 +47,29 @@ func TsharkRetransmissions(ctx context.Context, tshark, path, intf string) (int,
 		return 0, fmt.Errorf("tshark on %s: %w", path, err)
 	}
 	return len(strings.Fields(string(out))), nil
+}
+
+// RetransmissionChecks compares, in each pcapng, the TCP data segments the link dropped with the
+// segments tshark marks as sent again: one line a TCP result, or one line saying tshark is missing.
+func RetransmissionChecks(ctx context.Context, pcaps []Pcap) []string {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		return []string{"tshark is not installed: the TCP captures were not checked against it"}
+	}
+	var out []string
+	for _, p := range pcaps {
+		for _, r := range p.Results {
+			if !r.Case.Transport.TCP {
+				continue
+			}
+			n, err := TsharkRetransmissions(ctx, tshark, p.Path, r.Case.Transport.String())
+			if err != nil {
+				out = append(out, fmt.Sprintf("%s: %v", p.Title, err))
+				continue
+			}
+			out = append(out, fmt.Sprintf("%s: the link dropped %d TCP data segment(s); tshark marks %d segment(s) sent again in %s",
+				p.Title, DroppedDataSegments(r), n, filepath.Base(p.Path)))
+		}
+	}
+	return out
 }

@@ -29,6 +29,22 @@ func All() []*harness.Experiment {
 	return out
 }
 
+// SelectAll returns the experiments of ids (Select), in order; all of them (All) when ids is empty.
+func SelectAll(ids []string) ([]*harness.Experiment, error) {
+	if len(ids) == 0 {
+		return All(), nil
+	}
+	var out []*harness.Experiment
+	for _, id := range ids {
+		es, err := Select(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, es...)
+	}
+	return out, nil
+}
+
 // Select returns the experiments an id names: the experiment, every link variant of it, or one
 // variant by its full id ("close-under-loss@loss=10%").
 func Select(id string) ([]*harness.Experiment, error) {

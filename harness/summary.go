@@ -2,6 +2,7 @@ package harness
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"time"
@@ -197,6 +198,21 @@ func (r *Result) Summary() Summary {
 		s.Trials = append(s.Trials, ts)
 	}
 	return s
+}
+
+// RemoveTrials removes the trial-NNN.pcapng files and summary.json an earlier run left in dir, so
+// that a run of fewer trials does not leave captures that its summary does not list.
+func RemoveTrials(dir string) error {
+	old, err := filepath.Glob(filepath.Join(dir, "trial-[0-9][0-9][0-9]*.pcapng"))
+	if err != nil {
+		return err
+	}
+	for _, p := range append(old, filepath.Join(dir, "summary.json")) {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // WriteSummary writes dir/summary.json.

@@ -30,6 +30,27 @@ type Namespace struct {
 	nl     *netlink.Handle
 }
 
+// Decide resolves a setting of on, off or auto (on when Available) for work between namespaces: why
+// is "" when they are to be made, else why not. A setting that is none of the three, or on where
+// namespaces cannot be made, is an error.
+func Decide(setting string) (why string, err error) {
+	switch avail := Available(); setting {
+	case "on":
+		if avail != nil {
+			return "", fmt.Errorf("on: %w", avail)
+		}
+		return "", nil
+	case "off":
+		return "turned off", nil
+	case "auto":
+		if avail != nil {
+			return avail.Error(), nil
+		}
+		return "", nil
+	}
+	return "", fmt.Errorf("%q: want on, off or auto", setting)
+}
+
 // Available reports why this process cannot make namespaces and TUN devices, or nil if it can.
 func Available() error {
 	if os.Geteuid() != 0 {

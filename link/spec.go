@@ -259,3 +259,23 @@ func renderDuration(d time.Duration) string {
 	}
 	return d.String()
 }
+
+// Flag is a flag.Value holding a link SPEC, parsed when set: Config is nil until then.
+type Flag struct{ Config *Config }
+
+func (f *Flag) String() string {
+	if f == nil || f.Config == nil {
+		return ""
+	}
+	return f.Config.String()
+}
+
+// Set parses spec.
+func (f *Flag) Set(spec string) error {
+	c, err := Parse(spec)
+	if err != nil {
+		return err
+	}
+	f.Config = &c
+	return nil
+}

@@ -15,7 +15,7 @@ import (
 // before is called with a cell's directory before it runs; after with its result and the path of
 // its summary.json.
 func RunCells(ctx context.Context, es []*harness.Experiment, cells []Cell, opts harness.RunOptions, out string,
-	before func(dir string) error, after func(c Cell, res *harness.Result, summary string)) error {
+	after func(c Cell, res *harness.Result, summary string)) error {
 	byID := map[string]*harness.Experiment{}
 	for _, e := range es {
 		byID[e.ID] = e
@@ -25,7 +25,7 @@ func RunCells(ctx context.Context, es []*harness.Experiment, cells []Cell, opts 
 		if e == nil {
 			return fmt.Errorf("cell %s: no experiment %q", c, c.Experiment)
 		}
-		if err := before(c.Dir(out)); err != nil {
+		if err := harness.RemoveTrials(c.Dir(out)); err != nil {
 			return err
 		}
 		o := opts

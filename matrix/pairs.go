@@ -115,18 +115,25 @@ func (r *Runner) Pairs(ctx context.Context, specs []PeerSpec) (*report.Matrix, e
 	return mx, os.WriteFile(filepath.Join(dir, "pairs.md"), []byte(md.String()), 0o644)
 }
 
+// PeerCommand is the command that starts the peer of s: a kcp-go release's is `kcplab peer` built
+// against it (bin), which it builds first.
+func (r *Runner) PeerCommand(ctx context.Context, s PeerSpec) (args []string, bin *versions.Binary, err error) {
+	if s.KCPGo == "" {
+		return s.Command, nil, nil
+	}
+	if bin, err = r.Builder.Build(ctx, s.KCPGo); err != nil {
+		return nil, nil, fmt.Errorf("kcp-go %s: %w", s.KCPGo, err)
+	}
+	return []string{bin.Path, "peer"}, bin, nil
+}
+
 // startPeer starts the peer of s (building `kcplab peer` against its kcp-go version first), its
 // stderr in DIR/pairs/peer-LABEL.log, and returns it with its hello for the matrix.
 func (r *Runner) startPeer(ctx context.Context, s PeerSpec, dir string) (*peer.Peer, report.MatrixPeer, error) {
 	t0 := time.Now()
-	args := s.Command
-	var bin *versions.Binary
-	if s.KCPGo != "" {
-		var err error
-		if bin, err = r.Builder.Build(ctx, s.KCPGo); err != nil {
-			return nil, report.MatrixPeer{}, fmt.Errorf("kcp-go %s: %w", s.KCPGo, err)
-		}
-		args = []string{bin.Path, "peer"}
+	args, bin, err := r.PeerCommand(ctx, s)
+	if err != nil {
+		return nil, report.MatrixPeer{}, err
 	}
 	logPath := filepath.Join(dir, "peer-"+versions.FileName(s.Label)+".log")
 	log, err := os.Create(logPath)

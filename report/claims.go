@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"image/color"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -313,4 +314,39 @@ func ClaimsCharts(figs []*claims.Figures, dir, rel string) (map[string]string, e
 		}
 	}
 	return out, nil
+}
+
+// WriteClaimsText prints one line per figure: its latency, completion and overhead means.
+func WriteClaimsText(w io.Writer, figs []*claims.Figures) {
+	for _, f := range figs {
+		fmt.Fprintf(w, "  %-70s", f.Key)
+		if f.Avg.N > 0 {
+			fmt.Fprintf(w, " avg %7.1f ms  p99 %7.1f  max %7.1f", f.Avg.Mean, f.P99.Mean, f.Max.Mean)
+		}
+		if f.Complete.N > 0 {
+			fmt.Fprintf(w, " completion %6.2f s", f.Complete.Mean)
+		}
+		fmt.Fprintf(w, "  overhead %.3f", f.Overhead.Mean)
+		if f.Failed > 0 {
+			fmt.Fprintf(w, "  (%d failed)", f.Failed)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// WriteClaimsResults writes the claims section of the RESULTS.md at path: m with the charts of figs
+// drawn into chartsDir, and the charts and the pcapng files at pcaps linked relative to path.
+func WriteClaimsResults(path, chartsDir string, figs []*claims.Figures, pcaps []string, m ClaimsMeta) error {
+	rel := filepath.Dir(path)
+	charts, err := ClaimsCharts(figs, chartsDir, rel)
+	if err != nil {
+		return fmt.Errorf("charts: %w", err)
+	}
+	m.Charts, m.Pcaps = charts, nil
+	for _, p := range pcaps {
+		if r, err := filepath.Rel(rel, p); err == nil {
+			m.Pcaps = append(m.Pcaps, filepath.ToSlash(r))
+		}
+	}
+	return UpdateFile(path, "claims", ClaimsBlock(figs, m), "KCP's claims")
 }

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"kcplab/internal/kcpgo"
@@ -27,4 +28,19 @@ func CrossTalkSection(o kcpgo.CrossTalkOptions, all []kcpgo.CrossTalkResult) str
 		}
 	}
 	return md.String()
+}
+
+// WriteCrossTalkText prints one version's result: its count of datagrams with another session's
+// conv, and the examples.
+func WriteCrossTalkText(w io.Writer, r kcpgo.CrossTalkResult) {
+	fmt.Fprintf(w, "kcp-go %s: %d client sessions sent %d datagrams; %d carried another session's conv\n",
+		r.KCPGo, r.Sessions, r.Sent, r.Foreign)
+	if len(r.Examples) > 0 {
+		fmt.Fprintf(w, "  e.g. %s\n", strings.Join(r.Examples, "\n  e.g. "))
+	}
+}
+
+// WriteCrossTalkResults writes the crosstalk block of the RESULTS.md at path.
+func WriteCrossTalkResults(path string, o kcpgo.CrossTalkOptions, all []kcpgo.CrossTalkResult) error {
+	return UpdateFile(path, "crosstalk", CrossTalkSection(o, all), "### Datagrams sent through another session's socket")
 }

@@ -294,6 +294,33 @@ func UpdateFile(path, id, body, title string) error {
 	return os.WriteFile(path, doc, 0o644)
 }
 
+// WriteResults writes a run's results file at path: old's prose, and the blocks of experiments
+// results does not hold, kept; the meta, summary and each experiment's block made anew, with the
+// example captures of ex linked relative to path's folder.
+func WriteResults(path string, old []byte, results []*harness.Result, ex Examples, m Meta) error {
+	// Relative links hold both where the file is written (out/RESULTS.md -> testdata/ID/x.pcapng =
+	// out/testdata/ID/x.pcapng) and once it and the captures are copied to the repository root.
+	rel := Examples{}
+	for k, p := range ex {
+		rel[k] = p
+		if r, err := filepath.Rel(filepath.Dir(path), p); err == nil {
+			rel[k] = r
+		}
+	}
+	blocks := map[string]string{"meta": MetaBlock(m), "summary": Summary(results)}
+	ids := []string{"meta", "summary"}
+	titles := map[string]string{"meta": "# kcplab results", "summary": "## In short"}
+	for _, r := range results {
+		e := r.Experiment
+		blocks[e.ID], titles[e.ID] = Block(r, rel), fmt.Sprintf("## %s: %s", e.ID, e.Title)
+		ids = append(ids, e.ID)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, Update(old, ids, blocks, func(id string) string { return titles[id] }), 0o644)
+}
+
 // WriteMatrixResults writes the matrix section into the results file at path (the generated block
 // "matrix") and its charts under charts/ beside it.
 func WriteMatrixResults(path string, mx *Matrix) error {

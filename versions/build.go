@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -401,4 +402,36 @@ func LinkedVersion(bin string) (string, error) {
 		return m.Version, nil
 	}
 	return "", errors.New(bin + " links no kcp-go")
+}
+
+// Resolve normalizes version s and checks it before anything runs: a release is downloaded (from
+// the module cache when it is there), so that one the Go module proxy does not serve is an error
+// wrapping ErrUnknown, as is a working tree's path that does not hold kcp-go's go.mod.
+func (b *Builder) Resolve(ctx context.Context, s string) (string, error) {
+	v, err := Normalize(s)
+	if err == nil {
+		if IsLocal(v) {
+			_, err = ReadTree(ctx, v)
+		} else {
+			// Even a release of the compiled-in list may be missing from the proxy (v5.6.6, v5.6.23).
+			_, err = b.Download(ctx, v)
+		}
+	}
+	return v, err
+}
+
+// ResolveList resolves each of list (Resolve), without repeats, oldest first and working trees last.
+func (b *Builder) ResolveList(ctx context.Context, list []string) ([]string, error) {
+	var out []string
+	for _, s := range list {
+		v, err := b.Resolve(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return Compare(out[i], out[j]) < 0 })
+	return out, nil
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,22 +16,17 @@ import (
 	"kcplab/claims"
 	"kcplab/hosts"
 	"kcplab/internal/kcpgo"
+	"kcplab/internal/progress"
 	"kcplab/matrix"
 	"kcplab/peer"
 	"kcplab/report"
 	"kcplab/versions"
 )
 
-// pcapCases are the workloads whose first seed is kept as a pcapng, by workload name and condition.
-var pcapCases = map[string][]string{
-	claims.InteractiveEcho.Name():      {"loss 10%", "50ms+5%", "200ms+5%"},
-	claims.Bulk{Bytes: 1 << 20}.Name(): {"loss 5%"},
-}
-
 func runClaims(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
-	seeds := fs.Int("seeds", 5, "link seeds per figure (2..50: each figure's interval is over them)")
+	seeds := intFlag(fs, "seeds", 5, 2, 50, "link seeds per figure: each figure's interval is over them")
 	bulkSeeds := fs.Int("bulk-seeds", 3, "link seeds per bulk figure (0 skips the bulk transfers; else 2..50)")
-	parallel := fs.Int("parallel", 10, "interactive cases at once (1..64)")
+	parallel := intFlag(fs, "parallel", 10, 1, 64, "interactive cases at once")
 	hostsMode := fs.String("hosts", "auto", "the comparison with TCP between two network namespaces: on, off, or auto (on when this process can make namespaces and TUN devices)")
 	out := fs.String("out", "out/claims", "where claims.json and the pcapng files go")
 	chartsDir := fs.String("charts", "", "where the charts go (default: -out)")
@@ -49,32 +42,17 @@ func runClaims(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 	switch {
 	case len(pos) > 0:
 		return usageErr("claims takes no arguments, got %q", pos)
-	case *seeds < 2 || *seeds > 50:
-		return usageErr("-seeds %d: want 2..50", *seeds)
 	case *bulkSeeds != 0 && (*bulkSeeds < 2 || *bulkSeeds > 50):
 		return usageErr("-bulk-seeds %d: want 0 or 2..50", *bulkSeeds)
-	case *parallel < 1 || *parallel > 64:
-		return usageErr("-parallel %d: want 1..64", *parallel)
 	}
 	for _, g := range splitList(*skip) {
 		if !slices.Contains(claims.GroupNames, g) {
 			return usageErr("-skip %q: want some of %s", g, strings.Join(claims.GroupNames, ", "))
 		}
 	}
-	var why string
-	switch *hostsMode {
-	case "on":
-		if err := hosts.Available(); err != nil {
-			return usageErr("-hosts on: %v", err)
-		}
-	case "off":
-		why = "-hosts off"
-	case "auto":
-		if err := hosts.Available(); err != nil {
-			why = err.Error()
-		}
-	default:
-		return usageErr("-hosts %q: want on, off or auto", *hostsMode)
+	why, err := hosts.Decide(*hostsMode)
+	if err != nil {
+		return usageErr("-hosts %v", err)
 	}
 	if why == "" {
 		// Namespaces that a killed run left behind.
@@ -97,29 +75,17 @@ func runClaims(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return failErr("%v", err)
 	}
-	keep := func(c claims.Case) bool {
-		cond, ok := claims.ConditionOf(c)
-		if !ok || c.Path != claims.Hosts || c.Seed != 1 {
-			return false
-		}
-		for _, name := range pcapCases[c.Workload.Name()] {
-			if name == cond.Name {
-				return true
-			}
-		}
-		return false
-	}
 	total := len(plan.Cases())
 	fmt.Fprintf(stdout, "kcplab claims: %d cases (kcp-go %s)", total, kcpgo.Version())
 	if why != "" {
 		fmt.Fprintf(stdout, "; no comparison with TCP: %s", why)
 	}
 	fmt.Fprintln(stdout)
-	progress, finish := newProgress(stdout, stderr, "claims", total, "cases")
+	count, finish := progress.Counter(stdout, stderr, "claims", total, "cases")
 	n, failed := 0, 0
-	results := claims.RunPlan(ctx, plan, keep, func(r claims.Result) {
+	results := claims.RunPlan(ctx, plan, claims.KeepPcap, func(r claims.Result) {
 		n++
-		progress(n, total)
+		count(n, total)
 		if r.Err != nil && ctx.Err() == nil {
 			failed++
 			fmt.Fprintf(stderr, "  FAILED %s seed %d: %v\n", r.Case.Key(), r.Case.Seed, r.Err)
@@ -130,38 +96,30 @@ func runClaims(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 		return failErr("interrupted: %d of %d cases ran; nothing written", n, total)
 	}
 	figs := claims.Aggregate(results)
-	printClaims(stdout, figs)
+	report.WriteClaimsText(stdout, figs)
 
-	pcaps, err := writeClaimPcaps(*out, results)
+	pcaps, err := claims.WritePcaps(*out, results, report.Slug)
 	if err != nil {
 		return failErr("%v", err)
 	}
-	checks := tcpRetransmissionChecks(ctx, pcaps)
+	checks := claims.RetransmissionChecks(ctx, pcaps)
 	for _, c := range checks {
 		fmt.Fprintln(stdout, "  "+c)
 	}
-	if err := writeJSON(filepath.Join(*out, "claims.json"), figs); err != nil {
+	if err := claims.WriteFigures(filepath.Join(*out, "claims.json"), figs); err != nil {
 		return failErr("%v", err)
 	}
 	fmt.Fprintf(stdout, "wrote %s and %d pcapng file(s) in %s\n", filepath.Join(*out, "claims.json"), len(pcaps), *out)
 	if *resultsFile != "" {
-		rel := filepath.Dir(*resultsFile)
-		cdir := *chartsDir
-		if cdir == "" {
-			cdir = *out
+		if *chartsDir == "" {
+			*chartsDir = *out
 		}
-		charts, err := report.ClaimsCharts(figs, cdir, rel)
-		if err != nil {
-			return failErr("charts: %v", err)
+		paths := make([]string, len(pcaps))
+		for i, p := range pcaps {
+			paths[i] = p.Path
 		}
-		var relPcaps []string
-		for _, p := range pcaps {
-			if r, err := filepath.Rel(rel, p.path); err == nil {
-				relPcaps = append(relPcaps, filepath.ToSlash(r))
-			}
-		}
-		meta := report.ClaimsMeta{Command: *command, KCPGo: kcpgo.Version(), Seeds: *seeds, Hosts: why, Charts: charts, Pcaps: relPcaps, Checks: checks}
-		if err := report.UpdateFile(*resultsFile, "claims", report.ClaimsBlock(figs, meta), "KCP's claims"); err != nil {
+		meta := report.ClaimsMeta{Command: *command, KCPGo: kcpgo.Version(), Seeds: *seeds, Hosts: why, Checks: checks}
+		if err := report.WriteClaimsResults(*resultsFile, *chartsDir, figs, paths, meta); err != nil {
 			return failErr("%v", err)
 		}
 		fmt.Fprintf(stdout, "wrote the claims section of %s\n", *resultsFile)
@@ -182,23 +140,20 @@ func claimPeers(ctx context.Context, stdout io.Writer, items []string, cache str
 		return nil, err
 	}
 	b := &versions.Builder{Root: root, CacheDir: cache}
-	specs, err := matrix.ParsePeers(items, nil, root, func(s string) (string, error) { return parseVersion(ctx, b, "-peers", s) })
-	if errors.Is(err, matrix.ErrBadPeer) {
-		return nil, usageErr("%v", err)
-	}
+	specs, err := parsePeers(ctx, b, "-peers", items, nil)
 	if err != nil {
 		return nil, err
 	}
+	r := matrix.Runner{Builder: b}
 	var out []claims.PeerOption
 	for _, s := range specs {
-		args := s.Command
+		args, bin, err := r.PeerCommand(ctx, s)
+		if err != nil {
+			return nil, failErr("%v", err)
+		}
 		name := s.Label
-		if s.KCPGo != "" {
-			bin, err := b.Build(ctx, s.KCPGo)
-			if err != nil {
-				return nil, failErr("kcp-go %s: %v", s.KCPGo, err)
-			}
-			args, name = []string{bin.Path, "peer"}, "kcp-go "+bin.Name()
+		if bin != nil {
+			name = "kcp-go " + bin.Name()
 			fmt.Fprintf(stdout, "peer %s: %s\n", name, bin.Path)
 		}
 		out = append(out, claims.PeerOption{Name: name, Start: func(context.Context) (*peer.Peer, error) {
@@ -206,99 +161,4 @@ func claimPeers(ctx context.Context, stdout io.Writer, items []string, cache str
 		}})
 	}
 	return out, nil
-}
-
-// claimPcap is a pcapng a claims run wrote, and the results in it.
-type claimPcap struct {
-	path, title string
-	results     []claims.Result
-}
-
-// tcpRetransmissionChecks compares, for each pcapng, the TCP data segments the link dropped with the
-// segments tshark marks as sent again (none without tshark).
-func tcpRetransmissionChecks(ctx context.Context, pcaps []claimPcap) []string {
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		return []string{"tshark is not installed: the TCP captures were not checked against it"}
-	}
-	var out []string
-	for _, p := range pcaps {
-		for _, r := range p.results {
-			if !r.Case.Transport.TCP {
-				continue
-			}
-			n, err := claims.TsharkRetransmissions(ctx, tshark, p.path, r.Case.Transport.String())
-			if err != nil {
-				out = append(out, fmt.Sprintf("%s: %v", p.title, err))
-				continue
-			}
-			out = append(out, fmt.Sprintf("%s: the link dropped %d TCP data segment(s); tshark marks %d segment(s) sent again in %s",
-				p.title, claims.DroppedDataSegments(r), n, filepath.Base(p.path)))
-		}
-	}
-	return out
-}
-
-// writeClaimPcaps writes one pcapng per kept workload and condition, its transports side by side.
-func writeClaimPcaps(dir string, results []claims.Result) ([]claimPcap, error) {
-	var order []string
-	by := map[string][]claims.Result{}
-	for _, r := range results {
-		if r.Records == nil {
-			continue
-		}
-		cond, _ := claims.ConditionOf(r.Case)
-		name := report.Slug(r.Case.Workload.Name() + " " + cond.Name)
-		if by[name] == nil {
-			order = append(order, name)
-		}
-		by[name] = append(by[name], r)
-	}
-	var pcaps []claimPcap
-	for _, name := range order {
-		path := filepath.Join(dir, name+".pcapng")
-		f, err := os.Create(path)
-		if err != nil {
-			return pcaps, err
-		}
-		rs := by[name]
-		cond, _ := claims.ConditionOf(rs[0].Case)
-		title := rs[0].Case.Workload.Name() + ", " + cond.Name
-		err = claims.WritePcapng(f, title, rs)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return pcaps, err
-		}
-		pcaps = append(pcaps, claimPcap{path, title, rs})
-	}
-	return pcaps, nil
-}
-
-// writeJSON writes v as indented JSON to path.
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
-// printClaims prints one line per figure.
-func printClaims(w io.Writer, figs []*claims.Figures) {
-	for _, f := range figs {
-		fmt.Fprintf(w, "  %-70s", f.Key)
-		if f.Avg.N > 0 {
-			fmt.Fprintf(w, " avg %7.1f ms  p99 %7.1f  max %7.1f", f.Avg.Mean, f.P99.Mean, f.Max.Mean)
-		}
-		if f.Complete.N > 0 {
-			fmt.Fprintf(w, " completion %6.2f s", f.Complete.Mean)
-		}
-		fmt.Fprintf(w, "  overhead %.3f", f.Overhead.Mean)
-		if f.Failed > 0 {
-			fmt.Fprintf(w, "  (%d failed)", f.Failed)
-		}
-		fmt.Fprintln(w)
-	}
 }

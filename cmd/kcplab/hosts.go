@@ -24,20 +24,14 @@ const (
 // `kcplab peer` placed as -on says (package hostrun), and writes the comparison of their class shares.
 func runHosts(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	on := fs.String("on", "loopback,veth", "placements, comma-separated: loopback (both peers on 127.0.0.1) and veth (each peer in a network namespace of its own, over a veth pair; root)")
-	trials := fs.Int("trials", DefaultPairTrials, "trials per experiment and placement")
-	parallel := fs.Int("parallel", 0, "trials running at once (0: the harness's default)")
+	trials := intFlag(fs, "trials", DefaultPairTrials, 1, 100000, "trials per experiment and placement")
+	parallel := intFlag(fs, "parallel", 0, 0, 64, "trials running at once (0: the harness's default)")
 	out := fs.String("out", filepath.Join("out", "hosts"), "directory for DIR/PLACEMENT/ID/summary.json, trial-NNN.pcapng and the peers' stderr")
 	results := fs.String("results", "", "also write the comparison into this RESULTS.md (its generated block "+hostsBlock+")")
 	onlyReport := fs.Bool("report", false, "run nothing: write the comparison from the summaries already under -out")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
-	}
-	if *trials < 1 || *trials > 100000 {
-		return usageErr("-trials %d: want 1..100000", *trials)
-	}
-	if *parallel < 0 || *parallel > 64 {
-		return usageErr("-parallel %d: want 0..64", *parallel)
 	}
 	var ps []hostrun.Placement
 	for _, s := range splitList(*on) {

@@ -120,8 +120,8 @@ func TestHostsBadInput(t *testing.T) {
 	}{
 		{"unknown placement", []string{"hosts", "-on", "moon"}, `unknown placement "moon"`},
 		{"no placement", []string{"hosts", "-on", ","}, "no placement"},
-		{"bad trials", []string{"hosts", "-trials", "0"}, "-trials 0"},
-		{"bad parallel", []string{"hosts", "-parallel", "99"}, "-parallel 99"},
+		{"bad trials", []string{"hosts", "-trials", "0"}, "-trials: want 1..100000"},
+		{"bad parallel", []string{"hosts", "-parallel", "99"}, "-parallel: want 0..64"},
 		{"unknown experiment", []string{"hosts", "p999"}, `unknown experiment "p999"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,25 +1,5 @@
-// Command kcplab runs kcplab's experiments and decodes KCP captures.
-//
-//	kcplab list                                   the experiments
-//	kcplab run [-trials N] [-out DIR] [ID...]     run experiments, one pcapng per trial
-//	kcplab results [-trials N] [ID...]            run them all; write out/RESULTS.md and out/testdata/
-//	kcplab decode [-framing auto] [-encrypted-port P] [-json] FILE...
-//	                                              print every KCP segment of captures
-//	kcplab matrix [-versions LIST] [ID...]        run experiments against several kcp-go releases
-//	                                              (or working trees: -versions ./kcp-go)
-//	kcplab matrix -pairs [-versions LIST | -peers LIST] [-peer NAME=CMD] [ID...]
-//	                                              run p001 and p003 (default) with server and client
-//	                                              on every pair of peers (kcp-go releases, ikcp, any
-//	                                              command that speaks the peer protocol), each a process
-//	kcplab matrix -shard I/N [-block B] ...       run shard I of N of the cells (also run -shard)
-//	kcplab merge -out DIR PARTDIR...              merge the shards' parts into one matrix
-//	kcplab hosts [-on loopback,veth] [-trials N] [-results RESULTS.md] [ID...]
-//	                                              run p001 and p003 (default) with server and client
-//	                                              peers each in a network namespace over veth (root),
-//	                                              and on loopback; compare their class shares
-//	kcplab bisect -from V1 -to V2 ID CLASS        the first release where a class's share changes
-//	kcplab crosstalk [-versions LIST]             count datagrams sent through another session's socket
-//	kcplab peer                                   serve the peer protocol on stdin/stdout (peer/peer.go)
+// Command kcplab runs kcplab's experiments and decodes KCP captures: `kcplab help` lists its
+// commands (commands, below), and the README says what each is for.
 //
 // Flags may come before or after the positional arguments.
 //
@@ -32,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 )
 
 // exitError carries an exit status with its message.
@@ -147,4 +128,40 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 func main() {
 	growPipe(os.Stdout)
 	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// rangedInt is an int flag that takes only values from lo to hi: another is bad input, as any
+// flag's bad value is ("invalid value "0" for flag -parallel: want 1..64").
+type rangedInt struct {
+	v      *int
+	lo, hi int
+}
+
+func (r rangedInt) String() string {
+	if r.v == nil {
+		return ""
+	}
+	return strconv.Itoa(*r.v)
+}
+
+func (r rangedInt) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < r.lo || n > r.hi {
+		return fmt.Errorf("want %d..%d", r.lo, r.hi)
+	}
+	*r.v = n
+	return nil
+}
+
+// intVar defines an int flag with default def that takes values from lo to hi.
+func intVar(fs *flag.FlagSet, p *int, name string, def, lo, hi int, usage string) {
+	*p = def
+	fs.Var(rangedInt{p, lo, hi}, name, fmt.Sprintf("%s (%d..%d)", usage, lo, hi))
+}
+
+// intFlag is intVar for a new int.
+func intFlag(fs *flag.FlagSet, name string, def, lo, hi int, usage string) *int {
+	p := new(int)
+	intVar(fs, p, name, def, lo, hi, usage)
+	return p
 }

@@ -124,7 +124,7 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, "unknown command"},
 		{"unknown experiment", []string{"run", "p999"}, `unknown experiment "p999"`},
 		{"bad flag", []string{"run", "-trails", "3"}, "flag provided but not defined"},
-		{"bad trials", []string{"run", "-trials", "-1", "p003"}, "-trials"},
+		{"bad trials", []string{"run", "-trials", "-1", "p003"}, "-trials: want 0..100000"},
 		{"bad capture", []string{"run", "-capture", "wifi", "p003"}, "unknown capture"},
 		{"bad framing", []string{"decode", "-framing", "zip", good}, "-framing"},
 		{"no file", []string{"decode"}, "no capture file"},
@@ -138,7 +138,7 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"flag without value after id", []string{"run", "p003", "-trials"}, "flag needs an argument"},
 		{"bad flag after file", []string{"decode", good, "-framing", "zip"}, "-framing"},
 		{"results: unknown experiment after flag", []string{"results", "-trials", "2", "p999"}, `unknown experiment "p999"`},
-		{"crosstalk: bad seconds", []string{"crosstalk", "-seconds", "0"}, "-seconds 0"},
+		{"crosstalk: bad seconds", []string{"crosstalk", "-seconds", "0"}, "-seconds: want 1..600"},
 		{"crosstalk: argument", []string{"crosstalk", "p003"}, "no arguments"},
 		{"crosstalk: unknown version", []string{"crosstalk", "-versions", "v9.9.9"}, "v9.9.9"},
 	}

@@ -10,15 +10,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
-
 	"kcplab/experiments"
 	"kcplab/harness"
+	"kcplab/internal/progress"
 	"kcplab/matrix"
 	"kcplab/report"
 	"kcplab/versions"
@@ -33,14 +30,14 @@ type matrixFlags struct {
 	builder versions.Builder
 	verbose bool
 	stdout  io.Writer
-	bar     *progressbar.ProgressBar // two steps per version (build, run) when stderr is a terminal; nil otherwise
+	steps   *progress.Steps // two steps per version (build, run)
 }
 
 // newMatrixFlags registers the flags shared by matrix and bisect.
 func newMatrixFlags(fs *flag.FlagSet, stdout io.Writer, defaultOut string) *matrixFlags {
-	m := &matrixFlags{stdout: stdout}
-	fs.IntVar(&m.r.Trials, "trials", 0, "trials per experiment and version (0: each experiment's default)")
-	fs.IntVar(&m.r.Parallel, "parallel", harness.DefaultParallel, "trials running at once (in each version's process)")
+	m := &matrixFlags{stdout: stdout, steps: progress.NewSteps(stdout, nil, 0)}
+	intVar(fs, &m.r.Trials, "trials", 0, 0, 100000, "trials per experiment and version (0: each experiment's default)")
+	intVar(fs, &m.r.Parallel, "parallel", harness.DefaultParallel, 1, 64, "trials running at once (in each version's process)")
 	fs.StringVar(&m.r.Out, "out", defaultOut, "directory for DIR/VERSION/ID/summary.json and trial-NNN.pcapng")
 	fs.StringVar(&m.builder.CacheDir, "cache", "", "where the per-version binaries are kept (default: the user cache dir's kcplab/)")
 	fs.BoolVar(&m.verbose, "v", false, "show each version's run output (always in DIR/VERSION/run.log)")
@@ -49,20 +46,14 @@ func newMatrixFlags(fs *flag.FlagSet, stdout io.Writer, defaultOut string) *matr
 
 // check validates the flags and finds the source tree the releases' binaries are built from.
 func (m *matrixFlags) check() error {
-	if m.r.Trials < 0 || m.r.Trials > 100000 {
-		return usageErr("-trials %d: want 0..100000", m.r.Trials)
-	}
-	if m.r.Parallel < 1 || m.r.Parallel > 64 {
-		return usageErr("-parallel %d: want 1..64", m.r.Parallel)
-	}
 	root, err := projectRoot()
 	if err != nil {
 		return err
 	}
 	m.builder.Root = root
 	m.r.Builder = &m.builder
-	m.r.Log = m.printf
-	m.r.Step = m.step
+	m.r.Log = func(format string, args ...any) { m.steps.Printf(format, args...) }
+	m.r.Step = func(desc string, done bool) { m.steps.Step(desc, done) }
 	if m.verbose {
 		m.r.Verbose = m.stdout
 	}
@@ -82,42 +73,6 @@ func projectRoot() (string, error) {
 	return root, err
 }
 
-// progress starts a progress bar of steps on stderr when it is a terminal.
-func (m *matrixFlags) progress(stderr io.Writer, steps int) {
-	f, ok := stderr.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return
-	}
-	m.bar = progressbar.NewOptions(steps, progressbar.OptionSetWriter(stderr), progressbar.OptionShowCount(),
-		progressbar.OptionSetPredictTime(false), progressbar.OptionClearOnFinish(), progressbar.OptionFullWidth())
-}
-
-// step describes the step now running, after finishing the previous one (done).
-func (m *matrixFlags) step(desc string, done bool) {
-	if m.bar == nil {
-		return
-	}
-	if done {
-		_ = m.bar.Add(1)
-	}
-	m.bar.Describe(desc)
-}
-
-// printf prints a status line, clearing the progress bar first.
-func (m *matrixFlags) printf(format string, args ...any) {
-	if m.bar != nil {
-		_ = m.bar.Clear()
-	}
-	fmt.Fprintf(m.stdout, format, args...)
-}
-
-// finish ends the progress bar.
-func (m *matrixFlags) finish() {
-	if m.bar != nil {
-		_ = m.bar.Finish()
-	}
-}
-
 // exitStatus gives a release the Go module proxy does not serve, a path that is not a kcp-go tree
 // and a peer that did not start exit status 2.
 func exitStatus(err error) error {
@@ -133,43 +88,27 @@ func splitList(list string) []string {
 	return strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
-// parseVersions turns a comma- or space-separated list into normalized versions (parseVersion),
-// oldest first, working trees last.
+// parseVersions resolves a comma- or space-separated list of versions (versions.Builder.ResolveList).
 func parseVersions(ctx context.Context, b *versions.Builder, list string) ([]string, error) {
-	var out []string
-	for _, s := range splitList(list) {
-		v, err := parseVersion(ctx, b, "-versions", s)
-		if err != nil {
-			return nil, err
-		}
-		if !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	if len(out) == 0 {
+	vs, err := b.ResolveList(ctx, splitList(list))
+	if err == nil && len(vs) == 0 {
 		return nil, usageErr("-versions: no version given")
 	}
-	sort.SliceStable(out, func(i, j int) bool { return versions.Compare(out[i], out[j]) < 0 })
-	return out, nil
+	return vs, versionErr("-versions", err)
 }
 
-// parseVersion normalizes one version of flag and checks it before anything runs: a release is
-// downloaded (from the module cache when it is there), so that one the Go module proxy does not
-// serve is bad input; a working tree's path must hold kcp-go's go.mod.
-func parseVersion(ctx context.Context, b *versions.Builder, flag, s string) (string, error) {
-	v, err := versions.Normalize(s)
-	if err == nil {
-		if versions.IsLocal(v) {
-			_, err = versions.ReadTree(ctx, v)
-		} else {
-			// Even a release of the compiled-in list may be missing from the proxy (v5.6.6, v5.6.23).
-			_, err = b.Download(ctx, v)
-		}
-	}
+// versionErr makes a version that kcplab cannot build (versions.ErrUnknown) bad input of flag.
+func versionErr(flag string, err error) error {
 	if errors.Is(err, versions.ErrUnknown) {
-		return "", usageErr("%s: %v", flag, err)
+		return usageErr("%s: %v", flag, err)
 	}
-	return v, err
+	return err
+}
+
+// parseVersion resolves one version of flag (versions.Builder.Resolve).
+func parseVersion(ctx context.Context, b *versions.Builder, flag, s string) (string, error) {
+	v, err := b.Resolve(ctx, s)
+	return v, versionErr(flag, err)
 }
 
 // peerDefs is -peer, repeatable: NAME='CMD ARGS'.
@@ -178,44 +117,37 @@ type peerDefs []string
 func (d *peerDefs) String() string     { return strings.Join(*d, " ") }
 func (d *peerDefs) Set(s string) error { *d = append(*d, s); return nil }
 
-// pairPeers resolves the peers of -pairs (matrix.ParsePeers): -peers when given, else the kcp-go
-// releases of -versions, oldest first; with every -peer added.
+// pairPeers resolves the peers of -pairs: -peers when given, else the kcp-go releases of -versions,
+// oldest first; with every -peer added after them.
 func (m *matrixFlags) pairPeers(ctx context.Context, peers, list *string, defs peerDefs, set map[string]bool) ([]matrix.PeerSpec, error) {
-	flag, items := "-versions", splitList(*list)
 	if set["peers"] {
-		flag, items = "-peers", splitList(*peers)
+		return parsePeers(ctx, &m.builder, "-peers", splitList(*peers), defs)
 	}
-	specs, err := matrix.ParsePeers(items, defs, m.builder.Root, func(s string) (string, error) {
-		return parseVersion(ctx, &m.builder, flag, s)
-	})
+	specs, err := parsePeers(ctx, &m.builder, "-versions", splitList(*list), defs)
+	n := 0 // the releases come first, as -versions names them
+	for n < len(specs) && specs[n].KCPGo != "" {
+		n++
+	}
+	slices.SortStableFunc(specs[:n], func(a, b matrix.PeerSpec) int { return versions.Compare(a.KCPGo, b.KCPGo) })
+	return specs, err
+}
+
+// parsePeers resolves peers named by flag (matrix.ParsePeers), each version checked (parseVersion).
+func parsePeers(ctx context.Context, b *versions.Builder, flag string, items, defs []string) ([]matrix.PeerSpec, error) {
+	specs, err := matrix.ParsePeers(items, defs, b.Root, func(s string) (string, error) { return parseVersion(ctx, b, flag, s) })
 	if errors.Is(err, matrix.ErrBadPeer) {
 		return nil, usageErr("%v", err)
-	}
-	if err == nil && !set["peers"] {
-		// The releases come first (the -peer definitions after them): oldest first, as matrix has them.
-		n := 0
-		for n < len(specs) && specs[n].KCPGo != "" {
-			n++
-		}
-		sort.SliceStable(specs[:n], func(i, j int) bool { return versions.Compare(specs[i].KCPGo, specs[j].KCPGo) < 0 })
 	}
 	return specs, err
 }
 
-// selectExperiments resolves ids (all experiments when none is given), one experiment per link.
+// selectExperiments resolves ids (experiments.SelectAll); an unknown id is bad input.
 func selectExperiments(ids []string) ([]*harness.Experiment, error) {
-	if len(ids) == 0 {
-		return experiments.All(), nil
+	es, err := experiments.SelectAll(ids)
+	if err != nil {
+		return nil, usageErr("%v", err)
 	}
-	var out []*harness.Experiment
-	for _, id := range ids {
-		es, err := experiments.Select(id) // an experiment with several links is one id per link
-		if err != nil {
-			return nil, usageErr("%v", err)
-		}
-		out = append(out, es...)
-	}
-	return out, nil
+	return es, nil
 }
 
 // DefaultPairIDs are the experiments `kcplab matrix -pairs` runs when none is named.
@@ -286,12 +218,12 @@ func runMatrix(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	start := time.Now()
-	m.progress(stderr, 2*len(vs))
+	m.steps = progress.NewSteps(stdout, stderr, 2*len(vs))
 	mx, err := m.r.Matrix(ctx, vs)
 	if err != nil {
 		return exitStatus(err)
 	}
-	m.finish()
+	m.steps.Finish()
 	report.WriteMatrixText(stdout, mx)
 	if m.r.Shard.Split() {
 		fmt.Fprintf(stdout, "shard %s of %d version(s) in %.0fs, seed %d; wrote %s and %s: merge the parts with kcplab merge -out DIR PARTDIR...\n",
@@ -401,19 +333,19 @@ func runBisect(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 		return usageErr("%v", err)
 	}
 	fmt.Fprintf(stdout, "bisect %s %q over %d releases %s..%s\n", e.ID, class, len(rel), rel[0], rel[len(rel)-1])
-	m.progress(stderr, 2*matrix.BisectRuns(len(rel)))
-	defer m.finish()
+	m.steps = progress.NewSteps(stdout, stderr, 2*matrix.BisectRuns(len(rel)))
+	defer m.steps.Finish()
 	b, err := m.r.Bisect(ctx, e.ID, class, rel)
 	switch {
 	case err != nil:
 		return exitStatus(err)
 	case !b.Changed:
-		m.printf("the share of %q with %s is within the 95%% intervals of %s's: no change to bisect (more -trials narrow the intervals)\n", class, rel[len(rel)-1], rel[0])
+		m.steps.Printf("the share of %q with %s is within the 95%% intervals of %s's: no change to bisect (more -trials narrow the intervals)\n", class, rel[len(rel)-1], rel[0])
 	case versions.IsLocal(first):
-		m.printf("first release, going back from %s, whose share of %q differs from the tree's beyond the 95%% intervals: %s (the one before it on the way, %s, does not)\n",
+		m.steps.Printf("first release, going back from %s, whose share of %q differs from the tree's beyond the 95%% intervals: %s (the one before it on the way, %s, does not)\n",
 			first, class, b.First, b.Before)
 	default:
-		m.printf("first release whose share of %q differs from %s's beyond the 95%% intervals: %s (the release before it, %s, does not)\n",
+		m.steps.Printf("first release whose share of %q differs from %s's beyond the 95%% intervals: %s (the release before it, %s, does not)\n",
 			class, rel[0], b.First, b.Before)
 	}
 	return nil

@@ -18,7 +18,7 @@ func TestMatrixBadInput(t *testing.T) {
 		{[]string{"matrix", "-versions", "v4.3.0", "p003"}, "v5 releases only"},
 		{[]string{"matrix", "-versions", ",", "p003"}, "no version given"},
 		{[]string{"matrix", "-versions", "v5.6.1", "nope"}, `unknown experiment "nope"`},
-		{[]string{"matrix", "-trials", "-1"}, "-trials -1"},
+		{[]string{"matrix", "-trials", "-1"}, "-trials: want 0..100000"},
 		{[]string{"matrix", "-bogus"}, "flag provided but not defined"},
 		{[]string{"bisect", "p003"}, "want ID CLASS"},
 		{[]string{"bisect", "p003", "delivered"}, "-from and -to are required"},

@@ -52,35 +52,13 @@ func runResults(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	// Link the captures relative to the results file, so that the links hold both where it is written
-	// (out/RESULTS.md -> testdata/ID/x.pcapng = out/testdata/ID/x.pcapng) and once it and the captures
-	// are copied to the repository root.
-	for k, p := range ex {
-		if rel, err := filepath.Rel(filepath.Dir(*md), p); err == nil {
-			ex[k] = rel
-		}
-	}
 	cmd := *command
 	if cmd == "" {
 		cmd = "kcplab results " + strings.Join(args, " ")
 	}
 	meta := report.Meta{Command: strings.TrimSpace(cmd), Date: time.Now(), GoVersion: runtime.Version(),
 		Host: fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())}
-	blocks := map[string]string{"meta": report.MetaBlock(meta), "summary": report.Summary(results)}
-	blockIDs := []string{"meta", "summary"}
-	titles := map[string]string{"meta": "# kcplab results", "summary": "## In short"}
-	for _, r := range results {
-		blocks[r.Experiment.ID] = report.Block(r, ex)
-		blockIDs = append(blockIDs, r.Experiment.ID)
-		titles[r.Experiment.ID] = fmt.Sprintf("## %s: %s", r.Experiment.ID, r.Experiment.Title)
-	}
-	doc := report.Update(old, blockIDs, blocks, func(id string) string { return titles[id] })
-	if dir := filepath.Dir(*md); dir != "." {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	if err := os.WriteFile(*md, doc, 0o644); err != nil {
+	if err := report.WriteResults(*md, old, results, ex, meta); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s and %d example captures under %s\n", *md, len(ex), *testdata)

@@ -77,8 +77,8 @@ func TestRunSchedulerBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"in-flight above its bound", []string{"-in-flight", "257", "p004"}, "-in-flight 257"},
-		{"in-flight below zero", []string{"-in-flight", "-1", "p004"}, "-in-flight -1"},
+		{"in-flight above its bound", []string{"-in-flight", "257", "p004"}, "-in-flight: want 0..256"},
+		{"in-flight below zero", []string{"-in-flight", "-1", "p004"}, "-in-flight: want 0..256"},
 		{"one experiment twice side by side", []string{"-trials", "1", "p004", "p004"}, "named twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

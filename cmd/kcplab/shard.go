@@ -25,7 +25,7 @@ type shardFlags struct {
 func (s *shardFlags) register(fs *flag.FlagSet, run bool) {
 	fs.StringVar(&s.shard, "shard", "", "run shard I/N of the cells only (I from 0 to N-1) and write DIR/part.json for kcplab merge; "+
 		"default: from $"+matrix.IndexEnv+" and $"+matrix.ShardsEnv+" when both are set (a Kubernetes Indexed Job)")
-	fs.IntVar(&s.block, "block", 0, "with -shard: trials per cell (0: all of an experiment's trials in one cell)")
+	intVar(fs, &s.block, "block", 0, 0, 100000, "with -shard: trials per cell (0: all of an experiment's trials in one cell)")
 	if run {
 		fs.StringVar(&s.cells, "cells", "", "run only these cells, comma-separated: ID (all its trials) or ID:FROM-TO (trials FROM..TO, numbered and seeded as in the whole run); what a sharded matrix gives each version's kcplab")
 	}
@@ -43,8 +43,6 @@ func (s *shardFlags) resolve() (matrix.Shard, error) {
 	switch {
 	case err != nil:
 		return sh, usageErr("-shard: %v", err)
-	case s.block < 0 || s.block > 100000:
-		return sh, usageErr("-block %d: want 0..100000", s.block)
 	case s.block > 0 && !sh.Split():
 		return sh, usageErr("-block cuts the cells of -shard: add -shard I/N")
 	case s.cells != "" && sh.Split():
@@ -69,7 +67,7 @@ func (f *runFlags) runShard(w io.Writer, exps []*harness.Experiment, kind harnes
 			ids[i] = e.ID
 		}
 		settings := matrix.Settings{Command: "run", Experiments: ids, Trials: f.trials, Block: s.block, Parallel: f.parallel,
-			Seed: f.seed, Link: f.link.String(), Capture: string(kind), Discover: f.discover || f.link.cfg != nil}
+			Seed: f.seed, Link: f.link.String(), Capture: string(kind), Discover: f.options(kind).Discover}
 		if settings.Seed == 0 {
 			settings.Seed = matrix.SplitSeed(settings)
 		}
@@ -84,10 +82,10 @@ func (f *runFlags) runShard(w io.Writer, exps []*harness.Experiment, kind harnes
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	failed, timing := 0, 0
-	opts := harness.RunOptions{Parallel: f.parallel, Capture: kind, Discover: f.discover || f.link.cfg != nil, Link: f.link.cfg, Seed: f.seed}
-	err := matrix.RunCells(ctx, exps, cells, opts, f.out, removeOldTrials, func(c matrix.Cell, res *harness.Result, path string) {
+	opts := f.options(kind)
+	err := matrix.RunCells(ctx, exps, cells, opts, f.out, func(c matrix.Cell, res *harness.Result, path string) {
 		fmt.Fprintf(w, "%s: %s (trials %d-%d, %d at once, %s capture)\n", c.Experiment, res.Experiment.Title, c.First+1, c.First+c.Count, res.Parallel, kind)
-		printSummary(w, res, path)
+		report.WriteResultText(w, res, path)
 		failed += len(res.Failed())
 		timing += len(res.TimingFailed())
 	})
@@ -100,13 +98,7 @@ func (f *runFlags) runShard(w io.Writer, exps []*harness.Experiment, kind harnes
 		}
 		fmt.Fprintf(w, "wrote %s: merge the parts with kcplab merge -out DIR PARTDIR...\n", filepath.Join(f.out, matrix.PartFile))
 	}
-	switch {
-	case failed > 0:
-		return failErr("%d trial(s) failed; their pcapng files are kept (see above)", failed)
-	case timing > 0:
-		return failErr("%d timing distribution(s) are not what kcp-go's timers make them (see above)", timing)
-	}
-	return nil
+	return verdict(failed, timing)
 }
 
 func runMerge(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {

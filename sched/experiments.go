@@ -1,0 +1,84 @@
+package sched
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"time"
+
+	"kcplab/harness"
+)
+
+// Show is what Experiments prints of each experiment, and where its progress goes.
+type Show struct {
+	// Start prints the line that opens experiment e's output, for a run of trials trials.
+	Start func(w io.Writer, e *harness.Experiment, trials int)
+	// Progress returns experiment i's harness.RunOptions.Progress, and what to call when its run ends.
+	Progress func(i int, w io.Writer, trials int) (progress func(done, total int), finish func())
+	// Result prints the experiment's result, whose summary.json is at summary.
+	Result func(w io.Writer, res *harness.Result, summary string)
+	// Flush is called before an experiment's held lines are written (side by side only).
+	Flush func()
+}
+
+// Trials is how many trials a run of e makes when asked for n (0: the experiment's own count).
+func Trials(e *harness.Experiment, n int) int {
+	if n == 0 {
+		return e.Trials
+	}
+	return n
+}
+
+// Experiments runs exps under cfg with opts, each writing its pcapng files and summary.json under
+// opts.OutDir/ID (what an earlier run left there removed first), and returns the results of the
+// experiments that ended, in their given order. Side by side, each experiment's lines are held until
+// it and every one before it have ended, so that the output reads as one experiment after another.
+func Experiments(ctx context.Context, cfg Config, exps []*harness.Experiment, opts harness.RunOptions, w io.Writer, show Show) ([]*harness.Result, error) {
+	results := make([]*harness.Result, len(exps))
+	held := make([]*bytes.Buffer, len(exps))
+	jobs := make([]Job, len(exps))
+	for i, e := range exps {
+		n, out := Trials(e, opts.Trials), w
+		var est time.Duration
+		if !cfg.Sequential {
+			held[i] = &bytes.Buffer{}
+			out = held[i]
+			est = Estimate(e, n, opts.Parallel, opts.OutDir)
+		}
+		jobs[i] = Job{Name: e.ID, Estimate: est, Run: func(ctx context.Context, s *Slots) error {
+			show.Start(out, e, n)
+			dir := filepath.Join(opts.OutDir, e.ID)
+			if err := harness.RemoveTrials(dir); err != nil {
+				return err
+			}
+			o := opts
+			o.Slots = s
+			var finish func()
+			o.Progress, finish = show.Progress(i, out, n)
+			res, err := harness.Run(ctx, e, o)
+			finish()
+			if err != nil {
+				return err
+			}
+			c := s.Concurrency()
+			res.Concurrency = &c
+			path, err := res.WriteSummary(dir)
+			if err != nil {
+				return err
+			}
+			show.Result(out, res, path)
+			results[i] = res
+			return nil
+		}}
+	}
+	var done []*harness.Result
+	err := Run(ctx, cfg, jobs, func(i int) {
+		if held[i] != nil {
+			show.Flush()
+			_, _ = w.Write(held[i].Bytes())
+		}
+		done = append(done, results[i])
+	})
+	return done, err
+}
