@@ -133,15 +133,7 @@ func TestPairKeepsPacketsInside(t *testing.T) {
 	require.NoError(t, err)
 	for _, ns := range []*Namespace{p.Client, p.Server} {
 		for _, out := range []string{"198.19.255.1:9", "8.8.8.8:53", "127.0.0.53:53"} {
-			err := ns.Do(func() error {
-				c, err := net.Dial("udp4", out)
-				if err != nil {
-					return err
-				}
-				defer c.Close()
-				_, err = c.Write([]byte("out"))
-				return err
-			})
+			err := sendFrom(ns, out)
 			if out == "127.0.0.53:53" {
 				// The namespace's own loopback: it exists, but holds nothing of the machine's.
 				continue
@@ -178,4 +170,17 @@ func TestPairLeavesNothing(t *testing.T) {
 		_, err := os.Stat(runDir + "/" + n)
 		require.True(t, os.IsNotExist(err), "%s still exists", n)
 	}
+}
+
+// sendFrom sends one UDP datagram from inside ns to addr, and returns the first error on the way.
+func sendFrom(ns *Namespace, addr string) error {
+	return ns.Do(func() error {
+		c, err := net.Dial("udp4", addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("out"))
+		return err
+	})
 }

@@ -107,15 +107,7 @@ func TestVethKeepsPacketsInside(t *testing.T) {
 	v := newVeth(t)
 	for _, ns := range []*Namespace{v.Server, v.Client} {
 		for _, out := range []string{"198.19.255.1:9", "198.18.0.1:9", "8.8.8.8:53", "10.0.0.1:9"} {
-			err := ns.Do(func() error {
-				c, err := net.Dial("udp4", out)
-				if err != nil {
-					return err
-				}
-				defer c.Close()
-				_, err = c.Write([]byte("out"))
-				return err
-			})
+			err := sendFrom(ns, out)
 			require.Error(t, err, "%s reached %s", ns.Name, out)
 			require.True(t, errors.Is(err, syscall.ENETUNREACH), "%s to %s: %v", ns.Name, out, err)
 		}

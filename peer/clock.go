@@ -96,28 +96,20 @@ func shiftTimes(m PeerMsg, d time.Duration) PeerMsg {
 	if m.NowNs != 0 {
 		m.NowNs += ns
 	}
-	if m.Datagrams != nil {
-		ds := make([]PeerDatagram, len(m.Datagrams))
-		for i, x := range m.Datagrams {
-			x.TNs += ns
-			ds[i] = x
-		}
-		m.Datagrams = ds
-	}
-	if m.Events != nil {
-		es := make([]PeerEvent, len(m.Events))
-		for i, x := range m.Events {
-			x.TNs += ns
-			es[i] = x
-		}
-		m.Events = es
-	}
-	if m.Stalls != nil {
-		ss := make([]PeerStall, len(m.Stalls))
-		for i, x := range m.Stalls {
-			ss[i] = PeerStall{FromNs: x.FromNs + ns, ToNs: x.ToNs + ns}
-		}
-		m.Stalls = ss
-	}
+	m.Datagrams = mapped(m.Datagrams, func(x PeerDatagram) PeerDatagram { x.TNs += ns; return x })
+	m.Events = mapped(m.Events, func(x PeerEvent) PeerEvent { x.TNs += ns; return x })
+	m.Stalls = mapped(m.Stalls, func(x PeerStall) PeerStall { return PeerStall{FromNs: x.FromNs + ns, ToNs: x.ToNs + ns} })
 	return m
+}
+
+// mapped returns a copy of xs with f applied to each, nil for nil.
+func mapped[T any](xs []T, f func(T) T) []T {
+	if xs == nil {
+		return nil
+	}
+	out := make([]T, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
+	}
+	return out
 }

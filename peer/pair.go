@@ -151,23 +151,27 @@ func pairTrial(ctx context.Context, e *harness.Experiment, n int, srv, cli *Peer
 		}
 	}()
 
-	r, err := call(ctx, "server", srv, PeerMsg{Op: "listen", Exp: e.ID, Trial: sid, Bind: srv.Bind, Script: e.ServerScript})
-	if err != nil {
-		return nil, fmt.Errorf("server peer: %w", err)
+	// open asks a peer to listen or dial (then the teardown must undo it: opened), and returns its
+	// answer and the address it reports.
+	open := func(role string, p *Peer, req PeerMsg, opened *bool) (PeerMsg, netip.AddrPort, error) {
+		r, err := call(ctx, role, p, req)
+		if err != nil {
+			return r, netip.AddrPort{}, fmt.Errorf("%s peer: %w", role, err)
+		}
+		*opened = true
+		a, err := netip.ParseAddrPort(r.Addr)
+		if err != nil {
+			err = fmt.Errorf("%s peer's address: %w", role, err)
+		}
+		return r, a, err
 	}
-	listening = true
-	srvAddr, err := netip.ParseAddrPort(r.Addr)
+	_, srvAddr, err := open("server", srv, PeerMsg{Op: "listen", Exp: e.ID, Trial: sid, Bind: srv.Bind, Script: e.ServerScript}, &listening)
 	if err != nil {
-		return nil, fmt.Errorf("server peer's address: %w", err)
+		return nil, err
 	}
-	r, err = call(ctx, "client", cli, PeerMsg{Op: "dial", Exp: e.ID, Trial: cid, Server: srvAddr.String(), Bind: cli.Bind, Script: e.ClientScript})
+	r, cliAddr, err := open("client", cli, PeerMsg{Op: "dial", Exp: e.ID, Trial: cid, Server: srvAddr.String(), Bind: cli.Bind, Script: e.ClientScript}, &dialed)
 	if err != nil {
-		return nil, fmt.Errorf("client peer: %w", err)
-	}
-	dialed = true
-	cliAddr, err := netip.ParseAddrPort(r.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("client peer's address: %w", err)
+		return nil, err
 	}
 	start := time.Unix(0, r.StartNs).Add(-cli.Clock().Correction())
 	tr = &harness.Trace{Experiment: e.ID, Trial: n, Start: start, Client: cliAddr, Server: srvAddr}

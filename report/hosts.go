@@ -41,12 +41,7 @@ func HostsSection(m *Matrix, peers map[string]map[string][2]*harness.PeerIdent, 
 	for i := range m.Experiments {
 		e := &m.Experiments[i]
 		fmt.Fprintf(&b, "\n#### %s: %s\n\n", e.ID, e.Title)
-		var ps []string
-		for _, p := range m.Versions {
-			if e.Versions[p] != nil {
-				ps = append(ps, p)
-			}
-		}
+		ps := m.ran(e)
 		t := sharesTable(e, ps, "peers", func(p string, _ *VersionCounts) string { return p })
 		t.WriteMarkdown(&b)
 
@@ -61,15 +56,7 @@ func HostsSection(m *Matrix, peers map[string]map[string][2]*harness.PeerIdent, 
 		}
 		clocks.WriteMarkdown(&b)
 
-		diffs := m.Differences(e)
-		if len(diffs) == 0 {
-			fmt.Fprintf(&b, "\nNo class's share differs between %s beyond the 95%% intervals.\n", strings.Join(ps, " and "))
-			continue
-		}
-		b.WriteString("\n")
-		for _, d := range diffs {
-			fmt.Fprintf(&b, "- %s\n", d.Sentence(e))
-		}
+		m.writeDifferences(&b, e, strings.Join(ps, " and "))
 	}
 	return b.String()
 }

@@ -239,12 +239,7 @@ func MatrixSection(m *Matrix, charts map[string]string) string {
 	for i := range m.Experiments {
 		e := &m.Experiments[i]
 		fmt.Fprintf(&b, "\n### %s: %s\n\n", e.ID, e.Title)
-		var vs []string
-		for _, v := range m.Versions {
-			if e.Versions[v] != nil {
-				vs = append(vs, v)
-			}
-		}
+		vs := m.ran(e)
 		t := sharesTable(e, vs, "kcp-go", func(v string, vc *VersionCounts) string {
 			label := "`" + v + "`"
 			if vc.KCPGo != "" && vc.KCPGo != v {
@@ -256,17 +251,34 @@ func MatrixSection(m *Matrix, charts map[string]string) string {
 		if p := charts[e.ID]; p != "" {
 			fmt.Fprintf(&b, "\n![%s: class shares by kcp-go version](%s)\n", e.ID, p)
 		}
-		diffs := m.Differences(e)
-		if len(diffs) == 0 {
-			b.WriteString("\nNo class's share differs between versions beyond the 95% intervals.\n")
-			continue
-		}
-		b.WriteString("\n")
-		for _, d := range diffs {
-			fmt.Fprintf(&b, "- %s\n", d.Sentence(e))
-		}
+		m.writeDifferences(&b, e, "versions")
 	}
 	return b.String()
+}
+
+// ran is the versions (or peers, or placements) of m that e ran on, in m's order.
+func (m *Matrix) ran(e *MatrixExperiment) []string {
+	var vs []string
+	for _, v := range m.Versions {
+		if e.Versions[v] != nil {
+			vs = append(vs, v)
+		}
+	}
+	return vs
+}
+
+// writeDifferences writes the differences of e's class shares between the runs of m (Differences),
+// a line each, or a line saying there is none between what.
+func (m *Matrix) writeDifferences(b *strings.Builder, e *MatrixExperiment, what string) {
+	diffs := m.Differences(e)
+	if len(diffs) == 0 {
+		fmt.Fprintf(b, "\nNo class's share differs between %s beyond the 95%% intervals.\n", what)
+		return
+	}
+	b.WriteString("\n")
+	for _, d := range diffs {
+		fmt.Fprintf(b, "- %s\n", d.Sentence(e))
+	}
 }
 
 // sharesTable is a Markdown table of the runs vs of e (rows, each named by label under the header
