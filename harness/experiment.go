@@ -114,6 +114,9 @@ const (
 
 func (e *Experiment) trials() int { return orInt(e.Trials, DefaultTrials) }
 
+// TrialCount is the number of trials a run of e makes when asked for n (0: e's own count).
+func (e *Experiment) TrialCount(n int) int { return orInt(n, e.trials()) }
+
 // TrialTimeout is how long a trial of e may run: e.Timeout, or DefaultTimeout.
 func (e *Experiment) TrialTimeout() time.Duration { return orDur(e.Timeout, DefaultTimeout) }
 

@@ -206,7 +206,7 @@ func RunFunc(ctx context.Context, e *Experiment, opts RunOptions, run func(ctx c
 
 // newResult is a run's result before its trials: every class of e counted 0.
 func newResult(e *Experiment, opts RunOptions, kind CaptureKind, seed uint64) *Result {
-	n := orInt(opts.Trials, e.trials())
+	n := e.TrialCount(opts.Trials)
 	par := min(orInt(opts.Parallel, DefaultParallel), n)
 	res := &Result{Experiment: e, Capture: kind, Parallel: par, Stagger: Stagger(e, par), Started: time.Now(), Seed: seed,
 		Trials: make([]TrialResult, n), Counts: map[string]int{}}

@@ -43,6 +43,19 @@ func RunCells(ctx context.Context, es []*harness.Experiment, cells []Cell, opts 
 	return nil
 }
 
+// NewRunPart is shard sh's part of a kcplab run of es with settings (its Experiments filled in from
+// es; a Seed of 0 derived from the settings, so that every shard has the same one).
+func NewRunPart(sh Shard, settings Settings, es []*harness.Experiment) (*Part, error) {
+	settings.Command, settings.Experiments = "run", nil
+	for _, e := range es {
+		settings.Experiments = append(settings.Experiments, e.ID)
+	}
+	if settings.Seed == 0 {
+		settings.Seed = SplitSeed(settings)
+	}
+	return NewPart(sh, settings, Cells(es, nil, settings.Trials, settings.Block))
+}
+
 // WriteRunPart writes a shard of kcplab run: out/part.json and out/matrix.json, a matrix of one
 // version (this binary's kcp-go) that holds the counts of the part's cells.
 func WriteRunPart(out string, p *Part, es []*harness.Experiment) error {

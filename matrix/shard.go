@@ -117,17 +117,6 @@ func (c Cell) Dir(out string) string {
 // OUT/ID, which is Dir.
 func (c Cell) OutDir(out string) string { return filepath.Dir(c.Dir(out)) }
 
-// TrialCount is the number of trials a run of e makes when asked for trials (0: e's default).
-func TrialCount(e *harness.Experiment, trials int) int {
-	switch {
-	case trials > 0:
-		return trials
-	case e.Trials > 0:
-		return e.Trials
-	}
-	return harness.DefaultTrials
-}
-
 // Cells lists the cells of experiments es with versions vs (nil: one run without a version), in
 // their order: by experiment, then version, then block. block is the trials per cell (0: all of an
 // experiment's trials in one cell).
@@ -137,7 +126,7 @@ func Cells(es []*harness.Experiment, vs []string, trials, block int) []Cell {
 	}
 	var out []Cell
 	for _, e := range es {
-		n := TrialCount(e, trials)
+		n := e.TrialCount(trials)
 		b := block
 		if b <= 0 || b >= n {
 			b = n
@@ -184,7 +173,7 @@ func ParseCells(list string, es []*harness.Experiment, trials int) ([]Cell, erro
 		if e == nil {
 			return nil, fmt.Errorf("-cells %q: no experiment %q", item, id)
 		}
-		n := TrialCount(e, trials)
+		n := e.TrialCount(trials)
 		c := Cell{Experiment: id, Count: n, Whole: true}
 		if block {
 			fs, ts, ok := strings.Cut(rng, "-")

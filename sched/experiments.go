@@ -22,14 +22,6 @@ type Show struct {
 	Flush func()
 }
 
-// Trials is how many trials a run of e makes when asked for n (0: the experiment's own count).
-func Trials(e *harness.Experiment, n int) int {
-	if n == 0 {
-		return e.Trials
-	}
-	return n
-}
-
 // Experiments runs exps under cfg with opts, each writing its pcapng files and summary.json under
 // opts.OutDir/ID (what an earlier run left there removed first), and returns the results of the
 // experiments that ended, in their given order. Side by side, each experiment's lines are held until
@@ -39,7 +31,7 @@ func Experiments(ctx context.Context, cfg Config, exps []*harness.Experiment, op
 	held := make([]*bytes.Buffer, len(exps))
 	jobs := make([]Job, len(exps))
 	for i, e := range exps {
-		n, out := Trials(e, opts.Trials), w
+		n, out := e.TrialCount(opts.Trials), w
 		var est time.Duration
 		if !cfg.Sequential {
 			held[i] = &bytes.Buffer{}

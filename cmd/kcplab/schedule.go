@@ -54,7 +54,7 @@ func (f *runFlags) schedule(ctx context.Context, w, stderr io.Writer, exps []*ha
 	}
 	total := 0
 	for _, e := range exps {
-		total += sched.Trials(e, f.trials)
+		total += e.TrialCount(f.trials)
 	}
 	var bar *progress.Shared
 	if !cfg.Sequential {

@@ -62,20 +62,13 @@ func (f *runFlags) runShard(w io.Writer, exps []*harness.Experiment, kind harnes
 			return usageErr("%v", err)
 		}
 	} else {
-		ids := make([]string, len(exps))
-		for i, e := range exps {
-			ids[i] = e.ID
-		}
-		settings := matrix.Settings{Command: "run", Experiments: ids, Trials: f.trials, Block: s.block, Parallel: f.parallel,
-			Seed: f.seed, Link: f.link.String(), Capture: string(kind), Discover: f.options(kind).Discover}
-		if settings.Seed == 0 {
-			settings.Seed = matrix.SplitSeed(settings)
-		}
-		f.seed = settings.Seed
+		settings := matrix.Settings{Trials: f.trials, Block: s.block, Parallel: f.parallel, Seed: f.seed,
+			Link: f.link.String(), Capture: string(kind), Discover: f.options(kind).Discover}
 		var err error
-		if part, err = matrix.NewPart(sh, settings, matrix.Cells(exps, nil, f.trials, s.block)); err != nil {
+		if part, err = matrix.NewRunPart(sh, settings, exps); err != nil {
 			return err
 		}
+		f.seed = part.Settings.Seed
 		cells = part.Cells
 		fmt.Fprintf(w, "shard %s: %d of %d cell(s), seed %d\n", sh, len(cells), len(part.Plan), f.seed)
 	}
