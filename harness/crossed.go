@@ -77,8 +77,18 @@ func (tr *Trace) crossing() (Crossing, bool) {
 	return Crossing{}, false
 }
 
-// CrossedRun is an attempt of a trial that another trial crossed, run again; its capture is kept.
+// CrossedRun is an attempt of a trial that another trial crossed, or that a freeze of the process
+// broke (freeze.go), run again; its capture is kept.
 type CrossedRun struct {
 	Crossing
-	Pcapng string `json:"pcapng,omitempty"` // the crossed attempt's capture, if written
+	Froze  *Freeze `json:"froze,omitempty"`  // set for a frozen attempt (Crossing is then empty)
+	Pcapng string  `json:"pcapng,omitempty"` // the attempt's capture, if written
+}
+
+// Error says why the attempt was run again.
+func (c CrossedRun) Error() string {
+	if c.Froze != nil {
+		return c.Froze.Error()
+	}
+	return c.Crossing.Error()
 }

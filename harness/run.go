@@ -66,7 +66,8 @@ type TrialResult struct {
 	Err        error // why the trial failed: run error, no or several classes, or a broken invariant
 	Trace      *Trace
 	Pcapng     string // path of the trial's capture file, if written
-	// Crossed lists the earlier attempts of this trial that another trial's datagram crossed (crossed.go).
+	// Crossed lists the earlier attempts of this trial that another trial's datagram crossed (crossed.go)
+	// or that a freeze of the process broke (freeze.go).
 	Crossed []CrossedRun
 }
 
@@ -93,7 +94,8 @@ type Result struct {
 	KCPGoServer, KCPGoClient string
 }
 
-// Crossed returns every attempt of the run's trials that another trial crossed and that was run again.
+// Crossed returns every attempt of the run's trials that another trial crossed, or a freeze broke, and
+// that was run again.
 func (r *Result) Crossed() []CrossedRun {
 	var out []CrossedRun
 	for _, t := range slices.Concat(r.Trials, r.TimingTrials) {
@@ -353,23 +355,33 @@ func (k *keepDir) get(id string) (string, error) {
 
 // runOne runs, classifies and saves one trial.
 // runCrossed runs trial n until an attempt is not crossed by another trial's datagram (crossed.go), at
-// most maxCrossedRuns times; the last attempt's result is the trial's, the crossed ones are listed in it.
+// most maxCrossedRuns times, and likewise an attempt a freeze broke (freeze.go); the last attempt's result
+// is the trial's, the earlier ones are listed in it.
 func runCrossed(ctx context.Context, e *Experiment, n int, run trialFunc, dir string, keep *keepDir, disc bool, seed uint64) TrialResult {
 	var crossed []CrossedRun
 	for attempt := 1; ; attempt++ {
-		res := runOne(ctx, e, n, run, dir, keep, disc, seed, attempt)
+		last := attempt == maxCrossedRuns
+		res := runOne(ctx, e, n, run, dir, keep, disc, seed, attempt, last)
 		var c Crossing
-		if !errors.As(res.Err, &c) || attempt == maxCrossedRuns || ctx.Err() != nil {
-			res.Crossed = crossed
-			return res
+		var f Freeze
+		switch {
+		case last || ctx.Err() != nil:
+		case errors.As(res.Err, &c):
+			crossed = append(crossed, CrossedRun{Crossing: c, Pcapng: res.Pcapng})
+			continue
+		case errors.As(res.Err, &f):
+			crossed = append(crossed, CrossedRun{Froze: &f, Pcapng: res.Pcapng})
+			continue
 		}
-		crossed = append(crossed, CrossedRun{Crossing: c, Pcapng: res.Pcapng})
+		res.Crossed = crossed
+		return res
 	}
 }
 
 // runOne runs one attempt of trial n, classifies it and writes its pcapng. An attempt that another
 // trial crossed is not classified: it fails with the crossing, and its capture is named for the attempt.
-func runOne(ctx context.Context, e *Experiment, n int, run trialFunc, dir string, keep *keepDir, disc bool, seed uint64, attempt int) TrialResult {
+// Unless it is the last, an attempt that fit no class while the process froze fails with the Freeze.
+func runOne(ctx context.Context, e *Experiment, n int, run trialFunc, dir string, keep *keepDir, disc bool, seed uint64, attempt int, last bool) TrialResult {
 	tr, err := run(ctx, n, seed)
 	res := TrialResult{Trial: n, Trace: tr, Err: err}
 	if tr == nil {
@@ -381,6 +393,10 @@ func runOne(ctx context.Context, e *Experiment, n int, run trialFunc, dir string
 		name = fmt.Sprintf("trial-%03d-crossed-%d.pcapng", n, attempt)
 	} else if err == nil {
 		res.Class, res.Err = Classify(e, tr)
+		if f, ok := frozen(tr, res.Err); ok && !last && !disc {
+			res.Err = f
+			name = fmt.Sprintf("trial-%03d-frozen-%d.pcapng", n, attempt)
+		}
 		if disc && res.Err != nil {
 			res.Class, res.Discovered, res.Err = discover(e, tr), true, nil
 		}

@@ -1,0 +1,82 @@
+package harness
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestFrozenTrialRunsAgain runs real ping-pong trials whose first attempts (or every attempt) get an
+// extra copy of the first segment, so that they fit no class, and a stall of the process: a stall of
+// at least FreezeLimit makes the attempt run again, its capture kept; a shorter one leaves the trial
+// failed; a trial that keeps freezing fails on its last attempt with what Classify said.
+func TestFrozenTrialRunsAgain(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		brokenRuns  int           // attempts of each trial that get the extra segment and the stall
+		stall       time.Duration // the stall those attempts saw
+		wantAgain   int           // attempts run again, per trial
+		wantClassed bool
+	}{
+		{"clean", 0, 0, 0, true},
+		{"first attempt frozen", 1, 2 * FreezeLimit, 1, true},
+		{"first attempt broken under a short stall", 1, FreezeLimit / 2, 0, false},
+		{"first attempt broken, no stall", 1, 0, 0, false},
+		{"every attempt frozen", maxCrossedRuns, 2 * FreezeLimit, maxCrossedRuns - 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := pingPong(pingPongAnswered)
+			open, release, err := opener(CaptureTap)
+			require.NoError(t, err)
+			t.Cleanup(release)
+			var mu sync.Mutex
+			attempts := map[int]int{}
+			run := func(ctx context.Context, n int, seed uint64) (*Trace, error) {
+				tr, err := RunTrial(ctx, e, n, open, seed)
+				mu.Lock()
+				attempts[n]++
+				a := attempts[n]
+				mu.Unlock()
+				if tr != nil && a <= tc.brokenRuns {
+					tr.Segments = append(tr.Segments, tr.Segments[0])
+					tr.Stalls = Stalls{{From: 0, To: tc.stall}}
+					if tc.stall == 0 {
+						tr.Stalls = nil
+					}
+				}
+				return tr, err
+			}
+			const trials = 2
+			res := &Result{Experiment: e, Capture: CaptureTap, Parallel: trials, Trials: make([]TrialResult, trials), Counts: map[string]int{}}
+			res, err = runTrials(context.Background(), e, RunOptions{OutDir: t.TempDir()}, res, run)
+			require.NoError(t, err)
+
+			assert.Len(t, res.Crossed(), trials*tc.wantAgain)
+			for _, tr := range res.Trials {
+				assert.Equal(t, tc.wantAgain+1, attempts[tr.Trial], "attempts of trial %d", tr.Trial)
+				for _, c := range tr.Crossed {
+					require.NotNil(t, c.Froze)
+					assert.InDelta(t, ms(tc.stall), c.Froze.LongestMs, 0.001)
+					assert.Contains(t, c.Error(), "froze")
+					assert.FileExists(t, c.Pcapng)
+					assert.Contains(t, filepath.Base(c.Pcapng), "-frozen-")
+				}
+				if tc.wantClassed {
+					assert.NoError(t, tr.Err)
+					assert.Equal(t, "answered", tr.Class.Name)
+					continue
+				}
+				var tf *TrialFailure
+				require.ErrorAs(t, tr.Err, &tf, "the last attempt fails with Classify's own error")
+				assert.Equal(t, FailNoClass, tf.Failures[0].Kind)
+			}
+		})
+	}
+}
