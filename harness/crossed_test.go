@@ -36,23 +36,12 @@ func TestCrossedTrialRunsAgain(t *testing.T) {
 			foreign, err := other.NewConv()
 			require.NoError(t, err)
 			e := pingPong(pingPongAnswered)
-			open, release, err := opener(CaptureTap)
-			require.NoError(t, err)
-			t.Cleanup(release)
-			var mu sync.Mutex
-			attempts := map[int]int{}
-			run := func(ctx context.Context, n int, seed uint64) (*Trace, error) {
-				tr, err := RunTrial(ctx, e, n, open, seed)
-				mu.Lock()
-				attempts[n]++
-				a := attempts[n]
-				mu.Unlock()
-				if tr != nil && a <= tc.crossedRuns {
+			run, attempts := attemptsOf(t, e, func(tr *Trace, attempt int) {
+				if attempt <= tc.crossedRuns {
 					tr.Segments = append(tr.Segments, Seg{Segment: kcpwire.Segment{Conv: foreign, Cmd: kcpwire.CmdAck},
 						Datagram: len(tr.Datagrams) - 1, Dir: DirUnknown})
 				}
-				return tr, err
-			}
+			})
 			const trials = 3
 			res := &Result{Experiment: e, Capture: CaptureTap, Parallel: trials, Trials: make([]TrialResult, trials), Counts: map[string]int{}}
 			out := t.TempDir()
@@ -170,4 +159,26 @@ func TestOutsideDatagramToTheClientIsACrossing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// attemptsOf returns a trialFunc that runs e's trials for real and passes each trace to change with
+// its attempt number (from 1), and the attempts of each trial so far.
+func attemptsOf(t *testing.T, e *Experiment, change func(tr *Trace, attempt int)) (trialFunc, map[int]int) {
+	t.Helper()
+	open, release, err := opener(CaptureTap)
+	require.NoError(t, err)
+	t.Cleanup(release)
+	var mu sync.Mutex
+	attempts := map[int]int{}
+	return func(ctx context.Context, n int, seed uint64) (*Trace, error) {
+		tr, err := RunTrial(ctx, e, n, open, seed)
+		mu.Lock()
+		attempts[n]++
+		a := attempts[n]
+		mu.Unlock()
+		if tr != nil {
+			change(tr, a)
+		}
+		return tr, err
+	}, attempts
 }

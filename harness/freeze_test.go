@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,29 +32,18 @@ func TestFrozenTrialRunsAgain(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := pingPong(pingPongAnswered)
-			open, release, err := opener(CaptureTap)
-			require.NoError(t, err)
-			t.Cleanup(release)
-			var mu sync.Mutex
-			attempts := map[int]int{}
-			run := func(ctx context.Context, n int, seed uint64) (*Trace, error) {
-				tr, err := RunTrial(ctx, e, n, open, seed)
-				mu.Lock()
-				attempts[n]++
-				a := attempts[n]
-				mu.Unlock()
-				if tr != nil && a <= tc.brokenRuns {
+			run, attempts := attemptsOf(t, e, func(tr *Trace, attempt int) {
+				if attempt <= tc.brokenRuns {
 					tr.Segments = append(tr.Segments, tr.Segments[0])
-					tr.Stalls = Stalls{{From: 0, To: tc.stall}}
-					if tc.stall == 0 {
-						tr.Stalls = nil
+					tr.Stalls = nil
+					if tc.stall > 0 {
+						tr.Stalls = Stalls{{From: 0, To: tc.stall}}
 					}
 				}
-				return tr, err
-			}
+			})
 			const trials = 2
 			res := &Result{Experiment: e, Capture: CaptureTap, Parallel: trials, Trials: make([]TrialResult, trials), Counts: map[string]int{}}
-			res, err = runTrials(context.Background(), e, RunOptions{OutDir: t.TempDir()}, res, run)
+			res, err := runTrials(context.Background(), e, RunOptions{OutDir: t.TempDir()}, res, run)
 			require.NoError(t, err)
 
 			assert.Len(t, res.Crossed(), trials*tc.wantAgain)
