@@ -4,10 +4,40 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
+	"kcplab/harness"
 	"kcplab/report"
 	"kcplab/versions"
 )
+
+// BisectClass returns class as Bisect takes it, after checking that e has it; report.FailedColumn
+// names the trials that fit no class.
+func BisectClass(e *harness.Experiment, class string) (string, error) {
+	if class == report.FailedColumn {
+		return report.FailedClass, nil
+	}
+	var names []string
+	for _, c := range e.Classes {
+		names = append(names, c.Name)
+	}
+	if !slices.Contains(names, class) {
+		return "", fmt.Errorf("%s has no class %q: want one of %q or %q", e.ID, class, names, report.FailedColumn)
+	}
+	return class, nil
+}
+
+// BisectRange returns the releases Bisect runs over from first to last (versions.Between), after
+// checking that they differ and, both releases, come in order.
+func BisectRange(first, last string) ([]string, error) {
+	switch {
+	case first == last:
+		return nil, errors.New("-from and -to are the same version")
+	case !versions.IsLocal(first) && !versions.IsLocal(last) && versions.Compare(first, last) > 0:
+		return nil, fmt.Errorf("-from %s is newer than -to %s", first, last)
+	}
+	return versions.Between(first, last)
+}
 
 // Bisection is what Bisect found over a range of releases.
 type Bisection struct {

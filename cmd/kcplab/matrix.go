@@ -301,15 +301,9 @@ func runBisect(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 		return usageErr("%s runs over %d links: name one, e.g. %s", pos[0], len(es), es[0].ID)
 	}
 	e := es[0]
-	class := pos[1]
-	var names []string
-	for _, c := range e.Classes {
-		names = append(names, c.Name)
-	}
-	if class == report.FailedColumn {
-		class = report.FailedClass
-	} else if !slices.Contains(names, class) {
-		return usageErr("%s has no class %q: want one of %q or %q", e.ID, class, names, report.FailedColumn)
+	class, err := matrix.BisectClass(e, pos[1])
+	if err != nil {
+		return usageErr("%v", err)
 	}
 	m.r.Experiments = es
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -322,13 +316,7 @@ func runBisect(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if first == last {
-		return usageErr("-from and -to are the same version")
-	}
-	if !versions.IsLocal(first) && !versions.IsLocal(last) && versions.Compare(first, last) > 0 {
-		return usageErr("-from %s is newer than -to %s", *from, *to)
-	}
-	rel, err := versions.Between(first, last)
+	rel, err := matrix.BisectRange(first, last)
 	if err != nil {
 		return usageErr("%v", err)
 	}
