@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -65,6 +66,38 @@ func TestFrozenTrialRunsAgain(t *testing.T) {
 				require.ErrorAs(t, tr.Err, &tf, "the last attempt fails with Classify's own error")
 				assert.Equal(t, FailNoClass, tf.Failures[0].Kind)
 			}
+		})
+	}
+}
+
+// TestFrozenKinds: which failures under a freeze make an attempt run again.
+func TestFrozenKinds(t *testing.T) {
+	t.Parallel()
+	fail := func(kinds ...FailureKind) error {
+		f := &TrialFailure{}
+		for _, k := range kinds {
+			f.add(Failure{Kind: k}, errors.New(string(k)))
+		}
+		return f
+	}
+	for _, tc := range []struct {
+		name     string
+		err      error
+		stall    time.Duration
+		wantWhat string // "": not run again
+	}{
+		{"no class, frozen", fail(FailNoClass), FreezeLimit, "fit no class"},
+		{"invariant and no class, frozen", fail(FailInvariant, FailNoClass), 3 * FreezeLimit, "broke an invariant"},
+		{"no class, short stall", fail(FailNoClass), FreezeLimit - time.Millisecond, ""},
+		{"several classes, frozen", fail(FailSeveralClasses), 2 * FreezeLimit, ""},
+		{"never early, frozen", fail(FailNoClass, FailNeverEarly), 2 * FreezeLimit, ""},
+		{"not a classification error", errors.New("run error"), 2 * FreezeLimit, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f, ok := frozen(&Trace{Stalls: Stalls{{From: 0, To: tc.stall}}}, tc.err)
+			assert.Equal(t, tc.wantWhat != "", ok)
+			assert.Equal(t, tc.wantWhat, f.What)
 		})
 	}
 }
