@@ -112,6 +112,7 @@ func init() {
 		},
 		Trials:  50, // per link; two rounds of ~9 s at -parallel 25
 		Timeout: 14 * time.Second,
+		MinRTO:  30 * time.Millisecond, // nodelay 1: IKCP_RTO_NDL (kcp.go:34, set at kcp.go:1137)
 		Timings: []harness.Timing{deadLinkLimitTiming()},
 		Classes: []harness.Class{deadForGood, deadNotYet, recoveredAfterLimit, recoveredBeforeLimit},
 		Invariants: append(wireInvariants(), expect.AcceptedSessions(1),

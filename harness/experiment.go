@@ -47,6 +47,10 @@ type Experiment struct {
 	Trials  int           // default number of trials
 	Timeout time.Duration // bound on one trial (default 10 s)
 	Quiet   time.Duration // wire silence that ends a trial once the roles returned (default 300 ms)
+	// MinRTO is the shortest retransmission timeout the experiment's sessions use (default
+	// FreezeLimit, kcp-go's 100 ms; nodelay 1 lowers it to 30 ms): a freeze of the process that long
+	// can fire a retransmission by itself (freeze.go).
+	MinRTO time.Duration
 
 	// Short, when the protocol's own timers make a trial long (a dead-link limit tens of seconds
 	// away), is the same question at a smaller scale, which the tests run instead.
@@ -116,6 +120,9 @@ func (e *Experiment) trials() int { return orInt(e.Trials, DefaultTrials) }
 
 // TrialCount is the number of trials a run of e makes when asked for n (0: e's own count).
 func (e *Experiment) TrialCount(n int) int { return orInt(n, e.trials()) }
+
+// minRTO is e.MinRTO, or FreezeLimit.
+func (e *Experiment) minRTO() time.Duration { return orDur(e.MinRTO, FreezeLimit) }
 
 // TrialTimeout is how long a trial of e may run: e.Timeout, or DefaultTimeout.
 func (e *Experiment) TrialTimeout() time.Duration { return orDur(e.Timeout, DefaultTimeout) }

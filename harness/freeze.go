@@ -12,31 +12,46 @@ import (
 // decided so, and a link's scheduled impairment (a blackhole from 300 ms) meets the exchange at
 // another step: the trial puts a ladder on the wire that no class names, or breaks an invariant, and
 // it measured the machine. Such an attempt (it fits no class or breaks an invariant, and the stall
-// probe saw a freeze of at least FreezeLimit during it) is run again like a crossed one (at most
+// probe saw the process stalled for at least the sessions' minimum RTO within two of them: frozenFor) is run again like a crossed one (at most
 // maxCrossedRuns attempts in all), its capture kept and counted in Result.Crossed. The last attempt
 // is classified as it is, so a trial that keeps failing still fails: what kcp-go does in every
 // attempt is not hidden. Stalls shorter than that only move times, which the timing verdict already
 // allows for (timing.go); a trial that fits several classes, or sends a step early, fails at once.
 
 // FreezeLimit is kcp-go's minimum retransmission timeout outside nodelay mode (IKCP_RTO_MIN, 100 ms,
-// kcp.go:22): a freeze that long can fire a retransmission by itself.
+// kcp.go:35): a freeze that long can fire a retransmission by itself. An experiment whose sessions
+// use a shorter one says so (Experiment.MinRTO).
 const FreezeLimit = 100 * time.Millisecond
+
+// frozenFor is the longest the process was stalled, in all, within a span of two rto that starts at
+// one of its stalls: a freeze in one piece, or stalls close enough together to delay a timer of rto
+// by as much.
+func frozenFor(s Stalls, rto time.Duration) time.Duration {
+	var most time.Duration
+	for _, st := range s {
+		most = max(most, s.Within(st.From, st.From+2*rto))
+	}
+	return most
+}
 
 // Freeze is an attempt that failed while the process froze for at least FreezeLimit.
 type Freeze struct {
-	LongestMs float64 `json:"longest_ms"` // the longest freeze during the attempt
+	StalledMs float64 `json:"stalled_ms"` // stalled within two MinRTO during the attempt (frozenFor)
+	MinRTOMs  float64 `json:"min_rto_ms"` // the experiment's minimum RTO
 	What      string  `json:"what"`       // how the attempt failed: "fit no class", "broke an invariant"
 }
 
 func (f Freeze) Error() string {
-	return fmt.Sprintf("the process froze for %.1fms during the trial, at least kcp-go's minimum RTO (%v), and the trial %s", f.LongestMs, FreezeLimit, f.What)
+	return fmt.Sprintf("the process was stalled for %.1fms within %.0fms during the trial, at least the sessions' minimum RTO (%.0fms), and the trial %s", f.StalledMs, 2*f.MinRTOMs, f.MinRTOMs, f.What)
 }
 
 // frozen returns the Freeze of a trial whose classification failed with err, if it failed only by
-// fitting no class or breaking invariants, and the process froze for at least FreezeLimit during it.
-func frozen(tr *Trace, err error) (Freeze, bool) {
+// fitting no class or breaking invariants, and the process was stalled for at least rto within two
+// rto (frozenFor) during it.
+func frozen(tr *Trace, err error, rto time.Duration) (Freeze, bool) {
 	var tf *TrialFailure
-	if !errors.As(err, &tf) || tr.Stalls.Longest() < FreezeLimit {
+	froze := frozenFor(tr.Stalls, rto)
+	if !errors.As(err, &tf) || froze < rto {
 		return Freeze{}, false
 	}
 	what := "fit no class"
@@ -49,5 +64,5 @@ func frozen(tr *Trace, err error) (Freeze, bool) {
 			return Freeze{}, false
 		}
 	}
-	return Freeze{LongestMs: ms(tr.Stalls.Longest()), What: what}, true
+	return Freeze{StalledMs: ms(froze), MinRTOMs: ms(rto), What: what}, true
 }

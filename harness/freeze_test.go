@@ -52,8 +52,8 @@ func TestFrozenTrialRunsAgain(t *testing.T) {
 				assert.Equal(t, tc.wantAgain+1, attempts[tr.Trial], "attempts of trial %d", tr.Trial)
 				for _, c := range tr.Crossed {
 					require.NotNil(t, c.Froze)
-					assert.InDelta(t, ms(tc.stall), c.Froze.LongestMs, 0.001)
-					assert.Contains(t, c.Error(), "froze")
+					assert.InDelta(t, ms(tc.stall), c.Froze.StalledMs, 0.001)
+					assert.Contains(t, c.Error(), "stalled")
 					assert.FileExists(t, c.Pcapng)
 					assert.Contains(t, filepath.Base(c.Pcapng), "-frozen-")
 				}
@@ -95,9 +95,32 @@ func TestFrozenKinds(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f, ok := frozen(&Trace{Stalls: Stalls{{From: 0, To: tc.stall}}}, tc.err)
+			f, ok := frozen(&Trace{Stalls: Stalls{{From: 0, To: tc.stall}}}, tc.err, FreezeLimit)
 			assert.Equal(t, tc.wantWhat != "", ok)
 			assert.Equal(t, tc.wantWhat, f.What)
+		})
+	}
+}
+
+// TestFrozenFor: stalls close together add up to a freeze; the same stalls far apart do not.
+func TestFrozenFor(t *testing.T) {
+	t.Parallel()
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name   string
+		stalls Stalls
+		rto    time.Duration
+		want   time.Duration
+	}{
+		{"one long stall", Stalls{{From: 10 * ms, To: 130 * ms}}, 100 * ms, 120 * ms},
+		{"two close stalls", Stalls{{From: 0, To: 43 * ms}, {From: 50 * ms, To: 120 * ms}}, 100 * ms, 113 * ms},
+		{"two stalls far apart", Stalls{{From: 0, To: 60 * ms}, {From: 500 * ms, To: 560 * ms}}, 100 * ms, 60 * ms},
+		{"nodelay's short RTO", Stalls{{From: 0, To: 40 * ms}}, 30 * ms, 40 * ms},
+		{"none", nil, 100 * ms, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tc.want, frozenFor(tc.stalls, tc.rto))
 		})
 	}
 }

@@ -393,7 +393,7 @@ func runOne(ctx context.Context, e *Experiment, n int, run trialFunc, dir string
 		name = fmt.Sprintf("trial-%03d-crossed-%d.pcapng", n, attempt)
 	} else if err == nil {
 		res.Class, res.Err = Classify(e, tr)
-		if f, ok := frozen(tr, res.Err); ok && !last && !disc {
+		if f, ok := frozen(tr, res.Err, e.minRTO()); ok && !last && !disc {
 			res.Err = f
 			name = fmt.Sprintf("trial-%03d-frozen-%d.pcapng", n, attempt)
 		}

@@ -131,7 +131,7 @@ func Block(r *harness.Result, ex Examples) string {
 		fmt.Fprintf(&b, "%d attempt(s) crossed by another trial's datagram and run again (kcp-go's shared post-process workers; see the README, *Timing*).\n\n", crossed)
 	}
 	if frozen > 0 {
-		fmt.Fprintf(&b, "%d attempt(s) failed while the process froze for at least kcp-go's minimum RTO (%v), and were run again (harness/freeze.go).\n\n", frozen, harness.FreezeLimit)
+		fmt.Fprintf(&b, "%d attempt(s) failed while the process was stalled for at least the sessions' minimum RTO, and were run again (harness/freeze.go).\n\n", frozen)
 	}
 	if len(e.Invariants) > 0 {
 		b.WriteString("Invariants checked on every trial:\n\n")
