@@ -80,9 +80,9 @@ func (tr *Trace) crossing() (Crossing, bool) {
 // CrossedRun is an attempt of a trial that another trial crossed, or that a freeze of the process
 // broke (freeze.go), run again; its capture is kept.
 type CrossedRun struct {
-	Crossing
-	Froze  *Freeze `json:"froze,omitempty"`  // set for a frozen attempt (Crossing is then empty)
-	Pcapng string  `json:"pcapng,omitempty"` // the attempt's capture, if written
+	*Crossing         // the crossing, for a crossed attempt
+	Froze     *Freeze `json:"froze,omitempty"`  // the freeze, for a frozen attempt
+	Pcapng    string  `json:"pcapng,omitempty"` // the attempt's capture, if written
 }
 
 // Error says why the attempt was run again.

@@ -12,11 +12,12 @@ import (
 // decided so, and a link's scheduled impairment (a blackhole from 300 ms) meets the exchange at
 // another step: the trial puts a ladder on the wire that no class names, or breaks an invariant, and
 // it measured the machine. Such an attempt (it fits no class or breaks an invariant, and the stall
-// probe saw the process stalled for at least the sessions' minimum RTO within two of them: frozenFor) is run again like a crossed one (at most
-// maxCrossedRuns attempts in all), its capture kept and counted in Result.Crossed. The last attempt
-// is classified as it is, so a trial that keeps failing still fails: what kcp-go does in every
-// attempt is not hidden. Stalls shorter than that only move times, which the timing verdict already
-// allows for (timing.go); a trial that fits several classes, or sends a step early, fails at once.
+// probe saw the process stalled for at least the sessions' minimum RTO within two of them:
+// frozenFor) is run again like a crossed one (at most maxCrossedRuns attempts in all), its capture
+// kept and counted in Result.Crossed. The last attempt is classified as it is, so a trial that keeps
+// failing still fails: what kcp-go does in every attempt is not hidden. Stalls shorter than that only
+// move times, which the timing verdict already allows for (timing.go); a trial that fits several
+// classes, or sends a step early, fails at once.
 
 // FreezeLimit is kcp-go's minimum retransmission timeout outside nodelay mode (IKCP_RTO_MIN, 100 ms,
 // kcp.go:35): a freeze that long can fire a retransmission by itself. An experiment whose sessions
@@ -34,7 +35,8 @@ func frozenFor(s Stalls, rto time.Duration) time.Duration {
 	return most
 }
 
-// Freeze is an attempt that failed while the process froze for at least FreezeLimit.
+// Freeze is an attempt that failed while the process was stalled for at least the sessions' minimum
+// RTO within two of them (frozenFor).
 type Freeze struct {
 	StalledMs float64 `json:"stalled_ms"` // stalled within two MinRTO during the attempt (frozenFor)
 	MinRTOMs  float64 `json:"min_rto_ms"` // the experiment's minimum RTO
@@ -50,8 +52,7 @@ func (f Freeze) Error() string {
 // rto (frozenFor) during it.
 func frozen(tr *Trace, err error, rto time.Duration) (Freeze, bool) {
 	var tf *TrialFailure
-	froze := frozenFor(tr.Stalls, rto)
-	if !errors.As(err, &tf) || froze < rto {
+	if !errors.As(err, &tf) {
 		return Freeze{}, false
 	}
 	what := "fit no class"
@@ -63,6 +64,10 @@ func frozen(tr *Trace, err error, rto time.Duration) (Freeze, bool) {
 		default:
 			return Freeze{}, false
 		}
+	}
+	froze := frozenFor(tr.Stalls, rto)
+	if froze < rto {
+		return Freeze{}, false
 	}
 	return Freeze{StalledMs: ms(froze), MinRTOMs: ms(rto), What: what}, true
 }

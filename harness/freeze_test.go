@@ -2,8 +2,10 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,5 +124,23 @@ func TestFrozenFor(t *testing.T) {
 			t.Parallel()
 			assert.Equal(t, tc.want, frozenFor(tc.stalls, tc.rto))
 		})
+	}
+}
+
+// TestCrossedRunJSON: in summary.json a frozen attempt carries its freeze and no crossing's fields,
+// and a crossed one its crossing; both read back as written.
+func TestCrossedRunJSON(t *testing.T) {
+	t.Parallel()
+	for _, run := range []CrossedRun{
+		{Froze: &Freeze{StalledMs: 120, MinRTOMs: 100, What: "fit no class"}, Pcapng: "trial-001-frozen-1.pcapng"},
+		{Crossing: &Crossing{By: "x trial 2", Conv: 7, Datagram: 3}, Pcapng: "trial-001-crossed-1.pcapng"},
+	} {
+		b, err := json.Marshal(run)
+		require.NoError(t, err)
+		assert.Equal(t, run.Froze != nil, strings.Contains(string(b), `"froze"`), "%s", b)
+		assert.Equal(t, run.Crossing != nil, strings.Contains(string(b), `"by"`), "%s", b)
+		var back CrossedRun
+		require.NoError(t, json.Unmarshal(b, &back))
+		assert.Equal(t, run, back)
 	}
 }

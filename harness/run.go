@@ -367,7 +367,7 @@ func runCrossed(ctx context.Context, e *Experiment, n int, run trialFunc, dir st
 		switch {
 		case last || ctx.Err() != nil:
 		case errors.As(res.Err, &c):
-			crossed = append(crossed, CrossedRun{Crossing: c, Pcapng: res.Pcapng})
+			crossed = append(crossed, CrossedRun{Crossing: &c, Pcapng: res.Pcapng})
 			continue
 		case errors.As(res.Err, &f):
 			crossed = append(crossed, CrossedRun{Froze: &f, Pcapng: res.Pcapng})
@@ -380,7 +380,7 @@ func runCrossed(ctx context.Context, e *Experiment, n int, run trialFunc, dir st
 
 // runOne runs one attempt of trial n, classifies it and writes its pcapng. An attempt that another
 // trial crossed is not classified: it fails with the crossing, and its capture is named for the attempt.
-// Unless it is the last, an attempt that fit no class while the process froze fails with the Freeze.
+// Unless it is the last, an attempt that failed while the process was frozen fails with the Freeze.
 func runOne(ctx context.Context, e *Experiment, n int, run trialFunc, dir string, keep *keepDir, disc bool, seed uint64, attempt int, last bool) TrialResult {
 	tr, err := run(ctx, n, seed)
 	res := TrialResult{Trial: n, Trace: tr, Err: err}
@@ -393,9 +393,11 @@ func runOne(ctx context.Context, e *Experiment, n int, run trialFunc, dir string
 		name = fmt.Sprintf("trial-%03d-crossed-%d.pcapng", n, attempt)
 	} else if err == nil {
 		res.Class, res.Err = Classify(e, tr)
-		if f, ok := frozen(tr, res.Err, e.minRTO()); ok && !last && !disc {
-			res.Err = f
-			name = fmt.Sprintf("trial-%03d-frozen-%d.pcapng", n, attempt)
+		if res.Err != nil && !last && !disc {
+			if f, ok := frozen(tr, res.Err, e.minRTO()); ok {
+				res.Err = f
+				name = fmt.Sprintf("trial-%03d-frozen-%d.pcapng", n, attempt)
+			}
 		}
 		if disc && res.Err != nil {
 			res.Class, res.Discovered, res.Err = discover(e, tr), true, nil

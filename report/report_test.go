@@ -83,7 +83,7 @@ func syntheticResult() *harness.Result {
 		Trials: []harness.TrialResult{
 			{Trial: 1, Class: synDelivered, Trace: delivered(1), Pcapng: "out/syn/trial-001.pcapng"},
 			{Trial: 2, Class: synDelivered, Trace: delivered(2), Pcapng: "out/syn/trial-002.pcapng",
-				Crossed: []harness.CrossedRun{{Crossing: harness.Crossing{By: "other trial 9", Conv: 7, Datagram: 2}}}},
+				Crossed: []harness.CrossedRun{{Crossing: &harness.Crossing{By: "other trial 9", Conv: 7, Datagram: 2}}}},
 			{Trial: 3, Class: synLost, Trace: lost, Pcapng: "out/syn/trial-003.pcapng"},
 			{Trial: 4, Err: errors.New("trial 4 fits no class"), Trace: delivered(4)},
 		},
