@@ -1,8 +1,10 @@
 package claims
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -98,10 +100,29 @@ type PeerOption struct {
 	Start PeerStarter
 }
 
-// DefaultPlan is the mode table on loopback and, with o.Hosts, the comparison with TCP.
+// ErrOptions is Options that make no plan.
+var ErrOptions = errors.New("claims")
+
+// Check says why o makes no plan (an error wrapping ErrOptions), or nil: seeds or parallel out of
+// range, or a Skip that names no group.
+func (o Options) Check() error {
+	if o.Seeds < 2 || o.BulkSeeds == 1 || o.BulkSeeds < 0 || o.Parallel < 1 {
+		return fmt.Errorf("%w: seeds %d, bulk seeds %d, parallel %d: want at least 2 seeds, no bulk seeds or at least 2, and parallel >= 1",
+			ErrOptions, o.Seeds, o.BulkSeeds, o.Parallel)
+	}
+	for _, g := range o.Skip {
+		if !slices.Contains(GroupNames, g) {
+			return fmt.Errorf("%w: cannot skip %q: want some of %s", ErrOptions, g, strings.Join(GroupNames, ", "))
+		}
+	}
+	return nil
+}
+
+// DefaultPlan is the mode table on loopback and, with o.Hosts, the comparison with TCP; o must pass
+// Check.
 func DefaultPlan(o Options) (p Plan, err error) {
-	if o.Seeds < 1 || o.BulkSeeds < 0 || o.Parallel < 1 {
-		return Plan{}, fmt.Errorf("claims: seeds %d, bulk seeds %d, parallel %d: want seeds and parallel >= 1", o.Seeds, o.BulkSeeds, o.Parallel)
+	if err := o.Check(); err != nil {
+		return Plan{}, err
 	}
 	defer func() {
 		p.Groups = slices.DeleteFunc(p.Groups, func(g Group) bool { return slices.Contains(o.Skip, g.Name) })

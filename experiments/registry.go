@@ -3,6 +3,7 @@
 package experiments
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 
@@ -60,6 +61,9 @@ func Select(id string) ([]*harness.Experiment, error) {
 	return nil, err
 }
 
+// ErrUnknown is an id that names no experiment.
+var ErrUnknown = errors.New("unknown experiment")
+
 // Lookup returns the experiment registered with the given id, or an error listing the known ids.
 func Lookup(id string) (*harness.Experiment, error) {
 	if e, ok := registry[id]; ok {
@@ -70,5 +74,5 @@ func Lookup(id string) (*harness.Experiment, error) {
 		ids = append(ids, k)
 	}
 	sort.Strings(ids)
-	return nil, fmt.Errorf("unknown experiment %q (known: %v)", id, ids)
+	return nil, fmt.Errorf("%w %q (known: %v)", ErrUnknown, id, ids)
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"kcplab/harness"
@@ -35,14 +36,23 @@ const (
 // Placements are the placements Run knows, in the order a comparison shows them.
 var Placements = []Placement{Loopback, Veth}
 
-// ParsePlacement reads a placement's name.
-func ParsePlacement(s string) (Placement, error) {
-	for _, p := range Placements {
-		if string(p) == s {
-			return p, nil
+// ErrPlacement is a list of placements that names an unknown one, or none.
+var ErrPlacement = errors.New("placement")
+
+// ParsePlacements reads a list of placements' names.
+func ParsePlacements(names []string) ([]Placement, error) {
+	var ps []Placement
+	for _, s := range names {
+		i := slices.IndexFunc(Placements, func(p Placement) bool { return string(p) == s })
+		if i < 0 {
+			return nil, fmt.Errorf("%w: unknown placement %q (want %s)", ErrPlacement, s, strings.Join(placementNames(), " or "))
 		}
+		ps = append(ps, Placements[i])
 	}
-	return "", fmt.Errorf("unknown placement %q (want %s)", s, strings.Join(placementNames(), " or "))
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("%w: no placement given", ErrPlacement)
+	}
+	return ps, nil
 }
 
 func placementNames() []string {
@@ -82,6 +92,21 @@ func Available(p Placement) error {
 
 // Dir is where Run writes a placement's runs under out.
 func Dir(out string, p Placement) string { return filepath.Join(out, string(p)) }
+
+// RunAll runs every experiment of cfg in each placement of ps (Run), once each can run here.
+func RunAll(ctx context.Context, cfg Config, ps []Placement) error {
+	for _, p := range ps {
+		if err := Available(p); err != nil {
+			return fmt.Errorf("placement %s: %w", p, err)
+		}
+	}
+	for _, p := range ps {
+		if _, err := Run(ctx, cfg, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Run runs every experiment of cfg with its server and client in two peer processes placed as p,
 // writes each run's summary.json (the peers' hosts, bind addresses and clock offsets in server_peer

@@ -180,3 +180,27 @@ func TestCompare(t *testing.T) {
 	assert.NotEmpty(t, missing.Matrix.Experiments[0].Versions["veth"].Error)
 	assert.Equal(t, 2, missing.Matrix.Failed())
 }
+
+func TestParsePlacements(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		names []string
+		want  []Placement
+		err   string
+	}{
+		{[]string{"veth", "loopback"}, []Placement{Veth, Loopback}, ""},
+		{[]string{"loopback"}, []Placement{Loopback}, ""},
+		{[]string{"moon"}, nil, `placement: unknown placement "moon" (want loopback or veth)`},
+		{nil, nil, "placement: no placement given"},
+	}
+	for _, tc := range tests {
+		got, err := ParsePlacements(tc.names)
+		if tc.err != "" {
+			assert.ErrorIs(t, err, ErrPlacement)
+			assert.EqualError(t, err, tc.err)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got)
+	}
+}

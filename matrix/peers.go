@@ -141,6 +141,34 @@ func ParsePeers(items, defs []string, root string, version func(string) (string,
 	return out, nil
 }
 
+// Labels are the peers' labels, in order.
+func Labels(specs []PeerSpec) []string {
+	out := make([]string, len(specs))
+	for i, s := range specs {
+		out[i] = s.Label
+	}
+	return out
+}
+
+// ResultsBlock is the RESULTS.md block, and its heading, that a pairs run of specs goes into: pairs
+// of kcp-go releases are one block, pairs with another implementation another.
+func ResultsBlock(specs []PeerSpec) (block, title string) {
+	if slices.ContainsFunc(specs, func(s PeerSpec) bool { return s.KCPGo == "" }) {
+		return "implementations", "## kcp-go and the C reference"
+	}
+	return "pairs", "### Client × server pairs"
+}
+
+// SortReleases orders the kcp-go releases at the head of specs (as a list of versions names them)
+// oldest first, and leaves the peers after them in place.
+func SortReleases(specs []PeerSpec) {
+	n := 0
+	for n < len(specs) && specs[n].KCPGo != "" {
+		n++
+	}
+	slices.SortStableFunc(specs[:n], func(a, b PeerSpec) int { return versions.Compare(a.KCPGo, b.KCPGo) })
+}
+
 // resolvePeer is one item of -peers.
 func resolvePeer(item string, defined map[string]PeerSpec, root string, version func(string) (string, error)) (PeerSpec, error) {
 	impl, v, versioned := strings.Cut(item, "@")

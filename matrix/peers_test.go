@@ -133,3 +133,31 @@ func TestPairsPeerDoesNotStart(t *testing.T) {
 	assert.ErrorContains(t, err, "broken: the peer did not start: peer false: no hello from the peer: its output ended (EOF); exit status 1 (its stderr is in "+filepath.Join(r.Out, "pairs", "peer-broken.log")+")")
 	assert.Equal(t, []string{"/fake/v5.7.6/kcplab", "false"}, started)
 }
+
+// TestPeersOrderAndBlock: the releases a list of versions names come oldest first, the peers after
+// them stay in place, and a run with a peer that is not kcp-go goes into the implementations block.
+func TestPeersOrderAndBlock(t *testing.T) {
+	t.Parallel()
+	rel := func(v string) PeerSpec { return PeerSpec{Label: v, KCPGo: v} }
+	mine := PeerSpec{Label: "mine", Command: []string{"/bin/mine"}}
+	tests := []struct {
+		name   string
+		specs  []PeerSpec
+		labels []string
+		block  string
+	}{
+		{"releases", []PeerSpec{rel("v5.7.6"), rel("v5.4.20+incompatible"), rel("v5.6.1")}, []string{"v5.4.20+incompatible", "v5.6.1", "v5.7.6"}, "pairs"},
+		{"releases and a command", []PeerSpec{rel("v5.6.24"), rel("v5.6.1"), mine}, []string{"v5.6.1", "v5.6.24", "mine"}, "implementations"},
+		{"a command first", []PeerSpec{mine, rel("v5.6.24"), rel("v5.6.1")}, []string{"mine", "v5.6.24", "v5.6.1"}, "implementations"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			SortReleases(tc.specs)
+			assert.Equal(t, tc.labels, Labels(tc.specs))
+			block, title := ResultsBlock(tc.specs)
+			assert.Equal(t, tc.block, block)
+			assert.NotEmpty(t, title)
+		})
+	}
+}

@@ -32,6 +32,9 @@ const MaxShards = 10000
 // ErrBadShard is the error of a shard that does not parse or is out of range.
 var ErrBadShard = errors.New("bad shard")
 
+// ErrBadCells is the error of a list of cells (ParseCells) that does not parse or names no cell.
+var ErrBadCells = errors.New("bad -cells")
+
 // ShardsEnv names the environment variable that holds N when JOB_COMPLETION_INDEX (a Kubernetes
 // Indexed Job's pod index) holds I.
 const ShardsEnv = "KCPLAB_SHARDS"
@@ -171,7 +174,7 @@ func ParseCells(list string, es []*harness.Experiment, trials int) ([]Cell, erro
 		id, rng, block := strings.Cut(item, ":")
 		e := byID[id]
 		if e == nil {
-			return nil, fmt.Errorf("-cells %q: no experiment %q", item, id)
+			return nil, fmt.Errorf("%w %q: no experiment %q", ErrBadCells, item, id)
 		}
 		n := e.TrialCount(trials)
 		c := Cell{Experiment: id, Count: n, Whole: true}
@@ -180,14 +183,14 @@ func ParseCells(list string, es []*harness.Experiment, trials int) ([]Cell, erro
 			from, err1 := strconv.Atoi(fs)
 			to, err2 := strconv.Atoi(ts)
 			if !ok || err1 != nil || err2 != nil || from < 1 || to < from || to > n {
-				return nil, fmt.Errorf("-cells %q: want ID:FROM-TO with 1 <= FROM <= TO <= %d (%s's trials)", item, n, id)
+				return nil, fmt.Errorf("%w %q: want ID:FROM-TO with 1 <= FROM <= TO <= %d (%s's trials)", ErrBadCells, item, n, id)
 			}
 			c = Cell{Experiment: id, First: from - 1, Count: to - from + 1, Whole: from == 1 && to == n}
 		}
 		out = append(out, c)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("-cells %q: no cell", list)
+		return nil, fmt.Errorf("%w %q: no cell", ErrBadCells, list)
 	}
 	return out, nil
 }

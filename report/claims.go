@@ -336,7 +336,7 @@ func WriteClaimsText(w io.Writer, figs []*claims.Figures) {
 
 // WriteClaimsResults writes the claims section of the RESULTS.md at path: m with the charts of figs
 // drawn into chartsDir, and the charts and the pcapng files at pcaps linked relative to path.
-func WriteClaimsResults(path, chartsDir string, figs []*claims.Figures, pcaps []string, m ClaimsMeta) error {
+func WriteClaimsResults(path, chartsDir string, figs []*claims.Figures, pcaps []claims.Pcap, m ClaimsMeta) error {
 	rel := filepath.Dir(path)
 	charts, err := ClaimsCharts(figs, chartsDir, rel)
 	if err != nil {
@@ -344,7 +344,7 @@ func WriteClaimsResults(path, chartsDir string, figs []*claims.Figures, pcaps []
 	}
 	m.Charts, m.Pcaps = charts, nil
 	for _, p := range pcaps {
-		if r, err := filepath.Rel(rel, p); err == nil {
+		if r, err := filepath.Rel(rel, p.Path); err == nil {
 			m.Pcaps = append(m.Pcaps, filepath.ToSlash(r))
 		}
 	}

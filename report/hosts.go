@@ -24,6 +24,14 @@ func CountsOf(s *harness.Summary, path string) *VersionCounts {
 	return vc
 }
 
+// HostsBlock is the RESULTS.md block the comparison of placements goes into (kcplab hosts -results).
+const HostsBlock = "hosts"
+
+// WriteHostsResults writes section (HostsSection) as the hosts block of the RESULTS.md at path.
+func WriteHostsResults(path, section string) error {
+	return UpdateFile(path, HostsBlock, section, "## Peers on two hosts: veth and loopback")
+}
+
 // HostsSection renders the comparison of pair runs in several placements (kcplab hosts): m's
 // "versions" are the placements (loopback, veth), peers each run's server and client peer by
 // placement and experiment. Per experiment: a table of placements by classes (count and share), the

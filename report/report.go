@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -24,6 +25,12 @@ type Meta struct {
 	Date      time.Time // when it ran
 	GoVersion string
 	Host      string // e.g. "linux/amd64, 2 CPUs"
+}
+
+// MetaNow is the Meta of a run of command that ends now, on this machine.
+func MetaNow(command string) Meta {
+	return Meta{Command: strings.TrimSpace(command), Date: time.Now(), GoVersion: runtime.Version(),
+		Host: fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())}
 }
 
 // Examples maps "ID/class" to the kept pcapng path (relative to the repository root).

@@ -3,12 +3,17 @@ package sched
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 	"time"
 
 	"kcplab/harness"
 )
+
+// ErrNamedTwice is an experiment given twice to run side by side.
+var ErrNamedTwice = errors.New("named twice")
 
 // Show is what Experiments prints of each experiment, and where its progress goes.
 type Show struct {
@@ -26,7 +31,16 @@ type Show struct {
 // opts.OutDir/ID (what an earlier run left there removed first), and returns the results of the
 // experiments that ended, in their given order. Side by side, each experiment's lines are held until
 // it and every one before it have ended, so that the output reads as one experiment after another.
+//
+// Side by side, an experiment named twice is ErrNamedTwice: its runs would share one directory.
 func Experiments(ctx context.Context, cfg Config, exps []*harness.Experiment, opts harness.RunOptions, w io.Writer, show Show) ([]*harness.Result, error) {
+	seen := map[string]bool{}
+	for _, e := range exps {
+		if seen[e.ID] && !cfg.Sequential {
+			return nil, fmt.Errorf("%w: %s: side by side its runs would share %s (run it with -sequential)", ErrNamedTwice, e.ID, filepath.Join(opts.OutDir, e.ID))
+		}
+		seen[e.ID] = true
+	}
 	results := make([]*harness.Result, len(exps))
 	held := make([]*bytes.Buffer, len(exps))
 	jobs := make([]Job, len(exps))

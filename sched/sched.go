@@ -69,10 +69,17 @@ var DefaultAdapt = Adapt{Window: 500 * time.Millisecond, High: 0.10, Low: 0.02, 
 // shortest stagger (12.8 ms at 25 at once) start 390 a second.
 const DefaultSpacing = 4 * time.Millisecond
 
+// MaxInFlight bounds the trials in flight at once: every trial holds sockets, goroutines and a capture.
+const MaxInFlight = 256
+
 // SideBySide is the Config that runs experiments side by side with at most inFlight trials in flight
-// in all, the bound adapting down to parallel (each experiment's own bound: under load, about one
-// experiment's worth of trials, as one after another would run).
+// in all (0: 4 × parallel, at most MaxInFlight), the bound adapting down to parallel (each
+// experiment's own bound: under load, about one experiment's worth of trials, as one after another
+// would run).
 func SideBySide(parallel, inFlight int) Config {
+	if inFlight == 0 {
+		inFlight = min(4*parallel, MaxInFlight)
+	}
 	return Config{Limit: inFlight, Floor: min(parallel, inFlight), Spacing: DefaultSpacing, Adapt: DefaultAdapt}
 }
 

@@ -94,7 +94,18 @@ func hashFiles(root string, skipDir, keep func(name string) bool) (string, error
 }
 
 // ErrNoRoot is FindRoot's error when no directory above holds kcplab's go.mod.
-var ErrNoRoot = errors.New("no go.mod of module kcplab above the directory")
+var ErrNoRoot = errors.New("no go.mod of module kcplab above the directory: run it inside the kcplab source tree, which it builds against each kcp-go release")
+
+// NewBuilder is the Builder of the kcplab source tree the working directory is in (FindRoot), its
+// binaries kept in cache (empty: the default).
+func NewBuilder(cache string) (*Builder, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	root, err := FindRoot(dir)
+	return &Builder{Root: root, CacheDir: cache}, err
+}
 
 // FindRoot returns the kcplab source tree a Builder builds from: the first directory from dir up
 // whose go.mod declares module kcplab.
@@ -421,7 +432,11 @@ func (b *Builder) Resolve(ctx context.Context, s string) (string, error) {
 }
 
 // ResolveList resolves each of list (Resolve), without repeats, oldest first and working trees last.
+// An empty list is an error wrapping ErrUnknown.
 func (b *Builder) ResolveList(ctx context.Context, list []string) ([]string, error) {
+	if len(list) == 0 {
+		return nil, fmt.Errorf("%w: no version given", ErrUnknown)
+	}
 	var out []string
 	for _, s := range list {
 		v, err := b.Resolve(ctx, s)

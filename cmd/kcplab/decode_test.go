@@ -213,7 +213,7 @@ func BenchmarkDecodeWholePath(b *testing.B) {
 			runtime.ReadMemStats(&ms0)
 			start := time.Now()
 			for b.Loop() {
-				if code := Main(mode.args, discard{}, &errb); code != 0 {
+				if code := program.Main(mode.args, discard{}, &errb); code != 0 {
 					b.Fatalf("exit %d: %s", code, errb.String())
 				}
 			}

@@ -2,94 +2,68 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	"kcplab/experiments"
 	"kcplab/hostrun"
+	"kcplab/internal/cli"
 	"kcplab/report"
-)
-
-// hostsBlock is the RESULTS.md block `kcplab hosts -results` writes, and hostsTitle its heading.
-const (
-	hostsBlock = "hosts"
-	hostsTitle = "## Peers on two hosts: veth and loopback"
 )
 
 // runHosts runs pair experiments (p001 and p003 by default) with the server's and the client's
 // `kcplab peer` placed as -on says (package hostrun), and writes the comparison of their class shares.
-func runHosts(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
-	on := fs.String("on", "loopback,veth", "placements, comma-separated: loopback (both peers on 127.0.0.1) and veth (each peer in a network namespace of its own, over a veth pair; root)")
-	trials := intFlag(fs, "trials", DefaultPairTrials, 1, 100000, "trials per experiment and placement")
-	parallel := intFlag(fs, "parallel", 0, 0, 64, "trials running at once (0: the harness's default)")
-	out := fs.String("out", filepath.Join("out", "hosts"), "directory for DIR/PLACEMENT/ID/summary.json, trial-NNN.pcapng and the peers' stderr")
-	results := fs.String("results", "", "also write the comparison into this RESULTS.md (its generated block "+hostsBlock+")")
-	onlyReport := fs.Bool("report", false, "run nothing: write the comparison from the summaries already under -out")
-	pos, err := parse(fs, args)
+func runHosts(ctx context.Context, c *cli.Call) error {
+	on := c.Flags.String("on", "loopback,veth", "placements, comma-separated: loopback (both peers on 127.0.0.1) and veth (each peer in a network namespace of its own, over a veth pair; root)")
+	trials := cli.Int(c.Flags, "trials", DefaultPairTrials, 1, 100000, "trials per experiment and placement")
+	parallel := cli.Int(c.Flags, "parallel", 0, 0, 64, "trials running at once (0: the harness's default)")
+	out := c.Flags.String("out", filepath.Join("out", "hosts"), "directory for DIR/PLACEMENT/ID/summary.json, trial-NNN.pcapng and the peers' stderr")
+	results := c.Flags.String("results", "", "also write the comparison into this RESULTS.md (its generated block "+report.HostsBlock+")")
+	onlyReport := c.Flags.Bool("report", false, "run nothing: write the comparison from the summaries already under -out")
+	pos, err := c.Parse()
 	if err != nil {
 		return err
 	}
-	var ps []hostrun.Placement
-	for _, s := range splitList(*on) {
-		p, err := hostrun.ParsePlacement(s)
-		if err != nil {
-			return usageErr("-on: %v", err)
-		}
-		ps = append(ps, p)
-	}
-	if len(ps) == 0 {
-		return usageErr("-on: no placement given")
+	ps, err := hostrun.ParsePlacements(cli.SplitList(*on))
+	if err != nil {
+		return cli.Usage("-on: %v", err)
 	}
 	if len(pos) == 0 {
 		pos = DefaultPairIDs
 	}
-	es, err := selectExperiments(pos)
+	es, err := experiments.SelectAll(pos)
 	if err != nil {
 		return err
 	}
 	if !*onlyReport {
-		for _, p := range ps {
-			if err := hostrun.Available(p); err != nil {
-				return fmt.Errorf("-on %s: %w", p, err)
-			}
-		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-		defer stop()
 		cfg := hostrun.Config{Experiments: es, Trials: *trials, Parallel: *parallel, Out: *out,
-			Log: func(format string, args ...any) { fmt.Fprintf(stdout, format, args...) }}
-		for _, p := range ps {
-			if _, err := hostrun.Run(ctx, cfg, p); err != nil {
-				return err
-			}
+			Log: func(format string, args ...any) { fmt.Fprintf(c.Stdout, format, args...) }}
+		if err := hostrun.RunAll(ctx, cfg, ps); err != nil {
+			return err
 		}
 	}
-	c := hostrun.Compare(*out, ps, es)
+	cmp := hostrun.Compare(*out, ps, es)
 	// The command that made the runs: without -report, which only rewrites the comparison.
-	var made []string
-	for _, a := range args {
-		if a != "-report" && a != "--report" && a != "-report=true" && a != "--report=true" {
-			made = append(made, a)
-		}
-	}
-	command := "kcplab hosts " + strings.Join(made, " ")
-	section := report.HostsSection(c.Matrix, c.Peers, strings.TrimSpace(command))
+	made := slices.DeleteFunc(slices.Clone(c.Args), func(a string) bool {
+		return slices.Contains([]string{"report", "report=true"}, strings.TrimLeft(a, "-"))
+	})
+	section := report.HostsSection(cmp.Matrix, cmp.Peers, strings.TrimSpace("kcplab hosts "+strings.Join(made, " ")))
 	md := filepath.Join(*out, "hosts.md")
 	if err := os.WriteFile(md, []byte(section), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s\n", md)
+	fmt.Fprintf(c.Stdout, "wrote %s\n", md)
 	if *results != "" {
-		if err := report.UpdateFile(*results, hostsBlock, section, hostsTitle); err != nil {
+		if err := report.WriteHostsResults(*results, section); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "wrote the %s block of %s\n", hostsBlock, *results)
+		fmt.Fprintf(c.Stdout, "wrote the %s block of %s\n", report.HostsBlock, *results)
 	}
-	if failed := c.Matrix.Failed(); failed > 0 {
-		return failErr("%d trial(s) fit no class or broke an invariant (see %s)", failed, md)
+	if failed := cmp.Matrix.Failed(); failed > 0 {
+		return cli.Fail("%d trial(s) fit no class or broke an invariant (see %s)", failed, md)
 	}
 	return nil
 }

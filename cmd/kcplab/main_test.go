@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -24,7 +23,7 @@ import (
 func kcplab(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = Main(args, &out, &errb)
+	code = program.Main(args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -189,33 +188,6 @@ func TestRunWritesTrialsAndSummary(t *testing.T) {
 	}
 	for class, n := range counted {
 		assert.Equal(t, n, sum.Classes[class], "classes[%q] in summary.json", class)
-	}
-}
-
-func TestParseInterleaved(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		args   []string
-		trials int
-		json   bool
-		pos    []string
-	}{
-		{[]string{"p003", "-trials", "2"}, 2, false, []string{"p003"}},
-		{[]string{"-trials", "2", "p003"}, 2, false, []string{"p003"}},
-		{[]string{"a", "-json", "b", "-trials=3", "c"}, 3, true, []string{"a", "b", "c"}},
-		{[]string{"a", "--", "-json", "b"}, 0, false, []string{"a", "-json", "b"}},
-		{[]string{"-", "x"}, 0, false, []string{"-", "x"}},
-		{nil, 0, false, nil},
-	}
-	for _, tc := range tests {
-		fs := newFlags("test", io.Discard)
-		trials := fs.Int("trials", 0, "")
-		asJSON := fs.Bool("json", false, "")
-		pos, err := parse(fs, tc.args)
-		require.NoError(t, err, "%q", tc.args)
-		assert.Equal(t, tc.pos, pos, "%q", tc.args)
-		assert.Equal(t, tc.trials, *trials, "%q", tc.args)
-		assert.Equal(t, tc.json, *asJSON, "%q", tc.args)
 	}
 }
 

@@ -20,10 +20,10 @@ const peerEnv = "KCPLAB_TEST_AS_PEER"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(mainEnv) == "1" {
-		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+		os.Exit(program.Main(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	if os.Getenv(peerEnv) == "1" {
-		os.Exit(Main([]string{"peer"}, os.Stdout, os.Stderr))
+		os.Exit(program.Main([]string{"peer"}, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }

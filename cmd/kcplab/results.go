@@ -1,16 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"time"
 
+	"kcplab/internal/cli"
 	"kcplab/report"
 )
 
@@ -18,14 +16,14 @@ import (
 // capture per class (-testdata, default OUT/testdata/ID/CLASS.pcapng). It never touches the committed
 // RESULTS.md and testdata/ unless -o and -testdata name them: `make results-update` copies a clean run's
 // candidate over them.
-func runResults(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+func runResults(ctx context.Context, c *cli.Call) error {
 	var f runFlags
-	f.register(fs, "out")
-	testdata := fs.String("testdata", "", "directory that receives one pcapng per class, as ID/CLASS.pcapng (default: OUT/testdata)")
-	md := fs.String("o", "", "the results file to write (default: OUT/RESULTS.md)")
-	from := fs.String("from", "RESULTS.md", "the results file whose prose, and blocks of experiments not run, -o keeps (skipped when missing)")
-	command := fs.String("command", "", "the command to credit in the results file (default: this command line)")
-	ids, err := parse(fs, args)
+	f.register(c.Flags, "out")
+	testdata := c.Flags.String("testdata", "", "directory that receives one pcapng per class, as ID/CLASS.pcapng (default: OUT/testdata)")
+	md := c.Flags.String("o", "", "the results file to write (default: OUT/RESULTS.md)")
+	from := c.Flags.String("from", "RESULTS.md", "the results file whose prose, and blocks of experiments not run, -o keeps (skipped when missing)")
+	command := c.Flags.String("command", "kcplab results "+strings.Join(c.Args, " "), "the command to credit in the results file")
+	ids, err := c.Parse()
 	if err != nil {
 		return err
 	}
@@ -41,26 +39,20 @@ func runResults(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 	}
 	old, err := os.ReadFile(*from)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return usageErr("-from: %v", err)
+		return cli.Usage("-from: %v", err)
 	}
-	results, runErr := f.runAll(stdout, stderr, exps, kind)
-	var exitErr *exitError
-	if runErr != nil && !errors.As(runErr, &exitErr) {
+	results, runErr := f.runAll(ctx, c.Stdout, c.Stderr, exps, kind)
+	var failed *cli.ExitError
+	if runErr != nil && !errors.As(runErr, &failed) {
 		return runErr // the run itself broke: nothing to report
 	}
 	ex, err := report.KeepExamples(*testdata, results)
 	if err != nil {
 		return err
 	}
-	cmd := *command
-	if cmd == "" {
-		cmd = "kcplab results " + strings.Join(args, " ")
-	}
-	meta := report.Meta{Command: strings.TrimSpace(cmd), Date: time.Now(), GoVersion: runtime.Version(),
-		Host: fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())}
-	if err := report.WriteResults(*md, old, results, ex, meta); err != nil {
+	if err := report.WriteResults(*md, old, results, ex, report.MetaNow(*command)); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s and %d example captures under %s\n", *md, len(ex), *testdata)
+	fmt.Fprintf(c.Stdout, "wrote %s and %d example captures under %s\n", *md, len(ex), *testdata)
 	return runErr
 }

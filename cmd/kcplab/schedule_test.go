@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"kcplab/experiments"
 	"kcplab/harness"
 )
 
@@ -95,17 +97,16 @@ func TestRunSchedulerBadInput(t *testing.T) {
 //
 //	go test -run '^$' -bench SideBySide -benchtime 1x ./cmd/kcplab -kcplab.bench-trials 20
 func BenchmarkSideBySide(b *testing.B) {
-	exps, err := selectExperiments(strings.Split(*benchIDs, ","))
+	exps, err := experiments.SelectAll(strings.Split(*benchIDs, ","))
 	if err != nil {
 		b.Fatal(err)
 	}
 	var seq, side time.Duration
 	for b.Loop() {
 		for _, sequential := range []bool{true, false} {
-			f := runFlags{trials: *benchTrials, parallel: harness.DefaultParallel, out: b.TempDir(), capture: "tap"}
-			f.sched.sequential = sequential
+			f := runFlags{trials: *benchTrials, parallel: harness.DefaultParallel, out: b.TempDir(), capture: "tap", sequential: sequential}
 			start := time.Now()
-			if _, err := f.runAll(io.Discard, io.Discard, exps, harness.CaptureTap); err != nil {
+			if _, err := f.runAll(context.Background(), io.Discard, io.Discard, exps, harness.CaptureTap); err != nil {
 				b.Fatalf("sequential=%v: %v", sequential, err)
 			}
 			if sequential {

@@ -37,7 +37,7 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 func (e exitCode) ExitCode() int { return int(e) }
 
 func runInProcess(_ context.Context, _ string, args []string, stdout, stderr io.Writer) error {
-	if code := Main(args, stdout, stderr); code != 0 {
+	if code := program.Main(args, stdout, stderr); code != 0 {
 		return exitCode(code)
 	}
 	return nil

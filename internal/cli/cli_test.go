@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseInterleaved(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args   []string
+		trials int
+		json   bool
+		pos    []string
+	}{
+		{[]string{"p003", "-trials", "2"}, 2, false, []string{"p003"}},
+		{[]string{"-trials", "2", "p003"}, 2, false, []string{"p003"}},
+		{[]string{"a", "-json", "b", "-trials=3", "c"}, 3, true, []string{"a", "b", "c"}},
+		{[]string{"a", "--", "-json", "b"}, 0, false, []string{"a", "-json", "b"}},
+		{[]string{"-", "x"}, 0, false, []string{"-", "x"}},
+		{nil, 0, false, nil},
+	}
+	for _, tc := range tests {
+		c := &Call{Flags: flag.NewFlagSet("test", flag.ContinueOnError), Args: tc.args}
+		trials := Int(c.Flags, "trials", 0, 0, 10, "")
+		asJSON := c.Flags.Bool("json", false, "")
+		pos, err := c.Parse()
+		require.NoError(t, err, "%q", tc.args)
+		assert.Equal(t, tc.pos, pos, "%q", tc.args)
+		assert.Equal(t, tc.trials, *trials, "%q", tc.args)
+		assert.Equal(t, tc.json, *asJSON, "%q", tc.args)
+	}
+}
+
+// errSentinel is a package's error that the program names bad input.
+var errSentinel = errors.New("unknown thing")
+
+// TestExitStatus: every way a command ends gives its exit status and, but for success and help, one
+// line on stderr that names the command.
+func TestExitStatus(t *testing.T) {
+	t.Parallel()
+	run := func(err error) func(context.Context, *Call) error {
+		return func(_ context.Context, c *Call) error {
+			c.Flags.SetOutput(io.Discard)
+			if _, perr := c.Parse(); perr != nil {
+				return perr
+			}
+			return err
+		}
+	}
+	p := &Program{Name: "prog", BadInput: []error{errSentinel}, Commands: []Command{
+		{Name: "ok", Run: run(nil)},
+		{Name: "fail", Run: run(Fail("%d trials failed", 3))},
+		{Name: "usage", Run: run(Usage("want ID"))},
+		{Name: "sentinel", Run: run(errors.Join(errors.New("reading"), errSentinel))},
+		{Name: "broken", Run: run(errors.New("disk full"))},
+		{Name: "ranged", Run: func(_ context.Context, c *Call) error {
+			Int(c.Flags, "n", 1, 1, 9, "")
+			c.Flags.SetOutput(io.Discard)
+			_, err := c.Parse()
+			return err
+		}},
+	}}
+	tests := []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"ok"}, 0, ""},
+		{[]string{"ok", "-h"}, 0, ""},
+		{[]string{"help"}, 0, ""},
+		{[]string{"fail"}, 1, "prog fail: 3 trials failed\n"},
+		{[]string{"broken"}, 1, "prog broken: disk full\n"},
+		{[]string{"usage"}, 2, "prog usage: want ID\n"},
+		{[]string{"sentinel"}, 2, "prog sentinel: reading\nunknown thing\n"},
+		{[]string{"ok", "-bogus"}, 2, "prog ok: flag provided but not defined: -bogus\n"},
+		{[]string{"ranged", "-n", "0"}, 2, "prog ranged: invalid value \"0\" for flag -n: want 1..9\n"},
+		{[]string{"ranged", "-n", "x"}, 2, "prog ranged: invalid value \"x\" for flag -n: want 1..9\n"},
+		{[]string{"nosuch"}, 2, "prog: unknown command \"nosuch\"\n"},
+		{nil, 2, "usage: prog COMMAND"},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint(tc.args), func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			assert.Equal(t, tc.code, p.Main(tc.args, &stdout, &stderr))
+			if tc.stderr == "" {
+				assert.Empty(t, stderr.String())
+			} else {
+				assert.True(t, bytes.HasPrefix(stderr.Bytes(), []byte(tc.stderr)), "stderr %q, want it to begin %q", stderr.String(), tc.stderr)
+			}
+		})
+	}
+}
+
+func TestNoArgs(t *testing.T) {
+	t.Parallel()
+	c := &Call{Flags: flag.NewFlagSet("test", flag.ContinueOnError), Args: []string{"-v", "extra"}}
+	c.Flags.Bool("v", false, "")
+	err := c.NoArgs()
+	var ee *ExitError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, 2, ee.Code)
+	assert.EqualError(t, err, `takes no arguments, got ["extra"]`)
+	assert.Equal(t, map[string]bool{"v": true}, c.Set())
+}
+
+func TestSplitList(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, []string{"a", "b", "c"}, SplitList("a,b c,,"))
+	assert.Empty(t, SplitList(" , "))
+}
