@@ -36,21 +36,21 @@ const (
 // Placements are the placements Run knows, in the order a comparison shows them.
 var Placements = []Placement{Loopback, Veth}
 
-// ErrPlacement is a list of placements that names an unknown one, or none.
-var ErrPlacement = errors.New("placement")
+// ErrPlacement is the name of no placement.
+var ErrPlacement = errors.New("unknown placement")
 
-// ParsePlacements reads a list of placements' names.
+// ParsePlacements reads a list of placements' names: at least one, each a placement's.
 func ParsePlacements(names []string) ([]Placement, error) {
 	var ps []Placement
 	for _, s := range names {
 		i := slices.IndexFunc(Placements, func(p Placement) bool { return string(p) == s })
 		if i < 0 {
-			return nil, fmt.Errorf("%w: unknown placement %q (want %s)", ErrPlacement, s, strings.Join(placementNames(), " or "))
+			return nil, fmt.Errorf("%w %q (want %s)", ErrPlacement, s, strings.Join(placementNames(), " or "))
 		}
 		ps = append(ps, Placements[i])
 	}
 	if len(ps) == 0 {
-		return nil, fmt.Errorf("%w: no placement given", ErrPlacement)
+		return nil, errors.New("no placement given")
 	}
 	return ps, nil
 }
