@@ -101,14 +101,18 @@ type PeerOption struct {
 }
 
 // ErrOptions is Options that make no plan.
-var ErrOptions = errors.New("claims")
+var ErrOptions = errors.New("bad options")
 
 // Check says why o makes no plan (an error wrapping ErrOptions), or nil: seeds or parallel out of
 // range, or a Skip that names no group.
 func (o Options) Check() error {
-	if o.Seeds < 2 || o.BulkSeeds == 1 || o.BulkSeeds < 0 || o.Parallel < 1 {
-		return fmt.Errorf("%w: seeds %d, bulk seeds %d, parallel %d: want at least 2 seeds, no bulk seeds or at least 2, and parallel >= 1",
-			ErrOptions, o.Seeds, o.BulkSeeds, o.Parallel)
+	switch {
+	case o.Seeds < 2:
+		return fmt.Errorf("%w: %d seeds: want at least 2 (a figure's interval is over them)", ErrOptions, o.Seeds)
+	case o.BulkSeeds == 1 || o.BulkSeeds < 0:
+		return fmt.Errorf("%w: %d bulk seeds: want 0 (no bulk transfers) or at least 2", ErrOptions, o.BulkSeeds)
+	case o.Parallel < 1:
+		return fmt.Errorf("%w: parallel %d: want at least 1", ErrOptions, o.Parallel)
 	}
 	for _, g := range o.Skip {
 		if !slices.Contains(GroupNames, g) {

@@ -17,9 +17,9 @@ func TestOptionsCheck(t *testing.T) {
 		{"defaults", func(*Options) {}, ""},
 		{"no bulk transfers", func(o *Options) { o.BulkSeeds = 0 }, ""},
 		{"skip what exists", func(o *Options) { o.Skip = []string{"modes", "bulk"} }, ""},
-		{"one seed: no interval", func(o *Options) { o.Seeds = 1 }, "want at least 2 seeds"},
-		{"one bulk seed", func(o *Options) { o.BulkSeeds = 1 }, "no bulk seeds or at least 2"},
-		{"nothing at once", func(o *Options) { o.Parallel = 0 }, "parallel >= 1"},
+		{"one seed: no interval", func(o *Options) { o.Seeds = 1 }, "1 seeds: want at least 2"},
+		{"one bulk seed", func(o *Options) { o.BulkSeeds = 1 }, "1 bulk seeds: want 0 (no bulk transfers) or at least 2"},
+		{"nothing at once", func(o *Options) { o.Parallel = 0 }, "parallel 0: want at least 1"},
 		{"skip what does not exist", func(o *Options) { o.Skip = []string{"modes", "tea"} }, `cannot skip "tea": want some of modes, interactive, bulk`},
 	}
 	for _, tc := range tests {

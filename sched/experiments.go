@@ -37,7 +37,7 @@ func Experiments(ctx context.Context, cfg Config, exps []*harness.Experiment, op
 	seen := map[string]bool{}
 	for _, e := range exps {
 		if seen[e.ID] && !cfg.Sequential {
-			return nil, fmt.Errorf("%w: %s: side by side its runs would share %s (run it with -sequential)", ErrNamedTwice, e.ID, filepath.Join(opts.OutDir, e.ID))
+			return nil, fmt.Errorf("%s is %w: side by side its runs would share %s (run it with -sequential)", e.ID, ErrNamedTwice, filepath.Join(opts.OutDir, e.ID))
 		}
 		seen[e.ID] = true
 	}

@@ -94,7 +94,7 @@ func hashFiles(root string, skipDir, keep func(name string) bool) (string, error
 }
 
 // ErrNoRoot is FindRoot's error when no directory above holds kcplab's go.mod.
-var ErrNoRoot = errors.New("no go.mod of module kcplab above the directory: run it inside the kcplab source tree, which it builds against each kcp-go release")
+var ErrNoRoot = errors.New("no go.mod of module kcplab")
 
 // NewBuilder is the Builder of the kcplab source tree the working directory is in (FindRoot), its
 // binaries kept in cache (empty: the default).
@@ -104,12 +104,16 @@ func NewBuilder(cache string) (*Builder, error) {
 		return nil, err
 	}
 	root, err := FindRoot(dir)
-	return &Builder{Root: root, CacheDir: cache}, err
+	if err != nil {
+		return nil, fmt.Errorf("%w: run it inside the kcplab source tree, which it builds against each kcp-go release", err)
+	}
+	return &Builder{Root: root, CacheDir: cache}, nil
 }
 
 // FindRoot returns the kcplab source tree a Builder builds from: the first directory from dir up
 // whose go.mod declares module kcplab.
 func FindRoot(dir string) (string, error) {
+	start := dir
 	for {
 		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
 		if err == nil && bytes.HasPrefix(bytes.TrimSpace(b), []byte("module kcplab\n")) {
@@ -117,7 +121,7 @@ func FindRoot(dir string) (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("%s: %w", dir, ErrNoRoot)
+			return "", fmt.Errorf("%w in %s or above it", ErrNoRoot, start)
 		}
 		dir = parent
 	}

@@ -382,3 +382,28 @@ func TestLocalModfile(t *testing.T) {
 		t.Error("a go.mod without kcp-go")
 	}
 }
+
+// TestFindRoot: the source tree is the first directory up whose go.mod declares module kcplab; from
+// outside any, the error is ErrNoRoot and names where the search started.
+func TestFindRoot(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	other := filepath.Join(root, "vendor", "x")
+	for path, mod := range map[string]string{root: "module kcplab\n\ngo 1.26\n", other: "module example.com/x\n"} {
+		if err := os.MkdirAll(filepath.Join(path, "deep"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(path, "go.mod"), []byte(mod), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, dir := range []string{root, filepath.Join(root, "deep"), filepath.Join(other, "deep")} {
+		if got, err := FindRoot(dir); err != nil || got != root {
+			t.Errorf("FindRoot(%s) = %q, %v; want %q", dir, got, err, root)
+		}
+	}
+	outside := t.TempDir()
+	if _, err := FindRoot(outside); !errors.Is(err, ErrNoRoot) || !strings.Contains(err.Error(), outside) {
+		t.Errorf("FindRoot(%s): %v; want ErrNoRoot naming %s", outside, err, outside)
+	}
+}
