@@ -89,8 +89,8 @@ func runClaims(ctx context.Context, c *cli.Call) error {
 		return err
 	}
 	checks := claims.RetransmissionChecks(ctx, pcaps)
-	for _, c2 := range checks {
-		fmt.Fprintln(c.Stdout, "  "+c2)
+	for _, line := range checks {
+		fmt.Fprintln(c.Stdout, "  "+line)
 	}
 	if err := claims.WriteFigures(filepath.Join(*out, "claims.json"), figs); err != nil {
 		return err

@@ -103,8 +103,10 @@ func runMatrix(ctx context.Context, c *cli.Call) error {
 		return cli.Usage("-peers and -peer name the peers of -pairs: add -pairs")
 	case set["peers"] && set["versions"]:
 		return cli.Usage("-peers and -versions both name the peers of -pairs: give one (a kcp-go release in -peers: kcp-go@VERSION)")
+	case *pairs && set["peers"]:
+		return m.runPairs(ctx, c, pos, *results, cli.SplitList(*peers), false, defs)
 	case *pairs:
-		return m.runPairs(ctx, c, pos, *results, *peers, *list, defs)
+		return m.runPairs(ctx, c, pos, *results, cli.SplitList(*list), true, defs)
 	}
 	if m.r.Experiments, err = experiments.SelectAll(pos); err != nil {
 		return err
@@ -136,10 +138,9 @@ func runMatrix(ctx context.Context, c *cli.Call) error {
 	return writeMatrixResults(c.Stdout, *results, mx)
 }
 
-// runPairs runs ids (DefaultPairIDs when none is given) over the pairs of the peers of -peers, or else
-// of the kcp-go releases of -versions (oldest first) and -peer, prints their tables and writes the
-// results.
-func (m *matrixFlags) runPairs(ctx context.Context, c *cli.Call, ids []string, results, peers, list string, defs []string) (err error) {
+// runPairs runs ids (DefaultPairIDs when none is given) over the pairs of the peers items and defs
+// name (items from -versions: releases, put oldest first), prints their tables and writes the results.
+func (m *matrixFlags) runPairs(ctx context.Context, c *cli.Call, ids []string, results string, items []string, versionList bool, defs []string) (err error) {
 	if len(ids) == 0 {
 		ids = DefaultPairIDs
 	}
@@ -152,14 +153,12 @@ func (m *matrixFlags) runPairs(ctx context.Context, c *cli.Call, ids []string, r
 	if err := m.setUp(c); err != nil {
 		return err
 	}
-	var specs []matrix.PeerSpec
-	if c.Set()["peers"] {
-		specs, err = parsePeers(ctx, m.b, cli.SplitList(peers), defs)
-	} else if specs, err = parsePeers(ctx, m.b, cli.SplitList(list), defs); err == nil {
-		matrix.SortReleases(specs)
-	}
+	specs, err := parsePeers(ctx, m.b, items, defs)
 	if err != nil {
 		return err
+	}
+	if versionList {
+		matrix.SortReleases(specs)
 	}
 	start := time.Now()
 	mx, err := m.r.Pairs(ctx, specs)
