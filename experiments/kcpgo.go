@@ -40,7 +40,7 @@ var (
 	response    = harness.Push(harness.S2C).WithSn(0).WithUna(1)
 	responseAck = harness.Ack(harness.C2S).WithSn(0).WithUna(1)
 	// ackAtTick is the ACK at the client's next update tick: its ticks run every interval from its
-	// session's creation, just before the trial's origin, so the tick is due one interval after the
+	// session's creation, just after the trial's origin, so the tick is due one interval after the
 	// origin however late the response came, and can never come earlier. A class with it checks
 	// ackWithResponse(false): the response came in a datagram of its own.
 	ackAtTick = responseAck.At(updateInterval)

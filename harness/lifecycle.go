@@ -29,8 +29,8 @@ import (
 //	Teardown    the listeners stop, every accepted session closes, every role has returned
 //
 // The sockets are the caller's: it binds them, wraps them by its capture before Listen and Dial, and
-// closes them after Teardown. Dial returns the trial's time origin: kcp-go has created the session and
-// scheduled its first update tick. Close reports whether the role had left the session open: its
+// closes them after Teardown. Dial returns the trial's time origin: the moment just before kcp-go
+// created the session and scheduled its first update tick. Close reports whether the role had left the session open: its
 // Close may still flush, so the wire must settle again before Teardown. A Lifecycle records the roles'
 // events, and watches for stalls of the process (the load probe, package stall) until StopProbe.
 
@@ -173,8 +173,11 @@ func (l *Lifecycle) session(server netip.AddrPort, conn net.PacketConn, session 
 		return nil, time.Time{}, err
 	}
 	t := l.e.Transport
-	s, sNet, err := kcpgo.DialOn(conv, net.UDPAddrFromAddrPort(server), l.block, t.DataShards, t.ParityShards, conn)
+	// The origin is taken before the session exists, so that its update ticks, scheduled as it is
+	// created, fall at least an interval after it: a stall while kcp-go creates the session then
+	// delays the ticks as seen from the origin, never advances them.
 	start := time.Now()
+	s, sNet, err := kcpgo.DialOn(conv, net.UDPAddrFromAddrPort(server), l.block, t.DataShards, t.ParityShards, conn)
 	if err != nil {
 		return nil, start, fmt.Errorf("dial: %w", err)
 	}

@@ -71,7 +71,7 @@ func (t Timing) Early(tr *Trace) error {
 }
 
 // stepTimings turns a ladder's timed steps into timing expectations. A step timed with At is measured
-// from the trial's start and can never be early: its timer starts with the client session, just before
+// from the trial's start and can never be early: its timer starts with the client session, just after
 // the trial's origin. A step timed with After is measured from the previous segment: by the sender's
 // own clock when both are data (or window) segments of one sender, whose ts field is the kcp-go clock at
 // the flush that sent them (kcp.go, flush: segment.ts = current on every transmission), so a datagram

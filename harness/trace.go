@@ -176,7 +176,7 @@ func (tr *Trace) bytesOf(side Side, session int, kind EventKind) []byte {
 	return out
 }
 
-// Rel is an absolute time as an offset from the trial's start, when the client session had just been
+// Rel is an absolute time as an offset from the trial's start, just before the client session was
 // created: the origin of the client's update ticks, and of every time in a ladder.
 func (tr *Trace) Rel(t time.Time) time.Duration {
 	return t.Sub(tr.Start)

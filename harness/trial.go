@@ -230,8 +230,8 @@ func RunTrial(ctx context.Context, e *Experiment, n int, open Opener, seed uint6
 			return nil, fmt.Errorf("listen: %w", err)
 		}
 	}
-	// The trial's time origin: the client session exists and its first update tick is scheduled
-	// (the last thing newUDPSession does), so its ticks fall at Start + k × interval.
+	// The trial's time origin: just before the client session was created and its first update tick
+	// scheduled (the last thing newUDPSession does), so its ticks fall at Start + k × interval or later.
 	if tr.Start, err = lc.dial(srvAddr, cliConn, env); err != nil {
 		lc.Teardown()
 		lc.StopProbe()
