@@ -129,6 +129,8 @@ results: not-sudo build
 
 ## results-update: copy out/RESULTS.md and out/testdata/ from the last `make capture` or `make results`
 ## over the committed RESULTS.md and testdata/, only if every trial of that run fit a class.
+# Charts are laid over the committed ones, not swapped for them: a make matrix run without make claims
+# has no claims charts, and the sections of RESULTS.md it did not rewrite still link theirs.
 results-update:
 	@[ -f out/RESULTS.md ] || { echo "make results-update: no out/RESULTS.md: run make capture first" >&2; exit 2; }
 	@sha256sum --status -c out/RESULTS.ok 2>/dev/null || { \
@@ -139,7 +141,7 @@ results-update:
 		[ -d "$$d" ] || continue; id=$$(basename "$$d"); \
 		rm -rf "testdata/$$id" && mkdir -p testdata && cp -R "$$d" "testdata/$$id" && echo "testdata/$$id: $$(ls "$$d" | wc -l) captures"; \
 	done
-	@if [ -d out/charts ]; then rm -rf charts && cp -R out/charts charts && echo "charts: $$(ls charts | wc -l) charts"; fi
+	@if [ -d out/charts ]; then mkdir -p charts && cp -R out/charts/. charts/ && echo "charts: $$(ls out/charts | wc -l) charts copied"; fi
 	@git status --short -- RESULTS.md testdata charts 2>/dev/null || true
 
 ## run: every experiment at its default trial count, tap capture, pcapng under out/.
