@@ -43,6 +43,8 @@ type Lifecycle struct {
 	lk    *link.Link     // the link between the ends, if any: a datagram it holds is not quiet yet
 	probe *stall.Use
 	log   eventLog
+	// dialOn creates the client session: kcpgo.DialOn, or a test's wrapper that stalls inside it.
+	dialOn func(conv uint32, raddr net.Addr, block kcp.BlockCrypt, ds, ps int, conn net.PacketConn) (*kcp.UDPSession, net.Conn, error)
 
 	mu         sync.Mutex
 	sessions   []*kcp.UDPSession // accepted, in accept order
@@ -70,7 +72,7 @@ func newLifecycle(e *Experiment, src capture.Source, lk *link.Link, owner *kcpgo
 		return nil, err
 	}
 	return &Lifecycle{e: e, block: block, owner: owner, src: src, lk: lk, firstSrv: make(chan struct{}),
-		probe: stall.Watch()}, nil
+		probe: stall.Watch(), dialOn: kcpgo.DialOn}, nil
 }
 
 // wrap puts a socket of the trial under the capture and then the link, if any.
@@ -177,7 +179,7 @@ func (l *Lifecycle) session(server netip.AddrPort, conn net.PacketConn, session 
 	// created, fall at least an interval after it: a stall while kcp-go creates the session then
 	// delays the ticks as seen from the origin, never advances them.
 	start := time.Now()
-	s, sNet, err := kcpgo.DialOn(conv, net.UDPAddrFromAddrPort(server), l.block, t.DataShards, t.ParityShards, conn)
+	s, sNet, err := l.dialOn(conv, net.UDPAddrFromAddrPort(server), l.block, t.DataShards, t.ParityShards, conn)
 	if err != nil {
 		return nil, start, fmt.Errorf("dial: %w", err)
 	}

@@ -8,8 +8,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	kcp "github.com/xtaci/kcp-go/v5"
 
 	"kcplab/capture"
+	"kcplab/internal/kcpgo"
 )
 
 // end is one end of a trial on a Lifecycle of its own, as a peer process runs it: a socket, a tap.
@@ -119,4 +121,39 @@ func TestLifecycleSteps(t *testing.T) {
 			cli.lc.StopProbe()
 		})
 	}
+}
+
+// TestDialOriginPrecedesSession stalls the process 20 ms inside the session's creation, after kcp-go
+// created the session and scheduled its update ticks: Dial's origin is still no later than the moment
+// the creation began, so a tick measured from it is never early (a stall makes it late). An origin
+// taken after the creation returned would fall the stall's 20 ms after it.
+func TestDialOriginPrecedesSession(t *testing.T) {
+	t.Parallel()
+	const stall = 20 * time.Millisecond
+	e := pingPong()
+	srv, cli := newEnd(t, e), newEnd(t, e)
+	var began time.Time
+	cli.lc.dialOn = func(conv uint32, raddr net.Addr, block kcp.BlockCrypt, ds, ps int, conn net.PacketConn) (*kcp.UDPSession, net.Conn, error) {
+		began = time.Now()
+		s, c, err := kcpgo.DialOn(conv, raddr, block, ds, ps, conn)
+		time.Sleep(stall) // the stall: the session exists, its first tick is scheduled
+		return s, c, err
+	}
+	require.NoError(t, srv.lc.Listen(srv.tap.Wrap(srv.sock, Server)))
+	start, err := cli.lc.Dial(srv.sock.LocalAddr().(*net.UDPAddr).AddrPort(), cli.tap.Wrap(cli.sock, Client))
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		cli.lc.Close()
+		cli.lc.Teardown()
+		srv.lc.Teardown()
+		srv.lc.StopProbe()
+		cli.lc.StopProbe()
+	})
+	require.False(t, began.IsZero(), "Dial creates the session through dialOn")
+	assert.False(t, start.After(began), "the origin %v is after the session's creation began (%v later)", start, start.Sub(began))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	returned, err := cli.lc.WaitClient(ctx)
+	require.True(t, returned, "the client role returns")
+	assert.NoError(t, err, "the stalled session still works")
 }
