@@ -53,6 +53,9 @@ type Slots interface {
 	Acquire(ctx context.Context) error // waits for a free slot
 	Start(ctx context.Context) error   // waits until a trial may start (the starts of every run, paced)
 	Release()                          // gives back the slot that Acquire took
+	// SlotTime is the integral over time of every run's trials in flight, up to at: between two
+	// readings, its growth over the time between them is the mean number of trials in flight.
+	SlotTime() (integral time.Duration, at time.Time)
 }
 
 // DefaultParallel is how many trials run at once unless RunOptions says otherwise.
@@ -69,6 +72,9 @@ type TrialResult struct {
 	// Crossed lists the earlier attempts of this trial that another trial's datagram crossed (crossed.go)
 	// or that a freeze of the process broke (freeze.go).
 	Crossed []CrossedRun
+	// InFlight is the mean number of trials, of every run sharing its Slots, in flight while this one
+	// ran (itself and its crossed attempts included); 0 when the run had no Slots.
+	InFlight float64
 }
 
 // Result is a run of one experiment.
@@ -251,7 +257,9 @@ func runTrials(ctx context.Context, e *Experiment, opts RunOptions, res *Result,
 						continue // the run is cancelled: the feeder stops, and the error is returned below
 					}
 					n := first + i + 1
+					inFlight := meterInFlight(opts.Slots)
 					tr := runCrossed(ctx, e, n, run, dir, keep, opts.Discover, seed+uint64(n-1))
+					tr.InFlight = inFlight()
 					release()
 					mu.Lock()
 					out[i] = tr
@@ -322,6 +330,22 @@ func takeSlot(ctx context.Context, slots Slots, stagger *rate.Limiter) (release 
 		return nil, err
 	}
 	return slots.Release, nil
+}
+
+// meterInFlight starts measuring the trials in flight in slots; the function it returns gives their
+// mean since then (0 without slots).
+func meterInFlight(slots Slots) func() float64 {
+	if slots == nil {
+		return func() float64 { return 0 }
+	}
+	from, t0 := slots.SlotTime()
+	return func() float64 {
+		to, t1 := slots.SlotTime()
+		if !t1.After(t0) {
+			return 0
+		}
+		return float64(to-from) / float64(t1.Sub(t0))
+	}
 }
 
 func orKind(k CaptureKind) CaptureKind {

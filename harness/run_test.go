@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -194,6 +196,28 @@ type countingSlots struct {
 	free                     chan struct{}
 	acquired, started, freed atomic.Int64
 	inFlight, peak           atomic.Int64
+	mu                       sync.Mutex
+	slotTime                 time.Duration // the integral of inFlight up to last
+	last                     time.Time
+}
+
+// account adds the time since the last change, at the trials in flight then, to the integral.
+func (s *countingSlots) account(change int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if !s.last.IsZero() {
+		s.slotTime += time.Duration(s.inFlight.Load()) * now.Sub(s.last)
+	}
+	s.last = now
+	s.inFlight.Add(change)
+}
+
+func (s *countingSlots) SlotTime() (time.Duration, time.Time) {
+	s.account(0)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.slotTime, s.last
 }
 
 func newCountingSlots(n int) *countingSlots {
@@ -208,7 +232,8 @@ func (s *countingSlots) Acquire(ctx context.Context) error {
 	select {
 	case <-s.free:
 		s.acquired.Add(1)
-		n := s.inFlight.Add(1)
+		s.account(1)
+		n := s.inFlight.Load()
 		for p := s.peak.Load(); n > p && !s.peak.CompareAndSwap(p, n); p = s.peak.Load() {
 		}
 		return nil
@@ -221,7 +246,7 @@ func (s *countingSlots) Start(ctx context.Context) error { s.started.Add(1); ret
 
 func (s *countingSlots) Release() {
 	s.freed.Add(1)
-	s.inFlight.Add(-1)
+	s.account(-1)
 	s.free <- struct{}{}
 }
 
@@ -259,6 +284,12 @@ func TestRunTakesSlots(t *testing.T) {
 			assert.EqualValues(t, 6, slots.acquired.Load())
 			assert.EqualValues(t, 6, slots.started.Load())
 			assert.LessOrEqual(t, slots.peak.Load(), int64(tc.slots))
+			for i, tr := range res.Trials {
+				// its own slot is held all the while, and no more than the slots are ever held
+				assert.GreaterOrEqual(t, tr.InFlight, 1.0, "trial %d's mean in flight", tr.Trial)
+				assert.LessOrEqual(t, tr.InFlight, float64(tc.slots), "trial %d's mean in flight", tr.Trial)
+				assert.Equal(t, math.Round(tr.InFlight*100)/100, res.Summary().Trials[i].InFlight, "summary.json's in_flight")
+			}
 		})
 	}
 }

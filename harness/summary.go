@@ -3,6 +3,7 @@ package harness
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -140,6 +141,9 @@ type TrialSummary struct {
 	Datagrams int     `json:"datagrams"`
 	Accepts   int     `json:"accepts"`
 	StallMs   float64 `json:"longest_stall_ms,omitempty"` // the longest stall of the process during the trial
+	// InFlight is the mean number of trials in flight in the process while this one ran, itself
+	// included (absent: no scheduler measured it).
+	InFlight float64 `json:"in_flight,omitempty"`
 	// Link is what the trial's link did; its seed replays the trial (kcplab run -seed N -trials 1).
 	Link  *link.Summary `json:"link,omitempty"`
 	Error string        `json:"error,omitempty"`
@@ -170,7 +174,7 @@ func (r *Result) Summary() Summary {
 		s.Discovered = append(s.Discovered, DiscoveredClass{Name: c.Name, Trials: r.Count(c), Example: ex.Trial, Ladder: ex.Trace.Ladder()})
 	}
 	for _, t := range r.Trials {
-		ts := TrialSummary{Trial: t.Trial, Class: t.Class.Name, Pcapng: t.Pcapng}
+		ts := TrialSummary{Trial: t.Trial, Class: t.Class.Name, Pcapng: t.Pcapng, InFlight: math.Round(t.InFlight*100) / 100}
 		if t.Pcapng != "" {
 			ts.Pcapng = filepath.Base(t.Pcapng)
 		}

@@ -178,6 +178,14 @@ func (s *Slots) Release() {
 	s.p.release()
 }
 
+// SlotTime is the integral over time of every job's trials in flight, up to now (harness.Slots).
+func (s *Slots) SlotTime() (time.Duration, time.Time) {
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	s.p.account()
+	return s.p.slotTime, s.p.last
+}
+
 // release frees a slot and grants it; under p.mu.
 func (p *pool) release() {
 	p.account()

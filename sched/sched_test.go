@@ -257,6 +257,43 @@ func TestAdaptHoldsAndGrants(t *testing.T) {
 	require.NoError(t, <-got, "the waiter gets the new slot")
 }
 
+// TestSlotTime: between two readings, the integral grows by the trials in flight times the time
+// between them, counting every job's trials, and only theirs.
+func TestSlotTime(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(cancel)
+	p := newPool(Config{Limit: 8, Floor: 8})
+	a, b := p.start(0), p.start(1)
+	for _, tc := range []struct {
+		name         string
+		take, give   *Slots // one more slot of take, one back of give (nil: none)
+		wantInFlight int
+	}{
+		{"none in flight", nil, nil, 0},
+		{"one job's trial", a, nil, 1},
+		{"another job's trials count too", b, nil, 2},
+		{"a third", b, nil, 3},
+		{"one given back", nil, a, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.take != nil {
+				require.NoError(t, tc.take.Acquire(ctx))
+			}
+			if tc.give != nil {
+				tc.give.Release()
+			}
+			from, t0 := a.SlotTime()
+			busy := time.Now()
+			for time.Since(busy) < time.Millisecond { // let the clock move on
+			}
+			to, t1 := b.SlotTime()
+			require.True(t, t1.After(t0))
+			assert.Equal(t, time.Duration(tc.wantInFlight)*t1.Sub(t0), to-from)
+		})
+	}
+}
+
 // waitFor waits until cond holds under p.mu, signalled by p's changes, for at most 5 s.
 func waitFor(t *testing.T, p *pool, cond func() bool) {
 	t.Helper()
