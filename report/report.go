@@ -108,7 +108,12 @@ func Block(r *harness.Result, ex Examples) string {
 	if e.Answer != nil {
 		fmt.Fprintf(&b, "**Answer.** %s\n\n", e.Answer(r))
 	}
-	fmt.Fprintf(&b, "%d trials, %d at once, %s capture, %.1f s.", n, r.Parallel, r.Capture, r.Elapsed.Seconds())
+	fmt.Fprintf(&b, "%d trials, %d at once", n, r.Parallel)
+	// Shares of a race can move with what ran beside the experiment (RESULTS.md, p003), so say it.
+	if c := r.Concurrency; c != nil && c.ExperimentsSideBySide > 1 {
+		fmt.Fprintf(&b, " beside %d other experiments (%.0f trials in flight on average)", c.ExperimentsSideBySide-1, c.InFlightMean)
+	}
+	fmt.Fprintf(&b, ", %s capture, %.1f s.", r.Capture, r.Elapsed.Seconds())
 	if !e.Link.IsZero() {
 		fmt.Fprintf(&b, " Link between the peers: `%s` (run seed %d; trial n used seed+n-1).", e.Link, r.Seed)
 	}

@@ -137,6 +137,12 @@ func TestBlockFollowsCounts(t *testing.T) {
 			"**Answer.** In 3 of 4 trials.",
 			"| delivered | 3 | 75.0% |",
 		}},
+		{"alone", func(r *harness.Result) {
+			r.Concurrency = &harness.Concurrency{SideBySide: true, ExperimentsSideBySide: 1, InFlightMean: 3.9}
+		}, []string{"4 trials, 4 at once, tap capture, 1.2 s."}},
+		{"beside others", func(r *harness.Result) {
+			r.Concurrency = &harness.Concurrency{SideBySide: true, ExperimentsSideBySide: 17, InFlightMean: 61.8}
+		}, []string{"4 trials, 4 at once beside 16 other experiments (62 trials in flight on average), tap capture, 1.2 s."}},
 		{"nothing failed or crossed", func(r *harness.Result) {
 			r.Trials = r.Trials[:3]
 			r.Trials[1].Crossed = nil
