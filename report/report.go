@@ -111,7 +111,7 @@ func Block(r *harness.Result, ex Examples) string {
 	fmt.Fprintf(&b, "%d trials, %d at once", n, r.Parallel)
 	// Shares of a race can move with what ran beside the experiment (RESULTS.md, p003), so say it.
 	if c := r.Concurrency; c != nil && c.ExperimentsSideBySide > 1 {
-		fmt.Fprintf(&b, " beside %d other experiments (%.0f trials in flight on average)", c.ExperimentsSideBySide-1, c.InFlightMean)
+		fmt.Fprintf(&b, " beside up to %d other experiments (%.0f trials in flight on average)", c.ExperimentsSideBySide-1, c.InFlightMean)
 	}
 	fmt.Fprintf(&b, ", %s capture, %.1f s.", r.Capture, r.Elapsed.Seconds())
 	if !e.Link.IsZero() {

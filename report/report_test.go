@@ -142,7 +142,7 @@ func TestBlockFollowsCounts(t *testing.T) {
 		}, []string{"4 trials, 4 at once, tap capture, 1.2 s."}},
 		{"beside others", func(r *harness.Result) {
 			r.Concurrency = &harness.Concurrency{SideBySide: true, ExperimentsSideBySide: 17, InFlightMean: 61.8}
-		}, []string{"4 trials, 4 at once beside 16 other experiments (62 trials in flight on average), tap capture, 1.2 s."}},
+		}, []string{"4 trials, 4 at once beside up to 16 other experiments (62 trials in flight on average), tap capture, 1.2 s."}},
 		{"nothing failed or crossed", func(r *harness.Result) {
 			r.Trials = r.Trials[:3]
 			r.Trials[1].Crossed = nil
