@@ -235,10 +235,8 @@ func minOf(xs []int) int {
 // grants the waiting trials at once.
 func TestAdaptHoldsAndGrants(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	t.Cleanup(cancel)
+	ctx, p := poolFor(t, Config{Limit: 4, Floor: 2})
 	a := Adapt{High: 0.05, Low: 0.01}
-	p := newPool(Config{Limit: 4, Floor: 2})
 	s := p.start(0)
 	for range 4 {
 		require.NoError(t, s.Acquire(ctx))
@@ -261,9 +259,7 @@ func TestAdaptHoldsAndGrants(t *testing.T) {
 // between them, counting every job's trials, and only theirs.
 func TestSlotTime(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	t.Cleanup(cancel)
-	p := newPool(Config{Limit: 8, Floor: 8})
+	ctx, p := poolFor(t, Config{Limit: 8, Floor: 8})
 	a, b := p.start(0), p.start(1)
 	for _, tc := range []struct {
 		name         string
@@ -292,6 +288,14 @@ func TestSlotTime(t *testing.T) {
 			assert.Equal(t, time.Duration(tc.wantInFlight)*t1.Sub(t0), to-from)
 		})
 	}
+}
+
+// poolFor returns a new pool of cfg and a context that ends with the test, or after 5 s.
+func poolFor(t *testing.T, cfg Config) (context.Context, *pool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(cancel)
+	return ctx, newPool(cfg)
 }
 
 // waitFor waits until cond holds under p.mu, signalled by p's changes, for at most 5 s.
@@ -360,9 +364,7 @@ func TestWatchFollowsLoad(t *testing.T) {
 // (the longest), not to the one that waited longest.
 func TestGrantByRank(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	t.Cleanup(cancel)
-	p := newPool(Config{Limit: 1, Floor: 1})
+	ctx, p := poolFor(t, Config{Limit: 1, Floor: 1})
 	long, short := p.start(0), p.start(1)
 	require.NoError(t, long.Acquire(ctx))
 	order := make(chan string, 2)
