@@ -3,7 +3,6 @@ package harness
 import (
 	"encoding/json"
 	"errors"
-	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -174,7 +173,7 @@ func (r *Result) Summary() Summary {
 		s.Discovered = append(s.Discovered, DiscoveredClass{Name: c.Name, Trials: r.Count(c), Example: ex.Trial, Ladder: ex.Trace.Ladder()})
 	}
 	for _, t := range r.Trials {
-		ts := TrialSummary{Trial: t.Trial, Class: t.Class.Name, Pcapng: t.Pcapng, InFlight: math.Round(t.InFlight*100) / 100}
+		ts := TrialSummary{Trial: t.Trial, Class: t.Class.Name, Pcapng: t.Pcapng, InFlight: t.InFlight}
 		if t.Pcapng != "" {
 			ts.Pcapng = filepath.Base(t.Pcapng)
 		}
