@@ -194,6 +194,9 @@ func addCounts(m *report.MatrixExperiment, v string, vc *report.VersionCounts) e
 		}
 		return nil
 	}
+	if n := have.Trials + vc.Trials; n > 0 { // each cell's mean, weighted by its trials
+		have.InFlightMean = (have.InFlightMean*float64(have.Trials) + vc.InFlightMean*float64(vc.Trials)) / float64(n)
+	}
 	have.Trials += vc.Trials
 	have.Failed += vc.Failed
 	have.Seconds += vc.Seconds

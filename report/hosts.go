@@ -8,22 +8,6 @@ import (
 	"kcplab/harness"
 )
 
-// CountsOf is a run's counts as a matrix cell, from its summary (read from path).
-func CountsOf(s *harness.Summary, path string) *VersionCounts {
-	vc := &VersionCounts{KCPGo: s.KCPGo, Trials: len(s.Trials), Classes: s.Classes, Failed: s.Failed,
-		Seconds: s.Seconds, Summary: path}
-	for _, t := range s.Trials {
-		if t.Error == "" {
-			continue
-		}
-		if vc.Failures == nil {
-			vc.Failures = map[string]int{}
-		}
-		vc.Failures[harness.FailureKey(t.Failures)]++
-	}
-	return vc
-}
-
 // HostsBlock is the RESULTS.md block the comparison of placements goes into (kcplab hosts -results).
 const HostsBlock = "hosts"
 

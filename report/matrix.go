@@ -6,8 +6,11 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+
+	"kcplab/harness"
 )
 
 // Matrix is matrix.json: the outcome classes of experiments run against several kcp-go releases.
@@ -50,6 +53,51 @@ type VersionCounts struct {
 	// Failures counts the failed trials by what failed, from the structured failures of summary.json
 	// (harness.Failure's String, e.g. `invariant "x" broken`).
 	Failures map[string]int `json:"failures,omitempty"`
+	// Capture, Parallel and InFlightMean say how the run ran (summary.json's capture, parallel and
+	// concurrency.in_flight_mean): a race class's share moves with them.
+	Capture      string  `json:"capture,omitempty"`
+	Parallel     int     `json:"parallel,omitempty"`
+	InFlightMean float64 `json:"in_flight_mean,omitempty"`
+}
+
+// CountsOf is a run's counts as a matrix cell, from its summary (read from path).
+func CountsOf(s *harness.Summary, path string) *VersionCounts {
+	vc := &VersionCounts{KCPGo: s.KCPGo, Trials: len(s.Trials), Classes: s.Classes, Failed: s.Failed,
+		Seconds: s.Seconds, Summary: path, Capture: string(s.Capture), Parallel: s.Parallel}
+	if s.Concurrency != nil {
+		vc.InFlightMean = s.Concurrency.InFlightMean
+	}
+	for _, t := range s.Trials {
+		if t.Error == "" {
+			continue
+		}
+		if vc.Failures == nil {
+			vc.Failures = map[string]int{}
+		}
+		vc.Failures[harness.FailureKey(t.Failures)]++
+	}
+	return vc
+}
+
+// RunMatrix is a run's class counts as a matrix of one version, the kcp-go the run reports: what kcplab
+// run and results write as OUT/matrix.json for kcplab compare. out is where the run wrote each
+// experiment's summary.json (OUT/ID/); trials is the trials asked per experiment (0: each one's default).
+func RunMatrix(results []*harness.Result, out string, trials int) *Matrix {
+	m := &Matrix{Trials: trials}
+	for _, res := range results {
+		s := res.Summary()
+		if m.Versions == nil {
+			m.Versions = []string{s.KCPGo}
+		}
+		e := MatrixExperiment{ID: res.Experiment.ID, Title: res.Experiment.Title, Descriptions: map[string]string{},
+			Versions: map[string]*VersionCounts{m.Versions[0]: CountsOf(&s, filepath.Join(out, res.Experiment.ID, "summary.json"))}}
+		for _, c := range res.Experiment.Classes {
+			e.Classes = append(e.Classes, c.Name)
+			e.Descriptions[c.Name] = c.Description
+		}
+		m.Experiments = append(m.Experiments, e)
+	}
+	return m
 }
 
 // FailedClass names the trials that fit no class in tables, charts and sentences.

@@ -77,7 +77,7 @@ func (t *Table) WriteText(w io.Writer, indent string) {
 			b.WriteString(strings.Repeat(" ", c.Gap))
 			b.WriteString(pad(cells[i], widths[i], c.Left))
 		}
-		return b.String()
+		return strings.TrimRight(b.String(), " ") // a left-aligned last column pads nothing after it
 	}
 	headers := make([]string, len(t.Columns))
 	for i, c := range t.Columns {

@@ -3,7 +3,8 @@
 //
 // Flags may come before or after the positional arguments.
 //
-// Exit status: 0 on success, 1 when a trial fits no class or breaks an invariant, 2 on bad input.
+// Exit status: 0 on success, 1 when a trial fits no class or breaks an invariant (compare: when a
+// class's share differs between the runs), 2 on bad input.
 package main
 
 import (
@@ -26,6 +27,7 @@ var program = cli.Program{
 		{Name: "run", Args: "[-trials N] [-parallel P] [-out DIR] [-capture tap|live] [-shard I/N [-block B]] [ID...]", Help: "run experiments (all by default)", Run: runRun},
 		{Name: "results", Args: "[-trials N] [-out DIR] [-testdata DIR] [-o FILE] [-from RESULTS.md] [ID...]", Help: "run experiments; write a new RESULTS.md and one capture per class under -out", Run: runResults},
 		{Name: "decode", Args: "[-framing auto|plain|fec|encrypted] [-encrypted-port P,...] [-port N] [-json] FILE...", Help: "print the KCP segments of pcap/pcapng files", Run: runDecode},
+		{Name: "compare", Args: "[-alpha A] RUN_A RUN_B", Help: "compare two runs' class shares (each a matrix.json or the -out DIR holding one; testdata/ holds RESULTS.md's): Fisher's exact test per class; exit 1 when one differs", Run: runCompare},
 		{Name: "matrix", Args: "[-pairs [-peers LIST] [-peer NAME=CMD]] [-versions LIST] [-trials N] [-parallel P] [-out DIR] [-results RESULTS.md] [-shard I/N [-block B]] [ID...]", Help: "run experiments against several kcp-go releases or working trees, one process each (-pairs: server and client on every pair of peers: kcp-go releases, ikcp, your own commands)", Run: runMatrix},
 		{Name: "merge", Args: "-out DIR [-results RESULTS.md] PARTDIR...", Help: "merge the parts of a split matrix or run (-shard I/N) into the matrix.json, charts and RESULTS.md section of one unsplit run", Run: runMerge},
 		{Name: "peer", Help: "serve the peer protocol on stdin and stdout (for matrix -pairs)", Run: runPeer},

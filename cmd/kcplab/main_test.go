@@ -18,6 +18,7 @@ import (
 	"kcplab/internal/dir"
 	"kcplab/kcpwire"
 	"kcplab/pcapfile"
+	"kcplab/report"
 )
 
 func kcplab(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -189,6 +190,19 @@ func TestRunWritesTrialsAndSummary(t *testing.T) {
 	for class, n := range counted {
 		assert.Equal(t, n, sum.Classes[class], "classes[%q] in summary.json", class)
 	}
+
+	// matrix.json holds the same counts, for kcplab compare.
+	mx, err := report.ReadMatrix(filepath.Join(out, "matrix.json"))
+	require.NoError(t, err)
+	require.Len(t, mx.Versions, 1)
+	require.Len(t, mx.Experiments, 1)
+	vc := mx.Experiments[0].Versions[mx.Versions[0]]
+	require.NotNil(t, vc)
+	assert.Equal(t, 2, vc.Trials)
+	assert.Equal(t, sum.Classes, vc.Classes)
+	assert.Equal(t, "tap", vc.Capture)
+	code, stdout, errs = kcplab(t, "compare", out, out)
+	assert.Equal(t, 0, code, errs+stdout)
 }
 
 func TestDecodeFlagAfterFile(t *testing.T) {
@@ -220,6 +234,10 @@ func TestResultsWritesUnderOut(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(out, "testdata", "p003-linger", "*.pcapng"))
 	require.NoError(t, err)
 	assert.NotEmpty(t, files)
+	counts, err := report.ReadMatrix(filepath.Join(out, "testdata", "matrix.json"))
+	require.NoError(t, err, "the counts RESULTS.md reports, beside its captures")
+	require.Len(t, counts.Experiments, 1)
+	assert.Equal(t, "p003-linger", counts.Experiments[0].ID)
 }
 
 // TestRunRemovesOldTrials: a run of fewer trials leaves no capture of an earlier, longer run.

@@ -12,8 +12,9 @@ import (
 	"kcplab/report"
 )
 
-// runResults runs the experiments and writes a candidate RESULTS.md (-o, default OUT/RESULTS.md) and one
-// capture per class (-testdata, default OUT/testdata/ID/CLASS.pcapng). It never touches the committed
+// runResults runs the experiments and writes a candidate RESULTS.md (-o, default OUT/RESULTS.md), one
+// capture per class (-testdata, default OUT/testdata/ID/CLASS.pcapng) and the run's counts beside them
+// (TESTDATA/matrix.json). It never touches the committed
 // RESULTS.md and testdata/ unless -o and -testdata name them: `make results-update` copies a clean run's
 // candidate over them.
 func runResults(ctx context.Context, c *cli.Call) error {
@@ -53,6 +54,10 @@ func runResults(ctx context.Context, c *cli.Call) error {
 	if err := report.WriteResults(*md, old, results, ex, report.MetaNow(*command)); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "wrote %s and %d example captures under %s\n", *md, len(ex), *testdata)
+	counts := filepath.Join(*testdata, "matrix.json") // the counts RESULTS.md reports, for kcplab compare
+	if err := report.WriteMatrix(counts, report.RunMatrix(results, f.out, f.trials)); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "wrote %s, %d example captures under %s and the run's counts, %s\n", *md, len(ex), *testdata, counts)
 	return runErr
 }

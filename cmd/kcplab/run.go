@@ -71,7 +71,8 @@ func (f *runFlags) options(kind harness.CaptureKind) harness.RunOptions {
 
 // runAll runs the experiments (side by side unless -sequential, under package sched), printing each
 // one's summary to w in the order given, and their progress: a bar on stderr when it is a terminal,
-// else a line on w every few seconds.
+// else a line on w every few seconds. It writes the run's class counts as OUT/matrix.json, which
+// kcplab compare reads.
 func (f *runFlags) runAll(ctx context.Context, w, stderr io.Writer, exps []*harness.Experiment, kind harness.CaptureKind) ([]*harness.Result, error) {
 	cfg := sched.SideBySide(f.parallel, f.inFlight)
 	var bar *progress.Shared
@@ -99,6 +100,9 @@ func (f *runFlags) runAll(ctx context.Context, w, stderr io.Writer, exps []*harn
 	})
 	bar.Finish()
 	if err != nil {
+		return results, err
+	}
+	if err := report.WriteMatrix(filepath.Join(f.out, "matrix.json"), report.RunMatrix(results, f.out, f.trials)); err != nil {
 		return results, err
 	}
 	return results, verdict(results)

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"kcplab/report"
+)
+
+// runWith writes a one-version matrix.json of p003 with k of 200 trials lost at Close into a new
+// directory, and returns the directory.
+func runWith(t *testing.T, k int) string {
+	t.Helper()
+	d := t.TempDir()
+	m := &report.Matrix{Versions: []string{"v5.7.6"}, Experiments: []report.MatrixExperiment{{
+		ID: "p003", Title: "close", Classes: []string{"delivered", "response lost at Close"},
+		Versions: map[string]*report.VersionCounts{"v5.7.6": {Trials: 200,
+			Classes: map[string]int{"delivered": 200 - k, "response lost at Close": k}}},
+	}}}
+	require.NoError(t, report.WriteMatrix(filepath.Join(d, "matrix.json"), m))
+	return d
+}
+
+func TestCompareExitStatus(t *testing.T) {
+	t.Parallel()
+	base, near, far := runWith(t, 30), runWith(t, 36), runWith(t, 80)
+	notMatrix := filepath.Join(t.TempDir(), "x.json")
+	require.NoError(t, os.WriteFile(notMatrix, []byte(`{"versions": []}`), 0o644))
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string // in stdout for 0 and 1, in stderr for 2
+	}{
+		{"one share, within chance", []string{base, near}, 0, "0 differ"},
+		{"a file and a directory", []string{filepath.Join(base, "matrix.json"), near}, 0, "0 differ"},
+		{"30 against 80 of 200", []string{base, far}, 1, "differs"},
+		{"one run", []string{base}, 2, "two runs"},
+		{"no matrix.json", []string{base, t.TempDir()}, 2, "no such file"},
+		{"not a matrix", []string{base, notMatrix}, 2, "not a matrix.json"},
+		{"alpha out of range", []string{"-alpha", "1.5", base, near}, 2, "-alpha"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			code, out, errs := kcplab(t, append([]string{"compare"}, tc.args...)...)
+			assert.Equal(t, tc.code, code, "stdout:\n%s\nstderr:\n%s", out, errs)
+			if tc.code == 2 {
+				assert.Contains(t, errs, tc.want)
+			} else {
+				assert.Contains(t, out, tc.want)
+			}
+		})
+	}
+}
