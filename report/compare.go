@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -65,6 +67,24 @@ type ComparedClass struct {
 	// in both runs, fell into (p is then 1 and tells nothing).
 	P      float64
 	Tested bool
+}
+
+// ReadRun reads the class counts of a run: path as a matrix.json, or path/matrix.json when path is a
+// directory (the -out of kcplab run, results, matrix or merge; testdata/ for RESULTS.md's run).
+func ReadRun(path string) (*Matrix, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		path = filepath.Join(path, "matrix.json")
+	}
+	m, err := ReadMatrix(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, errors.New(path + ": no such file (kcplab run, results, matrix and merge write OUT/matrix.json)")
+	case err != nil:
+		return nil, err
+	case len(m.Versions) == 0 || len(m.Experiments) == 0:
+		return nil, errors.New(path + ": not a matrix.json of kcplab: no versions or no experiments")
+	}
+	return m, nil
 }
 
 // ErrNothingInCommon is the error of two runs that share no experiment on any version.

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"os"
-	"path/filepath"
 
 	"kcplab/internal/cli"
 	"kcplab/report"
@@ -26,7 +23,7 @@ func runCompare(ctx context.Context, c *cli.Call) error {
 	}
 	var runs [2]*report.Matrix
 	for i, p := range pos {
-		if runs[i], err = readRun(p); err != nil {
+		if runs[i], err = report.ReadRun(p); err != nil {
 			return cli.Usage("%v", err)
 		}
 	}
@@ -39,21 +36,4 @@ func runCompare(ctx context.Context, c *cli.Call) error {
 		return cli.Fail("%d class share(s) differ between A and B", differ)
 	}
 	return nil
-}
-
-// readRun reads path as a matrix.json, or path/matrix.json when path is a directory.
-func readRun(path string) (*report.Matrix, error) {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		path = filepath.Join(path, "matrix.json")
-	}
-	m, err := report.ReadMatrix(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return nil, errors.New(path + ": no such file (kcplab run, results, matrix and merge write OUT/matrix.json)")
-	case err != nil:
-		return nil, err
-	case len(m.Versions) == 0 || len(m.Experiments) == 0:
-		return nil, errors.New(path + ": not a matrix.json of kcplab: no versions or no experiments")
-	}
-	return m, nil
 }
