@@ -194,27 +194,9 @@ func addCounts(m *report.MatrixExperiment, v string, vc *report.VersionCounts) e
 		}
 		return nil
 	}
-	if n := have.Trials + vc.Trials; n > 0 { // each cell's mean, weighted by its trials
-		have.InFlightMean = (have.InFlightMean*float64(have.Trials) + vc.InFlightMean*float64(vc.Trials)) / float64(n)
-	}
-	have.Trials += vc.Trials
-	have.Failed += vc.Failed
-	have.Seconds += vc.Seconds
+	have.Add(vc)
 	have.Summary = "" // several cells: each part's matrix.json names its own
-	have.Classes = sumCounts(have.Classes, vc.Classes)
-	have.Failures = sumCounts(have.Failures, vc.Failures)
 	return nil
-}
-
-// sumCounts adds b's counts to a's (a new map when a is nil and b is not).
-func sumCounts(a, b map[string]int) map[string]int {
-	if len(b) > 0 && a == nil {
-		a = map[string]int{}
-	}
-	for k, n := range b {
-		a[k] += n
-	}
-	return a
 }
 
 // WriteMerged writes a merged matrix as one unsplit run writes it: out/matrix.json and its charts

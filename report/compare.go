@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"gonum.org/v1/gonum/stat/combin"
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // FisherP is the two-sided p-value of Fisher's exact test that the shares k1/n1 and k2/n2 are one
@@ -39,34 +40,56 @@ func FisherP(k1, n1, k2, n2 int) float64 {
 	return min(p, 1)
 }
 
-// Comparison is two runs' class counts side by side (kcplab compare): for each experiment and kcp-go
-// version both ran, each class's trials in either run and Fisher's exact p. A class differs when its
-// p is below Alpha divided by the number of classes tested (Bonferroni), so that the chance of naming
-// any difference between two runs of one distribution stays at most Alpha.
+// Comparison is two sides' class counts side by side (kcplab compare), a side being one run or several
+// runs of the same thing: for each experiment and kcp-go version both ran, each class's trials on
+// either side and its p. A class differs when its p is below Alpha divided by the number of classes
+// tested (Bonferroni), so that the chance of naming any difference between two sides of one
+// distribution stays at most Alpha.
+//
+// One run against one run is Fisher's exact test: it takes every trial as an independent draw, which
+// holds within a run, but the share of a class a race decides also moves from run to run (RESULTS.md,
+// p003). Given several runs on a side, the test is over runs instead: the two pooled shares' z
+// statistic with its variance scaled by the spread between the runs of each side (the Pearson
+// dispersion of the quasi-binomial model), against Student's t with runs − 2 degrees of freedom, as
+// that spread is estimated. When the runs scatter no more than binomial draws (dispersion at most 1)
+// nothing is scaled, and with six runs or more in all the reference is the normal, as for one run
+// against one. A class whose runs agree thus gets about Fisher's p; one whose runs scatter needs a
+// larger move to differ. Three runs a side or more hold the test's level.
 type Comparison struct {
-	A, B  string  // how the two runs are named in tables (e.g. their paths)
+	A, B  string  // how the two sides are named in tables (e.g. their paths)
 	Alpha float64 // the chance, over every test, of a difference named where there is none
 	Cells []ComparedCell
-	// OnlyA and OnlyB are the experiment@version cells that one run has and the other has not.
+	// OnlyA and OnlyB are the experiment@version cells that one side has and the other has not.
 	OnlyA, OnlyB []string
 }
 
-// ComparedCell is one experiment on one kcp-go version in both runs.
+// ComparedCell is one experiment on one kcp-go version on both sides.
 type ComparedCell struct {
 	ID, Title string
-	Version   string // the version both ran, or "A → B" when two one-version runs ran different ones
-	A, B      *VersionCounts
+	Version   string         // the version both ran, or "A → B" when two one-version sides ran different ones
+	A, B      *VersionCounts // each side's runs pooled
+	RunsA     []*VersionCounts
+	RunsB     []*VersionCounts
 	Classes   []ComparedClass
 }
 
-// ComparedClass is one class's trials in both runs of a cell.
+// ComparedClass is one class's trials on both sides of a cell.
 type ComparedClass struct {
 	Class  string
-	KA, KB int
-	// P is Fisher's exact p of the two shares; Tested is false for a class that every trial or none,
-	// in both runs, fell into (p is then 1 and tells nothing).
+	KA, KB int // pooled over each side's runs
+	// P is the p of the two shares (Comparison says which test); Tested is false for a class that
+	// every trial or none, on both sides, fell into (p is then 1 and tells nothing).
 	P      float64
 	Tested bool
+	// Dispersion is the spread between the runs of each side as a multiple of the binomial variance
+	// (Pearson χ² over its degrees of freedom), 0 when both sides are one run.
+	Dispersion float64
+}
+
+// Side is one side of a comparison: its name and its runs, each a matrix.json of the same versions.
+type Side struct {
+	Name string
+	Runs []*Matrix
 }
 
 // ReadRun reads the class counts of a run: path as a matrix.json, or path/matrix.json when path is a
@@ -87,92 +110,173 @@ func ReadRun(path string) (*Matrix, error) {
 	return m, nil
 }
 
-// ErrNothingInCommon is the error of two runs that share no experiment on any version.
+// ErrNothingInCommon is the error of two sides that share no experiment on any version.
 var ErrNothingInCommon = errors.New("the runs have no experiment on a kcp-go version in common")
 
-// Compare pairs the cells of a and b (both matrix.json: of kcplab run, results, matrix or merge):
-// when each holds one version, the two versions, whatever they are; otherwise each version both hold.
-// A cell whose run produced no counts in either is left out, as are experiments one run lacks.
-func Compare(a, b *Matrix, nameA, nameB string, alpha float64) (*Comparison, error) {
+// ErrMixedSide is the error of a side whose runs ran different kcp-go versions.
+var ErrMixedSide = errors.New("the runs of one side ran different kcp-go versions")
+
+// Compare pairs the cells of a and b (matrix.json files: of kcplab run, results, matrix or merge):
+// when each side holds one version, the two versions, whatever they are; otherwise each version both
+// hold. A side's runs must hold the same versions; each cell pools the side's runs that ran it. A
+// cell that no run of one side ran is left out and listed.
+func Compare(a, b Side, alpha float64) (*Comparison, error) {
+	for _, sd := range []Side{a, b} {
+		if len(sd.Runs) == 0 {
+			return nil, fmt.Errorf("%s: no run", sd.Name)
+		}
+		for _, m := range sd.Runs[1:] {
+			if !slices.Equal(m.Versions, sd.Runs[0].Versions) {
+				return nil, fmt.Errorf("%w: %s: %s and %s", ErrMixedSide, sd.Name,
+					strings.Join(sd.Runs[0].Versions, ", "), strings.Join(m.Versions, ", "))
+			}
+		}
+	}
+	va, vb := a.Runs[0].Versions, b.Runs[0].Versions
 	type pair struct{ va, vb, label string }
 	var pairs []pair
-	if len(a.Versions) == 1 && len(b.Versions) == 1 {
-		label := a.Versions[0]
-		if b.Versions[0] != label {
-			label += " → " + b.Versions[0]
+	if len(va) == 1 && len(vb) == 1 {
+		label := va[0]
+		if vb[0] != label {
+			label += " → " + vb[0]
 		}
-		pairs = []pair{{a.Versions[0], b.Versions[0], label}}
+		pairs = []pair{{va[0], vb[0], label}}
 	} else {
-		for _, v := range a.Versions {
-			if slices.Contains(b.Versions, v) {
+		for _, v := range va {
+			if slices.Contains(vb, v) {
 				pairs = append(pairs, pair{v, v, v})
 			}
 		}
 	}
-	cmp := &Comparison{A: nameA, B: nameB, Alpha: alpha}
-	byID := map[string]*MatrixExperiment{}
-	for i := range b.Experiments {
-		byID[b.Experiments[i].ID] = &b.Experiments[i]
-	}
-	inA := map[string]bool{}
-	for i := range a.Experiments {
-		ea := &a.Experiments[i]
-		inA[ea.ID] = true
-		eb := byID[ea.ID]
+	cmp := &Comparison{A: a.Name, B: b.Name, Alpha: alpha}
+	for _, id := range experimentIDs(a, b) {
 		for _, p := range pairs {
-			ca, cb := ea.Versions[p.va], (*VersionCounts)(nil)
-			if eb != nil {
-				cb = eb.Versions[p.vb]
-			}
+			ea, runsA := cellRuns(a, id, p.va)
+			eb, runsB := cellRuns(b, id, p.vb)
 			switch {
-			case ran(ca) && ran(cb):
-				cmp.Cells = append(cmp.Cells, compareCell(ea, eb, p.label, ca, cb))
-			case ran(ca):
-				cmp.OnlyA = append(cmp.OnlyA, ea.ID+"@"+p.va)
-			case ran(cb):
-				cmp.OnlyB = append(cmp.OnlyB, ea.ID+"@"+p.vb)
-			}
-		}
-	}
-	for i := range b.Experiments {
-		if eb := &b.Experiments[i]; !inA[eb.ID] {
-			for _, p := range pairs {
-				if ran(eb.Versions[p.vb]) {
-					cmp.OnlyB = append(cmp.OnlyB, eb.ID+"@"+p.vb)
-				}
+			case len(runsA) > 0 && len(runsB) > 0:
+				cmp.Cells = append(cmp.Cells, compareCell(ea, eb, p.label, runsA, runsB))
+			case len(runsA) > 0:
+				cmp.OnlyA = append(cmp.OnlyA, id+"@"+p.va)
+			case len(runsB) > 0:
+				cmp.OnlyB = append(cmp.OnlyB, id+"@"+p.vb)
 			}
 		}
 	}
 	if len(cmp.Cells) == 0 {
-		return nil, fmt.Errorf("%w (%s: %s; %s: %s)", ErrNothingInCommon, nameA, strings.Join(a.Versions, ", "), nameB, strings.Join(b.Versions, ", "))
+		return nil, fmt.Errorf("%w (%s: %s; %s: %s)", ErrNothingInCommon, a.Name, strings.Join(va, ", "), b.Name, strings.Join(vb, ", "))
 	}
 	return cmp, nil
+}
+
+// experimentIDs lists the experiments of every run of a, then of b, each once, in their order.
+func experimentIDs(a, b Side) []string {
+	var ids []string
+	for _, m := range slices.Concat(a.Runs, b.Runs) {
+		for _, e := range m.Experiments {
+			if !slices.Contains(ids, e.ID) {
+				ids = append(ids, e.ID)
+			}
+		}
+	}
+	return ids
+}
+
+// cellRuns returns the counts of each run of sd that ran experiment id on version v, and the
+// experiment as the first of them declares it.
+func cellRuns(sd Side, id, v string) (*MatrixExperiment, []*VersionCounts) {
+	var e *MatrixExperiment
+	var runs []*VersionCounts
+	for _, m := range sd.Runs {
+		for i := range m.Experiments {
+			if me := &m.Experiments[i]; me.ID == id && ran(me.Versions[v]) {
+				if e == nil {
+					e = me
+				}
+				runs = append(runs, me.Versions[v])
+			}
+		}
+	}
+	return e, runs
 }
 
 // ran reports whether a run produced counts.
 func ran(vc *VersionCounts) bool { return vc != nil && vc.Error == "" && vc.Trials > 0 }
 
-// compareCell tests each class of ea (then any other class either run saw, then FailedClass when
-// either had a failed trial) between the runs ca and cb.
-func compareCell(ea, eb *MatrixExperiment, version string, ca, cb *VersionCounts) ComparedCell {
-	c := ComparedCell{ID: ea.ID, Title: ea.Title, Version: version, A: ca, B: cb}
-	both := &MatrixExperiment{Classes: ea.Classes, Versions: map[string]*VersionCounts{"a": ca, "b": cb}}
-	if eb != nil {
-		for _, name := range eb.Classes {
-			if !slices.Contains(both.Classes, name) {
-				both.Classes = append(slices.Clip(both.Classes), name)
-			}
+// pool adds up runs of one cell; capture and parallel are kept when every run had the same.
+func pool(runs []*VersionCounts) *VersionCounts {
+	p := &VersionCounts{Capture: runs[0].Capture, Parallel: runs[0].Parallel}
+	for _, r := range runs {
+		p.Add(r)
+		if r.Capture != p.Capture {
+			p.Capture = "mixed"
+		}
+		if r.Parallel != p.Parallel {
+			p.Parallel = 0
+		}
+	}
+	return p
+}
+
+// compareCell tests each class of ea (then any other class either side saw, then FailedClass when
+// either had a failed trial) between the sides' runs.
+func compareCell(ea, eb *MatrixExperiment, version string, runsA, runsB []*VersionCounts) ComparedCell {
+	c := ComparedCell{ID: ea.ID, Title: ea.Title, Version: version, A: pool(runsA), B: pool(runsB), RunsA: runsA, RunsB: runsB}
+	both := &MatrixExperiment{Classes: ea.Classes, Versions: map[string]*VersionCounts{"a": c.A, "b": c.B}}
+	for _, name := range eb.Classes {
+		if !slices.Contains(both.Classes, name) {
+			both.Classes = append(slices.Clip(both.Classes), name)
 		}
 	}
 	for _, class := range both.columns([]string{"a", "b"}) {
-		ka, kb := ca.Count(class), cb.Count(class)
-		cc := ComparedClass{Class: class, KA: ka, KB: kb, P: 1}
-		if k := ka + kb; k > 0 && k < ca.Trials+cb.Trials {
-			cc.Tested, cc.P = true, FisherP(ka, ca.Trials, kb, cb.Trials)
+		cc := ComparedClass{Class: class, KA: c.A.Count(class), KB: c.B.Count(class), P: 1}
+		if k := cc.KA + cc.KB; k > 0 && k < c.A.Trials+c.B.Trials {
+			cc.Tested = true
+			if len(runsA) == 1 && len(runsB) == 1 {
+				cc.P = FisherP(cc.KA, c.A.Trials, cc.KB, c.B.Trials)
+			} else {
+				cc.P, cc.Dispersion = overRuns(class, runsA, runsB)
+			}
 		}
 		c.Classes = append(c.Classes, cc)
 	}
 	return c
+}
+
+// minRunsDF is the least runs − 2 at which a spread no wider than binomial draws is taken as theirs.
+// Fewer runs tell too little of their spread: 1 run against 2 whose shares scatter from 8% to 30%
+// came out different at p < 0.05 in 14% of seeded pairs with the normal reference, so below it the
+// reference is always Student's t (TestCompareOverRunsFewRuns).
+const minRunsDF = 4
+
+// overRuns is the p of class's share between the runs of two sides, not both of one run, and the
+// dispersion between runs it allowed for (Comparison).
+func overRuns(class string, runsA, runsB []*VersionCounts) (p, dispersion float64) {
+	pa, pb := pool(runsA), pool(runsB)
+	ka, na, kb, nb := float64(pa.Count(class)), float64(pa.Trials), float64(pb.Count(class)), float64(pb.Trials)
+	// Pearson χ² of each run against its side's pooled share.
+	chi2 := 0.0
+	for _, side := range []struct {
+		runs  []*VersionCounts
+		share float64
+	}{{runsA, ka / na}, {runsB, kb / nb}} {
+		if side.share == 0 || side.share == 1 {
+			continue // every run of the side has the pooled share exactly
+		}
+		for _, r := range side.runs {
+			n := float64(r.Trials)
+			d := float64(r.Count(class)) - n*side.share
+			chi2 += d * d / (n * side.share * (1 - side.share))
+		}
+	}
+	df := float64(len(runsA) + len(runsB) - 2)
+	dispersion = chi2 / df
+	both := (ka + kb) / (na + nb)
+	z := math.Abs(ka/na-kb/nb) / math.Sqrt(both*(1-both)*(1/na+1/nb)*max(dispersion, 1))
+	if dispersion <= 1 && df >= minRunsDF { // runs that scatter as binomial draws: the pooled z
+		return min(2*distuv.UnitNormal.Survival(z), 1), dispersion
+	}
+	return min(2*distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Survival(z), 1), dispersion
 }
 
 // Tests is the number of classes tested, over every cell: the Bonferroni divisor.
@@ -210,28 +314,57 @@ func (c *Comparison) Differing() (differ, weak int) {
 	return differ, weak
 }
 
-// WriteComparisonText writes, per cell, a table of classes by run (trials and share) with each
-// class's p, marking those that differ, then one line that sums the comparison up: what
-// `kcplab compare` prints.
+// overRuns reports whether any cell has several runs on a side, so that its classes were tested over
+// runs.
+func (c *Comparison) overRuns() bool {
+	for _, cell := range c.Cells {
+		if len(cell.RunsA) > 1 || len(cell.RunsB) > 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// WriteComparisonText writes, per cell, a table of classes by side (trials and share, pooled over a
+// side's runs, with each run's count under the class and the spread between runs when a side has
+// several) with each class's p, marking those that differ, then one line that sums the comparison
+// up: what `kcplab compare` prints.
 func WriteComparisonText(w io.Writer, c *Comparison) {
 	fmt.Fprintf(w, "A: %s\nB: %s\n", c.A, c.B)
+	byRuns := c.overRuns()
 	for _, cell := range c.Cells {
 		fmt.Fprintf(w, "\n%s: %s (kcp-go %s)\n", cell.ID, cell.Title, cell.Version)
-		t := &Table{Columns: []Column{{Header: "class", Left: true}, {Header: "A", Gap: 2}, {Header: "B", Gap: 2}, {Header: "p", Gap: 2}, {Header: "", Left: true, Gap: 2}}}
+		t := &Table{Columns: []Column{{Header: "class", Left: true}, {Header: "A", Gap: 2}, {Header: "B", Gap: 2}, {Header: "p", Gap: 2}}}
+		if byRuns {
+			t.Columns = append(t.Columns, Column{Header: "spread", Gap: 2})
+		}
+		t.Columns = append(t.Columns, Column{Left: true, Gap: 2})
+		if byRuns {
+			t.Rows = append(t.Rows, Row{Cells: []string{"runs", fmt.Sprint(len(cell.RunsA)), fmt.Sprint(len(cell.RunsB))}})
+		}
 		t.Rows = append(t.Rows, Row{Cells: []string{"trials", fmt.Sprint(cell.A.Trials), fmt.Sprint(cell.B.Trials)}})
 		for _, cc := range cell.Classes {
-			p, mark := "–", ""
+			row := Row{Cells: []string{columnName(cc.Class), shareCell(cc.KA, cell.A.Trials), shareCell(cc.KB, cell.B.Trials), "–"}}
 			if cc.Tested {
-				p = formatP(cc.P)
+				row.Cells[3] = formatP(cc.P)
+			}
+			if byRuns {
+				spread := ""
+				if cc.Tested && cc.Dispersion > 0 {
+					spread = fmt.Sprintf("×%.1f", cc.Dispersion)
+				}
+				row.Cells = append(row.Cells, spread)
+				if cc.Tested {
+					row.Below = []string{fmt.Sprintf("runs: A %s; B %s", runCounts(cell.RunsA, cc.Class), runCounts(cell.RunsB, cc.Class))}
+				}
 			}
 			switch {
 			case c.Differs(cc):
-				mark = "differs"
+				row.Cells = append(row.Cells, "differs")
 			case cc.Tested && cc.P < c.Alpha:
-				mark = fmt.Sprintf("(p < %g alone)", c.Alpha)
+				row.Cells = append(row.Cells, fmt.Sprintf("(p < %g alone)", c.Alpha))
 			}
-			t.Rows = append(t.Rows, Row{Cells: []string{columnName(cc.Class),
-				shareCell(cc.KA, cell.A.Trials), shareCell(cc.KB, cell.B.Trials), p, mark}})
+			t.Rows = append(t.Rows, row)
 		}
 		t.WriteText(w, "  ")
 		if load := loadLine(cell.A, cell.B); load != "" {
@@ -246,13 +379,26 @@ func WriteComparisonText(w io.Writer, c *Comparison) {
 			fmt.Fprintf(w, "\nonly in %s, not compared: %s\n", only.name, strings.Join(only.cells, " "))
 		}
 	}
+	test := "Fisher's exact test"
+	if byRuns {
+		test = "over runs where a side has several: the shares' z, its variance times the spread between runs, against Student's t"
+	}
 	differ, weak := c.Differing()
-	fmt.Fprintf(w, "\n%d class(es) in %d experiment run(s) tested (Fisher's exact test): %d differ at p < %s (%g over %d tests)",
-		c.Tests(), len(c.Cells), differ, formatP(c.Threshold()), c.Alpha, c.Tests())
+	fmt.Fprintf(w, "\n%d class(es) in %d experiment run(s) tested (%s): %d differ at p < %s (%g over %d tests)",
+		c.Tests(), len(c.Cells), test, differ, formatP(c.Threshold()), c.Alpha, c.Tests())
 	if weak > 0 {
 		fmt.Fprintf(w, "; %d more have p < %g, as chance alone makes some of so many tests", weak, c.Alpha)
 	}
 	fmt.Fprintln(w)
+}
+
+// runCounts is each run's trials in class, space-separated.
+func runCounts(runs []*VersionCounts, class string) string {
+	ks := make([]string, len(runs))
+	for i, r := range runs {
+		ks[i] = fmt.Sprint(r.Count(class))
+	}
+	return strings.Join(ks, " ")
 }
 
 // shareCell is "k (s%)".
@@ -275,12 +421,16 @@ func loadLine(a, b *VersionCounts) string {
 	return fmt.Sprintf("ran: A %s; B %s", a.runLine(), b.runLine())
 }
 
-// runLine is "live capture, 25 at once, 82 in flight on average".
+// runLine is "live capture, 25 at once, 82 in flight on average" (capture "mixed" and no trials at
+// once for pooled runs that differed in them).
 func (v *VersionCounts) runLine() string {
 	if v.Capture == "" {
 		return "not recorded"
 	}
-	s := fmt.Sprintf("%s capture, %d at once", v.Capture, v.Parallel)
+	s := v.Capture + " capture"
+	if v.Parallel > 0 {
+		s += fmt.Sprintf(", %d at once", v.Parallel)
+	}
 	if v.InFlightMean > 0 {
 		s += fmt.Sprintf(", %.0f in flight on average", v.InFlightMean)
 	}

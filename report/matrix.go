@@ -111,6 +111,30 @@ func (v *VersionCounts) Count(class string) int {
 	return v.Classes[class]
 }
 
+// Add adds the counts of o, another run of the same experiment and version, to v's; InFlightMean
+// becomes the mean of both runs' means, weighted by their trials.
+func (v *VersionCounts) Add(o *VersionCounts) {
+	if n := v.Trials + o.Trials; n > 0 {
+		v.InFlightMean = (v.InFlightMean*float64(v.Trials) + o.InFlightMean*float64(o.Trials)) / float64(n)
+	}
+	v.Trials += o.Trials
+	v.Failed += o.Failed
+	v.Seconds += o.Seconds
+	v.Classes = sumCounts(v.Classes, o.Classes)
+	v.Failures = sumCounts(v.Failures, o.Failures)
+}
+
+// sumCounts adds b's counts to a's (a new map when a is nil and b is not).
+func sumCounts(a, b map[string]int) map[string]int {
+	if len(b) > 0 && a == nil {
+		a = map[string]int{}
+	}
+	for k, n := range b {
+		a[k] += n
+	}
+	return a
+}
+
 // Failed counts the failed trials of every run, and every run that produced no counts.
 func (m *Matrix) Failed() int {
 	failed := 0
