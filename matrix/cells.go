@@ -63,7 +63,7 @@ func WriteRunPart(out string, p *Part, es []*harness.Experiment) error {
 	mx := &report.Matrix{Versions: []string{v}, Trials: p.Settings.Trials}
 	counts := cellCounts(out, p.Cells)
 	for _, e := range es {
-		me := newExperiment(e)
+		me := report.ExperimentOf(e)
 		if vc := counts[e.ID]; vc != nil {
 			me.Versions[v] = vc
 		}

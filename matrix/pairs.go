@@ -65,7 +65,7 @@ func (r *Runner) Pairs(ctx context.Context, specs []PeerSpec) (*report.Matrix, e
 		}
 	}
 	for _, e := range r.Experiments {
-		me := newExperiment(e)
+		me := report.ExperimentOf(e)
 		var skipped []string
 		for _, s := range labels {
 			for _, c := range labels {

@@ -216,23 +216,13 @@ func readCounts(path string) *report.VersionCounts {
 	return report.CountsOf(&s, path)
 }
 
-// newExperiment is e's row group of a matrix, without runs yet.
-func newExperiment(e *harness.Experiment) report.MatrixExperiment {
-	me := report.MatrixExperiment{ID: e.ID, Title: e.Title, Descriptions: map[string]string{}, Versions: map[string]*report.VersionCounts{}}
-	for _, c := range e.Classes {
-		me.Classes = append(me.Classes, c.Name)
-		me.Descriptions[c.Name] = c.Description
-	}
-	return me
-}
-
 // Matrix runs the experiments with every release of vs (oldest first) and writes OUT/matrix.json. A
 // release that does not build or run is a result too: its runs record the error. It stops at a
 // release that is not served (versions.ErrUnknown) and when ctx ends.
 func (r *Runner) Matrix(ctx context.Context, vs []string) (*report.Matrix, error) {
 	mx := &report.Matrix{Versions: vs, Trials: r.Trials}
 	for _, e := range r.Experiments {
-		mx.Experiments = append(mx.Experiments, newExperiment(e))
+		mx.Experiments = append(mx.Experiments, report.ExperimentOf(e))
 	}
 	var part *Part
 	if r.Shard.Split() {

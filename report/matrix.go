@@ -89,15 +89,22 @@ func RunMatrix(results []*harness.Result, out string, trials int) *Matrix {
 		if m.Versions == nil {
 			m.Versions = []string{s.KCPGo}
 		}
-		e := MatrixExperiment{ID: res.Experiment.ID, Title: res.Experiment.Title, Descriptions: map[string]string{},
-			Versions: map[string]*VersionCounts{m.Versions[0]: CountsOf(&s, filepath.Join(out, res.Experiment.ID, "summary.json"))}}
-		for _, c := range res.Experiment.Classes {
-			e.Classes = append(e.Classes, c.Name)
-			e.Descriptions[c.Name] = c.Description
-		}
+		e := ExperimentOf(res.Experiment)
+		e.Versions[m.Versions[0]] = CountsOf(&s, filepath.Join(out, res.Experiment.ID, "summary.json"))
 		m.Experiments = append(m.Experiments, e)
 	}
 	return m
+}
+
+// ExperimentOf is e's row group of a matrix: its named classes in order, with their descriptions, and
+// no runs yet.
+func ExperimentOf(e *harness.Experiment) MatrixExperiment {
+	me := MatrixExperiment{ID: e.ID, Title: e.Title, Descriptions: map[string]string{}, Versions: map[string]*VersionCounts{}}
+	for _, c := range e.Classes {
+		me.Classes = append(me.Classes, c.Name)
+		me.Descriptions[c.Name] = c.Description
+	}
+	return me
 }
 
 // FailedClass names the trials that fit no class in tables, charts and sentences.

@@ -14,9 +14,8 @@ import (
 
 // runResults runs the experiments and writes a candidate RESULTS.md (-o, default OUT/RESULTS.md), one
 // capture per class (-testdata, default OUT/testdata/ID/CLASS.pcapng) and the run's counts beside them
-// (TESTDATA/matrix.json). It never touches the committed
-// RESULTS.md and testdata/ unless -o and -testdata name them: `make results-update` copies a clean run's
-// candidate over them.
+// (TESTDATA/matrix.json). It never touches the committed RESULTS.md and testdata/ unless -o and
+// -testdata name them: `make results-update` copies a clean run's candidate over them.
 func runResults(ctx context.Context, c *cli.Call) error {
 	var f runFlags
 	f.register(c.Flags, "out")
