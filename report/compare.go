@@ -107,7 +107,30 @@ func ReadRun(path string) (*Matrix, error) {
 	case len(m.Versions) == 0 || len(m.Experiments) == 0:
 		return nil, errors.New(path + ": not a matrix.json of kcplab: no versions or no experiments")
 	}
+	if err := m.checkCounts(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return m, nil
+}
+
+// checkCounts reports the first run whose counts cannot be a run's: a negative count, or a class or
+// failure count above its trials.
+func (m *Matrix) checkCounts() error {
+	for _, e := range m.Experiments {
+		for v, vc := range e.Versions {
+			if vc == nil {
+				continue
+			}
+			bad := vc.Trials < 0 || vc.Failed < 0 || vc.Failed > vc.Trials
+			for _, k := range vc.Classes {
+				bad = bad || k < 0 || k > vc.Trials
+			}
+			if bad {
+				return fmt.Errorf("%s on %s: counts that no run has (%d trials, %d failed, classes %v)", e.ID, v, vc.Trials, vc.Failed, vc.Classes)
+			}
+		}
+	}
+	return nil
 }
 
 // ErrNothingInCommon is the error of two sides that share no experiment on any version.

@@ -30,6 +30,11 @@ func TestCompareExitStatus(t *testing.T) {
 	base, near, far := runWith(t, 30), runWith(t, 36), runWith(t, 80)
 	notMatrix := filepath.Join(t.TempDir(), "x.json")
 	require.NoError(t, os.WriteFile(notMatrix, []byte(`{"versions": []}`), 0o644))
+	notJSON := filepath.Join(t.TempDir(), "matrix.json")
+	require.NoError(t, os.WriteFile(notJSON, []byte("p003 200 trials\n"), 0o644))
+	badCounts := filepath.Join(t.TempDir(), "matrix.json")
+	require.NoError(t, os.WriteFile(badCounts, []byte(`{"versions": ["v"], "experiments": [{"id": "p003",
+		"versions": {"v": {"trials": 10, "classes": {"delivered": 12}, "failed": 0}}}]}`), 0o644))
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -44,6 +49,8 @@ func TestCompareExitStatus(t *testing.T) {
 		{"one run", []string{base}, 2, "two sides"},
 		{"no matrix.json", []string{base, t.TempDir()}, 2, "no such file"},
 		{"not a matrix", []string{base, notMatrix}, 2, "not a matrix.json"},
+		{"not JSON", []string{base, notJSON}, 2, "invalid character"},
+		{"counts no run has", []string{base, badCounts}, 2, "counts that no run has"},
 		{"alpha out of range", []string{"-alpha", "1.5", base, near}, 2, "-alpha"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
