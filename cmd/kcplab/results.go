@@ -41,7 +41,8 @@ func runResults(ctx context.Context, c *cli.Call) error {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return cli.Usage("-from: %v", err)
 	}
-	results, runErr := f.runAll(ctx, c.Stdout, c.Stderr, exps, kind)
+	counts := filepath.Join(*testdata, "matrix.json") // the counts RESULTS.md reports, for kcplab compare
+	results, runErr := f.runAll(ctx, c.Stdout, c.Stderr, exps, kind, counts)
 	var failed *cli.ExitError
 	if runErr != nil && !errors.As(runErr, &failed) {
 		return runErr // the run itself broke: nothing to report
@@ -51,10 +52,6 @@ func runResults(ctx context.Context, c *cli.Call) error {
 		return err
 	}
 	if err := report.WriteResults(*md, old, results, ex, report.MetaNow(*command)); err != nil {
-		return err
-	}
-	counts := filepath.Join(*testdata, "matrix.json") // the counts RESULTS.md reports, for kcplab compare
-	if err := report.WriteMatrix(counts, report.RunMatrix(results, f.out, f.trials)); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.Stdout, "wrote %s, %d example captures under %s and the run's counts, %s\n", *md, len(ex), *testdata, counts)

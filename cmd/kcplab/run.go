@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"kcplab/capture"
@@ -71,9 +72,9 @@ func (f *runFlags) options(kind harness.CaptureKind) harness.RunOptions {
 
 // runAll runs the experiments (side by side unless -sequential, under package sched), printing each
 // one's summary to w in the order given, and their progress: a bar on stderr when it is a terminal,
-// else a line on w every few seconds. It writes the run's class counts as OUT/matrix.json, which
-// kcplab compare reads.
-func (f *runFlags) runAll(ctx context.Context, w, stderr io.Writer, exps []*harness.Experiment, kind harness.CaptureKind) ([]*harness.Result, error) {
+// else a line on w every few seconds. It writes the run's class counts, which kcplab compare reads, as
+// OUT/matrix.json and at each path of alsoCounts.
+func (f *runFlags) runAll(ctx context.Context, w, stderr io.Writer, exps []*harness.Experiment, kind harness.CaptureKind, alsoCounts ...string) ([]*harness.Result, error) {
 	cfg := sched.SideBySide(f.parallel, f.inFlight)
 	var bar *progress.Shared
 	if f.sequential {
@@ -102,8 +103,14 @@ func (f *runFlags) runAll(ctx context.Context, w, stderr io.Writer, exps []*harn
 	if err != nil {
 		return results, err
 	}
-	if err := report.WriteMatrix(filepath.Join(f.out, "matrix.json"), report.RunMatrix(results, f.out, f.trials)); err != nil {
-		return results, err
+	counts := report.RunMatrix(results, f.out, f.trials)
+	for _, path := range append([]string{filepath.Join(f.out, "matrix.json")}, alsoCounts...) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return results, err
+		}
+		if err := report.WriteMatrix(path, counts); err != nil {
+			return results, err
+		}
 	}
 	return results, verdict(results)
 }
