@@ -258,7 +258,7 @@ func compareCell(ea, eb *MatrixExperiment, version string, runsA, runsB []*Versi
 			if len(runsA) == 1 && len(runsB) == 1 {
 				cc.P = FisherP(cc.KA, c.A.Trials, cc.KB, c.B.Trials)
 			} else {
-				cc.P, cc.Dispersion = overRuns(class, runsA, runsB)
+				cc.P, cc.Dispersion = c.overRuns(class)
 			}
 		}
 		c.Classes = append(c.Classes, cc)
@@ -272,11 +272,11 @@ func compareCell(ea, eb *MatrixExperiment, version string, runsA, runsB []*Versi
 // reference is always Student's t (TestCompareOverRunsFewRuns).
 const minRunsDF = 4
 
-// overRuns is the p of class's share between the runs of two sides, not both of one run, and the
+// overRuns is the p of class's share between the runs of c's sides, not both of one run, and the
 // dispersion between runs it allowed for (Comparison).
-func overRuns(class string, runsA, runsB []*VersionCounts) (p, dispersion float64) {
-	pa, pb := pool(runsA), pool(runsB)
-	ka, na, kb, nb := float64(pa.Count(class)), float64(pa.Trials), float64(pb.Count(class)), float64(pb.Trials)
+func (c *ComparedCell) overRuns(class string) (p, dispersion float64) {
+	runsA, runsB := c.RunsA, c.RunsB
+	ka, na, kb, nb := float64(c.A.Count(class)), float64(c.A.Trials), float64(c.B.Count(class)), float64(c.B.Trials)
 	// Pearson χ² of each run against its side's pooled share.
 	chi2 := 0.0
 	for _, side := range []struct {
@@ -337,9 +337,9 @@ func (c *Comparison) Differing() (differ, weak int) {
 	return differ, weak
 }
 
-// overRuns reports whether any cell has several runs on a side, so that its classes were tested over
+// hasRuns reports whether any cell has several runs on a side, so that its classes were tested over
 // runs.
-func (c *Comparison) overRuns() bool {
+func (c *Comparison) hasRuns() bool {
 	for _, cell := range c.Cells {
 		if len(cell.RunsA) > 1 || len(cell.RunsB) > 1 {
 			return true
@@ -354,7 +354,7 @@ func (c *Comparison) overRuns() bool {
 // up: what `kcplab compare` prints.
 func WriteComparisonText(w io.Writer, c *Comparison) {
 	fmt.Fprintf(w, "A: %s\nB: %s\n", c.A, c.B)
-	byRuns := c.overRuns()
+	byRuns := c.hasRuns()
 	for _, cell := range c.Cells {
 		fmt.Fprintf(w, "\n%s: %s (kcp-go %s)\n", cell.ID, cell.Title, cell.Version)
 		t := &Table{Columns: []Column{{Header: "class", Left: true}, {Header: "A", Gap: 2}, {Header: "B", Gap: 2}, {Header: "p", Gap: 2}}}
