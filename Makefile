@@ -114,18 +114,27 @@ caps: build
 ## capture: the main job: every experiment with live libpcap capture on lo. Writes out/ID/trial-NNN.pcapng
 ## and out/ID/summary.json, and out/RESULTS.md and out/testdata/ID/CLASS.pcapng (one capture per class) with
 ## the run's counts, out/testdata/matrix.json: `make results-update` copies them over the committed
-## RESULTS.md and testdata/.
+## RESULTS.md and testdata/. It ends with the classes whose share moved against the committed run.
 capture: not-sudo deps caps
 	@rm -f out/RESULTS.ok
 	$(BIN) results -capture live -trials $(TRIALS) -parallel $(PARALLEL) -out out -from RESULTS.md -command "$(CREDIT)"
 	@sha256sum out/RESULTS.md out/testdata/matrix.json > out/RESULTS.ok
+	@$(COMPARE_COMMITTED)
 	@echo "every trial fit a class; to update the committed RESULTS.md and testdata/: make results-update"
+
+# What moved against the committed run: the classes whose share differs from RESULTS.md's at p < 0.05
+# on its own (exit status 1 there is a finding, not a failure). A class a Close race decides moves
+# from run to run more than one run's counts show (RESULTS.md, p003), so compare several runs a side.
+COMPARE_COMMITTED = if [ -f testdata/matrix.json ]; then \
+	echo "this run against RESULTS.md's: $(BIN) compare -changes testdata out"; \
+	$(BIN) compare -changes testdata out || [ $$? -eq 1 ]; fi
 
 ## results: the same with the in-process tap (no root, no libpcap).
 results: not-sudo build
 	@rm -f out/RESULTS.ok
 	$(BIN) results -trials $(TRIALS) -parallel $(PARALLEL) -out out -from RESULTS.md -command "$(CREDIT)"
 	@sha256sum out/RESULTS.md out/testdata/matrix.json > out/RESULTS.ok
+	@$(COMPARE_COMMITTED)
 	@echo "every trial fit a class; to update the committed RESULTS.md and testdata/: make results-update"
 
 ## results-update: copy out/RESULTS.md and out/testdata/ from the last `make capture` or `make results`

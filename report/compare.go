@@ -351,11 +351,26 @@ func (c *Comparison) hasRuns() bool {
 // WriteComparisonText writes, per cell, a table of classes by side (trials and share, pooled over a
 // side's runs, with each run's count under the class and the spread between runs when a side has
 // several) with each class's p, marking those that differ, then one line that sums the comparison
-// up: what `kcplab compare` prints.
-func WriteComparisonText(w io.Writer, c *Comparison) {
+// up: what `kcplab compare` prints. With changesOnly, a cell shows only its classes with p below
+// Alpha, and a cell without one is left out (`kcplab compare -changes`).
+func WriteComparisonText(w io.Writer, c *Comparison, changesOnly bool) {
 	fmt.Fprintf(w, "A: %s\nB: %s\n", c.A, c.B)
 	byRuns := c.hasRuns()
+	unchanged := 0
 	for _, cell := range c.Cells {
+		classes := cell.Classes
+		if changesOnly {
+			classes = nil
+			for _, cc := range cell.Classes {
+				if cc.Tested && cc.P < c.Alpha {
+					classes = append(classes, cc)
+				}
+			}
+			if len(classes) == 0 {
+				unchanged++
+				continue
+			}
+		}
 		fmt.Fprintf(w, "\n%s: %s (kcp-go %s)\n", cell.ID, cell.Title, cell.Version)
 		t := &Table{Columns: []Column{{Header: "class", Left: true}, {Header: "A", Gap: 2}, {Header: "B", Gap: 2}, {Header: "p", Gap: 2}}}
 		if byRuns {
@@ -366,7 +381,7 @@ func WriteComparisonText(w io.Writer, c *Comparison) {
 			t.Rows = append(t.Rows, Row{Cells: []string{"runs", fmt.Sprint(len(cell.RunsA)), fmt.Sprint(len(cell.RunsB))}})
 		}
 		t.Rows = append(t.Rows, Row{Cells: []string{"trials", fmt.Sprint(cell.A.Trials), fmt.Sprint(cell.B.Trials)}})
-		for _, cc := range cell.Classes {
+		for _, cc := range classes {
 			row := Row{Cells: []string{columnName(cc.Class), shareCell(cc.KA, cell.A.Trials), shareCell(cc.KB, cell.B.Trials), "–"}}
 			if cc.Tested {
 				row.Cells[3] = formatP(cc.P)
@@ -394,6 +409,9 @@ func WriteComparisonText(w io.Writer, c *Comparison) {
 			fmt.Fprintf(w, "  %s\n", load)
 		}
 	}
+	if unchanged > 0 {
+		fmt.Fprintf(w, "\n%d experiment run(s) with no class at p < %g not shown\n", unchanged, c.Alpha)
+	}
 	for _, only := range []struct {
 		name  string
 		cells []string
@@ -410,7 +428,11 @@ func WriteComparisonText(w io.Writer, c *Comparison) {
 	fmt.Fprintf(w, "\n%d class(es) in %d experiment run(s) tested (%s): %d differ at p < %s (%g over %d tests)",
 		c.Tests(), len(c.Cells), test, differ, formatP(c.Threshold()), c.Alpha, c.Tests())
 	if weak > 0 {
-		fmt.Fprintf(w, "; %d more have p < %g, as chance alone makes some of so many tests", weak, c.Alpha)
+		verb := "have"
+		if weak == 1 {
+			verb = "has"
+		}
+		fmt.Fprintf(w, "; %d more %s p < %g, as chance alone makes some of so many tests", weak, verb, c.Alpha)
 	}
 	fmt.Fprintln(w)
 }

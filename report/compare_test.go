@@ -135,24 +135,28 @@ func TestCompareVersionsInCommon(t *testing.T) {
 	require.ErrorIs(t, err, ErrNothingInCommon)
 }
 
-// TestComparisonGolden renders a comparison of one run against one, and one of runs, several a side.
+// TestComparisonGolden renders a comparison of one run against one, and one of runs, several a side,
+// each in full and with only the classes at p < alpha (-changes: a cell without one is left out).
 func TestComparisonGolden(t *testing.T) {
 	t.Parallel()
 	a, b := twoRuns()
 	for _, tc := range []struct {
-		name   string
-		golden string
-		a, b   Side
+		name        string
+		golden      string
+		a, b        Side
+		changesOnly bool
 	}{
-		{"one run a side", "comparison", one("testdata/matrix.json", a), one("out", b)},
-		{"several runs a side", "comparison-runs", runsOf("out/a,out/b,out/c", 200, 21, 63, 43), runsOf("out/d,out/e", 200, 18, 46)},
+		{"one run a side", "comparison", one("testdata/matrix.json", a), one("out", b), false},
+		{"one run a side, changes", "comparison-changes", one("testdata/matrix.json", a), one("out", b), true},
+		{"several runs a side", "comparison-runs", runsOf("out/a,out/b,out/c", 200, 21, 63, 43), runsOf("out/d,out/e", 200, 18, 46), false},
+		{"several runs a side, changes", "comparison-runs-changes", runsOf("out/a,out/b,out/c", 200, 21, 63, 43), runsOf("out/d,out/e", 200, 18, 46), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			cmp, err := Compare(tc.a, tc.b, 0.05)
 			require.NoError(t, err)
 			var s strings.Builder
-			WriteComparisonText(&s, cmp)
+			WriteComparisonText(&s, cmp, tc.changesOnly)
 			golden(t, tc.golden, s.String())
 			assert.False(t, strings.Contains(s.String(), " \n"), "no line ends in a space")
 		})

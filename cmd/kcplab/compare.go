@@ -11,6 +11,7 @@ import (
 // prints them side by side; exit status 1 when a class's share differs.
 func runCompare(ctx context.Context, c *cli.Call) error {
 	alpha := c.Flags.Float64("alpha", 0.05, "the chance, over all the tests together, of naming a difference between two runs of one distribution (Bonferroni)")
+	changes := c.Flags.Bool("changes", false, "show only the classes with p below alpha on their own, and the line that sums up")
 	pos, err := c.Parse()
 	if err != nil {
 		return err
@@ -36,7 +37,7 @@ func runCompare(ctx context.Context, c *cli.Call) error {
 	if err != nil {
 		return cli.Usage("%v", err)
 	}
-	report.WriteComparisonText(c.Stdout, cmp)
+	report.WriteComparisonText(c.Stdout, cmp, *changes)
 	if differ, _ := cmp.Differing(); differ > 0 {
 		return cli.Fail("%d class share(s) differ between A and B", differ)
 	}

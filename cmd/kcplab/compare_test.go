@@ -46,6 +46,8 @@ func TestCompareExitStatus(t *testing.T) {
 		{"30 against 80 of 200", []string{base, far}, 1, "differs"},
 		{"runs on a side, comma-separated", []string{base + "," + near, far + "," + runWith(t, 84)}, 1, "runs: A 30 36; B 80 84"},
 		{"a side of runs that scatter", []string{base + "," + runWith(t, 70), near + "," + runWith(t, 78)}, 0, "0 differ"},
+		{"only the changes", []string{"-changes", base, far}, 1, "2 differ"},
+		{"no change to show", []string{"-changes", base, near}, 0, "1 experiment run(s) with no class at p < 0.05 not shown"},
 		{"one run", []string{base}, 2, "two sides"},
 		{"no matrix.json", []string{base, t.TempDir()}, 2, "no such file"},
 		{"not a matrix", []string{base, notMatrix}, 2, "not a matrix.json"},
