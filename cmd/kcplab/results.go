@@ -21,7 +21,7 @@ func runResults(ctx context.Context, c *cli.Call) error {
 	f.register(c.Flags, "out")
 	testdata := c.Flags.String("testdata", "", "directory that receives one pcapng per class, as ID/CLASS.pcapng (default: OUT/testdata)")
 	md := c.Flags.String("o", "", "the results file to write (default: OUT/RESULTS.md)")
-	from := c.Flags.String("from", "RESULTS.md", "the results file whose prose, and blocks of experiments not run, -o keeps (skipped when missing)")
+	from := c.Flags.String("from", "RESULTS.md", "the results file whose prose, and blocks of experiments not run, -o keeps (the default is skipped when missing)")
 	command := c.Flags.String("command", "kcplab results "+strings.Join(c.Args, " "), "the command to credit in the results file")
 	ids, err := c.Parse()
 	if err != nil {
@@ -38,8 +38,8 @@ func runResults(ctx context.Context, c *cli.Call) error {
 		return err
 	}
 	old, err := os.ReadFile(*from)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return cli.Usage("-from: %v", err)
+	if err != nil && (!errors.Is(err, os.ErrNotExist) || c.Set()["from"]) {
+		return cli.Usage("-from: %v", err) // a file named that is not there is a typo, not a fresh start
 	}
 	counts := filepath.Join(*testdata, "matrix.json") // the counts RESULTS.md reports, for kcplab compare
 	results, runErr := f.runAll(ctx, c.Stdout, c.Stderr, exps, kind, counts)
