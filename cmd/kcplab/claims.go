@@ -39,6 +39,9 @@ func runClaims(ctx context.Context, c *cli.Call) error {
 	if err := o.Check(); err != nil {
 		return cli.Usage("%v", err)
 	}
+	if err := cli.OutDir("out", *out); err != nil {
+		return err
+	}
 	why, err := hosts.Decide(*hostsMode)
 	if err != nil {
 		return cli.Usage("-hosts %v", err)

@@ -39,6 +39,14 @@ func runHosts(ctx context.Context, c *cli.Call) error {
 		return err
 	}
 	if !*onlyReport {
+		for _, p := range ps {
+			if err := hostrun.Available(p); err != nil {
+				return cli.Usage("-on %s: %v", p, err)
+			}
+		}
+		if err := cli.OutDir("out", *out); err != nil {
+			return err
+		}
 		cfg := hostrun.Config{Experiments: es, Trials: *trials, Parallel: *parallel, Out: *out,
 			Log: func(format string, args ...any) { fmt.Fprintf(c.Stdout, format, args...) }}
 		if err := hostrun.RunAll(ctx, cfg, ps); err != nil {

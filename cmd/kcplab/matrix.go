@@ -36,9 +36,12 @@ func newMatrixFlags(c *cli.Call, defaultOut string) *matrixFlags {
 	return m
 }
 
-// setUp finds the source tree the releases' binaries are built from, and wires the runner's output
+// setUp checks -out, finds the source tree the releases' binaries are built from, and wires the runner's output
 // to c's and to m.steps.
 func (m *matrixFlags) setUp(c *cli.Call) (err error) {
+	if err := cli.OutDir("out", m.r.Out); err != nil {
+		return err
+	}
 	if m.b, err = versions.NewBuilder(m.cache); err != nil {
 		return err
 	}

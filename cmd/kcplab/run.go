@@ -49,7 +49,8 @@ func (f *runFlags) register(fs *flag.FlagSet, defaultOut string) {
 	cli.IntVar(fs, &f.inFlight, "in-flight", 0, 0, sched.MaxInFlight, "side by side: trials in flight in all experiments at once; under load the bound drops, down to -parallel (0: 4 × -parallel)")
 }
 
-// selected resolves the experiment ids (all when none is given) and validates the flags.
+// selected resolves the experiment ids (all when none is given) and validates the flags, -out
+// included.
 func (f *runFlags) selected(ids []string) ([]*harness.Experiment, harness.CaptureKind, error) {
 	kind, err := harness.ParseCaptureKind(f.capture)
 	if err != nil {
@@ -61,7 +62,10 @@ func (f *runFlags) selected(ids []string) ([]*harness.Experiment, harness.Captur
 		}
 	}
 	exps, err := experiments.SelectAll(ids)
-	return exps, kind, err
+	if err != nil {
+		return nil, "", err
+	}
+	return exps, kind, cli.OutDir("out", f.out)
 }
 
 // options are the run options the flags set (a -link implies -discover).

@@ -97,6 +97,9 @@ func runMerge(ctx context.Context, c *cli.Call) error {
 	case len(dirs) == 0:
 		return cli.Usage("want the parts' directories: kcplab merge -out DIR PARTDIR...")
 	}
+	if err := cli.OutDir("out", *out); err != nil {
+		return err
+	}
 	mx, err := matrix.Merge(dirs)
 	if err != nil {
 		return err

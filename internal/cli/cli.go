@@ -200,3 +200,17 @@ type Repeated []string
 
 func (r *Repeated) String() string     { return strings.Join(*r, " ") }
 func (r *Repeated) Set(s string) error { *r = append(*r, s); return nil }
+
+// OutDir makes dir, given as flag -name, and checks that a file can be written in it: a directory the
+// command could not write to is bad input, found before anything runs.
+func OutDir(name, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Usage("-%s: %v", name, err)
+	}
+	f, err := os.CreateTemp(dir, ".kcplab-write-check-*")
+	if err != nil {
+		return Usage("-%s: cannot write in %s: %v", name, dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}

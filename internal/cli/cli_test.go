@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -117,4 +119,37 @@ func TestSplitList(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, []string{"a", "b", "c"}, SplitList("a,b c,,"))
 	assert.Empty(t, SplitList(" , "))
+}
+
+func TestOutDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a-file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	for _, tc := range []struct {
+		name string
+		dir  string
+		bad  string // in the error; "" for none
+	}{
+		{"an existing directory", t.TempDir(), ""},
+		{"a new directory, made", filepath.Join(t.TempDir(), "new", "deeper"), ""},
+		{"a file", file, "-out: mkdir " + file},
+		{"under a file", filepath.Join(file, "x"), "-out: mkdir " + file},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := OutDir("out", tc.dir)
+			if tc.bad == "" {
+				require.NoError(t, err)
+				entries, err := os.ReadDir(tc.dir)
+				require.NoError(t, err)
+				assert.Empty(t, entries, "the check leaves nothing behind")
+				return
+			}
+			var exit *ExitError
+			require.ErrorAs(t, err, &exit)
+			assert.Equal(t, 2, exit.Code)
+			assert.Contains(t, err.Error(), tc.bad)
+		})
+	}
 }
