@@ -54,6 +54,16 @@ func runHosts(ctx context.Context, c *cli.Call) error {
 		}
 	}
 	cmp := hostrun.Compare(*out, ps, es)
+	if *onlyReport {
+		// The summaries are all there is to -report: one it cannot read is bad input, not a failed run.
+		for _, e := range cmp.Matrix.Experiments {
+			for _, p := range cmp.Matrix.Versions {
+				if vc := e.Versions[p]; vc != nil && vc.Error != "" {
+					return cli.Usage("-report: %s", vc.Error)
+				}
+			}
+		}
+	}
 	// The command that made the runs: without -report, which only rewrites the comparison.
 	made := slices.DeleteFunc(slices.Clone(c.Args), func(a string) bool {
 		return slices.Contains([]string{"report", "report=true"}, strings.TrimLeft(a, "-"))

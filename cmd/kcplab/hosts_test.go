@@ -113,6 +113,9 @@ func interruptHosts(t *testing.T, group bool) {
 // TestHostsBadInput: bad flags and unknown experiments are exit status 2, before anything runs.
 func TestHostsBadInput(t *testing.T) {
 	t.Parallel()
+	garbled := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(garbled, "loopback", "p001"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(garbled, "loopback", "p001", "summary.json"), []byte("{garbage"), 0o644))
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -123,6 +126,9 @@ func TestHostsBadInput(t *testing.T) {
 		{"bad trials", []string{"hosts", "-trials", "0"}, "-trials: want 1..100000"},
 		{"bad parallel", []string{"hosts", "-parallel", "99"}, "-parallel: want 0..64"},
 		{"unknown experiment", []string{"hosts", "p999"}, `unknown experiment "p999"`},
+		{"-report of no run", []string{"hosts", "-report", "-on", "loopback", "-out", t.TempDir(), "p001"}, "-report: open "},
+		{"-report of a garbled summary", []string{"hosts", "-report", "-on", "loopback", "-out", garbled, "p001"}, "summary.json: invalid character"},
+		{"-out a file", []string{"hosts", "-on", "loopback", "-out", filepath.Join(garbled, "loopback", "p001", "summary.json"), "p001"}, "-out: mkdir"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
