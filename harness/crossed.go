@@ -31,6 +31,7 @@ type Crossing struct {
 	Outside bool `json:"outside_process,omitempty"`
 }
 
+// Error says which trials crossed and how.
 func (c Crossing) Error() string {
 	where := fmt.Sprintf("datagram #%d", c.Datagram)
 	if c.Datagram <= 0 {

@@ -43,6 +43,7 @@ type Freeze struct {
 	What      string  `json:"what"`       // how the attempt failed: "fit no class", "broke an invariant"
 }
 
+// Error says how long the process was stalled and how the trial failed.
 func (f Freeze) Error() string {
 	return fmt.Sprintf("the process was stalled for %.1fms within %.0fms during the trial, at least the sessions' minimum RTO (%.0fms), and the trial %s", f.StalledMs, 2*f.MinRTOMs, f.MinRTOMs, f.What)
 }

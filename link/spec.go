@@ -263,6 +263,7 @@ func renderDuration(d time.Duration) string {
 // Flag is a flag.Value holding a link SPEC, parsed when set: Config is nil until then.
 type Flag struct{ Config *Config }
 
+// String is the link's spec as -link takes it ("" for none).
 func (f *Flag) String() string {
 	if f == nil || f.Config == nil {
 		return ""

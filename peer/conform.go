@@ -29,6 +29,7 @@ type Violation struct {
 	Msg  string
 }
 
+// String is "step: what was wrong".
 func (v Violation) String() string { return v.Step + ": " + v.Msg }
 
 // The roles of Conform's trials: the client writes a request, the server answers it; each lingers in

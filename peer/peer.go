@@ -183,8 +183,13 @@ type PeerError struct {
 	Msg   string
 }
 
-func (e *PeerError) Error() string   { return e.Msg }
-func (e *PeerError) Timeout() bool   { return e.Class == harness.OutcomeTimeout }
+// Error is the peer's message.
+func (e *PeerError) Error() string { return e.Msg }
+
+// Timeout reports whether the peer's call ended by its deadline (net.Error).
+func (e *PeerError) Timeout() bool { return e.Class == harness.OutcomeTimeout }
+
+// Temporary is Timeout (net.Error).
 func (e *PeerError) Temporary() bool { return e.Class == harness.OutcomeTimeout }
 
 // Is matches io.EOF for OutcomeEOF and io.ErrClosedPipe, net.ErrClosed for OutcomeClosed.

@@ -36,6 +36,7 @@ type ExitError struct {
 	Err  error
 }
 
+// Error is the error the exit status carries.
 func (e *ExitError) Error() string { return e.Err.Error() }
 
 // Unwrap gives errors.Is and errors.As the error an exit status carries.
@@ -198,7 +199,10 @@ func SplitList(list string) []string {
 // Repeated is a flag that may be given many times; it holds every value, in order.
 type Repeated []string
 
-func (r *Repeated) String() string     { return strings.Join(*r, " ") }
+// String is the values given, space-separated.
+func (r *Repeated) String() string { return strings.Join(*r, " ") }
+
+// Set adds one value (flag.Value).
 func (r *Repeated) Set(s string) error { *r = append(*r, s); return nil }
 
 // OutDir makes dir, given as flag -name, and checks that a file can be written in it: a directory the
