@@ -34,6 +34,7 @@ func synthetic() *Matrix {
 }
 
 func TestWilson(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		k, n   int
 		lo, hi float64
@@ -54,6 +55,7 @@ func TestWilson(t *testing.T) {
 }
 
 func TestDifferences(t *testing.T) {
+	t.Parallel()
 	m := synthetic()
 	d := m.Differences(&m.Experiments[0])
 	var got []string
@@ -80,6 +82,7 @@ func TestDifferences(t *testing.T) {
 }
 
 func TestMatrixSection(t *testing.T) {
+	t.Parallel()
 	m := synthetic()
 	s := MatrixSection(m, map[string]string{"p003": "results/matrix-p003.png"})
 	for _, want := range []string{
@@ -103,6 +106,7 @@ func TestMatrixSection(t *testing.T) {
 }
 
 func TestMatrixRoundTrip(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "matrix.json")
 	if err := WriteMatrix(path, synthetic()); err != nil {
 		t.Fatal(err)
@@ -117,6 +121,7 @@ func TestMatrixRoundTrip(t *testing.T) {
 }
 
 func TestCharts(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	charts, err := Charts(synthetic(), filepath.Join(dir, "results"), dir, "matrix")
 	if err != nil {

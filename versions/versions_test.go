@@ -24,6 +24,7 @@ require (
 `
 
 func TestModfile(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, in, version string
 		want, notWant     []string
@@ -75,6 +76,7 @@ func TestModfile(t *testing.T) {
 }
 
 func TestNormalize(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"seed": "v5.4.20+incompatible", "v5.4.20": "v5.4.20+incompatible", "v5.4.20+incompatible": "v5.4.20+incompatible",
 		"v5.4.16": "v5.4.16+incompatible", "v5.6.1": "v5.6.1", "v5.7.6": "v5.7.6", "v5.7.9": "v5.7.9",
@@ -94,6 +96,7 @@ func TestNormalize(t *testing.T) {
 }
 
 func TestReleases(t *testing.T) {
+	t.Parallel()
 	r := Releases()
 	if r[0] != "v5.4.16+incompatible" || r[len(r)-1] != "v5.7.6" {
 		t.Errorf("releases from %s to %s", r[0], r[len(r)-1])
@@ -127,6 +130,7 @@ func TestReleases(t *testing.T) {
 }
 
 func TestSourceHash(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(name, s string) {
 		t.Helper()
@@ -194,6 +198,7 @@ func TestBuildV561(t *testing.T) {
 }
 
 func TestTags(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(s string) {
 		t.Helper()
