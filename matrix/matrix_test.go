@@ -325,7 +325,7 @@ func TestBisect(t *testing.T) {
 			}}
 			r, logged := newRunner(t, &fakeBuilder{unknown: map[string]bool{tc.unknown: true}}, child)
 			r.Experiments = r.Experiments[:1]
-			got, err := r.Bisect(context.Background(), "p003", tc.class, rel)
+			got, err := r.Bisect(context.Background(), "p003", tc.class, rel, 1)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, got)
 			assert.LessOrEqual(t, len(child.calls), BisectRuns(len(rel)))
@@ -344,9 +344,65 @@ func TestBisect(t *testing.T) {
 	t.Run("a run without counts", func(t *testing.T) {
 		t.Parallel()
 		r, _ := newRunner(t, &fakeBuilder{}, &fakeChild{runs: func(string, string) run { return run{exit: 3} }})
-		_, err := r.Bisect(context.Background(), "p003", "delivered", rel)
+		_, err := r.Bisect(context.Background(), "p003", "delivered", rel, 1)
 		assert.ErrorContains(t, err, "exit status 3")
 	})
+}
+
+// TestBisectOverRuns: a class whose share scatters from run to run (10, 70 and 30 of 200; at v5.6.5,
+// which the search asks first, 70, 60 and 30) until the change at v5.6.8 (180 to 190). One run a
+// release takes the scatter for a change, and so would Fisher's test on each release's three runs
+// pooled (110 against 160 of 600: p < 0.001); three runs a release, tested over runs, find v5.6.8,
+// each release run three times, each run under its own directory.
+func TestBisectOverRuns(t *testing.T) {
+	t.Parallel()
+	rel := []string{"v5.6.1", "v5.6.2", "v5.6.3", "v5.6.4", "v5.6.5", "v5.6.6", "v5.6.7", "v5.6.8", "v5.6.9", "v5.6.10"}
+	for _, tc := range []struct {
+		runs      int
+		first     string // "": any release but v5.6.8
+		firstLine string
+	}{
+		{1, "", "  v5.6.1                  10/200   5.0% (95%: 3–9%)\n"},
+		{3, "v5.6.8", "  v5.6.1                 110/600  18.3% (95%: 15–22%), runs: 10 70 30\n"},
+	} {
+		t.Run(fmt.Sprintf("%d runs", tc.runs), func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			calls := map[string]int{}
+			child := &fakeChild{runs: func(v, _ string) run {
+				mu.Lock()
+				i := calls[v]
+				calls[v]++
+				mu.Unlock()
+				lost := []int{10, 70, 30}[i%3]
+				switch {
+				case versions.Compare(v, "v5.6.8") >= 0:
+					lost = []int{180, 190, 185}[i%3]
+				case v == "v5.6.5":
+					lost = []int{70, 60, 30}[i%3]
+				}
+				return run{classes: map[string]int{"delivered": 200 - lost, "lost": lost}}
+			}}
+			r, logged := newRunner(t, &fakeBuilder{}, child)
+			r.Experiments = r.Experiments[:1]
+			got, err := r.Bisect(context.Background(), "p003", "lost", rel, tc.runs)
+			require.NoError(t, err)
+			require.True(t, got.Changed)
+			if tc.first != "" {
+				assert.Equal(t, Bisection{Changed: true, Before: "v5.6.7", First: tc.first}, got)
+			} else {
+				assert.NotEqual(t, "v5.6.8", got.First, "one run a release is fooled by the scatter")
+			}
+			for v, n := range calls {
+				assert.Equal(t, tc.runs, n, "%s runs", v)
+			}
+			assert.Contains(t, strings.Join(*logged, ""), tc.firstLine)
+			if tc.runs > 1 {
+				_, err := os.Stat(filepath.Join(r.Out, "run-3", "v5.6.1", "p003", "summary.json"))
+				assert.NoError(t, err, "the third run has a directory of its own")
+			}
+		})
+	}
 }
 
 // TestSearch: the binary search asks about O(log n) releases wherever the change is, and leaves out

@@ -252,18 +252,38 @@ func compareCell(ea, eb *MatrixExperiment, version string, runsA, runsB []*Versi
 		}
 	}
 	for _, class := range both.columns([]string{"a", "b"}) {
-		cc := ComparedClass{Class: class, KA: c.A.Count(class), KB: c.B.Count(class), P: 1}
-		if k := cc.KA + cc.KB; k > 0 && k < c.A.Trials+c.B.Trials {
-			cc.Tested = true
-			if len(runsA) == 1 && len(runsB) == 1 {
-				cc.P = FisherP(cc.KA, c.A.Trials, cc.KB, c.B.Trials)
-			} else {
-				cc.P, cc.Dispersion = c.overRuns(class)
-			}
-		}
+		cc := ComparedClass{Class: class, KA: c.A.Count(class), KB: c.B.Count(class)}
+		cc.P, cc.Dispersion, cc.Tested = c.classP(class)
 		c.Classes = append(c.Classes, cc)
 	}
 	return c
+}
+
+// classP is the p of class's share between c's sides: Fisher's exact test when each side is one
+// run, else the test over runs, with the dispersion between runs it allowed for. A class that no
+// trial, or every trial, fell into on both sides is not tested (p 1).
+func (c *ComparedCell) classP(class string) (p, dispersion float64, tested bool) {
+	ka, kb := c.A.Count(class), c.B.Count(class)
+	if k := ka + kb; k == 0 || k == c.A.Trials+c.B.Trials {
+		return 1, 0, false
+	}
+	if len(c.RunsA) == 1 && len(c.RunsB) == 1 {
+		return FisherP(ka, c.A.Trials, kb, c.B.Trials), 0, true
+	}
+	p, dispersion = c.overRuns(class)
+	return p, dispersion, true
+}
+
+// ClassP is the p of class's share between two sides' runs of one experiment on one version, as
+// Compare tests it: Fisher's exact test for one run against one, else the test over runs. 1 when no
+// trial, or every trial, of both sides fell into the class, or a side has no runs.
+func ClassP(class string, runsA, runsB []*VersionCounts) float64 {
+	if len(runsA) == 0 || len(runsB) == 0 {
+		return 1
+	}
+	c := ComparedCell{A: pool(runsA), B: pool(runsB), RunsA: runsA, RunsB: runsB}
+	p, _, _ := c.classP(class)
+	return p
 }
 
 // minRunsDF is the least runs − 2 at which a spread no wider than binomial draws is taken as theirs.

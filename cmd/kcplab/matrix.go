@@ -188,6 +188,7 @@ func runBisect(ctx context.Context, c *cli.Call) error {
 	m := newMatrixFlags(c, filepath.Join("out", "bisect"))
 	from := c.Flags.String("from", "", "the older kcp-go version (required; seed = "+versions.SeedVersion+")")
 	to := c.Flags.String("to", "", "the newer kcp-go version (required)")
+	runs := cli.Int(c.Flags, "runs", 1, 1, 20, "runs of each release: with several, a release differs by the test over runs (for a class a race decides, whose share moves from run to run)")
 	pos, err := c.Parse()
 	switch {
 	case err != nil:
@@ -225,21 +226,22 @@ func runBisect(ctx context.Context, c *cli.Call) error {
 	if err != nil {
 		return cli.Usage("%v", err)
 	}
-	fmt.Fprintf(c.Stdout, "bisect %s %q over %d releases %s..%s\n", e.ID, class, len(rel), rel[0], rel[len(rel)-1])
-	m.steps = progress.NewSteps(c.Stdout, c.Stderr, 2*matrix.BisectRuns(len(rel)))
+	test := matrix.BisectTest(len(rel), *runs)
+	fmt.Fprintf(c.Stdout, "bisect %s %q over %d releases %s..%s, a release differing %s\n", e.ID, class, len(rel), rel[0], rel[len(rel)-1], test)
+	m.steps = progress.NewSteps(c.Stdout, c.Stderr, 2**runs*matrix.BisectRuns(len(rel)))
 	defer m.steps.Finish()
-	b, err := m.r.Bisect(ctx, e.ID, class, rel)
+	b, err := m.r.Bisect(ctx, e.ID, class, rel, *runs)
 	switch {
 	case err != nil:
 		return err
 	case !b.Changed:
-		m.steps.Printf("the share of %q with %s is within the 95%% intervals of %s's: no change to bisect (more -trials narrow the intervals)\n", class, rel[len(rel)-1], rel[0])
+		m.steps.Printf("the share of %q with %s does not differ from %s's %s: no change to bisect (more -trials or -runs tell smaller changes)\n", class, rel[len(rel)-1], rel[0], test)
 	case versions.IsLocal(first):
-		m.steps.Printf("first release, going back from %s, whose share of %q differs from the tree's beyond the 95%% intervals: %s (the one before it on the way, %s, does not)\n",
-			first, class, b.First, b.Before)
+		m.steps.Printf("first release, going back from %s, whose share of %q differs from the tree's %s: %s (the one before it on the way, %s, does not)\n",
+			first, class, test, b.First, b.Before)
 	default:
-		m.steps.Printf("first release whose share of %q differs from %s's beyond the 95%% intervals: %s (the release before it, %s, does not)\n",
-			class, rel[0], b.First, b.Before)
+		m.steps.Printf("first release whose share of %q differs from %s's %s: %s (the release before it, %s, does not)\n",
+			class, rel[0], test, b.First, b.Before)
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ func TestMatrixBadInput(t *testing.T) {
 		{[]string{"bisect", "-from", "v5.6.1", "-to", "v5.6.24", "p003", "bogus"}, `p003 has no class "bogus"`},
 		{[]string{"bisect", "p003", "delivered", "-from", "v5.6.24", "-to", "v5.6.1"}, "newer than"},
 		{[]string{"bisect", "p003", "delivered", "-from", "v5.6.1", "-to", "v5.6.1"}, "the same version"},
+		{[]string{"bisect", "p003", "delivered", "-from", "v5.6.1", "-to", "v5.6.24", "-runs", "0"}, "-runs: want 1..20"},
 		{[]string{"bisect", "nope", "delivered", "-from", "v5.6.1", "-to", "v5.6.24"}, `unknown experiment "nope"`},
 	} {
 		code, _, errs := kcplab(t, tc.args...)
