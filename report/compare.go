@@ -486,8 +486,9 @@ func loadLine(a, b *VersionCounts) string {
 	return fmt.Sprintf("ran: A %s; B %s", a.runLine(), b.runLine())
 }
 
-// runLine is "live capture, 25 at once, 82 in flight on average" (capture "mixed" and no trials at
-// once for pooled runs that differed in them).
+// runLine is "live capture, 25 at once, 82 in flight on average, a stall over 4 ms in 99% of trials"
+// (capture "mixed" and no trials at once for pooled runs that differed in them; no stall share where
+// the run recorded none).
 func (v *VersionCounts) runLine() string {
 	if v.Capture == "" {
 		return "not recorded"
@@ -498,6 +499,9 @@ func (v *VersionCounts) runLine() string {
 	}
 	if v.InFlightMean > 0 {
 		s += fmt.Sprintf(", %.0f in flight on average", v.InFlightMean)
+	}
+	if v.Stalled > 0 {
+		s += fmt.Sprintf(", a stall over 4 ms in %s of trials", sharePct(v.Stalled, v.Trials))
 	}
 	return s
 }

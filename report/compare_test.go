@@ -77,7 +77,7 @@ func twoRuns() (a, b *Matrix) {
 	b = &Matrix{Versions: []string{"v5.6.1"}, Experiments: []MatrixExperiment{{
 		ID: "p003", Title: "close", Classes: []string{"delivered", "response lost at Close", "never"},
 		Versions: map[string]*VersionCounts{"v5.6.1": {Trials: 200, Classes: map[string]int{"delivered": 120, "response lost at Close": 79, "later": 1},
-			Failed: 0, Capture: "tap", Parallel: 20, InFlightMean: 19.6}},
+			Failed: 0, Capture: "tap", Parallel: 20, InFlightMean: 19.6, Stalled: 193}},
 	}, {
 		ID: "p004", Title: "keepalive", Classes: []string{"x"},
 		Versions: map[string]*VersionCounts{"v5.6.1": {Trials: 200, Classes: map[string]int{"x": 200}}},

@@ -54,16 +54,18 @@ type VersionCounts struct {
 	// (harness.Failure's String, e.g. `invariant "x" broken`).
 	Failures map[string]int `json:"failures,omitempty"`
 	// Capture, Parallel and InFlightMean say how the run ran (summary.json's capture, parallel and
-	// concurrency.in_flight_mean): a race class's share moves with them.
+	// concurrency.in_flight_mean), and Stalled how the machine did (load.stalled: trials in which the
+	// process stalled longer than 4 ms): a race class's share moves with them.
 	Capture      string  `json:"capture,omitempty"`
 	Parallel     int     `json:"parallel,omitempty"`
 	InFlightMean float64 `json:"in_flight_mean,omitempty"`
+	Stalled      int     `json:"stalled,omitempty"`
 }
 
 // CountsOf is a run's counts as a matrix cell, from its summary (read from path).
 func CountsOf(s *harness.Summary, path string) *VersionCounts {
 	vc := &VersionCounts{KCPGo: s.KCPGo, Trials: len(s.Trials), Classes: s.Classes, Failed: s.Failed,
-		Seconds: s.Seconds, Summary: path, Capture: string(s.Capture), Parallel: s.Parallel}
+		Seconds: s.Seconds, Summary: path, Capture: string(s.Capture), Parallel: s.Parallel, Stalled: s.Load.Stalled}
 	if s.Concurrency != nil {
 		vc.InFlightMean = s.Concurrency.InFlightMean
 	}
@@ -125,6 +127,7 @@ func (v *VersionCounts) Add(o *VersionCounts) {
 		v.InFlightMean = (v.InFlightMean*float64(v.Trials) + o.InFlightMean*float64(o.Trials)) / float64(n)
 	}
 	v.Trials += o.Trials
+	v.Stalled += o.Stalled
 	v.Failed += o.Failed
 	v.Seconds += o.Seconds
 	v.Classes = sumCounts(v.Classes, o.Classes)

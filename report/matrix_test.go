@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func synthetic() *Matrix {
@@ -183,4 +185,15 @@ func TestWriteMatrixResults(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "charts", "matrix-p003.png")); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestVersionCountsAdd: counts, failures and stalled trials add up; the mean in flight is weighted by
+// trials.
+func TestVersionCountsAdd(t *testing.T) {
+	t.Parallel()
+	v := &VersionCounts{Trials: 100, Classes: map[string]int{"a": 60, "b": 40}, InFlightMean: 20, Stalled: 10}
+	v.Add(&VersionCounts{Trials: 300, Classes: map[string]int{"a": 100, "c": 190}, Failed: 10,
+		Failures: map[string]int{"no class": 10}, InFlightMean: 40, Stalled: 290})
+	assert.Equal(t, &VersionCounts{Trials: 400, Classes: map[string]int{"a": 160, "b": 40, "c": 190}, Failed: 10,
+		Failures: map[string]int{"no class": 10}, InFlightMean: 35, Stalled: 300}, v)
 }
