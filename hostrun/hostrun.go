@@ -93,12 +93,20 @@ func Available(p Placement) error {
 // Dir is where Run writes a placement's runs under out.
 func Dir(out string, p Placement) string { return filepath.Join(out, string(p)) }
 
-// RunAll runs every experiment of cfg in each placement of ps (Run), once each can run here.
-func RunAll(ctx context.Context, cfg Config, ps []Placement) error {
+// AvailableAll reports why the first placement of ps that cannot run here cannot (nil when all can).
+func AvailableAll(ps []Placement) error {
 	for _, p := range ps {
 		if err := Available(p); err != nil {
 			return fmt.Errorf("placement %s: %w", p, err)
 		}
+	}
+	return nil
+}
+
+// RunAll runs every experiment of cfg in each placement of ps (Run), once each can run here.
+func RunAll(ctx context.Context, cfg Config, ps []Placement) error {
+	if err := AvailableAll(ps); err != nil {
+		return err
 	}
 	for _, p := range ps {
 		if _, err := Run(ctx, cfg, p); err != nil {
@@ -217,6 +225,18 @@ type Comparison struct {
 	// Peers are each run's server and client peers as its summary names them (hosts, bind
 	// addresses, clocks), by placement and experiment.
 	Peers map[string]map[string][2]*harness.PeerIdent
+}
+
+// Unread is the first run whose summary Compare could not read, as an error (nil when it read all).
+func (c *Comparison) Unread() error {
+	for _, e := range c.Matrix.Experiments {
+		for _, p := range c.Matrix.Versions {
+			if vc := e.Versions[p]; vc != nil && vc.Error != "" {
+				return errors.New(vc.Error)
+			}
+		}
+	}
+	return nil
 }
 
 // Compare reads the summaries under out of the experiments es run in each placement of ps. A missing

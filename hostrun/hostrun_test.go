@@ -144,7 +144,8 @@ func TestRunEndsWithItsContext(t *testing.T) {
 }
 
 // TestCompare reads two placements' summaries into one comparison: counts per class, the peers, a
-// sentence for a share that differs beyond the 95% intervals, and an error for a missing summary.
+// sentence for a share that differs beyond the 95% intervals, and an error for a missing summary
+// (Unread).
 func TestCompare(t *testing.T) {
 	t.Parallel()
 	e, err := experiments.Lookup("p003")
@@ -175,10 +176,12 @@ func TestCompare(t *testing.T) {
 	assert.Contains(t, md, "| veth | 50 | 10 (20%) | 40 (80%) |")
 	assert.Contains(t, md, "198.18.1.1 in a namespace of its own; clock +0.002 ± 0.030 ms, not corrected")
 	assert.Contains(t, md, "with loopback and", "a sentence for the difference")
+	assert.NoError(t, c.Unread())
 
 	missing := Compare(t.TempDir(), Placements, []*harness.Experiment{e})
 	assert.NotEmpty(t, missing.Matrix.Experiments[0].Versions["veth"].Error)
 	assert.Equal(t, 2, missing.Matrix.Failed())
+	assert.ErrorContains(t, missing.Unread(), "summary.json")
 }
 
 func TestParsePlacements(t *testing.T) {

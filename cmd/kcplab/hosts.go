@@ -39,10 +39,8 @@ func runHosts(ctx context.Context, c *cli.Call) error {
 		return err
 	}
 	if !*onlyReport {
-		for _, p := range ps {
-			if err := hostrun.Available(p); err != nil {
-				return cli.Usage("-on %s: %v", p, err)
-			}
+		if err := hostrun.AvailableAll(ps); err != nil {
+			return cli.Usage("-on: %v", err)
 		}
 		if err := cli.OutDir("out", *out); err != nil {
 			return err
@@ -54,15 +52,8 @@ func runHosts(ctx context.Context, c *cli.Call) error {
 		}
 	}
 	cmp := hostrun.Compare(*out, ps, es)
-	if *onlyReport {
-		// The summaries are all there is to -report: one it cannot read is bad input, not a failed run.
-		for _, e := range cmp.Matrix.Experiments {
-			for _, p := range cmp.Matrix.Versions {
-				if vc := e.Versions[p]; vc != nil && vc.Error != "" {
-					return cli.Usage("-report: %s", vc.Error)
-				}
-			}
-		}
+	if err := cmp.Unread(); err != nil && *onlyReport {
+		return cli.Usage("-report: %v", err) // the summaries are all -report has: bad input, not a failed run
 	}
 	// The command that made the runs: without -report, which only rewrites the comparison.
 	made := slices.DeleteFunc(slices.Clone(c.Args), func(a string) bool {
