@@ -126,7 +126,7 @@ capture: not-sudo deps caps
 # on its own (exit status 1 there is a finding, not a failure). A class a Close race decides moves
 # from run to run more than one run's counts show (RESULTS.md, p003), so compare several runs a side.
 COMPARE_COMMITTED = if [ -f testdata/matrix.json ]; then \
-	echo "this run against RESULTS.md's: $(BIN) compare -changes testdata out"; \
+	echo "this run against RESULTS.md's ($(BIN) compare -changes testdata out; a Close race's classes move between sittings, RESULTS.md p003):"; \
 	$(BIN) compare -changes testdata out || [ $$? -eq 1 ]; fi
 
 ## results: the same with the in-process tap (no root, no libpcap).
