@@ -36,8 +36,8 @@ func newMatrixFlags(c *cli.Call, defaultOut string) *matrixFlags {
 	return m
 }
 
-// setUp checks -out, finds the source tree the releases' binaries are built from, and wires the runner's output
-// to c's and to m.steps.
+// setUp checks -out, finds the source tree the releases' binaries are built from, and wires the
+// runner's output to c's and to m.steps.
 func (m *matrixFlags) setUp(c *cli.Call) (err error) {
 	if err := cli.OutDir("out", m.r.Out); err != nil {
 		return err
@@ -228,7 +228,7 @@ func runBisect(ctx context.Context, c *cli.Call) error {
 	}
 	test := matrix.BisectTest(len(rel), *runs)
 	fmt.Fprintf(c.Stdout, "bisect %s %q over %d releases %s..%s, a release differing %s\n", e.ID, class, len(rel), rel[0], rel[len(rel)-1], test)
-	m.steps = progress.NewSteps(c.Stdout, c.Stderr, 2**runs*matrix.BisectRuns(len(rel)))
+	m.steps = progress.NewSteps(c.Stdout, c.Stderr, 2*(*runs)*matrix.BisectRuns(len(rel)))
 	defer m.steps.Finish()
 	b, err := m.r.Bisect(ctx, e.ID, class, rel, *runs)
 	switch {
