@@ -93,20 +93,16 @@ func Available(p Placement) error {
 // Dir is where Run writes a placement's runs under out.
 func Dir(out string, p Placement) string { return filepath.Join(out, string(p)) }
 
-// AvailableAll reports why the first placement of ps that cannot run here cannot (nil when all can).
-func AvailableAll(ps []Placement) error {
+// ErrUnavailable wraps RunAll's error when a placement cannot run here (Available says why).
+var ErrUnavailable = errors.New("placement unavailable")
+
+// RunAll runs every experiment of cfg in each placement of ps (Run), once each can run here: it runs
+// nothing when one cannot, and its error wraps ErrUnavailable.
+func RunAll(ctx context.Context, cfg Config, ps []Placement) error {
 	for _, p := range ps {
 		if err := Available(p); err != nil {
-			return fmt.Errorf("placement %s: %w", p, err)
+			return fmt.Errorf("%w: %s: %w", ErrUnavailable, p, err)
 		}
-	}
-	return nil
-}
-
-// RunAll runs every experiment of cfg in each placement of ps (Run), once each can run here.
-func RunAll(ctx context.Context, cfg Config, ps []Placement) error {
-	if err := AvailableAll(ps); err != nil {
-		return err
 	}
 	for _, p := range ps {
 		if _, err := Run(ctx, cfg, p); err != nil {

@@ -111,6 +111,22 @@ func TestRunClassifiesEveryTrial(t *testing.T) {
 	}
 }
 
+// TestRunAllUnavailable: where veth cannot run, RunAll runs nothing, not even loopback, and says why
+// with ErrUnavailable.
+func TestRunAllUnavailable(t *testing.T) {
+	t.Parallel()
+	if Available(Veth) == nil {
+		t.Skip("veth can run here (root and ip): nothing is unavailable")
+	}
+	out := t.TempDir()
+	err := RunAll(context.Background(), Config{Experiments: []*harness.Experiment{}, Trials: 1, Out: out}, []Placement{Loopback, Veth})
+	require.ErrorIs(t, err, ErrUnavailable)
+	assert.ErrorContains(t, err, "veth")
+	entries, err := os.ReadDir(out)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "nothing ran")
+}
+
 // TestRunEndsWithItsContext: a run whose context ends mid-run returns the error, and leaves no
 // namespace and no peer process. Not parallel: it counts this process's children.
 func TestRunEndsWithItsContext(t *testing.T) {

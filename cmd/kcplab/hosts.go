@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,15 +40,14 @@ func runHosts(ctx context.Context, c *cli.Call) error {
 		return err
 	}
 	if !*onlyReport {
-		if err := hostrun.AvailableAll(ps); err != nil {
-			return cli.Usage("-on: %v", err)
-		}
 		if err := cli.OutDir("out", *out); err != nil {
 			return err
 		}
 		cfg := hostrun.Config{Experiments: es, Trials: *trials, Parallel: *parallel, Out: *out,
 			Log: func(format string, args ...any) { fmt.Fprintf(c.Stdout, format, args...) }}
-		if err := hostrun.RunAll(ctx, cfg, ps); err != nil {
+		if err := hostrun.RunAll(ctx, cfg, ps); errors.Is(err, hostrun.ErrUnavailable) {
+			return cli.Usage("-on: %v", err)
+		} else if err != nil {
 			return err
 		}
 	}
