@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -96,6 +97,33 @@ func RunMatrix(results []*harness.Result, out string, trials int) *Matrix {
 		m.Experiments = append(m.Experiments, e)
 	}
 	return m
+}
+
+// Keeping returns the counts of a results file that ran m's experiments over kept's run: kept's
+// experiments in their order, each that m ran replaced by m's, then m's others. When the two ran
+// other kcp-go versions, m's alone: the runs cannot be one table.
+func (m *Matrix) Keeping(kept *Matrix) *Matrix {
+	if kept == nil || !slices.Equal(m.Versions, kept.Versions) {
+		return m
+	}
+	ran := map[string]MatrixExperiment{}
+	for _, e := range m.Experiments {
+		ran[e.ID] = e
+	}
+	out := &Matrix{Versions: m.Versions, Trials: m.Trials}
+	for _, e := range kept.Experiments {
+		if r, ok := ran[e.ID]; ok {
+			e = r
+			delete(ran, e.ID)
+		}
+		out.Experiments = append(out.Experiments, e)
+	}
+	for _, e := range m.Experiments {
+		if _, ok := ran[e.ID]; ok {
+			out.Experiments = append(out.Experiments, e)
+		}
+	}
+	return out
 }
 
 // ExperimentOf is e's row group of a matrix: its named classes in order, with their descriptions, and

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -196,4 +197,26 @@ func TestVersionCountsAdd(t *testing.T) {
 		Failures: map[string]int{"no class": 10}, InFlightMean: 40, Stalled: 290})
 	assert.Equal(t, &VersionCounts{Trials: 400, Classes: map[string]int{"a": 160, "b": 40, "c": 190}, Failed: 10,
 		Failures: map[string]int{"no class": 10}, InFlightMean: 35, Stalled: 300}, v)
+}
+
+// TestKeeping: a results run of some experiments keeps the counts of the others from the committed
+// run, in its order, and adds those it did not have; runs of other versions do not mix.
+func TestKeeping(t *testing.T) {
+	t.Parallel()
+	exp := func(id string, trials int) MatrixExperiment {
+		return MatrixExperiment{ID: id, Versions: map[string]*VersionCounts{"v5.7.6": {Trials: trials}}}
+	}
+	ids := func(m *Matrix) (out []string) {
+		for _, e := range m.Experiments {
+			out = append(out, fmt.Sprintf("%s:%d", e.ID, e.Versions["v5.7.6"].Trials))
+		}
+		return out
+	}
+	kept := &Matrix{Versions: []string{"v5.7.6"}, Experiments: []MatrixExperiment{exp("p001", 200), exp("p003", 200), exp("p004", 200)}}
+	run := &Matrix{Versions: []string{"v5.7.6"}, Experiments: []MatrixExperiment{exp("p003", 2), exp("p009", 2)}}
+	assert.Equal(t, []string{"p001:200", "p003:2", "p004:200", "p009:2"}, ids(run.Keeping(kept)))
+	assert.Equal(t, []string{"p003:200"}, ids((&Matrix{Versions: []string{"v5.7.6"}, Experiments: []MatrixExperiment{exp("p003", 200)}}).Keeping(nil)))
+	other := &Matrix{Versions: []string{"v5.6.1"}, Experiments: kept.Experiments}
+	assert.Same(t, run, run.Keeping(other), "another version's counts are not kept")
+	assert.Len(t, kept.Experiments, 3, "kept is not changed")
 }

@@ -16,6 +16,7 @@ import (
 
 	"kcplab/capture"
 	"kcplab/internal/dir"
+	"kcplab/internal/kcpgo"
 	"kcplab/kcpwire"
 	"kcplab/pcapfile"
 	"kcplab/report"
@@ -222,6 +223,13 @@ func TestResultsWritesUnderOut(t *testing.T) {
 	from := filepath.Join(dir, "RESULTS.md")
 	committed := "# kcplab results\n\nprose kept\n"
 	require.NoError(t, os.WriteFile(from, []byte(committed), 0o644))
+	// The committed counts beside it: p001 is kept, p003-linger's are replaced by this run's.
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "testdata"), 0o755))
+	cell := func(trials int) map[string]*report.VersionCounts {
+		return map[string]*report.VersionCounts{kcpgo.Version(): {Trials: trials, Classes: map[string]int{}}}
+	}
+	require.NoError(t, report.WriteMatrix(filepath.Join(dir, "testdata", "matrix.json"), &report.Matrix{Versions: []string{kcpgo.Version()},
+		Experiments: []report.MatrixExperiment{{ID: "p001", Versions: cell(200)}, {ID: "p003-linger", Versions: cell(200)}}}))
 	out := filepath.Join(dir, "out")
 	code, stdout, errs := kcplab(t, "results", "p003-linger", "-trials", "2", "-out", out, "-from", from)
 	require.Equal(t, 0, code, errs+stdout)
@@ -238,8 +246,14 @@ func TestResultsWritesUnderOut(t *testing.T) {
 	assert.NotEmpty(t, files)
 	counts, err := report.ReadMatrix(filepath.Join(out, "testdata", "matrix.json"))
 	require.NoError(t, err, "the counts RESULTS.md reports, beside its captures")
-	require.Len(t, counts.Experiments, 1)
-	assert.Equal(t, "p003-linger", counts.Experiments[0].ID)
+	require.Len(t, counts.Experiments, 2)
+	assert.Equal(t, "p001", counts.Experiments[0].ID)
+	assert.Equal(t, 200, counts.Experiments[0].Versions[kcpgo.Version()].Trials, "p001 not run: its committed counts kept")
+	assert.Equal(t, "p003-linger", counts.Experiments[1].ID)
+	assert.Equal(t, 2, counts.Experiments[1].Versions[kcpgo.Version()].Trials, "p003-linger's counts are this run's")
+	own, err := report.ReadMatrix(filepath.Join(out, "matrix.json"))
+	require.NoError(t, err)
+	assert.Len(t, own.Experiments, 1, "OUT/matrix.json is the run's own")
 }
 
 // TestRunRemovesOldTrials: a run of fewer trials leaves no capture of an earlier, longer run.

@@ -13,9 +13,11 @@ import (
 )
 
 // runResults runs the experiments and writes a candidate RESULTS.md (-o, default OUT/RESULTS.md), one
-// capture per class (-testdata, default OUT/testdata/ID/CLASS.pcapng) and the run's counts beside them
-// (TESTDATA/matrix.json). It never touches the committed RESULTS.md and testdata/ unless -o and
-// -testdata name them: `make results-update` copies a clean run's candidate over them.
+// capture per class (-testdata, default OUT/testdata/ID/CLASS.pcapng) and the counts RESULTS.md reports
+// beside them (TESTDATA/matrix.json: as -o keeps the blocks of experiments not run, these keep their
+// counts from the -from file's testdata/matrix.json). It never touches the committed RESULTS.md and
+// testdata/ unless -o and -testdata name them: `make results-update` copies a clean run's candidate
+// over them.
 func runResults(ctx context.Context, c *cli.Call) error {
 	var f runFlags
 	f.register(c.Flags, "out")
@@ -41,11 +43,24 @@ func runResults(ctx context.Context, c *cli.Call) error {
 	if err != nil && (!errors.Is(err, os.ErrNotExist) || c.Set()["from"]) {
 		return cli.Usage("-from: %v", err) // a file named that is not there is a typo, not a fresh start
 	}
-	counts := filepath.Join(*testdata, "matrix.json") // the counts RESULTS.md reports, for kcplab compare
-	results, runErr := f.runAll(ctx, c.Stdout, c.Stderr, exps, kind, counts)
+	var kept *report.Matrix // the counts of the experiments not run
+	if len(ids) > 0 && old != nil {
+		kept, err = report.ReadMatrix(filepath.Join(filepath.Dir(*from), "testdata", "matrix.json"))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return cli.Usage("-from: its counts: %v", err)
+		}
+	}
+	results, run, runErr := f.runAll(ctx, c.Stdout, c.Stderr, exps, kind)
 	var failed *cli.ExitError
 	if runErr != nil && !errors.As(runErr, &failed) {
 		return runErr // the run itself broke: nothing to report
+	}
+	counts := filepath.Join(*testdata, "matrix.json") // the counts RESULTS.md reports, for kcplab compare
+	if err := os.MkdirAll(*testdata, 0o755); err != nil {
+		return err
+	}
+	if err := report.WriteMatrix(counts, run.Keeping(kept)); err != nil {
+		return err
 	}
 	ex, err := report.KeepExamples(*testdata, results)
 	if err != nil {

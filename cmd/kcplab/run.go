@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"kcplab/capture"
@@ -77,8 +76,8 @@ func (f *runFlags) options(kind harness.CaptureKind) harness.RunOptions {
 // runAll runs the experiments (side by side unless -sequential, under package sched), printing each
 // one's summary to w in the order given, and their progress: a bar on stderr when it is a terminal,
 // else a line on w every few seconds. It writes the run's class counts, which kcplab compare reads, as
-// OUT/matrix.json and at each path of alsoCounts.
-func (f *runFlags) runAll(ctx context.Context, w, stderr io.Writer, exps []*harness.Experiment, kind harness.CaptureKind, alsoCounts ...string) ([]*harness.Result, error) {
+// OUT/matrix.json, and returns them.
+func (f *runFlags) runAll(ctx context.Context, w, stderr io.Writer, exps []*harness.Experiment, kind harness.CaptureKind) ([]*harness.Result, *report.Matrix, error) {
 	cfg := sched.SideBySide(f.parallel, f.inFlight)
 	var bar *progress.Shared
 	if f.sequential {
@@ -105,18 +104,13 @@ func (f *runFlags) runAll(ctx context.Context, w, stderr io.Writer, exps []*harn
 	})
 	bar.Finish()
 	if err != nil {
-		return results, err
+		return results, nil, err
 	}
 	counts := report.RunMatrix(results, f.out, f.trials)
-	for _, path := range append([]string{filepath.Join(f.out, "matrix.json")}, alsoCounts...) {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return results, err
-		}
-		if err := report.WriteMatrix(path, counts); err != nil {
-			return results, err
-		}
+	if err := report.WriteMatrix(filepath.Join(f.out, "matrix.json"), counts); err != nil {
+		return results, nil, err
 	}
-	return results, verdict(results)
+	return results, counts, verdict(results)
 }
 
 // verdict is a run's exit status: 1 when a trial failed or a timing distribution is not kcp-go's.
@@ -153,7 +147,7 @@ func runRun(ctx context.Context, c *cli.Call) error {
 	} else if sh.Split() || sf.cells != "" {
 		return f.runShard(ctx, c.Stdout, exps, kind, &sf, sh)
 	}
-	_, err = f.runAll(ctx, c.Stdout, c.Stderr, exps, kind)
+	_, _, err = f.runAll(ctx, c.Stdout, c.Stderr, exps, kind)
 	if err == nil {
 		fmt.Fprintf(c.Stdout, "open a trial in Wireshark: wireshark -X lua_script:wireshark/kcp.lua %s\n",
 			filepath.Join(f.out, exps[0].ID, "trial-001.pcapng"))

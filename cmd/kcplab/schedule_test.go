@@ -106,7 +106,7 @@ func BenchmarkSideBySide(b *testing.B) {
 		for _, sequential := range []bool{true, false} {
 			f := runFlags{trials: *benchTrials, parallel: harness.DefaultParallel, out: b.TempDir(), capture: "tap", sequential: sequential}
 			start := time.Now()
-			if _, err := f.runAll(context.Background(), io.Discard, io.Discard, exps, harness.CaptureTap); err != nil {
+			if _, _, err := f.runAll(context.Background(), io.Discard, io.Discard, exps, harness.CaptureTap); err != nil {
 				b.Fatalf("sequential=%v: %v", sequential, err)
 			}
 			if sequential {
