@@ -22,9 +22,9 @@ import (
 //
 // or, rarely (as under the race detector), the server's ACK and response share one datagram and
 // the client ACKs at once (see p001). A client starved past the server's retransmission timeout ACKs
-// the response again after the retransmission; when that ACK comes after the server's Close, the
-// listener makes a phantom session of it, as in p003: the linger covers three update intervals, not
-// a stall longer than one.
+// the response again after the retransmission (or, when both copies reached it before its next
+// flush, once for both); when that ACK comes after the server's Close, the listener makes a phantom
+// session of it, as in p003: the linger covers three update intervals, not a stall longer than one.
 //
 // The cost: the server session lives 300 ms longer.
 var (
@@ -46,6 +46,15 @@ var (
 		Name:        "delivered, response sent again before the client's ACK",
 		Description: "the client had not ACKed by the server's retransmission timeout (a side starved, or a longer update interval): the response was sent again, and the client ACKed both copies",
 		Ladder:      resentBeforeAck(handshakeLadder(ackAtTick)[:3]),
+		Checks:      []harness.Check{expect.AcceptedSessions(1)},
+	}
+	// lingerResentAckedOnce: as lingerResentBeforeAck, with the client's next flush after both copies
+	// had arrived, so one ACK answered both (a stall of the order of a tick delayed the flush past the
+	// retransmission: with a longer update interval, a shorter stall does).
+	lingerResentAckedOnce = harness.Class{
+		Name:        "delivered, response sent again before the client's ACK, one ACK for both copies",
+		Description: "as \"response sent again before the client's ACK\", but both copies arrived before the client's next flush, which sends one ACK of a segment it already has (kcp.go:794-795)",
+		Ladder:      resentAckedOnce(handshakeLadder(ackAtTick)[:3]),
 		Checks:      []harness.Check{expect.AcceptedSessions(1)},
 	}
 	// lingerResentBeforeAckAfterClose: as lingerResentBeforeAck, and the ACK of the second copy reached
@@ -71,7 +80,8 @@ func init() {
 		ServerScript: handshakeServer(p003Linger),
 		ClientScript: handshakeClient,
 		Trials:       200,
-		Classes:      []harness.Class{lingerAckAtTick, lingerAckWithResponse, lingerAckAfterRTO, lingerResentBeforeAck, lingerResentBeforeAckAfterClose, lingerAfterClose},
+		Classes: []harness.Class{lingerAckAtTick, lingerAckWithResponse, lingerAckAfterRTO, lingerResentBeforeAck, lingerResentAckedOnce,
+			lingerResentBeforeAckAfterClose, lingerAfterClose},
 		// Delivery is deterministic: asserted on every trial, whatever its ACK timing.
 		Invariants: append(wireInvariants(),
 			expect.ReadGot(harness.Client),
