@@ -226,7 +226,8 @@ func cellRuns(sd Side, id, v string) (*MatrixExperiment, []*VersionCounts) {
 // ran reports whether a run produced counts.
 func ran(vc *VersionCounts) bool { return vc != nil && vc.Error == "" && vc.Trials > 0 }
 
-// pool adds up runs of one cell; capture and parallel are kept when every run had the same.
+// pool adds up runs of one cell; capture and parallel are kept when every run had the same (Add
+// does so for GOMAXPROCS and CPUs).
 func pool(runs []*VersionCounts) *VersionCounts {
 	p := &VersionCounts{Capture: runs[0].Capture, Parallel: runs[0].Parallel}
 	for _, r := range runs {
@@ -486,9 +487,9 @@ func loadLine(a, b *VersionCounts) string {
 	return fmt.Sprintf("ran: A %s; B %s", a.runLine(), b.runLine())
 }
 
-// runLine is "live capture, 25 at once, 82 in flight on average, a stall over 4 ms in 99% of trials"
-// (capture "mixed" and no trials at once for pooled runs that differed in them; no stall share where
-// the run recorded none).
+// runLine is "live capture, 25 at once, 82 in flight on average, GOMAXPROCS 2 on 2 CPUs, a stall over
+// 4 ms in 99% of trials" (capture "mixed", and no trials at once or GOMAXPROCS, for pooled runs that
+// differed in them; nothing the run did not record).
 func (v *VersionCounts) runLine() string {
 	if v.Capture == "" {
 		return "not recorded"
@@ -499,6 +500,9 @@ func (v *VersionCounts) runLine() string {
 	}
 	if v.InFlightMean > 0 {
 		s += fmt.Sprintf(", %.0f in flight on average", v.InFlightMean)
+	}
+	if v.GoMaxProcs > 0 {
+		s += fmt.Sprintf(", GOMAXPROCS %d on %d CPUs", v.GoMaxProcs, v.CPUs)
 	}
 	if v.Stalled > 0 {
 		s += fmt.Sprintf(", a stall over 4 ms in %s of trials", sharePct(v.Stalled, v.Trials))

@@ -77,7 +77,7 @@ func twoRuns() (a, b *Matrix) {
 	b = &Matrix{Versions: []string{"v5.6.1"}, Experiments: []MatrixExperiment{{
 		ID: "p003", Title: "close", Classes: []string{"delivered", "response lost at Close", "never"},
 		Versions: map[string]*VersionCounts{"v5.6.1": {Trials: 200, Classes: map[string]int{"delivered": 120, "response lost at Close": 79, "later": 1},
-			Failed: 0, Capture: "tap", Parallel: 20, InFlightMean: 19.6, Stalled: 193}},
+			Failed: 0, Capture: "tap", Parallel: 20, InFlightMean: 19.6, GoMaxProcs: 2, CPUs: 2, Stalled: 193}},
 	}, {
 		ID: "p004", Title: "keepalive", Classes: []string{"x"},
 		Versions: map[string]*VersionCounts{"v5.6.1": {Trials: 200, Classes: map[string]int{"x": 200}}},
@@ -301,4 +301,28 @@ func TestCompareOverRunsErrorRates(t *testing.T) {
 	byRuns, fisher = rates(func() float64 { return 0.10 }, func() float64 { return 0.15 })
 	t.Logf("binomial runs at 10%% and 15%%: found by the test over runs in %.3f of pairs, by Fisher's in %.3f", byRuns, fisher)
 	assert.GreaterOrEqual(t, byRuns, 0.75, "missed a move from 10% to 15% over five runs a side")
+}
+
+func TestPoolKeepsWhatEveryRunShared(t *testing.T) {
+	t.Parallel()
+	run := func(capture string, parallel, procs int) *VersionCounts {
+		return &VersionCounts{Trials: 200, Classes: map[string]int{"x": 200}, Capture: capture, Parallel: parallel, GoMaxProcs: procs, CPUs: 2}
+	}
+	for _, tc := range []struct {
+		name string
+		runs []*VersionCounts
+		want string
+	}{
+		{"alike", []*VersionCounts{run("tap", 20, 2), run("tap", 20, 2)}, "tap capture, 20 at once, GOMAXPROCS 2 on 2 CPUs"},
+		{"GOMAXPROCS differs", []*VersionCounts{run("tap", 20, 2), run("tap", 20, 4)}, "tap capture, 20 at once"},
+		{"capture and parallel differ", []*VersionCounts{run("tap", 20, 2), run("live", 5, 2)}, "mixed capture, GOMAXPROCS 2 on 2 CPUs"},
+		{"not recorded", []*VersionCounts{run("tap", 20, 0)}, "tap capture, 20 at once"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := pool(tc.runs)
+			assert.Equal(t, tc.want, p.runLine())
+			assert.Equal(t, 200*len(tc.runs), p.Trials)
+		})
+	}
 }

@@ -55,18 +55,22 @@ type VersionCounts struct {
 	// (harness.Failure's String, e.g. `invariant "x" broken`).
 	Failures map[string]int `json:"failures,omitempty"`
 	// Capture, Parallel and InFlightMean say how the run ran (summary.json's capture, parallel and
-	// concurrency.in_flight_mean), and Stalled how the machine did (load.stalled: trials in which the
-	// process stalled longer than 4 ms): a race class's share moves with them.
+	// concurrency.in_flight_mean), GoMaxProcs and CPUs on what (gomaxprocs, cpus), and Stalled how the
+	// machine did (load.stalled: trials in which the process stalled longer than 4 ms): a race class's
+	// share moves with them.
 	Capture      string  `json:"capture,omitempty"`
 	Parallel     int     `json:"parallel,omitempty"`
 	InFlightMean float64 `json:"in_flight_mean,omitempty"`
+	GoMaxProcs   int     `json:"gomaxprocs,omitempty"`
+	CPUs         int     `json:"cpus,omitempty"`
 	Stalled      int     `json:"stalled,omitempty"`
 }
 
 // CountsOf is a run's counts as a matrix cell, from its summary (read from path).
 func CountsOf(s *harness.Summary, path string) *VersionCounts {
 	vc := &VersionCounts{KCPGo: s.KCPGo, Trials: len(s.Trials), Classes: s.Classes, Failed: s.Failed,
-		Seconds: s.Seconds, Summary: path, Capture: string(s.Capture), Parallel: s.Parallel, Stalled: s.Load.Stalled}
+		Seconds: s.Seconds, Summary: path, Capture: string(s.Capture), Parallel: s.Parallel, GoMaxProcs: s.GoMaxProcs, CPUs: s.CPUs,
+		Stalled: s.Load.Stalled}
 	if s.Concurrency != nil {
 		vc.InFlightMean = s.Concurrency.InFlightMean
 	}
@@ -149,8 +153,15 @@ func (v *VersionCounts) Count(class string) int {
 }
 
 // Add adds the counts of o, another run of the same experiment and version, to v's; InFlightMean
-// becomes the mean of both runs' means, weighted by their trials.
+// becomes the mean of both runs' means, weighted by their trials, and GOMAXPROCS and CPUs stay only
+// when both runs had the same.
 func (v *VersionCounts) Add(o *VersionCounts) {
+	switch {
+	case v.Trials == 0:
+		v.GoMaxProcs, v.CPUs = o.GoMaxProcs, o.CPUs
+	case v.GoMaxProcs != o.GoMaxProcs || v.CPUs != o.CPUs:
+		v.GoMaxProcs, v.CPUs = 0, 0 // runs on other processors: no one figure says what they ran on
+	}
 	if n := v.Trials + o.Trials; n > 0 {
 		v.InFlightMean = (v.InFlightMean*float64(v.Trials) + o.InFlightMean*float64(o.Trials)) / float64(n)
 	}

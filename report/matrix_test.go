@@ -192,11 +192,16 @@ func TestWriteMatrixResults(t *testing.T) {
 // trials.
 func TestVersionCountsAdd(t *testing.T) {
 	t.Parallel()
-	v := &VersionCounts{Trials: 100, Classes: map[string]int{"a": 60, "b": 40}, InFlightMean: 20, Stalled: 10}
+	v := &VersionCounts{}
+	v.Add(&VersionCounts{Trials: 100, Classes: map[string]int{"a": 60, "b": 40}, InFlightMean: 20, Stalled: 10, GoMaxProcs: 2, CPUs: 2})
 	v.Add(&VersionCounts{Trials: 300, Classes: map[string]int{"a": 100, "c": 190}, Failed: 10,
-		Failures: map[string]int{"no class": 10}, InFlightMean: 40, Stalled: 290})
+		Failures: map[string]int{"no class": 10}, InFlightMean: 40, Stalled: 290, GoMaxProcs: 2, CPUs: 2})
 	assert.Equal(t, &VersionCounts{Trials: 400, Classes: map[string]int{"a": 160, "b": 40, "c": 190}, Failed: 10,
-		Failures: map[string]int{"no class": 10}, InFlightMean: 35, Stalled: 300}, v)
+		Failures: map[string]int{"no class": 10}, InFlightMean: 35, Stalled: 300, GoMaxProcs: 2, CPUs: 2}, v)
+
+	v.Add(&VersionCounts{Trials: 100, GoMaxProcs: 4, CPUs: 4})
+	assert.Zero(t, v.GoMaxProcs, "runs on other processors")
+	assert.Zero(t, v.CPUs)
 }
 
 // TestKeeping: a results run of some experiments keeps the counts of the others from the committed

@@ -24,13 +24,13 @@ type Meta struct {
 	Command   string    // the command that produced it, e.g. "make results"
 	Date      time.Time // when it ran
 	GoVersion string
-	Host      string // e.g. "linux/amd64, 2 CPUs"
+	Host      string // e.g. "linux/amd64, 2 CPUs, GOMAXPROCS 2"
 }
 
 // MetaNow is the Meta of a run of command that ends now, on this machine.
 func MetaNow(command string) Meta {
 	return Meta{Command: strings.TrimSpace(command), Date: time.Now(), GoVersion: runtime.Version(),
-		Host: fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())}
+		Host: fmt.Sprintf("%s/%s, %d CPUs, GOMAXPROCS %d", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))}
 }
 
 // Examples maps "ID/class" to the kept pcapng path (relative to the repository root).
