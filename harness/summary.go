@@ -21,18 +21,14 @@ type Summary struct {
 	KCPGo      string `json:"kcp_go"`
 	// KCPGoServer and KCPGoClient are the versions of the server's and the client's peers, for a run
 	// whose roles ran in two peer processes (kcplab matrix -pairs); KCPGo then names both.
-	KCPGoServer string      `json:"kcp_go_server,omitempty"`
-	KCPGoClient string      `json:"kcp_go_client,omitempty"`
-	Capture     CaptureKind `json:"capture"`
-	Parallel    int         `json:"parallel"`
-	// GoMaxProcs and CPUs are the Go scheduler's processors and the machine's CPUs in the process that
-	// ran the trials: the shares a Close race decides move with them (RESULTS.md, p003).
-	GoMaxProcs int            `json:"gomaxprocs"`
-	CPUs       int            `json:"cpus"`
-	StaggerMs  float64        `json:"stagger_ms"` // the least time between two trial starts (Stagger)
-	Started    time.Time      `json:"started"`
-	Seconds    float64        `json:"seconds"`
-	Classes    map[string]int `json:"classes"` // named and discovered classes (RunOptions.Discover)
+	KCPGoServer string         `json:"kcp_go_server,omitempty"`
+	KCPGoClient string         `json:"kcp_go_client,omitempty"`
+	Capture     CaptureKind    `json:"capture"`
+	Parallel    int            `json:"parallel"`
+	StaggerMs   float64        `json:"stagger_ms"` // the least time between two trial starts (Stagger)
+	Started     time.Time      `json:"started"`
+	Seconds     float64        `json:"seconds"`
+	Classes     map[string]int `json:"classes"` // named and discovered classes (RunOptions.Discover)
 	// Discovered lists the classes the run named by a trial's signature, each with an example.
 	Discovered []DiscoveredClass `json:"discovered,omitempty"`
 	Failed     int               `json:"failed"`
@@ -48,6 +44,10 @@ type Summary struct {
 	Load         LoadSummary `json:"load"`
 	// Concurrency is what the run shared the process with, when a scheduler ran it (package sched).
 	Concurrency *Concurrency `json:"concurrency,omitempty"`
+	// GoMaxProcs and CPUs are the Go scheduler's processors and the machine's CPUs in the process that
+	// ran the trials: the shares a Close race decides move with them (RESULTS.md, p003).
+	GoMaxProcs int `json:"gomaxprocs"`
+	CPUs       int `json:"cpus"`
 	// ServerPeer and ClientPeer name the peers of a pair run as their hellos did (any implementation).
 	ServerPeer *PeerIdent `json:"server_peer,omitempty"`
 	ClientPeer *PeerIdent `json:"client_peer,omitempty"`
@@ -163,9 +163,9 @@ type TrialSummary struct {
 func (r *Result) Summary() Summary {
 	s := Summary{Experiment: r.Experiment.ID, Title: r.Experiment.Title, Question: r.Experiment.Question,
 		KCPGo: kcpgo.Version(), Capture: r.Capture, Parallel: r.Parallel, StaggerMs: ms(r.Stagger), Started: r.Started,
-		GoMaxProcs: runtime.GOMAXPROCS(0), CPUs: runtime.NumCPU(), Seconds: r.Elapsed.Seconds(), Classes: r.Counts, Failed: len(r.Failed()), TimingTrials: len(r.TimingTrials),
+		Seconds: r.Elapsed.Seconds(), Classes: r.Counts, Failed: len(r.Failed()), TimingTrials: len(r.TimingTrials),
 		TimingFailed: len(r.TimingFailed()), Timing: r.Timing, Load: r.Load(), Crossed: len(r.Crossed()),
-		Concurrency: r.Concurrency}
+		Concurrency: r.Concurrency, GoMaxProcs: runtime.GOMAXPROCS(0), CPUs: runtime.NumCPU()}
 	if r.KCPGoServer != "" || r.KCPGoClient != "" {
 		s.KCPGo = "server " + r.KCPGoServer + " × client " + r.KCPGoClient
 		s.KCPGoServer, s.KCPGoClient = r.KCPGoServer, r.KCPGoClient
