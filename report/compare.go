@@ -441,6 +441,9 @@ func WriteComparisonText(w io.Writer, c *Comparison, changesOnly bool) {
 			fmt.Fprintf(w, "\nonly in %s, not compared: %s\n", only.name, strings.Join(only.cells, " "))
 		}
 	}
+	if n := c.OtherProcessors(); n > 0 {
+		fmt.Fprintf(w, "\nthe sides ran on other processors (GOMAXPROCS or CPUs) in %d experiment run(s): a class a Close race decides moves with them (RESULTS.md, p003)\n", n)
+	}
 	test := "Fisher's exact test"
 	if byRuns {
 		test = "over runs where a side has several: the shares' z, its variance times the spread between runs, against Student's t"
@@ -456,6 +459,19 @@ func WriteComparisonText(w io.Writer, c *Comparison, changesOnly bool) {
 		fmt.Fprintf(w, "; %d more %s p < %g, as chance alone makes some of so many tests", weak, verb, c.Alpha)
 	}
 	fmt.Fprintln(w)
+}
+
+// OtherProcessors counts the cells whose sides both recorded their GOMAXPROCS and CPUs, and differ in
+// either.
+func (c *Comparison) OtherProcessors() int {
+	n := 0
+	for _, cell := range c.Cells {
+		a, b := cell.A, cell.B
+		if a.GoMaxProcs > 0 && b.GoMaxProcs > 0 && (a.GoMaxProcs != b.GoMaxProcs || a.CPUs != b.CPUs) {
+			n++
+		}
+	}
+	return n
 }
 
 // runCounts is each run's trials in class, space-separated.

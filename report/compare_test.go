@@ -326,3 +326,30 @@ func TestPoolKeepsWhatEveryRunShared(t *testing.T) {
 		})
 	}
 }
+
+func TestOtherProcessors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		procs, cpus int // side A's; side B ran GOMAXPROCS 2 on 2 CPUs
+		want        int
+	}{
+		{"same", 2, 2, 0},
+		{"other GOMAXPROCS", 4, 2, 1},
+		{"other CPUs", 2, 4, 1},
+		{"not recorded", 0, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a, b := twoRuns()
+			a.Experiments[0].Versions["v5.7.6"].GoMaxProcs = tc.procs
+			a.Experiments[0].Versions["v5.7.6"].CPUs = tc.cpus
+			cmp, err := Compare(one("a", a), one("b", b), 0.05)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, cmp.OtherProcessors())
+			var out strings.Builder
+			WriteComparisonText(&out, cmp, false)
+			assert.Equal(t, tc.want > 0, strings.Contains(out.String(), "ran on other processors"))
+		})
+	}
+}
