@@ -214,6 +214,53 @@ func Summary(results []*harness.Result) string {
 	return b.String()
 }
 
+// keepSummary is fresh, the summary lines of a run, beside the lines of doc's summary block for the
+// experiments the run did not hold: those stay in doc's order, and each of the run's replaces the line
+// of its experiment or, new, goes before the first line whose id sorts after its own. A line's id is
+// what Summary writes in bold at its start.
+func keepSummary(doc []byte, fresh string) string {
+	begin, end := markers("summary")
+	i, j := bytes.Index(doc, []byte(begin)), bytes.Index(doc, []byte(end))
+	if i < 0 || j < i {
+		return fresh
+	}
+	var ids, lines []string
+	for _, line := range strings.SplitAfter(string(doc[i+len(begin):j]), "\n") {
+		if id, ok := summaryID(line); ok {
+			ids, lines = append(ids, id), append(lines, line)
+		}
+	}
+	for _, line := range strings.SplitAfter(fresh, "\n") {
+		id, ok := summaryID(line)
+		if !ok {
+			continue
+		}
+		if k := slices.Index(ids, id); k >= 0 {
+			lines[k] = line
+			continue
+		}
+		k := len(ids)
+		for n, other := range ids {
+			if other > id {
+				k = n
+				break
+			}
+		}
+		ids, lines = slices.Insert(ids, k, id), slices.Insert(lines, k, line)
+	}
+	return strings.Join(lines, "")
+}
+
+// summaryID is the experiment id of one of Summary's lines ("- **ID** (N trials): ...").
+func summaryID(line string) (string, bool) {
+	rest, ok := strings.CutPrefix(line, "- **")
+	if !ok {
+		return "", false
+	}
+	id, _, ok := strings.Cut(rest, "**")
+	return id, ok && id != ""
+}
+
 // measures renders a table of each measure per class: trials measured, min, median, max.
 func measures(r *harness.Result) string {
 	var b strings.Builder
@@ -317,9 +364,9 @@ func UpdateFile(path, id, body, title string) error {
 	return os.WriteFile(path, doc, 0o644)
 }
 
-// WriteResults writes a run's results file at path: old's prose, and the blocks of experiments
-// results does not hold, kept; the meta, summary and each experiment's block made anew, with the
-// example captures of ex linked relative to path's folder.
+// WriteResults writes a run's results file at path: old's prose, and the blocks and summary lines of
+// experiments results does not hold, kept; the meta, the run's summary lines and each experiment's
+// block made anew, with the example captures of ex linked relative to path's folder.
 func WriteResults(path string, old []byte, results []*harness.Result, ex Examples, m Meta) error {
 	// Relative links hold both where the file is written (out/RESULTS.md -> testdata/ID/x.pcapng =
 	// out/testdata/ID/x.pcapng) and once it and the captures are copied to the repository root.
@@ -330,7 +377,7 @@ func WriteResults(path string, old []byte, results []*harness.Result, ex Example
 			rel[k] = r
 		}
 	}
-	blocks := map[string]string{"meta": MetaBlock(m), "summary": Summary(results)}
+	blocks := map[string]string{"meta": MetaBlock(m), "summary": keepSummary(old, Summary(results))}
 	ids := []string{"meta", "summary"}
 	titles := map[string]string{"meta": "# kcplab results", "summary": "## In short"}
 	for _, r := range results {

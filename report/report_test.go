@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+
 	"kcplab/capture"
 	"kcplab/harness"
 	"kcplab/kcpwire"
@@ -167,6 +169,25 @@ func TestBlockFollowsCounts(t *testing.T) {
 			if len(r.Crossed()) == 0 && strings.Contains(b, "crossed") {
 				t.Errorf("a crossed line without crossed attempts:\n%s", b)
 			}
+		})
+	}
+}
+
+// TestKeepSummary: a run of some experiments replaces their summary lines and keeps the others'.
+func TestKeepSummary(t *testing.T) {
+	t.Parallel()
+	doc := "# r\n\n<!-- kcplab:begin summary -->\n- **b** (2 trials): old b.\n- **d** (2 trials): old d.\n<!-- kcplab:end summary -->\nprose\n"
+	for _, tc := range []struct {
+		name, doc, fresh, want string
+	}{
+		{"replaced in place", doc, "- **d** (5 trials): new d.\n", "- **b** (2 trials): old b.\n- **d** (5 trials): new d.\n"},
+		{"new ones in id order", doc, "- **a** (1 trials): a.\n- **c** (1 trials): c.\n- **e** (1 trials): e.\n",
+			"- **a** (1 trials): a.\n- **b** (2 trials): old b.\n- **c** (1 trials): c.\n- **d** (2 trials): old d.\n- **e** (1 trials): e.\n"},
+		{"no summary block yet", "# r\n", "- **a** (1 trials): a.\n", "- **a** (1 trials): a.\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tc.want, keepSummary([]byte(tc.doc), tc.fresh))
 		})
 	}
 }

@@ -221,7 +221,7 @@ func TestResultsWritesUnderOut(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	from := filepath.Join(dir, "RESULTS.md")
-	committed := "# kcplab results\n\nprose kept\n"
+	committed := "# kcplab results\n\nprose kept\n\n<!-- kcplab:begin summary -->\n- **p001** (200 trials): p001's answer.\n<!-- kcplab:end summary -->\n"
 	require.NoError(t, os.WriteFile(from, []byte(committed), 0o644))
 	// The committed counts beside it: p001 is kept, p003-linger's are replaced by this run's.
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "testdata"), 0o755))
@@ -239,6 +239,7 @@ func TestResultsWritesUnderOut(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(out, "RESULTS.md"))
 	require.NoError(t, err)
 	assert.Contains(t, string(md), "prose kept")
+	assert.Contains(t, string(md), "- **p001** (200 trials): p001's answer.\n- **p003-linger** (2 trials): ", "p001's summary line kept, p003-linger's after it")
 	assert.Contains(t, string(md), "<!-- kcplab:begin p003-linger -->")
 	assert.Contains(t, string(md), "](testdata/p003-linger/")
 	files, err := filepath.Glob(filepath.Join(out, "testdata", "p003-linger", "*.pcapng"))
