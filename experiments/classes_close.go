@@ -119,3 +119,17 @@ func sessionsReadTheRequest() harness.Check {
 		return nil
 	}}
 }
+
+// deliveredAndPhantoms counts r's trials in classes, and those of them in which the listener accepted
+// more than one session: a client ACK that reached it after the server's Close made a phantom.
+func deliveredAndPhantoms(r *harness.Result, classes ...harness.Class) (delivered, phantom int) {
+	for _, c := range classes {
+		for _, t := range r.Of(c) {
+			delivered++
+			if t.Trace.Accepts > 1 {
+				phantom++
+			}
+		}
+	}
+	return delivered, phantom
+}

@@ -63,15 +63,8 @@ func init() {
 }
 
 func nocwndAnswer(r *harness.Result) string {
-	n, delivered, phantom := len(r.Trials), 0, 0
-	for _, c := range []harness.Class{nocwndAckAtOnce, nocwndAckAtTick, closeLaterSession} {
-		for _, t := range r.Of(c) {
-			delivered++
-			if t.Trace.Accepts > 1 {
-				phantom++
-			}
-		}
-	}
+	n := len(r.Trials)
+	delivered, phantom := deliveredAndPhantoms(r, nocwndAckAtOnce, nocwndAckAtTick, closeLaterSession)
 	if delivered == n {
 		return fmt.Sprintf("Yes: the response arrived in %d of %d trials at no cost in time; a client ACK that reached the listener after the Close made it accept a phantom session in %d of them.",
 			delivered, n, phantom)

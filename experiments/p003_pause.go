@@ -57,15 +57,7 @@ func init() {
 
 func pauseAnswer(r *harness.Result) string {
 	n := len(r.Trials)
-	first, phantom := 0, 0
-	for _, c := range []harness.Class{pauseDelivered, pauseAckWithResponse} {
-		for _, t := range r.Of(c) {
-			first++
-			if t.Trace.Accepts > 1 {
-				phantom++
-			}
-		}
-	}
+	first, phantom := deliveredAndPhantoms(r, pauseDelivered, pauseAckWithResponse)
 	later := r.Count(closeLaterSession)
 	if first == n {
 		return fmt.Sprintf("Yes: the response arrived in %d of %d trials, each time from the first session; the client's ACK reached the listener after the Close and made a phantom session in %d of them.",
