@@ -45,7 +45,8 @@ type Summary struct {
 	// Concurrency is what the run shared the process with, when a scheduler ran it (package sched).
 	Concurrency *Concurrency `json:"concurrency,omitempty"`
 	// GoMaxProcs and CPUs are the Go scheduler's processors and the machine's CPUs in the process that
-	// ran the trials: the shares a Close race decides move with them (RESULTS.md, p003).
+	// ran the trials (for a pair run, the process that ran its peers, which inherit its environment):
+	// the shares a Close race decides move with them (RESULTS.md, p003).
 	GoMaxProcs int `json:"gomaxprocs"`
 	CPUs       int `json:"cpus"`
 	// ServerPeer and ClientPeer name the peers of a pair run as their hellos did (any implementation).
