@@ -128,7 +128,7 @@ func TestHostsBadInput(t *testing.T) {
 		{"unknown experiment", []string{"hosts", "p999"}, `unknown experiment "p999"`},
 		{"-report of no run", []string{"hosts", "-report", "-on", "loopback", "-out", t.TempDir(), "p001"}, "-report: open "},
 		{"-report of a garbled summary", []string{"hosts", "-report", "-on", "loopback", "-out", garbled, "p001"}, "summary.json: invalid character"},
-		{"-out a file", []string{"hosts", "-on", "loopback", "-out", filepath.Join(garbled, "loopback", "p001", "summary.json"), "p001"}, "-out: mkdir"},
+		{"-out a file", []string{"hosts", "-on", "loopback", "-out", filepath.Join(garbled, "loopback", "p001", "summary.json"), "p001"}, "is not a directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

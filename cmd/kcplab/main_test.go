@@ -139,7 +139,7 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"flag without value after id", []string{"run", "p003", "-trials"}, "flag needs an argument"},
 		{"bad flag after file", []string{"decode", good, "-framing", "zip"}, "-framing"},
 		{"results: unknown experiment after flag", []string{"results", "-trials", "2", "p999"}, `unknown experiment "p999"`},
-		{"run: -out a file", []string{"run", "-out", notCapture, "-trials", "2", "p001"}, "-out: mkdir " + notCapture},
+		{"run: -out a file", []string{"run", "-out", notCapture, "-trials", "2", "p001"}, notCapture + " is not a directory"},
 		{"results: -from a missing file", []string{"results", "-from", filepath.Join(dir, "RESULTS.nope"), "-trials", "2", "p001"}, "-from: open"},
 		{"crosstalk: bad seconds", []string{"crosstalk", "-seconds", "0"}, "-seconds: want 1..600"},
 		{"crosstalk: argument", []string{"crosstalk", "p003"}, "no arguments"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"testing"
@@ -25,7 +26,13 @@ func TestMain(m *testing.M) {
 	if os.Getenv(peerEnv) == "1" {
 		os.Exit(program.Main([]string{"peer"}, os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	_, noOut := os.Stat("out")
+	code := m.Run()
+	if _, err := os.Stat("out"); noOut != nil && err == nil {
+		fmt.Fprintln(os.Stderr, "a test left out/ in the package's directory: give each command an -out under t.TempDir(), and check bad input before making anything")
+		code = 1
+	}
+	os.Exit(code)
 }
 
 // testPeer starts this test binary as a peer process.

@@ -9,8 +9,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -205,15 +207,28 @@ func (r *Repeated) String() string { return strings.Join(*r, " ") }
 // Set adds one value (flag.Value).
 func (r *Repeated) Set(s string) error { *r = append(*r, s); return nil }
 
-// OutDir makes dir, given as flag -name, and checks that a file can be written in it: a directory the
-// command could not write to is bad input, found before anything runs.
+// OutDir checks that dir, given as flag -name, is a directory a file can be written in, or can be made
+// in one: a directory the command could not write to is bad input, found before anything runs. It
+// makes nothing, so a command that then fails on other bad input leaves no directory behind.
 func OutDir(name, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Usage("-%s: %v", name, err)
+	have := dir // the nearest of dir and its parents that exists
+	for {
+		fi, err := os.Stat(have)
+		if err == nil {
+			if !fi.IsDir() {
+				return Usage("-%s: %s: %s is not a directory", name, dir, have)
+			}
+			break
+		}
+		parent := filepath.Dir(have)
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) || parent == have {
+			return Usage("-%s: %v", name, err)
+		}
+		have = parent
 	}
-	f, err := os.CreateTemp(dir, ".kcplab-write-check-*")
+	f, err := os.CreateTemp(have, ".kcplab-write-check-*")
 	if err != nil {
-		return Usage("-%s: cannot write in %s: %v", name, dir, err)
+		return Usage("-%s: cannot write in %s: %v", name, have, err)
 	}
 	f.Close()
 	return os.Remove(f.Name())

@@ -132,15 +132,20 @@ func TestOutDir(t *testing.T) {
 		bad  string // in the error; "" for none
 	}{
 		{"an existing directory", t.TempDir(), ""},
-		{"a new directory, made", filepath.Join(t.TempDir(), "new", "deeper"), ""},
-		{"a file", file, "-out: mkdir " + file},
-		{"under a file", filepath.Join(file, "x"), "-out: mkdir " + file},
+		{"a new directory", filepath.Join(t.TempDir(), "new", "deeper"), ""},
+		{"a file", file, file + " is not a directory"},
+		{"under a file", filepath.Join(file, "x"), file + " is not a directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			_, statErr := os.Stat(tc.dir)
 			err := OutDir("out", tc.dir)
 			if tc.bad == "" {
 				require.NoError(t, err)
+				if statErr != nil {
+					assert.NoDirExists(t, tc.dir, "the check makes nothing")
+					return
+				}
 				entries, err := os.ReadDir(tc.dir)
 				require.NoError(t, err)
 				assert.Empty(t, entries, "the check leaves nothing behind")
