@@ -318,7 +318,7 @@ func (c *ComparedCell) overRuns(class string) (p, dispersion float64) {
 	both := (ka + kb) / (na + nb)
 	z := math.Abs(ka/na-kb/nb) / math.Sqrt(both*(1-both)*(1/na+1/nb)*max(dispersion, 1))
 	if dispersion <= 1 && df >= minRunsDF { // runs that scatter as binomial draws: the pooled z
-		return min(2*distuv.UnitNormal.Survival(z), 1), dispersion
+		return min(math.Erfc(z/math.Sqrt2), 1), dispersion // both tails; Erfc keeps the far tail that 1 − CDF rounds to 0
 	}
 	return min(2*distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Survival(z), 1), dispersion
 }

@@ -353,3 +353,19 @@ func TestOtherProcessors(t *testing.T) {
 		})
 	}
 }
+
+// TestClassPFarApart: runs far apart that scatter as binomial draws get a tiny p, not 0 (the normal
+// tail, taken as 1 − CDF, rounds to 0 beyond z ≈ 8.3).
+func TestClassPFarApart(t *testing.T) {
+	t.Parallel()
+	runs := func(ks ...int) []*VersionCounts {
+		var out []*VersionCounts
+		for _, k := range ks {
+			out = append(out, &VersionCounts{Trials: 200, Classes: map[string]int{"x": k}})
+		}
+		return out
+	}
+	p := ClassP("x", runs(95, 86, 85), runs(147, 136, 138))
+	assert.Greater(t, p, 0.0)
+	assert.Less(t, p, 1e-15)
+}
