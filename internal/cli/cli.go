@@ -215,6 +215,9 @@ func OutDir(name, dir string) error {
 	for {
 		fi, err := os.Stat(have)
 		if err == nil {
+			if !fi.IsDir() && have == dir {
+				return Usage("-%s: %s is not a directory", name, dir)
+			}
 			if !fi.IsDir() {
 				return Usage("-%s: %s: %s is not a directory", name, dir, have)
 			}
