@@ -158,3 +158,22 @@ func TestOutDir(t *testing.T) {
 		})
 	}
 }
+
+// TestOutDirUnwritable: a directory the user cannot write in, or make a directory in, is bad input.
+func TestOutDirUnwritable(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() == 0 {
+		t.Skip("root writes in any directory: run as a user to check an unwritable -out")
+	}
+	locked := filepath.Join(t.TempDir(), "locked")
+	require.NoError(t, os.Mkdir(locked, 0o555))
+	t.Cleanup(func() { os.Chmod(locked, 0o755) })
+	for _, dir := range []string{locked, filepath.Join(locked, "new")} {
+		err := OutDir("out", dir)
+		var exit *ExitError
+		require.ErrorAs(t, err, &exit, dir)
+		assert.Equal(t, 2, exit.Code)
+		assert.Contains(t, err.Error(), "cannot write in "+locked)
+		assert.NoDirExists(t, filepath.Join(locked, "new"))
+	}
+}
