@@ -226,18 +226,11 @@ func cellRuns(sd Side, id, v string) (*MatrixExperiment, []*VersionCounts) {
 // ran reports whether a run produced counts.
 func ran(vc *VersionCounts) bool { return vc != nil && vc.Error == "" && vc.Trials > 0 }
 
-// pool adds up runs of one cell; capture and parallel are kept when every run had the same (Add
-// does so for GOMAXPROCS and CPUs).
+// pool adds up runs of one cell (Add).
 func pool(runs []*VersionCounts) *VersionCounts {
-	p := &VersionCounts{Capture: runs[0].Capture, Parallel: runs[0].Parallel}
+	p := &VersionCounts{}
 	for _, r := range runs {
 		p.Add(r)
-		if r.Capture != p.Capture {
-			p.Capture = "mixed"
-		}
-		if r.Parallel != p.Parallel {
-			p.Parallel = 0
-		}
 	}
 	return p
 }

@@ -153,14 +153,21 @@ func (v *VersionCounts) Count(class string) int {
 }
 
 // Add adds the counts of o, another run of the same experiment and version, to v's; InFlightMean
-// becomes the mean of both runs' means, weighted by their trials, and GOMAXPROCS and CPUs stay only
-// when both runs had the same.
+// becomes the mean of both runs' means, weighted by their trials. How they ran stays where both runs
+// ran alike: a capture that differs becomes "mixed", and trials at once, GOMAXPROCS and CPUs that
+// differ become 0 (no one figure says it).
 func (v *VersionCounts) Add(o *VersionCounts) {
-	switch {
-	case v.Trials == 0:
-		v.GoMaxProcs, v.CPUs = o.GoMaxProcs, o.CPUs
-	case v.GoMaxProcs != o.GoMaxProcs || v.CPUs != o.CPUs:
-		v.GoMaxProcs, v.CPUs = 0, 0 // runs on other processors: no one figure says what they ran on
+	if v.Trials == 0 {
+		v.Capture, v.Parallel, v.GoMaxProcs, v.CPUs = o.Capture, o.Parallel, o.GoMaxProcs, o.CPUs
+	}
+	if v.Capture != o.Capture {
+		v.Capture = "mixed"
+	}
+	if v.Parallel != o.Parallel {
+		v.Parallel = 0
+	}
+	if v.GoMaxProcs != o.GoMaxProcs || v.CPUs != o.CPUs {
+		v.GoMaxProcs, v.CPUs = 0, 0
 	}
 	if n := v.Trials + o.Trials; n > 0 {
 		v.InFlightMean = (v.InFlightMean*float64(v.Trials) + o.InFlightMean*float64(o.Trials)) / float64(n)
