@@ -219,13 +219,12 @@ func Summary(results []*harness.Result) string {
 // of its experiment or, new, goes before the first line whose id sorts after its own. A line's id is
 // what Summary writes in bold at its start.
 func keepSummary(doc []byte, fresh string) string {
-	begin, end := markers("summary")
-	i, j := bytes.Index(doc, []byte(begin)), bytes.Index(doc, []byte(end))
-	if i < 0 || j < i {
+	_, _, old, ok := blockAt(doc, "summary")
+	if !ok {
 		return fresh
 	}
 	var ids, lines []string
-	for _, line := range strings.SplitAfter(string(doc[i+len(begin):j]), "\n") {
+	for _, line := range strings.SplitAfter(string(old), "\n") {
 		if id, ok := summaryID(line); ok {
 			ids, lines = append(ids, id), append(lines, line)
 		}
@@ -331,6 +330,17 @@ func markers(id string) (string, string) {
 	return "<!-- kcplab:begin " + id + " -->", "<!-- kcplab:end " + id + " -->"
 }
 
+// blockAt finds doc's generated block id: from its begin marker (at start) to the end of its end
+// marker (end), and its body between them; ok is false when doc has no such block.
+func blockAt(doc []byte, id string) (start, end int, body []byte, ok bool) {
+	begin, stop := markers(id)
+	i, j := bytes.Index(doc, []byte(begin)), bytes.Index(doc, []byte(stop))
+	if i < 0 || j <= i {
+		return 0, 0, nil, false
+	}
+	return i, j + len(stop), doc[i+len(begin) : j], true
+}
+
 // Update replaces the generated blocks of doc (between "<!-- kcplab:begin ID -->" and
 // "<!-- kcplab:end ID -->") with blocks, keeping all prose around them. A block without markers in doc
 // is appended under a heading made by title(id).
@@ -339,10 +349,8 @@ func Update(doc []byte, ids []string, blocks map[string]string, title func(id st
 	for _, id := range ids {
 		begin, end := markers(id)
 		body := begin + "\n" + blocks[id] + end
-		i := bytes.Index(out, []byte(begin))
-		j := bytes.Index(out, []byte(end))
-		if i >= 0 && j > i {
-			out = append(append(append([]byte{}, out[:i]...), body...), out[j+len(end):]...)
+		if i, j, _, ok := blockAt(out, id); ok {
+			out = append(append(append([]byte{}, out[:i]...), body...), out[j:]...)
 			continue
 		}
 		if len(out) > 0 && !bytes.HasSuffix(out, []byte("\n\n")) {
