@@ -214,13 +214,14 @@ func OutDir(name, dir string) error {
 	have := dir // the nearest of dir and its parents that exists
 	for {
 		fi, err := os.Stat(have)
+		if err == nil && !fi.IsDir() {
+			where := dir // the path given, then the file in it when that is a parent
+			if have != dir {
+				where += ": " + have
+			}
+			return Usage("-%s: %s is not a directory", name, where)
+		}
 		if err == nil {
-			if !fi.IsDir() && have == dir {
-				return Usage("-%s: %s is not a directory", name, dir)
-			}
-			if !fi.IsDir() {
-				return Usage("-%s: %s: %s is not a directory", name, dir, have)
-			}
 			break
 		}
 		parent := filepath.Dir(have)
