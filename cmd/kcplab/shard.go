@@ -97,12 +97,12 @@ func runMerge(ctx context.Context, c *cli.Call) error {
 	case len(dirs) == 0:
 		return cli.Usage("want the parts' directories: kcplab merge -out DIR PARTDIR...")
 	}
+	if err := cli.OutDir("out", *out); err != nil {
+		return err
+	}
 	mx, err := matrix.Merge(dirs)
 	if err != nil {
 		return err
-	}
-	if err := cli.OutDir("out", *out); err != nil {
-		return err // after the parts are read: bad parts write nothing, not even -out
 	}
 	if err := matrix.WriteMerged(*out, mx); err != nil {
 		return err
