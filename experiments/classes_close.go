@@ -3,8 +3,8 @@ package experiments
 // The outcomes of an exchange whose server's Close discards what it queued: kcp-go v5.7 sends through a
 // shared pool of sender goroutines, and Close drops what they have not sent (v5.7.6 sess.go:523-541,
 // postprocess.go:144). The client retransmits its unacknowledged request, and each copy that reaches
-// the listener after the previous session closed makes a new session. p003 and p003-nocwnd share these
-// classes; p004 and close-under-loss, their steps and checks.
+// the listener after the previous session closed makes a new session. p003, p003-pause and p003-nocwnd
+// share these classes; p004 and close-under-loss, their steps and checks.
 
 import (
 	"fmt"
@@ -15,6 +15,10 @@ import (
 )
 
 var (
+	// closeAckWithResponse is the first session's ACK and response in one datagram, both out before
+	// its Close: the client ACKed at once (see p001).
+	closeAckWithResponse = ackedAtOnce("delivered, ACK with the response",
+		"three datagrams: the server's ACK and the response in one, so the client ACKed at once", handshakeLadder(ackAtOnce))
 	closeLost = harness.Class{
 		Name:        "response lost at Close",
 		Description: "request and its ACK only: the server's Close dropped the queued response",

@@ -37,12 +37,8 @@ import (
 //	                              the request, answers, closes, and drops its answer again
 //
 // and sometimes the ACK of one copy gets out before its session's Close, which ends the retransmissions.
-var (
-	p003Delivered = ackedAtTick("delivered",
-		"the post's four datagrams: request, its ACK, the response, its ACK", handshakeLadder(ackAtTick), expect.ReadGot(harness.Client))
-	p003AckWithResponse = ackedAtOnce("delivered, ACK with the response",
-		"three datagrams: the server's ACK and the response in one, so the client ACKed at once", handshakeLadder(ackAtOnce))
-)
+var p003Delivered = ackedAtTick("delivered",
+	"the post's four datagrams: request, its ACK, the response, its ACK", handshakeLadder(ackAtTick), expect.ReadGot(harness.Client))
 
 func init() {
 	register(closingHandshake(harness.Experiment{
@@ -51,12 +47,12 @@ func init() {
 		Question:     "When a kcp-go server writes a response and closes, does the client get the response, and does it learn of the Close?",
 		Answer:       p003Answer,
 		ServerScript: handshakeServer(0),
-	}, p003Delivered, p003AckWithResponse))
+	}, p003Delivered, closeAckWithResponse))
 }
 
 func p003Answer(r *harness.Result) string {
 	n := len(r.Trials)
-	d, l := r.Count(p003Delivered)+r.Count(p003AckWithResponse)+r.Count(closeLaterSession), r.Count(closeLost)
+	d, l := r.Count(p003Delivered)+r.Count(closeAckWithResponse)+r.Count(closeLaterSession), r.Count(closeLost)
 	silent := r.Count(closeUnanswered) + r.Count(closeCopyAcked) + r.Count(closeLaterSession)
 	return fmt.Sprintf("No: the client is never told of the Close (its Read timed out in %d of %d trials, "+
 		"never with EOF), and the response itself arrived in only %d of %d trials (%d lost at Close; in %d the Close dropped "+

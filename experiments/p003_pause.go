@@ -27,12 +27,8 @@ import (
 //	                              the server's Close, so the listener accepts it as a phantom session
 //
 // or, when the pause was not enough, one of p003's Close races (the close* classes).
-var (
-	pauseDelivered = ackedAtTick("delivered",
-		"request, its ACK, the response, and the client's ACK at its next update tick", handshakeLadder(ackAtTick), expect.ReadGot(harness.Client))
-	pauseAckWithResponse = ackedAtOnce("delivered, ACK with the response",
-		"three datagrams: the server's ACK and the response in one, so the client ACKed at once", handshakeLadder(ackAtOnce))
-)
+var pauseDelivered = ackedAtTick("delivered",
+	"request, its ACK, the response, and the client's ACK at its next update tick", handshakeLadder(ackAtTick), expect.ReadGot(harness.Client))
 
 // p003Pause is the server's pause between its Write and its Close.
 const p003Pause = time.Millisecond
@@ -52,12 +48,12 @@ func init() {
 		Question:     "If the server sleeps 1 ms between its Write and its Close, does the response arrive?",
 		Answer:       pauseAnswer,
 		ServerScript: pauseServer,
-	}, pauseDelivered, pauseAckWithResponse))
+	}, pauseDelivered, closeAckWithResponse))
 }
 
 func pauseAnswer(r *harness.Result) string {
 	n := len(r.Trials)
-	first, phantom := deliveredAndPhantoms(r, pauseDelivered, pauseAckWithResponse)
+	first, phantom := deliveredAndPhantoms(r, pauseDelivered, closeAckWithResponse)
 	later := r.Count(closeLaterSession)
 	if first == n {
 		return fmt.Sprintf("Yes: the response arrived in %d of %d trials, each time from the first session; the client's ACK reached the listener after the Close and made a phantom session in %d of them.",
