@@ -90,6 +90,46 @@ func TestParserMatchesFullDecoder(t *testing.T) {
 	}
 }
 
+func TestParserCutUDPHeader(t *testing.T) {
+	t.Parallel()
+	v4, v6 := sampleDatagrams()[0], sampleDatagrams()[3]
+	eth4, raw6 := frameEthernet(ipUDP(t, v4)), ipUDP(t, v6)
+	const eth4UDP, raw6UDP = 14 + 20, 40 // where the UDP header starts
+	later := bytes.Clone(eth4)
+	binary.BigEndian.PutUint16(later[14+6:], 1) // fragment offset 8: no UDP header in this fragment
+	tests := []struct {
+		name  string
+		lt    layers.LinkType
+		frame []byte
+		want  Datagram // its payload's length is the wire length; nothing of it is captured
+		ok    bool
+	}{
+		{"v4 cut after the length field", layers.LinkTypeEthernet, eth4[:eth4UDP+6], v4, true},
+		{"v4 cut after the ports: length from IP", layers.LinkTypeEthernet, eth4[:eth4UDP+4], v4, true},
+		{"v4 cut inside the ports", layers.LinkTypeEthernet, eth4[:eth4UDP+3], Datagram{}, false},
+		{"v4 later fragment", layers.LinkTypeEthernet, later[:eth4UDP+6], Datagram{}, false},
+		{"raw v6 cut after the length field", layers.LinkTypeRaw, raw6[:raw6UDP+6], v6, true},
+		{"raw v6 cut after the ports: length from IP", layers.LinkTypeRaw, raw6[:raw6UDP+5], v6, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			li, ok := linklayer.Lookup(tt.lt)
+			require.True(t, ok)
+			fast := linklayer.NewParser(li).Decode(tt.frame)
+			assert.Equal(t, linklayer.DecodeFull(tt.frame, li), fast)
+			require.Equal(t, tt.ok, fast.OK)
+			if tt.ok {
+				assert.Equal(t, tt.want.Src, fast.Src)
+				assert.Equal(t, tt.want.Dst, fast.Dst)
+				assert.Empty(t, fast.Payload)
+				assert.Equal(t, len(tt.want.Payload), fast.Length)
+				assert.True(t, fast.Truncated())
+			}
+		})
+	}
+}
+
 func BenchmarkLinkLayer(b *testing.B) {
 	frame := frameEthernet(ipUDP(b, sampleDatagrams()[4]))
 	li, _ := linklayer.Lookup(layers.LinkTypeEthernet)

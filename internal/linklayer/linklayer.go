@@ -73,7 +73,9 @@ type UDP struct {
 	OK       bool           // false: the frame holds no UDP datagram (the rest is zero)
 	Src, Dst netip.AddrPort // unmapped addresses
 	Payload  []byte         // the captured payload, aliasing the frame (capacity = length)
-	Length   int            // payload length on the wire, from the UDP length field (at least len(Payload))
+	// Length is the payload length on the wire, from the UDP length field (at least len(Payload)); when the
+	// capture cut that field off, from the IP header's length.
+	Length int
 }
 
 // Truncated reports whether the capture holds less payload than was sent.
@@ -92,7 +94,10 @@ func DecodeFull(frame []byte, li Info) UDP {
 			if net == nil {
 				return UDP{}
 			}
-			return udpOf(net, l.(*layers.UDP))
+			if udp := l.(*layers.UDP); len(udp.Contents) == 8 {
+				return udpOf(net, udp)
+			}
+			return cutHeader(net)
 		}
 	}
 	return UDP{}
@@ -191,7 +196,55 @@ func (p *Parser) Decode(frame []byte) UDP {
 			}
 		}
 	}
+	if u := cutHeader(ipl); u.OK {
+		return u
+	}
 	return DecodeFull(frame, p.info)
+}
+
+// cutHeader is the datagram of the IP packet ipl (nil: none) when the capture's snap length cut its
+// UDP header short (gopacket decodes no UDP layer, or an empty one, from under 8 bytes). With at least
+// the 4 bytes of the ports it is a datagram with no payload captured, its wire length taken from the
+// UDP length field when captured, else from the IP header; otherwise, or for anything but the
+// unfragmented start of a UDP datagram, OK is false.
+func cutHeader(ipl gopacket.Layer) UDP {
+	var (
+		hdr      []byte
+		src, dst netip.Addr
+		ipRest   int // the IP packet's length on the wire after its header
+	)
+	switch ip := ipl.(type) {
+	case *layers.IPv4:
+		if ip.Protocol != layers.IPProtocolUDP || ip.FragOffset != 0 {
+			return UDP{}
+		}
+		hdr, ipRest = ip.Payload, int(ip.Length)-int(ip.IHL)*4
+		src, _ = netip.AddrFromSlice(ip.SrcIP.To4())
+		dst, _ = netip.AddrFromSlice(ip.DstIP.To4())
+	case *layers.IPv6:
+		if ip.NextHeader != layers.IPProtocolUDP {
+			return UDP{}
+		}
+		hdr, ipRest = ip.Payload, int(ip.Length)
+		src, _ = netip.AddrFromSlice(ip.SrcIP.To16())
+		dst, _ = netip.AddrFromSlice(ip.DstIP.To16())
+	default:
+		return UDP{}
+	}
+	if len(hdr) < 4 || len(hdr) >= 8 || !src.IsValid() || !dst.IsValid() {
+		return UDP{}
+	}
+	n := ipRest - 8
+	if len(hdr) >= 6 {
+		n = int(binary.BigEndian.Uint16(hdr[4:])) - 8
+	}
+	return UDP{
+		OK:      true,
+		Src:     netip.AddrPortFrom(src.Unmap(), binary.BigEndian.Uint16(hdr[0:])),
+		Dst:     netip.AddrPortFrom(dst.Unmap(), binary.BigEndian.Uint16(hdr[2:])),
+		Payload: hdr[len(hdr):len(hdr):len(hdr)],
+		Length:  max(n, 0),
+	}
 }
 
 // fastEthernetIPv4UDP decodes the common case of a complete, unfragmented
