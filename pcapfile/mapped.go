@@ -17,7 +17,7 @@ type mapped struct {
 	data  []byte
 	off   int
 	order binary.ByteOrder
-	nanos int64 // 1 for nanosecond files, 1000 for microsecond files
+	nanos uint32 // 1 for nanosecond files, 1000 for microsecond files
 	snap  int
 }
 
@@ -51,7 +51,9 @@ func (rd *Reader) nextMapped() (*Record, error) {
 	}
 	m.off = off + 16 + capLen
 	frame := rest[16 : 16+capLen : 16+capLen]
-	ts := time.Unix(int64(sec), int64(frac)*m.nanos).UTC()
+	// A microsecond field over 999,999 (out of spec) wraps in 32 bits, as pcapgo's stream reader
+	// (and Wireshark's) computes it, so that both readers give every record the same time.
+	ts := time.Unix(int64(sec), int64(frac*m.nanos)).UTC()
 	rd.fill(frame, ts, capLen, wireLen, rd.parser)
 	return &rd.rec, nil
 }
