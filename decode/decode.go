@@ -89,7 +89,23 @@ type Decoder struct {
 	t0        time.Time
 	haveT0    bool
 	datagrams int // UDP datagrams so far in this file
+	shown     int // datagrams of them printed (of the selected port)
+	packets   int // records so far in this file
+	linkType  string
 	pre       []byte
+}
+
+// Counts say what the last file held, for a note when nothing of it was printed.
+type Counts struct {
+	Packets   int    // packet records read
+	Datagrams int    // UDP datagrams among them
+	Shown     int    // datagrams printed: those to or from the selected port
+	LinkType  string // the file's link type(s)
+}
+
+// Counts returns what the last file given to File held, as far as it was read.
+func (dc *Decoder) Counts() Counts {
+	return Counts{Packets: dc.packets, Datagrams: dc.datagrams, Shown: dc.shown, LinkType: dc.linkType}
 }
 
 // New returns a Decoder that prints to w.
@@ -124,6 +140,7 @@ func (dc *Decoder) Flush() error {
 // that stopped the reading, if any (after printing what came before it).
 // The output may wait in the buffer until Flush.
 func (dc *Decoder) File(path string) (err error) {
+	dc.datagrams, dc.shown, dc.packets, dc.linkType = 0, 0, 0, ""
 	rd, closer, err := pcapfile.Open(path)
 	if err != nil {
 		return err
@@ -136,7 +153,8 @@ func (dc *Decoder) File(path string) (err error) {
 	}()
 	dc.det = kcpwire.Detector{}
 	dc.fileJSON = appendJSONString(dc.fileJSON[:0], path)
-	dc.haveT0, dc.datagrams = false, 0
+	dc.haveT0 = false
+	defer func() { dc.linkType = rd.LinkType() }()
 	if dc.multi && !dc.json {
 		b := append(dc.out, "# "...)
 		b = append(b, path...)
@@ -160,6 +178,7 @@ func (dc *Decoder) record(rec *pcapfile.Record) {
 	if !dc.haveT0 {
 		dc.t0, dc.haveT0 = rec.Time, true
 	}
+	dc.packets++
 	if !rec.UDP {
 		return
 	}
@@ -169,6 +188,7 @@ func (dc *Decoder) record(rec *pcapfile.Record) {
 	if dc.port != 0 && sp != dc.port && dp != dc.port {
 		return
 	}
+	dc.shown++
 	var err error
 	switch {
 	case dc.framing == kcpwire.FramingAuto && dc.encPorts.n > 0 && (dc.encPorts.Has(sp) || dc.encPorts.Has(dp)):

@@ -38,6 +38,13 @@ func runDecode(ctx context.Context, c *cli.Call) error {
 		if rerr != nil {
 			fmt.Fprintf(c.Stderr, "kcplab decode: %v\n", rerr)
 			failed = append(failed, path)
+			continue
+		}
+		switch n := dc.Counts(); {
+		case n.Datagrams == 0:
+			fmt.Fprintf(c.Stderr, "kcplab decode: %s: no UDP datagram in its %d packets (link type %s)\n", path, n.Packets, n.LinkType)
+		case n.Shown == 0:
+			fmt.Fprintf(c.Stderr, "kcplab decode: %s: none of its %d UDP datagrams is to or from port %d\n", path, n.Datagrams, *port)
 		}
 	}
 	if len(failed) > 0 {

@@ -192,6 +192,38 @@ func TestDecodeCutCaptureAndSeveralFiles(t *testing.T) {
 	}
 }
 
+// TestDecodeSaysWhenNothingIsPrinted checks the note on stderr for a capture with no UDP datagram
+// and for a -port that matches none, and that neither is an error.
+func TestDecodeSaysWhenNothingIsPrinted(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	arp := writePcap(t, filepath.Join(dir, "arp.pcap"), []record{{frame: ethARP()}, {frame: ethARP()}})
+	kcp := writePcap(t, filepath.Join(dir, "kcp.pcap"), []record{{frame: ethUDP(t, cliAddr, srvAddr, plainPayload(kcpSeg(kcpwire.CmdPush, 0, 0, []byte("x"))))}})
+	for _, tc := range []struct {
+		name string
+		args []string
+		out  bool   // something on stdout
+		note string // the note on stderr; "" for none
+	}{
+		{"no UDP", []string{"decode", arp}, false, arp + ": no UDP datagram in its 2 packets (link type Ethernet)"},
+		{"no UDP, json", []string{"decode", "-json", arp}, false, arp + ": no UDP datagram in its 2 packets (link type Ethernet)"},
+		{"another port", []string{"decode", "-port", "9", kcp}, false, kcp + ": none of its 1 UDP datagrams is to or from port 9"},
+		{"its port", []string{"decode", "-port", "8080", kcp}, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			code, out, errs := kcplab(t, tc.args...)
+			assert.Equal(t, 0, code)
+			assert.Equal(t, tc.out, out != "", "stdout: %q", out)
+			if tc.note == "" {
+				assert.Empty(t, errs)
+				return
+			}
+			assert.Equal(t, "kcplab decode: "+tc.note+"\n", errs)
+		})
+	}
+}
+
 // BenchmarkDecodeWholePath measures `kcplab decode` from file to output (a
 // discarding writer) on a 20,000-datagram Ethernet/IPv4/UDP pcap, half
 // 1,376-byte PUSH, half ACK, in text and JSON: datagrams/s and heap
