@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"kcplab/capture"
 	"kcplab/harness"
@@ -109,7 +112,7 @@ func TestBlockGolden(t *testing.T) {
 	t.Parallel()
 	r := syntheticResult()
 	ex := Examples{"syn/" + synDelivered.Name: "testdata/syn/delivered.pcapng"}
-	golden(t, "block", Block(r, ex))
+	golden(t, "block", Block(r, ex, synMeta("kcplab results syn", 0)))
 }
 
 func TestSummaryGolden(t *testing.T) {
@@ -141,10 +144,10 @@ func TestBlockFollowsCounts(t *testing.T) {
 		}},
 		{"alone", func(r *harness.Result) {
 			r.Concurrency = &harness.Concurrency{SideBySide: true, ExperimentsSideBySide: 1, InFlightMean: 3.9}
-		}, []string{"4 trials, 4 at once, tap capture, 1.2 s."}},
+		}, []string{"4 trials, 4 at once, tap capture, 1.2 s, by `kcplab results syn`"}},
 		{"beside others", func(r *harness.Result) {
 			r.Concurrency = &harness.Concurrency{SideBySide: true, ExperimentsSideBySide: 17, InFlightMean: 61.8}
-		}, []string{"4 trials, 4 at once beside up to 16 other experiments (62 trials in flight on average), tap capture, 1.2 s."}},
+		}, []string{"4 trials, 4 at once beside up to 16 other experiments (62 trials in flight on average), tap capture, 1.2 s, by"}},
 		{"nothing failed or crossed", func(r *harness.Result) {
 			r.Trials = r.Trials[:3]
 			r.Trials[1].Crossed = nil
@@ -157,7 +160,7 @@ func TestBlockFollowsCounts(t *testing.T) {
 			t.Parallel()
 			r := syntheticResult()
 			tc.edit(r)
-			b := Block(r, Examples{"syn/" + synDelivered.Name: "testdata/syn/delivered.pcapng"})
+			b := Block(r, Examples{"syn/" + synDelivered.Name: "testdata/syn/delivered.pcapng"}, synMeta("kcplab results syn", 0))
 			for _, w := range tc.wants {
 				if !strings.Contains(b, w) {
 					t.Errorf("missing %q in\n%s", w, b)
@@ -190,4 +193,34 @@ func TestKeepSummary(t *testing.T) {
 			assert.Equal(t, tc.want, keepSummary([]byte(tc.doc), tc.fresh))
 		})
 	}
+}
+
+// synMeta is the Meta of a run of command, h hours after 2025-01-02 03:04 UTC.
+func synMeta(command string, h int) Meta {
+	return Meta{Command: command, Date: time.Date(2025, 1, 2, 3+h, 4, 0, 0, time.UTC), GoVersion: "go1.26", Host: "linux/amd64, 2 CPUs, GOMAXPROCS 2"}
+}
+
+// TestWriteResultsNamesEachBlocksRun: a later run of one experiment rewrites the meta and that
+// experiment's block, and the other experiment's block still names the run that made it.
+func TestWriteResultsNamesEachBlocksRun(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "RESULTS.md")
+	first, other := syntheticResult(), syntheticResult()
+	e := *other.Experiment
+	e.ID = "syn2"
+	other.Experiment = &e
+	require.NoError(t, WriteResults(path, nil, []*harness.Result{first, other}, nil, synMeta("make capture", 0)))
+	old, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, WriteResults(path, old, []*harness.Result{other}, nil, synMeta("kcplab results syn2", 2)))
+	doc, err := os.ReadFile(path)
+	require.NoError(t, err)
+	block := func(id string) string {
+		_, _, body, ok := blockAt(doc, id)
+		require.True(t, ok, "no block %s", id)
+		return string(body)
+	}
+	assert.Contains(t, block("meta"), "Last written by `kcplab results syn2` on 2025-01-02 05:04 UTC")
+	assert.Contains(t, block("syn"), "by `make capture` on 2025-01-02 03:04 UTC.")
+	assert.Contains(t, block("syn2"), "by `kcplab results syn2` on 2025-01-02 05:04 UTC.")
 }
