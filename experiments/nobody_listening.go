@@ -22,7 +22,8 @@ import (
 //
 // Server: none. Client: Write the request; Read with a deadline 40 s after the start (past the 20th
 // transmission, due at 38.0 s); then Write more messages, each with a 500 ms write deadline, until one
-// fails; Read with a deadline at 44.1 s (past the 21st transmission, due at 42.0 s); Close. Trials
+// fails; Read with a deadline 4.1 s after the last Write that succeeded (at 44.1 s, past the 21st
+// transmission, due at 42.0 s); Close. Trials
 // take ~45 s (Timeout 50.6 s), nearly all of it idle.
 //
 // Expected ladder (one row per transmission of the request; times by the client's own ts):
@@ -163,8 +164,8 @@ func nobodyClient(pastLimit, end time.Duration) harness.Role {
 func nobodyRole(conn net.Conn, nobodyPastLimit, nobodyEnd time.Duration) error {
 	start := time.Now()
 	buf := make([]byte, 1500)
-	readUntil := func(d time.Duration) error {
-		_ = conn.SetReadDeadline(start.Add(d))
+	readUntil := func(deadline time.Time) error {
+		_ = conn.SetReadDeadline(deadline)
 		if n, err := conn.Read(buf); !harness.IsTimeout(err) {
 			return fmt.Errorf("read %d bytes, %v", n, err)
 		}
@@ -172,20 +173,25 @@ func nobodyRole(conn net.Conn, nobodyPastLimit, nobodyEnd time.Duration) error {
 	}
 	_, err := conn.Write([]byte(nobodyRequest))
 	if err == nil {
-		err = readUntil(nobodyPastLimit)
+		err = readUntil(start.Add(nobodyPastLimit))
 	}
+	// The last Read waits nobodyEnd-nobodyPastLimit from the last Write that succeeded, as the Timing
+	// ReadTimeoutAfter expects: when a stall delays the Writes, the Read's deadline moves with them,
+	// and it is still past the next transmission.
+	lastOK := time.Now()
 	for i := 1; err == nil; i++ {
 		_ = conn.SetWriteDeadline(time.Now().Add(nobodyWriteWait))
 		if _, err = conn.Write([]byte(fmt.Sprintf(nobodyLater, i))); harness.IsTimeout(err) {
 			err = nil
 			break
 		}
+		lastOK = time.Now()
 		if i > 2*sendWnd {
 			err = fmt.Errorf("%d Writes after the limit and none blocked", i)
 		}
 	}
 	if err == nil {
-		err = readUntil(nobodyEnd)
+		err = readUntil(lastOK.Add(nobodyEnd - nobodyPastLimit))
 	}
 	return errors.Join(err, conn.Close())
 }
