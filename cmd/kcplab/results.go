@@ -39,6 +39,15 @@ func runResults(ctx context.Context, c *cli.Call) error {
 	if err != nil {
 		return err
 	}
+	if err := cli.OutDir("testdata", *testdata); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(*md); err == nil && fi.IsDir() {
+		return cli.Usage("-o: %s is a directory", *md)
+	}
+	if err := cli.OutDir("o", filepath.Dir(*md)); err != nil {
+		return err
+	}
 	old, err := os.ReadFile(*from)
 	if err != nil && (!errors.Is(err, os.ErrNotExist) || c.Set()["from"]) {
 		return cli.Usage("-from: %v", err) // a file named that is not there is a typo, not a fresh start
