@@ -42,6 +42,14 @@ func runClaims(ctx context.Context, c *cli.Call) error {
 	if err := cli.OutDir("out", *out); err != nil {
 		return err
 	}
+	if err := cli.OutFile("results", *resultsFile); err != nil {
+		return err
+	}
+	if *chartsDir != "" {
+		if err := cli.OutDir("charts", *chartsDir); err != nil {
+			return err
+		}
+	}
 	why, err := hosts.Decide(*hostsMode)
 	if err != nil {
 		return cli.Usage("-hosts %v", err)

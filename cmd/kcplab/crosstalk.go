@@ -26,6 +26,9 @@ func runCrossTalk(ctx context.Context, c *cli.Call) error {
 	if err := c.NoArgs(); err != nil {
 		return err
 	}
+	if err := cli.OutFile("results", *results); err != nil {
+		return err
+	}
 	opts := kcpgo.CrossTalkOptions{Duration: time.Duration(*seconds) * time.Second, Closers: *closers, Steady: *steady, BurstBytes: *burst}
 	// Without -versions, in this process; with it, in a kcplab built against each release.
 	vs, r := []string{""}, matrix.Runner{}

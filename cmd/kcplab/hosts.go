@@ -32,6 +32,9 @@ func runHosts(ctx context.Context, c *cli.Call) error {
 	if err != nil {
 		return cli.Usage("-on: %v", err)
 	}
+	if err := cli.OutFile("results", *results); err != nil {
+		return err
+	}
 	if len(pos) == 0 {
 		pos = DefaultPairIDs
 	}

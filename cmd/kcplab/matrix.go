@@ -94,6 +94,9 @@ func runMatrix(ctx context.Context, c *cli.Call) error {
 		return err
 	}
 	m.r.Block = sf.block
+	if err := cli.OutFile("results", *results); err != nil {
+		return err
+	}
 	set := c.Set()
 	switch {
 	case *pairs && m.r.Shard.Split():

@@ -42,10 +42,7 @@ func runResults(ctx context.Context, c *cli.Call) error {
 	if err := cli.OutDir("testdata", *testdata); err != nil {
 		return err
 	}
-	if fi, err := os.Stat(*md); err == nil && fi.IsDir() {
-		return cli.Usage("-o: %s is a directory", *md)
-	}
-	if err := cli.OutDir("o", filepath.Dir(*md)); err != nil {
+	if err := cli.OutFile("o", *md); err != nil {
 		return err
 	}
 	old, err := os.ReadFile(*from)

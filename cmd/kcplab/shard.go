@@ -100,6 +100,9 @@ func runMerge(ctx context.Context, c *cli.Call) error {
 	if err := cli.OutDir("out", *out); err != nil {
 		return err
 	}
+	if err := cli.OutFile("results", *results); err != nil {
+		return err
+	}
 	mx, err := matrix.Merge(dirs)
 	if err != nil {
 		return err

@@ -207,6 +207,18 @@ func (r *Repeated) String() string { return strings.Join(*r, " ") }
 // Set adds one value (flag.Value).
 func (r *Repeated) Set(s string) error { *r = append(*r, s); return nil }
 
+// OutFile checks that path, given as flag -name, is a file the command can write: not a directory, in
+// a directory it can write in or make (OutDir). Empty is no file, and fine.
+func OutFile(name, path string) error {
+	if path == "" {
+		return nil
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return Usage("-%s: %s is a directory", name, path)
+	}
+	return OutDir(name, filepath.Dir(path))
+}
+
 // OutDir checks that dir, given as flag -name, is a directory a file can be written in, or can be made
 // in one: a directory the command could not write to is bad input, found before anything runs. It
 // makes nothing, so a command that then fails on other bad input leaves no directory behind.

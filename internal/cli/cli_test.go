@@ -159,6 +159,40 @@ func TestOutDir(t *testing.T) {
 	}
 }
 
+func TestOutFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a-file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	for _, tc := range []struct {
+		name string
+		path string
+		bad  string // in the error; "" for none
+	}{
+		{"none", "", ""},
+		{"an existing file", file, ""},
+		{"a new file in a new directory", filepath.Join(t.TempDir(), "new", "R.md"), ""},
+		{"a directory", dir, "-results: " + dir + " is a directory"},
+		{"under a file", filepath.Join(file, "R.md"), "-results: " + file + " is not a directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := OutFile("results", tc.path)
+			if tc.bad == "" {
+				require.NoError(t, err)
+				if tc.path != "" {
+					assert.NoDirExists(t, filepath.Join(filepath.Dir(tc.path), "new"), "the check makes nothing")
+				}
+				return
+			}
+			var exit *ExitError
+			require.ErrorAs(t, err, &exit)
+			assert.Equal(t, 2, exit.Code)
+			assert.Contains(t, err.Error(), tc.bad)
+		})
+	}
+}
+
 // TestOutDirUnwritable: a directory the user cannot write in, or make a directory in, is bad input.
 func TestOutDirUnwritable(t *testing.T) {
 	t.Parallel()
