@@ -16,7 +16,6 @@ import (
 	"kcplab/matrix"
 	"kcplab/peer"
 	"kcplab/report"
-	"kcplab/versions"
 )
 
 func runClaims(ctx context.Context, c *cli.Call) error {
@@ -128,7 +127,7 @@ func claimPeers(ctx context.Context, stdout io.Writer, items []string, cache str
 	if len(items) == 0 {
 		return nil, nil
 	}
-	b, err := versions.NewBuilder(cache)
+	b, err := newBuilder(cache)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"kcplab/internal/kcpgo"
 	"kcplab/matrix"
 	"kcplab/report"
-	"kcplab/versions"
 )
 
 // runCrossTalk measures whether kcp-go sends one session's datagram through another session's socket
@@ -33,7 +32,7 @@ func runCrossTalk(ctx context.Context, c *cli.Call) error {
 	// Without -versions, in this process; with it, in a kcplab built against each release.
 	vs, r := []string{""}, matrix.Runner{}
 	if *list != "" {
-		b, err := versions.NewBuilder(*cache)
+		b, err := newBuilder(*cache)
 		if err != nil {
 			return err
 		}

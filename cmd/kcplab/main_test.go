@@ -148,6 +148,8 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"matrix: -results in a file", []string{"matrix", "-results", filepath.Join(notCapture, "R.md"), "p001"}, "-results: " + notCapture + " is not a directory"},
 		{"merge: -results in a file", []string{"merge", "-out", filepath.Join(dir, "merged"), "-results", filepath.Join(notCapture, "R.md"), dir}, "-results: " + notCapture + " is not a directory"},
 		{"claims: -results in a file", []string{"claims", "-results", filepath.Join(notCapture, "R.md")}, "-results: " + notCapture + " is not a directory"},
+		{"matrix: -cache in a file", []string{"matrix", "-cache", filepath.Join(notCapture, "c"), "-versions", "v5.7.6", "p001"}, "-cache: " + filepath.Join(notCapture, "c") + ": " + notCapture + " is not a directory"},
+		{"crosstalk: -cache in a file", []string{"crosstalk", "-cache", filepath.Join(notCapture, "c"), "-versions", "v5.7.6"}, "-cache: " + filepath.Join(notCapture, "c") + ": " + notCapture + " is not a directory"},
 		{"results: -from a missing file", []string{"results", "-from", filepath.Join(dir, "RESULTS.nope"), "-trials", "2", "p001"}, "-from: open"},
 		{"crosstalk: bad seconds", []string{"crosstalk", "-seconds", "0"}, "-seconds: want 1..600"},
 		{"crosstalk: argument", []string{"crosstalk", "p003"}, "no arguments"},

@@ -42,7 +42,7 @@ func (m *matrixFlags) setUp(c *cli.Call) (err error) {
 	if err := cli.OutDir("out", m.r.Out); err != nil {
 		return err
 	}
-	if m.b, err = versions.NewBuilder(m.cache); err != nil {
+	if m.b, err = newBuilder(m.cache); err != nil {
 		return err
 	}
 	m.r.Builder = m.b
@@ -52,6 +52,17 @@ func (m *matrixFlags) setUp(c *cli.Call) (err error) {
 		m.r.Verbose = c.Stdout
 	}
 	return nil
+}
+
+// newBuilder is versions.NewBuilder with -cache checked first: a cache it cannot write in is bad
+// input, found before any build (default "": the user cache dir's kcplab/).
+func newBuilder(cache string) (*versions.Builder, error) {
+	if cache != "" {
+		if err := cli.OutDir("cache", cache); err != nil {
+			return nil, err
+		}
+	}
+	return versions.NewBuilder(cache)
 }
 
 // parseVersions resolves a comma- or space-separated list of versions (versions.Builder.ResolveList).
