@@ -121,74 +121,47 @@ func TestSplitList(t *testing.T) {
 	assert.Empty(t, SplitList(" , "))
 }
 
-func TestOutDir(t *testing.T) {
+// TestOutDirAndOutFile: where a command may write, and what is bad input; the checks make nothing.
+func TestOutDirAndOutFile(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "a-file")
 	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	outDir := func(path string) error { return OutDir("out", path) }
+	outFile := func(path string) error { return OutFile("results", path) }
 	for _, tc := range []struct {
-		name string
-		dir  string
-		bad  string // in the error; "" for none
+		name  string
+		check func(string) error
+		path  string
+		in    string // the directory written in, which the check must leave as it was
+		bad   string // in the error; "" for none
 	}{
-		{"an existing directory", t.TempDir(), ""},
-		{"a new directory", filepath.Join(t.TempDir(), "new", "deeper"), ""},
-		{"a file", file, file + " is not a directory"},
-		{"under a file", filepath.Join(file, "x"), file + " is not a directory"},
+		{"dir: existing", outDir, t.TempDir(), "", ""},
+		{"dir: new", outDir, filepath.Join(dir, "new", "deeper"), "", ""},
+		{"dir: a file", outDir, file, "", "-out: " + file + " is not a directory"},
+		{"dir: under a file", outDir, filepath.Join(file, "x"), "", file + " is not a directory"},
+		{"file: none", outFile, "", "", ""},
+		{"file: existing", outFile, file, dir, ""},
+		{"file: new, in a new directory", outFile, filepath.Join(dir, "new2", "R.md"), dir, ""},
+		{"file: a directory", outFile, dir, "", "-results: " + dir + " is a directory"},
+		{"file: under a file", outFile, filepath.Join(file, "R.md"), "", "-results: " + file + " is not a directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			_, statErr := os.Stat(tc.dir)
-			err := OutDir("out", tc.dir)
-			if tc.bad == "" {
-				require.NoError(t, err)
-				if statErr != nil {
-					assert.NoDirExists(t, tc.dir, "the check makes nothing")
-					return
-				}
-				entries, err := os.ReadDir(tc.dir)
-				require.NoError(t, err)
-				assert.Empty(t, entries, "the check leaves nothing behind")
+			if tc.in == "" {
+				tc.in = tc.path
+			}
+			before, _ := os.ReadDir(tc.in)
+			err := tc.check(tc.path)
+			if tc.bad != "" {
+				var exit *ExitError
+				require.ErrorAs(t, err, &exit)
+				assert.Equal(t, 2, exit.Code)
+				assert.Contains(t, err.Error(), tc.bad)
 				return
 			}
-			var exit *ExitError
-			require.ErrorAs(t, err, &exit)
-			assert.Equal(t, 2, exit.Code)
-			assert.Contains(t, err.Error(), tc.bad)
-		})
-	}
-}
-
-func TestOutFile(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	file := filepath.Join(dir, "a-file")
-	require.NoError(t, os.WriteFile(file, nil, 0o644))
-	for _, tc := range []struct {
-		name string
-		path string
-		bad  string // in the error; "" for none
-	}{
-		{"none", "", ""},
-		{"an existing file", file, ""},
-		{"a new file in a new directory", filepath.Join(t.TempDir(), "new", "R.md"), ""},
-		{"a directory", dir, "-results: " + dir + " is a directory"},
-		{"under a file", filepath.Join(file, "R.md"), "-results: " + file + " is not a directory"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			err := OutFile("results", tc.path)
-			if tc.bad == "" {
-				require.NoError(t, err)
-				if tc.path != "" {
-					assert.NoDirExists(t, filepath.Join(filepath.Dir(tc.path), "new"), "the check makes nothing")
-				}
-				return
-			}
-			var exit *ExitError
-			require.ErrorAs(t, err, &exit)
-			assert.Equal(t, 2, exit.Code)
-			assert.Contains(t, err.Error(), tc.bad)
+			require.NoError(t, err)
+			after, _ := os.ReadDir(tc.in)
+			assert.Equal(t, before, after, "the check leaves %s as it was", tc.in)
 		})
 	}
 }
