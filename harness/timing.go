@@ -125,7 +125,7 @@ type Verdict struct {
 	N      int     `json:"n"`      // trials of the class with a value
 	Within int     `json:"within"` // of them, within tolerance
 	// Explained counts the values later than tolerance by no more than a stall the probe measured
-	// around them: the machine's, left out of the median and the share.
+	// around them and its catch-up (stallReach): the machine's, left out of the median and the share.
 	Explained int           `json:"explained_by_stall"`
 	Median    time.Duration `json:"-"`
 	// MedianMs is Median (of the values not explained by a stall) in milliseconds.
@@ -144,7 +144,8 @@ type Outlier struct {
 	GotMs   float64       `json:"ms"`
 	Stall   time.Duration `json:"-"`
 	StallMs float64       `json:"stall_ms,omitempty"` // how long the process was stalled between the due time and the value
-	// Explained is true when the stall covers how late the value was beyond tolerance.
+	// Explained is true when the stall and its catch-up (stallReach) cover how late the value was
+	// beyond tolerance.
 	Explained bool `json:"explained_by_stall,omitempty"`
 }
 
@@ -190,9 +191,9 @@ type sample struct {
 // judge decides a timing expectation over the samples of one class. What a stall of the process can
 // and cannot do decides which values are evidence about kcp-go:
 //   - a stall only delays: a value early beyond tolerance is kcp-go's, whatever the machine did;
-//   - a stall delays a value by at most its own length, and only one in the value's own window (see
-//     sample.stallFor): a value later than tolerance by no more than that is the machine's, carries no
-//     evidence either way, and is left out;
+//   - a stall delays a value by at most its own length and the catch-up after it (stallReach), and
+//     only one in the value's own window (see sample.stallFor): a value later than tolerance by no
+//     more than that is the machine's, carries no evidence either way, and is left out;
 //   - a changed kcp-go constant moves every value, stalled or not, so the values left (within
 //     tolerance, or later than any stall in their window explains) carry the protocol's own timing.
 //
@@ -214,7 +215,7 @@ func judge(class string, t Timing, samples []sample) Verdict {
 		}
 		o := Outlier{Trial: s.trial, Got: s.got, GotMs: ms(s.got), Stall: s.stallFor(t)}
 		o.StallMs = ms(o.Stall)
-		o.Explained = d > tol && o.Stall >= d-tol
+		o.Explained = d > tol && stallReach(o.Stall) >= d-tol
 		if o.Explained {
 			v.Explained++
 			explainedBy = append(explainedBy, o.Stall)
@@ -245,6 +246,13 @@ func judge(class string, t Timing, samples []sample) Verdict {
 	v.OK, v.Why = len(why) == 0, strings.Join(why, "; ")
 	return v
 }
+
+// stallReach is how late a stall of s can make a value: s, and the catch-up after it. What fell due
+// while the process was stalled (other trials' timers, their starts, the capture's backlog) runs
+// at once when it ends, so the last of it waits for the rest, longer after a longer stall. The
+// catch-up is bounded by the relative part of the packetdrill tolerance, 12.5% of the stall (seen: 3-7%
+// beyond tolerance after stalls of 93-378 ms; RESULTS.md, nobody-listening).
+func stallReach(s time.Duration) time.Duration { return s + s/8 }
 
 // needMoreTrials reports whether a verdict was left with too few values to judge by stalls of the
 // process: it had MinJudged values, and values a stall explains were left out. More trials, in quieter

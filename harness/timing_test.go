@@ -113,7 +113,8 @@ func TestJudgeLeavesOutClumpsAStallExplains(t *testing.T) {
 		ok    bool
 	}{
 		{"a clump the stall explains", 125, clump, true},
-		{"a clump later than the stall explains", 150, clump, false},
+		{"a clump within the stall's catch-up", 145, clump, true},
+		{"a clump later than the stall and its catch-up explain", 150, clump, false},
 		{"a clump without a measured stall", 125, nil, false},
 		{"early values are never explained", 60, clump, false},
 		// A tick chained from the session's start (Timing.Chained): a stall long before the value
@@ -135,6 +136,31 @@ func TestJudgeLeavesOutClumpsAStallExplains(t *testing.T) {
 			assert.Equal(t, tc.ok, v.OK, v.String())
 		})
 	}
+}
+
+// TestJudgeAfterLongStalls replays step 1 of nobody-listening (the request's first transmission, due
+// at the trial's start) in a make test run whose machine stalled for 10-378 ms: each value came as
+// late as the stall in its window or up to 17 ms (3-7%) later, as the process caught up. Every value
+// is the machine's, so the verdict is not judged (the harness then runs more trials), and it does not
+// fail, as it did when a stall explained no more than its own length.
+func TestJudgeAfterLongStalls(t *testing.T) {
+	t.Parallel()
+	first := stepTimings(Ladder{Push(C2S).At(0)})[0]
+	outliers := [][2]float64{ // value, stall in its window (ms)
+		{13.8, 10.5}, {77.3, 76.9}, {272.7, 256.5}, {394.7, 377.9}, {284.0, 267.8}, {198.1, 198.8}, {100.5, 93.0},
+		{297.9, 281.7}, {67.3, 71.3}, {223.3, 206.4}, {114.9, 104.6}, {327.4, 331.4}, {290.1, 294.1}, {16.4, 20.4},
+		{180.8, 164.6}, {291.6, 295.6}, {188.7, 171.9}, {329.7, 333.7}, {326.8, 330.8},
+	}
+	var s []sample
+	for i, o := range outliers {
+		s = append(s, sample{trial: i + 1, got: msf(o[0]), at: msf(o[0]), stalls: Stalls{{From: 0, To: msf(o[1])}}})
+	}
+	s = append(s, sample{trial: 20, got: msf(1.9), at: msf(1.9)})
+	v := judge("retransmitted", first, s)
+	assert.Equal(t, len(outliers), v.Explained, v.String())
+	assert.False(t, v.Judged, v.String())
+	assert.True(t, v.OK, v.String())
+	assert.True(t, needMoreTrials([]Verdict{v}), "more trials, in quieter windows, can judge it")
 }
 
 // TestStepTimings: a step timed from the trial's start is measured from it and can never be early; a
