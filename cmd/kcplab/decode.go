@@ -41,6 +41,8 @@ func runDecode(ctx context.Context, c *cli.Call) error {
 			continue
 		}
 		switch n := dc.Counts(); {
+		case n.Packets == 0:
+			fmt.Fprintf(c.Stderr, "kcplab decode: %s: the capture holds no packets\n", path)
 		case n.Datagrams == 0:
 			fmt.Fprintf(c.Stderr, "kcplab decode: %s: no UDP datagram in its %d packets (link type %s)\n", path, n.Packets, n.LinkType)
 		case n.Shown == 0:

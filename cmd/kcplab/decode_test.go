@@ -198,6 +198,7 @@ func TestDecodeSaysWhenNothingIsPrinted(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	arp := writePcap(t, filepath.Join(dir, "arp.pcap"), []record{{frame: ethARP()}, {frame: ethARP()}})
+	none := writePcap(t, filepath.Join(dir, "none.pcap"), nil)
 	kcp := writePcap(t, filepath.Join(dir, "kcp.pcap"), []record{{frame: ethUDP(t, cliAddr, srvAddr, plainPayload(kcpSeg(kcpwire.CmdPush, 0, 0, []byte("x"))))}})
 	for _, tc := range []struct {
 		name string
@@ -209,6 +210,7 @@ func TestDecodeSaysWhenNothingIsPrinted(t *testing.T) {
 		{"no UDP, json", []string{"decode", "-json", arp}, false, arp + ": no UDP datagram in its 2 packets (link type Ethernet)"},
 		{"another port", []string{"decode", "-port", "9", kcp}, false, kcp + ": none of its 1 UDP datagrams is to or from port 9"},
 		{"its port", []string{"decode", "-port", "8080", kcp}, true, ""},
+		{"no packets", []string{"decode", none}, false, none + ": the capture holds no packets"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
