@@ -99,6 +99,34 @@ func frameSLL2(ip []byte) []byte {
 	return append(h, ip...)
 }
 
+// fragments splits the IPv4 packet ip (no options) into fragments of at most size bytes of payload
+// (a multiple of 8), as a sender on a link with a smaller MTU does.
+func fragments(ip []byte, size int) [][]byte {
+	hdr, body := ip[:20], ip[20:]
+	var out [][]byte
+	for off := 0; off < len(body); off += size {
+		end := min(off+size, len(body))
+		f := append(bytes.Clone(hdr), body[off:end]...)
+		binary.BigEndian.PutUint16(f[2:], uint16(len(f)))
+		flags := uint16(off / 8)
+		if end < len(body) {
+			flags |= 0x2000 // more fragments
+		}
+		binary.BigEndian.PutUint16(f[6:], flags)
+		binary.BigEndian.PutUint16(f[10:], 0)
+		var sum uint32
+		for i := 0; i < 20; i += 2 {
+			sum += uint32(binary.BigEndian.Uint16(f[i:]))
+		}
+		for sum > 0xffff {
+			sum = sum>>16 + sum&0xffff
+		}
+		binary.BigEndian.PutUint16(f[10:], ^uint16(sum))
+		out = append(out, f)
+	}
+	return out
+}
+
 func frameRaw(ip []byte) []byte { return bytes.Clone(ip) }
 
 // pcapRecord is one record for the pcap builders.

@@ -188,6 +188,50 @@ func TestReadTruncatedPayload(t *testing.T) {
 	assert.Equal(t, d.Payload[:len(d.Payload)-5], got.Datagrams[0].Payload)
 }
 
+// TestReadReassemblesIPv4Fragments: a UDP datagram larger than the link's MTU arrives in IPv4
+// fragments; the reader gives it whole at the record of the fragment that completed it, as
+// Wireshark does, and counts the others as skipped.
+func TestReadReassemblesIPv4Fragments(t *testing.T) {
+	t.Parallel()
+	big := sampleDatagrams()[0]
+	big.Payload = bytes.Repeat([]byte("0123456789abcdef"), 200) // 3200 bytes
+	small := sampleDatagrams()[1]
+	frags := fragments(ipUDP(t, big), 1480) // 1480, 1480 and 248 bytes of the 3208-byte UDP datagram
+	require.Len(t, frags, 3)
+	at := func(i int) time.Time { return big.Time.Add(time.Duration(i) * time.Millisecond) }
+	rec := func(i int, ip []byte) pcapRecord { return pcapRecord{at(i), frameEthernet(ip)} }
+	tests := []struct {
+		name    string
+		recs    []pcapRecord
+		frames  []int // record numbers of the datagrams read
+		payload []int // their payload lengths
+	}{
+		{"in order", []pcapRecord{rec(0, frags[0]), rec(1, frags[1]), rec(2, frags[2])}, []int{3}, []int{3200}},
+		{"last first, another datagram between",
+			[]pcapRecord{rec(0, frags[2]), rec(1, ipUDP(t, small)), rec(2, frags[0]), rec(3, frags[1])}, []int{2, 4}, []int{3, 3200}},
+		{"one missing", []pcapRecord{rec(0, frags[0]), rec(1, frags[2])}, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Read(bytes.NewReader(pcapgoBytes(t, true, layers.LinkTypeEthernet, tt.recs)), "frag.pcap")
+			require.NoError(t, err)
+			assert.Equal(t, tt.frames, got.Frames)
+			require.Len(t, got.Datagrams, len(tt.payload))
+			for i, d := range got.Datagrams {
+				assert.Len(t, d.Payload, tt.payload[i])
+				if tt.payload[i] == len(big.Payload) {
+					assert.Equal(t, big.Payload, d.Payload)
+					assert.Equal(t, big.Src, d.Src)
+					assert.Equal(t, big.Dst, d.Dst)
+				}
+			}
+			assert.Equal(t, len(tt.recs)-len(tt.frames), got.Skipped)
+			assert.Zero(t, got.Truncated)
+		})
+	}
+}
+
 func TestReadGzip(t *testing.T) {
 	t.Parallel()
 	recs, want := records(t, frameEthernet)

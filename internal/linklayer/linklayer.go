@@ -5,6 +5,7 @@
 package linklayer
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -76,6 +77,30 @@ type UDP struct {
 	// Length is the payload length on the wire, from the UDP length field (at least len(Payload)); when the
 	// capture cut that field off, from the IP header's length.
 	Length int
+	// Fragment is set, and OK false, when the frame holds a fragment of an IPv4 packet carrying UDP: a
+	// copy of its IPv4 layer for a defragmenter (FromIPv4 makes the datagram of the reassembled packet).
+	Fragment *layers.IPv4
+}
+
+// FromIPv4 finds the UDP datagram in a whole IPv4 packet, such as a reassembled one; its payload
+// aliases ip's.
+func FromIPv4(ip *layers.IPv4) UDP {
+	var udp layers.UDP
+	if ip.Protocol != layers.IPProtocolUDP || udp.DecodeFromBytes(ip.Payload, gopacket.NilDecodeFeedback) != nil {
+		return UDP{}
+	}
+	return udpOf(ip, &udp)
+}
+
+// fragment is the UDP result of a frame whose IPv4 layer ip is a fragment of a UDP packet, else false.
+func fragment(ip *layers.IPv4) (UDP, bool) {
+	if ip.Protocol != layers.IPProtocolUDP || ip.Flags&layers.IPv4MoreFragments == 0 && ip.FragOffset == 0 {
+		return UDP{}, false
+	}
+	c := *ip
+	c.Contents, c.Payload = bytes.Clone(ip.Contents), bytes.Clone(ip.Payload)
+	c.SrcIP, c.DstIP, c.Options = bytes.Clone(ip.SrcIP), bytes.Clone(ip.DstIP), nil
+	return UDP{Fragment: &c}, true
 }
 
 // Truncated reports whether the capture holds less payload than was sent.
@@ -88,7 +113,12 @@ func DecodeFull(frame []byte, li Info) UDP {
 	var net gopacket.Layer
 	for _, l := range pkt.Layers() {
 		switch l.LayerType() {
-		case layers.LayerTypeIPv4, layers.LayerTypeIPv6:
+		case layers.LayerTypeIPv4:
+			if u, ok := fragment(l.(*layers.IPv4)); ok {
+				return u
+			}
+			net = l
+		case layers.LayerTypeIPv6:
 			net = l
 		case layers.LayerTypeUDP:
 			if net == nil {
@@ -187,6 +217,9 @@ func (p *Parser) Decode(frame []byte) UDP {
 	for _, t := range p.decoded {
 		switch t {
 		case layers.LayerTypeIPv4:
+			if u, ok := fragment(&p.ip4); ok {
+				return u
+			}
 			ipl = &p.ip4
 		case layers.LayerTypeIPv6:
 			ipl = &p.ip6
