@@ -1,7 +1,8 @@
 // Package linklayer finds the UDP datagram in a captured frame of the link
 // types kcplab reads (Ethernet, BSD Null/Loop, Linux SLL/SLL2, raw IP),
-// without allocating per frame. Both the capture files (pcapfile) and live
-// capture (capture's libpcap hub) use it.
+// without allocating per frame (an IPv4 fragment is copied, for its
+// reassembly). Both the capture files (pcapfile) and live capture (capture's
+// libpcap hub) use it.
 package linklayer
 
 import (
