@@ -23,8 +23,7 @@ import (
 // Server: none. Client: Write the request; Read with a deadline 40 s after the start (past the 20th
 // transmission, due at 38.0 s); then Write more messages, each with a 500 ms write deadline, until one
 // fails; Read with a deadline 4.1 s after the last Write that succeeded (at 44.1 s, past the 21st
-// transmission, due at 42.0 s); Close. Trials
-// take ~45 s (Timeout 50.6 s), nearly all of it idle.
+// transmission, due at 42.0 s); Close. Trials take ~45 s (Timeout 50.6 s), nearly all of it idle.
 //
 // Expected ladder (one row per transmission of the request; times by the client's own ts):
 //
