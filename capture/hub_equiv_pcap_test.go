@@ -35,6 +35,7 @@ func TestLiveTapEquivalence50k(t *testing.T) {
 	}
 	hub, err := OpenHub(LiveInterface)
 	require.NoError(t, err)
+	hub.limit = testCatchUpLimit
 	t.Cleanup(func() { _, _ = hub.Close() })
 	srvUDP, cliUDP := traffictest.Loopback(t), traffictest.Loopback(t)
 	live, err := hub.Source(udpPort(srvUDP), udpPort(cliUDP))

@@ -25,6 +25,7 @@ func openTestHub(t *testing.T) *Hub {
 	}
 	h, err := OpenHub(LiveInterface)
 	require.NoError(t, err)
+	h.limit = testCatchUpLimit
 	t.Cleanup(func() { _, _ = h.Close() })
 	return h
 }

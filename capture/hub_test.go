@@ -148,8 +148,8 @@ func TestHubCatchUp(t *testing.T) {
 		maxClose time.Duration
 	}{
 		// Close returns by the barrier, well before the limit.
-		{name: "idle: empty read", timeout: 5 * time.Millisecond, limit: fakeCatchUpLimit, maxClose: fakeCatchUpLimit / 2},
-		{name: "busy: later frame", timeout: time.Hour, traffic: true, limit: fakeCatchUpLimit, maxClose: fakeCatchUpLimit / 2},
+		{name: "idle: empty read", timeout: 5 * time.Millisecond, limit: testCatchUpLimit, maxClose: testCatchUpLimit / 2},
+		{name: "busy: later frame", timeout: time.Hour, traffic: true, limit: testCatchUpLimit, maxClose: testCatchUpLimit / 2},
 		{name: "stuck: limit", timeout: time.Hour, stuck: true, limit: 200 * time.Millisecond, wantErr: "did not catch up", maxClose: 2 * time.Second},
 	}
 	for _, tt := range tests {
