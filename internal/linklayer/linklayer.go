@@ -136,17 +136,8 @@ func DecodeFull(frame []byte, li Info) UDP {
 
 // udpOf builds the UDP result of udp carried in the IP layer ipl.
 func udpOf(ipl gopacket.Layer, udp *layers.UDP) UDP {
-	var src, dst netip.Addr
-	var ok1, ok2 bool
-	switch ip := ipl.(type) {
-	case *layers.IPv4:
-		src, ok1 = netip.AddrFromSlice(ip.SrcIP.To4())
-		dst, ok2 = netip.AddrFromSlice(ip.DstIP.To4())
-	case *layers.IPv6:
-		src, ok1 = netip.AddrFromSlice(ip.SrcIP.To16())
-		dst, ok2 = netip.AddrFromSlice(ip.DstIP.To16())
-	}
-	if !ok1 || !ok2 {
+	src, dst, ok := ipAddrs(ipl)
+	if !ok {
 		return UDP{}
 	}
 	payload := udp.Payload[:len(udp.Payload):len(udp.Payload)]
@@ -156,11 +147,26 @@ func udpOf(ipl gopacket.Layer, udp *layers.UDP) UDP {
 	}
 	return UDP{
 		OK:      true,
-		Src:     netip.AddrPortFrom(src.Unmap(), uint16(udp.SrcPort)),
-		Dst:     netip.AddrPortFrom(dst.Unmap(), uint16(udp.DstPort)),
+		Src:     netip.AddrPortFrom(src, uint16(udp.SrcPort)),
+		Dst:     netip.AddrPortFrom(dst, uint16(udp.DstPort)),
 		Payload: payload,
 		Length:  n,
 	}
+}
+
+// ipAddrs returns the unmapped source and destination addresses of the IP layer ipl; ok is false for
+// another layer, or an address of the wrong length.
+func ipAddrs(ipl gopacket.Layer) (src, dst netip.Addr, ok bool) {
+	var ok1, ok2 bool
+	switch ip := ipl.(type) {
+	case *layers.IPv4:
+		src, ok1 = netip.AddrFromSlice(ip.SrcIP.To4())
+		dst, ok2 = netip.AddrFromSlice(ip.DstIP.To4())
+	case *layers.IPv6:
+		src, ok1 = netip.AddrFromSlice(ip.SrcIP.To16())
+		dst, ok2 = netip.AddrFromSlice(ip.DstIP.To16())
+	}
+	return src.Unmap(), dst.Unmap(), ok1 && ok2
 }
 
 // Parser decodes frames of one link type into reused gopacket layers (a
@@ -239,33 +245,29 @@ func (p *Parser) Decode(frame []byte) UDP {
 // cutHeader is the datagram of the IP packet ipl (nil: none) when the capture's snap length cut its
 // UDP header short (gopacket decodes no UDP layer, or an empty one, from under 8 bytes). With at least
 // the 4 bytes of the ports it is a datagram with no payload captured, its wire length taken from the
-// UDP length field when captured, else from the IP header; otherwise, or for anything but the
-// unfragmented start of a UDP datagram, OK is false.
+// UDP length field when captured, else from the IP header; otherwise OK is false. (IPv4 fragments
+// never come here: fragment took them first.)
 func cutHeader(ipl gopacket.Layer) UDP {
 	var (
-		hdr      []byte
-		src, dst netip.Addr
-		ipRest   int // the IP packet's length on the wire after its header
+		hdr    []byte
+		ipRest int // the IP packet's length on the wire after its header
 	)
 	switch ip := ipl.(type) {
 	case *layers.IPv4:
-		if ip.Protocol != layers.IPProtocolUDP || ip.FragOffset != 0 {
+		if ip.Protocol != layers.IPProtocolUDP {
 			return UDP{}
 		}
 		hdr, ipRest = ip.Payload, int(ip.Length)-int(ip.IHL)*4
-		src, _ = netip.AddrFromSlice(ip.SrcIP.To4())
-		dst, _ = netip.AddrFromSlice(ip.DstIP.To4())
 	case *layers.IPv6:
 		if ip.NextHeader != layers.IPProtocolUDP {
 			return UDP{}
 		}
 		hdr, ipRest = ip.Payload, int(ip.Length)
-		src, _ = netip.AddrFromSlice(ip.SrcIP.To16())
-		dst, _ = netip.AddrFromSlice(ip.DstIP.To16())
 	default:
 		return UDP{}
 	}
-	if len(hdr) < 4 || len(hdr) >= 8 || !src.IsValid() || !dst.IsValid() {
+	src, dst, ok := ipAddrs(ipl)
+	if len(hdr) < 4 || len(hdr) >= 8 || !ok {
 		return UDP{}
 	}
 	n := ipRest - 8
@@ -274,8 +276,8 @@ func cutHeader(ipl gopacket.Layer) UDP {
 	}
 	return UDP{
 		OK:      true,
-		Src:     netip.AddrPortFrom(src.Unmap(), binary.BigEndian.Uint16(hdr[0:])),
-		Dst:     netip.AddrPortFrom(dst.Unmap(), binary.BigEndian.Uint16(hdr[2:])),
+		Src:     netip.AddrPortFrom(src, binary.BigEndian.Uint16(hdr[0:])),
+		Dst:     netip.AddrPortFrom(dst, binary.BigEndian.Uint16(hdr[2:])),
 		Payload: hdr[len(hdr):len(hdr):len(hdr)],
 		Length:  max(n, 0),
 	}
