@@ -30,13 +30,7 @@ import (
 //
 // Not parallel: kcp.DefaultSnmp is global to the process.
 func TestLiveTapEquivalence50k(t *testing.T) {
-	if err := LiveAvailable(); err != nil {
-		t.Skip(err)
-	}
-	hub, err := OpenHub(LiveInterface)
-	require.NoError(t, err)
-	hub.limit = testCatchUpLimit
-	t.Cleanup(func() { _, _ = hub.Close() })
+	hub := openTestHub(t)
 	srvUDP, cliUDP := traffictest.Loopback(t), traffictest.Loopback(t)
 	live, err := hub.Source(udpPort(srvUDP), udpPort(cliUDP))
 	require.NoError(t, err)
