@@ -51,6 +51,7 @@ type VersionCounts struct {
 	Seconds float64        `json:"seconds,omitempty"`
 	Summary string         `json:"summary,omitempty"` // path of its summary.json
 	Error   string         `json:"error,omitempty"`   // the run produced no summary
+	Answer  string         `json:"answer,omitempty"`  // the experiment's answer to its question, from this run
 	// Failures counts the failed trials by what failed, from the structured failures of summary.json
 	// (harness.Failure's String, e.g. `invariant "x" broken`).
 	Failures map[string]int `json:"failures,omitempty"`
@@ -70,7 +71,7 @@ type VersionCounts struct {
 func CountsOf(s *harness.Summary, path string) *VersionCounts {
 	vc := &VersionCounts{KCPGo: s.KCPGo, Trials: len(s.Trials), Classes: s.Classes, Failed: s.Failed,
 		Seconds: s.Seconds, Summary: path, Capture: string(s.Capture), Parallel: s.Parallel, GoMaxProcs: s.GoMaxProcs, CPUs: s.CPUs,
-		Stalled: s.Load.Stalled}
+		Stalled: s.Load.Stalled, Answer: s.Answer}
 	if s.Concurrency != nil {
 		vc.InFlightMean = s.Concurrency.InFlightMean
 	}

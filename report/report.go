@@ -203,62 +203,19 @@ func timing(r *harness.Result) string {
 	return b.String() + "\n"
 }
 
-// Summary renders the opening summary of RESULTS.md: each experiment's answer, from the run.
-func Summary(results []*harness.Result) string {
+// Summary renders the opening summary of RESULTS.md from a run's counts (one version): each
+// experiment's answer, in the matrix's order, for those whose run gave one.
+func Summary(m *Matrix) string {
 	var b strings.Builder
-	for _, r := range results {
-		if r.Experiment.Answer == nil {
-			continue
+	if len(m.Versions) != 1 {
+		return ""
+	}
+	for _, e := range m.Experiments {
+		if vc := e.Versions[m.Versions[0]]; vc != nil && vc.Answer != "" {
+			fmt.Fprintf(&b, "- **%s** (%d trials): %s\n", e.ID, vc.Trials, vc.Answer)
 		}
-		fmt.Fprintf(&b, "- **%s** (%d trials): %s\n", r.Experiment.ID, len(r.Trials), r.Experiment.Answer(r))
 	}
 	return b.String()
-}
-
-// keepSummary is fresh, the summary lines of a run, beside the lines of doc's summary block for the
-// experiments the run did not hold: those stay in doc's order, and each of the run's replaces the line
-// of its experiment or, new, goes before the first line whose id sorts after its own. A line's id is
-// what Summary writes in bold at its start.
-func keepSummary(doc []byte, fresh string) string {
-	_, _, old, ok := blockAt(doc, "summary")
-	if !ok {
-		return fresh
-	}
-	var ids, lines []string
-	for _, line := range strings.SplitAfter(string(old), "\n") {
-		if id, ok := summaryID(line); ok {
-			ids, lines = append(ids, id), append(lines, line)
-		}
-	}
-	for _, line := range strings.SplitAfter(fresh, "\n") {
-		id, ok := summaryID(line)
-		if !ok {
-			continue
-		}
-		if k := slices.Index(ids, id); k >= 0 {
-			lines[k] = line
-			continue
-		}
-		k := len(ids)
-		for n, other := range ids {
-			if other > id {
-				k = n
-				break
-			}
-		}
-		ids, lines = slices.Insert(ids, k, id), slices.Insert(lines, k, line)
-	}
-	return strings.Join(lines, "")
-}
-
-// summaryID is the experiment id of one of Summary's lines ("- **ID** (N trials): ...").
-func summaryID(line string) (string, bool) {
-	rest, ok := strings.CutPrefix(line, "- **")
-	if !ok {
-		return "", false
-	}
-	id, _, ok := strings.Cut(rest, "**")
-	return id, ok && id != ""
 }
 
 // measures renders a table of each measure per class: trials measured, min, median, max.
@@ -377,10 +334,11 @@ func UpdateFile(path, id, body, title string) error {
 	return os.WriteFile(path, doc, 0o644)
 }
 
-// WriteResults writes a run's results file at path: old's prose, and the blocks and summary lines of
-// experiments results does not hold, kept; the meta, the run's summary lines and each experiment's
-// block made anew, with the example captures of ex linked relative to path's folder.
-func WriteResults(path string, old []byte, results []*harness.Result, ex Examples, m Meta) error {
+// WriteResults writes a run's results file at path: old's prose, and the blocks of experiments results
+// does not hold, kept; the meta, the summary (from counts: the run's, with the experiments it kept,
+// Matrix.Keeping) and each of results' blocks made anew, with the example captures of ex linked
+// relative to path's folder.
+func WriteResults(path string, old []byte, results []*harness.Result, counts *Matrix, ex Examples, m Meta) error {
 	// Relative links hold both where the file is written (out/RESULTS.md -> testdata/ID/x.pcapng =
 	// out/testdata/ID/x.pcapng) and once it and the captures are copied to the repository root.
 	rel := Examples{}
@@ -390,7 +348,7 @@ func WriteResults(path string, old []byte, results []*harness.Result, ex Example
 			rel[k] = r
 		}
 	}
-	blocks := map[string]string{"meta": MetaBlock(m), "summary": keepSummary(old, Summary(results))}
+	blocks := map[string]string{"meta": MetaBlock(m), "summary": Summary(counts)}
 	ids := []string{"meta", "summary"}
 	titles := map[string]string{"meta": "# kcplab results", "summary": "## In short"}
 	for _, r := range results {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -119,7 +120,7 @@ func TestSummaryGolden(t *testing.T) {
 	t.Parallel()
 	noAnswer := syntheticResult()
 	noAnswer.Experiment.ID, noAnswer.Experiment.Answer = "unanswered", nil
-	golden(t, "summary", Summary([]*harness.Result{syntheticResult(), noAnswer}))
+	golden(t, "summary", Summary(RunMatrix([]*harness.Result{syntheticResult(), noAnswer}, "out", 0)))
 }
 
 // TestBlockFollowsCounts checks that the block's table and answer come from the result's counts, so
@@ -176,21 +177,37 @@ func TestBlockFollowsCounts(t *testing.T) {
 	}
 }
 
-// TestKeepSummary: a run of some experiments replaces their summary lines and keeps the others'.
-func TestKeepSummary(t *testing.T) {
+// TestSummaryKeepsOtherExperiments: the summary of a run of some experiments, over the counts of a run
+// of others, replaces their lines and keeps the others' in the kept run's order; new ones come last.
+func TestSummaryKeepsOtherExperiments(t *testing.T) {
 	t.Parallel()
-	doc := "# r\n\n<!-- kcplab:begin summary -->\n- **b** (2 trials): old b.\n- **d** (2 trials): old d.\n<!-- kcplab:end summary -->\nprose\n"
+	run := func(answers ...string) *Matrix { // "id:trials:answer" each
+		m := &Matrix{Versions: []string{"v1"}}
+		for _, a := range answers {
+			id, rest, _ := strings.Cut(a, ":")
+			n, answer, _ := strings.Cut(rest, ":")
+			trials, err := strconv.Atoi(n)
+			require.NoError(t, err)
+			m.Experiments = append(m.Experiments, MatrixExperiment{ID: id,
+				Versions: map[string]*VersionCounts{"v1": {Trials: trials, Answer: answer}}})
+		}
+		return m
+	}
+	kept := run("d:2:old d.", "b:2:old b.", "x:2:")
 	for _, tc := range []struct {
-		name, doc, fresh, want string
+		name      string
+		run, kept *Matrix
+		want      string
 	}{
-		{"replaced in place", doc, "- **d** (5 trials): new d.\n", "- **b** (2 trials): old b.\n- **d** (5 trials): new d.\n"},
-		{"new ones in id order", doc, "- **a** (1 trials): a.\n- **c** (1 trials): c.\n- **e** (1 trials): e.\n",
-			"- **a** (1 trials): a.\n- **b** (2 trials): old b.\n- **c** (1 trials): c.\n- **d** (2 trials): old d.\n- **e** (1 trials): e.\n"},
-		{"no summary block yet", "# r\n", "- **a** (1 trials): a.\n", "- **a** (1 trials): a.\n"},
+		{"replaced in place", run("b:5:new b."), kept, "- **d** (2 trials): old d.\n- **b** (5 trials): new b.\n"},
+		{"new ones last", run("a:1:a.", "d:1:new d."), kept, "- **d** (1 trials): new d.\n- **b** (2 trials): old b.\n- **a** (1 trials): a.\n"},
+		{"nothing kept", run("a:1:a."), nil, "- **a** (1 trials): a.\n"},
+		{"kept from another version", run("a:1:a."), &Matrix{Versions: []string{"v0"}, Experiments: kept.Experiments}, "- **a** (1 trials): a.\n"},
+		{"an experiment without an answer has no line", run("x:3:"), kept, "- **d** (2 trials): old d.\n- **b** (2 trials): old b.\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			assert.Equal(t, tc.want, keepSummary([]byte(tc.doc), tc.fresh))
+			assert.Equal(t, tc.want, Summary(tc.run.Keeping(tc.kept)))
 		})
 	}
 }
@@ -209,10 +226,13 @@ func TestWriteResultsNamesEachBlocksRun(t *testing.T) {
 	e := *other.Experiment
 	e.ID = "syn2"
 	other.Experiment = &e
-	require.NoError(t, WriteResults(path, nil, []*harness.Result{first, other}, nil, synMeta("make capture", 0)))
+	both := RunMatrix([]*harness.Result{first, other}, "out", 0)
+	require.NoError(t, WriteResults(path, nil, []*harness.Result{first, other}, both, nil, synMeta("make capture", 0)))
 	old, err := os.ReadFile(path)
 	require.NoError(t, err)
-	require.NoError(t, WriteResults(path, old, []*harness.Result{other}, nil, synMeta("kcplab results syn2", 2)))
+	other.Trials = other.Trials[:3]
+	again := RunMatrix([]*harness.Result{other}, "out", 0).Keeping(both)
+	require.NoError(t, WriteResults(path, old, []*harness.Result{other}, again, nil, synMeta("kcplab results syn2", 2)))
 	doc, err := os.ReadFile(path)
 	require.NoError(t, err)
 	block := func(id string) string {
@@ -223,4 +243,5 @@ func TestWriteResultsNamesEachBlocksRun(t *testing.T) {
 	assert.Contains(t, block("meta"), "Last written by `kcplab results syn2` on 2025-01-02 05:04 UTC")
 	assert.Contains(t, block("syn"), "by `make capture` on 2025-01-02 03:04 UTC.")
 	assert.Contains(t, block("syn2"), "by `kcplab results syn2` on 2025-01-02 05:04 UTC.")
+	assert.Equal(t, "\n- **syn** (4 trials): In 2 of 4 trials.\n- **syn2** (3 trials): In 2 of 3 trials.\n", block("summary"))
 }

@@ -231,15 +231,17 @@ func TestResultsWritesUnderOut(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	from := filepath.Join(dir, "RESULTS.md")
-	committed := "# kcplab results\n\nprose kept\n\n<!-- kcplab:begin summary -->\n- **p001** (200 trials): p001's answer.\n<!-- kcplab:end summary -->\n"
+	committed := "# kcplab results\n\nprose kept\n\n<!-- kcplab:begin summary -->\n- **p001** (200 trials): this line is not read.\n<!-- kcplab:end summary -->\n"
 	require.NoError(t, os.WriteFile(from, []byte(committed), 0o644))
-	// The committed counts beside it: p001 is kept, p003-linger's are replaced by this run's.
+	// The committed counts beside it: p001 and p002 are kept, p003-linger's are replaced by this run's.
+	// The summary comes from them: p001's answer, and no line for p002, whose counts hold none.
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "testdata"), 0o755))
-	cell := func(trials int) map[string]*report.VersionCounts {
-		return map[string]*report.VersionCounts{kcpgo.Version(): {Trials: trials, Classes: map[string]int{}}}
+	cell := func(trials int, answer string) map[string]*report.VersionCounts {
+		return map[string]*report.VersionCounts{kcpgo.Version(): {Trials: trials, Classes: map[string]int{}, Answer: answer}}
 	}
 	require.NoError(t, report.WriteMatrix(filepath.Join(dir, "testdata", "matrix.json"), &report.Matrix{Versions: []string{kcpgo.Version()},
-		Experiments: []report.MatrixExperiment{{ID: "p001", Versions: cell(200)}, {ID: "p003-linger", Versions: cell(200)}}}))
+		Experiments: []report.MatrixExperiment{{ID: "p001", Versions: cell(200, "p001's answer.")}, {ID: "p002", Versions: cell(200, "")},
+			{ID: "p003-linger", Versions: cell(200, "old")}}}))
 	out := filepath.Join(dir, "out")
 	code, stdout, errs := kcplab(t, "results", "p003-linger", "-trials", "2", "-out", out, "-from", from)
 	require.Equal(t, 0, code, errs+stdout)
@@ -249,7 +251,9 @@ func TestResultsWritesUnderOut(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(out, "RESULTS.md"))
 	require.NoError(t, err)
 	assert.Contains(t, string(md), "prose kept")
-	assert.Contains(t, string(md), "- **p001** (200 trials): p001's answer.\n- **p003-linger** (2 trials): ", "p001's summary line kept, p003-linger's after it")
+	assert.Contains(t, string(md), "<!-- kcplab:begin summary -->\n- **p001** (200 trials): p001's answer.\n- **p003-linger** (2 trials): ",
+		"p001's summary line from its kept counts, p003-linger's from this run after it")
+	assert.Contains(t, errs, "has no line for p002: their kept counts hold no answer")
 	assert.Contains(t, string(md), "<!-- kcplab:begin p003-linger -->")
 	assert.Contains(t, string(md), "](testdata/p003-linger/")
 	files, err := filepath.Glob(filepath.Join(out, "testdata", "p003-linger", "*.pcapng"))
@@ -257,11 +261,14 @@ func TestResultsWritesUnderOut(t *testing.T) {
 	assert.NotEmpty(t, files)
 	counts, err := report.ReadMatrix(filepath.Join(out, "testdata", "matrix.json"))
 	require.NoError(t, err, "the counts RESULTS.md reports, beside its captures")
-	require.Len(t, counts.Experiments, 2)
+	require.Len(t, counts.Experiments, 3)
 	assert.Equal(t, "p001", counts.Experiments[0].ID)
 	assert.Equal(t, 200, counts.Experiments[0].Versions[kcpgo.Version()].Trials, "p001 not run: its committed counts kept")
-	assert.Equal(t, "p003-linger", counts.Experiments[1].ID)
-	assert.Equal(t, 2, counts.Experiments[1].Versions[kcpgo.Version()].Trials, "p003-linger's counts are this run's")
+	assert.Equal(t, "p003-linger", counts.Experiments[2].ID)
+	lingered := counts.Experiments[2].Versions[kcpgo.Version()]
+	assert.Equal(t, 2, lingered.Trials, "p003-linger's counts are this run's")
+	assert.NotEmpty(t, lingered.Answer, "p003-linger's counts keep this run's answer")
+	assert.NotEqual(t, "old", lingered.Answer)
 	own, err := report.ReadMatrix(filepath.Join(out, "matrix.json"))
 	require.NoError(t, err)
 	assert.Len(t, own.Experiments, 1, "OUT/matrix.json is the run's own")

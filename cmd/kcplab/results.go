@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"kcplab/harness"
 	"kcplab/internal/cli"
 	"kcplab/report"
 )
@@ -65,16 +66,37 @@ func runResults(ctx context.Context, c *cli.Call) error {
 	if err := os.MkdirAll(*testdata, 0o755); err != nil {
 		return err
 	}
-	if err := report.WriteMatrix(counts, run.Keeping(kept)); err != nil {
+	merged := run.Keeping(kept)
+	if err := report.WriteMatrix(counts, merged); err != nil {
 		return err
+	}
+	if mute := unanswered(merged, results); len(mute) > 0 {
+		fmt.Fprintf(c.Stderr, "note: the summary of %s has no line for %s: their kept counts hold no answer; run them again to give them one\n",
+			*md, strings.Join(mute, ", "))
 	}
 	ex, err := report.KeepExamples(*testdata, results)
 	if err != nil {
 		return err
 	}
-	if err := report.WriteResults(*md, old, results, ex, report.MetaNow(*command)); err != nil {
+	if err := report.WriteResults(*md, old, results, merged, ex, report.MetaNow(*command)); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.Stdout, "wrote %s, %d example captures under %s and the run's counts, %s\n", *md, len(ex), *testdata, counts)
 	return runErr
+}
+
+// unanswered lists the experiments of counts that results did not run and whose counts hold no answer
+// (counts written before they kept one): the summary has no line for them.
+func unanswered(counts *report.Matrix, results []*harness.Result) []string {
+	ran := map[string]bool{}
+	for _, r := range results {
+		ran[r.Experiment.ID] = true
+	}
+	var ids []string
+	for _, e := range counts.Experiments {
+		if vc := e.Versions[counts.Versions[0]]; !ran[e.ID] && (vc == nil || vc.Answer == "") {
+			ids = append(ids, e.ID)
+		}
+	}
+	return ids
 }
