@@ -14,38 +14,56 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 
-	"kcplab/internal/kcpgo"
-)
+	"golang.org/x/mod/modfile"
 
-var (
-	requireLine = regexp.MustCompile(`(?m)^(\s*(?:require\s+)?` + regexp.QuoteMeta(ModulePath) + `\s+)(\S+)(.*)$`)
-	replaceLine = regexp.MustCompile(`(?m)^\s*replace\s+` + regexp.QuoteMeta(ModulePath) + `(\s.*)?$\n?`)
+	"kcplab/internal/kcpgo"
 )
 
 // Modfile returns the project's go.mod (goMod) changed to link kcp-go at version (normalized): the
 // require of ModulePath set to version, or, for a release served only under SeedPath, left at its
-// version as a placeholder and replaced by SeedPath at version. Other requirements are kept; `go mod
-// tidy -modfile` then adds what the release needs.
+// version as a placeholder and replaced by SeedPath at version. Other requirements are kept, and any
+// replace of ModulePath is dropped; `go mod tidy -modfile` then adds what the release needs.
 func Modfile(goMod []byte, version string) ([]byte, error) {
 	if _, err := Normalize(version); err != nil {
 		return nil, err
 	}
-	if !requireLine.Match(goMod) {
+	f, err := kcpGoModfile(goMod)
+	if err != nil {
+		return nil, err
+	}
+	if Path(version) == ModulePath {
+		err = f.AddRequire(ModulePath, version)
+	} else {
+		err = f.AddReplace(ModulePath, "", SeedPath, version)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return f.Format()
+}
+
+// kcpGoModfile parses goMod, checks that it requires ModulePath and drops its replaces of ModulePath.
+func kcpGoModfile(goMod []byte) (*modfile.File, error) {
+	f, err := modfile.Parse("go.mod", goMod, nil)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(f.Require, func(r *modfile.Require) bool { return r.Mod.Path == ModulePath }) {
 		return nil, fmt.Errorf("go.mod does not require %s", ModulePath)
 	}
-	out := replaceLine.ReplaceAll(goMod, nil)
-	if Path(version) == ModulePath {
-		out = requireLine.ReplaceAll(out, []byte("${1}"+version+"${3}"))
-		return out, nil
+	for _, r := range slices.Clone(f.Replace) {
+		if r.Old.Path == ModulePath {
+			if err := f.DropReplace(r.Old.Path, r.Old.Version); err != nil {
+				return nil, err
+			}
+		}
 	}
-	out = bytes.TrimRight(out, "\n")
-	out = append(out, fmt.Sprintf("\n\n// kcplab matrix: the seed's import path, without /v5\nreplace %s => %s %s\n", ModulePath, SeedPath, version)...)
-	return out, nil
+	f.Cleanup()
+	return f, nil
 }
 
 // SourceHash hashes the project's Go sources under root (every .go file but tests, embedded text and

@@ -9,8 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
+
+	"golang.org/x/mod/modfile"
 )
 
 // A kcp-go working tree as a "version": a directory holding a go.mod of ModulePath, named by its path
@@ -43,9 +44,6 @@ func FileName(version string) string {
 	return "local-" + filepath.Base(version) + "-" + hex.EncodeToString(sum[:4])
 }
 
-// moduleLine matches go.mod's module directive.
-var moduleLine = regexp.MustCompile(`(?m)^\s*module\s+"?([^\s"]+)"?\s*(?://.*)?$`)
-
 // Tree is a kcp-go working tree as it is now.
 type Tree struct {
 	Path string // as named, cleaned: "./kcp-go"
@@ -75,7 +73,7 @@ func ReadTree(ctx context.Context, path string) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: no go.mod: want a kcp-go working tree (module %s)", ErrUnknown, p, ModulePath)
 	}
-	if m := moduleLine.FindSubmatch(mod); m == nil || string(m[1]) != ModulePath {
+	if modfile.ModulePath(mod) != ModulePath {
 		return nil, fmt.Errorf("%w %s: its go.mod is not module %s", ErrUnknown, p, ModulePath)
 	}
 	hash, err := TreeHash(abs)
@@ -119,17 +117,12 @@ func vcsState(ctx context.Context, dir string) string {
 // replace of ModulePath by it (the require stays as a placeholder). `go mod tidy -modfile` then adds
 // what the tree needs.
 func LocalModfile(goMod []byte, abs string) ([]byte, error) {
-	if !requireLine.Match(goMod) {
-		return nil, fmt.Errorf("go.mod does not require %s", ModulePath)
+	f, err := kcpGoModfile(goMod)
+	if err != nil {
+		return nil, err
 	}
-	out := bytes.TrimRight(replaceLine.ReplaceAll(goMod, nil), "\n")
-	return append(out, fmt.Sprintf("\n\n// kcplab matrix: a kcp-go working tree\nreplace %s => %s\n", ModulePath, quotePath(abs))...), nil
-}
-
-// quotePath quotes a path for go.mod when it needs it.
-func quotePath(p string) string {
-	if strings.ContainsAny(p, " \t\"'`\\") {
-		return fmt.Sprintf("%q", p)
+	if err := f.AddReplace(ModulePath, "", abs, ""); err != nil {
+		return nil, err
 	}
-	return p
+	return f.Format()
 }

@@ -44,7 +44,12 @@ func TestModfile(t *testing.T) {
 			want: []string{"kcp-go/v5 v5.6.1"}, notWant: []string{"../kcp-go"}},
 		{name: "old replace dropped for the seed", in: testGoMod + "\nreplace github.com/xtaci/kcp-go/v5 v5.6.72 => ../kcp-go\n", version: "v5.4.20+incompatible",
 			want: []string{"=> github.com/xtaci/kcp-go v5.4.20+incompatible"}, notWant: []string{"../kcp-go"}},
+		{name: "replace block: kcp-go's dropped, the others kept", in: testGoMod + "\nreplace (\n\tgithub.com/xtaci/kcp-go/v5 => ../kcp-go\n\tgolang.org/x/net => ../net\n)\n", version: "v5.6.1",
+			want: []string{"kcp-go/v5 v5.6.1", "golang.org/x/net => ../net"}, notWant: []string{"../kcp-go"}},
+		{name: "replace block for the seed", in: testGoMod + "\nreplace (\n\tgithub.com/xtaci/kcp-go/v5 => ../kcp-go\n\tgolang.org/x/net => ../net\n)\n", version: "v5.4.20+incompatible",
+			want: []string{"github.com/xtaci/kcp-go/v5 => github.com/xtaci/kcp-go v5.4.20+incompatible", "golang.org/x/net => ../net"}, notWant: []string{"../kcp-go"}},
 		{name: "no kcp-go", in: "module x\n\ngo 1.26\n", version: "v5.6.1", err: true},
+		{name: "not a go.mod", in: "module x\nrequire (\n", version: "v5.6.1", err: true},
 		{name: "bad version", in: testGoMod, version: "v5.6", err: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,7 +73,7 @@ func TestModfile(t *testing.T) {
 					t.Errorf("unexpected %q in\n%s", w, out)
 				}
 			}
-			if n := strings.Count(string(out), "replace "); n > 1 {
+			if n := strings.Count(string(out), "github.com/xtaci/kcp-go/v5 =>"); n > 1 {
 				t.Errorf("%d replace directives in\n%s", n, out)
 			}
 		})
