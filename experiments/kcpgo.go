@@ -28,12 +28,13 @@ const (
 // The client's ACK of the server's first PUSH, in the ways it leaves. Which one a trial shows is told
 // by structure, not by time. When one datagram both acknowledges the client's request and brings the
 // response, una advancing makes the Input that queues the response flush at once (kcp.go:639-641,
-// 727-737), while it holds the session's lock: that ACK always advertises rcvWnd-1, the response still
-// queued. When the server's ACK and response travel in separate datagrams, una advanced with the first,
-// and nothing flushes on the second: the ACK waits for the next update tick (or the client's Close).
-// A tick's ACK says rcvWnd when the woken Read had taken the response by then, which it does long
-// before a tick ~100 ms away, unless the machine starved the reader for a whole interval (as a loaded
-// machine can: -race with both cores busy): then it says rcvWnd-1, and it is still the tick's ACK.
+// 727-737), while it holds the session's lock: that ACK always advertises its full window less one
+// (WithUnread(1)), the response still queued. When the server's ACK and response travel in separate
+// datagrams, una advanced with the first, and nothing flushes on the second: the ACK waits for the next
+// update tick (or the client's Close). A tick's ACK advertises the full window when the woken Read had
+// taken the response by then, which it does long before a tick ~100 ms away, unless the machine
+// starved the reader for a whole interval (as a loaded machine can: -race with both cores busy): then
+// it advertises one less, and it is still the tick's ACK.
 var (
 	// response is the server's PUSH of sn 0 (the echo or the response), and responseAck the client's
 	// ACK of it, untimed: the steps the ladders below are made of.
@@ -46,7 +47,7 @@ var (
 	ackAtTick = responseAck.At(updateInterval)
 	// ackAtOnce is the ACK flushed by the Input that brought the response (or a tick right behind it),
 	// before the Read took the response.
-	ackAtOnce = responseAck.WithWnd(rcvWnd - 1).After(0)
+	ackAtOnce = responseAck.WithUnread(1).After(0)
 )
 
 // exchangeLadder is one request and its response, each ACKed, ending with the client's ACK of the
@@ -130,7 +131,7 @@ func anySegments(rounds int, dirs ...harness.Dir) harness.Ladder {
 	var round harness.Ladder
 	for _, d := range dirs {
 		for _, c := range []kcpwire.Cmd{kcpwire.CmdPush, kcpwire.CmdAck, kcpwire.CmdWask, kcpwire.CmdWins} {
-			s := harness.Step{Dir: d, Cmd: c, Sn: harness.Any, Una: harness.Any, Len: harness.Any, Wnd: harness.Any}.Repeat(0, 1<<20)
+			s := harness.Step{Dir: d, Cmd: c, Sn: harness.Any, Una: harness.Any, Len: harness.Any, Unread: harness.Any}.Repeat(0, 1<<20)
 			round = append(round, s, s.DroppedByLink())
 		}
 	}

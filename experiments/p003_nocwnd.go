@@ -41,7 +41,7 @@ var (
 
 // ackAtTickAfterRead is the client's ACK at its next tick once its Read took the response: where the
 // datagrams do not tell the tick from an earlier flush, as here, the wnd does (see ackAtTick, kcpgo.go).
-var ackAtTickAfterRead = ackAtTick.WithWnd(rcvWnd)
+var ackAtTickAfterRead = ackAtTick.WithUnread(0)
 
 // nocwndServer is the seed's server on a session with congestion control off: nodelay 0, interval 100
 // ms, resend 0, nc 1 (kcp-go's SetNoDelay(0, 100, 0, 1)).

@@ -45,8 +45,8 @@ import (
 // server holds the session, retransmitting the unacknowledged response, until the role's bound
 // closes it. (When the client ACKed at once, a hang leaves nothing to retransmit and no trace on the
 // wire; "delivered, ACKed at once" does not tell the two apart.)
-// p004ClientAck is the client's ACK of the response, flushed by its Input (wnd rcvWnd-1) or by its
-// Close (wnd rcvWnd): p004 does not tell the two apart.
+// p004ClientAck is the client's ACK of the response, flushed by its Input (its full window less one)
+// or by its Close (the full window): p004 does not tell the two apart.
 var p004ClientAck = harness.Ack(harness.C2S).WithSn(0).WithUna(1).After(0)
 
 var (

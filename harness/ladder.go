@@ -12,12 +12,15 @@ import (
 const Any int64 = -1
 
 // Step is one expected segment of a ladder, read top to bottom like a packetdrill script. Its
-// direction, cmd, sn, una, len and wnd decide whether a trial's segment fits it; its time (After, At)
-// does not: it is a timing expectation, judged over all the trials of the class (see timing.go).
+// direction, cmd, sn, una, len and window decide whether a trial's segment fits it; its time (After,
+// At) does not: it is a timing expectation, judged over all the trials of the class (see timing.go).
 type Step struct {
-	Dir               Dir
-	Cmd               kcpwire.Cmd
-	Sn, Una, Len, Wnd int64         // Any matches anything
+	Dir          Dir
+	Cmd          kcpwire.Cmd
+	Sn, Una, Len int64 // Any matches anything
+	// Unread is how far the segment's wnd is below its sender's full receive window (WithUnread); Any
+	// matches anything.
+	Unread int64
 	Gap               time.Duration // expected time since the previous segment (or the trial's start, if Abs), if Timed
 	Timed             bool          // whether the step has a timing expectation
 	Abs               bool          // Gap counts from the trial's start, not from the previous segment
@@ -46,11 +49,11 @@ func (s Step) count() (int, int) {
 
 // Push expects a PUSH segment in direction d; narrow it with Sn, Una, Len and After.
 func Push(d Dir) Step {
-	return Step{Dir: d, Cmd: kcpwire.CmdPush, Sn: Any, Una: Any, Len: Any, Wnd: Any}
+	return Step{Dir: d, Cmd: kcpwire.CmdPush, Sn: Any, Una: Any, Len: Any, Unread: Any}
 }
 
 // Ack expects an ACK segment in direction d (its Len is always 0).
-func Ack(d Dir) Step { return Step{Dir: d, Cmd: kcpwire.CmdAck, Sn: Any, Una: Any, Len: 0, Wnd: Any} }
+func Ack(d Dir) Step { return Step{Dir: d, Cmd: kcpwire.CmdAck, Sn: Any, Una: Any, Len: 0, Unread: Any} }
 
 // WithSn expects sequence number n.
 func (s Step) WithSn(n uint32) Step { s.Sn = int64(n); return s }
@@ -61,9 +64,12 @@ func (s Step) WithUna(n uint32) Step { s.Una = int64(n); return s }
 // WithLen expects n bytes of data.
 func (s Step) WithLen(n uint32) Step { s.Len = int64(n); return s }
 
-// WithWnd expects the sender to advertise a receive window of n free slots: its rcv_wnd minus the
-// segments its application had not yet read when the segment was flushed.
-func (s Step) WithWnd(n uint16) Step { s.Wnd = int64(n); return s }
+// WithUnread expects the sender to advertise its full receive window less n: the segments its
+// application had not yet read when the segment was flushed (wnd is rcv_wnd minus the receive queue,
+// in kcp-go and ikcp.c alike). The full window is the largest wnd the sender advertised in the trial:
+// its first segment, sent before it received anything, advertises it. So the step holds for any
+// implementation's window: kcp-go's 32, ikcp.c's 128, or what a script set.
+func (s Step) WithUnread(n uint16) Step { s.Unread = int64(n); return s }
 
 // After expects the segment gap after the previous one, within Tolerance(gap), over the class's trials;
 // After(0) means "at once" (within 4 ms).
@@ -74,7 +80,7 @@ func (s Step) After(gap time.Duration) Step { s.Gap, s.Timed, s.Abs = gap, true,
 // and never earlier in any trial.
 func (s Step) At(t time.Duration) Step { s.Gap, s.Timed, s.Abs = t, true, true; return s }
 
-// String renders the step like a ladder line, e.g. "c→s ACK  sn=0 una=1 len=0 wnd=32 (@100ms±12.5ms)".
+// String renders the step like a ladder line, e.g. "c→s ACK  sn=0 una=1 len=0 wnd=full-1 (@100ms±12.5ms)".
 func (s Step) String() string {
 	f := func(v int64) string {
 		if v == Any {
@@ -83,8 +89,12 @@ func (s Step) String() string {
 		return fmt.Sprint(v)
 	}
 	out := fmt.Sprintf("%s %-4s sn=%s una=%s len=%s", s.Dir.Arrow(), s.Cmd, f(s.Sn), f(s.Una), f(s.Len))
-	if s.Wnd != Any {
-		out += fmt.Sprintf(" wnd=%d", s.Wnd)
+	switch s.Unread {
+	case Any:
+	case 0:
+		out += " wnd=full"
+	default:
+		out += fmt.Sprintf(" wnd=full-%d", s.Unread)
 	}
 	if s.Repeated {
 		out += fmt.Sprintf(" ×%d-%d", s.MinN, s.MaxN)
@@ -102,7 +112,8 @@ func (s Step) String() string {
 }
 
 // match reports why seg does not fit the step's pattern (nil when it does); time is not part of it.
-func (s Step) match(seg Seg) error {
+// full is the full receive window of seg's sender (fullWindows).
+func (s Step) match(seg Seg, full fullWindows) error {
 	var bad []string
 	if seg.Dir != s.Dir {
 		bad = append(bad, "dir")
@@ -116,7 +127,7 @@ func (s Step) match(seg Seg) error {
 	for _, f := range []struct {
 		name      string
 		want, got int64
-	}{{"sn", s.Sn, int64(seg.Sn)}, {"una", s.Una, int64(seg.Una)}, {"len", s.Len, int64(seg.Len)}, {"wnd", s.Wnd, int64(seg.Wnd)}} {
+	}{{"sn", s.Sn, int64(seg.Sn)}, {"una", s.Una, int64(seg.Una)}, {"len", s.Len, int64(seg.Len)}, {"wnd", s.Unread, int64(full[seg.Dir]) - int64(seg.Wnd)}} {
 		if f.want != Any && f.want != f.got {
 			bad = append(bad, f.name)
 		}
@@ -130,6 +141,18 @@ func (s Step) match(seg Seg) error {
 // Ladder is the exact sequence of segments expected on the wire.
 type Ladder []Step
 
+// fullWindows is each sender's full receive window, by direction: the largest wnd its segments
+// advertised.
+type fullWindows map[Dir]uint16
+
+func fullWindowsOf(segs []Seg) fullWindows {
+	full := fullWindows{}
+	for _, seg := range segs {
+		full[seg.Dir] = max(full[seg.Dir], seg.Wnd)
+	}
+	return full
+}
+
 // Match checks segs against the ladder's pattern, step for step; the error shows expected and actual
 // side by side. Timing is not checked here: a trial's class is decided by what happened, not by when.
 func (l Ladder) Match(segs []Seg) error {
@@ -140,12 +163,13 @@ func (l Ladder) Match(segs []Seg) error {
 		}
 		return &LadderMismatch{Want: l, Got: segs, Reasons: make([]string, max(len(l), len(segs))), Repeats: true, Step: reached + 1}
 	}
+	full := fullWindowsOf(segs)
 	reasons := make([]string, max(len(l), len(segs)))
 	step := 0 // the first row that differs, 1-based
 	for i := range reasons {
 		differs := i >= len(l) || i >= len(segs)
 		if !differs {
-			if err := l[i].match(segs[i]); err != nil {
+			if err := l[i].match(segs[i], full); err != nil {
 				reasons[i], differs = err.Error(), true
 			}
 		}
@@ -176,6 +200,7 @@ func (l Ladder) repeats() bool {
 // no alignment is found).
 func (l Ladder) align(segs []Seg) (first []int, reached int, ok bool) {
 	first = make([]int, len(l)+1)
+	full := fullWindowsOf(segs)
 	dead := make([]bool, (len(l)+1)*(len(segs)+1)) // dead[step*(len(segs)+1)+at]: no match from here
 	var try func(step, at int) bool
 	try = func(step, at int) bool {
@@ -189,7 +214,7 @@ func (l Ladder) align(segs []Seg) (first []int, reached int, ok bool) {
 		}
 		lo, hi := l[step].count()
 		n := 0
-		for n < hi && at+n < len(segs) && l[step].match(segs[at+n]) == nil {
+		for n < hi && at+n < len(segs) && l[step].match(segs[at+n], full) == nil {
 			n++
 		}
 		for k := n; k >= lo; k-- {

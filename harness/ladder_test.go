@@ -20,14 +20,14 @@ func TestLadderMatch(t *testing.T) {
 	ladder := Ladder{
 		Push(C2S).WithSn(0).WithLen(9),
 		Ack(S2C).WithSn(0).WithUna(1),
-		Ack(C2S).WithUna(1).WithWnd(32).After(100 * time.Millisecond),
+		Ack(C2S).WithUna(1).WithUnread(0).After(100 * time.Millisecond),
 	}
 	good := []Seg{
 		seg(C2S, kcpwire.CmdPush, 0, 0, 9, 0),
 		seg(S2C, kcpwire.CmdAck, 0, 1, 0, time.Millisecond),
 		seg(C2S, kcpwire.CmdAck, 0, 1, 0, 101*time.Millisecond),
 	}
-	good[2].Wnd = 32
+	good[0].Wnd, good[2].Wnd = 32, 32 // kcp-go's full window, nothing unread
 	tests := []struct {
 		name   string
 		segs   func() []Seg
@@ -61,6 +61,17 @@ func TestLadderMatch(t *testing.T) {
 			s[2].Wnd = 31
 			return s
 		}, "[wnd]"},
+		// The full window is the sender's own, whatever the implementation: ikcp.c's is 128.
+		{"another implementation's full window", func() []Seg {
+			s := append([]Seg(nil), good...)
+			s[0].Wnd, s[2].Wnd = 128, 128
+			return s
+		}, ""},
+		{"kcp-go's 32 below a sender's full window of 128", func() []Seg {
+			s := append([]Seg(nil), good...)
+			s[0].Wnd = 128
+			return s
+		}, "[wnd]"},
 		{"missing segment", func() []Seg { return good[:2] }, "want 3 segments, got 2"},
 		{"extra segment", func() []Seg {
 			return append(append([]Seg(nil), good...), seg(S2C, kcpwire.CmdPush, 0, 1, 5, 200*time.Millisecond))
@@ -89,7 +100,8 @@ func TestStepString(t *testing.T) {
 		want string
 	}{
 		{Push(C2S).WithSn(0).WithLen(9), "c→s PUSH sn=0 una=* len=9"},
-		{Ack(C2S).WithSn(0).WithUna(1).WithWnd(32).At(100 * time.Millisecond), "c→s ACK  sn=0 una=1 len=0 wnd=32 (@100ms±12.5ms)"},
+		{Ack(C2S).WithSn(0).WithUna(1).WithUnread(0).At(100 * time.Millisecond), "c→s ACK  sn=0 una=1 len=0 wnd=full (@100ms±12.5ms)"},
+		{Ack(C2S).WithSn(0).WithUna(1).WithUnread(1).After(0), "c→s ACK  sn=0 una=1 len=0 wnd=full-1 (+0s±4ms)"},
 		{Push(S2C).After(200 * time.Millisecond), "s→c PUSH sn=* una=* len=* (+200ms±25ms)"},
 	} {
 		assert.Equal(t, tc.want, tc.step.String())
