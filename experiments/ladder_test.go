@@ -50,3 +50,47 @@ func TestLingerResentClasses(t *testing.T) {
 		})
 	}
 }
+
+// TestP002ClientWindows: p002's classes read the client's ACK by its window as the client's own full
+// window less what its application had not read, so a client whose window is not kcp-go's 32 (ikcp.c's
+// is 128) fits them too, and a client that ACKs with its Close after one datagram brought the server's
+// ACK and the echo has a class of its own.
+func TestP002ClientWindows(t *testing.T) {
+	t.Parallel()
+	e, err := Lookup("p002")
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name     string
+		full     uint16 // the client's full window, advertised by its request
+		lastWnd  uint16 // what its ACK of the echo advertises
+		shared   bool   // the server's ACK and the echo in one datagram
+		want     harness.Class
+		noneFits bool
+	}{
+		{"kcp-go's window, the ACK by Close", 32, 32, false, p002AckByClose, false},
+		{"kcp-go's window, the ACK at once", 32, 31, true, p002AckedAtOnce, false},
+		{"ikcp.c's window, the ACK by Close", 128, 128, false, p002AckByClose, false},
+		{"ikcp.c's window, the ACK by Close after a shared datagram", 128, 128, true, p002AckByCloseShared, false},
+		{"kcp-go's 32 from a client whose window is 128", 128, 32, false, harness.Class{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tr := harnesstest.Exchange()
+			tr.Segments[0].Wnd, tr.Segments[3].Wnd = tc.full, tc.lastWnd
+			if tc.shared {
+				tr.Segments[2].Datagram = tr.Segments[1].Datagram
+			}
+			tr.Events = append(tr.Events, harness.Event{Time: tr.Start.Add(1002 * time.Millisecond), Side: harness.Server, Session: 1,
+				Kind: harness.EvRead, Err: harnesstest.Timeout})
+			class, err := harness.Classify(e, tr)
+			if tc.noneFits {
+				var f *harness.TrialFailure
+				require.ErrorAs(t, err, &f)
+				assert.Equal(t, harness.FailNoClass, f.Failures[0].Kind, "%v", err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want.Name, class.Name)
+		})
+	}
+}
