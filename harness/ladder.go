@@ -21,9 +21,9 @@ type Step struct {
 	// Unread is how far the segment's wnd is below its sender's full receive window (WithUnread); Any
 	// matches anything.
 	Unread int64
-	Gap               time.Duration // expected time since the previous segment (or the trial's start, if Abs), if Timed
-	Timed             bool          // whether the step has a timing expectation
-	Abs               bool          // Gap counts from the trial's start, not from the previous segment
+	Gap    time.Duration // expected time since the previous segment (or the trial's start, if Abs), if Timed
+	Timed  bool          // whether the step has a timing expectation
+	Abs    bool          // Gap counts from the trial's start, not from the previous segment
 	// Lost expects the segment to have been dropped by the link (DroppedByLink); otherwise it must
 	// have crossed the wire.
 	Lost bool
@@ -53,7 +53,9 @@ func Push(d Dir) Step {
 }
 
 // Ack expects an ACK segment in direction d (its Len is always 0).
-func Ack(d Dir) Step { return Step{Dir: d, Cmd: kcpwire.CmdAck, Sn: Any, Una: Any, Len: 0, Unread: Any} }
+func Ack(d Dir) Step {
+	return Step{Dir: d, Cmd: kcpwire.CmdAck, Sn: Any, Una: Any, Len: 0, Unread: Any}
+}
 
 // WithSn expects sequence number n.
 func (s Step) WithSn(n uint32) Step { s.Sn = int64(n); return s }

@@ -28,59 +28,30 @@ func TestLadderMatch(t *testing.T) {
 		seg(C2S, kcpwire.CmdAck, 0, 1, 0, 101*time.Millisecond),
 	}
 	good[0].Wnd, good[2].Wnd = 32, 32 // kcp-go's full window, nothing unread
+	extra := seg(S2C, kcpwire.CmdPush, 0, 1, 5, 200*time.Millisecond)
 	tests := []struct {
 		name   string
-		segs   func() []Seg
-		reason string // substring of the mismatch; "" means it matches
+		edit   func(s []Seg) []Seg // changes a copy of good
+		reason string              // substring of the mismatch; "" means it matches
 	}{
-		{"exact", func() []Seg { return good }, ""},
+		{"exact", func(s []Seg) []Seg { return s }, ""},
 		// Time never decides a pattern: a busy machine can delay a segment without kcp-go doing
 		// anything else. Timing is judged over all the trials of a class (timing.go).
-		{"a late segment still fits", func() []Seg {
-			s := append([]Seg(nil), good...)
-			s[2].Time = s[1].Time + 180*time.Millisecond
-			return s
-		}, ""},
-		{"an early segment still fits", func() []Seg {
-			s := append([]Seg(nil), good...)
-			s[2].Time = s[1].Time + 2*time.Millisecond
-			return s
-		}, ""},
-		{"wrong direction", func() []Seg {
-			s := append([]Seg(nil), good...)
-			s[1].Dir = C2S
-			return s
-		}, "[dir]"},
-		{"wrong sn and len", func() []Seg {
-			s := append([]Seg(nil), good...)
-			s[0].Sn, s[0].Len = 1, 10
-			return s
-		}, "[sn,len]"},
-		{"wrong wnd", func() []Seg {
-			s := append([]Seg(nil), good...)
-			s[2].Wnd = 31
-			return s
-		}, "[wnd]"},
+		{"a late segment still fits", func(s []Seg) []Seg { s[2].Time = s[1].Time + 180*time.Millisecond; return s }, ""},
+		{"an early segment still fits", func(s []Seg) []Seg { s[2].Time = s[1].Time + 2*time.Millisecond; return s }, ""},
+		{"wrong direction", func(s []Seg) []Seg { s[1].Dir = C2S; return s }, "[dir]"},
+		{"wrong sn and len", func(s []Seg) []Seg { s[0].Sn, s[0].Len = 1, 10; return s }, "[sn,len]"},
+		{"wrong wnd", func(s []Seg) []Seg { s[2].Wnd = 31; return s }, "[wnd]"},
 		// The full window is the sender's own, whatever the implementation: ikcp.c's is 128.
-		{"another implementation's full window", func() []Seg {
-			s := append([]Seg(nil), good...)
-			s[0].Wnd, s[2].Wnd = 128, 128
-			return s
-		}, ""},
-		{"kcp-go's 32 below a sender's full window of 128", func() []Seg {
-			s := append([]Seg(nil), good...)
-			s[0].Wnd = 128
-			return s
-		}, "[wnd]"},
-		{"missing segment", func() []Seg { return good[:2] }, "want 3 segments, got 2"},
-		{"extra segment", func() []Seg {
-			return append(append([]Seg(nil), good...), seg(S2C, kcpwire.CmdPush, 0, 1, 5, 200*time.Millisecond))
-		}, "want 3 segments, got 4"},
+		{"another implementation's full window", func(s []Seg) []Seg { s[0].Wnd, s[2].Wnd = 128, 128; return s }, ""},
+		{"kcp-go's 32 below a sender's full window of 128", func(s []Seg) []Seg { s[0].Wnd = 128; return s }, "[wnd]"},
+		{"missing segment", func(s []Seg) []Seg { return s[:2] }, "want 3 segments, got 2"},
+		{"extra segment", func(s []Seg) []Seg { return append(s, extra) }, "want 3 segments, got 4"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			err := ladder.Match(tc.segs())
+			err := ladder.Match(tc.edit(append([]Seg(nil), good...)))
 			if tc.reason == "" {
 				require.NoError(t, err)
 				return
