@@ -69,7 +69,8 @@ var (
 		Checks:      []harness.Check{expect.ReadGot(harness.Client), ackWithResponse(true)},
 	}
 	// p002TickBeforeRead: on a starved machine (both cores busy, -race) the client's update tick can
-	// run while its woken Read still waits for a CPU: the tick's ACK, wnd 31, leaves before the Close.
+	// run while its woken Read still waits for a CPU: the tick's ACK, one below the full window, leaves
+	// before the Close.
 	p002TickBeforeRead = harness.Class{
 		Name:        "ACK at the client's tick, before its Read took the echo",
 		Description: "the echo and the server's ACK in two datagrams; the client's update tick flushed its ACK while its starved Read had not yet taken the echo",
