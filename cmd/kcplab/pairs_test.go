@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -86,4 +87,34 @@ func TestPairsOverPeerProcesses(t *testing.T) {
 	}
 	s := res.Summary()
 	assert.Equal(t, kcpgo.Version(), s.KCPGoClient)
+}
+
+// TestPairsWithTheCReference runs p002 with the C reference's peer (peers/ikcp) as client against a
+// kcp-go server: every trial fits one of p002's named classes, though ikcp.c advertises a window of 128
+// where kcp-go's is 32 (the ladders read a window against the sender's own full one).
+func TestPairsWithTheCReference(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("runs trials in two peer processes")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed: peers/ikcp/build.sh installs it (make deps)")
+	}
+	dir, err := filepath.Abs(filepath.Join("..", "..", "peers", "ikcp"))
+	require.NoError(t, err)
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "node-kcp")); err != nil {
+		t.Skip("the ikcp peer is not built: run peers/ikcp/build.sh (make deps)")
+	}
+	ikcp, err := peer.StartPeer(exec.Command(node, filepath.Join(dir, "peer.js")))
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, ikcp.Close()) })
+	p002, err := experiments.Lookup("p002")
+	require.NoError(t, err)
+	res, err := peer.RunPair(context.Background(), p002, harness.RunOptions{Trials: 6, Parallel: 6, KeepDir: t.TempDir()}, testPeer(t), ikcp)
+	require.NoError(t, err)
+	for _, f := range res.Failed() {
+		t.Errorf("p002 trial %d, ikcp client: %v", f.Trial, f.Err)
+	}
+	assert.Len(t, res.Trials, 6)
 }
