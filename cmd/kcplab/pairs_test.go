@@ -14,6 +14,7 @@ import (
 	"kcplab/experiments"
 	"kcplab/harness"
 	"kcplab/internal/kcpgo"
+	"kcplab/matrix"
 	"kcplab/peer"
 )
 
@@ -97,16 +98,13 @@ func TestPairsWithTheCReference(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs trials in two peer processes")
 	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed: peers/ikcp/build.sh installs it (make deps)")
-	}
-	dir, err := filepath.Abs(filepath.Join("..", "..", "peers", "ikcp"))
+	root, err := filepath.Abs(filepath.Join("..", ".."))
 	require.NoError(t, err)
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "node-kcp")); err != nil {
-		t.Skip("the ikcp peer is not built: run peers/ikcp/build.sh (make deps)")
+	args, err := matrix.Builtins["ikcp"](root)
+	if err != nil {
+		t.Skip(err) // node or the built peer is missing, and how to get them
 	}
-	ikcp, err := peer.StartPeer(exec.Command(node, filepath.Join(dir, "peer.js")))
+	ikcp, err := peer.StartPeer(exec.Command(args[0], args[1:]...))
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, ikcp.Close()) })
 	p002, err := experiments.Lookup("p002")
