@@ -127,6 +127,29 @@ func fragments(ip []byte, size int) [][]byte {
 	return out
 }
 
+// fragments6 splits the IPv6 packet ip (no extension headers) into fragments of at most size bytes of
+// its payload (a multiple of 8), each with a fragment header of identification id.
+func fragments6(ip []byte, size int, id uint32) [][]byte {
+	hdr, body := ip[:40], ip[40:]
+	var out [][]byte
+	for off := 0; off < len(body); off += size {
+		end := min(off+size, len(body))
+		fh := make([]byte, 8)
+		fh[0] = hdr[6] // the fragmentable part's first header: UDP
+		offsetFlags := uint16(off/8) << 3
+		if end < len(body) {
+			offsetFlags |= 1 // more fragments
+		}
+		binary.BigEndian.PutUint16(fh[2:], offsetFlags)
+		binary.BigEndian.PutUint32(fh[4:], id)
+		f := append(append(bytes.Clone(hdr), fh...), body[off:end]...)
+		f[6] = byte(layers.IPProtocolIPv6Fragment)
+		binary.BigEndian.PutUint16(f[4:], uint16(len(f)-40))
+		out = append(out, f)
+	}
+	return out
+}
+
 func frameRaw(ip []byte) []byte { return bytes.Clone(ip) }
 
 // pcapRecord is one record for the pcap builders.

@@ -9,9 +9,20 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket/layers"
 )
+
+// fragmentRecords are the IPv4 and IPv6 fragments of two datagrams, a seed for the reassembly.
+func fragmentRecords(tb testing.TB) []pcapRecord {
+	v4, v6 := sampleDatagrams()[0], sampleDatagrams()[4]
+	var out []pcapRecord
+	for _, ip := range append(fragments(ipUDP(tb, v4), 16), fragments6(ipUDP(tb, v6), 512, 9)...) {
+		out = append(out, pcapRecord{v4.Time.Add(time.Duration(len(out)) * time.Millisecond), ip})
+	}
+	return out
+}
 
 // FuzzRead feeds arbitrary bytes to Read: it must return a File or a
 // *ReadError naming the input, and never panic (Read turns a panic in a
@@ -33,6 +44,7 @@ func FuzzRead(f *testing.F) {
 		nil, []byte("not a capture"), pcap, pcap[:40], ng, ng[:len(ng)-7], written.Bytes(), gz.Bytes(),
 		pcapgoBytes(f, false, layers.LinkTypeNull, func() []pcapRecord { r, _ := records(f, frameNull(30)); return r }()),
 		pcapBytes(binary.BigEndian, false, layers.LinkTypeRaw, func() []pcapRecord { r, _ := records(f, frameRaw); return r }()),
+		pcapBytes(binary.LittleEndian, true, layers.LinkTypeRaw, fragmentRecords(f)),
 	} {
 		f.Add(seed)
 	}

@@ -61,33 +61,46 @@ func TestParserMatchesFullDecoder(t *testing.T) {
 	binary.BigEndian.PutUint16(withOptions[14+2:], binary.BigEndian.Uint16(eth4[14+2:])+4)
 	shortUDP := bytes.Clone(eth4)
 	binary.BigEndian.PutUint16(shortUDP[14+20+4:], 8+1)
+	frag6 := fragments6(ipUDP(t, v6), 8, 7) // "over IPv6": the UDP header, then 8 bytes, then 1
+	atomic6 := fragments6(ipUDP(t, v6), 64, 7)[0]
+	// frag6[1] behind a hop-by-hop header (next: fragment; one PadN option), which the Parser decodes too
+	hbhFrag6 := append(append(bytes.Clone(frag6[1][:40]), byte(layers.IPProtocolIPv6Fragment), 0, 1, 4, 0, 0, 0, 0), frag6[1][40:]...)
+	hbhFrag6[6] = byte(layers.IPProtocolIPv6HopByHop)
+	binary.BigEndian.PutUint16(hbhFrag6[4:], uint16(len(hbhFrag6)-40))
 	tests := []struct {
 		name    string
 		lt      layers.LinkType
 		frame   []byte
 		udp     bool
 		payload []byte
+		frag    bool // a fragment for the defragmenter
 	}{
-		{"ethernet v4", layers.LinkTypeEthernet, frameEthernet(ipUDP(t, v4)), true, v4.Payload},
-		{"ethernet v6", layers.LinkTypeEthernet, frameEthernet(ipUDP(t, v6)), true, v6.Payload},
-		{"ethernet padded to 60", layers.LinkTypeEthernet, append(frameEthernet(ipUDP(t, Datagram{Src: v4.Src, Dst: v4.Dst, Payload: []byte("x")})), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), true, []byte("x")},
-		{"vlan", layers.LinkTypeEthernet, vlanFrame(ipUDP(t, v4)), true, v4.Payload},
-		{"v4 fragment", layers.LinkTypeEthernet, fragment, false, nil},
-		{"v4 with options", layers.LinkTypeEthernet, withOptions, true, v4.Payload},
-		{"v4 cut by the snap length", layers.LinkTypeEthernet, eth4[:len(eth4)-3], true, v4.Payload[:len(v4.Payload)-3]},
-		{"udp length shorter than the ip payload", layers.LinkTypeEthernet, shortUDP, true, v4.Payload[:1]},
-		{"v6 hop-by-hop (full decoder)", layers.LinkTypeRaw, ipv6HopByHopUDP(t, v6), true, v6.Payload},
-		{"raw v6", layers.LinkTypeRaw, ipUDP(t, v6), true, v6.Payload},
-		{"null v6", layers.LinkTypeNull, frameNull(30)(ipUDP(t, v6)), true, v6.Payload},
-		{"tcp", layers.LinkTypeEthernet, frameEthernet(ipTCP(t)), false, nil},
-		{"empty", layers.LinkTypeRaw, nil, false, nil},
-		{"garbage", layers.LinkTypeLinuxSLL2, []byte{1, 2, 3}, false, nil},
+		{"ethernet v4", layers.LinkTypeEthernet, frameEthernet(ipUDP(t, v4)), true, v4.Payload, false},
+		{"ethernet v6", layers.LinkTypeEthernet, frameEthernet(ipUDP(t, v6)), true, v6.Payload, false},
+		{"ethernet padded to 60", layers.LinkTypeEthernet, append(frameEthernet(ipUDP(t, Datagram{Src: v4.Src, Dst: v4.Dst, Payload: []byte("x")})), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), true, []byte("x"), false},
+		{"vlan", layers.LinkTypeEthernet, vlanFrame(ipUDP(t, v4)), true, v4.Payload, false},
+		{"v4 fragment", layers.LinkTypeEthernet, fragment, false, nil, true},
+		{"v6 first fragment", layers.LinkTypeRaw, frag6[0], false, nil, true},
+		{"v6 last fragment", layers.LinkTypeEthernet, frameEthernet(frag6[2]), false, nil, true},
+		{"v6 fragment behind hop-by-hop", layers.LinkTypeRaw, hbhFrag6, false, nil, true},
+		{"v6 fragment cut by the snap length", layers.LinkTypeRaw, frag6[1][:len(frag6[1])-1], false, nil, false},
+		{"v6 atomic fragment: a whole packet", layers.LinkTypeRaw, atomic6, true, v6.Payload, false},
+		{"v4 with options", layers.LinkTypeEthernet, withOptions, true, v4.Payload, false},
+		{"v4 cut by the snap length", layers.LinkTypeEthernet, eth4[:len(eth4)-3], true, v4.Payload[:len(v4.Payload)-3], false},
+		{"udp length shorter than the ip payload", layers.LinkTypeEthernet, shortUDP, true, v4.Payload[:1], false},
+		{"v6 hop-by-hop (full decoder)", layers.LinkTypeRaw, ipv6HopByHopUDP(t, v6), true, v6.Payload, false},
+		{"raw v6", layers.LinkTypeRaw, ipUDP(t, v6), true, v6.Payload, false},
+		{"null v6", layers.LinkTypeNull, frameNull(30)(ipUDP(t, v6)), true, v6.Payload, false},
+		{"tcp", layers.LinkTypeEthernet, frameEthernet(ipTCP(t)), false, nil, false},
+		{"empty", layers.LinkTypeRaw, nil, false, nil, false},
+		{"garbage", layers.LinkTypeLinuxSLL2, []byte{1, 2, 3}, false, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			fast := decodeBoth(t, tt.lt, tt.frame)
 			require.Equal(t, tt.udp, fast.OK)
+			assert.Equal(t, tt.frag, fast.Fragment4 != nil || fast.Fragment6 != nil, "a fragment")
 			if tt.udp {
 				assert.Equal(t, tt.payload, fast.Payload)
 				assert.GreaterOrEqual(t, fast.Length, len(tt.payload))

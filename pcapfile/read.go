@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/ip4defrag"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
@@ -145,18 +144,17 @@ func (r *Record) Truncated() bool { return r.UDP && len(r.Datagram.Payload) < r.
 // Reader reads the packet records of a pcap or pcapng file one at a time,
 // without allocating per record for pcap. Not safe for concurrent use.
 type Reader struct {
-	s         *stream
-	gz        *gzip.Reader
-	pcap      *pcapgo.Reader
-	ng        *pcapgo.NgReader
-	mem       *mapped                               // uncompressed pcap files opened with Open: records parsed in place
-	parser    *linklayer.Parser                     // pcap: the file's link type
-	parsers   map[layers.LinkType]*linklayer.Parser // pcapng: per link type
-	seen      []layers.LinkType
-	rec       Record
-	defrag    *ip4defrag.IPv4Defragmenter // IPv4 fragments held until their datagram is whole (made at the first)
-	discarded time.Time                   // the capture time of the last discard of stale fragments
-	err       error                       // sticky: io.EOF or the *ReadError returned
+	s       *stream
+	gz      *gzip.Reader
+	pcap    *pcapgo.Reader
+	ng      *pcapgo.NgReader
+	mem     *mapped                               // uncompressed pcap files opened with Open: records parsed in place
+	parser  *linklayer.Parser                     // pcap: the file's link type
+	parsers map[layers.LinkType]*linklayer.Parser // pcapng: per link type
+	seen    []layers.LinkType
+	rec     Record
+	frags   reassembler // IP fragments held until their datagram is whole
+	err     error       // sticky: io.EOF or the *ReadError returned
 }
 
 // Open opens the capture file at path for reading; Close closes it. An
@@ -381,8 +379,8 @@ func (rd *Reader) nextStream() (*Record, error) {
 // fill sets rd.rec to the next record: frame, captured at ts, decoded with parser.
 func (rd *Reader) fill(frame []byte, ts time.Time, capLen, wireLen int, parser *linklayer.Parser) {
 	u := parser.Decode(frame)
-	if u.Fragment != nil {
-		u = rd.reassemble(u.Fragment, ts)
+	if u.Fragment4 != nil || u.Fragment6 != nil {
+		u = rd.frags.add(u, ts)
 	}
 	rd.rec.Frame++
 	rd.rec.Time = ts
@@ -390,26 +388,6 @@ func (rd *Reader) fill(frame []byte, ts time.Time, capLen, wireLen int, parser *
 	rd.rec.UDP = u.OK
 	rd.rec.Datagram = capture.Datagram{Time: ts, Src: u.Src, Dst: u.Dst, Payload: u.Payload}
 	rd.rec.WireLen = u.Length
-}
-
-// reassemble adds an IPv4 fragment of a UDP datagram to the fragments held, and returns the datagram
-// once its last fragment came (the record of that fragment carries it, as Wireshark shows the
-// reassembled packet there); until then, and for fragments that contradict each other, OK is false.
-// Fragments of a datagram still incomplete a minute after its first are dropped.
-func (rd *Reader) reassemble(frag *layers.IPv4, ts time.Time) linklayer.UDP {
-	if rd.defrag == nil {
-		rd.defrag = ip4defrag.NewIPv4Defragmenter()
-	}
-	// Discarding looks at every datagram held: once a second of capture time, not per fragment.
-	if d := ts.Sub(rd.discarded); d > time.Second || d < 0 {
-		rd.defrag.DiscardOlderThan(ts.Add(-time.Minute))
-		rd.discarded = ts
-	}
-	whole, err := rd.defrag.DefragIPv4WithTimestamp(frag, ts)
-	if err != nil || whole == nil {
-		return linklayer.UDP{}
-	}
-	return linklayer.FromIPv4(whole)
 }
 
 // recordError reports a failure to read packet i (from 0) from the record

@@ -188,28 +188,47 @@ func TestReadTruncatedPayload(t *testing.T) {
 	assert.Equal(t, d.Payload[:len(d.Payload)-5], got.Datagrams[0].Payload)
 }
 
-// TestReadReassemblesIPv4Fragments: a UDP datagram larger than the link's MTU arrives in IPv4
+// TestReadReassemblesFragments: a UDP datagram larger than the link's MTU arrives in IPv4 or IPv6
 // fragments; the reader gives it whole at the record of the fragment that completed it, as
-// Wireshark does, and counts the others as skipped.
-func TestReadReassemblesIPv4Fragments(t *testing.T) {
+// Wireshark does, and counts the others as skipped. Fragments that cannot make a whole datagram (one
+// missing, overlapping, cut by the snap length, or still incomplete a minute (IPv4) or one to two
+// minutes (IPv6) of capture time after the first) give none.
+func TestReadReassemblesFragments(t *testing.T) {
 	t.Parallel()
-	big := sampleDatagrams()[0]
-	big.Payload = bytes.Repeat([]byte("0123456789abcdef"), 200) // 3200 bytes
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 200) // 3200 bytes
+	big4, big6 := sampleDatagrams()[0], sampleDatagrams()[3]
+	big4.Payload, big6.Payload = payload, payload
 	small := sampleDatagrams()[1]
-	frags := fragments(ipUDP(t, big), 1480) // 1480, 1480 and 248 bytes of the 3208-byte UDP datagram
-	require.Len(t, frags, 3)
-	at := func(i int) time.Time { return big.Time.Add(time.Duration(i) * time.Millisecond) }
+	v4 := fragments(ipUDP(t, big4), 1480)          // 1480, 1480 and 248 bytes of the 3208-byte UDP datagram
+	v6 := fragments6(ipUDP(t, big6), 1232, 0xbeef) // 1232, 1232 and 744 bytes
+	require.Len(t, v4, 3)
+	require.Len(t, v6, 3)
+	overlap := fragments6(ipUDP(t, big6), 1240, 0xbeef)[1] // bytes 1240-2480: overlaps v6[1] (1232-2464)
+	other6 := fragments6(ipUDP(t, big6), 1232, 0xcafe)[0]  // another datagram's first fragment
+	at := func(i int) time.Time { return big4.Time.Add(time.Duration(i) * time.Millisecond) }
 	rec := func(i int, ip []byte) pcapRecord { return pcapRecord{at(i), frameEthernet(ip)} }
 	tests := []struct {
 		name    string
+		big     Datagram
 		recs    []pcapRecord
 		frames  []int // record numbers of the datagrams read
 		payload []int // their payload lengths
 	}{
-		{"in order", []pcapRecord{rec(0, frags[0]), rec(1, frags[1]), rec(2, frags[2])}, []int{3}, []int{3200}},
-		{"last first, another datagram between",
-			[]pcapRecord{rec(0, frags[2]), rec(1, ipUDP(t, small)), rec(2, frags[0]), rec(3, frags[1])}, []int{2, 4}, []int{3, 3200}},
-		{"one missing", []pcapRecord{rec(0, frags[0]), rec(1, frags[2])}, nil, nil},
+		{"v4 in order", big4, []pcapRecord{rec(0, v4[0]), rec(1, v4[1]), rec(2, v4[2])}, []int{3}, []int{3200}},
+		{"v4 last first, another datagram between", big4,
+			[]pcapRecord{rec(0, v4[2]), rec(1, ipUDP(t, small)), rec(2, v4[0]), rec(3, v4[1])}, []int{2, 4}, []int{3, 3200}},
+		{"v4 one missing", big4, []pcapRecord{rec(0, v4[0]), rec(1, v4[2])}, nil, nil},
+		{"v6 in order", big6, []pcapRecord{rec(0, v6[0]), rec(1, v6[1]), rec(2, v6[2])}, []int{3}, []int{3200}},
+		{"v6 last first, another datagram between", big6,
+			[]pcapRecord{rec(0, v6[2]), rec(1, ipUDP(t, small)), rec(2, v6[0]), rec(3, v6[1])}, []int{2, 4}, []int{3, 3200}},
+		{"v6 one missing", big6, []pcapRecord{rec(0, v6[0]), rec(1, v6[2])}, nil, nil},
+		{"v6 overlapping fragments", big6, []pcapRecord{rec(0, v6[0]), rec(1, overlap), rec(2, v6[1]), rec(3, v6[2])}, nil, nil},
+		{"v4 incomplete a minute after its first fragment", big4, []pcapRecord{rec(0, v4[0]), rec(1, v4[1]), rec(61_000, v4[2])}, nil, nil},
+		{"v6 completed a minute after its first fragment", big6, []pcapRecord{rec(0, v6[0]), rec(1, v6[1]), rec(61_000, v6[2])}, []int{3}, []int{3200}},
+		{"v6 incomplete two minutes after its first fragment", big6,
+			[]pcapRecord{rec(0, v6[0]), rec(1, v6[1]), rec(61_000, other6), rec(122_000, v6[2])}, nil, nil},
+		{"v6 the last fragment cut by the snap length", big6,
+			[]pcapRecord{rec(0, v6[0]), rec(1, v6[1]), rec(2, v6[2][:len(v6[2])-8])}, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,10 +239,10 @@ func TestReadReassemblesIPv4Fragments(t *testing.T) {
 			require.Len(t, got.Datagrams, len(tt.payload))
 			for i, d := range got.Datagrams {
 				assert.Len(t, d.Payload, tt.payload[i])
-				if tt.payload[i] == len(big.Payload) {
-					assert.Equal(t, big.Payload, d.Payload)
-					assert.Equal(t, big.Src, d.Src)
-					assert.Equal(t, big.Dst, d.Dst)
+				if tt.payload[i] == len(payload) {
+					assert.Equal(t, payload, d.Payload)
+					assert.Equal(t, tt.big.Src, d.Src)
+					assert.Equal(t, tt.big.Dst, d.Dst)
 				}
 			}
 			assert.Equal(t, len(tt.recs)-len(tt.frames), got.Skipped)

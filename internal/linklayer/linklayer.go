@@ -1,6 +1,6 @@
 // Package linklayer finds the UDP datagram in a captured frame of the link
 // types kcplab reads (Ethernet, BSD Null/Loop, Linux SLL/SLL2, raw IP),
-// without allocating per frame (an IPv4 fragment is copied, for its
+// without allocating per frame (an IP fragment is copied, for its
 // reassembly). Both the capture files (pcapfile) and live capture (capture's
 // libpcap hub) use it.
 package linklayer
@@ -78,19 +78,38 @@ type UDP struct {
 	// Length is the payload length on the wire, from the UDP length field (at least len(Payload)); when the
 	// capture cut that field off, from the IP header's length.
 	Length int
-	// Fragment is set, and OK false, when the frame holds a fragment of an IPv4 packet carrying UDP: a
-	// copy of its IPv4 layer for a defragmenter (FromIPv4 makes the datagram of the reassembled packet).
-	Fragment *layers.IPv4
+	// Fragment4 is set, and OK false, when the frame holds a fragment of an IPv4 packet carrying UDP: a
+	// copy of its IPv4 layer for a defragmenter (FromIP makes the datagram of the reassembled packet).
+	Fragment4 *layers.IPv4
+	// Fragment6 is set, and OK false, when the frame holds a fragment of an IPv6 packet carrying UDP:
+	// copies of its IPv6 layer and fragment header for a defragmenter.
+	Fragment6 *Fragment6
 }
 
-// FromIPv4 finds the UDP datagram in a whole IPv4 packet, such as a reassembled one; its payload
-// aliases ip's.
-func FromIPv4(ip *layers.IPv4) UDP {
-	var udp layers.UDP
-	if ip.Protocol != layers.IPProtocolUDP || udp.DecodeFromBytes(ip.Payload, gopacket.NilDecodeFeedback) != nil {
+// Fragment6 is an IPv6 fragment of a UDP packet, copied out of its frame: what gopacket's ip6defrag
+// takes.
+type Fragment6 struct {
+	IP     *layers.IPv6         // the packet's addresses and header fields
+	Header *layers.IPv6Fragment // offset, more-fragments flag, identification; its payload is the fragment's data
+}
+
+// FromIP finds the UDP datagram in a whole IPv4 or IPv6 packet, such as a reassembled one; its payload
+// aliases the packet's.
+func FromIP(ipl gopacket.Layer) UDP {
+	var (
+		udp   layers.UDP
+		proto layers.IPProtocol
+	)
+	switch ip := ipl.(type) {
+	case *layers.IPv4:
+		proto = ip.Protocol
+	case *layers.IPv6:
+		proto = ip.NextHeader
+	}
+	if proto != layers.IPProtocolUDP || udp.DecodeFromBytes(ipl.LayerPayload(), gopacket.NilDecodeFeedback) != nil {
 		return UDP{}
 	}
-	return udpOf(ip, &udp)
+	return udpOf(ipl, &udp)
 }
 
 // fragment is the UDP result of a frame whose IPv4 layer ip is a fragment of a UDP packet, else false.
@@ -101,7 +120,29 @@ func fragment(ip *layers.IPv4) (UDP, bool) {
 	c := *ip
 	c.Contents, c.Payload = bytes.Clone(ip.Contents), bytes.Clone(ip.Payload)
 	c.SrcIP, c.DstIP, c.Options = bytes.Clone(ip.SrcIP), bytes.Clone(ip.DstIP), nil
-	return UDP{Fragment: &c}, true
+	return UDP{Fragment4: &c}, true
+}
+
+// fragment6 is the UDP result of a frame whose IPv6 packet ip has the fragment header fh, when it is a
+// fragment of a UDP packet (with no Fragment6 when the capture cut it short), else false. An "atomic" fragment (offset 0, no more fragments: RFC 6946) is
+// a whole packet, whose UDP layer follows the header.
+func fragment6(ip *layers.IPv6, fh *layers.IPv6Fragment) (UDP, bool) {
+	if fh.NextHeader != layers.IPProtocolUDP || fh.FragmentOffset == 0 && !fh.MoreFragments {
+		return UDP{}, false
+	}
+	hopByHop := 0
+	if ip.HopByHop != nil {
+		hopByHop = ip.HopByHop.ActualLength
+	}
+	if hopByHop+len(ip.Payload) < int(ip.Length) { // cut by the snap length: no place for it in a whole datagram
+		return UDP{}, true
+	}
+	c := &layers.IPv6{Version: 6, TrafficClass: ip.TrafficClass, FlowLabel: ip.FlowLabel, NextHeader: ip.NextHeader,
+		HopLimit: ip.HopLimit, SrcIP: bytes.Clone(ip.SrcIP), DstIP: bytes.Clone(ip.DstIP)}
+	h := &layers.IPv6Fragment{NextHeader: fh.NextHeader, FragmentOffset: fh.FragmentOffset,
+		MoreFragments: fh.MoreFragments, Identification: fh.Identification}
+	h.Payload = bytes.Clone(fh.Payload)
+	return UDP{Fragment6: &Fragment6{IP: c, Header: h}}, true
 }
 
 // Truncated reports whether the capture holds less payload than was sent.
@@ -121,6 +162,21 @@ func DecodeFull(frame []byte, li Info) UDP {
 			net = l
 		case layers.LayerTypeIPv6:
 			net = l
+		case layers.LayerTypeIPv6Fragment:
+			ip, ok := net.(*layers.IPv6)
+			if !ok {
+				return UDP{}
+			}
+			fh := l.(*layers.IPv6Fragment)
+			if u, ok := fragment6(ip, fh); ok {
+				return u
+			}
+			// An atomic fragment's payload is a whole UDP datagram, which gopacket's packet decoder leaves
+			// undecoded (its DecodingLayer, which the Parser uses, decodes it).
+			var udp layers.UDP
+			if fh.NextHeader == layers.IPProtocolUDP && udp.DecodeFromBytes(fh.Payload, gopacket.NilDecodeFeedback) == nil {
+				return udpOf(ip, &udp)
+			}
 		case layers.LayerTypeUDP:
 			if net == nil {
 				return UDP{}
@@ -171,8 +227,8 @@ func ipAddrs(ipl gopacket.Layer) (src, dst netip.Addr, ok bool) {
 
 // Parser decodes frames of one link type into reused gopacket layers (a
 // DecodingLayerParser: no allocation per frame). A frame it cannot follow to
-// a UDP layer (IPv6 extension headers, tunnels, non-UDP) goes through
-// DecodeFull. Not safe for concurrent use.
+// a UDP layer (IPv6 extension headers other than hop-by-hop and fragment,
+// tunnels, non-UDP) goes through DecodeFull. Not safe for concurrent use.
 type Parser struct {
 	info    Info
 	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
@@ -185,6 +241,7 @@ type Parser struct {
 	sll2  layers.LinuxSLL2
 	ip4   layers.IPv4
 	ip6   layers.IPv6
+	frag6 layers.IPv6Fragment
 	udp   layers.UDP
 }
 
@@ -198,7 +255,7 @@ func (p *Parser) parser(first gopacket.LayerType) *gopacket.DecodingLayerParser 
 	if dlp, ok := p.parsers[first]; ok {
 		return dlp
 	}
-	dlp := gopacket.NewDecodingLayerParser(first, &p.eth, &p.dot1q, &p.lo, &p.sll, &p.sll2, &p.ip4, &p.ip6, &p.udp)
+	dlp := gopacket.NewDecodingLayerParser(first, &p.eth, &p.dot1q, &p.lo, &p.sll, &p.sll2, &p.ip4, &p.ip6, &p.frag6, &p.udp)
 	dlp.IgnoreUnsupported = true
 	p.parsers[first] = dlp
 	return dlp
@@ -230,6 +287,10 @@ func (p *Parser) Decode(frame []byte) UDP {
 			ipl = &p.ip4
 		case layers.LayerTypeIPv6:
 			ipl = &p.ip6
+		case layers.LayerTypeIPv6Fragment:
+			if u, ok := fragment6(&p.ip6, &p.frag6); ok {
+				return u
+			}
 		case layers.LayerTypeUDP:
 			if ipl != nil {
 				return udpOf(ipl, &p.udp)
@@ -245,8 +306,8 @@ func (p *Parser) Decode(frame []byte) UDP {
 // cutHeader is the datagram of the IP packet ipl (nil: none) when the capture's snap length cut its
 // UDP header short (gopacket decodes no UDP layer, or an empty one, from under 8 bytes). With at least
 // the 4 bytes of the ports it is a datagram with no payload captured, its wire length taken from the
-// UDP length field when captured, else from the IP header; otherwise OK is false. (IPv4 fragments
-// never come here: fragment took them first.)
+// UDP length field when captured, else from the IP header; otherwise OK is false. (Fragments never
+// come here: fragment and fragment6 took them first.)
 func cutHeader(ipl gopacket.Layer) UDP {
 	var (
 		hdr    []byte
