@@ -1,6 +1,7 @@
 // Package decode prints the KCP segments of pcap and pcapng files (`kcplab decode`): one text line
-// or JSON object per segment, with Wireshark's frame numbers. It reads with pcapfile and decodes with
-// kcpwire, one record at a time, without allocating per record.
+// or JSON object per segment, with Wireshark's frame numbers, or a summary per conversation
+// (summary.go). It reads with pcapfile and decodes with kcpwire, one record at a time, without
+// allocating per record (the summary allocates per conversation and per PUSH sn).
 package decode
 
 import (
@@ -68,6 +69,9 @@ type Options struct {
 	EncryptedPorts *Ports
 	// Named prints "# FILE" before each file's text lines (for several files).
 	Named bool
+	// Summary prints, instead of the segments, one block (JSON: one object) per KCP conversation of
+	// each file: what each direction sent and what the other never acknowledged (see summary.go).
+	Summary bool
 }
 
 // Decoder prints the KCP decoding of capture files, one record at a time,
@@ -82,6 +86,8 @@ type Decoder struct {
 	port     uint16
 	encPorts *Ports
 	multi    bool
+	summary  bool
+	sum      summary // per file, with summary
 
 	det       kcpwire.Detector // per file
 	d         kcpwire.Datagram
@@ -115,7 +121,7 @@ func New(w io.Writer, o Options) *Decoder {
 		enc = &Ports{}
 	}
 	return &Decoder{w: w, out: make([]byte, 0, outFlush+64<<10), framing: o.Framing, json: o.JSON, port: o.Port,
-		encPorts: enc, multi: o.Named}
+		encPorts: enc, multi: o.Named, summary: o.Summary}
 }
 
 // commit takes b, dc.out with lines appended, as the pending output and
@@ -154,7 +160,11 @@ func (dc *Decoder) File(path string) (err error) {
 	dc.det = kcpwire.Detector{}
 	dc.fileJSON = appendJSONString(dc.fileJSON[:0], path)
 	dc.haveT0 = false
+	dc.sum.reset()
 	defer func() { dc.linkType = rd.LinkType() }()
+	if dc.summary {
+		defer dc.printSummary(path)
+	}
 	if dc.multi && !dc.json {
 		b := append(dc.out, "# "...)
 		b = append(b, path...)
@@ -197,10 +207,24 @@ func (dc *Decoder) record(rec *pcapfile.Record) {
 		err = dc.det.Decode(&dc.d, dg.Payload, rec.WireLen, dg.Src, dg.Dst, dc.framing)
 	}
 	t := rec.Time.Sub(dc.t0)
-	if dc.json {
+	switch {
+	case dc.summary && err != nil:
+		dc.sum.undecoded++
+	case dc.summary:
+		dc.sum.add(rec.Frame, t, dg.Src, dg.Dst, &dc.d)
+	case dc.json:
 		dc.jsonRecord(rec, t, err)
-	} else {
+	default:
 		dc.textRecord(rec, t, err)
+	}
+}
+
+// printSummary prints the summary of the file at path, as far as it was read.
+func (dc *Decoder) printSummary(path string) {
+	if dc.json {
+		dc.commit(dc.sum.appendJSON(dc.out, path))
+	} else {
+		dc.commit(dc.sum.appendText(dc.out))
 	}
 }
 

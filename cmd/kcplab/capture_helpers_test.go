@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -60,6 +61,17 @@ func ethARP() []byte {
 func writePcap(tb testing.TB, path string, recs []record) string {
 	tb.Helper()
 	return writePcapOf(tb, path, len(recs), time.Millisecond, func(i int) record { return recs[i] })
+}
+
+// cutCopy writes the capture at path, less its last 10 bytes (inside its last record), beside it as
+// cut.EXT, and returns the copy's path.
+func cutCopy(tb testing.TB, path string) string {
+	tb.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(tb, err)
+	cut := filepath.Join(filepath.Dir(path), "cut"+filepath.Ext(path))
+	require.NoError(tb, os.WriteFile(cut, data[:len(data)-10], 0o644))
+	return cut
 }
 
 // writePcapOf writes n records as an Ethernet pcap, record i from rec(i)

@@ -14,6 +14,8 @@ func runDecode(ctx context.Context, c *cli.Call) error {
 	framingName := c.Flags.String("framing", "auto", "framing of the UDP payload: auto (plain or FEC, on evidence), plain, fec or encrypted")
 	asJSON := c.Flags.Bool("json", false, "print one JSON object per segment (per datagram when it has none)")
 	port := cli.Int(c.Flags, "port", 0, 0, 65535, "decode only datagrams to or from this UDP port (0: all)")
+	summary := c.Flags.Bool("summary", false, "print one block per KCP conversation instead of the segments: what each direction sent, "+
+		"PUSH segments sent again, and the sn the other side never acknowledged in the capture")
 	var encPorts decode.Ports
 	c.Flags.Var(&encPorts, "encrypted-port", "UDP ports (comma-separated, repeatable) that carry KCP in any framing: "+
 		"with -framing auto, a datagram to or from one is plain or FEC when it decodes as such, else encrypted")
@@ -28,7 +30,8 @@ func runDecode(ctx context.Context, c *cli.Call) error {
 	case len(files) == 0:
 		return cli.Usage("no capture file given")
 	}
-	dc := decode.New(c.Stdout, decode.Options{Framing: framing, JSON: *asJSON, Port: uint16(*port), EncryptedPorts: &encPorts, Named: len(files) > 1})
+	dc := decode.New(c.Stdout, decode.Options{Framing: framing, JSON: *asJSON, Port: uint16(*port), EncryptedPorts: &encPorts, Named: len(files) > 1,
+		Summary: *summary})
 	var failed []string
 	for _, path := range files {
 		rerr := dc.File(path)

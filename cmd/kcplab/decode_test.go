@@ -157,10 +157,7 @@ func TestDecodeCutCaptureAndSeveralFiles(t *testing.T) {
 		recs = append(recs, record{frame: ethUDP(t, cliAddr, srvAddr, plainPayload(kcpSeg(kcpwire.CmdPush, uint32(i), 0, []byte("data"))))})
 	}
 	good := writePcap(t, filepath.Join(dir, "good.pcap"), recs)
-	whole, err := os.ReadFile(good)
-	require.NoError(t, err)
-	cut := filepath.Join(dir, "cut.pcap")
-	require.NoError(t, os.WriteFile(cut, whole[:len(whole)-10], 0o644))
+	cut := cutCopy(t, good)
 	missing := filepath.Join(dir, "missing.pcap")
 
 	for _, asJSON := range []bool{false, true} {
@@ -275,4 +272,52 @@ func TestWriteBenchCapture(t *testing.T) {
 		t.Skip("KCPLAB_BENCH_PCAP not set")
 	}
 	benchCapture(t, path, 200_000)
+}
+
+// TestDecodeSummary: -summary prints one block (-json: one object) per conversation, naming the
+// response the client never acknowledged; a capture cut short prints the summary of its complete
+// records and exits 2.
+func TestDecodeSummary(t *testing.T) {
+	t.Parallel()
+	response := kcpSeg(kcpwire.CmdPush, 0, 1, []byte("echo"))
+	recs := []record{
+		{frame: ethUDP(t, cliAddr, srvAddr, plainPayload(kcpSeg(kcpwire.CmdPush, 0, 0, []byte("echo"))))},
+		{frame: ethARP()},
+		{frame: ethUDP(t, srvAddr, cliAddr, plainPayload(kcpSeg(kcpwire.CmdAck, 0, 1, nil), response))},
+		{frame: ethUDP(t, srvAddr, cliAddr, plainPayload(response))}, // sent again: never acknowledged
+	}
+	path := writePcap(t, filepath.Join(t.TempDir(), "lost.pcap"), recs)
+	cut := cutCopy(t, path)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want []string // lines of stdout, in order
+	}{
+		{"text", []string{"decode", "-summary", path}, 0, []string{
+			"conv 7  127.0.0.1:40000 ⇄ 127.0.0.1:8080  frames 1-4  ",
+			"  127.0.0.1:40000 → 127.0.0.1:8080  PUSH 1 (sn 0-0, 4 bytes, 0 sent again)  ACK 0  WASK 0  WINS 0  never acknowledged: none",
+			"  127.0.0.1:8080 → 127.0.0.1:40000  PUSH 2 (sn 0-0, 8 bytes, 1 sent again)  ACK 1  WASK 0  WINS 0  never acknowledged: sn 0 (sent 2×)",
+		}},
+		{"json", []string{"decode", "-summary", "-json", path}, 0, []string{
+			`{"file":"` + path + `","conv":7,"a":"127.0.0.1:40000","b":"127.0.0.1:8080","first_frame":1,"last_frame":4,`,
+		}},
+		{"cut capture", []string{"decode", "-summary", cut}, 2, []string{
+			"conv 7  127.0.0.1:40000 ⇄ 127.0.0.1:8080  frames 1-3  ",
+			"  127.0.0.1:40000 → 127.0.0.1:8080  PUSH 1 (sn 0-0, 4 bytes, 0 sent again)  ACK 0  WASK 0  WINS 0  never acknowledged: none",
+			"  127.0.0.1:8080 → 127.0.0.1:40000  PUSH 1 (sn 0-0, 4 bytes, 0 sent again)  ACK 1  WASK 0  WINS 0  never acknowledged: sn 0",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			code, out, errs := kcplab(t, tt.args...)
+			require.Equal(t, tt.code, code, errs)
+			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+			require.Len(t, lines, len(tt.want), out)
+			for i, w := range tt.want {
+				assert.True(t, strings.HasPrefix(lines[i], w), "line %d: %q, want it to start with %q", i, lines[i], w)
+			}
+		})
+	}
 }

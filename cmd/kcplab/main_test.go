@@ -111,10 +111,7 @@ func TestBadInputExitsTwo(t *testing.T) {
 	notCapture := filepath.Join(dir, "notes.txt")
 	require.NoError(t, os.WriteFile(notCapture, []byte("hello, this is not a capture file at all"), 0o644))
 	good := writeCapture(t)
-	data, err := os.ReadFile(good)
-	require.NoError(t, err)
-	cut := filepath.Join(dir, "cut.pcapng")
-	require.NoError(t, os.WriteFile(cut, data[:len(data)-10], 0o644))
+	cut := cutCopy(t, good)
 
 	tests := []struct {
 		name string

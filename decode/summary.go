@@ -1,0 +1,252 @@
+package decode
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+
+	"kcplab/kcpwire"
+)
+
+// A summary (`kcplab decode -summary`) answers "why did my last message never arrive?" from a capture:
+// one block per KCP conversation (a conv between two endpoints), and for each direction what was
+// sent (segments by command, PUSH data, PUSH sent again) and which PUSH sn the other side never
+// acknowledged in the capture: no ACK of that sn, and no una past it.
+//
+//	conv 4201791992  127.0.0.1:40045 ⇄ 127.0.0.1:35209  frames 1-4  0.000000-0.095292 s
+//	  127.0.0.1:40045 → 127.0.0.1:35209  PUSH 1 (sn 0-0, 54 bytes, 0 sent again)  ACK 1  WASK 0  WINS 0  never acknowledged: none
+//	  127.0.0.1:35209 → 127.0.0.1:40045  PUSH 1 (sn 0-0, 54 bytes, 0 sent again)  ACK 1  WASK 0  WINS 0  never acknowledged: none
+//
+// Datagrams with no segments (encrypted, FEC parity, not KCP) are counted in a last line.
+
+// maxListed is how many never-acknowledged sn a text line lists before "and N more".
+const maxListed = 8
+
+// convKey identifies a conversation: its conv and its two endpoints, in address order.
+type convKey struct {
+	conv   uint32
+	lo, hi netip.AddrPort
+}
+
+// conversation is what a capture showed of one conversation; dirs[0] is from a (the sender of the
+// first segment seen) to b, dirs[1] from b to a.
+type conversation struct {
+	conv                  uint32
+	a, b                  netip.AddrPort
+	firstFrame, lastFrame int
+	first, last           time.Duration
+	dirs                  [2]flow
+}
+
+// flow is one direction of a conversation.
+type flow struct {
+	cmds       [4]int          // segments by command: PUSH, ACK, WASK, WINS
+	pushBytes  uint64          // data bytes of the PUSH segments, repeats included
+	sent       map[uint32]int  // PUSH sn → times sent
+	order      []uint32        // PUSH sn in the order first sent
+	snLo, snHi uint32          // lowest and highest PUSH sn (sn order)
+	acked      map[uint32]bool // sn this side ACKed
+	una        uint32          // the highest una this side sent (sn order)
+	haveUna    bool            // una was set: this side sent a segment
+}
+
+// summary collects the conversations of one file.
+type summary struct {
+	convs     map[convKey]*conversation
+	order     []*conversation
+	undecoded int // datagrams shown with no segment
+}
+
+// reset empties s for a new file.
+func (s *summary) reset() { *s = summary{convs: map[convKey]*conversation{}} }
+
+// before reports whether sn x comes before y in KCP's wrapping sn order.
+func before(x, y uint32) bool { return int32(x-y) < 0 }
+
+// add records the segments of the datagram d, sent from src to dst in frame at t.
+func (s *summary) add(frame int, t time.Duration, src, dst netip.AddrPort, d *kcpwire.Datagram) {
+	if len(d.Segments) == 0 {
+		s.undecoded++
+		return
+	}
+	for i := range d.Segments {
+		seg := &d.Segments[i]
+		k := convKey{conv: seg.Conv, lo: src, hi: dst}
+		if src.Compare(dst) > 0 {
+			k.lo, k.hi = dst, src
+		}
+		c := s.convs[k]
+		if c == nil {
+			c = &conversation{conv: seg.Conv, a: src, b: dst, firstFrame: frame, first: t}
+			s.convs[k] = c
+			s.order = append(s.order, c)
+		}
+		c.lastFrame, c.last = frame, t
+		f := &c.dirs[0]
+		if src != c.a {
+			f = &c.dirs[1]
+		}
+		f.add(seg)
+	}
+}
+
+// add records one segment sent in this direction.
+func (f *flow) add(seg *kcpwire.Segment) {
+	if seg.Cmd.Valid() {
+		f.cmds[seg.Cmd-kcpwire.CmdPush]++
+	}
+	if !f.haveUna || before(f.una, seg.Una) {
+		f.una, f.haveUna = seg.Una, true
+	}
+	switch seg.Cmd {
+	case kcpwire.CmdAck:
+		if f.acked == nil {
+			f.acked = map[uint32]bool{}
+		}
+		f.acked[seg.Sn] = true
+	case kcpwire.CmdPush:
+		if f.sent == nil {
+			f.sent = map[uint32]int{}
+			f.snLo, f.snHi = seg.Sn, seg.Sn
+		}
+		if f.sent[seg.Sn] == 0 {
+			f.order = append(f.order, seg.Sn)
+		}
+		f.sent[seg.Sn]++
+		f.pushBytes += uint64(seg.Len)
+		if before(seg.Sn, f.snLo) {
+			f.snLo = seg.Sn
+		}
+		if before(f.snHi, seg.Sn) {
+			f.snHi = seg.Sn
+		}
+	}
+}
+
+// unacknowledged returns the PUSH sn of f, in the order first sent, that other (the reverse
+// direction) neither ACKed nor passed with its una.
+func (f *flow) unacknowledged(other *flow) []uint32 {
+	var out []uint32
+	for _, sn := range f.order {
+		if other.acked[sn] || other.haveUna && before(sn, other.una) {
+			continue
+		}
+		out = append(out, sn)
+	}
+	return out
+}
+
+// resent is how many PUSH segments repeated an sn already sent.
+func (f *flow) resent() int {
+	n := 0
+	for _, times := range f.sent {
+		n += times - 1
+	}
+	return n
+}
+
+// appendText appends the summary's text lines.
+func (s *summary) appendText(b []byte) []byte {
+	for _, c := range s.order {
+		b = fmt.Appendf(b, "conv %d  %s ⇄ %s  frames %d-%d  ", c.conv, c.a, c.b, c.firstFrame, c.lastFrame)
+		b = appendSeconds(b, c.first)
+		b = append(b, '-')
+		b = appendSeconds(b, c.last)
+		b = append(b, " s\n"...)
+		b = c.dirs[0].appendText(b, c.a, c.b, &c.dirs[1])
+		b = c.dirs[1].appendText(b, c.b, c.a, &c.dirs[0])
+	}
+	if s.undecoded > 0 {
+		b = fmt.Appendf(b, "%d datagrams with no KCP segment decoded (encrypted, FEC parity, or not KCP)\n", s.undecoded)
+	}
+	return b
+}
+
+// appendText appends the line of direction f, from src to dst; other is the reverse direction.
+func (f *flow) appendText(b []byte, src, dst netip.AddrPort, other *flow) []byte {
+	b = fmt.Appendf(b, "  %s → %s  PUSH %d", src, dst, f.cmds[0])
+	if f.cmds[0] > 0 {
+		b = fmt.Appendf(b, " (sn %d-%d, %d bytes, %d sent again)", f.snLo, f.snHi, f.pushBytes, f.resent())
+	}
+	b = fmt.Appendf(b, "  ACK %d  WASK %d  WINS %d  never acknowledged: ", f.cmds[1], f.cmds[2], f.cmds[3])
+	un := f.unacknowledged(other)
+	if len(un) == 0 {
+		return append(b, "none\n"...)
+	}
+	for i, sn := range un[:min(len(un), maxListed)] {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, "sn "...)
+		b = strconv.AppendUint(b, uint64(sn), 10)
+		if n := f.sent[sn]; n > 1 {
+			b = fmt.Appendf(b, " (sent %d×)", n)
+		}
+	}
+	if len(un) > maxListed {
+		b = fmt.Appendf(b, " and %d more", len(un)-maxListed)
+	}
+	return append(b, '\n')
+}
+
+// jsonFlow is one direction of a conversation in -json output.
+type jsonFlow struct {
+	Push           int      `json:"push"`
+	Ack            int      `json:"ack"`
+	Wask           int      `json:"wask"`
+	Wins           int      `json:"wins"`
+	PushBytes      uint64   `json:"push_bytes"`
+	SentAgain      int      `json:"sent_again"`
+	SnFirst        *uint32  `json:"sn_first,omitempty"`
+	SnLast         *uint32  `json:"sn_last,omitempty"`
+	Unacknowledged []uint32 `json:"unacknowledged"`
+}
+
+// jsonConversation is one conversation in -json output.
+type jsonConversation struct {
+	File       string   `json:"file"`
+	Conv       uint32   `json:"conv"`
+	A          string   `json:"a"`
+	B          string   `json:"b"`
+	FirstFrame int      `json:"first_frame"`
+	LastFrame  int      `json:"last_frame"`
+	First      float64  `json:"first_t"`
+	Last       float64  `json:"last_t"`
+	AToB       jsonFlow `json:"a_to_b"`
+	BToA       jsonFlow `json:"b_to_a"`
+}
+
+// appendJSON appends one JSON object per conversation, and one for the undecoded datagrams if any.
+func (s *summary) appendJSON(b []byte, file string) []byte {
+	for _, c := range s.order {
+		jc := jsonConversation{File: file, Conv: c.conv, A: c.a.String(), B: c.b.String(),
+			FirstFrame: c.firstFrame, LastFrame: c.lastFrame, First: c.first.Seconds(), Last: c.last.Seconds(),
+			AToB: c.dirs[0].json(&c.dirs[1]), BToA: c.dirs[1].json(&c.dirs[0])}
+		line, err := json.Marshal(jc)
+		if err != nil { // plain fields only: cannot happen
+			panic(err)
+		}
+		b = append(append(b, line...), '\n')
+	}
+	if s.undecoded > 0 {
+		b = fmt.Appendf(b, `{"file":%s,"undecoded_datagrams":%d}`+"\n", appendJSONString(nil, file), s.undecoded)
+	}
+	return b
+}
+
+// json is f as a jsonFlow; other is the reverse direction.
+func (f *flow) json(other *flow) jsonFlow {
+	j := jsonFlow{Push: f.cmds[0], Ack: f.cmds[1], Wask: f.cmds[2], Wins: f.cmds[3], PushBytes: f.pushBytes,
+		SentAgain: f.resent(), Unacknowledged: slices.Clip(f.unacknowledged(other))}
+	if j.Unacknowledged == nil {
+		j.Unacknowledged = []uint32{}
+	}
+	if f.cmds[0] > 0 {
+		lo, hi := f.snLo, f.snHi
+		j.SnFirst, j.SnLast = &lo, &hi
+	}
+	return j
+}
