@@ -26,6 +26,16 @@
 -- shards only on a flow where it already claimed a data shard. It never claims encrypted
 -- traffic: that needs kcp.ports. Malformed datagrams get the expert info kcp.malformed.
 --
+-- Sequence analysis, like Wireshark's for TCP (generated fields, computed in frame order on the
+-- first pass), per conv and direction:
+--   kcp.analysis.retransmission  on a PUSH whose sn was sent before: the frame of its first
+--                                transmission (and the expert info kcp.retransmission)
+--   kcp.analysis.acks_frame      on an ACK: the frame of the PUSH it acknowledges, the one whose ts
+--                                the ACK echoes (kcp-go and ikcp copy the PUSH's ts into its ACK), so
+--                                a retransmission's ACK is told from the first transmission's
+--   kcp.analysis.ack_rtt         on an ACK: the time since that PUSH
+-- e.g. tshark -X lua_script:wireshark/kcp.lua -r FILE -Y kcp.analysis.retransmission
+--
 -- A ladder (one line per datagram, all segments; occurrence=a lists every segment) in a
 -- terminal:
 --   tshark -X lua_script:wireshark/kcp.lua -r FILE.pcapng -Y kcp -T fields \
@@ -71,12 +81,19 @@ local f = {
     oob_conv = ProtoField.uint32("kcp.oob.conv", "OOB conversation", base.DEC_HEX),
     oob_data = ProtoField.bytes("kcp.oob.data", "OOB data"),
     encrypted = ProtoField.bytes("kcp.encrypted", "Encrypted payload"),
+    retrans = ProtoField.framenum("kcp.analysis.retransmission", "Retransmission of the PUSH in frame",
+        base.NONE, frametype.NONE),
+    acks = ProtoField.framenum("kcp.analysis.acks_frame", "This is an ACK of the PUSH in frame",
+        base.NONE, frametype.ACK),
+    ack_rtt = ProtoField.relative_time("kcp.analysis.ack_rtt", "Time since the PUSH it acknowledges"),
 }
 kcp.fields = f
 
 local ef_malformed = ProtoExpert.new("kcp.malformed", "Malformed KCP",
     expert.group.MALFORMED, expert.severity.ERROR)
-kcp.experts = { ef_malformed }
+local ef_retrans = ProtoExpert.new("kcp.retransmission", "Retransmission",
+    expert.group.SEQUENCE, expert.severity.NOTE)
+kcp.experts = { ef_malformed, ef_retrans }
 
 kcp.prefs.ports = Pref.range("UDP ports", "", "UDP ports always decoded as KCP", 65535)
 kcp.prefs.framing = Pref.enum("Framing", MODE_AUTO,
@@ -91,6 +108,12 @@ kcp.prefs.framing = Pref.enum("Framing", MODE_AUTO,
 -- Flows (UDP endpoint pairs) on which the heuristic accepted an FEC data shard, by the first
 -- such frame: parity shards, which carry little to check, are claimed on those flows only.
 local fec_flows = {}
+
+-- Sequence analysis state (see the header), filled in frame order on the first pass:
+-- pushes["src>dst#conv"][sn] = { first = frame, last = {frame, t}, by_ts = { [ts] = {frame, t} } }
+-- marks[frame][segment index] = { retrans = frame } or { acks = frame, rtt = seconds }
+local pushes = {}
+local marks = {}
 
 -- ---------------------------------------------------------------------------------------
 -- Parsing: pure functions over the tvb, no tree changes, no out-of-bounds access.
@@ -224,6 +247,65 @@ local function classify(tvb, strict)
 end
 
 -- ---------------------------------------------------------------------------------------
+-- Sequence analysis
+
+-- direction_key names one direction of a conversation: from the sender of pinfo, or to it.
+local function direction_key(pinfo, conv, reverse)
+    local a = tostring(pinfo.src) .. "/" .. tostring(pinfo.src_port)
+    local b = tostring(pinfo.dst) .. "/" .. tostring(pinfo.dst_port)
+    if reverse then a, b = b, a end
+    return a .. ">" .. b .. "#" .. conv
+end
+
+-- analyse returns the marks of this frame's segments: computed once, on the frame's first
+-- dissection (frames come in order then), and read back on later passes.
+local function analyse(pinfo, segs)
+    local m = marks[pinfo.number]
+    if m or pinfo.visited then return m or {} end
+    m = {}
+    local t = pinfo.rel_ts
+    for i, s in ipairs(segs) do
+        if s.cmd == CMD_PUSH then
+            local key = direction_key(pinfo, s.conv, false)
+            local byconv = pushes[key] or {}
+            pushes[key] = byconv
+            local p = byconv[s.sn]
+            if p then
+                m[i] = { retrans = p.first }
+            else
+                p = { first = pinfo.number, by_ts = {} }
+                byconv[s.sn] = p
+            end
+            p.last = { pinfo.number, t }
+            p.by_ts[s.ts] = p.last
+        elseif s.cmd == CMD_ACK then
+            local byconv = pushes[direction_key(pinfo, s.conv, true)]
+            local p = byconv and byconv[s.sn]
+            if p then
+                local sent = p.by_ts[s.ts] or p.last
+                m[i] = { acks = sent[1], rtt = t - sent[2] }
+            end
+        end
+    end
+    marks[pinfo.number] = m
+    return m
+end
+
+-- add_marks adds the analysis of segment s (its marks mk, may be nil) to its subtree st.
+local function add_marks(st, mk)
+    if not mk then return end
+    if mk.retrans then
+        st:add(f.retrans, mk.retrans):set_generated()
+        st:add_proto_expert_info(ef_retrans, string.format("Retransmission of the PUSH in frame %d", mk.retrans))
+    end
+    if mk.acks then
+        st:add(f.acks, mk.acks):set_generated()
+        local secs = math.floor(mk.rtt)
+        st:add(f.ack_rtt, NSTime.new(secs, math.floor((mk.rtt - secs) * 1e9 + 0.5))):set_generated()
+    end
+end
+
+-- ---------------------------------------------------------------------------------------
 -- Rendering
 
 local function seg_summary(s)
@@ -238,8 +320,9 @@ local function seg_summary(s)
     return string.format("%s una=%d wnd=%d", name, s.una, s.wnd)
 end
 
-local function add_segments(tvb, root, segs)
+local function add_segments(tvb, pinfo, root, segs)
     local parts = {}
+    local m = analyse(pinfo, segs)
     for i, s in ipairs(segs) do
         local txt = seg_summary(s)
         parts[#parts + 1] = txt
@@ -255,11 +338,12 @@ local function add_segments(tvb, root, segs)
         if s.len > 0 then
             st:add(f.data, tvb(s.off + SEG_HDR, s.len))
         end
+        add_marks(st, m[i])
     end
     return table.concat(parts, ", ")
 end
 
-local function add_fec(tvb, root, r)
+local function add_fec(tvb, pinfo, root, r)
     local n = tvb:len()
     if not r.seqid then return "FEC" end
     local name = FEC_NAMES[r.ftype] or string.format("0x%04x", r.ftype)
@@ -270,7 +354,7 @@ local function add_fec(tvb, root, r)
     if r.ftype == FEC_PARITY then size:append_text(" (parity: Reed-Solomon bytes, not a length)") end
     local head = string.format("FEC %s seq=%d", name, r.seqid)
     if r.ftype == FEC_DATA then
-        local body = add_segments(tvb, root, r.segs)
+        local body = add_segments(tvb, pinfo, root, r.segs)
         if body ~= "" then head = head .. ": " .. body end
     elseif r.ftype == FEC_PARITY then
         if n > FEC_HDR then root:add(f.fec_parity, tvb(FEC_HDR, n - FEC_HDR)) end
@@ -295,9 +379,9 @@ local function render(tvb, pinfo, tree, r)
         root:add(f.encrypted, tvb())
         info = string.format("encrypted (%d bytes)", n)
     elseif r.framing == "fec" then
-        info = add_fec(tvb, root, r)
+        info = add_fec(tvb, pinfo, root, r)
     elseif r.framing == "plain" then
-        info = add_segments(tvb, root, r.segs)
+        info = add_segments(tvb, pinfo, root, r.segs)
     else
         info = r.framing
     end
@@ -371,7 +455,7 @@ local function heuristic(tvb, pinfo, tree)
 end
 
 function kcp.init()
-    fec_flows = {}
+    fec_flows, pushes, marks = {}, {}, {}
 end
 
 local registered_ports = ""

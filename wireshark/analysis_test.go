@@ -1,0 +1,63 @@
+package wireshark
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"kcplab/capture"
+	"kcplab/internal/dir"
+)
+
+// TestSequenceAnalysis: the dissector marks a PUSH sent again as a retransmission of its first
+// frame, and points an ACK at the PUSH whose ts it echoes, with the time since; another conv, or the
+// other direction, is another sequence.
+func TestSequenceAnalysis(t *testing.T) {
+	requireTshark(t)
+	t.Parallel()
+	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:8080")
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name    string
+		at      time.Duration
+		fromCli bool
+		payload []byte
+		// want: kcp.analysis.retransmission, kcp.analysis.acks_frame, kcp.analysis.ack_rtt (s)
+		retrans, acks, rtt string
+	}{
+		{"the request", 0, true, segBytes(synthConv, cmdPush, 0, 32, 1000, 0, 0, []byte("hello")), "", "", ""},
+		{"the request sent again", 200 * time.Millisecond, true, segBytes(synthConv, cmdPush, 0, 32, 1200, 0, 0, []byte("hello")), "1", "", ""},
+		{"the server's ACK of the first copy (its ts): the retransmission was spurious", 201 * time.Millisecond, false,
+			segBytes(synthConv, cmdAck, 0, 32, 1000, 0, 1, nil), "", "1", "0.201000000"},
+		{"the server's ACK of the second copy (its ts), and its response", 202 * time.Millisecond, false,
+			cat(segBytes(synthConv, cmdAck, 0, 32, 1200, 0, 1, nil), segBytes(synthConv, cmdPush, 0, 32, 7, 0, 1, []byte("hello"))), "", "2", "0.002000000"},
+		{"a PUSH of sn 0 on another conv", 203 * time.Millisecond, false, segBytes(synthConv+1, cmdPush, 0, 32, 8, 0, 0, []byte("x")), "", "", ""},
+		{"the client's ACK of the response", 302 * time.Millisecond, true, segBytes(synthConv, cmdAck, 0, 32, 7, 0, 1, nil), "", "4", "0.100000000"},
+		{"an ACK of an sn never sent", 303 * time.Millisecond, true, segBytes(synthConv, cmdAck, 0, 32, 7, 9, 1, nil), "", "", ""},
+	}
+	dgs := make([]capture.Datagram, len(tests))
+	for i, tt := range tests {
+		d := capture.Datagram{Time: t0.Add(tt.at), Src: srv, Dst: cli, Payload: tt.payload, Side: dir.S2C}
+		if tt.fromCli {
+			d.Src, d.Dst, d.Side = cli, srv, dir.C2S
+		}
+		dgs[i] = d
+	}
+	path := writeCapture(t, "analysis", dgs)
+	out := runTshark(t, "-X", "lua_script:"+luaScript(t), "-o", portsPref(srv.Port()), "-r", path, "-T", "fields",
+		"-E", "occurrence=a", "-E", "separator=/t", "-e", "frame.number", "-e", "kcp.analysis.retransmission",
+		"-e", "kcp.analysis.acks_frame", "-e", "kcp.analysis.ack_rtt")
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	require.Len(t, lines, len(tests), out)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := strings.Split(lines[i], "\t")
+			require.Len(t, col, 4, lines[i])
+			assert.Equal(t, []string{tt.retrans, tt.acks, tt.rtt}, col[1:])
+		})
+	}
+}
