@@ -63,6 +63,9 @@ local FEC_NAMES = { [FEC_DATA] = "data", [FEC_PARITY] = "parity", [FEC_OOB] = "o
 
 local MODE_AUTO, MODE_PLAIN, MODE_FEC, MODE_ENC = 0, 1, 2, 3
 
+-- Frame-number field types (an ACK's arrow in the packet list); an older Wireshark may have none.
+local FRAMETYPE = frametype or {}
+
 local f = {
     framing = ProtoField.string("kcp.framing", "Framing"),
     conv = ProtoField.uint32("kcp.conv", "Conversation", base.DEC_HEX),
@@ -82,9 +85,9 @@ local f = {
     oob_data = ProtoField.bytes("kcp.oob.data", "OOB data"),
     encrypted = ProtoField.bytes("kcp.encrypted", "Encrypted payload"),
     retrans = ProtoField.framenum("kcp.analysis.retransmission", "Retransmission of the PUSH in frame",
-        base.NONE, frametype.NONE),
+        base.NONE, FRAMETYPE.NONE),
     acks = ProtoField.framenum("kcp.analysis.acks_frame", "This is an ACK of the PUSH in frame",
-        base.NONE, frametype.ACK),
+        base.NONE, FRAMETYPE.ACK),
     ack_rtt = ProtoField.relative_time("kcp.analysis.ack_rtt", "Time since the PUSH it acknowledges"),
 }
 kcp.fields = f
