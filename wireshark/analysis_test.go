@@ -2,6 +2,7 @@ package wireshark
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 
 // TestSequenceAnalysis: the dissector marks a PUSH sent again as a retransmission of its first
 // frame, and points an ACK at the PUSH whose ts it echoes, with the time since; another conv, or the
-// other direction, is another sequence.
+// other direction, is another sequence. The preference kcp.analyze turns it off.
 func TestSequenceAnalysis(t *testing.T) {
 	requireTshark(t)
 	t.Parallel()
@@ -48,16 +49,25 @@ func TestSequenceAnalysis(t *testing.T) {
 		dgs[i] = d
 	}
 	path := writeCapture(t, "analysis", dgs)
-	out := runTshark(t, "-X", "lua_script:"+luaScript(t), "-o", portsPref(srv.Port()), "-r", path, "-T", "fields",
-		"-E", "occurrence=a", "-E", "separator=/t", "-e", "frame.number", "-e", "kcp.analysis.retransmission",
-		"-e", "kcp.analysis.acks_frame", "-e", "kcp.analysis.ack_rtt")
-	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	require.Len(t, lines, len(tests), out)
+	analysis := func(prefs ...string) []string {
+		args := []string{"-X", "lua_script:" + luaScript(t), "-o", portsPref(srv.Port())}
+		for _, p := range prefs {
+			args = append(args, "-o", p)
+		}
+		out := runTshark(t, append(args, "-r", path, "-T", "fields", "-E", "occurrence=a", "-E", "separator=/t",
+			"-e", "frame.number", "-e", "kcp.analysis.retransmission", "-e", "kcp.analysis.acks_frame",
+			"-e", "kcp.analysis.ack_rtt")...)
+		lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+		require.Len(t, lines, len(tests), out)
+		return lines
+	}
+	lines, off := analysis(), analysis("kcp.analyze:FALSE")
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			col := strings.Split(lines[i], "\t")
 			require.Len(t, col, 4, lines[i])
 			assert.Equal(t, []string{tt.retrans, tt.acks, tt.rtt}, col[1:])
+			assert.Equal(t, strconv.Itoa(i+1)+"\t\t\t", off[i], "with kcp.analyze off")
 		})
 	}
 }

@@ -27,7 +27,7 @@
 -- traffic: that needs kcp.ports. Malformed datagrams get the expert info kcp.malformed.
 --
 -- Sequence analysis, like Wireshark's for TCP (generated fields, computed in frame order on the
--- first pass), per conv and direction:
+-- first pass; preference kcp.analyze, default on), per conv and direction:
 --   kcp.analysis.retransmission  on a PUSH whose sn was sent before: the frame of its first
 --                                transmission (and the expert info kcp.retransmission)
 --   kcp.analysis.acks_frame      on an ACK: the frame of the PUSH it acknowledges, the one whose ts
@@ -99,6 +99,8 @@ local ef_retrans = ProtoExpert.new("kcp.retransmission", "Retransmission",
 kcp.experts = { ef_malformed, ef_retrans }
 
 kcp.prefs.ports = Pref.range("UDP ports", "", "UDP ports always decoded as KCP", 65535)
+kcp.prefs.analyze = Pref.bool("Analyze KCP sequence numbers", true,
+    "Mark retransmitted PUSH segments, and the PUSH each ACK acknowledges with the time since (costs time on large captures)")
 kcp.prefs.framing = Pref.enum("Framing", MODE_AUTO,
     "How the UDP payload is framed: auto-detect, plain KCP, FEC, or encrypted",
     {
@@ -112,11 +114,18 @@ kcp.prefs.framing = Pref.enum("Framing", MODE_AUTO,
 -- such frame: parity shards, which carry little to check, are claimed on those flows only.
 local fec_flows = {}
 
--- Sequence analysis state (see the header), filled in frame order on the first pass:
--- pushes["src>dst#conv"][sn] = { first = frame, last = {frame, t}, by_ts = { [ts] = {frame, t} } }
--- marks[frame][segment index] = { retrans = frame } or { acks = frame, rtt = seconds }
-local pushes = {}
-local marks = {}
+-- Sequence analysis state (see the header), filled in frame order on the first pass (pinfo.visited
+-- false). Per direction and conv, q = pushes["src/port>dst/port"][conv] holds, by PUSH sn, the frame,
+-- ts and time (seconds from the first frame) of its latest transmission (q.last, q.ts, q.t), and,
+-- once it was sent again, the frame of its first (q.first) and the earlier transmissions by ts
+-- (q.older[sn][ts] = { frame, time }). The marks of segment i of frame n are at n * SEGS_MAX + i:
+-- retrans_of (the frame of the first transmission), acks_of (the frame of the PUSH an ACK
+-- acknowledges) and rtt_of (seconds since it). Wireshark's Lua collector walks every live table
+-- entry at each of its frequent cycles, so the state is numbers in a few flat tables, not a table
+-- per sn or per frame.
+local SEGS_MAX = 4096 -- more segments than a 65,535-byte datagram holds
+local analyze = true -- kcp.prefs.analyze, read in prefs_changed
+local pushes, retrans_of, acks_of, rtt_of = {}, {}, {}, {}
 
 -- ---------------------------------------------------------------------------------------
 -- Parsing: pure functions over the tvb, no tree changes, no out-of-bounds access.
@@ -252,59 +261,70 @@ end
 -- ---------------------------------------------------------------------------------------
 -- Sequence analysis
 
--- direction_key names one direction of a conversation: from the sender of pinfo, or to it.
-local function direction_key(pinfo, conv, reverse)
-    local a = tostring(pinfo.src) .. "/" .. tostring(pinfo.src_port)
-    local b = tostring(pinfo.dst) .. "/" .. tostring(pinfo.dst_port)
-    if reverse then a, b = b, a end
-    return a .. ">" .. b .. "#" .. conv
-end
-
--- analyse returns the marks of this frame's segments: computed once, on the frame's first
--- dissection (frames come in order then), and read back on later passes.
+-- analyse records the segments of this frame on its first dissection (frames come in order then);
+-- later passes read what it recorded. It reads pinfo as little as it can: it runs on every frame.
 local function analyse(pinfo, segs)
-    local m = marks[pinfo.number]
-    if m or pinfo.visited then return m or {} end
-    m = {}
-    local t = pinfo.rel_ts
+    local n = pinfo.number
+    if pinfo.visited then return n end
+    local fwd, rev, t -- the flow's keys, and the frame's time, read at the first PUSH or ACK
     for i, s in ipairs(segs) do
-        if s.cmd == CMD_PUSH then
-            local key = direction_key(pinfo, s.conv, false)
-            local byconv = pushes[key] or {}
-            pushes[key] = byconv
-            local p = byconv[s.sn]
-            if p then
-                m[i] = { retrans = p.first }
-            else
-                p = { first = pinfo.number, by_ts = {} }
-                byconv[s.sn] = p
+        local cmd = s.cmd
+        if (cmd == CMD_PUSH or cmd == CMD_ACK) and not fwd then
+            local src = tostring(pinfo.src) .. "/" .. pinfo.src_port
+            local dst = tostring(pinfo.dst) .. "/" .. pinfo.dst_port
+            fwd, rev, t = src .. ">" .. dst, dst .. ">" .. src, pinfo.rel_ts
+        end
+        local sn = s.sn
+        if cmd == CMD_PUSH then
+            local flow = pushes[fwd]
+            if not flow then flow = {}; pushes[fwd] = flow end
+            local q = flow[s.conv]
+            if not q then
+                q = { last = {}, ts = {}, t = {}, first = {}, older = {} }
+                flow[s.conv] = q
             end
-            p.last = { pinfo.number, t }
-            p.by_ts[s.ts] = p.last
-        elseif s.cmd == CMD_ACK then
-            local byconv = pushes[direction_key(pinfo, s.conv, true)]
-            local p = byconv and byconv[s.sn]
-            if p then
-                local sent = p.by_ts[s.ts] or p.last
-                m[i] = { acks = sent[1], rtt = t - sent[2] }
+            local prev = q.last[sn]
+            if prev then
+                local first = q.first[sn] or prev
+                q.first[sn] = first
+                retrans_of[n * SEGS_MAX + i] = first
+                local older = q.older[sn] or {}
+                q.older[sn] = older
+                older[q.ts[sn]] = { prev, q.t[sn] }
+            end
+            q.last[sn], q.ts[sn], q.t[sn] = n, s.ts, t
+        elseif cmd == CMD_ACK then
+            local flow = pushes[rev]
+            local q = flow and flow[s.conv]
+            local last = q and q.last[sn]
+            if last then
+                local k = n * SEGS_MAX + i
+                local older = q.ts[sn] ~= s.ts and q.older[sn] and q.older[sn][s.ts]
+                if older then
+                    acks_of[k], rtt_of[k] = older[1], t - older[2]
+                else
+                    acks_of[k], rtt_of[k] = last, t - q.t[sn]
+                end
             end
         end
     end
-    marks[pinfo.number] = m
-    return m
+    return n
 end
 
--- add_marks adds the analysis of segment s (its marks mk, may be nil) to its subtree st.
-local function add_marks(st, mk)
-    if not mk then return end
-    if mk.retrans then
-        st:add(f.retrans, mk.retrans):set_generated()
-        st:add_proto_expert_info(ef_retrans, string.format("Retransmission of the PUSH in frame %d", mk.retrans))
+-- add_marks adds the analysis of segment i of frame n to its subtree st.
+local function add_marks(st, n, i)
+    local k = n * SEGS_MAX + i
+    local first = retrans_of[k]
+    if first then
+        st:add(f.retrans, first):set_generated()
+        st:add_proto_expert_info(ef_retrans, string.format("Retransmission of the PUSH in frame %d", first))
     end
-    if mk.acks then
-        st:add(f.acks, mk.acks):set_generated()
-        local secs = math.floor(mk.rtt)
-        st:add(f.ack_rtt, NSTime.new(secs, math.floor((mk.rtt - secs) * 1e9 + 0.5))):set_generated()
+    local sent = acks_of[k]
+    if sent then
+        st:add(f.acks, sent):set_generated()
+        local rtt = rtt_of[k]
+        local secs = math.floor(rtt)
+        st:add(f.ack_rtt, NSTime.new(secs, math.floor((rtt - secs) * 1e9 + 0.5))):set_generated()
     end
 end
 
@@ -325,7 +345,7 @@ end
 
 local function add_segments(tvb, pinfo, root, segs)
     local parts = {}
-    local m = analyse(pinfo, segs)
+    local n = analyze and analyse(pinfo, segs)
     for i, s in ipairs(segs) do
         local txt = seg_summary(s)
         parts[#parts + 1] = txt
@@ -341,7 +361,7 @@ local function add_segments(tvb, pinfo, root, segs)
         if s.len > 0 then
             st:add(f.data, tvb(s.off + SEG_HDR, s.len))
         end
-        add_marks(st, m[i])
+        if n then add_marks(st, n, i) end
     end
     return table.concat(parts, ", ")
 end
@@ -458,12 +478,13 @@ local function heuristic(tvb, pinfo, tree)
 end
 
 function kcp.init()
-    fec_flows, pushes, marks = {}, {}, {}
+    fec_flows, pushes, retrans_of, acks_of, rtt_of = {}, {}, {}, {}, {}
 end
 
 local registered_ports = ""
 
 function kcp.prefs_changed()
+    analyze = kcp.prefs.analyze
     local udp = DissectorTable.get("udp.port")
     local ports = tostring(kcp.prefs.ports)
     if ports == registered_ports then return end
