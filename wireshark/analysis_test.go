@@ -16,7 +16,8 @@ import (
 
 // TestSequenceAnalysis: the dissector marks a PUSH sent again as a retransmission of its first
 // frame, and points an ACK at the PUSH whose ts it echoes, with the time since; another conv, or the
-// other direction, is another sequence. The preference kcp.analyze turns it off.
+// other direction, is another sequence. tshark's second pass (-2) shows the same; the preference
+// kcp.analyze turns it off.
 func TestSequenceAnalysis(t *testing.T) {
 	requireTshark(t)
 	t.Parallel()
@@ -49,11 +50,8 @@ func TestSequenceAnalysis(t *testing.T) {
 		dgs[i] = d
 	}
 	path := writeCapture(t, "analysis", dgs)
-	analysis := func(prefs ...string) []string {
-		args := []string{"-X", "lua_script:" + luaScript(t), "-o", portsPref(srv.Port())}
-		for _, p := range prefs {
-			args = append(args, "-o", p)
-		}
+	analysis := func(extra ...string) []string {
+		args := append([]string{"-X", "lua_script:" + luaScript(t), "-o", portsPref(srv.Port())}, extra...)
 		out := runTshark(t, append(args, "-r", path, "-T", "fields", "-E", "occurrence=a", "-E", "separator=/t",
 			"-e", "frame.number", "-e", "kcp.analysis.retransmission", "-e", "kcp.analysis.acks_frame",
 			"-e", "kcp.analysis.ack_rtt")...)
@@ -61,7 +59,8 @@ func TestSequenceAnalysis(t *testing.T) {
 		require.Len(t, lines, len(tests), out)
 		return lines
 	}
-	lines, off := analysis(), analysis("kcp.analyze:FALSE")
+	lines, off := analysis(), analysis("-o", "kcp.analyze:FALSE")
+	assert.Equal(t, lines, analysis("-2"), "a second pass reads what the first recorded")
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			col := strings.Split(lines[i], "\t")
