@@ -120,9 +120,8 @@ local fec_flows = {}
 -- once it was sent again, the frame of its first (q.first) and the earlier transmissions by ts
 -- (q.older[sn][ts] = { frame, time }). The marks of segment i of frame n are at n * SEGS_MAX + i:
 -- retrans_of (the frame of the first transmission), acks_of (the frame of the PUSH an ACK
--- acknowledges) and rtt_of (seconds since it). Wireshark's Lua collector walks every live table
--- entry at each of its frequent cycles, so the state is numbers in a few flat tables, not a table
--- per sn or per frame.
+-- acknowledges) and rtt_of (seconds since it). Numbers in a few flat tables: a table per sn or per
+-- frame took longer on large captures.
 local SEGS_MAX = 4096 -- more segments than a 65,535-byte datagram holds
 local analyze = true -- kcp.prefs.analyze, read in prefs_changed
 local pushes, retrans_of, acks_of, rtt_of = {}, {}, {}, {}

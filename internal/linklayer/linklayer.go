@@ -124,8 +124,9 @@ func fragment(ip *layers.IPv4) (UDP, bool) {
 }
 
 // fragment6 is the UDP result of a frame whose IPv6 packet ip has the fragment header fh, when it is a
-// fragment of a UDP packet (with no Fragment6 when the capture cut it short), else false. An "atomic" fragment (offset 0, no more fragments: RFC 6946) is
-// a whole packet, whose UDP layer follows the header.
+// fragment of a UDP packet (with no Fragment6 when the capture cut it short), else false. An "atomic"
+// fragment (offset 0, no more fragments: RFC 6946) is a whole packet, whose UDP layer follows the
+// header.
 func fragment6(ip *layers.IPv6, fh *layers.IPv6Fragment) (UDP, bool) {
 	if fh.NextHeader != layers.IPProtocolUDP || fh.FragmentOffset == 0 && !fh.MoreFragments {
 		return UDP{}, false
