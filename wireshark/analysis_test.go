@@ -1,6 +1,9 @@
 package wireshark
 
 import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -11,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"kcplab/capture"
+	"kcplab/decode"
 	"kcplab/internal/dir"
 )
 
@@ -69,4 +73,65 @@ func TestSequenceAnalysis(t *testing.T) {
 			assert.Equal(t, strconv.Itoa(i+1)+"\t\t\t", off[i], "with kcp.analyze off")
 		})
 	}
+}
+
+// TestAnalysisAgreesWithDecodeSummary: on seeded random traffic (PUSH segments that repeat sn, in
+// both directions and two convs, up to three segments to a datagram, and ACKs), the dissector marks as many
+// retransmissions as `kcplab decode -summary` counts PUSH segments sent again: two implementations of
+// one definition.
+func TestAnalysisAgreesWithDecodeSummary(t *testing.T) {
+	requireTshark(t)
+	t.Parallel()
+	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:8080")
+	r := rand.New(rand.NewPCG(15, 2026))
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var dgs []capture.Datagram
+	for i := range 400 {
+		// one conv a datagram, its ACKs before its PUSHes: a kcp-go flush, which decode calls KCP
+		conv := synthConv + uint32(r.IntN(2))
+		var acks, pushes []byte
+		for range 1 + r.IntN(3) {
+			if r.IntN(3) == 0 {
+				acks = append(acks, segBytes(conv, cmdAck, 0, 32, uint32(r.IntN(500)), uint32(r.IntN(40)), 0, nil)...)
+			} else {
+				pushes = append(pushes, segBytes(conv, cmdPush, 0, 32, uint32(i), uint32(r.IntN(40)), 0, []byte("x"))...)
+			}
+		}
+		payload := append(acks, pushes...)
+		d := capture.Datagram{Time: t0.Add(time.Duration(i) * time.Millisecond), Src: cli, Dst: srv, Payload: payload, Side: dir.C2S}
+		if r.IntN(2) == 0 {
+			d.Src, d.Dst, d.Side = srv, cli, dir.S2C
+		}
+		dgs = append(dgs, d)
+	}
+	path := writeCapture(t, "random", dgs)
+
+	out := runTshark(t, "-X", "lua_script:"+luaScript(t), "-o", portsPref(srv.Port()), "-r", path, "-T", "fields",
+		"-E", "occurrence=a", "-E", "aggregator=,", "-e", "kcp.analysis.retransmission")
+	marked := 0
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line != "" {
+			marked += len(strings.Split(line, ","))
+		}
+	}
+
+	var summary bytes.Buffer
+	dc := decode.New(&summary, decode.Options{JSON: true, Summary: true})
+	require.NoError(t, dc.File(path))
+	require.NoError(t, dc.Flush())
+	sentAgain := 0
+	for _, line := range strings.Split(strings.TrimSpace(summary.String()), "\n") {
+		var c struct {
+			AToB struct {
+				SentAgain int `json:"sent_again"`
+			} `json:"a_to_b"`
+			BToA struct {
+				SentAgain int `json:"sent_again"`
+			} `json:"b_to_a"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &c), line)
+		sentAgain += c.AToB.SentAgain + c.BToA.SentAgain
+	}
+	require.Positive(t, sentAgain, "the traffic must repeat some sn")
+	assert.Equal(t, sentAgain, marked, "retransmissions: decode -summary against kcp.lua")
 }
