@@ -8,7 +8,7 @@ import (
 
 	"gonum.org/v1/gonum/stat/distuv"
 
-	"kcplab/harness"
+	"kcplab/internal/quantile"
 )
 
 // Interval is a figure over seeds: the mean of the per-seed values and its 95% confidence interval
@@ -124,8 +124,8 @@ func figuresOf(key string, rs []Result) *Figures {
 			}
 			s.Avg, s.Max = sum/float64(len(ms)), ms[len(ms)-1]
 			avg, mx = append(avg, s.Avg), append(mx, s.Max)
-			med = append(med, harness.Quantile(ms, 0.5))
-			p99 = append(p99, harness.Quantile(ms, 0.99))
+			med = append(med, quantile.Of(ms, 0.5))
+			p99 = append(p99, quantile.Of(ms, 0.99))
 			perMsg = append(perMsg, float64(r.WireBytes)/float64(e.Count))
 		} else {
 			s.Complete = r.Measured.Complete.Seconds()

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"kcplab/internal/quantile"
 	"kcplab/kcpwire"
 )
 
@@ -120,26 +121,11 @@ func (r *Result) Values(c Class, m Measure) []float64 {
 	return vs
 }
 
-// Quantile returns the q-quantile (0 ≤ q ≤ 1) of measure m over the trials of class c (Quantile of
-// Values), and how many trials had a value; with none it returns 0, 0.
+// Quantile returns the q-quantile (0 ≤ q ≤ 1) of measure m over the trials of class c (quantile.Of
+// its Values), and how many trials had a value; with none it returns 0, 0.
 func (r *Result) Quantile(c Class, m Measure, q float64) (float64, int) {
 	vs := r.Values(c, m)
-	return Quantile(vs, q), len(vs)
-}
-
-// Quantile returns the q-quantile (0 ≤ q ≤ 1) of values sorted in ascending order, interpolated
-// linearly between the two values nearest to rank q×(n-1): q=0 is the smallest, q=0.5 the median
-// (the mean of the middle two of an even count), q=1 the largest. It returns 0 for no values.
-func Quantile(sorted []float64, q float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	pos := min(max(q, 0), 1) * float64(len(sorted)-1)
-	i := int(pos)
-	if i >= len(sorted)-1 {
-		return sorted[len(sorted)-1]
-	}
-	return sorted[i] + (pos-float64(i))*(sorted[i+1]-sorted[i])
+	return quantile.Of(vs, q), len(vs)
 }
 
 // EventIs matches an application event by side and kind.
