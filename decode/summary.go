@@ -8,17 +8,23 @@ import (
 	"strconv"
 	"time"
 
+	"kcplab/internal/quantile"
 	"kcplab/kcpwire"
 )
 
 // A summary (`kcplab decode -summary`) answers "why did my last message never arrive?" from a capture:
 // one block per KCP conversation (a conv between two endpoints), and for each direction what was
 // sent (segments by command, PUSH data, PUSH sent again) and which PUSH sn the other side never
-// acknowledged in the capture: no ACK of that sn, and no una past it.
+// acknowledged in the capture: no ACK of that sn, and no una past it. An ACK names the PUSH it
+// acknowledges by sn and by the ts it echoes (kcp-go and ikcp copy the PUSH's ts into its ACK), so
+// the delay from each PUSH transmission to its ACK ("acknowledged after") is exact even when the PUSH
+// was sent again.
 //
 //	conv 4201791992  127.0.0.1:40045 ⇄ 127.0.0.1:35209  frames 1-4  0.000000-0.095292 s
 //	  127.0.0.1:40045 → 127.0.0.1:35209  PUSH 1 (sn 0-0, 54 bytes, 0 sent again)  ACK 1  WASK 0  WINS 0  never acknowledged: none
+//	    acknowledged after: 0.126 ms (1 ACK)
 //	  127.0.0.1:35209 → 127.0.0.1:40045  PUSH 1 (sn 0-0, 54 bytes, 0 sent again)  ACK 1  WASK 0  WINS 0  never acknowledged: none
+//	    acknowledged after: 95.156 ms (1 ACK)
 //
 // Datagrams with no segments (encrypted, FEC parity, not KCP) are counted in a last line.
 
@@ -51,6 +57,16 @@ type flow struct {
 	acked      map[uint32]bool // sn this side ACKed
 	una        uint32          // the highest una this side sent (sn order)
 	haveUna    bool            // una was set: this side sent a segment
+	// tx holds each PUSH sn's transmissions, latest last: the time each was sent and the ts it carried.
+	tx map[uint32][]transmission
+	// ackDelays are the delays from this side's PUSH transmissions to the other side's ACKs of them, ms.
+	ackDelays []float64
+}
+
+// transmission is one PUSH of an sn: when it was sent, and its ts.
+type transmission struct {
+	t  time.Duration
+	ts uint32
 }
 
 // summary collects the conversations of one file.
@@ -85,16 +101,19 @@ func (s *summary) add(frame int, t time.Duration, src, dst netip.AddrPort, d *kc
 			s.order = append(s.order, c)
 		}
 		c.lastFrame, c.last = frame, t
-		f := &c.dirs[0]
+		f, other := &c.dirs[0], &c.dirs[1]
 		if src != c.a {
-			f = &c.dirs[1]
+			f, other = other, f
 		}
-		f.add(seg)
+		f.add(seg, t)
+		if seg.Cmd == kcpwire.CmdAck {
+			other.acknowledged(seg, t)
+		}
 	}
 }
 
-// add records one segment sent in this direction.
-func (f *flow) add(seg *kcpwire.Segment) {
+// add records one segment sent in this direction at t.
+func (f *flow) add(seg *kcpwire.Segment, t time.Duration) {
 	if seg.Cmd.Valid() {
 		f.cmds[seg.Cmd-kcpwire.CmdPush]++
 	}
@@ -116,6 +135,10 @@ func (f *flow) add(seg *kcpwire.Segment) {
 			f.order = append(f.order, seg.Sn)
 		}
 		f.sent[seg.Sn]++
+		if f.tx == nil {
+			f.tx = map[uint32][]transmission{}
+		}
+		f.tx[seg.Sn] = append(f.tx[seg.Sn], transmission{t: t, ts: seg.Ts})
 		f.pushBytes += uint64(seg.Len)
 		if before(seg.Sn, f.snLo) {
 			f.snLo = seg.Sn
@@ -124,6 +147,23 @@ func (f *flow) add(seg *kcpwire.Segment) {
 			f.snHi = seg.Sn
 		}
 	}
+}
+
+// acknowledged records the delay to ack, sent by the other side at t, from the transmission of this
+// side's PUSH it acknowledges: the one whose ts it echoes, else the latest (an ACK of an sn never
+// seen sent counts nothing).
+func (f *flow) acknowledged(ack *kcpwire.Segment, t time.Duration) {
+	txs := f.tx[ack.Sn]
+	if len(txs) == 0 {
+		return
+	}
+	sent := txs[len(txs)-1]
+	for _, tx := range txs {
+		if tx.ts == ack.Ts {
+			sent = tx
+		}
+	}
+	f.ackDelays = append(f.ackDelays, float64(t-sent.t)/float64(time.Millisecond))
 }
 
 // unacknowledged returns the PUSH sn of f, in the order first sent, that other (the reverse
@@ -165,8 +205,34 @@ func (s *summary) appendText(b []byte) []byte {
 	return b
 }
 
-// appendText appends the line of direction f, from src to dst; other is the reverse direction.
+// appendText appends the lines of direction f, from src to dst; other is the reverse direction.
 func (f *flow) appendText(b []byte, src, dst netip.AddrPort, other *flow) []byte {
+	return f.appendAckDelays(f.appendCounts(b, src, dst, other))
+}
+
+// appendAckDelays appends the line of the delays to the ACKs of f's PUSH segments, if any.
+func (f *flow) appendAckDelays(b []byte) []byte {
+	d := f.ackDelayStats()
+	switch {
+	case d == nil:
+		return b
+	case d.N == 1:
+		return fmt.Appendf(b, "    acknowledged after: %.3f ms (1 ACK)\n", d.Median)
+	}
+	return fmt.Appendf(b, "    acknowledged after: min %.3f, median %.3f, max %.3f ms (%d ACKs)\n", d.Min, d.Median, d.Max, d.N)
+}
+
+// ackDelayStats are the delays from f's PUSH transmissions to their ACKs, nil when none was ACKed.
+func (f *flow) ackDelayStats() *jsonDelays {
+	if len(f.ackDelays) == 0 {
+		return nil
+	}
+	sorted := slices.Sorted(slices.Values(f.ackDelays))
+	return &jsonDelays{N: len(sorted), Min: sorted[0], Median: quantile.Of(sorted, 0.5), Max: sorted[len(sorted)-1]}
+}
+
+// appendCounts appends the line of f's counts and of what other never acknowledged.
+func (f *flow) appendCounts(b []byte, src, dst netip.AddrPort, other *flow) []byte {
 	b = fmt.Appendf(b, "  %s → %s  PUSH %d", src, dst, f.cmds[0])
 	if f.cmds[0] > 0 {
 		b = fmt.Appendf(b, " (sn %d-%d, %d bytes, %d sent again)", f.snLo, f.snHi, f.pushBytes, f.resent())
@@ -192,17 +258,26 @@ func (f *flow) appendText(b []byte, src, dst netip.AddrPort, other *flow) []byte
 	return append(b, '\n')
 }
 
+// jsonDelays summarise the delays from PUSH transmissions to their ACKs, in ms.
+type jsonDelays struct {
+	N      int     `json:"n"`
+	Min    float64 `json:"min"`
+	Median float64 `json:"median"`
+	Max    float64 `json:"max"`
+}
+
 // jsonFlow is one direction of a conversation in -json output.
 type jsonFlow struct {
-	Push           int      `json:"push"`
-	Ack            int      `json:"ack"`
-	Wask           int      `json:"wask"`
-	Wins           int      `json:"wins"`
-	PushBytes      uint64   `json:"push_bytes"`
-	SentAgain      int      `json:"sent_again"`
-	SnFirst        *uint32  `json:"sn_first,omitempty"`
-	SnLast         *uint32  `json:"sn_last,omitempty"`
-	Unacknowledged []uint32 `json:"unacknowledged"`
+	Push           int         `json:"push"`
+	Ack            int         `json:"ack"`
+	Wask           int         `json:"wask"`
+	Wins           int         `json:"wins"`
+	PushBytes      uint64      `json:"push_bytes"`
+	SentAgain      int         `json:"sent_again"`
+	SnFirst        *uint32     `json:"sn_first,omitempty"`
+	SnLast         *uint32     `json:"sn_last,omitempty"`
+	Unacknowledged []uint32    `json:"unacknowledged"`
+	AckDelayMs     *jsonDelays `json:"ack_delay_ms,omitempty"`
 }
 
 // jsonConversation is one conversation in -json output.
@@ -240,7 +315,7 @@ func (s *summary) appendJSON(b []byte, file string) []byte {
 // json is f as a jsonFlow; other is the reverse direction.
 func (f *flow) json(other *flow) jsonFlow {
 	j := jsonFlow{Push: f.cmds[0], Ack: f.cmds[1], Wask: f.cmds[2], Wins: f.cmds[3], PushBytes: f.pushBytes,
-		SentAgain: f.resent(), Unacknowledged: slices.Clip(f.unacknowledged(other))}
+		SentAgain: f.resent(), Unacknowledged: slices.Clip(f.unacknowledged(other)), AckDelayMs: f.ackDelayStats()}
 	if j.Unacknowledged == nil {
 		j.Unacknowledged = []uint32{}
 	}

@@ -3,8 +3,10 @@ package wireshark
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"kcplab/capture"
 	"kcplab/decode"
 	"kcplab/internal/dir"
+	"kcplab/internal/quantile"
 )
 
 // TestSequenceAnalysis: the dissector marks a PUSH sent again as a retransmission of its first
@@ -75,63 +78,100 @@ func TestSequenceAnalysis(t *testing.T) {
 	}
 }
 
-// TestAnalysisAgreesWithDecodeSummary: on seeded random traffic (PUSH segments that repeat sn, in
-// both directions and two convs, up to three segments to a datagram, and ACKs), the dissector marks as many
-// retransmissions as `kcplab decode -summary` counts PUSH segments sent again: two implementations of
-// one definition.
+// TestAnalysisAgreesWithDecodeSummary: on seeded random traffic of one conversation (PUSH segments
+// that repeat sn, both ways, up to three segments to a datagram, and ACKs that echo the ts of one of
+// the PUSH's transmissions or of none), the dissector marks as many retransmissions as `kcplab decode
+// -summary` counts PUSH segments sent again, and times the same ACKs of each side's PUSH segments
+// (count, shortest, median, longest delay): two implementations of one definition.
 func TestAnalysisAgreesWithDecodeSummary(t *testing.T) {
 	requireTshark(t)
 	t.Parallel()
 	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:8080")
 	r := rand.New(rand.NewPCG(15, 2026))
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	sentTs := [2]map[uint32][]uint32{{}, {}} // by side (0: client), PUSH sn → the ts of its transmissions
 	var dgs []capture.Datagram
 	for i := range 400 {
-		// one conv a datagram, its ACKs before its PUSHes: a kcp-go flush, which decode calls KCP
-		conv := synthConv + uint32(r.IntN(2))
-		var acks, pushes []byte
+		side := r.IntN(2)
+		var acks, pushes []byte // a kcp-go flush: its ACKs before its PUSHes, which decode calls KCP
 		for range 1 + r.IntN(3) {
-			if r.IntN(3) == 0 {
-				acks = append(acks, segBytes(conv, cmdAck, 0, 32, uint32(r.IntN(500)), uint32(r.IntN(40)), 0, nil)...)
-			} else {
-				pushes = append(pushes, segBytes(conv, cmdPush, 0, 32, uint32(i), uint32(r.IntN(40)), 0, []byte("x"))...)
+			sn := uint32(r.IntN(40))
+			if r.IntN(3) > 0 {
+				pushes = append(pushes, segBytes(synthConv, cmdPush, 0, 32, uint32(i), sn, 0, []byte("x"))...)
+				sentTs[side][sn] = append(sentTs[side][sn], uint32(i))
+				continue
 			}
+			ts := uint32(1 << 20) // echoes no transmission: timed from the latest
+			if sent := sentTs[1-side][sn]; len(sent) > 0 && r.IntN(4) > 0 {
+				ts = sent[r.IntN(len(sent))]
+			}
+			acks = append(acks, segBytes(synthConv, cmdAck, 0, 32, ts, sn, 0, nil)...)
 		}
-		payload := append(acks, pushes...)
-		d := capture.Datagram{Time: t0.Add(time.Duration(i) * time.Millisecond), Src: cli, Dst: srv, Payload: payload, Side: dir.C2S}
-		if r.IntN(2) == 0 {
+		d := capture.Datagram{Time: t0.Add(time.Duration(i) * time.Millisecond), Src: cli, Dst: srv,
+			Payload: append(acks, pushes...), Side: dir.C2S}
+		if side == 1 {
 			d.Src, d.Dst, d.Side = srv, cli, dir.S2C
 		}
 		dgs = append(dgs, d)
 	}
 	path := writeCapture(t, "random", dgs)
 
+	// kcp.lua: retransmissions, and ACK delays by the side whose PUSH segments were ACKed
 	out := runTshark(t, "-X", "lua_script:"+luaScript(t), "-o", portsPref(srv.Port()), "-r", path, "-T", "fields",
-		"-E", "occurrence=a", "-E", "aggregator=,", "-e", "kcp.analysis.retransmission")
+		"-E", "occurrence=a", "-E", "aggregator=,", "-E", "separator=/t", "-e", "udp.srcport",
+		"-e", "kcp.analysis.retransmission", "-e", "kcp.analysis.ack_rtt")
 	marked := 0
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line != "" {
-			marked += len(strings.Split(line, ","))
+	luaDelays := map[string][]float64{} // ms, by the PUSH sender's address
+	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		col := strings.Split(line, "\t")
+		require.Len(t, col, 3, line)
+		if col[1] != "" {
+			marked += len(strings.Split(col[1], ","))
+		}
+		pusher := cli.String() // the ACK's sender is the server
+		if col[0] != fmt.Sprint(srv.Port()) {
+			pusher = srv.String()
+		}
+		for _, v := range strings.Split(col[2], ",") {
+			if v != "" {
+				s, err := strconv.ParseFloat(v, 64)
+				require.NoError(t, err, line)
+				luaDelays[pusher] = append(luaDelays[pusher], s*1000)
+			}
 		}
 	}
 
+	// decode -summary
 	var summary bytes.Buffer
 	dc := decode.New(&summary, decode.Options{JSON: true, Summary: true})
 	require.NoError(t, dc.File(path))
 	require.NoError(t, dc.Flush())
-	sentAgain := 0
-	for _, line := range strings.Split(strings.TrimSpace(summary.String()), "\n") {
-		var c struct {
-			AToB struct {
-				SentAgain int `json:"sent_again"`
-			} `json:"a_to_b"`
-			BToA struct {
-				SentAgain int `json:"sent_again"`
-			} `json:"b_to_a"`
-		}
-		require.NoError(t, json.Unmarshal([]byte(line), &c), line)
-		sentAgain += c.AToB.SentAgain + c.BToA.SentAgain
+	type delays struct{ N, Min, Median, Max float64 }
+	type flow struct {
+		SentAgain int     `json:"sent_again"`
+		AckDelay  *delays `json:"ack_delay_ms"`
 	}
-	require.Positive(t, sentAgain, "the traffic must repeat some sn")
-	assert.Equal(t, sentAgain, marked, "retransmissions: decode -summary against kcp.lua")
+	var c struct {
+		A    string `json:"a"`
+		B    string `json:"b"`
+		AToB flow   `json:"a_to_b"`
+		BToA flow   `json:"b_to_a"`
+	}
+	lines := strings.Split(strings.TrimSpace(summary.String()), "\n")
+	require.Len(t, lines, 1, "one conversation")
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &c))
+
+	require.Positive(t, c.AToB.SentAgain+c.BToA.SentAgain, "the traffic must repeat some sn")
+	assert.Equal(t, c.AToB.SentAgain+c.BToA.SentAgain, marked, "retransmissions: decode -summary against kcp.lua")
+	for pusher, f := range map[string]flow{c.A: c.AToB, c.B: c.BToA} {
+		t.Run("ACKs of "+pusher+"'s PUSH segments", func(t *testing.T) {
+			lua := slices.Sorted(slices.Values(luaDelays[pusher]))
+			require.NotEmpty(t, lua)
+			require.NotNil(t, f.AckDelay)
+			assert.EqualValues(t, len(lua), f.AckDelay.N, "ACKs timed")
+			assert.InDelta(t, lua[0], f.AckDelay.Min, 1e-3, "shortest, ms")
+			assert.InDelta(t, quantile.Of(lua, 0.5), f.AckDelay.Median, 1e-3, "median, ms")
+			assert.InDelta(t, lua[len(lua)-1], f.AckDelay.Max, 1e-3, "longest, ms")
+		})
+	}
 }

@@ -297,6 +297,7 @@ func TestDecodeSummary(t *testing.T) {
 		{"text", []string{"decode", "-summary", path}, 0, []string{
 			"conv 7  127.0.0.1:40000 ⇄ 127.0.0.1:8080  frames 1-4  ",
 			"  127.0.0.1:40000 → 127.0.0.1:8080  PUSH 1 (sn 0-0, 4 bytes, 0 sent again)  ACK 0  WASK 0  WINS 0  never acknowledged: none",
+			"    acknowledged after: 2.000 ms (1 ACK)",
 			"  127.0.0.1:8080 → 127.0.0.1:40000  PUSH 2 (sn 0-0, 8 bytes, 1 sent again)  ACK 1  WASK 0  WINS 0  never acknowledged: sn 0 (sent 2×)",
 		}},
 		{"json", []string{"decode", "-summary", "-json", path}, 0, []string{
@@ -305,6 +306,7 @@ func TestDecodeSummary(t *testing.T) {
 		{"cut capture", []string{"decode", "-summary", cut}, 2, []string{
 			"conv 7  127.0.0.1:40000 ⇄ 127.0.0.1:8080  frames 1-3  ",
 			"  127.0.0.1:40000 → 127.0.0.1:8080  PUSH 1 (sn 0-0, 4 bytes, 0 sent again)  ACK 0  WASK 0  WINS 0  never acknowledged: none",
+			"    acknowledged after: 2.000 ms (1 ACK)",
 			"  127.0.0.1:8080 → 127.0.0.1:40000  PUSH 1 (sn 0-0, 4 bytes, 0 sent again)  ACK 1  WASK 0  WINS 0  never acknowledged: sn 0",
 		}},
 	}
