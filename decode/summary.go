@@ -223,12 +223,12 @@ func (f *flow) appendAckDelays(b []byte) []byte {
 }
 
 // ackDelayStats are the delays from f's PUSH transmissions to their ACKs, nil when none was ACKed.
-func (f *flow) ackDelayStats() *jsonDelays {
+func (f *flow) ackDelayStats() *delayStats {
 	if len(f.ackDelays) == 0 {
 		return nil
 	}
 	sorted := slices.Sorted(slices.Values(f.ackDelays))
-	return &jsonDelays{N: len(sorted), Min: sorted[0], Median: quantile.Of(sorted, 0.5), Max: sorted[len(sorted)-1]}
+	return &delayStats{N: len(sorted), Min: sorted[0], Median: quantile.Of(sorted, 0.5), Max: sorted[len(sorted)-1]}
 }
 
 // appendCounts appends the line of f's counts and of what other never acknowledged.
@@ -258,8 +258,8 @@ func (f *flow) appendCounts(b []byte, src, dst netip.AddrPort, other *flow) []by
 	return append(b, '\n')
 }
 
-// jsonDelays summarise the delays from PUSH transmissions to their ACKs, in ms.
-type jsonDelays struct {
+// delayStats summarise the delays from PUSH transmissions to their ACKs, in ms (text and -json).
+type delayStats struct {
 	N      int     `json:"n"`
 	Min    float64 `json:"min"`
 	Median float64 `json:"median"`
@@ -277,7 +277,7 @@ type jsonFlow struct {
 	SnFirst        *uint32     `json:"sn_first,omitempty"`
 	SnLast         *uint32     `json:"sn_last,omitempty"`
 	Unacknowledged []uint32    `json:"unacknowledged"`
-	AckDelayMs     *jsonDelays `json:"ack_delay_ms,omitempty"`
+	AckDelayMs     *delayStats `json:"ack_delay_ms,omitempty"`
 }
 
 // jsonConversation is one conversation in -json output.

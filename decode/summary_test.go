@@ -163,7 +163,7 @@ func TestSummaryJSON(t *testing.T) {
 	assert.Equal(t, []uint32{}, conv.BToA.Unacknowledged)
 	assert.Equal(t, 2, conv.AToB.Push)
 	assert.Nil(t, conv.BToA.SnFirst, "no PUSH: no sn range")
-	assert.Equal(t, &jsonDelays{N: 1, Min: 1, Median: 1, Max: 1}, conv.AToB.AckDelayMs)
+	assert.Equal(t, &delayStats{N: 1, Min: 1, Median: 1, Max: 1}, conv.AToB.AckDelayMs)
 	assert.Nil(t, conv.BToA.AckDelayMs, "nothing to acknowledge")
 	assert.JSONEq(t, `{"file":"x.pcap","undecoded_datagrams":1}`, lines[1])
 }
