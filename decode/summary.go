@@ -49,16 +49,15 @@ type conversation struct {
 
 // flow is one direction of a conversation.
 type flow struct {
-	cmds       [4]int          // segments by command: PUSH, ACK, WASK, WINS
-	pushBytes  uint64          // data bytes of the PUSH segments, repeats included
-	sent       map[uint32]int  // PUSH sn → times sent
+	cmds      [4]int // segments by command: PUSH, ACK, WASK, WINS
+	pushBytes uint64 // data bytes of the PUSH segments, repeats included
+	// sent holds each PUSH sn's transmissions, latest last: the time each was sent and the ts it carried.
+	sent       map[uint32][]transmission
 	order      []uint32        // PUSH sn in the order first sent
 	snLo, snHi uint32          // lowest and highest PUSH sn (sn order)
 	acked      map[uint32]bool // sn this side ACKed
 	una        uint32          // the highest una this side sent (sn order)
 	haveUna    bool            // una was set: this side sent a segment
-	// tx holds each PUSH sn's transmissions, latest last: the time each was sent and the ts it carried.
-	tx map[uint32][]transmission
 	// ackDelays are the delays from this side's PUSH transmissions to the other side's ACKs of them, ms.
 	ackDelays []float64
 }
@@ -128,17 +127,13 @@ func (f *flow) add(seg *kcpwire.Segment, t time.Duration) {
 		f.acked[seg.Sn] = true
 	case kcpwire.CmdPush:
 		if f.sent == nil {
-			f.sent = map[uint32]int{}
+			f.sent = map[uint32][]transmission{}
 			f.snLo, f.snHi = seg.Sn, seg.Sn
 		}
-		if f.sent[seg.Sn] == 0 {
+		if len(f.sent[seg.Sn]) == 0 {
 			f.order = append(f.order, seg.Sn)
 		}
-		f.sent[seg.Sn]++
-		if f.tx == nil {
-			f.tx = map[uint32][]transmission{}
-		}
-		f.tx[seg.Sn] = append(f.tx[seg.Sn], transmission{t: t, ts: seg.Ts})
+		f.sent[seg.Sn] = append(f.sent[seg.Sn], transmission{t: t, ts: seg.Ts})
 		f.pushBytes += uint64(seg.Len)
 		if before(seg.Sn, f.snLo) {
 			f.snLo = seg.Sn
@@ -153,7 +148,7 @@ func (f *flow) add(seg *kcpwire.Segment, t time.Duration) {
 // side's PUSH it acknowledges: the one whose ts it echoes, else the latest (an ACK of an sn never
 // seen sent counts nothing).
 func (f *flow) acknowledged(ack *kcpwire.Segment, t time.Duration) {
-	txs := f.tx[ack.Sn]
+	txs := f.sent[ack.Sn]
 	if len(txs) == 0 {
 		return
 	}
@@ -182,8 +177,8 @@ func (f *flow) unacknowledged(other *flow) []uint32 {
 // resent is how many PUSH segments repeated an sn already sent.
 func (f *flow) resent() int {
 	n := 0
-	for _, times := range f.sent {
-		n += times - 1
+	for _, txs := range f.sent {
+		n += len(txs) - 1
 	}
 	return n
 }
@@ -248,7 +243,7 @@ func (f *flow) appendCounts(b []byte, src, dst netip.AddrPort, other *flow) []by
 		}
 		b = append(b, "sn "...)
 		b = strconv.AppendUint(b, uint64(sn), 10)
-		if n := f.sent[sn]; n > 1 {
+		if n := len(f.sent[sn]); n > 1 {
 			b = fmt.Appendf(b, " (sent %d×)", n)
 		}
 	}
