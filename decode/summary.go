@@ -52,12 +52,11 @@ type flow struct {
 	cmds      [4]int // segments by command: PUSH, ACK, WASK, WINS
 	pushBytes uint64 // data bytes of the PUSH segments, repeats included
 	// sent holds each PUSH sn's transmissions, latest last: the time each was sent and the ts it carried.
-	sent       map[uint32][]transmission
-	order      []uint32        // PUSH sn in the order first sent
-	snLo, snHi uint32          // lowest and highest PUSH sn (sn order)
-	acked      map[uint32]bool // sn this side ACKed
-	una        uint32          // the highest una this side sent (sn order)
-	haveUna    bool            // una was set: this side sent a segment
+	sent    map[uint32][]transmission
+	order   []uint32        // PUSH sn in the order first sent
+	acked   map[uint32]bool // sn this side ACKed
+	una     uint32          // the highest una this side sent (sn order)
+	haveUna bool            // una was set: this side sent a segment
 	// ackDelays are the delays from this side's PUSH transmissions to the other side's ACKs of them, ms.
 	ackDelays []float64
 }
@@ -128,20 +127,27 @@ func (f *flow) add(seg *kcpwire.Segment, t time.Duration) {
 	case kcpwire.CmdPush:
 		if f.sent == nil {
 			f.sent = map[uint32][]transmission{}
-			f.snLo, f.snHi = seg.Sn, seg.Sn
 		}
 		if len(f.sent[seg.Sn]) == 0 {
 			f.order = append(f.order, seg.Sn)
 		}
 		f.sent[seg.Sn] = append(f.sent[seg.Sn], transmission{t: t, ts: seg.Ts})
 		f.pushBytes += uint64(seg.Len)
-		if before(seg.Sn, f.snLo) {
-			f.snLo = seg.Sn
+	}
+}
+
+// snRange returns the lowest and highest PUSH sn of f in sn order (f sent at least one PUSH).
+func (f *flow) snRange() (lo, hi uint32) {
+	lo, hi = f.order[0], f.order[0]
+	for _, sn := range f.order[1:] {
+		if before(sn, lo) {
+			lo = sn
 		}
-		if before(f.snHi, seg.Sn) {
-			f.snHi = seg.Sn
+		if before(hi, sn) {
+			hi = sn
 		}
 	}
+	return lo, hi
 }
 
 // acknowledged records the delay to ack, sent by the other side at t, from the transmission of this
@@ -230,7 +236,8 @@ func (f *flow) ackDelayStats() *delayStats {
 func (f *flow) appendCounts(b []byte, src, dst netip.AddrPort, other *flow) []byte {
 	b = fmt.Appendf(b, "  %s → %s  PUSH %d", src, dst, f.cmds[0])
 	if f.cmds[0] > 0 {
-		b = fmt.Appendf(b, " (sn %d-%d, %d bytes, %d sent again)", f.snLo, f.snHi, f.pushBytes, f.resent())
+		lo, hi := f.snRange()
+		b = fmt.Appendf(b, " (sn %d-%d, %d bytes, %d sent again)", lo, hi, f.pushBytes, f.resent())
 	}
 	b = fmt.Appendf(b, "  ACK %d  WASK %d  WINS %d  never acknowledged: ", f.cmds[1], f.cmds[2], f.cmds[3])
 	un := f.unacknowledged(other)
@@ -310,12 +317,12 @@ func (s *summary) appendJSON(b []byte, file string) []byte {
 // json is f as a jsonFlow; other is the reverse direction.
 func (f *flow) json(other *flow) jsonFlow {
 	j := jsonFlow{Push: f.cmds[0], Ack: f.cmds[1], Wask: f.cmds[2], Wins: f.cmds[3], PushBytes: f.pushBytes,
-		SentAgain: f.resent(), Unacknowledged: slices.Clip(f.unacknowledged(other)), AckDelayMs: f.ackDelayStats()}
+		SentAgain: f.resent(), Unacknowledged: f.unacknowledged(other), AckDelayMs: f.ackDelayStats()}
 	if j.Unacknowledged == nil {
 		j.Unacknowledged = []uint32{}
 	}
 	if f.cmds[0] > 0 {
-		lo, hi := f.snLo, f.snHi
+		lo, hi := f.snRange()
 		j.SnFirst, j.SnLast = &lo, &hi
 	}
 	return j
