@@ -160,9 +160,9 @@ func (dc *Decoder) File(path string) (err error) {
 	dc.det = kcpwire.Detector{}
 	dc.fileJSON = appendJSONString(dc.fileJSON[:0], path)
 	dc.haveT0 = false
-	dc.sum.reset()
 	defer func() { dc.linkType = rd.LinkType() }()
 	if dc.summary {
+		dc.sum.reset()
 		defer dc.printSummary(path)
 	}
 	if dc.multi && !dc.json {
