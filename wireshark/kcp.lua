@@ -260,6 +260,11 @@ end
 -- ---------------------------------------------------------------------------------------
 -- Sequence analysis
 
+-- endpoints names the datagram's source and destination, "address/port".
+local function endpoints(pinfo)
+    return tostring(pinfo.src) .. "/" .. pinfo.src_port, tostring(pinfo.dst) .. "/" .. pinfo.dst_port
+end
+
 -- analyse records the segments of this frame on its first dissection (frames come in order then);
 -- later passes read what it recorded. It reads pinfo as little as it can: it runs on every frame.
 local function analyse(pinfo, segs)
@@ -269,8 +274,7 @@ local function analyse(pinfo, segs)
     for i, s in ipairs(segs) do
         local cmd = s.cmd
         if (cmd == CMD_PUSH or cmd == CMD_ACK) and not fwd then
-            local src = tostring(pinfo.src) .. "/" .. pinfo.src_port
-            local dst = tostring(pinfo.dst) .. "/" .. pinfo.dst_port
+            local src, dst = endpoints(pinfo)
             fwd, rev, t = src .. ">" .. dst, dst .. ">" .. src, pinfo.rel_ts
         end
         local sn = s.sn
@@ -453,9 +457,9 @@ function kcp.dissector(tvb, pinfo, tree)
     return tvb:len()
 end
 
+-- flow_key names a UDP flow whichever way the datagram goes.
 local function flow_key(pinfo)
-    local a = tostring(pinfo.src) .. "/" .. tostring(pinfo.src_port)
-    local b = tostring(pinfo.dst) .. "/" .. tostring(pinfo.dst_port)
+    local a, b = endpoints(pinfo)
     if a > b then a, b = b, a end
     return a .. "|" .. b
 end
