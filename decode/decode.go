@@ -1,7 +1,8 @@
 // Package decode prints the KCP segments of pcap and pcapng files (`kcplab decode`): one text line
-// or JSON object per segment, with Wireshark's frame numbers, or a summary per conversation
-// (summary.go). It reads with pcapfile and decodes with kcpwire, one record at a time, without
-// allocating per record (the summary allocates per conversation and per PUSH sn).
+// or JSON object per segment, with Wireshark's frame numbers and, with Analyze, the sequence analysis
+// (retransmissions, and the PUSH each ACK acknowledges), or a summary per conversation (summary.go).
+// It reads with pcapfile and decodes with kcpwire, one record at a time, without allocating per
+// record (the summary and the analysis allocate per conversation and per PUSH sn).
 package decode
 
 import (
@@ -72,6 +73,11 @@ type Options struct {
 	// Summary prints, instead of the segments, one block (JSON: one object) per KCP conversation of
 	// each file: what each direction sent and what the other never acknowledged (see summary.go).
 	Summary bool
+	// Analyze marks each segment as the Wireshark dissector's sequence analysis does: a PUSH whose sn
+	// its conversation sent before names the frame that first sent it, and an ACK names the frame of
+	// the PUSH transmission it acknowledges (the latest whose ts it echoes, else the latest) and the
+	// time since. It keeps each conversation's PUSH transmissions, as Summary does.
+	Analyze bool
 }
 
 // Decoder prints the KCP decoding of capture files, one record at a time,
@@ -87,7 +93,8 @@ type Decoder struct {
 	encPorts *Ports
 	multi    bool
 	summary  bool
-	sum      summary // per file, with summary
+	analyze  bool
+	sum      summary // per file, with summary or analyze
 
 	det       kcpwire.Detector // per file
 	d         kcpwire.Datagram
@@ -121,7 +128,7 @@ func New(w io.Writer, o Options) *Decoder {
 		enc = &Ports{}
 	}
 	return &Decoder{w: w, out: make([]byte, 0, outFlush+64<<10), framing: o.Framing, json: o.JSON, port: o.Port,
-		encPorts: enc, multi: o.Named, summary: o.Summary}
+		encPorts: enc, multi: o.Named, summary: o.Summary, analyze: o.Analyze}
 }
 
 // commit takes b, dc.out with lines appended, as the pending output and
@@ -161,8 +168,10 @@ func (dc *Decoder) File(path string) (err error) {
 	dc.fileJSON = appendJSONString(dc.fileJSON[:0], path)
 	dc.haveT0 = false
 	defer func() { dc.linkType = rd.LinkType() }()
-	if dc.summary {
+	if dc.summary || dc.analyze {
 		dc.sum.reset()
+	}
+	if dc.summary {
 		defer dc.printSummary(path)
 	}
 	if dc.multi && !dc.json {
@@ -212,11 +221,26 @@ func (dc *Decoder) record(rec *pcapfile.Record) {
 		dc.sum.undecoded++
 	case dc.summary:
 		dc.sum.add(rec.Frame, t, dg.Src, dg.Dst, &dc.d)
-	case dc.json:
-		dc.jsonRecord(rec, t, err)
 	default:
-		dc.textRecord(rec, t, err)
+		dc.sum.marks = dc.sum.marks[:0]
+		if dc.analyze && err == nil {
+			dc.sum.add(rec.Frame, t, dg.Src, dg.Dst, &dc.d)
+		}
+		if dc.json {
+			dc.jsonRecord(rec, t, err)
+		} else {
+			dc.textRecord(rec, t, err)
+		}
 	}
+}
+
+// segMark returns the sequence analysis of segment i of the datagram being printed (none without
+// analyze).
+func (dc *Decoder) segMark(i int) mark {
+	if i < len(dc.sum.marks) {
+		return dc.sum.marks[i]
+	}
+	return mark{}
 }
 
 // printSummary prints the summary of the file at path, as far as it was read.
@@ -301,6 +325,16 @@ func (dc *Decoder) textRecord(rec *pcapfile.Record, t time.Duration, err error) 
 		if d.Framing == kcpwire.FramingFEC {
 			b = appendField(b, " (FEC data seq=", uint64(d.FEC.SeqID))
 			b = append(b, ')')
+		}
+		switch m := dc.segMark(i); {
+		case m.firstFrame > 0:
+			b = appendField(b, " [retransmission of frame ", uint64(m.firstFrame))
+			b = append(b, ']')
+		case m.acksFrame > 0:
+			b = appendField(b, " [acks frame ", uint64(m.acksFrame))
+			b = append(b, " after "...)
+			b = strconv.AppendFloat(b, m.ackDelay.Seconds()*1000, 'f', 3, 64)
+			b = append(b, " ms]"...)
 		}
 		b = append(b, '\n')
 		dc.commit(b)
@@ -407,6 +441,14 @@ func (dc *Decoder) jsonRecord(rec *pcapfile.Record, t time.Duration, err error) 
 		if len(s.Data) < int(s.Len) {
 			b = append(b, `,"data_captured":`...)
 			b = strconv.AppendInt(b, int64(len(s.Data)), 10)
+		}
+		switch m := dc.segMark(i); {
+		case m.firstFrame > 0:
+			b = appendField(b, `,"retransmission_of":`, uint64(m.firstFrame))
+		case m.acksFrame > 0:
+			b = appendField(b, `,"acks_frame":`, uint64(m.acksFrame))
+			b = append(b, `,"ack_delay_ms":`...)
+			b = strconv.AppendFloat(b, m.ackDelay.Seconds()*1000, 'f', 3, 64)
 		}
 		b = append(b, "}\n"...)
 		dc.commit(b)

@@ -27,6 +27,9 @@ import (
 //	    acknowledged after: 95.156 ms (1 ACK)
 //
 // Datagrams with no segments (encrypted, FEC parity, not KCP) are counted in a last line.
+//
+// The same records give the per-segment lines their sequence analysis (Options.Analyze): as each
+// datagram is added, the mark of each of its segments.
 
 // maxListed is how many never-acknowledged sn a text line lists before "and N more".
 const maxListed = 8
@@ -51,8 +54,8 @@ type conversation struct {
 type flow struct {
 	cmds      [4]int // segments by command: PUSH, ACK, WASK, WINS
 	pushBytes uint64 // data bytes of the PUSH segments, repeats included
-	// sent holds each PUSH sn's transmissions, latest last: the time each was sent and the ts it carried.
-	sent    map[uint32][]transmission
+	// sent holds each PUSH sn's transmissions.
+	sent    map[uint32]pushes
 	order   []uint32        // PUSH sn in the order first sent
 	acked   map[uint32]bool // sn this side ACKed
 	una     uint32          // the highest una this side sent (sn order)
@@ -61,27 +64,67 @@ type flow struct {
 	ackDelays []float64
 }
 
-// transmission is one PUSH of an sn: when it was sent, and its ts.
+// transmission is one PUSH of an sn: its frame, when it was sent, and its ts.
 type transmission struct {
-	t  time.Duration
-	ts uint32
+	frame int
+	t     time.Duration
+	ts    uint32
+}
+
+// pushes are the transmissions of one PUSH sn, in the order sent: the first kept in place, as most
+// sn are sent once, so that recording one allocates nothing beyond the map's growth.
+type pushes struct {
+	first transmission
+	again []transmission
+}
+
+// count is how many times the sn was sent.
+func (p *pushes) count() int { return 1 + len(p.again) }
+
+// acknowledgedBy returns the transmission an ACK echoing ts acknowledges: the latest that carried ts,
+// else the latest.
+func (p *pushes) acknowledgedBy(ts uint32) transmission {
+	for i := len(p.again) - 1; i >= 0; i-- {
+		if p.again[i].ts == ts {
+			return p.again[i]
+		}
+	}
+	if p.first.ts == ts || len(p.again) == 0 {
+		return p.first
+	}
+	return p.again[len(p.again)-1]
+}
+
+// mark is what the sequence analysis says of one segment in decode's per-segment output, as the
+// Wireshark dissector's kcp.analysis fields do.
+type mark struct {
+	firstFrame int           // a PUSH whose sn was sent before: the frame that first sent it; else 0
+	acksFrame  int           // an ACK: the frame of the PUSH transmission it acknowledges; 0 when none was seen
+	ackDelay   time.Duration // an ACK with acksFrame: the time since that transmission
 }
 
 // summary collects the conversations of one file.
 type summary struct {
 	convs     map[convKey]*conversation
 	order     []*conversation
-	undecoded int // datagrams shown with no segment
+	undecoded int    // datagrams shown with no segment
+	marks     []mark // the marks of the segments of the datagram last added, by index
+	// lastKey and last are the conversation of the segment last added: most segments are of the
+	// same conversation as the one before, so add looks up the map only when it changes.
+	lastKey convKey
+	last    *conversation
 }
 
 // reset empties s for a new file.
-func (s *summary) reset() { *s = summary{convs: map[convKey]*conversation{}} }
+func (s *summary) reset() { *s = summary{convs: map[convKey]*conversation{}, marks: s.marks[:0]} }
 
 // before reports whether sn x comes before y in KCP's wrapping sn order.
 func before(x, y uint32) bool { return int32(x-y) < 0 }
 
-// add records the segments of the datagram d, sent from src to dst in frame at t.
+// add records the segments of the datagram d, sent from src to dst in frame at t, and sets s.marks
+// to their marks.
 func (s *summary) add(frame int, t time.Duration, src, dst netip.AddrPort, d *kcpwire.Datagram) {
+	s.marks = s.marks[:0]
 	if len(d.Segments) == 0 {
 		s.undecoded++
 		return
@@ -92,26 +135,35 @@ func (s *summary) add(frame int, t time.Duration, src, dst netip.AddrPort, d *kc
 		if src.Compare(dst) > 0 {
 			k.lo, k.hi = dst, src
 		}
-		c := s.convs[k]
+		c := s.last
+		if c == nil || k != s.lastKey {
+			c = s.convs[k]
+		}
 		if c == nil {
 			c = &conversation{conv: seg.Conv, a: src, b: dst, firstFrame: frame, first: t}
 			s.convs[k] = c
 			s.order = append(s.order, c)
 		}
+		s.lastKey, s.last = k, c
 		c.lastFrame, c.last = frame, t
 		f, other := &c.dirs[0], &c.dirs[1]
 		if src != c.a {
 			f, other = other, f
 		}
-		f.add(seg, t)
+		var m mark
+		m.firstFrame = f.add(seg, frame, t)
 		if seg.Cmd == kcpwire.CmdAck {
-			other.acknowledged(seg, t)
+			if tx, ok := other.acknowledged(seg, t); ok {
+				m.acksFrame, m.ackDelay = tx.frame, t-tx.t
+			}
 		}
+		s.marks = append(s.marks, m)
 	}
 }
 
-// add records one segment sent in this direction at t.
-func (f *flow) add(seg *kcpwire.Segment, t time.Duration) {
+// add records one segment sent in this direction in frame at t. For a PUSH whose sn was sent before it
+// returns the frame that first sent it, else 0.
+func (f *flow) add(seg *kcpwire.Segment, frame int, t time.Duration) (firstFrame int) {
 	if seg.Cmd.Valid() {
 		f.cmds[seg.Cmd-kcpwire.CmdPush]++
 	}
@@ -126,14 +178,20 @@ func (f *flow) add(seg *kcpwire.Segment, t time.Duration) {
 		f.acked[seg.Sn] = true
 	case kcpwire.CmdPush:
 		if f.sent == nil {
-			f.sent = map[uint32][]transmission{}
+			f.sent = map[uint32]pushes{}
 		}
-		if len(f.sent[seg.Sn]) == 0 {
+		tx := transmission{frame: frame, t: t, ts: seg.Ts}
+		if p, ok := f.sent[seg.Sn]; ok {
+			firstFrame = p.first.frame
+			p.again = append(p.again, tx)
+			f.sent[seg.Sn] = p
+		} else {
 			f.order = append(f.order, seg.Sn)
+			f.sent[seg.Sn] = pushes{first: tx}
 		}
-		f.sent[seg.Sn] = append(f.sent[seg.Sn], transmission{t: t, ts: seg.Ts})
 		f.pushBytes += uint64(seg.Len)
 	}
+	return firstFrame
 }
 
 // snRange returns the lowest and highest PUSH sn of f in sn order (f sent at least one PUSH).
@@ -151,20 +209,16 @@ func (f *flow) snRange() (lo, hi uint32) {
 }
 
 // acknowledged records the delay to ack, sent by the other side at t, from the transmission of this
-// side's PUSH it acknowledges: the one whose ts it echoes, else the latest (an ACK of an sn never
-// seen sent counts nothing).
-func (f *flow) acknowledged(ack *kcpwire.Segment, t time.Duration) {
-	txs := f.sent[ack.Sn]
-	if len(txs) == 0 {
-		return
+// side's PUSH it acknowledges, and returns that transmission: the latest whose ts it echoes, else the
+// latest (an ACK of an sn never seen sent counts nothing, and returns false).
+func (f *flow) acknowledged(ack *kcpwire.Segment, t time.Duration) (transmission, bool) {
+	p, ok := f.sent[ack.Sn]
+	if !ok {
+		return transmission{}, false
 	}
-	sent := txs[len(txs)-1]
-	for _, tx := range txs {
-		if tx.ts == ack.Ts {
-			sent = tx
-		}
-	}
+	sent := p.acknowledgedBy(ack.Ts)
 	f.ackDelays = append(f.ackDelays, float64(t-sent.t)/float64(time.Millisecond))
+	return sent, true
 }
 
 // unacknowledged returns the PUSH sn of f, in the order first sent, that other (the reverse
@@ -183,8 +237,8 @@ func (f *flow) unacknowledged(other *flow) []uint32 {
 // resent is how many PUSH segments repeated an sn already sent.
 func (f *flow) resent() int {
 	n := 0
-	for _, txs := range f.sent {
-		n += len(txs) - 1
+	for _, p := range f.sent {
+		n += len(p.again)
 	}
 	return n
 }
@@ -250,8 +304,8 @@ func (f *flow) appendCounts(b []byte, src, dst netip.AddrPort, other *flow) []by
 		}
 		b = append(b, "sn "...)
 		b = strconv.AppendUint(b, uint64(sn), 10)
-		if n := len(f.sent[sn]); n > 1 {
-			b = fmt.Appendf(b, " (sent %d×)", n)
+		if p := f.sent[sn]; len(p.again) > 0 {
+			b = fmt.Appendf(b, " (sent %d×)", p.count())
 		}
 	}
 	if len(un) > maxListed {

@@ -167,3 +167,43 @@ func TestSummaryJSON(t *testing.T) {
 	assert.Nil(t, conv.BToA.AckDelayMs, "nothing to acknowledge")
 	assert.JSONEq(t, `{"file":"x.pcap","undecoded_datagrams":1}`, lines[1])
 }
+
+// TestAnalysisMarks: the mark of each segment, datagram by datagram (frames from 1, a millisecond
+// apart), as the dissector's kcp.analysis fields give them: a PUSH sent again names the frame that
+// first sent its sn, however often it was sent; an ACK names the PUSH transmission whose ts it
+// echoes, else the latest; the other direction and another conv are sequences of their own.
+func TestAnalysisMarks(t *testing.T) {
+	t.Parallel()
+	otherConv := push(0, 0, 1)
+	otherConv.Conv = 8
+	tests := []struct {
+		name       string
+		fromClient bool
+		segs       []kcpwire.Segment
+		want       []mark
+	}{
+		{"the first PUSH of an sn", true, []kcpwire.Segment{withTs(push(0, 0, 1), 10)}, []mark{{}}},
+		{"the sn sent again names its first frame", true, []kcpwire.Segment{withTs(push(0, 0, 1), 12)}, []mark{{firstFrame: 1}}},
+		{"a third copy names the first frame too; a new sn nothing", true,
+			[]kcpwire.Segment{withTs(push(0, 0, 1), 13), withTs(push(1, 0, 1), 13)}, []mark{{firstFrame: 1}, {}}},
+		{"the ACK echoing the second copy's ts; the server's own sn 0 and another conv's are new", false,
+			[]kcpwire.Segment{withTs(ack(0, 0), 12), push(0, 0, 1), otherConv},
+			[]mark{{acksFrame: 2, ackDelay: 2 * time.Millisecond}, {}, {}}},
+		{"an ACK echoing no ts is of the latest copy; an ACK of an sn never sent has no mark", false,
+			[]kcpwire.Segment{withTs(ack(1, 2), 99), ack(5, 2)}, []mark{{acksFrame: 3, ackDelay: 2 * time.Millisecond}, {}}},
+		{"the client's ACK of the server's PUSH", true, []kcpwire.Segment{ack(0, 1)}, []mark{{acksFrame: 4, ackDelay: 2 * time.Millisecond}}},
+	}
+	var sum summary
+	sum.reset()
+	for i, tt := range tests { // in order: each row's marks depend on the rows before it
+		src, dst := sumSrv, sumCli
+		if tt.fromClient {
+			src, dst = sumCli, sumSrv
+		}
+		sum.add(i+1, time.Duration(i)*time.Millisecond, src, dst, &kcpwire.Datagram{Segments: tt.segs})
+		got := append([]mark(nil), sum.marks...)
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}

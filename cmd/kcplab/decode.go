@@ -16,6 +16,8 @@ func runDecode(ctx context.Context, c *cli.Call) error {
 	port := cli.Int(c.Flags, "port", 0, 0, 65535, "decode only datagrams to or from this UDP port (0: all)")
 	summary := c.Flags.Bool("summary", false, "print one block per KCP conversation instead of the segments: what each direction sent, "+
 		"PUSH segments sent again, and the sn the other side never acknowledged in the capture")
+	analyze := c.Flags.Bool("analyze", true, "mark each segment as Wireshark's sequence analysis does: a PUSH sent again names the frame "+
+		"that first sent its sn, an ACK the frame of the PUSH it acknowledges (by the ts it echoes) and the time since")
 	var encPorts decode.Ports
 	c.Flags.Var(&encPorts, "encrypted-port", "UDP ports (comma-separated, repeatable) that carry KCP in any framing: "+
 		"with -framing auto, a datagram to or from one is plain or FEC when it decodes as such, else encrypted")
@@ -31,7 +33,7 @@ func runDecode(ctx context.Context, c *cli.Call) error {
 		return cli.Usage("no capture file given")
 	}
 	dc := decode.New(c.Stdout, decode.Options{Framing: framing, JSON: *asJSON, Port: uint16(*port), EncryptedPorts: &encPorts, Named: len(files) > 1,
-		Summary: *summary})
+		Summary: *summary, Analyze: *analyze})
 	var failed []string
 	for _, path := range files {
 		rerr := dc.File(path)

@@ -225,9 +225,9 @@ func TestDecodeSaysWhenNothingIsPrinted(t *testing.T) {
 
 // BenchmarkDecodeWholePath measures `kcplab decode` from file to output (a
 // discarding writer) on a 20,000-datagram Ethernet/IPv4/UDP pcap, half
-// 1,376-byte PUSH, half ACK, in text and JSON: datagrams/s and heap
-// allocations per datagram of the whole path (reading, link layers, KCP,
-// formatting).
+// 1,376-byte PUSH, half ACK, in text and JSON (with the sequence analysis,
+// and text without): datagrams/s and heap allocations per datagram of the
+// whole path (reading, link layers, KCP, analysis, formatting).
 func BenchmarkDecodeWholePath(b *testing.B) {
 	const n = 20_000
 	path := benchCapture(b, filepath.Join(b.TempDir(), "bench.pcap"), n)
@@ -237,6 +237,7 @@ func BenchmarkDecodeWholePath(b *testing.B) {
 	}{
 		{"text", []string{"decode", path}},
 		{"json", []string{"decode", "-json", path}},
+		{"text, analysis off", []string{"decode", "-analyze=false", path}},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			var errb bytes.Buffer
@@ -279,14 +280,7 @@ func TestWriteBenchCapture(t *testing.T) {
 // records and exits 2.
 func TestDecodeSummary(t *testing.T) {
 	t.Parallel()
-	response := kcpSeg(kcpwire.CmdPush, 0, 1, []byte("echo"))
-	recs := []record{
-		{frame: ethUDP(t, cliAddr, srvAddr, plainPayload(kcpSeg(kcpwire.CmdPush, 0, 0, []byte("echo"))))},
-		{frame: ethARP()},
-		{frame: ethUDP(t, srvAddr, cliAddr, plainPayload(kcpSeg(kcpwire.CmdAck, 0, 1, nil), response))},
-		{frame: ethUDP(t, srvAddr, cliAddr, plainPayload(response))}, // sent again: never acknowledged
-	}
-	path := writePcap(t, filepath.Join(t.TempDir(), "lost.pcap"), recs)
+	path := lostResponse(t)
 	cut := cutCopy(t, path)
 	tests := []struct {
 		name string
@@ -319,6 +313,49 @@ func TestDecodeSummary(t *testing.T) {
 			require.Len(t, lines, len(tt.want), out)
 			for i, w := range tt.want {
 				assert.True(t, strings.HasPrefix(lines[i], w), "line %d: %q, want it to start with %q", i, lines[i], w)
+			}
+		})
+	}
+}
+
+// lostResponse writes a capture of an echo whose response the client never acknowledged: the
+// request (frame 1), an ARP frame, the server's ACK and response (frame 3), the response sent again
+// (frame 4), a millisecond apart.
+func lostResponse(t *testing.T) string {
+	t.Helper()
+	response := kcpSeg(kcpwire.CmdPush, 0, 1, []byte("echo"))
+	return writePcap(t, filepath.Join(t.TempDir(), "lost.pcap"), []record{
+		{frame: ethUDP(t, cliAddr, srvAddr, plainPayload(kcpSeg(kcpwire.CmdPush, 0, 0, []byte("echo"))))},
+		{frame: ethARP()},
+		{frame: ethUDP(t, srvAddr, cliAddr, plainPayload(kcpSeg(kcpwire.CmdAck, 0, 1, nil), response))},
+		{frame: ethUDP(t, srvAddr, cliAddr, plainPayload(response))},
+	})
+}
+
+// TestDecodeAnalysis: by default each segment line carries the sequence analysis, in text and
+// -json: the response sent again names the frame that first sent it, the server's ACK the request's
+// frame and the time since; -analyze=false prints the segments alone.
+func TestDecodeAnalysis(t *testing.T) {
+	t.Parallel()
+	path := lostResponse(t)
+	tests := []struct {
+		name string
+		args []string
+		want []string // the ends of stdout's lines, in order
+	}{
+		{"text", []string{"decode", path}, []string{"len=4", "len=0 [acks frame 1 after 2.000 ms]", "len=4", "len=4 [retransmission of frame 3]"}},
+		{"json", []string{"decode", "-json", path}, []string{`"len":4}`, `"len":0,"acks_frame":1,"ack_delay_ms":2.000}`, `"len":4}`, `"len":4,"retransmission_of":3}`}},
+		{"off", []string{"decode", "-analyze=false", path}, []string{"len=4", "len=0", "len=4", "len=4"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			code, out, errs := kcplab(t, tt.args...)
+			require.Equal(t, 0, code, errs)
+			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+			require.Len(t, lines, len(tt.want), out)
+			for i, w := range tt.want {
+				assert.True(t, strings.HasSuffix(lines[i], w), "line %d: %q, want it to end with %q", i, lines[i], w)
 			}
 		})
 	}
