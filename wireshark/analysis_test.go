@@ -78,12 +78,14 @@ func TestSequenceAnalysis(t *testing.T) {
 	}
 }
 
-// TestAnalysisAgreesWithDecodeSummary: on seeded random traffic of one conversation (PUSH segments
-// that repeat sn, both ways, up to three segments to a datagram, and ACKs that echo the ts of one of
-// the PUSH's transmissions or of none), the dissector marks as many retransmissions as `kcplab decode
-// -summary` counts PUSH segments sent again, and times the same ACKs of each side's PUSH segments
-// (count, shortest, median, longest delay): two implementations of one definition.
-func TestAnalysisAgreesWithDecodeSummary(t *testing.T) {
+// TestAnalysisAgreesWithDecode: on seeded random traffic of one conversation (PUSH segments that
+// repeat sn, both ways, up to three segments to a datagram, and ACKs that echo the ts of one of the
+// PUSH's transmissions or of none), the dissector and `kcplab decode` mark the same segments of each
+// frame (the first frame of a retransmission, the frame an ACK acknowledges); it marks as many
+// retransmissions as `decode -summary` counts PUSH segments sent again, and times the same ACKs of
+// each side's PUSH segments (count, shortest, median, longest delay): two implementations of one
+// definition.
+func TestAnalysisAgreesWithDecode(t *testing.T) {
 	requireTshark(t)
 	t.Parallel()
 	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:8080")
@@ -119,15 +121,17 @@ func TestAnalysisAgreesWithDecodeSummary(t *testing.T) {
 	// kcp.lua: retransmissions, and ACK delays by the side whose PUSH segments were ACKed
 	out := runTshark(t, "-X", "lua_script:"+luaScript(t), "-o", portsPref(srv.Port()), "-r", path, "-T", "fields",
 		"-E", "occurrence=a", "-E", "aggregator=,", "-E", "separator=/t", "-e", "udp.srcport",
-		"-e", "kcp.analysis.retransmission", "-e", "kcp.analysis.ack_rtt")
+		"-e", "kcp.analysis.retransmission", "-e", "kcp.analysis.ack_rtt", "-e", "frame.number", "-e", "kcp.analysis.acks_frame")
 	marked := 0
 	luaDelays := map[string][]float64{} // ms, by the PUSH sender's address
+	var luaMarks []string               // by frame: its retransmissions' first frames, then the frames its ACKs acknowledge
 	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
 		col := strings.Split(line, "\t")
-		require.Len(t, col, 3, line)
+		require.Len(t, col, 5, line)
 		if col[1] != "" {
 			marked += len(strings.Split(col[1], ","))
 		}
+		luaMarks = append(luaMarks, col[3]+" "+col[1]+" "+col[4])
 		pusher := cli.String() // the ACK's sender is the server
 		if col[0] != fmt.Sprint(srv.Port()) {
 			pusher = srv.String()
@@ -141,9 +145,38 @@ func TestAnalysisAgreesWithDecodeSummary(t *testing.T) {
 		}
 	}
 
+	// decode: the same marks, frame by frame
+	var segs bytes.Buffer
+	dc := decode.New(&segs, decode.Options{JSON: true, Analyze: true})
+	require.NoError(t, dc.File(path))
+	require.NoError(t, dc.Flush())
+	var retrans, acks [][]string // by frame - 1
+	for line := range strings.Lines(segs.String()) {
+		var seg struct {
+			Frame            int `json:"frame"`
+			RetransmissionOf int `json:"retransmission_of"`
+			AcksFrame        int `json:"acks_frame"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &seg))
+		for len(retrans) < seg.Frame {
+			retrans, acks = append(retrans, nil), append(acks, nil)
+		}
+		if seg.RetransmissionOf > 0 {
+			retrans[seg.Frame-1] = append(retrans[seg.Frame-1], strconv.Itoa(seg.RetransmissionOf))
+		}
+		if seg.AcksFrame > 0 {
+			acks[seg.Frame-1] = append(acks[seg.Frame-1], strconv.Itoa(seg.AcksFrame))
+		}
+	}
+	decodeMarks := make([]string, len(retrans))
+	for i := range retrans {
+		decodeMarks[i] = strconv.Itoa(i+1) + " " + strings.Join(retrans[i], ",") + " " + strings.Join(acks[i], ",")
+	}
+	assert.Equal(t, luaMarks, decodeMarks, "frame, retransmissions' first frames, ACKs' frames: kcp.lua against decode")
+
 	// decode -summary
 	var summary bytes.Buffer
-	dc := decode.New(&summary, decode.Options{JSON: true, Summary: true})
+	dc = decode.New(&summary, decode.Options{JSON: true, Summary: true})
 	require.NoError(t, dc.File(path))
 	require.NoError(t, dc.Flush())
 	type delays struct{ N, Min, Median, Max float64 }
