@@ -22,9 +22,9 @@ import (
 )
 
 // TestSequenceAnalysis: the dissector marks a PUSH sent again as a retransmission of its first
-// frame, and points an ACK at the PUSH whose ts it echoes, with the time since; another conv, or the
-// other direction, is another sequence. tshark's second pass (-2) shows the same; the preference
-// kcp.analyze turns it off.
+// frame (and says so first in the Info column), and points an ACK at the PUSH whose ts it echoes, with
+// the time since; another conv, or the other direction, is another sequence. tshark's second pass
+// (-2) shows the same; the preference kcp.analyze turns it off.
 func TestSequenceAnalysis(t *testing.T) {
 	requireTshark(t)
 	t.Parallel()
@@ -68,12 +68,23 @@ func TestSequenceAnalysis(t *testing.T) {
 	}
 	lines, off := analysis(), analysis("-o", "kcp.analyze:FALSE")
 	assert.Equal(t, lines, analysis("-2"), "a second pass reads what the first recorded")
+	// tshark's one-line summaries end with the Info column (its field is named differently across versions)
+	info := func(extra ...string) []string {
+		args := append([]string{"-X", "lua_script:" + luaScript(t), "-o", portsPref(srv.Port())}, extra...)
+		out := runTshark(t, append(args, "-r", path)...)
+		lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+		require.Len(t, lines, len(tests), out)
+		return lines
+	}
+	infos, infosOff := info(), info("-o", "kcp.analyze:FALSE")
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			col := strings.Split(lines[i], "\t")
 			require.Len(t, col, 4, lines[i])
 			assert.Equal(t, []string{tt.retrans, tt.acks, tt.rtt}, col[1:])
 			assert.Equal(t, strconv.Itoa(i+1)+"\t\t\t", off[i], "with kcp.analyze off")
+			assert.Equal(t, tt.retrans != "", strings.Contains(infos[i], "[Retransmission] PUSH sn=0"), "Info: %s", infos[i])
+			assert.NotContains(t, infosOff[i], "[Retransmission]", "Info with kcp.analyze off")
 		})
 	}
 }

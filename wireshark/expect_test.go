@@ -13,17 +13,30 @@ import (
 )
 
 // expectFrames decodes every datagram with kcpwire and returns what the dissector should
-// print for it when configured with framing f.
+// print for it when configured with framing f, its sequence analysis on.
 func expectFrames(dgs []capture.Datagram, f kcpwire.Framing) []frame {
 	out := make([]frame, len(dgs))
+	sent := map[pushed]bool{}
 	for i, dg := range dgs {
-		out[i] = expectFrame(i+1, dg.Payload, f)
+		out[i] = expectFrame(i+1, dg.Payload, f, func(s *kcpwire.Segment) bool {
+			k := pushed{dg.Src.String(), dg.Dst.String(), s.Conv, s.Sn}
+			again := sent[k]
+			sent[k] = true
+			return again
+		})
 	}
 	return out
 }
 
-// expectFrame is expectFrames for one payload.
-func expectFrame(number int, payload []byte, f kcpwire.Framing) frame {
+// pushed names a PUSH sn of one conv and direction, for the Info column's "[Retransmission]".
+type pushed struct {
+	src, dst string
+	conv, sn uint32
+}
+
+// expectFrame is expectFrames for one payload; again reports whether a PUSH segment's sn was sent
+// before (and records it).
+func expectFrame(number int, payload []byte, f kcpwire.Framing, again func(*kcpwire.Segment) bool) frame {
 	fr := frame{Number: number}
 	if len(payload) == 0 {
 		return fr // UDP hands an empty payload to no dissector
@@ -50,35 +63,38 @@ func expectFrame(number int, payload []byte, f kcpwire.Framing) frame {
 			fr.OOBData = hex.EncodeToString(d.Opaque[4:])
 		}
 	}
-	fr.Info = expectInfo(&d, len(payload))
+	fr.Info = expectInfo(&d, len(payload), again)
 	return fr
 }
 
 // expectInfo is the Info column the dissector should write for a decoded datagram.
-func expectInfo(d *kcpwire.Datagram, n int) string {
+func expectInfo(d *kcpwire.Datagram, n int, again func(*kcpwire.Segment) bool) string {
 	switch d.Framing {
 	case kcpwire.FramingEncrypted:
 		return fmt.Sprintf("encrypted (%d bytes)", n)
 	case kcpwire.FramingFEC:
 		switch d.FEC.Type {
 		case kcpwire.ShardData:
-			return fmt.Sprintf("FEC data seq=%d: %s", d.FEC.SeqID, segmentsInfo(d.Segments))
+			return fmt.Sprintf("FEC data seq=%d: %s", d.FEC.SeqID, segmentsInfo(d.Segments, again))
 		case kcpwire.ShardParity:
 			return fmt.Sprintf("FEC parity seq=%d", d.FEC.SeqID)
 		default:
 			return fmt.Sprintf("FEC oob (%d bytes)", len(d.Opaque)-4)
 		}
 	}
-	return segmentsInfo(d.Segments)
+	return segmentsInfo(d.Segments, again)
 }
 
 // segmentsInfo summarises segments the way the dissector's Info column does.
-func segmentsInfo(segs []kcpwire.Segment) string {
+func segmentsInfo(segs []kcpwire.Segment, again func(*kcpwire.Segment) bool) string {
 	parts := make([]string, len(segs))
 	for i, s := range segs {
 		switch s.Cmd {
 		case kcpwire.CmdPush:
 			parts[i] = fmt.Sprintf("PUSH sn=%d una=%d len=%d", s.Sn, s.Una, s.Len)
+			if again(&s) {
+				parts[i] = "[Retransmission] " + parts[i]
+			}
 			if s.Frg > 0 {
 				parts[i] += fmt.Sprintf(" frg=%d", s.Frg)
 			}
