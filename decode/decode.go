@@ -75,8 +75,9 @@ type Options struct {
 	Summary bool
 	// Analyze marks each segment as the Wireshark dissector's sequence analysis does: a PUSH whose sn
 	// its conversation sent before names the frame that first sent it, and an ACK names the frame of
-	// the PUSH transmission it acknowledges (the latest whose ts it echoes, else the latest) and the
-	// time since. It keeps each conversation's PUSH transmissions, as Summary does.
+	// the PUSH transmission it acknowledges (the latest whose ts it echoes, else the latest), the time
+	// since, and how many transmissions sent after that one it showed spurious. It keeps each
+	// conversation's PUSH transmissions, as Summary does.
 	Analyze bool
 }
 
@@ -334,7 +335,11 @@ func (dc *Decoder) textRecord(rec *pcapfile.Record, t time.Duration, err error) 
 			b = appendField(b, " [acks frame ", uint64(m.acksFrame))
 			b = append(b, " after "...)
 			b = strconv.AppendFloat(b, m.ackDelay.Seconds()*1000, 'f', 3, 64)
-			b = append(b, " ms]"...)
+			b = append(b, " ms"...)
+			if m.spurious > 0 {
+				b = appendField(b, "; spurious retransmissions: ", uint64(m.spurious))
+			}
+			b = append(b, ']')
 		}
 		b = append(b, '\n')
 		dc.commit(b)
@@ -449,6 +454,9 @@ func (dc *Decoder) jsonRecord(rec *pcapfile.Record, t time.Duration, err error) 
 			b = appendField(b, `,"acks_frame":`, uint64(m.acksFrame))
 			b = append(b, `,"ack_delay_ms":`...)
 			b = strconv.AppendFloat(b, m.ackDelay.Seconds()*1000, 'f', 3, 64)
+			if m.spurious > 0 {
+				b = appendField(b, `,"spurious":`, uint64(m.spurious))
+			}
 		}
 		b = append(b, "}\n"...)
 		dc.commit(b)

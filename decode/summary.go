@@ -18,7 +18,8 @@ import (
 // acknowledged in the capture: no ACK of that sn, and no una past it. An ACK names the PUSH it
 // acknowledges by sn and by the ts it echoes (kcp-go and ikcp copy the PUSH's ts into its ACK), so
 // the delay from each PUSH transmission to its ACK ("acknowledged after") is exact even when the PUSH
-// was sent again.
+// was sent again, and an ACK of a copy sent before others shows those others spurious: sent again
+// although the earlier copy had arrived ("N spurious", after "sent again", when there are any).
 //
 //	conv 4201791992  127.0.0.1:40045 ⇄ 127.0.0.1:35209  frames 1-4  0.000000-0.095292 s
 //	  127.0.0.1:40045 → 127.0.0.1:35209  PUSH 1 (sn 0-0, 54 bytes, 0 sent again)  ACK 1  WASK 0  WINS 0  never acknowledged: none
@@ -62,13 +63,16 @@ type flow struct {
 	haveUna bool            // una was set: this side sent a segment
 	// ackDelays are the delays from this side's PUSH transmissions to the other side's ACKs of them, ms.
 	ackDelays []float64
+	spurious  int // PUSH segments sent again that an ACK showed needless (see pushes.acknowledged)
 }
 
-// transmission is one PUSH of an sn: its frame, when it was sent, and its ts.
+// transmission is one PUSH of an sn: its frame, when it was sent, its ts, and, for one sent again,
+// whether an ACK showed it needless.
 type transmission struct {
-	frame int
-	t     time.Duration
-	ts    uint32
+	frame    int
+	t        time.Duration
+	ts       uint32
+	spurious bool
 }
 
 // pushes are the transmissions of one PUSH sn, in the order sent: the first kept in place, as most
@@ -81,18 +85,33 @@ type pushes struct {
 // count is how many times the sn was sent.
 func (p *pushes) count() int { return 1 + len(p.again) }
 
-// acknowledgedBy returns the transmission an ACK echoing ts acknowledges: the latest that carried ts,
-// else the latest.
-func (p *pushes) acknowledgedBy(ts uint32) transmission {
-	for i := len(p.again) - 1; i >= 0; i-- {
-		if p.again[i].ts == ts {
-			return p.again[i]
+// acknowledged returns the transmission an ACK echoing ts acknowledges: the latest that carried ts,
+// else the latest. An ACK that echoes the ts of a transmission sent before others shows that
+// transmission arrived, so the ones sent after it were spurious (needless), as the Eifel detection
+// of RFC 3522 tells with TCP timestamps; it returns how many it newly showed so.
+func (p *pushes) acknowledged(ts uint32) (sent transmission, spurious int) {
+	i := len(p.again) // the index of the transmission acknowledged: 0 the first, i the i-th sent again
+	for i > 0 && p.again[i-1].ts != ts {
+		i--
+	}
+	switch {
+	case i > 0:
+		sent = p.again[i-1]
+	case p.first.ts == ts:
+		sent = p.first
+	default: // no transmission carried ts: the latest, and nothing shown spurious
+		if len(p.again) == 0 {
+			return p.first, 0
+		}
+		return p.again[len(p.again)-1], 0
+	}
+	for j := i; j < len(p.again); j++ { // again[j] is sent after the one acknowledged
+		if !p.again[j].spurious {
+			p.again[j].spurious = true // p.again shares the map value's array
+			spurious++
 		}
 	}
-	if p.first.ts == ts || len(p.again) == 0 {
-		return p.first
-	}
-	return p.again[len(p.again)-1]
+	return sent, spurious
 }
 
 // mark is what the sequence analysis says of one segment in decode's per-segment output, as the
@@ -101,6 +120,7 @@ type mark struct {
 	firstFrame int           // a PUSH whose sn was sent before: the frame that first sent it; else 0
 	acksFrame  int           // an ACK: the frame of the PUSH transmission it acknowledges; 0 when none was seen
 	ackDelay   time.Duration // an ACK with acksFrame: the time since that transmission
+	spurious   int           // an ACK: how many transmissions of that sn it newly showed spurious
 }
 
 // summary collects the conversations of one file.
@@ -153,8 +173,8 @@ func (s *summary) add(frame int, t time.Duration, src, dst netip.AddrPort, d *kc
 		var m mark
 		m.firstFrame = f.add(seg, frame, t)
 		if seg.Cmd == kcpwire.CmdAck {
-			if tx, ok := other.acknowledged(seg, t); ok {
-				m.acksFrame, m.ackDelay = tx.frame, t-tx.t
+			if tx, spurious, ok := other.acknowledged(seg, t); ok {
+				m.acksFrame, m.ackDelay, m.spurious = tx.frame, t-tx.t, spurious
 			}
 		}
 		s.marks = append(s.marks, m)
@@ -209,16 +229,18 @@ func (f *flow) snRange() (lo, hi uint32) {
 }
 
 // acknowledged records the delay to ack, sent by the other side at t, from the transmission of this
-// side's PUSH it acknowledges, and returns that transmission: the latest whose ts it echoes, else the
-// latest (an ACK of an sn never seen sent counts nothing, and returns false).
-func (f *flow) acknowledged(ack *kcpwire.Segment, t time.Duration) (transmission, bool) {
+// side's PUSH it acknowledges, and the transmissions it showed spurious, and returns that
+// transmission (the latest whose ts it echoes, else the latest) and how many it showed spurious. An
+// ACK of an sn never seen sent counts nothing, and returns false.
+func (f *flow) acknowledged(ack *kcpwire.Segment, t time.Duration) (sent transmission, spurious int, ok bool) {
 	p, ok := f.sent[ack.Sn]
 	if !ok {
-		return transmission{}, false
+		return transmission{}, 0, false
 	}
-	sent := p.acknowledgedBy(ack.Ts)
+	sent, spurious = p.acknowledged(ack.Ts)
 	f.ackDelays = append(f.ackDelays, float64(t-sent.t)/float64(time.Millisecond))
-	return sent, true
+	f.spurious += spurious
+	return sent, spurious, true
 }
 
 // unacknowledged returns the PUSH sn of f, in the order first sent, that other (the reverse
@@ -291,7 +313,11 @@ func (f *flow) appendCounts(b []byte, src, dst netip.AddrPort, other *flow) []by
 	b = fmt.Appendf(b, "  %s → %s  PUSH %d", src, dst, f.cmds[0])
 	if f.cmds[0] > 0 {
 		lo, hi := f.snRange()
-		b = fmt.Appendf(b, " (sn %d-%d, %d bytes, %d sent again)", lo, hi, f.pushBytes, f.resent())
+		b = fmt.Appendf(b, " (sn %d-%d, %d bytes, %d sent again", lo, hi, f.pushBytes, f.resent())
+		if f.spurious > 0 {
+			b = fmt.Appendf(b, ", %d spurious", f.spurious)
+		}
+		b = append(b, ')')
 	}
 	b = fmt.Appendf(b, "  ACK %d  WASK %d  WINS %d  never acknowledged: ", f.cmds[1], f.cmds[2], f.cmds[3])
 	un := f.unacknowledged(other)
@@ -330,6 +356,7 @@ type jsonFlow struct {
 	Wins           int         `json:"wins"`
 	PushBytes      uint64      `json:"push_bytes"`
 	SentAgain      int         `json:"sent_again"`
+	Spurious       int         `json:"spurious"`
 	SnFirst        *uint32     `json:"sn_first,omitempty"`
 	SnLast         *uint32     `json:"sn_last,omitempty"`
 	Unacknowledged []uint32    `json:"unacknowledged"`
@@ -371,7 +398,7 @@ func (s *summary) appendJSON(b []byte, file string) []byte {
 // json is f as a jsonFlow; other is the reverse direction.
 func (f *flow) json(other *flow) jsonFlow {
 	j := jsonFlow{Push: f.cmds[0], Ack: f.cmds[1], Wask: f.cmds[2], Wins: f.cmds[3], PushBytes: f.pushBytes,
-		SentAgain: f.resent(), Unacknowledged: f.unacknowledged(other), AckDelayMs: f.ackDelayStats()}
+		SentAgain: f.resent(), Spurious: f.spurious, Unacknowledged: f.unacknowledged(other), AckDelayMs: f.ackDelayStats()}
 	if j.Unacknowledged == nil {
 		j.Unacknowledged = []uint32{}
 	}

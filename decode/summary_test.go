@@ -104,7 +104,7 @@ conv 7  127.0.0.1:40000 ⇄ 127.0.0.1:8080  frames 1-1  0.000000-0.000000 s
 			{s, []kcpwire.Segment{withTs(ack(1, 2), 10)}},     // 4 ms
 		}, `
 conv 7  127.0.0.1:40000 ⇄ 127.0.0.1:8080  frames 1-5  0.000000-0.004000 s
-  127.0.0.1:40000 → 127.0.0.1:8080  PUSH 3 (sn 0-1, 3 bytes, 1 sent again)  ACK 0  WASK 0  WINS 0  never acknowledged: none
+  127.0.0.1:40000 → 127.0.0.1:8080  PUSH 3 (sn 0-1, 3 bytes, 1 sent again, 1 spurious)  ACK 0  WASK 0  WINS 0  never acknowledged: none
     acknowledged after: min 2.000, median 2.000, max 4.000 ms (3 ACKs)
   127.0.0.1:8080 → 127.0.0.1:40000  PUSH 0  ACK 3  WASK 0  WINS 0  never acknowledged: none
 `},
@@ -171,7 +171,8 @@ func TestSummaryJSON(t *testing.T) {
 // TestAnalysisMarks: the mark of each segment, datagram by datagram (frames from 1, a millisecond
 // apart), as the dissector's kcp.analysis fields give them: a PUSH sent again names the frame that
 // first sent its sn, however often it was sent; an ACK names the PUSH transmission whose ts it
-// echoes, else the latest; the other direction and another conv are sequences of their own.
+// echoes, else the latest, and counts the copies sent after that one as spurious, each once; the
+// other direction and another conv are sequences of their own.
 func TestAnalysisMarks(t *testing.T) {
 	t.Parallel()
 	otherConv := push(0, 0, 1)
@@ -186,12 +187,15 @@ func TestAnalysisMarks(t *testing.T) {
 		{"the sn sent again names its first frame", true, []kcpwire.Segment{withTs(push(0, 0, 1), 12)}, []mark{{firstFrame: 1}}},
 		{"a third copy names the first frame too; a new sn nothing", true,
 			[]kcpwire.Segment{withTs(push(0, 0, 1), 13), withTs(push(1, 0, 1), 13)}, []mark{{firstFrame: 1}, {}}},
-		{"the ACK echoing the second copy's ts; the server's own sn 0 and another conv's are new", false,
+		{"the ACK echoing the second copy's ts shows the third spurious; the server's own sn 0 and another conv's are new", false,
 			[]kcpwire.Segment{withTs(ack(0, 0), 12), push(0, 0, 1), otherConv},
-			[]mark{{acksFrame: 2, ackDelay: 2 * time.Millisecond}, {}, {}}},
+			[]mark{{acksFrame: 2, ackDelay: 2 * time.Millisecond, spurious: 1}, {}, {}}},
 		{"an ACK echoing no ts is of the latest copy; an ACK of an sn never sent has no mark", false,
 			[]kcpwire.Segment{withTs(ack(1, 2), 99), ack(5, 2)}, []mark{{acksFrame: 3, ackDelay: 2 * time.Millisecond}, {}}},
 		{"the client's ACK of the server's PUSH", true, []kcpwire.Segment{ack(0, 1)}, []mark{{acksFrame: 4, ackDelay: 2 * time.Millisecond}}},
+		{"an ACK of the first copy shows the second spurious, not the third again; an ACK of the latest copy shows none", false,
+			[]kcpwire.Segment{withTs(ack(0, 1), 10), withTs(ack(0, 1), 13)},
+			[]mark{{acksFrame: 1, ackDelay: 6 * time.Millisecond, spurious: 1}, {acksFrame: 3, ackDelay: 4 * time.Millisecond}}},
 	}
 	var sum summary
 	sum.reset()

@@ -35,18 +35,21 @@ func TestSequenceAnalysis(t *testing.T) {
 		at      time.Duration
 		fromCli bool
 		payload []byte
-		// want: kcp.analysis.retransmission, kcp.analysis.acks_frame, kcp.analysis.ack_rtt (s)
-		retrans, acks, rtt string
+		// want: kcp.analysis.retransmission, kcp.analysis.acks_frame, kcp.analysis.ack_rtt (s),
+		// kcp.analysis.spurious
+		retrans, acks, rtt, spurious string
 	}{
-		{"the request", 0, true, segBytes(synthConv, cmdPush, 0, 32, 1000, 0, 0, []byte("hello")), "", "", ""},
-		{"the request sent again", 200 * time.Millisecond, true, segBytes(synthConv, cmdPush, 0, 32, 1200, 0, 0, []byte("hello")), "1", "", ""},
+		{"the request", 0, true, segBytes(synthConv, cmdPush, 0, 32, 1000, 0, 0, []byte("hello")), "", "", "", ""},
+		{"the request sent again", 200 * time.Millisecond, true, segBytes(synthConv, cmdPush, 0, 32, 1200, 0, 0, []byte("hello")), "1", "", "", ""},
 		{"the server's ACK of the first copy (its ts): the retransmission was spurious", 201 * time.Millisecond, false,
-			segBytes(synthConv, cmdAck, 0, 32, 1000, 0, 1, nil), "", "1", "0.201000000"},
+			segBytes(synthConv, cmdAck, 0, 32, 1000, 0, 1, nil), "", "1", "0.201000000", "1"},
 		{"the server's ACK of the second copy (its ts), and its response", 202 * time.Millisecond, false,
-			cat(segBytes(synthConv, cmdAck, 0, 32, 1200, 0, 1, nil), segBytes(synthConv, cmdPush, 0, 32, 7, 0, 1, []byte("hello"))), "", "2", "0.002000000"},
-		{"a PUSH of sn 0 on another conv", 203 * time.Millisecond, false, segBytes(synthConv+1, cmdPush, 0, 32, 8, 0, 0, []byte("x")), "", "", ""},
-		{"the client's ACK of the response", 302 * time.Millisecond, true, segBytes(synthConv, cmdAck, 0, 32, 7, 0, 1, nil), "", "4", "0.100000000"},
-		{"an ACK of an sn never sent", 303 * time.Millisecond, true, segBytes(synthConv, cmdAck, 0, 32, 7, 9, 1, nil), "", "", ""},
+			cat(segBytes(synthConv, cmdAck, 0, 32, 1200, 0, 1, nil), segBytes(synthConv, cmdPush, 0, 32, 7, 0, 1, []byte("hello"))), "", "2", "0.002000000", ""},
+		{"a PUSH of sn 0 on another conv", 203 * time.Millisecond, false, segBytes(synthConv+1, cmdPush, 0, 32, 8, 0, 0, []byte("x")), "", "", "", ""},
+		{"the client's ACK of the response", 302 * time.Millisecond, true, segBytes(synthConv, cmdAck, 0, 32, 7, 0, 1, nil), "", "4", "0.100000000", ""},
+		{"an ACK of an sn never sent", 303 * time.Millisecond, true, segBytes(synthConv, cmdAck, 0, 32, 7, 9, 1, nil), "", "", "", ""},
+		{"the server's ACK of the first copy again: nothing newly spurious", 304 * time.Millisecond, false,
+			segBytes(synthConv, cmdAck, 0, 32, 1000, 0, 1, nil), "", "1", "0.304000000", ""},
 	}
 	dgs := make([]capture.Datagram, len(tests))
 	for i, tt := range tests {
@@ -61,7 +64,7 @@ func TestSequenceAnalysis(t *testing.T) {
 		args := append([]string{"-X", "lua_script:" + luaScript(t), "-o", portsPref(srv.Port())}, extra...)
 		out := runTshark(t, append(args, "-r", path, "-T", "fields", "-E", "occurrence=a", "-E", "separator=/t",
 			"-e", "frame.number", "-e", "kcp.analysis.retransmission", "-e", "kcp.analysis.acks_frame",
-			"-e", "kcp.analysis.ack_rtt")...)
+			"-e", "kcp.analysis.ack_rtt", "-e", "kcp.analysis.spurious")...)
 		lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
 		require.Len(t, lines, len(tests), out)
 		return lines
@@ -80,9 +83,9 @@ func TestSequenceAnalysis(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			col := strings.Split(lines[i], "\t")
-			require.Len(t, col, 4, lines[i])
-			assert.Equal(t, []string{tt.retrans, tt.acks, tt.rtt}, col[1:])
-			assert.Equal(t, strconv.Itoa(i+1)+"\t\t\t", off[i], "with kcp.analyze off")
+			require.Len(t, col, 5, lines[i])
+			assert.Equal(t, []string{tt.retrans, tt.acks, tt.rtt, tt.spurious}, col[1:])
+			assert.Equal(t, strconv.Itoa(i+1)+"\t\t\t\t", off[i], "with kcp.analyze off")
 			assert.Equal(t, tt.retrans != "", strings.Contains(infos[i], "[Retransmission] PUSH sn=0"), "Info: %s", infos[i])
 			assert.NotContains(t, infosOff[i], "[Retransmission]", "Info with kcp.analyze off")
 		})
@@ -92,10 +95,10 @@ func TestSequenceAnalysis(t *testing.T) {
 // TestAnalysisAgreesWithDecode: on seeded random traffic of one conversation (PUSH segments that
 // repeat sn, both ways, up to three segments to a datagram, and ACKs that echo the ts of one of the
 // PUSH's transmissions or of none), the dissector and `kcplab decode` mark the same segments of each
-// frame (the first frame of a retransmission, the frame an ACK acknowledges); it marks as many
-// retransmissions as `decode -summary` counts PUSH segments sent again, and times the same ACKs of
-// each side's PUSH segments (count, shortest, median, longest delay): two implementations of one
-// definition.
+// frame (the first frame of a retransmission, the frame an ACK acknowledges, the retransmissions it
+// shows spurious); it marks as many retransmissions and spurious ones as `decode -summary` counts,
+// and times the same ACKs of each side's PUSH segments (count, shortest, median, longest delay): two
+// implementations of one definition.
 func TestAnalysisAgreesWithDecode(t *testing.T) {
 	requireTshark(t)
 	t.Parallel()
@@ -132,17 +135,26 @@ func TestAnalysisAgreesWithDecode(t *testing.T) {
 	// kcp.lua: retransmissions, and ACK delays by the side whose PUSH segments were ACKed
 	out := runTshark(t, "-X", "lua_script:"+luaScript(t), "-o", portsPref(srv.Port()), "-r", path, "-T", "fields",
 		"-E", "occurrence=a", "-E", "aggregator=,", "-E", "separator=/t", "-e", "udp.srcport",
-		"-e", "kcp.analysis.retransmission", "-e", "kcp.analysis.ack_rtt", "-e", "frame.number", "-e", "kcp.analysis.acks_frame")
+		"-e", "kcp.analysis.retransmission", "-e", "kcp.analysis.ack_rtt", "-e", "frame.number", "-e", "kcp.analysis.acks_frame",
+		"-e", "kcp.analysis.spurious")
 	marked := 0
 	luaDelays := map[string][]float64{} // ms, by the PUSH sender's address
-	var luaMarks []string               // by frame: its retransmissions' first frames, then the frames its ACKs acknowledge
+	var luaMarks []string               // by frame: its retransmissions' first frames, the frames its ACKs acknowledge, the spurious counts
+	luaSpurious := 0
 	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
 		col := strings.Split(line, "\t")
-		require.Len(t, col, 5, line)
+		require.Len(t, col, 6, line)
 		if col[1] != "" {
 			marked += len(strings.Split(col[1], ","))
 		}
-		luaMarks = append(luaMarks, col[3]+" "+col[1]+" "+col[4])
+		for _, v := range strings.Split(col[5], ",") {
+			if v != "" {
+				n, err := strconv.Atoi(v)
+				require.NoError(t, err, line)
+				luaSpurious += n
+			}
+		}
+		luaMarks = append(luaMarks, col[3]+" "+col[1]+" "+col[4]+" "+col[5])
 		pusher := cli.String() // the ACK's sender is the server
 		if col[0] != fmt.Sprint(srv.Port()) {
 			pusher = srv.String()
@@ -161,16 +173,20 @@ func TestAnalysisAgreesWithDecode(t *testing.T) {
 	dc := decode.New(&segs, decode.Options{JSON: true, Analyze: true})
 	require.NoError(t, dc.File(path))
 	require.NoError(t, dc.Flush())
-	var retrans, acks [][]string // by frame - 1
+	var retrans, acks, spurious [][]string // by frame - 1
 	for line := range strings.Lines(segs.String()) {
 		var seg struct {
 			Frame            int `json:"frame"`
 			RetransmissionOf int `json:"retransmission_of"`
 			AcksFrame        int `json:"acks_frame"`
+			Spurious         int `json:"spurious"`
 		}
 		require.NoError(t, json.Unmarshal([]byte(line), &seg))
 		for len(retrans) < seg.Frame {
-			retrans, acks = append(retrans, nil), append(acks, nil)
+			retrans, acks, spurious = append(retrans, nil), append(acks, nil), append(spurious, nil)
+		}
+		if seg.Spurious > 0 {
+			spurious[seg.Frame-1] = append(spurious[seg.Frame-1], strconv.Itoa(seg.Spurious))
 		}
 		if seg.RetransmissionOf > 0 {
 			retrans[seg.Frame-1] = append(retrans[seg.Frame-1], strconv.Itoa(seg.RetransmissionOf))
@@ -181,9 +197,10 @@ func TestAnalysisAgreesWithDecode(t *testing.T) {
 	}
 	decodeMarks := make([]string, len(retrans))
 	for i := range retrans {
-		decodeMarks[i] = strconv.Itoa(i+1) + " " + strings.Join(retrans[i], ",") + " " + strings.Join(acks[i], ",")
+		decodeMarks[i] = strconv.Itoa(i+1) + " " + strings.Join(retrans[i], ",") + " " + strings.Join(acks[i], ",") +
+			" " + strings.Join(spurious[i], ",")
 	}
-	assert.Equal(t, luaMarks, decodeMarks, "frame, retransmissions' first frames, ACKs' frames: kcp.lua against decode")
+	assert.Equal(t, luaMarks, decodeMarks, "frame, retransmissions' first frames, ACKs' frames, spurious counts: kcp.lua against decode")
 
 	// decode -summary
 	var summary bytes.Buffer
@@ -193,6 +210,7 @@ func TestAnalysisAgreesWithDecode(t *testing.T) {
 	type delays struct{ N, Min, Median, Max float64 }
 	type flow struct {
 		SentAgain int     `json:"sent_again"`
+		Spurious  int     `json:"spurious"`
 		AckDelay  *delays `json:"ack_delay_ms"`
 	}
 	var c struct {
@@ -207,6 +225,8 @@ func TestAnalysisAgreesWithDecode(t *testing.T) {
 
 	require.Positive(t, c.AToB.SentAgain+c.BToA.SentAgain, "the traffic must repeat some sn")
 	assert.Equal(t, c.AToB.SentAgain+c.BToA.SentAgain, marked, "retransmissions: decode -summary against kcp.lua")
+	require.Positive(t, luaSpurious, "the traffic must show some retransmissions spurious")
+	assert.Equal(t, c.AToB.Spurious+c.BToA.Spurious, luaSpurious, "spurious retransmissions: decode -summary against kcp.lua")
 	for pusher, f := range map[string]flow{c.A: c.AToB, c.B: c.BToA} {
 		t.Run("ACKs of "+pusher+"'s PUSH segments", func(t *testing.T) {
 			lua := slices.Sorted(slices.Values(luaDelays[pusher]))

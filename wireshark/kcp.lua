@@ -35,6 +35,9 @@
 --                                the ACK echoes (kcp-go and ikcp copy the PUSH's ts into its ACK), so
 --                                a retransmission's ACK is told from the first transmission's
 --   kcp.analysis.ack_rtt         on an ACK: the time since that PUSH
+--   kcp.analysis.spurious        on an ACK of a transmission sent before others: how many of those
+--                                it newly shows spurious (that one had arrived; RFC 3522's Eifel
+--                                detection, with KCP's echoed ts), and the expert info kcp.spurious
 -- e.g. tshark -X lua_script:wireshark/kcp.lua -r FILE -Y kcp.analysis.retransmission
 --
 -- A ladder (one line per datagram, all segments; occurrence=a lists every segment) in a
@@ -90,6 +93,7 @@ local f = {
     acks = ProtoField.framenum("kcp.analysis.acks_frame", "This is an ACK of the PUSH in frame",
         base.NONE, FRAMETYPE.ACK),
     ack_rtt = ProtoField.relative_time("kcp.analysis.ack_rtt", "Time since the PUSH it acknowledges"),
+    spurious = ProtoField.uint32("kcp.analysis.spurious", "Retransmissions this ACK shows spurious", base.DEC),
 }
 kcp.fields = f
 
@@ -97,11 +101,13 @@ local ef_malformed = ProtoExpert.new("kcp.malformed", "Malformed KCP",
     expert.group.MALFORMED, expert.severity.ERROR)
 local ef_retrans = ProtoExpert.new("kcp.retransmission", "Retransmission",
     expert.group.SEQUENCE, expert.severity.NOTE)
-kcp.experts = { ef_malformed, ef_retrans }
+local ef_spurious = ProtoExpert.new("kcp.spurious", "Spurious retransmission",
+    expert.group.SEQUENCE, expert.severity.NOTE)
+kcp.experts = { ef_malformed, ef_retrans, ef_spurious }
 
 kcp.prefs.ports = Pref.range("UDP ports", "", "UDP ports always decoded as KCP", 65535)
 kcp.prefs.analyze = Pref.bool("Analyze KCP sequence numbers", true,
-    "Mark retransmitted PUSH segments, and the PUSH each ACK acknowledges with the time since (costs time on large captures)")
+    "Mark retransmitted PUSH segments, and the PUSH each ACK acknowledges with the time since and the retransmissions it shows spurious (costs time on large captures)")
 kcp.prefs.framing = Pref.enum("Framing", MODE_AUTO,
     "How the UDP payload is framed: auto-detect, plain KCP, FEC, or encrypted",
     {
@@ -117,15 +123,17 @@ local fec_flows = {}
 
 -- Sequence analysis state (see the header), filled in frame order on the first pass (pinfo.visited
 -- false). Per direction and conv, q = pushes["src/port>dst/port"][conv] holds, by PUSH sn, the frame,
--- ts and time (seconds from the first frame) of its latest transmission (q.last, q.ts, q.t), and,
--- once it was sent again, the frame of its first (q.first) and the earlier transmissions by ts
--- (q.older[sn][ts] = { frame, time }). The marks of segment i of frame n are at n * SEGS_MAX + i:
+-- ts and time (seconds from the first frame) of its latest transmission (q.last, q.ts, q.t) and how
+-- many it had (q.n), and, once it was sent again, the frame of its first (q.first), the earlier
+-- transmissions by ts (q.older[sn][ts] = { frame, time, index }) and those shown spurious
+-- (q.spur[sn][index] = true). The marks of segment i of frame n are at n * SEGS_MAX + i:
 -- retrans_of (the frame of the first transmission), acks_of (the frame of the PUSH an ACK
--- acknowledges) and rtt_of (seconds since it). Numbers in a few flat tables: a table per sn or per
--- frame took longer on large captures.
+-- acknowledges), rtt_of (seconds since it) and spurious_of (how many transmissions sent after it
+-- the ACK newly shows spurious). Numbers in a few flat tables: a table per sn or per frame took
+-- longer on large captures.
 local SEGS_MAX = 4096 -- more segments than a 65,535-byte datagram holds
 local analyze = true -- kcp.prefs.analyze, read in prefs_changed
-local pushes, retrans_of, acks_of, rtt_of = {}, {}, {}, {}
+local pushes, retrans_of, acks_of, rtt_of, spurious_of = {}, {}, {}, {}, {}
 
 -- ---------------------------------------------------------------------------------------
 -- Parsing: pure functions over the tvb, no tree changes, no out-of-bounds access.
@@ -284,7 +292,7 @@ local function analyse(pinfo, segs)
             if not flow then flow = {}; pushes[fwd] = flow end
             local q = flow[s.conv]
             if not q then
-                q = { last = {}, ts = {}, t = {}, first = {}, older = {} }
+                q = { last = {}, ts = {}, t = {}, n = {}, first = {}, older = {}, spur = {} }
                 flow[s.conv] = q
             end
             local prev = q.last[sn]
@@ -294,9 +302,9 @@ local function analyse(pinfo, segs)
                 retrans_of[n * SEGS_MAX + i] = first
                 local older = q.older[sn] or {}
                 q.older[sn] = older
-                older[q.ts[sn]] = { prev, q.t[sn] }
+                older[q.ts[sn]] = { prev, q.t[sn], q.n[sn] }
             end
-            q.last[sn], q.ts[sn], q.t[sn] = n, s.ts, t
+            q.last[sn], q.ts[sn], q.t[sn], q.n[sn] = n, s.ts, t, (q.n[sn] or 0) + 1
         elseif cmd == CMD_ACK then
             local flow = pushes[rev]
             local q = flow and flow[s.conv]
@@ -306,6 +314,14 @@ local function analyse(pinfo, segs)
                 local older = q.ts[sn] ~= s.ts and q.older[sn] and q.older[sn][s.ts]
                 if older then
                     acks_of[k], rtt_of[k] = older[1], t - older[2]
+                    -- the copies sent after the one it acknowledges were spurious: that one arrived
+                    local spur = q.spur[sn] or {}
+                    q.spur[sn] = spur
+                    local c = 0
+                    for j = older[3] + 1, q.n[sn] do
+                        if not spur[j] then spur[j], c = true, c + 1 end
+                    end
+                    if c > 0 then spurious_of[k] = c end
                 else
                     acks_of[k], rtt_of[k] = last, t - q.t[sn]
                 end
@@ -329,6 +345,12 @@ local function add_marks(st, n, i)
         local rtt = rtt_of[k]
         local secs = math.floor(rtt)
         st:add(f.ack_rtt, NSTime.new(secs, math.floor((rtt - secs) * 1e9 + 0.5))):set_generated()
+        local c = spurious_of[k]
+        if c then
+            st:add(f.spurious, c):set_generated()
+            st:add_proto_expert_info(ef_spurious, string.format(
+                "ACK of the PUSH in frame %d: %d later transmission(s) of it were spurious", sent, c))
+        end
     end
 end
 
@@ -483,7 +505,7 @@ local function heuristic(tvb, pinfo, tree)
 end
 
 function kcp.init()
-    fec_flows, pushes, retrans_of, acks_of, rtt_of = {}, {}, {}, {}, {}
+    fec_flows, pushes, retrans_of, acks_of, rtt_of, spurious_of = {}, {}, {}, {}, {}, {}
 end
 
 local registered_ports = ""

@@ -17,7 +17,8 @@ func runDecode(ctx context.Context, c *cli.Call) error {
 	summary := c.Flags.Bool("summary", false, "print one block per KCP conversation instead of the segments: what each direction sent, "+
 		"PUSH segments sent again, and the sn the other side never acknowledged in the capture")
 	analyze := c.Flags.Bool("analyze", true, "mark each segment as Wireshark's sequence analysis does: a PUSH sent again names the frame "+
-		"that first sent its sn, an ACK the frame of the PUSH it acknowledges (by the ts it echoes) and the time since")
+		"that first sent its sn, an ACK the frame of the PUSH it acknowledges (by the ts it echoes), the time since, and the "+
+		"retransmissions it shows spurious (sent again although that PUSH had arrived)")
 	var encPorts decode.Ports
 	c.Flags.Var(&encPorts, "encrypted-port", "UDP ports (comma-separated, repeatable) that carry KCP in any framing: "+
 		"with -framing auto, a datagram to or from one is plain or FEC when it decodes as such, else encrypted")
