@@ -75,7 +75,8 @@ type Options struct {
 	Summary bool
 	// Analyze marks each segment as the Wireshark dissector's sequence analysis does: a PUSH whose sn
 	// its conversation sent before names the frame that first sent it, and an ACK names the frame of
-	// the PUSH transmission it acknowledges (the latest whose ts it echoes, else the latest), the time
+	// the PUSH transmission it acknowledges (the latest whose ts it echoes; none when no transmission
+	// in the capture carried it), the time
 	// since, and how many transmissions sent after that one it showed spurious. It keeps each
 	// conversation's PUSH transmissions, as Summary does.
 	Analyze bool

@@ -85,11 +85,13 @@ type pushes struct {
 // count is how many times the sn was sent.
 func (p *pushes) count() int { return 1 + len(p.again) }
 
-// acknowledged returns the transmission an ACK echoing ts acknowledges: the latest that carried ts,
-// else the latest. An ACK that echoes the ts of a transmission sent before others shows that
-// transmission arrived, so the ones sent after it were spurious (needless), as the Eifel detection
-// of RFC 3522 tells with TCP timestamps; it returns how many it newly showed so.
-func (p *pushes) acknowledged(ts uint32) (sent transmission, spurious int) {
+// acknowledged returns the transmission an ACK echoing ts acknowledges: the latest that carried ts.
+// When none did, the capture missed the one acknowledged (its start, or a segment cut by the snap
+// length), and it returns false rather than guess. An ACK that echoes the ts of a transmission sent
+// before others shows that transmission arrived, so the ones sent after it were spurious (needless),
+// as the Eifel detection of RFC 3522 tells with TCP timestamps; it returns how many it newly showed
+// so.
+func (p *pushes) acknowledged(ts uint32) (sent transmission, spurious int, ok bool) {
 	i := len(p.again) // the index of the transmission acknowledged: 0 the first, i the i-th sent again
 	for i > 0 && p.again[i-1].ts != ts {
 		i--
@@ -99,11 +101,8 @@ func (p *pushes) acknowledged(ts uint32) (sent transmission, spurious int) {
 		sent = p.again[i-1]
 	case p.first.ts == ts:
 		sent = p.first
-	default: // no transmission carried ts: the latest, and nothing shown spurious
-		if len(p.again) == 0 {
-			return p.first, 0
-		}
-		return p.again[len(p.again)-1], 0
+	default:
+		return transmission{}, 0, false
 	}
 	for j := i; j < len(p.again); j++ { // again[j] is sent after the one acknowledged
 		if !p.again[j].spurious {
@@ -111,14 +110,14 @@ func (p *pushes) acknowledged(ts uint32) (sent transmission, spurious int) {
 			spurious++
 		}
 	}
-	return sent, spurious
+	return sent, spurious, true
 }
 
 // mark is what the sequence analysis says of one segment in decode's per-segment output, as the
 // Wireshark dissector's kcp.analysis fields do.
 type mark struct {
 	firstFrame int           // a PUSH whose sn was sent before: the frame that first sent it; else 0
-	acksFrame  int           // an ACK: the frame of the PUSH transmission it acknowledges; 0 when none was seen
+	acksFrame  int           // an ACK: the frame of the PUSH transmission it acknowledges; 0 when none in the capture
 	ackDelay   time.Duration // an ACK with acksFrame: the time since that transmission
 	spurious   int           // an ACK: how many transmissions of that sn it newly showed spurious
 }
@@ -230,14 +229,16 @@ func (f *flow) snRange() (lo, hi uint32) {
 
 // acknowledged records the delay to ack, sent by the other side at t, from the transmission of this
 // side's PUSH it acknowledges, and the transmissions it showed spurious, and returns that
-// transmission (the latest whose ts it echoes, else the latest) and how many it showed spurious. An
-// ACK of an sn never seen sent counts nothing, and returns false.
+// transmission (the latest whose ts it echoes) and how many it showed spurious. An ACK of an sn or
+// ts never seen sent counts nothing, and returns false.
 func (f *flow) acknowledged(ack *kcpwire.Segment, t time.Duration) (sent transmission, spurious int, ok bool) {
 	p, ok := f.sent[ack.Sn]
 	if !ok {
 		return transmission{}, 0, false
 	}
-	sent, spurious = p.acknowledged(ack.Ts)
+	if sent, spurious, ok = p.acknowledged(ack.Ts); !ok {
+		return transmission{}, 0, false
+	}
 	f.ackDelays = append(f.ackDelays, float64(t-sent.t)/float64(time.Millisecond))
 	f.spurious += spurious
 	return sent, spurious, true

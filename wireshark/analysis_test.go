@@ -48,6 +48,8 @@ func TestSequenceAnalysis(t *testing.T) {
 		{"a PUSH of sn 0 on another conv", 203 * time.Millisecond, false, segBytes(synthConv+1, cmdPush, 0, 32, 8, 0, 0, []byte("x")), "", "", "", ""},
 		{"the client's ACK of the response", 302 * time.Millisecond, true, segBytes(synthConv, cmdAck, 0, 32, 7, 0, 1, nil), "", "4", "0.100000000", ""},
 		{"an ACK of an sn never sent", 303 * time.Millisecond, true, segBytes(synthConv, cmdAck, 0, 32, 7, 9, 1, nil), "", "", "", ""},
+		{"an ACK of the response echoing a ts no copy carried (the capture missed it)", 303 * time.Millisecond, true,
+			segBytes(synthConv, cmdAck, 0, 32, 99, 0, 1, nil), "", "", "", ""},
 		{"the server's ACK of the first copy again: nothing newly spurious", 304 * time.Millisecond, false,
 			segBytes(synthConv, cmdAck, 0, 32, 1000, 0, 1, nil), "", "1", "0.304000000", ""},
 	}
@@ -117,7 +119,7 @@ func TestAnalysisAgreesWithDecode(t *testing.T) {
 				sentTs[side][sn] = append(sentTs[side][sn], uint32(i))
 				continue
 			}
-			ts := uint32(1 << 20) // echoes no transmission: timed from the latest
+			ts := uint32(1 << 20) // echoes no transmission: neither side times it
 			if sent := sentTs[1-side][sn]; len(sent) > 0 && r.IntN(4) > 0 {
 				ts = sent[r.IntN(len(sent))]
 			}

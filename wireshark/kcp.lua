@@ -33,7 +33,8 @@
 --                                column puts "[Retransmission]" before the segment, as TCP's does)
 --   kcp.analysis.acks_frame      on an ACK: the frame of the PUSH it acknowledges, the one whose ts
 --                                the ACK echoes (kcp-go and ikcp copy the PUSH's ts into its ACK), so
---                                a retransmission's ACK is told from the first transmission's
+--                                a retransmission's ACK is told from the first transmission's; none
+--                                when no PUSH in the capture carried that ts
 --   kcp.analysis.ack_rtt         on an ACK: the time since that PUSH
 --   kcp.analysis.spurious        on an ACK of a transmission sent before others: how many of those
 --                                it newly shows spurious (that one had arrived; RFC 3522's Eifel
@@ -311,8 +312,11 @@ local function analyse(pinfo, segs)
             local last = q and q.last[sn]
             if last then
                 local k = n * SEGS_MAX + i
-                local older = q.ts[sn] ~= s.ts and q.older[sn] and q.older[sn][s.ts]
-                if older then
+                -- the transmission whose ts the ACK echoes; none when the capture missed it
+                local older = q.older[sn] and q.older[sn][s.ts]
+                if q.ts[sn] == s.ts then
+                    acks_of[k], rtt_of[k] = last, t - q.t[sn]
+                elseif older then
                     acks_of[k], rtt_of[k] = older[1], t - older[2]
                     -- the copies sent after the one it acknowledges were spurious: that one arrived
                     local spur = q.spur[sn] or {}
@@ -322,8 +326,6 @@ local function analyse(pinfo, segs)
                         if not spur[j] then spur[j], c = true, c + 1 end
                     end
                     if c > 0 then spurious_of[k] = c end
-                else
-                    acks_of[k], rtt_of[k] = last, t - q.t[sn]
                 end
             end
         end
