@@ -1,6 +1,7 @@
 // Package decode prints the KCP segments of pcap and pcapng files (`kcplab decode`): one text line
 // or JSON object per segment, with Wireshark's frame numbers and, with Analyze, the sequence analysis
-// (retransmissions, and the PUSH each ACK acknowledges), or a summary per conversation (summary.go).
+// (retransmissions, the PUSH each ACK acknowledges, spurious retransmissions), or a summary per
+// conversation (summary.go).
 // It reads with pcapfile and decodes with kcpwire, one record at a time, without allocating per
 // record (the summary and the analysis allocate per conversation and per PUSH sn).
 package decode
@@ -76,9 +77,8 @@ type Options struct {
 	// Analyze marks each segment as the Wireshark dissector's sequence analysis does: a PUSH whose sn
 	// its conversation sent before names the frame that first sent it, and an ACK names the frame of
 	// the PUSH transmission it acknowledges (the latest whose ts it echoes; none when no transmission
-	// in the capture carried it), the time
-	// since, and how many transmissions sent after that one it showed spurious. It keeps each
-	// conversation's PUSH transmissions, as Summary does.
+	// in the capture carried it), the time since, and how many transmissions sent after that one it
+	// showed spurious. It keeps each conversation's PUSH transmissions, as Summary does.
 	Analyze bool
 }
 

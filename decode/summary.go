@@ -63,11 +63,11 @@ type flow struct {
 	haveUna bool            // una was set: this side sent a segment
 	// ackDelays are the delays from this side's PUSH transmissions to the other side's ACKs of them, ms.
 	ackDelays []float64
-	spurious  int // PUSH segments sent again that an ACK showed needless (see pushes.acknowledged)
+	spurious  int // PUSH segments sent again that an ACK showed spurious (see pushes.acknowledged)
 }
 
 // transmission is one PUSH of an sn: its frame, when it was sent, its ts, and, for one sent again,
-// whether an ACK showed it needless.
+// whether an ACK showed it spurious.
 type transmission struct {
 	frame    int
 	t        time.Duration
