@@ -167,7 +167,7 @@ bench:
 fuzz:
 	$(GO) test ./kcpwire -run '^$$' -fuzz FuzzDecode -fuzztime 5m
 	$(GO) test ./pcapfile -run '^$$' -fuzz FuzzRead -fuzztime 5m
-	$(GO) test ./decode -run '^$$' -fuzz FuzzAnalysis -fuzztime 5m
+	$(GO) test ./internal/kcpseq -run '^$$' -fuzz FuzzAnalysis -fuzztime 5m
 
 ## matrix: every experiment against the seed's kcp-go (v5.4.20), v5.6.1, v5.6.24, v5.6.72 and v5.7.6, one
 ## process per release (built once, cached under ~/.cache/kcplab), then p001 and p003 over the 25 client x

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"kcplab/internal/kcpseq"
 	"kcplab/kcpwire"
 	"kcplab/pcapfile"
 )
@@ -224,7 +225,7 @@ func (dc *Decoder) record(rec *pcapfile.Record) {
 	case dc.summary:
 		dc.sum.add(rec.Frame, t, dg.Src, dg.Dst, &dc.d)
 	default:
-		dc.sum.marks = dc.sum.marks[:0]
+		dc.sum.marks = nil
 		if dc.analyze && err == nil {
 			dc.sum.add(rec.Frame, t, dg.Src, dg.Dst, &dc.d)
 		}
@@ -238,11 +239,11 @@ func (dc *Decoder) record(rec *pcapfile.Record) {
 
 // segMark returns the sequence analysis of segment i of the datagram being printed (none without
 // analyze).
-func (dc *Decoder) segMark(i int) mark {
+func (dc *Decoder) segMark(i int) kcpseq.Mark {
 	if i < len(dc.sum.marks) {
 		return dc.sum.marks[i]
 	}
-	return mark{}
+	return kcpseq.Mark{}
 }
 
 // printSummary prints the summary of the file at path, as far as it was read.
@@ -329,16 +330,16 @@ func (dc *Decoder) textRecord(rec *pcapfile.Record, t time.Duration, err error) 
 			b = append(b, ')')
 		}
 		switch m := dc.segMark(i); {
-		case m.firstFrame > 0:
-			b = appendField(b, " [retransmission of frame ", uint64(m.firstFrame))
+		case m.FirstFrame > 0:
+			b = appendField(b, " [retransmission of frame ", uint64(m.FirstFrame))
 			b = append(b, ']')
-		case m.acksFrame > 0:
-			b = appendField(b, " [acks frame ", uint64(m.acksFrame))
+		case m.AcksFrame > 0:
+			b = appendField(b, " [acks frame ", uint64(m.AcksFrame))
 			b = append(b, " after "...)
-			b = strconv.AppendFloat(b, m.ackDelay.Seconds()*1000, 'f', 3, 64)
+			b = strconv.AppendFloat(b, m.AckDelay.Seconds()*1000, 'f', 3, 64)
 			b = append(b, " ms"...)
-			if m.spurious > 0 {
-				b = appendField(b, "; spurious retransmissions: ", uint64(m.spurious))
+			if m.Spurious > 0 {
+				b = appendField(b, "; spurious retransmissions: ", uint64(m.Spurious))
 			}
 			b = append(b, ']')
 		}
@@ -449,14 +450,14 @@ func (dc *Decoder) jsonRecord(rec *pcapfile.Record, t time.Duration, err error) 
 			b = strconv.AppendInt(b, int64(len(s.Data)), 10)
 		}
 		switch m := dc.segMark(i); {
-		case m.firstFrame > 0:
-			b = appendField(b, `,"retransmission_of":`, uint64(m.firstFrame))
-		case m.acksFrame > 0:
-			b = appendField(b, `,"acks_frame":`, uint64(m.acksFrame))
+		case m.FirstFrame > 0:
+			b = appendField(b, `,"retransmission_of":`, uint64(m.FirstFrame))
+		case m.AcksFrame > 0:
+			b = appendField(b, `,"acks_frame":`, uint64(m.AcksFrame))
 			b = append(b, `,"ack_delay_ms":`...)
-			b = strconv.AppendFloat(b, m.ackDelay.Seconds()*1000, 'f', 3, 64)
-			if m.spurious > 0 {
-				b = appendField(b, `,"spurious":`, uint64(m.spurious))
+			b = strconv.AppendFloat(b, m.AckDelay.Seconds()*1000, 'f', 3, 64)
+			if m.Spurious > 0 {
+				b = appendField(b, `,"spurious":`, uint64(m.Spurious))
 			}
 		}
 		b = append(b, "}\n"...)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"kcplab/internal/kcpseq"
 	"kcplab/internal/quantile"
 	"kcplab/kcpwire"
 )
@@ -35,247 +36,38 @@ import (
 // maxListed is how many never-acknowledged sn a text line lists before "and N more".
 const maxListed = 8
 
-// convKey identifies a conversation: its conv and its two endpoints, in address order.
-type convKey struct {
-	conv   uint32
-	lo, hi netip.AddrPort
-}
-
-// conversation is what a capture showed of one conversation; dirs[0] is from a (the sender of the
-// first segment seen) to b, dirs[1] from b to a.
-type conversation struct {
-	conv                  uint32
-	a, b                  netip.AddrPort
-	firstFrame, lastFrame int
-	first, last           time.Duration
-	dirs                  [2]flow
-}
-
-// flow is one direction of a conversation.
-type flow struct {
-	cmds      [4]int // segments by command: PUSH, ACK, WASK, WINS
-	pushBytes uint64 // data bytes of the PUSH segments, repeats included
-	// sent holds each PUSH sn's transmissions.
-	sent    map[uint32]pushes
-	order   []uint32        // PUSH sn in the order first sent
-	acked   map[uint32]bool // sn this side ACKed
-	una     uint32          // the highest una this side sent (sn order)
-	haveUna bool            // una was set: this side sent a segment
-	// ackDelays are the delays from this side's PUSH transmissions to the other side's ACKs of them, ms.
-	ackDelays []float64
-	spurious  int // PUSH segments sent again that an ACK showed spurious (see pushes.acknowledged)
-}
-
-// transmission is one PUSH of an sn: its frame, when it was sent, its ts, and, for one sent again,
-// whether an ACK showed it spurious.
-type transmission struct {
-	frame    int
-	t        time.Duration
-	ts       uint32
-	spurious bool
-}
-
-// pushes are the transmissions of one PUSH sn, in the order sent: the first kept in place, as most
-// sn are sent once, so that recording one allocates nothing beyond the map's growth.
-type pushes struct {
-	first transmission
-	again []transmission
-}
-
-// count is how many times the sn was sent.
-func (p *pushes) count() int { return 1 + len(p.again) }
-
-// acknowledged returns the transmission an ACK echoing ts acknowledges: the latest that carried ts.
-// When none did, the capture missed the one acknowledged (its start, or a segment cut by the snap
-// length), and it returns false rather than guess. An ACK that echoes the ts of a transmission sent
-// before others shows that transmission arrived, so the ones sent after it were spurious (needless),
-// as the Eifel detection of RFC 3522 tells with TCP timestamps; it returns how many it newly showed
-// so.
-func (p *pushes) acknowledged(ts uint32) (sent transmission, spurious int, ok bool) {
-	i := len(p.again) // the index of the transmission acknowledged: 0 the first, i the i-th sent again
-	for i > 0 && p.again[i-1].ts != ts {
-		i--
-	}
-	switch {
-	case i > 0:
-		sent = p.again[i-1]
-	case p.first.ts == ts:
-		sent = p.first
-	default:
-		return transmission{}, 0, false
-	}
-	for j := i; j < len(p.again); j++ { // again[j] is sent after the one acknowledged
-		if !p.again[j].spurious {
-			p.again[j].spurious = true // p.again shares the map value's array
-			spurious++
-		}
-	}
-	return sent, spurious, true
-}
-
-// mark is what the sequence analysis says of one segment in decode's per-segment output, as the
-// Wireshark dissector's kcp.analysis fields do.
-type mark struct {
-	firstFrame int           // a PUSH whose sn was sent before: the frame that first sent it; else 0
-	acksFrame  int           // an ACK: the frame of the PUSH transmission it acknowledges; 0 when none in the capture
-	ackDelay   time.Duration // an ACK with acksFrame: the time since that transmission
-	spurious   int           // an ACK: how many transmissions of that sn it newly showed spurious
-}
-
-// summary collects the conversations of one file.
+// summary collects the conversations of one file (kcpseq), and the datagrams with no segment.
 type summary struct {
-	convs     map[convKey]*conversation
-	order     []*conversation
-	undecoded int    // datagrams shown with no segment
-	marks     []mark // the marks of the segments of the datagram last added, by index
-	// lastKey and last are the conversation of the segment last added: most segments are of the
-	// same conversation as the one before, so add looks up the map only when it changes.
-	lastKey convKey
-	last    *conversation
+	kcpseq.Analysis
+	undecoded int           // datagrams shown with no segment
+	marks     []kcpseq.Mark // the marks of the segments of the datagram last added (per-segment lines)
 }
 
 // reset empties s for a new file.
-func (s *summary) reset() { *s = summary{convs: map[convKey]*conversation{}, marks: s.marks[:0]} }
-
-// before reports whether sn x comes before y in KCP's wrapping sn order.
-func before(x, y uint32) bool { return int32(x-y) < 0 }
+func (s *summary) reset() {
+	s.Analysis.Reset()
+	s.undecoded, s.marks = 0, nil
+}
 
 // add records the segments of the datagram d, sent from src to dst in frame at t, and sets s.marks
 // to their marks.
 func (s *summary) add(frame int, t time.Duration, src, dst netip.AddrPort, d *kcpwire.Datagram) {
-	s.marks = s.marks[:0]
 	if len(d.Segments) == 0 {
 		s.undecoded++
-		return
 	}
-	for i := range d.Segments {
-		seg := &d.Segments[i]
-		k := convKey{conv: seg.Conv, lo: src, hi: dst}
-		if src.Compare(dst) > 0 {
-			k.lo, k.hi = dst, src
-		}
-		c := s.last
-		if c == nil || k != s.lastKey {
-			c = s.convs[k]
-		}
-		if c == nil {
-			c = &conversation{conv: seg.Conv, a: src, b: dst, firstFrame: frame, first: t}
-			s.convs[k] = c
-			s.order = append(s.order, c)
-		}
-		s.lastKey, s.last = k, c
-		c.lastFrame, c.last = frame, t
-		f, other := &c.dirs[0], &c.dirs[1]
-		if src != c.a {
-			f, other = other, f
-		}
-		var m mark
-		m.firstFrame = f.add(seg, frame, t)
-		if seg.Cmd == kcpwire.CmdAck {
-			if tx, spurious, ok := other.acknowledged(seg, t); ok {
-				m.acksFrame, m.ackDelay, m.spurious = tx.frame, t-tx.t, spurious
-			}
-		}
-		s.marks = append(s.marks, m)
-	}
-}
-
-// add records one segment sent in this direction in frame at t. For a PUSH whose sn was sent before it
-// returns the frame that first sent it, else 0.
-func (f *flow) add(seg *kcpwire.Segment, frame int, t time.Duration) (firstFrame int) {
-	if seg.Cmd.Valid() {
-		f.cmds[seg.Cmd-kcpwire.CmdPush]++
-	}
-	if !f.haveUna || before(f.una, seg.Una) {
-		f.una, f.haveUna = seg.Una, true
-	}
-	switch seg.Cmd {
-	case kcpwire.CmdAck:
-		if f.acked == nil {
-			f.acked = map[uint32]bool{}
-		}
-		f.acked[seg.Sn] = true
-	case kcpwire.CmdPush:
-		if f.sent == nil {
-			f.sent = map[uint32]pushes{}
-		}
-		tx := transmission{frame: frame, t: t, ts: seg.Ts}
-		if p, ok := f.sent[seg.Sn]; ok {
-			firstFrame = p.first.frame
-			p.again = append(p.again, tx)
-			f.sent[seg.Sn] = p
-		} else {
-			f.order = append(f.order, seg.Sn)
-			f.sent[seg.Sn] = pushes{first: tx}
-		}
-		f.pushBytes += uint64(seg.Len)
-	}
-	return firstFrame
-}
-
-// snRange returns the lowest and highest PUSH sn of f in sn order (f sent at least one PUSH).
-func (f *flow) snRange() (lo, hi uint32) {
-	lo, hi = f.order[0], f.order[0]
-	for _, sn := range f.order[1:] {
-		if before(sn, lo) {
-			lo = sn
-		}
-		if before(hi, sn) {
-			hi = sn
-		}
-	}
-	return lo, hi
-}
-
-// acknowledged records the delay to ack, sent by the other side at t, from the transmission of this
-// side's PUSH it acknowledges, and the transmissions it showed spurious, and returns that
-// transmission (the latest whose ts it echoes) and how many it showed spurious. An ACK of an sn or
-// ts never seen sent counts nothing, and returns false.
-func (f *flow) acknowledged(ack *kcpwire.Segment, t time.Duration) (sent transmission, spurious int, ok bool) {
-	p, ok := f.sent[ack.Sn]
-	if !ok {
-		return transmission{}, 0, false
-	}
-	if sent, spurious, ok = p.acknowledged(ack.Ts); !ok {
-		return transmission{}, 0, false
-	}
-	f.ackDelays = append(f.ackDelays, float64(t-sent.t)/float64(time.Millisecond))
-	f.spurious += spurious
-	return sent, spurious, true
-}
-
-// unacknowledged returns the PUSH sn of f, in the order first sent, that other (the reverse
-// direction) neither ACKed nor passed with its una.
-func (f *flow) unacknowledged(other *flow) []uint32 {
-	var out []uint32
-	for _, sn := range f.order {
-		if other.acked[sn] || other.haveUna && before(sn, other.una) {
-			continue
-		}
-		out = append(out, sn)
-	}
-	return out
-}
-
-// resent is how many PUSH segments repeated an sn already sent.
-func (f *flow) resent() int {
-	n := 0
-	for _, p := range f.sent {
-		n += len(p.again)
-	}
-	return n
+	s.marks = s.Add(frame, t, src, dst, d.Segments)
 }
 
 // appendText appends the summary's text lines.
 func (s *summary) appendText(b []byte) []byte {
-	for _, c := range s.order {
-		b = fmt.Appendf(b, "conv %d  %s ⇄ %s  frames %d-%d  ", c.conv, c.a, c.b, c.firstFrame, c.lastFrame)
-		b = appendSeconds(b, c.first)
+	for _, c := range s.Conversations {
+		b = fmt.Appendf(b, "conv %d  %s ⇄ %s  frames %d-%d  ", c.Conv, c.A, c.B, c.FirstFrame, c.LastFrame)
+		b = appendSeconds(b, c.First)
 		b = append(b, '-')
-		b = appendSeconds(b, c.last)
+		b = appendSeconds(b, c.Last)
 		b = append(b, " s\n"...)
-		b = c.dirs[0].appendText(b, c.a, c.b, &c.dirs[1])
-		b = c.dirs[1].appendText(b, c.b, c.a, &c.dirs[0])
+		b = appendFlow(b, &c.Dirs[0], c.A, c.B, &c.Dirs[1])
+		b = appendFlow(b, &c.Dirs[1], c.B, c.A, &c.Dirs[0])
 	}
 	if s.undecoded > 0 {
 		b = fmt.Appendf(b, "%d datagrams with no KCP segment decoded (encrypted, FEC parity, or not KCP)\n", s.undecoded)
@@ -283,14 +75,14 @@ func (s *summary) appendText(b []byte) []byte {
 	return b
 }
 
-// appendText appends the lines of direction f, from src to dst; other is the reverse direction.
-func (f *flow) appendText(b []byte, src, dst netip.AddrPort, other *flow) []byte {
-	return f.appendAckDelays(f.appendCounts(b, src, dst, other))
+// appendFlow appends the lines of direction f, from src to dst; other is the reverse direction.
+func appendFlow(b []byte, f *kcpseq.Flow, src, dst netip.AddrPort, other *kcpseq.Flow) []byte {
+	return appendAckDelays(appendCounts(b, f, src, dst, other), f)
 }
 
 // appendAckDelays appends the line of the delays to the ACKs of f's PUSH segments, if any.
-func (f *flow) appendAckDelays(b []byte) []byte {
-	d := f.ackDelayStats()
+func appendAckDelays(b []byte, f *kcpseq.Flow) []byte {
+	d := ackDelayStats(f)
 	switch {
 	case d == nil:
 		return b
@@ -301,27 +93,26 @@ func (f *flow) appendAckDelays(b []byte) []byte {
 }
 
 // ackDelayStats are the delays from f's PUSH transmissions to their ACKs, nil when none was ACKed.
-func (f *flow) ackDelayStats() *delayStats {
-	if len(f.ackDelays) == 0 {
+func ackDelayStats(f *kcpseq.Flow) *delayStats {
+	if len(f.AckDelays) == 0 {
 		return nil
 	}
-	sorted := slices.Sorted(slices.Values(f.ackDelays))
+	sorted := slices.Sorted(slices.Values(f.AckDelays))
 	return &delayStats{N: len(sorted), Min: sorted[0], Median: quantile.Of(sorted, 0.5), Max: sorted[len(sorted)-1]}
 }
 
 // appendCounts appends the line of f's counts and of what other never acknowledged.
-func (f *flow) appendCounts(b []byte, src, dst netip.AddrPort, other *flow) []byte {
-	b = fmt.Appendf(b, "  %s → %s  PUSH %d", src, dst, f.cmds[0])
-	if f.cmds[0] > 0 {
-		lo, hi := f.snRange()
-		b = fmt.Appendf(b, " (sn %d-%d, %d bytes, %d sent again", lo, hi, f.pushBytes, f.resent())
-		if f.spurious > 0 {
-			b = fmt.Appendf(b, ", %d spurious", f.spurious)
+func appendCounts(b []byte, f *kcpseq.Flow, src, dst netip.AddrPort, other *kcpseq.Flow) []byte {
+	b = fmt.Appendf(b, "  %s → %s  PUSH %d", src, dst, f.Cmds[0])
+	if lo, hi, ok := f.SnRange(); ok {
+		b = fmt.Appendf(b, " (sn %d-%d, %d bytes, %d sent again", lo, hi, f.PushBytes, f.Resent())
+		if f.Spurious > 0 {
+			b = fmt.Appendf(b, ", %d spurious", f.Spurious)
 		}
 		b = append(b, ')')
 	}
-	b = fmt.Appendf(b, "  ACK %d  WASK %d  WINS %d  never acknowledged: ", f.cmds[1], f.cmds[2], f.cmds[3])
-	un := f.unacknowledged(other)
+	b = fmt.Appendf(b, "  ACK %d  WASK %d  WINS %d  never acknowledged: ", f.Cmds[1], f.Cmds[2], f.Cmds[3])
+	un := f.Unacknowledged(other)
 	if len(un) == 0 {
 		return append(b, "none\n"...)
 	}
@@ -331,8 +122,8 @@ func (f *flow) appendCounts(b []byte, src, dst netip.AddrPort, other *flow) []by
 		}
 		b = append(b, "sn "...)
 		b = strconv.AppendUint(b, uint64(sn), 10)
-		if p := f.sent[sn]; len(p.again) > 0 {
-			b = fmt.Appendf(b, " (sent %d×)", p.count())
+		if n := f.Sent(sn); n > 1 {
+			b = fmt.Appendf(b, " (sent %d×)", n)
 		}
 	}
 	if len(un) > maxListed {
@@ -380,10 +171,10 @@ type jsonConversation struct {
 
 // appendJSON appends one JSON object per conversation, and one for the undecoded datagrams if any.
 func (s *summary) appendJSON(b []byte, file string) []byte {
-	for _, c := range s.order {
-		jc := jsonConversation{File: file, Conv: c.conv, A: c.a.String(), B: c.b.String(),
-			FirstFrame: c.firstFrame, LastFrame: c.lastFrame, First: c.first.Seconds(), Last: c.last.Seconds(),
-			AToB: c.dirs[0].json(&c.dirs[1]), BToA: c.dirs[1].json(&c.dirs[0])}
+	for _, c := range s.Conversations {
+		jc := jsonConversation{File: file, Conv: c.Conv, A: c.A.String(), B: c.B.String(),
+			FirstFrame: c.FirstFrame, LastFrame: c.LastFrame, First: c.First.Seconds(), Last: c.Last.Seconds(),
+			AToB: flowJSON(&c.Dirs[0], &c.Dirs[1]), BToA: flowJSON(&c.Dirs[1], &c.Dirs[0])}
 		line, err := json.Marshal(jc)
 		if err != nil { // plain fields only: cannot happen
 			panic(err)
@@ -396,15 +187,14 @@ func (s *summary) appendJSON(b []byte, file string) []byte {
 	return b
 }
 
-// json is f as a jsonFlow; other is the reverse direction.
-func (f *flow) json(other *flow) jsonFlow {
-	j := jsonFlow{Push: f.cmds[0], Ack: f.cmds[1], Wask: f.cmds[2], Wins: f.cmds[3], PushBytes: f.pushBytes,
-		SentAgain: f.resent(), Spurious: f.spurious, Unacknowledged: f.unacknowledged(other), AckDelayMs: f.ackDelayStats()}
+// flowJSON is f as a jsonFlow; other is the reverse direction.
+func flowJSON(f, other *kcpseq.Flow) jsonFlow {
+	j := jsonFlow{Push: f.Cmds[0], Ack: f.Cmds[1], Wask: f.Cmds[2], Wins: f.Cmds[3], PushBytes: f.PushBytes,
+		SentAgain: f.Resent(), Spurious: f.Spurious, Unacknowledged: f.Unacknowledged(other), AckDelayMs: ackDelayStats(f)}
 	if j.Unacknowledged == nil {
 		j.Unacknowledged = []uint32{}
 	}
-	if f.cmds[0] > 0 {
-		lo, hi := f.snRange()
+	if lo, hi, ok := f.SnRange(); ok {
 		j.SnFirst, j.SnLast = &lo, &hi
 	}
 	return j

@@ -130,7 +130,7 @@ func TestSummaryConversations(t *testing.T) {
 	s.add(1, 0, sumSrv, sumCli, &kcpwire.Datagram{Segments: []kcpwire.Segment{push(0, 0, 1)}})
 	s.add(2, time.Millisecond, other, sumSrv, &kcpwire.Datagram{Segments: []kcpwire.Segment{push(0, 0, 1)}})
 	s.add(3, 2*time.Millisecond, sumCli, sumSrv, &kcpwire.Datagram{Segments: []kcpwire.Segment{ack(0, 1), {Conv: 8, Cmd: kcpwire.CmdWask}}})
-	require.Len(t, s.order, 3)
+	require.Len(t, s.Conversations, 3)
 	tests := []struct {
 		conv        uint32
 		a, b        netip.AddrPort
@@ -141,13 +141,13 @@ func TestSummaryConversations(t *testing.T) {
 		{8, sumCli, sumSrv, 3, 3},
 	}
 	for i, tt := range tests {
-		c := s.order[i]
-		assert.Equal(t, tt.conv, c.conv, "conversation %d", i)
-		assert.Equal(t, tt.a, c.a, "conversation %d", i)
-		assert.Equal(t, tt.b, c.b, "conversation %d", i)
-		assert.Equal(t, [2]int{tt.first, tt.last}, [2]int{c.firstFrame, c.lastFrame}, "conversation %d", i)
+		c := s.Conversations[i]
+		assert.Equal(t, tt.conv, c.Conv, "conversation %d", i)
+		assert.Equal(t, tt.a, c.A, "conversation %d", i)
+		assert.Equal(t, tt.b, c.B, "conversation %d", i)
+		assert.Equal(t, [2]int{tt.first, tt.last}, [2]int{c.FirstFrame, c.LastFrame}, "conversation %d", i)
 	}
-	assert.Empty(t, s.order[0].dirs[0].unacknowledged(&s.order[0].dirs[1]), "the client's ACK covers the server's sn 0")
+	assert.Empty(t, s.Conversations[0].Dirs[0].Unacknowledged(&s.Conversations[0].Dirs[1]), "the client's ACK covers the server's sn 0")
 }
 
 // TestSummaryJSON: one object per conversation, and one for the datagrams with no segment.
@@ -166,48 +166,4 @@ func TestSummaryJSON(t *testing.T) {
 	assert.Equal(t, &delayStats{N: 1, Min: 1, Median: 1, Max: 1}, conv.AToB.AckDelayMs)
 	assert.Nil(t, conv.BToA.AckDelayMs, "nothing to acknowledge")
 	assert.JSONEq(t, `{"file":"x.pcap","undecoded_datagrams":1}`, lines[1])
-}
-
-// TestAnalysisMarks: the mark of each segment, datagram by datagram (frames from 1, a millisecond
-// apart), as the dissector's kcp.analysis fields give them: a PUSH sent again names the frame that
-// first sent its sn, however often it was sent; an ACK names the PUSH transmission whose ts it
-// echoes (none when no copy carried it), and counts the copies sent after that one as spurious, each once; the
-// other direction and another conv are sequences of their own.
-func TestAnalysisMarks(t *testing.T) {
-	t.Parallel()
-	otherConv := push(0, 0, 1)
-	otherConv.Conv = 8
-	tests := []struct {
-		name       string
-		fromClient bool
-		segs       []kcpwire.Segment
-		want       []mark
-	}{
-		{"the first PUSH of an sn", true, []kcpwire.Segment{withTs(push(0, 0, 1), 10)}, []mark{{}}},
-		{"the sn sent again names its first frame", true, []kcpwire.Segment{withTs(push(0, 0, 1), 12)}, []mark{{firstFrame: 1}}},
-		{"a third copy names the first frame too; a new sn nothing", true,
-			[]kcpwire.Segment{withTs(push(0, 0, 1), 13), withTs(push(1, 0, 1), 13)}, []mark{{firstFrame: 1}, {}}},
-		{"the ACK echoing the second copy's ts shows the third spurious; the server's own sn 0 and another conv's are new", false,
-			[]kcpwire.Segment{withTs(ack(0, 0), 12), push(0, 0, 1), otherConv},
-			[]mark{{acksFrame: 2, ackDelay: 2 * time.Millisecond, spurious: 1}, {}, {}}},
-		{"an ACK echoing a ts no copy carried, and an ACK of an sn never sent, have no mark", false,
-			[]kcpwire.Segment{withTs(ack(1, 2), 99), ack(5, 2)}, []mark{{}, {}}},
-		{"the client's ACK of the server's PUSH", true, []kcpwire.Segment{ack(0, 1)}, []mark{{acksFrame: 4, ackDelay: 2 * time.Millisecond}}},
-		{"an ACK of the first copy shows the second spurious, not the third again; an ACK of the latest copy shows none", false,
-			[]kcpwire.Segment{withTs(ack(0, 1), 10), withTs(ack(0, 1), 13)},
-			[]mark{{acksFrame: 1, ackDelay: 6 * time.Millisecond, spurious: 1}, {acksFrame: 3, ackDelay: 4 * time.Millisecond}}},
-	}
-	var sum summary
-	sum.reset()
-	for i, tt := range tests { // in order: each row's marks depend on the rows before it
-		src, dst := sumSrv, sumCli
-		if tt.fromClient {
-			src, dst = sumCli, sumSrv
-		}
-		sum.add(i+1, time.Duration(i)*time.Millisecond, src, dst, &kcpwire.Datagram{Segments: tt.segs})
-		got := append([]mark(nil), sum.marks...)
-		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, got)
-		})
-	}
 }

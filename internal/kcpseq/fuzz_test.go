@@ -1,4 +1,4 @@
-package decode
+package kcpseq
 
 import (
 	"testing"
@@ -7,11 +7,11 @@ import (
 	"kcplab/kcpwire"
 )
 
-// FuzzAnalysis feeds the sequence analysis a two-sided exchange made from the fuzzer's bytes, four
+// FuzzAnalysis feeds the analysis a two-sided exchange made from the fuzzer's bytes, four
 // to a segment: byte 0 says the side (bit 0), whether the segment starts a new datagram (bit 1), its
 // cmd (bits 2-3) and conv (bit 4, conv 7 or 8); byte 1 its sn and byte 2 its ts, both small so that
 // they repeat; byte 3 how many ms pass before it. Every segment's mark must equal what a plain
-// search over all the transmissions so far gives (oracle), and the summary's counts must add up.
+// search over all the transmissions so far gives (oracle), and the flows' counts must add up.
 func FuzzAnalysis(f *testing.F) {
 	f.Add([]byte{0b00010, 0, 1, 0, 0b00010, 0, 2, 200, 0b00111, 0, 1, 1}) // a PUSH, sent again, ACKed by its first ts
 	f.Add([]byte{0b00010, 3, 9, 0, 0b00000, 4, 9, 0, 0b00111, 3, 9, 5, 0b00101, 4, 8, 0})
@@ -21,7 +21,7 @@ func FuzzAnalysis(f *testing.F) {
 			return
 		}
 		var (
-			sum    summary
+			a      Analysis
 			dg     []kcpwire.Segment
 			side   int
 			now    time.Duration
@@ -30,29 +30,28 @@ func FuzzAnalysis(f *testing.F) {
 			resent int
 			spur   int
 		)
-		sum.reset()
 		flush := func() {
 			if len(dg) == 0 {
 				return
 			}
 			frame++
-			src, dst := sumCli, sumSrv
+			src, dst := cli, srv
 			if side == 1 {
-				src, dst = sumSrv, sumCli
+				src, dst = srv, cli
 			}
-			sum.add(frame, now, src, dst, &kcpwire.Datagram{Segments: dg})
-			if len(sum.marks) != len(dg) {
-				t.Fatalf("frame %d: %d marks for %d segments", frame, len(sum.marks), len(dg))
+			marks := a.Add(frame, now, src, dst, dg)
+			if len(marks) != len(dg) {
+				t.Fatalf("frame %d: %d marks for %d segments", frame, len(marks), len(dg))
 			}
 			for i := range dg {
 				want := oracleMark(&sent, side, frame, now, &dg[i])
-				if sum.marks[i] != want {
-					t.Fatalf("frame %d segment %d (%+v): mark %+v, the oracle says %+v", frame, i, dg[i], sum.marks[i], want)
+				if marks[i] != want {
+					t.Fatalf("frame %d segment %d (%+v): mark %+v, the oracle says %+v", frame, i, dg[i], marks[i], want)
 				}
-				if want.firstFrame > 0 {
+				if want.FirstFrame > 0 {
 					resent++
 				}
-				spur += want.spurious
+				spur += want.Spurious
 			}
 			dg = dg[:0]
 		}
@@ -68,10 +67,10 @@ func FuzzAnalysis(f *testing.F) {
 		}
 		flush()
 		gotResent, gotSpur := 0, 0
-		for _, c := range sum.order {
-			for d := range c.dirs {
-				gotResent += c.dirs[d].resent()
-				gotSpur += c.dirs[d].spurious
+		for _, c := range a.Conversations {
+			for d := range c.Dirs {
+				gotResent += c.Dirs[d].Resent()
+				gotSpur += c.Dirs[d].Spurious
 			}
 		}
 		if gotResent != resent || gotSpur != spur {
@@ -93,13 +92,13 @@ type oracleTx struct {
 // so far (sent, to which it adds a PUSH): a PUSH names the frame of the first transmission of its sn
 // by the same side and conv; an ACK, the latest transmission of the other side with its conv, sn and
 // ts, and flags the later transmissions of that sn not flagged yet.
-func oracleMark(sent *[]oracleTx, side, frame int, t time.Duration, seg *kcpwire.Segment) mark {
-	var m mark
+func oracleMark(sent *[]oracleTx, side, frame int, t time.Duration, seg *kcpwire.Segment) Mark {
+	var m Mark
 	switch seg.Cmd {
 	case kcpwire.CmdPush:
 		for _, tx := range *sent {
 			if tx.side == side && tx.conv == seg.Conv && tx.sn == seg.Sn {
-				m.firstFrame = tx.frame
+				m.FirstFrame = tx.frame
 				break
 			}
 		}
@@ -115,12 +114,12 @@ func oracleMark(sent *[]oracleTx, side, frame int, t time.Duration, seg *kcpwire
 			return m
 		}
 		tx := (*sent)[acked]
-		m.acksFrame, m.ackDelay = tx.frame, t-tx.t
+		m.AcksFrame, m.AckDelay = tx.frame, t-tx.t
 		for i := acked + 1; i < len(*sent); i++ {
 			later := &(*sent)[i]
 			if later.side == tx.side && later.conv == tx.conv && later.sn == tx.sn && !later.spurious {
 				later.spurious = true
-				m.spurious++
+				m.Spurious++
 			}
 		}
 	}
