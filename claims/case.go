@@ -38,6 +38,8 @@ type Result struct {
 	// KCPSent is what each KCP side wrote to its socket ([client, server]), for the check that the
 	// link saw the same datagrams.
 	KCPSent [2]sent
+	// Retrans is KCP's retransmissions on the link (not for TCP).
+	Retrans Retrans
 	TCP     *TCPInfo
 	// MinRTOApplied is false when the mode asks for a minimum RTO that the implementation cannot set.
 	MinRTOApplied bool
@@ -147,6 +149,9 @@ func runOnce(ctx context.Context, c Case, keep bool, attempt int) (r Result) {
 			r.Drops[rec.Dir.Index()]++
 		}
 	}
+	if !c.Transport.TCP {
+		r.Retrans = retransOf(recs, c.Path)
+	}
 	if keep {
 		r.Records = recs
 	}
@@ -174,6 +179,14 @@ func check(r Result) error {
 		}
 		if b := k[0].Bytes + k[1].Bytes + udpIPHeader*(k[0].Datagrams+k[1].Datagrams); b != r.WireBytes {
 			errs = append(errs, fmt.Errorf("KCP wrote %d bytes with IP and UDP headers, the link saw %d", b, r.WireBytes))
+		}
+		// Every message arrived, so every PUSH copy the link dropped was followed by another copy of
+		// its sn: an sn sent n times had at most n-1 copies dropped.
+		if rt := r.Retrans; r.Measured.Missing == 0 && rt.Again < rt.Dropped {
+			errs = append(errs, fmt.Errorf("the link dropped %d PUSH segments, KCP sent only %d again", rt.Dropped, rt.Again))
+		}
+		if d := k[0].Datagrams + k[1].Datagrams; int64(r.Retrans.Datagrams) != d {
+			errs = append(errs, fmt.Errorf("KCP wrote %d datagrams, %d of them decoded as KCP", d, r.Retrans.Datagrams))
 		}
 	}
 	return errors.Join(errs...)

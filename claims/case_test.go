@@ -36,7 +36,10 @@ func TestRunEachTransport(t *testing.T) {
 				require.Positive(t, r.Measured.Complete)
 			}
 			require.Positive(t, r.Drops[0], "the link dropped nothing: the case checks no recovery")
-			t.Logf("rtts %d missing %d complete %v wire %d packets %d other %d drops %v tcp %+v took %v", len(r.Measured.RTTs), r.Measured.Missing, r.Measured.Complete, r.WireBytes, r.Packets, r.Other, r.Drops, r.TCP, r.Took)
+			if !c.Transport.TCP {
+				require.Positive(t, r.Retrans.Pushes, "the sequence analysis saw no PUSH segment")
+			}
+			t.Logf("rtts %d missing %d complete %v wire %d packets %d other %d drops %v retrans %+v tcp %+v took %v", len(r.Measured.RTTs), r.Measured.Missing, r.Measured.Complete, r.WireBytes, r.Packets, r.Other, r.Drops, r.Retrans, r.TCP, r.Took)
 		})
 	}
 }

@@ -48,25 +48,28 @@ func (i Interval) Contains(v float64) bool { return i.Lo <= v && v <= i.Hi }
 
 // Figures are one case key's figures over its seeds.
 type Figures struct {
-	Key       string
-	Case      Case // the first seed's case
-	Seeds     int
-	Failed    int      // seeds whose case failed a check (left out of the figures)
-	Errors    []string // their errors
-	Avg       Interval // Echo: RTT in ms
-	Median    Interval
-	P99       Interval
-	Max       Interval
-	Complete  Interval // Bulk: seconds
-	Overhead  Interval // wire bytes per application byte
-	PerMsg    Interval // Echo: wire bytes per message (both ways)
-	TCP       *TCPInfo
-	MinRTO    bool      // the mode's minimum RTO applied
-	RTTs      []float64 // every seed's RTTs in ms, sorted (the CDF)
-	PerSeed   map[uint64]Seed
-	Drops     [2]uint64 // summed over seeds
-	Packets   int64
-	WireBytes int64
+	Key      string
+	Case     Case // the first seed's case
+	Seeds    int
+	Failed   int      // seeds whose case failed a check (left out of the figures)
+	Errors   []string // their errors
+	Avg      Interval // Echo: RTT in ms
+	Median   Interval
+	P99      Interval
+	Max      Interval
+	Complete Interval // Bulk: seconds
+	Overhead Interval // wire bytes per application byte
+	PerMsg   Interval // Echo: wire bytes per message (both ways)
+	// Again and Spurious are KCP's PUSH segments sent again, and those of them an ACK showed spurious,
+	// in % of the PUSH segments it sent (Retrans; no seeds for TCP).
+	Again, Spurious Interval
+	TCP             *TCPInfo
+	MinRTO          bool      // the mode's minimum RTO applied
+	RTTs            []float64 // every seed's RTTs in ms, sorted (the CDF)
+	PerSeed         map[uint64]Seed
+	Drops           [2]uint64 // summed over seeds
+	Packets         int64
+	WireBytes       int64
 }
 
 // Seed is one seed's figures, for pairing transports on the same link seed.
@@ -94,7 +97,7 @@ func Aggregate(results []Result) []*Figures {
 
 func figuresOf(key string, rs []Result) *Figures {
 	f := &Figures{Key: key, Case: rs[0].Case, Seeds: len(rs), PerSeed: map[uint64]Seed{}, MinRTO: true}
-	var avg, med, p99, mx, comp, over, perMsg []float64
+	var avg, med, p99, mx, comp, over, perMsg, again, spurious []float64
 	for _, r := range rs {
 		f.MinRTO = f.MinRTO && r.MinRTOApplied
 		if r.TCP != nil {
@@ -111,6 +114,10 @@ func figuresOf(key string, rs []Result) *Figures {
 		f.WireBytes += r.WireBytes
 		s := Seed{Overhead: float64(r.WireBytes) / float64(r.Case.Workload.AppBytes())}
 		over = append(over, s.Overhead)
+		if rt := r.Retrans; !r.Case.Transport.TCP && rt.Pushes > 0 {
+			again = append(again, 100*float64(rt.Again)/float64(rt.Pushes))
+			spurious = append(spurious, 100*float64(rt.Spurious)/float64(rt.Pushes))
+		}
 		if e, ok := r.Case.Workload.(Echo); ok {
 			ms := make([]float64, len(r.Measured.RTTs))
 			for i, d := range r.Measured.RTTs {
@@ -136,6 +143,7 @@ func figuresOf(key string, rs []Result) *Figures {
 	slices.Sort(f.RTTs)
 	f.Avg, f.Median, f.P99, f.Max = IntervalOf(avg), IntervalOf(med), IntervalOf(p99), IntervalOf(mx)
 	f.Complete, f.Overhead, f.PerMsg = IntervalOf(comp), IntervalOf(over), IntervalOf(perMsg)
+	f.Again, f.Spurious = IntervalOf(again), IntervalOf(spurious)
 	return f
 }
 

@@ -184,6 +184,15 @@ func ClaimsBlock(figs []*claims.Figures, m ClaimsMeta) string {
 			iv(f.Avg, "%.1f"), iv(f.Median, "%.1f"), iv(f.P99, "%.1f"), iv(f.Max, "%.1f"), iv(f.Complete, "%.2f"), iv(f.Overhead, "%.3f"),
 			f.Drops[0], f.Drops[1])
 	}
+	b.WriteString("\nWhere KCP's extra bytes go: its PUSH segments sent again (an sn sent before), and those of them that were spurious (an ACK echoed the ts of an earlier copy, which had therefore arrived), in % of the PUSH segments it sent, read from the link's packets (`internal/kcpseq`, the sequence analysis of `kcplab decode` and the Wireshark dissector):\n\n")
+	b.WriteString("| workload | link | transport | sent again (%) | spurious (%) |\n|---|---|---|---|---|\n")
+	for _, f := range figs {
+		if f.Case.Path != claims.Hosts || f.Case.Transport.TCP {
+			continue
+		}
+		cond, _ := claims.ConditionOf(f.Case)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", f.Case.Workload.Name(), cond.Name, f.Case.Transport, iv(f.Again, "%.1f"), iv(f.Spurious, "%.1f"))
+	}
 	met, of, conds := claims.TCPFloor(figs)
 	if of > 0 {
 		fmt.Fprintf(&b, "\nWhat TCP must do: at 10%% loss (%s) its maximum RTT is at least Linux's minimum RTO (200 ms) plus the path's RTT in %d of %d seeds.\n",
@@ -327,6 +336,9 @@ func WriteClaimsText(w io.Writer, figs []*claims.Figures) {
 			fmt.Fprintf(w, " completion %6.2f s", f.Complete.Mean)
 		}
 		fmt.Fprintf(w, "  overhead %.3f", f.Overhead.Mean)
+		if f.Again.N > 0 {
+			fmt.Fprintf(w, "  sent again %.1f%% (spurious %.1f%%)", f.Again.Mean, f.Spurious.Mean)
+		}
 		if f.Failed > 0 {
 			fmt.Fprintf(w, "  (%d failed)", f.Failed)
 		}

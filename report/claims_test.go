@@ -9,8 +9,8 @@ import (
 	"kcplab/claims"
 )
 
-// TestClaimsBlockShowsTheVerdicts renders a synthetic run: the mode table row carries its verdict, and
-// each claim's line the verdict the figures give.
+// TestClaimsBlockShowsTheVerdicts renders a synthetic run: the mode table row carries its verdict,
+// each claim's line the verdict the figures give, and KCP's row its retransmissions.
 func TestClaimsBlockShowsTheVerdicts(t *testing.T) {
 	t.Parallel()
 	cond := claims.InteractiveConditions[3]
@@ -26,6 +26,7 @@ func TestClaimsBlockShowsTheVerdicts(t *testing.T) {
 		mk(claims.KCP(claims.ModeFast), claims.Hosts, cond.Link, claims.InteractiveEcho, fast),
 	}
 	figs[1].TCP = &claims.TCPInfo{Kernel: "6.1", Congestion: "cubic", NoDelay: true}
+	figs[2].Again, figs[2].Spurious = claims.Interval{Mean: 12, Lo: 10, Hi: 14, N: 3}, claims.Interval{Mean: 5, Lo: 4, Hi: 6, N: 3}
 	out := ClaimsBlock(figs, ClaimsMeta{Command: "make claims", KCPGo: "v5.7.6", Seeds: 3})
 	for _, want := range []string{
 		"| fast nodelay(2,10,2,1), kcp-go v5.7.6 | 138 / 392 | 140.0 [130.0, 150.0] |",
@@ -34,7 +35,9 @@ func TestClaimsBlockShowsTheVerdicts(t *testing.T) {
 		"| maximum latency | 3x lower than TCP | fast | holds |",
 		"| bandwidth, interactive | 10-20% more than TCP (at most 20%) | fast | does not hold |",
 		"congestion control cubic",
+		"| " + claims.InteractiveEcho.Name() + " | " + cond.Name + " | kcp fast | 12.0 [10.0, 14.0] | 5.0 [4.0, 6.0] |",
 	} {
 		require.True(t, strings.Contains(out, want), "missing %q in:\n%s", want, out)
 	}
+	require.NotContains(t, out, "| tcp | – | – |", "TCP has no row of KCP's retransmissions")
 }

@@ -10,7 +10,8 @@
 //     the earlier copy had arrived (the Eifel detection of RFC 3522, with KCP's echoed ts in place of
 //     TCP's timestamps). Each is counted once.
 //
-// `kcplab decode` prints the marks and a summary per conversation. The Wireshark dissector
+// `kcplab decode` prints the marks and a summary per conversation, and the claims count KCP's
+// retransmissions on the link with it (claims/retrans.go). The Wireshark dissector
 // (wireshark/kcp.lua) implements the same rules, and a test holds the two to the same marks.
 package kcpseq
 
