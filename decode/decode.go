@@ -79,7 +79,8 @@ type Options struct {
 	// its conversation sent before names the frame that first sent it, and an ACK names the frame of
 	// the PUSH transmission it acknowledges (the latest whose ts it echoes; none when no transmission
 	// in the capture carried it), the time since, and how many transmissions sent after that one it
-	// showed spurious. It keeps each conversation's PUSH transmissions, as Summary does.
+	// showed spurious; a PUSH sent after such an ACK is spurious itself. It keeps each conversation's
+	// PUSH transmissions, as Summary does.
 	Analyze bool
 }
 
@@ -332,6 +333,9 @@ func (dc *Decoder) textRecord(rec *pcapfile.Record, t time.Duration, err error) 
 		switch m := dc.segMark(i); {
 		case m.FirstFrame > 0:
 			b = appendField(b, " [retransmission of frame ", uint64(m.FirstFrame))
+			if m.Spurious > 0 {
+				b = append(b, ", spurious"...)
+			}
 			b = append(b, ']')
 		case m.AcksFrame > 0:
 			b = appendField(b, " [acks frame ", uint64(m.AcksFrame))
@@ -452,6 +456,9 @@ func (dc *Decoder) jsonRecord(rec *pcapfile.Record, t time.Duration, err error) 
 		switch m := dc.segMark(i); {
 		case m.FirstFrame > 0:
 			b = appendField(b, `,"retransmission_of":`, uint64(m.FirstFrame))
+			if m.Spurious > 0 {
+				b = append(b, `,"spurious":1`...)
+			}
 		case m.AcksFrame > 0:
 			b = appendField(b, `,"acks_frame":`, uint64(m.AcksFrame))
 			b = append(b, `,"ack_delay_ms":`...)

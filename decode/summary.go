@@ -19,7 +19,7 @@ import (
 // acknowledged in the capture: no ACK of that sn, and no una past it. An ACK names the PUSH it
 // acknowledges by sn and by the ts it echoes (kcp-go and ikcp copy the PUSH's ts into its ACK), so
 // the delay from each PUSH transmission to its ACK ("acknowledged after") is exact even when the PUSH
-// was sent again, and an ACK of a copy sent before others shows those others spurious: sent again
+// was sent again, and a copy sent after one that an ACK acknowledged was spurious: sent again
 // although the earlier copy had arrived ("N spurious", after "sent again", when there are any).
 //
 //	conv 4201791992  127.0.0.1:40045 ⇄ 127.0.0.1:35209  frames 1-4  0.000000-0.095292 s

@@ -36,9 +36,10 @@
 --                                a retransmission's ACK is told from the first transmission's; none
 --                                when no PUSH in the capture carried that ts
 --   kcp.analysis.ack_rtt         on an ACK: the time since that PUSH
---   kcp.analysis.spurious        on an ACK of a transmission sent before others: how many of those
---                                it newly shows spurious (that one had arrived; RFC 3522's Eifel
---                                detection, with KCP's echoed ts), and the expert info kcp.spurious
+--   kcp.analysis.spurious        a copy sent after one that an ACK acknowledged is spurious (that one
+--                                had arrived; RFC 3522's Eifel detection, with KCP's echoed ts): on
+--                                an ACK, how many copies sent before it it newly shows spurious; on
+--                                a PUSH sent after such an ACK, 1; with the expert info kcp.spurious
 -- e.g. tshark -X lua_script:wireshark/kcp.lua -r FILE -Y kcp.analysis.retransmission
 --
 -- A ladder (one line per datagram, all segments; occurrence=a lists every segment) in a
@@ -94,7 +95,8 @@ local f = {
     acks = ProtoField.framenum("kcp.analysis.acks_frame", "This is an ACK of the PUSH in frame",
         base.NONE, FRAMETYPE.ACK),
     ack_rtt = ProtoField.relative_time("kcp.analysis.ack_rtt", "Time since the PUSH it acknowledges"),
-    spurious = ProtoField.uint32("kcp.analysis.spurious", "Retransmissions this ACK shows spurious", base.DEC),
+    spurious = ProtoField.uint32("kcp.analysis.spurious",
+        "Spurious retransmissions (an ACK: the earlier copies it shows spurious; a PUSH: 1)", base.DEC),
 }
 kcp.fields = f
 
@@ -127,7 +129,7 @@ local fec_flows = {}
 -- ts and time (seconds from the first frame) of its latest transmission (q.last, q.ts, q.t) and how
 -- many it had (q.n), and, once it was sent again, the frame of its first (q.first), the earlier
 -- transmissions by ts (q.older[sn][ts] = { frame, time, index }) and those shown spurious
--- (q.spur[sn][index] = true). The marks of segment i of frame n are at n * SEGS_MAX + i:
+-- (q.spur[sn][index] = true), and whether an ACK acknowledged a copy (q.arrived[sn]). The marks of segment i of frame n are at n * SEGS_MAX + i:
 -- retrans_of (the frame of the first transmission), acks_of (the frame of the PUSH an ACK
 -- acknowledges), rtt_of (seconds since it) and spurious_of (how many transmissions sent after it
 -- the ACK newly shows spurious). Numbers in a few flat tables: a table per sn or per frame took
@@ -293,19 +295,26 @@ local function analyse(pinfo, segs)
             if not flow then flow = {}; pushes[fwd] = flow end
             local q = flow[s.conv]
             if not q then
-                q = { last = {}, ts = {}, t = {}, n = {}, first = {}, older = {}, spur = {} }
+                q = { last = {}, ts = {}, t = {}, n = {}, first = {}, older = {}, spur = {}, arrived = {} }
                 flow[s.conv] = q
             end
             local prev = q.last[sn]
+            local idx = (q.n[sn] or 0) + 1
             if prev then
+                local k = n * SEGS_MAX + i
                 local first = q.first[sn] or prev
                 q.first[sn] = first
-                retrans_of[n * SEGS_MAX + i] = first
+                retrans_of[k] = first
                 local older = q.older[sn] or {}
                 q.older[sn] = older
                 older[q.ts[sn]] = { prev, q.t[sn], q.n[sn] }
+                if q.arrived[sn] then -- an ACK already showed an earlier copy arrived
+                    local spur = q.spur[sn] or {}
+                    q.spur[sn] = spur
+                    spur[idx], spurious_of[k] = true, 1
+                end
             end
-            q.last[sn], q.ts[sn], q.t[sn], q.n[sn] = n, s.ts, t, (q.n[sn] or 0) + 1
+            q.last[sn], q.ts[sn], q.t[sn], q.n[sn] = n, s.ts, t, idx
         elseif cmd == CMD_ACK then
             local flow = pushes[rev]
             local q = flow and flow[s.conv]
@@ -314,15 +323,19 @@ local function analyse(pinfo, segs)
                 local k = n * SEGS_MAX + i
                 -- the transmission whose ts the ACK echoes; none when the capture missed it
                 local older = q.older[sn] and q.older[sn][s.ts]
+                local idx -- its index among the copies of sn
                 if q.ts[sn] == s.ts then
-                    acks_of[k], rtt_of[k] = last, t - q.t[sn]
+                    acks_of[k], rtt_of[k], idx = last, t - q.t[sn], q.n[sn]
                 elseif older then
-                    acks_of[k], rtt_of[k] = older[1], t - older[2]
-                    -- the copies sent after the one it acknowledges were spurious: that one arrived
+                    acks_of[k], rtt_of[k], idx = older[1], t - older[2], older[3]
+                end
+                if idx then
+                    -- that copy arrived: the copies sent after it were spurious, and later ones will be
+                    q.arrived[sn] = true
                     local spur = q.spur[sn] or {}
                     q.spur[sn] = spur
                     local c = 0
-                    for j = older[3] + 1, q.n[sn] do
+                    for j = idx + 1, q.n[sn] do
                         if not spur[j] then spur[j], c = true, c + 1 end
                     end
                     if c > 0 then spurious_of[k] = c end
@@ -340,6 +353,10 @@ local function add_marks(st, n, i)
     if first then
         st:add(f.retrans, first):set_generated()
         st:add_proto_expert_info(ef_retrans, string.format("Retransmission of the PUSH in frame %d", first))
+        if spurious_of[k] then
+            st:add(f.spurious, 1):set_generated()
+            st:add_proto_expert_info(ef_spurious, "Spurious retransmission: an ACK already acknowledged an earlier copy")
+        end
     end
     local sent = acks_of[k]
     if sent then

@@ -85,24 +85,30 @@ type oracleTx struct {
 	t           time.Duration
 	conv, sn    uint32
 	ts          uint32
+	acked       bool // an ACK echoed its ts: it arrived
 	spurious    bool
 }
 
 // oracleMark is the mark of seg, sent by side in frame at t, by a plain search of every transmission
 // so far (sent, to which it adds a PUSH): a PUSH names the frame of the first transmission of its sn
-// by the same side and conv; an ACK, the latest transmission of the other side with its conv, sn and
-// ts, and flags the later transmissions of that sn not flagged yet.
+// by the same side and conv, and is spurious when one of those arrived; an ACK names the latest
+// transmission of the other side with its conv, sn and ts, which arrived, and flags the later
+// transmissions of that sn not flagged yet.
 func oracleMark(sent *[]oracleTx, side, frame int, t time.Duration, seg *kcpwire.Segment) Mark {
 	var m Mark
 	switch seg.Cmd {
 	case kcpwire.CmdPush:
 		for _, tx := range *sent {
 			if tx.side == side && tx.conv == seg.Conv && tx.sn == seg.Sn {
-				m.FirstFrame = tx.frame
-				break
+				if m.FirstFrame == 0 {
+					m.FirstFrame = tx.frame
+				}
+				if tx.acked {
+					m.Spurious = 1
+				}
 			}
 		}
-		*sent = append(*sent, oracleTx{side: side, frame: frame, t: t, conv: seg.Conv, sn: seg.Sn, ts: seg.Ts})
+		*sent = append(*sent, oracleTx{side: side, frame: frame, t: t, conv: seg.Conv, sn: seg.Sn, ts: seg.Ts, spurious: m.Spurious == 1})
 	case kcpwire.CmdAck:
 		acked := -1
 		for i, tx := range *sent {
@@ -113,6 +119,7 @@ func oracleMark(sent *[]oracleTx, side, frame int, t time.Duration, seg *kcpwire
 		if acked < 0 {
 			return m
 		}
+		(*sent)[acked].acked = true
 		tx := (*sent)[acked]
 		m.AcksFrame, m.AckDelay = tx.frame, t-tx.t
 		for i := acked + 1; i < len(*sent); i++ {

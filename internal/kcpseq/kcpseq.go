@@ -6,9 +6,10 @@
 //   - an ACK names the PUSH transmission it acknowledges, by sn and by the ts it echoes (kcp-go and
 //     ikcp copy the PUSH's ts into its ACK), and the time since; when no transmission in the input
 //     carried that ts (the capture began later, or cut that segment off), it names none;
-//   - an ACK of a transmission sent before others shows those others spurious: sent again although
+//   - a copy of an sn sent after a copy that an ACK acknowledged is spurious: sent again although
 //     the earlier copy had arrived (the Eifel detection of RFC 3522, with KCP's echoed ts in place of
-//     TCP's timestamps). Each is counted once.
+//     TCP's timestamps). An ACK counts the spurious copies sent before it; a copy sent after such an
+//     ACK (it was still on its way back) is marked spurious itself. Each copy is counted once.
 //
 // `kcplab decode` prints the marks and a summary per conversation, and the claims count KCP's
 // retransmissions on the link with it (claims/retrans.go). The Wireshark dissector
@@ -27,7 +28,9 @@ type Mark struct {
 	FirstFrame int           // a PUSH whose sn was sent before: the frame that first sent it; else 0
 	AcksFrame  int           // an ACK: the frame of the PUSH transmission it acknowledges; 0 when none in the input
 	AckDelay   time.Duration // an ACK with AcksFrame: the time since that transmission
-	Spurious   int           // an ACK: how many transmissions of that sn it newly showed spurious
+	// Spurious, on an ACK: how many copies of that sn, sent after the one it acknowledges, it newly
+	// showed spurious; on a PUSH: 1 when an ACK already showed an earlier copy arrived.
+	Spurious int
 }
 
 // Conversation is what the input showed of one conversation; Dirs[0] is from A (the sender of the
@@ -49,7 +52,7 @@ type Flow struct {
 	HaveUna   bool     // Una was set: this side sent a segment
 	// AckDelays are the delays from this side's PUSH transmissions to the other side's ACKs of them, ms.
 	AckDelays []float64
-	Spurious  int // PUSH segments sent again that an ACK showed spurious
+	Spurious  int // PUSH segments sent again after a copy that arrived (an ACK echoed its ts)
 
 	sent  map[uint32]pushes // each PUSH sn's transmissions
 	acked map[uint32]bool   // sn this side ACKed
@@ -67,8 +70,9 @@ type transmission struct {
 // pushes are the transmissions of one PUSH sn, in the order sent: the first kept in place, as most
 // sn are sent once, so that recording one allocates nothing beyond the map's growth.
 type pushes struct {
-	first transmission
-	again []transmission
+	first   transmission
+	again   []transmission
+	arrived bool // an ACK acknowledged a copy: every copy sent after it is spurious
 }
 
 // convKey identifies a conversation: its conv and its two endpoints, in address order.
@@ -125,7 +129,7 @@ func (a *Analysis) Add(frame int, t time.Duration, src, dst netip.AddrPort, segs
 			f, other = other, f
 		}
 		var m Mark
-		m.FirstFrame = f.add(seg, frame, t)
+		m.FirstFrame, m.Spurious = f.add(seg, frame, t)
 		if seg.Cmd == kcpwire.CmdAck {
 			if tx, spurious, ok := other.acknowledged(seg, t); ok {
 				m.AcksFrame, m.AckDelay, m.Spurious = tx.frame, t-tx.t, spurious
@@ -137,8 +141,9 @@ func (a *Analysis) Add(frame int, t time.Duration, src, dst netip.AddrPort, segs
 }
 
 // add records one segment sent in this direction in frame at t. For a PUSH whose sn was sent before it
-// returns the frame that first sent it, else 0.
-func (f *Flow) add(seg *kcpwire.Segment, frame int, t time.Duration) (firstFrame int) {
+// returns the frame that first sent it (else 0), and 1 when an ACK already showed an earlier copy
+// arrived (the PUSH is spurious).
+func (f *Flow) add(seg *kcpwire.Segment, frame int, t time.Duration) (firstFrame, spurious int) {
 	if seg.Cmd.Valid() {
 		f.Cmds[seg.Cmd-kcpwire.CmdPush]++
 	}
@@ -158,6 +163,10 @@ func (f *Flow) add(seg *kcpwire.Segment, frame int, t time.Duration) (firstFrame
 		tx := transmission{frame: frame, t: t, ts: seg.Ts}
 		if p, ok := f.sent[seg.Sn]; ok {
 			firstFrame = p.first.frame
+			if p.arrived {
+				tx.spurious, spurious = true, 1
+				f.Spurious++
+			}
 			p.again = append(p.again, tx)
 			f.sent[seg.Sn] = p
 		} else {
@@ -166,7 +175,7 @@ func (f *Flow) add(seg *kcpwire.Segment, frame int, t time.Duration) (firstFrame
 		}
 		f.PushBytes += uint64(seg.Len)
 	}
-	return firstFrame
+	return firstFrame, spurious
 }
 
 // acknowledged records the delay to ack, sent by the other side at t, from the transmission of this
@@ -181,14 +190,15 @@ func (f *Flow) acknowledged(ack *kcpwire.Segment, t time.Duration) (sent transmi
 	if sent, spurious, ok = p.acknowledged(ack.Ts); !ok {
 		return transmission{}, 0, false
 	}
+	f.sent[ack.Sn] = p
 	f.AckDelays = append(f.AckDelays, float64(t-sent.t)/float64(time.Millisecond))
 	f.Spurious += spurious
 	return sent, spurious, true
 }
 
 // acknowledged returns the transmission an ACK echoing ts acknowledges: the latest that carried ts,
-// or false when none did. The ones sent after it were spurious; it flags them and returns how many
-// it newly flagged.
+// or false when none did. That copy arrived, so the ones sent after it were spurious; it flags them,
+// and returns how many it newly flagged.
 func (p *pushes) acknowledged(ts uint32) (sent transmission, spurious int, ok bool) {
 	i := len(p.again) // the index of the transmission acknowledged: 0 the first, i the i-th sent again
 	for i > 0 && p.again[i-1].ts != ts {
@@ -202,6 +212,7 @@ func (p *pushes) acknowledged(ts uint32) (sent transmission, spurious int, ok bo
 	default:
 		return transmission{}, 0, false
 	}
+	p.arrived = true
 	for j := i; j < len(p.again); j++ { // again[j] is sent after the one acknowledged
 		if !p.again[j].spurious {
 			p.again[j].spurious = true // p.again shares the map value's array

@@ -32,7 +32,8 @@ func withTs(seg kcpwire.Segment, ts uint32) kcpwire.Segment {
 // TestMarks: the mark of each segment, datagram by datagram (frames from 1, a millisecond
 // apart), as the dissector's kcp.analysis fields give them: a PUSH sent again names the frame that
 // first sent its sn, however often it was sent; an ACK names the PUSH transmission whose ts it
-// echoes (none when no copy carried it), and counts the copies sent after that one as spurious, each once; the
+// echoes (none when no copy carried it), and counts the copies sent after that one as spurious, each
+// once, whether sent before the ACK (counted on it) or after (marked on the copy); the
 // other direction and another conv are sequences of their own.
 func TestMarks(t *testing.T) {
 	t.Parallel()
@@ -57,6 +58,8 @@ func TestMarks(t *testing.T) {
 		{"an ACK of the first copy shows the second spurious, not the third again; an ACK of the latest copy shows none", false,
 			[]kcpwire.Segment{withTs(ack(0, 1), 10), withTs(ack(0, 1), 13)},
 			[]Mark{{AcksFrame: 1, AckDelay: 6 * time.Millisecond, Spurious: 1}, {AcksFrame: 3, AckDelay: 4 * time.Millisecond}}},
+		{"a copy sent after an ACK showed an earlier one arrived is spurious itself", true,
+			[]kcpwire.Segment{withTs(push(0, 0, 1), 14)}, []Mark{{FirstFrame: 1, Spurious: 1}}},
 	}
 	var a Analysis
 	for i, tt := range tests { // in order: each row's marks depend on the rows before it
