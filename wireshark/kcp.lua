@@ -129,11 +129,11 @@ local fec_flows = {}
 -- ts and time (seconds from the first frame) of its latest transmission (q.last, q.ts, q.t) and how
 -- many it had (q.n), and, once it was sent again, the frame of its first (q.first), the earlier
 -- transmissions by ts (q.older[sn][ts] = { frame, time, index }) and those shown spurious
--- (q.spur[sn][index] = true), and whether an ACK acknowledged a copy (q.arrived[sn]). The marks of segment i of frame n are at n * SEGS_MAX + i:
--- retrans_of (the frame of the first transmission), acks_of (the frame of the PUSH an ACK
--- acknowledges), rtt_of (seconds since it) and spurious_of (how many transmissions sent after it
--- the ACK newly shows spurious). Numbers in a few flat tables: a table per sn or per frame took
--- longer on large captures.
+-- (q.spur[sn][index] = true), and whether an ACK acknowledged a copy (q.arrived[sn]). The marks of
+-- segment i of frame n are at n * SEGS_MAX + i: retrans_of (the frame of the first transmission),
+-- acks_of (the frame of the PUSH an ACK acknowledges), rtt_of (seconds since it) and spurious_of (on
+-- an ACK, how many transmissions sent after that PUSH it newly shows spurious; on a PUSH, 1). Numbers
+-- in a few flat tables: a table per sn or per frame took longer on large captures.
 local SEGS_MAX = 4096 -- more segments than a 65,535-byte datagram holds
 local analyze = true -- kcp.prefs.analyze, read in prefs_changed
 local pushes, retrans_of, acks_of, rtt_of, spurious_of = {}, {}, {}, {}, {}
@@ -332,13 +332,15 @@ local function analyse(pinfo, segs)
                 if idx then
                     -- that copy arrived: the copies sent after it were spurious, and later ones will be
                     q.arrived[sn] = true
-                    local spur = q.spur[sn] or {}
-                    q.spur[sn] = spur
-                    local c = 0
-                    for j = idx + 1, q.n[sn] do
-                        if not spur[j] then spur[j], c = true, c + 1 end
+                    if idx < q.n[sn] then
+                        local spur = q.spur[sn] or {}
+                        q.spur[sn] = spur
+                        local c = 0
+                        for j = idx + 1, q.n[sn] do
+                            if not spur[j] then spur[j], c = true, c + 1 end
+                        end
+                        if c > 0 then spurious_of[k] = c end
                     end
-                    if c > 0 then spurious_of[k] = c end
                 end
             end
         end

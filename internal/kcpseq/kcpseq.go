@@ -187,10 +187,13 @@ func (f *Flow) acknowledged(ack *kcpwire.Segment, t time.Duration) (sent transmi
 	if !ok {
 		return transmission{}, 0, false
 	}
+	arrived := p.arrived
 	if sent, spurious, ok = p.acknowledged(ack.Ts); !ok {
 		return transmission{}, 0, false
 	}
-	f.sent[ack.Sn] = p
+	if !arrived { // p is a copy: store the flag (the copies' flags live in the shared array)
+		f.sent[ack.Sn] = p
+	}
 	f.AckDelays = append(f.AckDelays, float64(t-sent.t)/float64(time.Millisecond))
 	f.Spurious += spurious
 	return sent, spurious, true
