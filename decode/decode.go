@@ -226,23 +226,22 @@ func (dc *Decoder) record(rec *pcapfile.Record) {
 	case dc.summary:
 		dc.sum.add(rec.Frame, t, dg.Src, dg.Dst, &dc.d)
 	default:
-		dc.sum.marks = nil
+		var marks []kcpseq.Mark
 		if dc.analyze && err == nil {
-			dc.sum.add(rec.Frame, t, dg.Src, dg.Dst, &dc.d)
+			marks = dc.sum.add(rec.Frame, t, dg.Src, dg.Dst, &dc.d)
 		}
 		if dc.json {
-			dc.jsonRecord(rec, t, err)
+			dc.jsonRecord(rec, t, err, marks)
 		} else {
-			dc.textRecord(rec, t, err)
+			dc.textRecord(rec, t, err, marks)
 		}
 	}
 }
 
-// segMark returns the sequence analysis of segment i of the datagram being printed (none without
-// analyze).
-func (dc *Decoder) segMark(i int) kcpseq.Mark {
-	if i < len(dc.sum.marks) {
-		return dc.sum.marks[i]
+// markAt returns the sequence analysis of segment i among marks (none without analyze).
+func markAt(marks []kcpseq.Mark, i int) kcpseq.Mark {
+	if i < len(marks) {
+		return marks[i]
 	}
 	return kcpseq.Mark{}
 }
@@ -256,8 +255,9 @@ func (dc *Decoder) printSummary(path string) {
 	}
 }
 
-// textRecord prints the text lines of one datagram: one per segment, else one.
-func (dc *Decoder) textRecord(rec *pcapfile.Record, t time.Duration, err error) {
+// textRecord prints the text lines of one datagram: one per segment, else one; marks are its
+// segments' sequence analysis (nil: none).
+func (dc *Decoder) textRecord(rec *pcapfile.Record, t time.Duration, err error, marks []kcpseq.Mark) {
 	d := &dc.d
 	dg := &rec.Datagram
 	var tmp [64]byte
@@ -330,7 +330,7 @@ func (dc *Decoder) textRecord(rec *pcapfile.Record, t time.Duration, err error) 
 			b = appendField(b, " (FEC data seq=", uint64(d.FEC.SeqID))
 			b = append(b, ')')
 		}
-		switch m := dc.segMark(i); {
+		switch m := markAt(marks, i); {
 		case m.FirstFrame > 0:
 			b = appendField(b, " [retransmission of frame ", uint64(m.FirstFrame))
 			if m.Spurious > 0 {
@@ -376,8 +376,9 @@ func appendProblem(b []byte, d *kcpwire.Datagram, err error) []byte {
 	return append(b, err.Error()...)
 }
 
-// jsonRecord prints the JSON objects of one datagram: one per segment, else one.
-func (dc *Decoder) jsonRecord(rec *pcapfile.Record, t time.Duration, err error) {
+// jsonRecord prints the JSON objects of one datagram: one per segment, else one; marks are its
+// segments' sequence analysis (nil: none).
+func (dc *Decoder) jsonRecord(rec *pcapfile.Record, t time.Duration, err error, marks []kcpseq.Mark) {
 	d := &dc.d
 	dg := &rec.Datagram
 	pre := append(dc.pre[:0], `{"file":`...)
@@ -453,7 +454,7 @@ func (dc *Decoder) jsonRecord(rec *pcapfile.Record, t time.Duration, err error) 
 			b = append(b, `,"data_captured":`...)
 			b = strconv.AppendInt(b, int64(len(s.Data)), 10)
 		}
-		switch m := dc.segMark(i); {
+		switch m := markAt(marks, i); {
 		case m.FirstFrame > 0:
 			b = appendField(b, `,"retransmission_of":`, uint64(m.FirstFrame))
 			if m.Spurious > 0 {

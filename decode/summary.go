@@ -39,23 +39,22 @@ const maxListed = 8
 // summary collects the conversations of one file (kcpseq), and the datagrams with no segment.
 type summary struct {
 	kcpseq.Analysis
-	undecoded int           // datagrams shown with no segment
-	marks     []kcpseq.Mark // the marks of the segments of the datagram last added (per-segment lines)
+	undecoded int // datagrams shown with no segment
 }
 
 // reset empties s for a new file.
 func (s *summary) reset() {
 	s.Analysis.Reset()
-	s.undecoded, s.marks = 0, nil
+	s.undecoded = 0
 }
 
-// add records the segments of the datagram d, sent from src to dst in frame at t, and sets s.marks
-// to their marks.
-func (s *summary) add(frame int, t time.Duration, src, dst netip.AddrPort, d *kcpwire.Datagram) {
+// add records the segments of the datagram d, sent from src to dst in frame at t, and returns their
+// marks (valid until the next add).
+func (s *summary) add(frame int, t time.Duration, src, dst netip.AddrPort, d *kcpwire.Datagram) []kcpseq.Mark {
 	if len(d.Segments) == 0 {
 		s.undecoded++
 	}
-	s.marks = s.Add(frame, t, src, dst, d.Segments)
+	return s.Add(frame, t, src, dst, d.Segments)
 }
 
 // appendText appends the summary's text lines.
