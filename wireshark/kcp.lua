@@ -321,13 +321,16 @@ local function analyse(pinfo, segs)
             local last = q and q.last[sn]
             if last then
                 local k = n * SEGS_MAX + i
-                -- the transmission whose ts the ACK echoes; none when the capture missed it
-                local older = q.older[sn] and q.older[sn][s.ts]
+                -- the transmission whose ts the ACK echoes (most often the latest); none when the
+                -- capture missed it
                 local idx -- its index among the copies of sn
                 if q.ts[sn] == s.ts then
                     acks_of[k], rtt_of[k], idx = last, t - q.t[sn], q.n[sn]
-                elseif older then
-                    acks_of[k], rtt_of[k], idx = older[1], t - older[2], older[3]
+                else
+                    local older = q.older[sn] and q.older[sn][s.ts]
+                    if older then
+                        acks_of[k], rtt_of[k], idx = older[1], t - older[2], older[3]
+                    end
                 end
                 if idx then
                     -- that copy arrived: the copies sent after it were spurious, and later ones will be
