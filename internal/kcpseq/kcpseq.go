@@ -96,8 +96,8 @@ type Analysis struct {
 // Reset empties a for a new input, keeping its buffers.
 func (a *Analysis) Reset() { *a = Analysis{marks: a.marks[:0]} }
 
-// Before reports whether sn x comes before y in KCP's wrapping sn order.
-func Before(x, y uint32) bool { return int32(x-y) < 0 }
+// before reports whether sn x comes before y in KCP's wrapping sn order.
+func before(x, y uint32) bool { return int32(x-y) < 0 }
 
 // Add records segs, the segments of one datagram sent from src to dst in frame at t (frames and
 // times must not decrease), and returns their marks, by index; the slice is valid until the next
@@ -147,7 +147,7 @@ func (f *Flow) add(seg *kcpwire.Segment, frame int, t time.Duration) (firstFrame
 	if seg.Cmd.Valid() {
 		f.Cmds[seg.Cmd-kcpwire.CmdPush]++
 	}
-	if !f.HaveUna || Before(f.Una, seg.Una) {
+	if !f.HaveUna || before(f.Una, seg.Una) {
 		f.Una, f.HaveUna = seg.Una, true
 	}
 	switch seg.Cmd {
@@ -232,10 +232,10 @@ func (f *Flow) SnRange() (lo, hi uint32, ok bool) {
 	}
 	lo, hi = f.Order[0], f.Order[0]
 	for _, sn := range f.Order[1:] {
-		if Before(sn, lo) {
+		if before(sn, lo) {
 			lo = sn
 		}
-		if Before(hi, sn) {
+		if before(hi, sn) {
 			hi = sn
 		}
 	}
@@ -265,7 +265,7 @@ func (f *Flow) Sent(sn uint32) int {
 func (f *Flow) Unacknowledged(other *Flow) []uint32 {
 	var out []uint32
 	for _, sn := range f.Order {
-		if other.acked[sn] || other.HaveUna && Before(sn, other.Una) {
+		if other.acked[sn] || other.HaveUna && before(sn, other.Una) {
 			continue
 		}
 		out = append(out, sn)
