@@ -114,7 +114,7 @@ func figuresOf(key string, rs []Result) *Figures {
 		f.WireBytes += r.WireBytes
 		s := Seed{Overhead: float64(r.WireBytes) / float64(r.Case.Workload.AppBytes())}
 		over = append(over, s.Overhead)
-		if rt := r.Retrans; !r.Case.Transport.TCP && rt.Pushes > 0 {
+		if rt := r.Retrans; rt.Pushes > 0 { // KCP's only: a TCP case has none
 			again = append(again, 100*float64(rt.Again)/float64(rt.Pushes))
 			spurious = append(spurious, 100*float64(rt.Spurious)/float64(rt.Pushes))
 		}
