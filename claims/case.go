@@ -38,7 +38,7 @@ type Result struct {
 	// KCPSent is what each KCP side wrote to its socket ([client, server]), for the check that the
 	// link saw the same datagrams.
 	KCPSent [2]sent
-	// Retrans is KCP's retransmissions on the link (not for TCP).
+	// Retrans is the transport's retransmissions on the link.
 	Retrans Retrans
 	TCP     *TCPInfo
 	// MinRTOApplied is false when the mode asks for a minimum RTO that the implementation cannot set.
@@ -53,6 +53,9 @@ type Result struct {
 
 // udpIPHeader is the IPv4 and UDP headers' bytes in front of every KCP datagram.
 const udpIPHeader = 28
+
+// settleLimit bounds the wait after a case for the link to hold nothing: longer than any link's delay.
+const settleLimit = 2 * time.Second
 
 // maxAttempts bounds the runs of a case whose KCP socket sent another session's datagram.
 const maxAttempts = 3
@@ -121,13 +124,16 @@ func runOnce(ctx context.Context, c Case, keep bool, attempt int) (r Result) {
 	default:
 		r.Measured, r.KCPSent, r.Err = runKCP(ctx, c.Workload, c.Transport.Mode, ep)
 	}
+	// Wait (boundedly) until every record's fate is final: the link has seen every datagram KCP
+	// wrote (one written just before its close may still wait in the TUN device's queue for the
+	// forwarder), and holds no copy (the peer may already have read one whose delivery the link has
+	// yet to record).
+	var want uint64
 	if c.Path == Hosts && !c.Transport.TCP {
-		// A datagram KCP wrote just before its close may still wait in the TUN device's queue for the
-		// forwarder: wait (boundedly) until the link has seen as many packets as KCP wrote.
-		want := uint64(r.KCPSent[0].Datagrams + r.KCPSent[1].Datagrams)
-		for end := time.Now().Add(2 * time.Second); l.Stats(dir.C2S).Sent+l.Stats(dir.S2C).Sent < want && time.Now().Before(end); {
-			time.Sleep(time.Millisecond)
-		}
+		want = uint64(r.KCPSent[0].Datagrams + r.KCPSent[1].Datagrams)
+	}
+	for end := time.Now().Add(settleLimit); (l.Stats(dir.C2S).Sent+l.Stats(dir.S2C).Sent < want || l.Pending() > 0) && time.Now().Before(end); {
+		time.Sleep(time.Millisecond)
 	}
 	recs := l.Records()
 	proto := byte(17) // UDP
@@ -149,7 +155,9 @@ func runOnce(ctx context.Context, c Case, keep bool, attempt int) (r Result) {
 			r.Drops[rec.Dir.Index()]++
 		}
 	}
-	if !c.Transport.TCP {
+	if c.Transport.TCP {
+		r.Retrans = tcpRetransOf(recs)
+	} else {
 		r.Retrans = retransOf(recs, c.Path)
 	}
 	if keep {
@@ -180,14 +188,24 @@ func check(r Result) error {
 		if b := k[0].Bytes + k[1].Bytes + udpIPHeader*(k[0].Datagrams+k[1].Datagrams); b != r.WireBytes {
 			errs = append(errs, fmt.Errorf("KCP wrote %d bytes with IP and UDP headers, the link saw %d", b, r.WireBytes))
 		}
-		// Every message arrived, so every PUSH copy the link dropped was followed by another copy of
-		// its sn: an sn sent n times had at most n-1 copies dropped.
+		// Every message arrived, so the link delivered a copy of every sn: an sn sent n times had at
+		// most n-1 copies dropped.
 		if rt := r.Retrans; r.Measured.Missing == 0 && rt.Again < rt.Dropped {
 			errs = append(errs, fmt.Errorf("the link dropped %d PUSH segments, KCP sent only %d again", rt.Dropped, rt.Again))
 		}
 		if d := k[0].Datagrams + k[1].Datagrams; int64(r.Retrans.Datagrams) != d {
 			errs = append(errs, fmt.Errorf("KCP wrote %d datagrams, %d of them decoded as KCP", d, r.Retrans.Datagrams))
 		}
+		// An ACK that echoes an earlier copy's ts proves that copy arrived, so the link delivered it:
+		// spurious ≤ sent after delivery ≤ sent again.
+		if rt := r.Retrans; rt.Spurious > rt.AfterDelivered || rt.AfterDelivered > rt.Again {
+			errs = append(errs, fmt.Errorf("PUSH segments: %d sent again, %d of them after a copy the link delivered, %d shown spurious by an ACK; want spurious ≤ after a delivered copy ≤ sent again",
+				rt.Again, rt.AfterDelivered, rt.Spurious))
+		}
+	} else if rt := r.Retrans; r.Measured.Missing == 0 && rt.AgainBytes < rt.DroppedBytes {
+		// Every byte arrived, so the link delivered a copy of each: a byte sent n times had at most
+		// n-1 copies dropped.
+		errs = append(errs, fmt.Errorf("the link dropped %d bytes of TCP data, TCP sent only %d again", rt.DroppedBytes, rt.AgainBytes))
 	}
 	return errors.Join(errs...)
 }

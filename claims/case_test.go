@@ -37,7 +37,7 @@ func TestRunEachTransport(t *testing.T) {
 			}
 			require.Positive(t, r.Drops[0], "the link dropped nothing: the case checks no recovery")
 			if !c.Transport.TCP {
-				require.Positive(t, r.Retrans.Pushes, "the sequence analysis saw no PUSH segment")
+				require.Positive(t, r.Retrans.Segments, "the sequence analysis saw no PUSH segment")
 			}
 			t.Logf("rtts %d missing %d complete %v wire %d packets %d other %d drops %v retrans %+v tcp %+v took %v", len(r.Measured.RTTs), r.Measured.Missing, r.Measured.Complete, r.WireBytes, r.Packets, r.Other, r.Drops, r.Retrans, r.TCP, r.Took)
 		})

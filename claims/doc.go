@@ -21,6 +21,7 @@
 //     packets.
 //
 // A figure is computed per seed (average, median, p99 and maximum RTT; completion time; bytes on the
-// wire per application byte) and reported with its interval over the seeds. Verdicts compare the
+// wire per application byte; the data segments sent again, read from the link's packets: retrans.go
+// for KCP, tcpretrans.go for TCP) and reported with its interval over the seeds. Verdicts compare the
 // published figures with those intervals (verdict.go); the findings are in RESULTS.md.
 package claims

@@ -60,16 +60,17 @@ type Figures struct {
 	Complete Interval // Bulk: seconds
 	Overhead Interval // wire bytes per application byte
 	PerMsg   Interval // Echo: wire bytes per message (both ways)
-	// Again and Spurious are KCP's PUSH segments sent again, and those of them an ACK showed spurious,
-	// in % of the PUSH segments it sent (Retrans; no seeds for TCP).
-	Again, Spurious Interval
-	TCP             *TCPInfo
-	MinRTO          bool      // the mode's minimum RTO applied
-	RTTs            []float64 // every seed's RTTs in ms, sorted (the CDF)
-	PerSeed         map[uint64]Seed
-	Drops           [2]uint64 // summed over seeds
-	Packets         int64
-	WireBytes       int64
+	// Again, AfterDelivered and Spurious are the data segments sent again, those of them sent after
+	// the link had delivered an earlier copy, and (KCP's only) those an ACK showed spurious, in % of
+	// the data segments sent (Retrans).
+	Again, AfterDelivered, Spurious Interval
+	TCP                             *TCPInfo
+	MinRTO                          bool      // the mode's minimum RTO applied
+	RTTs                            []float64 // every seed's RTTs in ms, sorted (the CDF)
+	PerSeed                         map[uint64]Seed
+	Drops                           [2]uint64 // summed over seeds
+	Packets                         int64
+	WireBytes                       int64
 }
 
 // Seed is one seed's figures, for pairing transports on the same link seed.
@@ -97,7 +98,7 @@ func Aggregate(results []Result) []*Figures {
 
 func figuresOf(key string, rs []Result) *Figures {
 	f := &Figures{Key: key, Case: rs[0].Case, Seeds: len(rs), PerSeed: map[uint64]Seed{}, MinRTO: true}
-	var avg, med, p99, mx, comp, over, perMsg, again, spurious []float64
+	var avg, med, p99, mx, comp, over, perMsg, again, afterDelivered, spurious []float64
 	for _, r := range rs {
 		f.MinRTO = f.MinRTO && r.MinRTOApplied
 		if r.TCP != nil {
@@ -114,9 +115,12 @@ func figuresOf(key string, rs []Result) *Figures {
 		f.WireBytes += r.WireBytes
 		s := Seed{Overhead: float64(r.WireBytes) / float64(r.Case.Workload.AppBytes())}
 		over = append(over, s.Overhead)
-		if rt := r.Retrans; rt.Pushes > 0 { // KCP's only: a TCP case has none
-			again = append(again, 100*float64(rt.Again)/float64(rt.Pushes))
-			spurious = append(spurious, 100*float64(rt.Spurious)/float64(rt.Pushes))
+		if rt := r.Retrans; rt.Segments > 0 {
+			pct := func(n int) float64 { return 100 * float64(n) / float64(rt.Segments) }
+			again, afterDelivered = append(again, pct(rt.Again)), append(afterDelivered, pct(rt.AfterDelivered))
+			if !r.Case.Transport.TCP {
+				spurious = append(spurious, pct(rt.Spurious))
+			}
 		}
 		if e, ok := r.Case.Workload.(Echo); ok {
 			ms := make([]float64, len(r.Measured.RTTs))
@@ -143,7 +147,7 @@ func figuresOf(key string, rs []Result) *Figures {
 	slices.Sort(f.RTTs)
 	f.Avg, f.Median, f.P99, f.Max = IntervalOf(avg), IntervalOf(med), IntervalOf(p99), IntervalOf(mx)
 	f.Complete, f.Overhead, f.PerMsg = IntervalOf(comp), IntervalOf(over), IntervalOf(perMsg)
-	f.Again, f.Spurious = IntervalOf(again), IntervalOf(spurious)
+	f.Again, f.AfterDelivered, f.Spurious = IntervalOf(again), IntervalOf(afterDelivered), IntervalOf(spurious)
 	return f
 }
 

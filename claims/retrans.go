@@ -9,15 +9,22 @@ import (
 	"kcplab/link"
 )
 
-// Retrans counts KCP's PUSH segments on the link, both ways, by KCP's sequence analysis (kcpseq): a
-// PUSH that repeats an sn its side sent before is sent again, and one sent again is spurious when an
-// ACK echoes the ts of an earlier copy, which had therefore arrived. Where KCP's extra bandwidth goes.
+// Retrans counts a transport's data segments on the link, both ways: where its extra bandwidth goes.
+// A segment is sent again when it carries data its side sent before, and sent after delivery when
+// the link had delivered an earlier copy of that data: the link's account, the same for KCP and TCP,
+// and needless unless the receiver discarded that copy. For KCP, spurious is the protocol's own
+// evidence (kcpseq, RFC 3522's Eifel detection): an ACK echoed the ts of an earlier copy, which had
+// therefore arrived; those are a part of the ones sent after delivery.
 type Retrans struct {
-	Pushes    int `json:"pushes"`    // PUSH segments sent, copies the link dropped included
-	Again     int `json:"again"`     // of them, repeats of an sn sent before
-	Spurious  int `json:"spurious"`  // of those, repeats an ACK showed spurious
-	Dropped   int `json:"dropped"`   // PUSH segments in datagrams the link dropped
-	Datagrams int `json:"datagrams"` // KCP datagrams analysed
+	Segments       int `json:"segments"`        // data segments sent (KCP PUSH, TCP with payload), copies the link dropped included
+	Again          int `json:"again"`           // of them, ones that carried data sent before (a KCP sn; any TCP byte)
+	AfterDelivered int `json:"after_delivered"` // of those, ones whose data an earlier copy the link delivered carried (all of it, for TCP)
+	Spurious       int `json:"spurious"`        // KCP: of those sent again, ones an ACK showed spurious
+	Dropped        int `json:"dropped"`         // data segments the link dropped (its impairments, its queue)
+	// AgainBytes and DroppedBytes are TCP's: the bytes of data sent again, and of the dropped segments.
+	AgainBytes   int64 `json:"again_bytes,omitempty"`
+	DroppedBytes int64 `json:"dropped_bytes,omitempty"`
+	Datagrams    int   `json:"datagrams,omitempty"` // KCP datagrams analysed
 }
 
 // ends stand for the client and the server in the analysis: a case has one pair of sockets.
@@ -26,10 +33,15 @@ var ends = [2]netip.AddrPort{netip.MustParseAddrPort("198.18.0.1:1"), netip.Must
 // retransOf analyses the KCP datagrams among recs, in the order they were sent: on the hosts path
 // IPv4 packets (others are left out), on loopback UDP payloads.
 func retransOf(recs []link.Record, path Path) Retrans {
+	type segKey struct {
+		d        dir.Dir
+		conv, sn uint32
+	}
 	var (
-		r Retrans
-		a kcpseq.Analysis
-		d kcpwire.Datagram
+		r         Retrans
+		a         kcpseq.Analysis
+		d         kcpwire.Datagram
+		delivered = map[segKey]bool{} // a copy of the sn that the link delivered has been sent
 	)
 	for i, rec := range recs {
 		p := rec.Payload
@@ -44,19 +56,27 @@ func retransOf(recs []link.Record, path Path) Retrans {
 		if rec.Dir == dir.S2C {
 			src, dst = dst, src
 		}
-		a.Add(i+1, rec.At, src, dst, d.Segments)
-		if rec.Fate.Dropped() {
-			for _, s := range d.Segments {
-				if s.Cmd == kcpwire.CmdPush {
-					r.Dropped++
-				}
+		marks := a.Add(i+1, rec.At, src, dst, d.Segments)
+		arrived := rec.DeliveredCopies() > 0
+		for j, s := range d.Segments {
+			if s.Cmd != kcpwire.CmdPush {
+				continue
+			}
+			k := segKey{rec.Dir, s.Conv, s.Sn}
+			if marks[j].FirstFrame > 0 && delivered[k] {
+				r.AfterDelivered++
+			}
+			if arrived {
+				delivered[k] = true
+			} else if rec.Fate.Dropped() {
+				r.Dropped++
 			}
 		}
 	}
 	for _, c := range a.Conversations {
 		for i := range c.Dirs {
 			f := &c.Dirs[i]
-			r.Pushes += f.Cmds[0]
+			r.Segments += f.Cmds[0]
 			r.Again += f.Resent()
 			r.Spurious += f.Spurious
 		}
