@@ -9,7 +9,9 @@
 //   - a copy of an sn sent after a copy that an ACK acknowledged is spurious: sent again although
 //     the earlier copy had arrived (the Eifel detection of RFC 3522, with KCP's echoed ts in place of
 //     TCP's timestamps). An ACK counts the spurious copies sent before it; a copy sent after such an
-//     ACK (it was still on its way back) is marked spurious itself. Each copy is counted once.
+//     ACK (it was still on its way back) is marked spurious itself. Each copy is counted once. The
+//     count is a lower bound: kcp-go sends, of the ACKs one flush holds, only those of out-of-order
+//     segments and the last (kcp.go's flush), so a copy acknowledged by una alone is not shown.
 //
 // `kcplab decode` prints the marks and a summary per conversation, and the claims count KCP's
 // retransmissions on the link with it (claims/retrans.go). The Wireshark dissector
