@@ -39,7 +39,10 @@
 --   kcp.analysis.spurious        a copy sent after one that an ACK acknowledged is spurious (that one
 --                                had arrived; RFC 3522's Eifel detection, with KCP's echoed ts): on
 --                                an ACK, how many copies sent before it it newly shows spurious; on
---                                a PUSH sent after such an ACK, 1; with the expert info kcp.spurious
+--                                a PUSH sent after such an ACK, 1; with the expert info kcp.spurious.
+--                                A lower bound: kcp-go sends, of a flush's ACKs, only those of
+--                                out-of-order segments and the last, so una alone acknowledges most
+--                                in-order segments of a bulk transfer
 -- e.g. tshark -X lua_script:wireshark/kcp.lua -r FILE -Y kcp.analysis.retransmission
 --
 -- A ladder (one line per datagram, all segments; occurrence=a lists every segment) in a
