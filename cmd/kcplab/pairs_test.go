@@ -16,6 +16,7 @@ import (
 	"kcplab/internal/kcpgo"
 	"kcplab/matrix"
 	"kcplab/peer"
+	"kcplab/report"
 )
 
 // peerEnv makes the test binary a `kcplab peer` (TestMain).
@@ -50,7 +51,8 @@ func testPeer(t *testing.T) *peer.Peer {
 }
 
 // TestPairsOverPeerProcesses runs p001 and p003 with the server in one peer process and the client in
-// another: every trial lands in a class, and p001's trials in the class its in-process trials land in.
+// another: every trial lands in a class, and p001's trials in the classes its in-process trials land
+// in, in shares a test does not tell apart.
 func TestPairsOverPeerProcesses(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -69,9 +71,12 @@ func TestPairsOverPeerProcesses(t *testing.T) {
 	for _, f := range pair.Failed() {
 		t.Errorf("p001 pair trial %d: %v", f.Trial, f.Err)
 	}
-	// "echoed" is p001's usual class (the others are rare races): most trials either way.
-	assert.GreaterOrEqual(t, inProc.Counts["echoed"], 4, "in-process: %v", inProc.Counts)
-	assert.GreaterOrEqual(t, pair.Counts["echoed"], 4, "pair: %v", pair.Counts)
+	// Which of p001's classes a trial lands in depends on timing (under make test's load, the server's
+	// ACK often waits for the echo), so each run's shares move with the machine's load; the pair must
+	// not move them apart from the in-process run: Fisher's exact test does not tell their "echoed"
+	// shares apart (it does 6 of 6 against 0 of 6).
+	assert.Greater(t, report.FisherP(inProc.Counts["echoed"], len(inProc.Trials), pair.Counts["echoed"], len(pair.Trials)), 0.01,
+		"in-process %v, pair %v", inProc.Counts, pair.Counts)
 
 	p003, err := experiments.Lookup("p003")
 	require.NoError(t, err)
