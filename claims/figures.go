@@ -64,13 +64,14 @@ type Figures struct {
 	// the link had delivered an earlier copy, and (KCP's only) those an ACK showed spurious, in % of
 	// the data segments sent (Retrans).
 	Again, AfterDelivered, Spurious Interval
-	TCP                             *TCPInfo
-	MinRTO                          bool      // the mode's minimum RTO applied
-	RTTs                            []float64 // every seed's RTTs in ms, sorted (the CDF)
-	PerSeed                         map[uint64]Seed
-	Drops                           [2]uint64 // summed over seeds
-	Packets                         int64
-	WireBytes                       int64
+
+	TCP       *TCPInfo
+	MinRTO    bool      // the mode's minimum RTO applied
+	RTTs      []float64 // every seed's RTTs in ms, sorted (the CDF)
+	PerSeed   map[uint64]Seed
+	Drops     [2]uint64 // summed over seeds
+	Packets   int64
+	WireBytes int64
 }
 
 // Seed is one seed's figures, for pairing transports on the same link seed.
