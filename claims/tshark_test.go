@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"kcplab/hosts"
@@ -66,7 +67,9 @@ func tsharkFields(t *testing.T, tshark, path, filter string, fields ...string) [
 }
 
 // TestTCPRetransmissionsCoverTheLinksDrops checks TCP against the link with an independent tool:
-// every data segment the link dropped is sent again, in a segment tshark marks as a retransmission.
+// every data segment the link dropped is sent again, in a segment tshark marks as a retransmission;
+// and the analysis of the claims (tcpRetransOf) against tshark's: the same data segments, the same
+// sent again.
 func TestTCPRetransmissionsCoverTheLinksDrops(t *testing.T) {
 	tshark := needTshark(t)
 	for _, c := range []Case{
@@ -112,7 +115,20 @@ func TestTCPRetransmissionsCoverTheLinksDrops(t *testing.T) {
 				}
 				require.True(t, covered, "dropped segment %+v: no retransmission of it in tshark's %d", d, len(rows))
 			}
-			t.Logf("link dropped %d data segment(s); tshark marks %d retransmission(s)", len(dropped), len(rows))
+			// tshark's count of data segments sent again is the analysis's (tcpretrans.go), and what it
+			// calls spurious (data the capture showed ACKed before) followed a delivered copy.
+			again := 0
+			for _, row := range rows {
+				if n, _ := strconv.Atoi(row[2]); n > 0 {
+					again++
+				}
+			}
+			assert.Equal(t, again, r.Retrans.Again, "data segments sent again: tshark's count, then tcpRetransOf's")
+			assert.Len(t, tsharkFields(t, tshark, path, "tcp.len > 0", "frame.number"), r.Retrans.Segments, "data segments: tshark's, then tcpRetransOf's")
+			spurious := len(tsharkFields(t, tshark, path, "tcp.analysis.spurious_retransmission && tcp.len > 0", "frame.number"))
+			assert.LessOrEqual(t, spurious, r.Retrans.AfterDelivered, "tshark's spurious retransmissions, then tcpRetransOf's copies after a delivered one")
+			t.Logf("link dropped %d data segment(s); tshark marks %d retransmission(s), %d of data (%d spurious); the analysis: %+v",
+				len(dropped), len(rows), again, spurious, r.Retrans)
 		})
 	}
 }
