@@ -40,6 +40,18 @@ func iv(i claims.Interval, format string) string {
 	return fmt.Sprintf(format+" ["+format+", "+format+"]", i.Mean, i.Lo, i.Hi)
 }
 
+// hostsRows writes a table row for each figure of the hosts path: its workload, link and transport,
+// then its cells.
+func hostsRows(b *strings.Builder, figs []*claims.Figures, cells func(*claims.Figures) []string) {
+	for _, f := range figs {
+		if f.Case.Path != claims.Hosts {
+			continue
+		}
+		cond, _ := claims.ConditionOf(f.Case)
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", f.Case.Workload.Name(), cond.Name, f.Case.Transport, strings.Join(cells(f), " | "))
+	}
+}
+
 // ClaimsBlock renders the "KCP's claims" section from the figures of one claims run.
 func ClaimsBlock(figs []*claims.Figures, m ClaimsMeta) string {
 	var b strings.Builder
@@ -176,28 +188,18 @@ func ClaimsBlock(figs []*claims.Figures, m ClaimsMeta) string {
 
 	b.WriteString("\nThe figures (RTT in ms; completion in s; overhead: IP bytes on the wire per application byte):\n\n")
 	b.WriteString("| workload | link | transport | avg | median | p99 | max | completion | overhead | drops c2s/s2c |\n|---|---|---|---|---|---|---|---|---|---|\n")
-	for _, f := range figs {
-		if f.Case.Path != claims.Hosts {
-			continue
-		}
-		cond, _ := claims.ConditionOf(f.Case)
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d/%d |\n", f.Case.Workload.Name(), cond.Name, f.Case.Transport,
-			iv(f.Avg, "%.1f"), iv(f.Median, "%.1f"), iv(f.P99, "%.1f"), iv(f.Max, "%.1f"), iv(f.Complete, "%.2f"), iv(f.Overhead, "%.3f"),
-			f.Drops[0], f.Drops[1])
-	}
+	hostsRows(&b, figs, func(f *claims.Figures) []string {
+		return []string{iv(f.Avg, "%.1f"), iv(f.Median, "%.1f"), iv(f.P99, "%.1f"), iv(f.Max, "%.1f"), iv(f.Complete, "%.2f"), iv(f.Overhead, "%.3f"),
+			fmt.Sprintf("%d/%d", f.Drops[0], f.Drops[1])}
+	})
 	b.WriteString("\nWhere the extra bytes go: the data segments each transport sent again (KCP: a PUSH of an sn sent before; TCP: a segment with a byte sent before), " +
 		"those of them sent after the link had delivered an earlier copy of all their data (the link's account: needless, unless the receiver discarded that copy), and, for KCP, those its ACKs showed spurious " +
 		"(an ACK echoed the ts of an earlier copy, which had therefore arrived: `internal/kcpseq`, the sequence analysis of `kcplab decode` and the Wireshark dissector), " +
 		"in % of the data segments sent, read from the link's packets:\n\n")
 	b.WriteString("| workload | link | transport | sent again (%) | after a delivered copy (%) | spurious, by KCP's ACKs (%) |\n|---|---|---|---|---|---|\n")
-	for _, f := range figs {
-		if f.Case.Path != claims.Hosts {
-			continue
-		}
-		cond, _ := claims.ConditionOf(f.Case)
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", f.Case.Workload.Name(), cond.Name, f.Case.Transport,
-			iv(f.Again, "%.1f"), iv(f.AfterDelivered, "%.1f"), iv(f.Spurious, "%.1f"))
-	}
+	hostsRows(&b, figs, func(f *claims.Figures) []string {
+		return []string{iv(f.Again, "%.1f"), iv(f.AfterDelivered, "%.1f"), iv(f.Spurious, "%.1f")}
+	})
 	met, of, conds := claims.TCPFloor(figs)
 	if of > 0 {
 		fmt.Fprintf(&b, "\nWhat TCP must do: at 10%% loss (%s) its maximum RTT is at least Linux's minimum RTO (200 ms) plus the path's RTT in %d of %d seeds.\n",
