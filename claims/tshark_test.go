@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,13 +100,23 @@ func TestTCPRetransmissionsCoverTheLinksDrops(t *testing.T) {
 			require.NotEmpty(t, dropped, "the link dropped no data segment: the test checks nothing")
 			// The capture is the senders' (before the link), where a segment below the highest sequence
 			// number sent is sent again; tshark calls it a retransmission, or out-of-order when it comes
-			// sooner after the original than its RTT estimate.
-			rows := tsharkFields(t, tshark, path, "tcp.analysis.retransmission || tcp.analysis.fast_retransmission || "+
-				"tcp.analysis.spurious_retransmission || tcp.analysis.out_of_order",
-				"ip.src", "tcp.seq_raw", "tcp.len")
+			// sooner after the original than its RTT estimate. One pass over the data segments gives
+			// each one's flags: retransmission, fast, spurious, out-of-order.
+			segs := tsharkFields(t, tshark, path, "tcp.len > 0", "ip.src", "tcp.seq_raw", "tcp.len",
+				"tcp.analysis.retransmission", "tcp.analysis.fast_retransmission", "tcp.analysis.spurious_retransmission", "tcp.analysis.out_of_order")
+			var again [][]string
+			spurious := 0
+			for _, row := range segs {
+				if slices.Contains(row[3:], "1") {
+					again = append(again, row)
+				}
+				if row[5] == "1" {
+					spurious++
+				}
+			}
 			for _, d := range dropped {
 				covered := false
-				for _, row := range rows {
+				for _, row := range again {
 					seq, _ := strconv.ParseUint(row[1], 10, 32)
 					n, _ := strconv.ParseUint(row[2], 10, 32)
 					if row[0] == d.src && uint32(seq) <= d.seq && d.seq < uint32(seq)+uint32(n) {
@@ -113,22 +124,16 @@ func TestTCPRetransmissionsCoverTheLinksDrops(t *testing.T) {
 						break
 					}
 				}
-				require.True(t, covered, "dropped segment %+v: no retransmission of it in tshark's %d", d, len(rows))
+				require.True(t, covered, "dropped segment %+v: no retransmission of it in tshark's %d", d, len(again))
 			}
-			// tshark's count of data segments sent again is the analysis's (tcpretrans.go), and what it
-			// calls spurious (data the capture showed ACKed before) followed a delivered copy.
-			again := 0
-			for _, row := range rows {
-				if n, _ := strconv.Atoi(row[2]); n > 0 {
-					again++
-				}
-			}
-			assert.Equal(t, again, r.Retrans.Again, "data segments sent again: tshark's count, then tcpRetransOf's")
-			assert.Len(t, tsharkFields(t, tshark, path, "tcp.len > 0", "frame.number"), r.Retrans.Segments, "data segments: tshark's, then tcpRetransOf's")
-			spurious := len(tsharkFields(t, tshark, path, "tcp.analysis.spurious_retransmission && tcp.len > 0", "frame.number"))
+			// tshark's counts of data segments and of those sent again are the analysis's
+			// (tcpretrans.go), and what it calls spurious (data the capture showed ACKed before)
+			// followed a delivered copy.
+			assert.Len(t, segs, r.Retrans.Segments, "data segments: tshark's, then tcpRetransOf's")
+			assert.Len(t, again, r.Retrans.Again, "data segments sent again: tshark's, then tcpRetransOf's")
 			assert.LessOrEqual(t, spurious, r.Retrans.AfterDelivered, "tshark's spurious retransmissions, then tcpRetransOf's copies after a delivered one")
-			t.Logf("link dropped %d data segment(s); tshark marks %d retransmission(s), %d of data (%d spurious); the analysis: %+v",
-				len(dropped), len(rows), again, spurious, r.Retrans)
+			t.Logf("link dropped %d data segment(s); tshark marks %d of %d sent again (%d spurious); the analysis: %+v",
+				len(dropped), len(again), len(segs), spurious, r.Retrans)
 		})
 	}
 }
