@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"kcplab/internal/tolerance"
 	"kcplab/kcpwire"
 	"kcplab/stall"
 )
@@ -27,9 +28,10 @@ type (
 // trial was descheduled. Where the protocol cannot be early (an update tick before it is due, a read
 // deadline before it expires), an early value breaks the trial on its own (Timing.NeverEarly).
 
-// Tolerance is the packetdrill-style slack allowed around an expected gap: max(4 ms, 12.5% of the gap).
+// Tolerance is the packetdrill-style slack allowed around an expected gap: max(4 ms, 12.5% of the gap)
+// (internal/tolerance, which the claims share).
 func Tolerance(gap time.Duration) time.Duration {
-	return max(4*time.Millisecond, gap/8)
+	return tolerance.Of(gap)
 }
 
 // MinShareWithin is the share of a class's values (those no measured stall explains) that must lie
