@@ -3,6 +3,7 @@ package claims
 import (
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -81,13 +82,49 @@ func TestIntervalOf(t *testing.T) {
 	require.Equal(t, Interval{5, 5, 5, 1}, IntervalOf([]float64{5}))
 }
 
+// TestModeTableComparesWithTestCpp: each figure's interval against test.cpp's ± max(4 ms, 12.5%)
+// (fast: avg 138±17.25, max 392±49), and the mode's verdict from the two.
 func TestModeTableComparesWithTestCpp(t *testing.T) {
 	t.Parallel()
-	f := &Figures{Case: Case{Workload: ModeTableEcho, Transport: KCP(ModeFast), Path: Loopback, Link: ModeTableLink},
-		Avg: Interval{Mean: 140, Lo: 130, Hi: 150}, Max: Interval{Mean: 600, Lo: 500, Hi: 700}}
-	got := ModeTable([]*Figures{f})
-	require.Len(t, got, 1)
-	require.True(t, got[0].AvgHolds)
-	require.False(t, got[0].MaxHolds)
-	require.False(t, got[0].Reproduced())
+	iv := func(lo, hi float64) Interval { return Interval{Mean: (lo + hi) / 2, Lo: lo, Hi: hi, N: 5} }
+	for _, tc := range []struct {
+		name     string
+		avg, max Interval
+		wantAvg  Verdict
+		wantMax  Verdict
+		want     Verdict
+	}{
+		{"both inside their bands", iv(130, 150), iv(370, 400), Holds, Holds, Holds},
+		{"an interval at the band's edges holds", iv(120.75, 155.25), iv(343, 441), Holds, Holds, Holds},
+		{"max straddles its band's top", iv(130, 150), iv(400, 500), Holds, Inconclusive, Inconclusive},
+		{"max wholly above", iv(130, 150), iv(500, 700), Holds, DoesNotHold, DoesNotHold},
+		{"avg wholly below: faster than published is not reproducing it", iv(100, 120), iv(370, 400), DoesNotHold, Holds, DoesNotHold},
+		{"one out and one straddling: not reproduced", iv(160, 170), iv(400, 500), DoesNotHold, Inconclusive, DoesNotHold},
+		{"a wide interval around the figure is inconclusive", iv(100, 180), iv(370, 400), Inconclusive, Holds, Inconclusive},
+		{"one seed: its value decides", Interval{Mean: 140, Lo: 140, Hi: 140, N: 1}, Interval{Mean: 450, Lo: 450, Hi: 450, N: 1}, Holds, DoesNotHold, DoesNotHold},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := &Figures{Case: Case{Workload: ModeTableEcho, Transport: KCP(ModeFast), Path: Loopback, Link: ModeTableLink}, Avg: tc.avg, Max: tc.max}
+			got := ModeTable([]*Figures{f})
+			require.Len(t, got, 1)
+			assert.Equal(t, tc.wantAvg, got[0].Avg, "avg")
+			assert.Equal(t, tc.wantMax, got[0].Max, "max")
+			assert.Equal(t, tc.want, got[0].Verdict())
+		})
+	}
+}
+
+// TestModeVerdictSettlesWithMoreSeeds: the same true RTT, 4% off the published one, measured with
+// more and more seeds (the interval narrowing around it) goes from inconclusive to reproduced and
+// stays there. Asking that the interval contain the published figure would do the opposite: more
+// seeds would end in "not reproduced".
+func TestModeVerdictSettlesWithMoreSeeds(t *testing.T) {
+	t.Parallel()
+	const published, truth = 138.0, 143.5
+	var verdicts []Verdict
+	for _, halfWidth := range []float64{40, 20, 10, 5, 2, 1} {
+		verdicts = append(verdicts, within(Interval{Mean: truth, Lo: truth - halfWidth, Hi: truth + halfWidth}, published))
+	}
+	assert.Equal(t, []Verdict{Inconclusive, Inconclusive, Holds, Holds, Holds, Holds}, verdicts)
 }

@@ -35,7 +35,7 @@ func TestClaimsBlockShowsTheVerdicts(t *testing.T) {
 	out := ClaimsBlock(figs, ClaimsMeta{Command: "make claims", KCPGo: "v5.7.6", Seeds: 3})
 	for _, want := range []string{
 		"| fast nodelay(2,10,2,1), kcp-go v5.7.6 | 138 / 392 | 140.0 [130.0, 150.0] |",
-		"| 11.0 [9.0, 13.0] | 8.0 [7.0, 9.0] | 6.0 [5.0, 7.0] | reproduced |", // 138 lies in [130, 150] and 392 in [370, 400]
+		"| 11.0 [9.0, 13.0] | 8.0 [7.0, 9.0] | 6.0 [5.0, 7.0] | reproduced |", // [130, 150] lies in 138±17.25, [370, 400] in 392±49
 		"| average latency | 30-40% lower than TCP | fast | holds |",
 		"| maximum latency | 3x lower than TCP | fast | holds |",
 		"| bandwidth, interactive | 10-20% more than TCP (at most 20%) | fast | does not hold |",
@@ -44,5 +44,28 @@ func TestClaimsBlockShowsTheVerdicts(t *testing.T) {
 		"| " + claims.InteractiveEcho.Name() + " | " + cond.Name + " | tcp | 1.0 [0.0, 2.0] | 0.2 [0.1, 0.3] | – |",
 	} {
 		require.True(t, strings.Contains(out, want), "missing %q in:\n%s", want, out)
+	}
+}
+
+// TestModeVerdictNamesTheFigures: a row that is not reproduced names each figure that decides it with
+// its ratio to the published one, and one that is inconclusive the figure that straddles.
+func TestModeVerdictNamesTheFigures(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		avg, max claims.Verdict
+		want     string
+	}{
+		{"both hold", claims.Holds, claims.Holds, "reproduced"},
+		{"both out", claims.DoesNotHold, claims.DoesNotHold, "not reproduced: avg 1.50x the published, max 2.00x the published"},
+		{"max out, avg straddles", claims.Inconclusive, claims.DoesNotHold, "not reproduced: avg inconclusive, max 2.00x the published"},
+		{"max straddles", claims.Holds, claims.Inconclusive, "inconclusive: max 2.00x the published"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := &claims.Figures{Avg: claims.Interval{Mean: 150}, Max: claims.Interval{Mean: 800}}
+			mc := claims.ModeCheck{Figures: f, PublishedAvg: 100, PublishedMax: 400, Avg: tc.avg, Max: tc.max}
+			require.Equal(t, tc.want, modeVerdict(mc))
+		})
 	}
 }
