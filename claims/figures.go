@@ -43,9 +43,6 @@ func IntervalOf(vs []float64) Interval {
 	return Interval{mean, mean - t*se, mean + t*se, n}
 }
 
-// Contains reports whether v lies in the interval.
-func (i Interval) Contains(v float64) bool { return i.Lo <= v && v <= i.Hi }
-
 // Figures are one case key's figures over its seeds.
 type Figures struct {
 	Key      string

@@ -57,10 +57,12 @@ func (m ModeCheck) Verdict() Verdict {
 }
 
 // within is an equivalence test: the interval against published ± Tolerance(published). More seeds
-// narrow the interval and so make the verdict more decisive, never less.
+// narrow the interval and so make the verdict more decisive, never less. No seed is no verdict.
 func within(v Interval, published float64) Verdict {
 	lo, hi := published-Tolerance(published), published+Tolerance(published)
 	switch {
+	case v.N == 0:
+		return Inconclusive
 	case v.Lo >= lo && v.Hi <= hi:
 		return Holds
 	case v.Hi < lo || v.Lo > hi:

@@ -102,6 +102,7 @@ func TestModeTableComparesWithTestCpp(t *testing.T) {
 		{"one out and one straddling: not reproduced", iv(160, 170), iv(400, 500), DoesNotHold, Inconclusive, DoesNotHold},
 		{"a wide interval around the figure is inconclusive", iv(100, 180), iv(370, 400), Inconclusive, Holds, Inconclusive},
 		{"one seed: its value decides", Interval{Mean: 140, Lo: 140, Hi: 140, N: 1}, Interval{Mean: 450, Lo: 450, Hi: 450, N: 1}, Holds, DoesNotHold, DoesNotHold},
+		{"no seed completed: no verdict", Interval{}, Interval{}, Inconclusive, Inconclusive, Inconclusive},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -124,7 +125,7 @@ func TestModeVerdictSettlesWithMoreSeeds(t *testing.T) {
 	const published, truth = 138.0, 143.5
 	var verdicts []Verdict
 	for _, halfWidth := range []float64{40, 20, 10, 5, 2, 1} {
-		verdicts = append(verdicts, within(Interval{Mean: truth, Lo: truth - halfWidth, Hi: truth + halfWidth}, published))
+		verdicts = append(verdicts, within(Interval{Mean: truth, Lo: truth - halfWidth, Hi: truth + halfWidth, N: 5}, published))
 	}
 	assert.Equal(t, []Verdict{Inconclusive, Inconclusive, Holds, Holds, Holds, Holds}, verdicts)
 }
