@@ -22,7 +22,7 @@ import (
 )
 
 // TestSequenceAnalysis: the dissector marks a PUSH sent again as a retransmission of its first
-// frame (and says so first in the Info column), and points an ACK at the PUSH whose ts it echoes, with
+// frame (and says so first in the Info column, "Spurious" when an ACK had shown a copy arrived), and points an ACK at the PUSH whose ts it echoes, with
 // the time since; another conv, or the other direction, is another sequence. tshark's second pass
 // (-2) shows the same; the preference kcp.analyze turns it off.
 func TestSequenceAnalysis(t *testing.T) {
@@ -52,6 +52,8 @@ func TestSequenceAnalysis(t *testing.T) {
 			segBytes(synthConv, cmdAck, 0, 32, 99, 0, 1, nil), "", "", "", ""},
 		{"the server's ACK of the first copy again: nothing newly spurious", 304 * time.Millisecond, false,
 			segBytes(synthConv, cmdAck, 0, 32, 1000, 0, 1, nil), "", "1", "0.304000000", ""},
+		{"the request sent a third time, after ACKs showed copies arrived: a spurious retransmission", 305 * time.Millisecond, true,
+			segBytes(synthConv, cmdPush, 0, 32, 1305, 0, 0, []byte("hello")), "1", "", "", "1"},
 	}
 	dgs := make([]capture.Datagram, len(tests))
 	for i, tt := range tests {
@@ -88,8 +90,16 @@ func TestSequenceAnalysis(t *testing.T) {
 			require.Len(t, col, 5, lines[i])
 			assert.Equal(t, []string{tt.retrans, tt.acks, tt.rtt, tt.spurious}, col[1:])
 			assert.Equal(t, strconv.Itoa(i+1)+"\t\t\t\t", off[i], "with kcp.analyze off")
-			assert.Equal(t, tt.retrans != "", strings.Contains(infos[i], "[Retransmission] PUSH sn=0"), "Info: %s", infos[i])
-			assert.NotContains(t, infosOff[i], "[Retransmission]", "Info with kcp.analyze off")
+			switch {
+			case tt.retrans != "" && tt.spurious != "":
+				assert.Contains(t, infos[i], "[Spurious Retransmission] PUSH sn=0", "Info")
+			case tt.retrans != "":
+				assert.Contains(t, infos[i], "[Retransmission] PUSH sn=0", "Info")
+				assert.NotContains(t, infos[i], "Spurious", "Info")
+			default:
+				assert.NotContains(t, infos[i], "Retransmission]", "Info")
+			}
+			assert.NotContains(t, infosOff[i], "Retransmission]", "Info with kcp.analyze off")
 		})
 	}
 }

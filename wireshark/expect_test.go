@@ -16,13 +16,28 @@ import (
 // print for it when configured with framing f, its sequence analysis on.
 func expectFrames(dgs []capture.Datagram, f kcpwire.Framing) []frame {
 	out := make([]frame, len(dgs))
-	sent := map[pushed]bool{}
+	sent := map[pushed]*copies{}
 	for i, dg := range dgs {
-		out[i] = expectFrame(i+1, dg.Payload, f, func(s *kcpwire.Segment) bool {
-			k := pushed{dg.Src.String(), dg.Dst.String(), s.Conv, s.Sn}
-			again := sent[k]
-			sent[k] = true
-			return again
+		out[i] = expectFrame(i+1, dg.Payload, f, func(s *kcpwire.Segment) string {
+			switch s.Cmd {
+			case kcpwire.CmdPush:
+				k := pushed{dg.Src.String(), dg.Dst.String(), s.Conv, s.Sn}
+				c := sent[k]
+				if c == nil {
+					sent[k] = &copies{ts: map[uint32]bool{s.Ts: true}}
+					return ""
+				}
+				c.ts[s.Ts] = true
+				if c.arrived {
+					return "[Spurious Retransmission] "
+				}
+				return "[Retransmission] "
+			case kcpwire.CmdAck: // an ACK echoing a copy's ts shows that copy arrived
+				if c := sent[pushed{dg.Dst.String(), dg.Src.String(), s.Conv, s.Sn}]; c != nil && c.ts[s.Ts] {
+					c.arrived = true
+				}
+			}
+			return ""
 		})
 	}
 	return out
@@ -34,9 +49,16 @@ type pushed struct {
 	conv, sn uint32
 }
 
-// expectFrame is expectFrames for one payload; again reports whether a PUSH segment's sn was sent
-// before (and records it).
-func expectFrame(number int, payload []byte, f kcpwire.Framing, again func(*kcpwire.Segment) bool) frame {
+// copies are the transmissions of one pushed sn: their ts, and whether an ACK echoed one of them
+// (then a later copy is a spurious retransmission).
+type copies struct {
+	ts      map[uint32]bool
+	arrived bool
+}
+
+// expectFrame is expectFrames for one payload; mark sees every segment in order and returns the
+// Info column's prefix for it ("[Retransmission] " on a PUSH whose sn was sent before).
+func expectFrame(number int, payload []byte, f kcpwire.Framing, mark func(*kcpwire.Segment) string) frame {
 	fr := frame{Number: number}
 	if len(payload) == 0 {
 		return fr // UDP hands an empty payload to no dissector
@@ -63,38 +85,36 @@ func expectFrame(number int, payload []byte, f kcpwire.Framing, again func(*kcpw
 			fr.OOBData = hex.EncodeToString(d.Opaque[4:])
 		}
 	}
-	fr.Info = expectInfo(&d, len(payload), again)
+	fr.Info = expectInfo(&d, len(payload), mark)
 	return fr
 }
 
 // expectInfo is the Info column the dissector should write for a decoded datagram.
-func expectInfo(d *kcpwire.Datagram, n int, again func(*kcpwire.Segment) bool) string {
+func expectInfo(d *kcpwire.Datagram, n int, mark func(*kcpwire.Segment) string) string {
 	switch d.Framing {
 	case kcpwire.FramingEncrypted:
 		return fmt.Sprintf("encrypted (%d bytes)", n)
 	case kcpwire.FramingFEC:
 		switch d.FEC.Type {
 		case kcpwire.ShardData:
-			return fmt.Sprintf("FEC data seq=%d: %s", d.FEC.SeqID, segmentsInfo(d.Segments, again))
+			return fmt.Sprintf("FEC data seq=%d: %s", d.FEC.SeqID, segmentsInfo(d.Segments, mark))
 		case kcpwire.ShardParity:
 			return fmt.Sprintf("FEC parity seq=%d", d.FEC.SeqID)
 		default:
 			return fmt.Sprintf("FEC oob (%d bytes)", len(d.Opaque)-4)
 		}
 	}
-	return segmentsInfo(d.Segments, again)
+	return segmentsInfo(d.Segments, mark)
 }
 
 // segmentsInfo summarises segments the way the dissector's Info column does.
-func segmentsInfo(segs []kcpwire.Segment, again func(*kcpwire.Segment) bool) string {
+func segmentsInfo(segs []kcpwire.Segment, mark func(*kcpwire.Segment) string) string {
 	parts := make([]string, len(segs))
 	for i, s := range segs {
+		prefix := mark(&s)
 		switch s.Cmd {
 		case kcpwire.CmdPush:
-			parts[i] = fmt.Sprintf("PUSH sn=%d una=%d len=%d", s.Sn, s.Una, s.Len)
-			if again(&s) {
-				parts[i] = "[Retransmission] " + parts[i]
-			}
+			parts[i] = prefix + fmt.Sprintf("PUSH sn=%d una=%d len=%d", s.Sn, s.Una, s.Len)
 			if s.Frg > 0 {
 				parts[i] += fmt.Sprintf(" frg=%d", s.Frg)
 			}

@@ -30,7 +30,8 @@
 -- first pass; preference kcp.analyze, default on), per conv and direction:
 --   kcp.analysis.retransmission  on a PUSH whose sn was sent before: the frame of its first
 --                                transmission (and the expert info kcp.retransmission; the Info
---                                column puts "[Retransmission]" before the segment, as TCP's does)
+--                                column puts "[Retransmission]" before the segment, as TCP's does,
+--                                or "[Spurious Retransmission]" when kcp.analysis.spurious marks it)
 --   kcp.analysis.acks_frame      on an ACK: the frame of the PUSH it acknowledges, the one whose ts
 --                                the ACK echoes (kcp-go and ikcp copy the PUSH's ts into its ACK), so
 --                                a retransmission's ACK is told from the first transmission's; none
@@ -401,7 +402,10 @@ local function add_segments(tvb, pinfo, root, segs)
     local n = analyze and analyse(pinfo, segs)
     for i, s in ipairs(segs) do
         local txt = seg_summary(s)
-        if n and retrans_of[n * SEGS_MAX + i] then txt = "[Retransmission] " .. txt end
+        local k = n and n * SEGS_MAX + i
+        if k and retrans_of[k] then
+            txt = (spurious_of[k] and "[Spurious Retransmission] " or "[Retransmission] ") .. txt
+        end
         parts[#parts + 1] = txt
         local st = root:add(tvb(s.off, SEG_HDR + s.len), string.format("Segment %d: %s", i, txt))
         st:add_le(f.conv, tvb(s.off, 4))
