@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"kcplab/harness"
@@ -66,9 +67,12 @@ func placementNames() []string {
 // Config is what Run runs and where it writes.
 type Config struct {
 	Experiments []*harness.Experiment
-	Trials      int    // per experiment (0: each experiment's default)
-	Parallel    int    // trials at once (0: harness.DefaultParallel)
-	Out         string // DIR: DIR/PLACEMENT/ID/summary.json, the trials' pcapng, the peers' stderr
+	Trials      int // per experiment and run (0: each experiment's default)
+	// Runs is how many times each placement runs (0: once), each run with peer processes (and
+	// namespaces) of its own: the share of a class a race decides moves from run to run.
+	Runs     int
+	Parallel int    // trials at once (0: harness.DefaultParallel)
+	Out      string // DIR: DIR/PLACEMENT/run-N/ID/summary.json, the trials' pcapng, the peers' stderr
 	// PeerCommand is a peer's argv (default: this executable's `peer`); PeerEnv is added to its
 	// environment.
 	PeerCommand []string
@@ -90,38 +94,51 @@ func Available(p Placement) error {
 	return nil
 }
 
-// Dir is where Run writes a placement's runs under out.
+// Dir is where a placement's runs are under out.
 func Dir(out string, p Placement) string { return filepath.Join(out, string(p)) }
+
+// RunDir is where Run writes run n (from 1) of placement p under out.
+func RunDir(out string, p Placement, n int) string {
+	return filepath.Join(Dir(out, p), fmt.Sprintf("run-%d", n))
+}
 
 // ErrUnavailable wraps RunAll's error when a placement cannot run here (Available says why).
 var ErrUnavailable = errors.New("placement unavailable")
 
-// RunAll runs every experiment of cfg in each placement of ps (Run), once each can run here: it runs
-// nothing when one cannot, and its error wraps ErrUnavailable.
+// RunAll runs every experiment of cfg in each placement of ps, cfg.Runs times (Run), once each can
+// run here: it runs nothing when one cannot, and its error wraps ErrUnavailable. The placements take
+// turns, in ps's order in odd runs and backwards in even ones, so that a drift of the machine over the
+// session weighs on each alike.
 func RunAll(ctx context.Context, cfg Config, ps []Placement) error {
 	for _, p := range ps {
 		if err := Available(p); err != nil {
 			return fmt.Errorf("%w: %s: %w", ErrUnavailable, p, err)
 		}
 	}
-	for _, p := range ps {
-		if _, err := Run(ctx, cfg, p); err != nil {
-			return err
+	for n := 1; n <= max(cfg.Runs, 1); n++ {
+		order := slices.Clone(ps)
+		if n%2 == 0 {
+			slices.Reverse(order)
+		}
+		for _, p := range order {
+			if _, err := Run(ctx, cfg, p, n); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// Run runs every experiment of cfg with its server and client in two peer processes placed as p,
-// writes each run's summary.json (the peers' hosts, bind addresses and clock offsets in server_peer
-// and client_peer) and returns the summaries' paths by experiment. Everything it started (peer
-// processes, namespaces) is gone when it returns, also when ctx ends it; a namespace left by a run
-// that was killed is swept first.
-func Run(ctx context.Context, cfg Config, p Placement) (paths map[string]string, err error) {
+// Run makes run n of every experiment of cfg with its server and client in two peer processes placed
+// as p, writes each experiment's summary.json under RunDir (the peers' hosts, bind addresses and
+// clock offsets in server_peer and client_peer) and returns the summaries' paths by experiment.
+// Everything it started (peer processes, namespaces) is gone when it returns, also when ctx ends it;
+// a namespace left by a run that was killed is swept first.
+func Run(ctx context.Context, cfg Config, p Placement, n int) (paths map[string]string, err error) {
 	if err := Available(p); err != nil {
 		return nil, err
 	}
-	dir := Dir(cfg.Out, p)
+	dir := RunDir(cfg.Out, p, n)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -161,7 +178,7 @@ func Run(ctx context.Context, cfg Config, p Placement) (paths map[string]string,
 			return nil, err
 		}
 		paths[e.ID] = path
-		cfg.logf("%s on %s: %d trials, %d failed; server clock %v, client clock %v\n", e.ID, p, len(res.Trials), len(res.Failed()), srv.Clock(), cli.Clock())
+		cfg.logf("%s on %s, run %d: %d trials, %d failed; server clock %v, client clock %v\n", e.ID, p, n, len(res.Trials), len(res.Failed()), srv.Clock(), cli.Clock())
 	}
 	return paths, nil
 }
@@ -215,56 +232,101 @@ func (cfg Config) logf(format string, args ...any) {
 	}
 }
 
-// Comparison is the runs of experiments in several placements, read back from their summaries.
-type Comparison struct {
-	Matrix *report.Matrix // "versions": the placements
-	// Peers are each run's server and client peers as its summary names them (hosts, bind
-	// addresses, clocks), by placement and experiment.
-	Peers map[string]map[string][2]*harness.PeerIdent
-}
-
-// Unread is the first run whose summary Compare could not read, as an error (nil when it read all).
-func (c *Comparison) Unread() error {
-	for _, e := range c.Matrix.Experiments {
-		for _, p := range c.Matrix.Versions {
-			if vc := e.Versions[p]; vc != nil && vc.Error != "" {
-				return errors.New(vc.Error)
-			}
-		}
-	}
-	return nil
-}
-
-// Compare reads the summaries under out of the experiments es run in each placement of ps. A missing
-// or unreadable summary is that run's error in its cell.
-func Compare(out string, ps []Placement, es []*harness.Experiment) *Comparison {
-	c := &Comparison{Matrix: &report.Matrix{}, Peers: map[string]map[string][2]*harness.PeerIdent{}}
-	for _, p := range ps {
-		c.Matrix.Versions = append(c.Matrix.Versions, string(p))
-		c.Peers[string(p)] = map[string][2]*harness.PeerIdent{}
-	}
-	for _, e := range es {
-		me := report.MatrixExperiment{ID: e.ID, Title: e.Title, Versions: map[string]*report.VersionCounts{}, Descriptions: map[string]string{}}
+// Compare reads the summaries under out of the experiments es run in each placement of ps: runs 1 to
+// runs of each (RunDir), or every run there is when runs is 0. A placement without those runs, or a
+// missing or unreadable summary, is the error of that placement's cell.
+func Compare(out string, ps []Placement, es []*harness.Experiment, runs int) *report.HostRuns {
+	c := &report.HostRuns{Pooled: &report.Matrix{}, Runs: map[string][]*report.Matrix{}, Peers: map[string]map[string][][2]*harness.PeerIdent{}}
+	exps := make([]report.MatrixExperiment, len(es))
+	for i, e := range es {
+		exps[i] = report.MatrixExperiment{ID: e.ID, Title: e.Title, Versions: map[string]*report.VersionCounts{}, Descriptions: map[string]string{}}
 		for _, cl := range e.Classes {
-			me.Classes = append(me.Classes, cl.Name)
-			me.Descriptions[cl.Name] = cl.Description
+			exps[i].Classes = append(exps[i].Classes, cl.Name)
+			exps[i].Descriptions[cl.Name] = cl.Description
 		}
-		for _, p := range ps {
-			path := filepath.Join(Dir(out, p), e.ID, "summary.json")
-			s, err := readSummary(path)
+	}
+	for _, p := range ps {
+		name := string(p)
+		c.Pooled.Versions = append(c.Pooled.Versions, name)
+		c.Peers[name] = map[string][][2]*harness.PeerIdent{}
+		ns, err := runsUnder(out, p, runs)
+		for i := range exps {
+			me := &exps[i]
 			if err != nil {
-				me.Versions[string(p)] = &report.VersionCounts{Error: err.Error(), Summary: path}
+				me.Versions[name] = &report.VersionCounts{Error: err.Error()}
 				continue
 			}
-			me.Versions[string(p)] = report.CountsOf(s, path)
-			c.Peers[string(p)][e.ID] = [2]*harness.PeerIdent{s.ServerPeer, s.ClientPeer}
-			if c.Matrix.Trials == 0 || len(s.Trials) > c.Matrix.Trials {
-				c.Matrix.Trials = len(s.Trials)
-			}
+			me.Versions[name] = readRuns(c, out, p, ns, me)
 		}
-		c.Matrix.Experiments = append(c.Matrix.Experiments, me)
 	}
+	c.Pooled.Experiments = exps
 	return c
+}
+
+// readRuns reads experiment me's summary in each of placement p's runs into c (its runs, peers and
+// trials) and returns their counts pooled; a summary it cannot read is the pooled cell's error, and
+// then c keeps none of me's runs in p.
+func readRuns(c *report.HostRuns, out string, p Placement, runs []int, me *report.MatrixExperiment) *report.VersionCounts {
+	pooled := &report.VersionCounts{}
+	var sums []*harness.Summary
+	var paths []string
+	for _, n := range runs {
+		path := filepath.Join(RunDir(out, p, n), me.ID, "summary.json")
+		s, err := readSummary(path)
+		if err != nil {
+			return &report.VersionCounts{Error: err.Error(), Summary: path}
+		}
+		sums, paths = append(sums, s), append(paths, path)
+	}
+	name := string(p)
+	for i, s := range sums {
+		vc := report.CountsOf(s, paths[i])
+		pooled.Add(vc)
+		c.Runs[name] = appendRun(c.Runs[name], i, me, name, vc)
+		c.Peers[name][me.ID] = append(c.Peers[name][me.ID], [2]*harness.PeerIdent{s.ServerPeer, s.ClientPeer})
+		c.Pooled.Trials = max(c.Pooled.Trials, len(s.Trials))
+	}
+	pooled.Summary = paths[0]
+	return pooled
+}
+
+// appendRun adds vc, experiment me's counts in run i (from 0) of placement p, to that run's matrix,
+// making it when it is the run's first.
+func appendRun(runs []*report.Matrix, i int, me *report.MatrixExperiment, p string, vc *report.VersionCounts) []*report.Matrix {
+	for len(runs) <= i {
+		runs = append(runs, &report.Matrix{Versions: []string{p}})
+	}
+	runs[i].Experiments = append(runs[i].Experiments, report.MatrixExperiment{ID: me.ID, Title: me.Title, Classes: me.Classes,
+		Descriptions: me.Descriptions, Versions: map[string]*report.VersionCounts{p: vc}})
+	return runs
+}
+
+// runsUnder lists the runs of placement p under out (run-N) in order, 1, 2, ... with none missing:
+// the first want of them, or all when want is 0.
+func runsUnder(out string, p Placement, want int) ([]int, error) {
+	entries, err := os.ReadDir(Dir(out, p))
+	if err != nil {
+		return nil, err
+	}
+	var runs []int
+	for _, en := range entries {
+		if n, err := strconv.Atoi(strings.TrimPrefix(en.Name(), "run-")); en.IsDir() && strings.HasPrefix(en.Name(), "run-") && err == nil && n > 0 {
+			runs = append(runs, n)
+		}
+	}
+	slices.Sort(runs)
+	if len(runs) == 0 {
+		return nil, fmt.Errorf("%s: no run (run-1, run-2, ...)", Dir(out, p))
+	}
+	if want == 0 {
+		want = len(runs)
+	}
+	for i := range want {
+		if i >= len(runs) || runs[i] != i+1 {
+			return nil, fmt.Errorf("%s: run-%d is missing", Dir(out, p), i+1)
+		}
+	}
+	return runs[:want], nil
 }
 
 // readSummary reads a summary.json.

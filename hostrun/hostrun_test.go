@@ -81,17 +81,18 @@ func TestRunClassifiesEveryTrial(t *testing.T) {
 			}
 			const shift = 300 * time.Millisecond
 			cfg := testConfig(t, "p001", 3, shift)
-			paths, err := Run(context.Background(), cfg, p)
+			paths, err := Run(context.Background(), cfg, p, 1)
 			require.NoError(t, err)
 			assert.Empty(t, hosts.Owned(), "namespaces left")
 			assert.Empty(t, children(t), "peer processes left")
-			c := Compare(cfg.Out, []Placement{p}, cfg.Experiments)
-			require.Equal(t, filepath.Join(Dir(cfg.Out, p), "p001", "summary.json"), paths["p001"])
-			vc := c.Matrix.Experiments[0].Versions[string(p)]
+			c := Compare(cfg.Out, []Placement{p}, cfg.Experiments, 1)
+			require.Equal(t, filepath.Join(RunDir(cfg.Out, p, 1), "p001", "summary.json"), paths["p001"])
+			vc := c.Pooled.Experiments[0].Versions[string(p)]
 			require.Empty(t, vc.Error)
 			assert.Equal(t, 3, vc.Trials)
 			assert.Zero(t, vc.Failed, "%v", vc.Failures)
-			pp := c.Peers[string(p)]["p001"]
+			require.Len(t, c.Peers[string(p)]["p001"], 1, "one run")
+			pp := c.Peers[string(p)]["p001"][0]
 			for i, want := range []string{hosts.VethServerAddr.String(), hosts.VethClientAddr.String()} {
 				id := pp[i]
 				require.NotNil(t, id)
@@ -151,7 +152,7 @@ func TestRunEndsWithItsContext(t *testing.T) {
 		}
 		cancel()
 	}()
-	_, err := Run(ctx, cfg, Veth)
+	_, err := Run(ctx, cfg, Veth, 1)
 	<-started
 	require.Error(t, err)
 	assert.ErrorIs(t, err, context.Canceled)
@@ -159,45 +160,103 @@ func TestRunEndsWithItsContext(t *testing.T) {
 	assert.Empty(t, children(t), "peer processes left")
 }
 
-// TestCompare reads two placements' summaries into one comparison: counts per class, the peers, a
-// sentence for a share that differs beyond the 95% intervals, and an error for a missing summary
-// (Unread).
-func TestCompare(t *testing.T) {
-	t.Parallel()
-	e, err := experiments.Lookup("p003")
-	require.NoError(t, err)
-	out := t.TempDir()
-	write := func(p Placement, counts map[string]int, srv *harness.PeerIdent) {
-		s := harness.Summary{Experiment: e.ID, Title: e.Title, Classes: counts, ServerPeer: srv}
-		for range 50 {
+// writeRuns writes a summary of experiment e for each run of placement p under out: run i with
+// trials trials, counts[i] of them in class a and the rest in class b.
+func writeRuns(t *testing.T, out string, p Placement, e *harness.Experiment, trials int, counts []int, srv *harness.PeerIdent) {
+	t.Helper()
+	a, b := e.Classes[0].Name, e.Classes[1].Name
+	for i, k := range counts {
+		s := harness.Summary{Experiment: e.ID, Title: e.Title, Classes: map[string]int{a: k, b: trials - k}, ServerPeer: srv}
+		for range trials {
 			s.Trials = append(s.Trials, harness.TrialSummary{})
 		}
-		dir := filepath.Join(Dir(out, p), e.ID)
+		dir := filepath.Join(RunDir(out, p, i+1), e.ID)
 		require.NoError(t, os.MkdirAll(dir, 0o755))
 		_, err := s.Write(dir)
 		require.NoError(t, err)
 	}
-	a, b := e.Classes[0].Name, e.Classes[1].Name
-	write(Loopback, map[string]int{a: 50}, &harness.PeerIdent{Impl: "kcp-go"})
-	write(Veth, map[string]int{a: 10, b: 40}, &harness.PeerIdent{Impl: "kcp-go", Bind: "198.18.1.1", Host: "kcplab-1-server-1",
-		Clock: &harness.PeerClock{OffsetNs: 2000, UncertaintyNs: 30000, Samples: 8}})
-	c := Compare(out, Placements, []*harness.Experiment{e})
-	me := c.Matrix.Experiments[0]
-	assert.Equal(t, []string{"loopback", "veth"}, c.Matrix.Versions)
-	assert.Equal(t, 50, me.Versions["loopback"].Count(a))
-	assert.Equal(t, 40, me.Versions["veth"].Count(b))
-	assert.Equal(t, "198.18.1.1", c.Peers["veth"]["p003"][0].Bind)
-	md := report.HostsSection(c.Matrix, c.Peers, "kcplab hosts -trials 50")
-	assert.Contains(t, md, "| loopback | 50 | 50 (100%) |")
-	assert.Contains(t, md, "| veth | 50 | 10 (20%) | 40 (80%) |")
-	assert.Contains(t, md, "198.18.1.1 in a namespace of its own; clock +0.002 ± 0.030 ms, not corrected")
-	assert.Contains(t, md, "with loopback and", "a sentence for the difference")
-	assert.NoError(t, c.Unread())
+}
 
-	missing := Compare(t.TempDir(), Placements, []*harness.Experiment{e})
-	assert.NotEmpty(t, missing.Matrix.Experiments[0].Versions["veth"].Error)
-	assert.Equal(t, 2, missing.Matrix.Failed())
-	assert.ErrorContains(t, missing.Unread(), "summary.json")
+// TestCompare reads each placement's runs into one comparison: counts per class pooled and run by
+// run, the peers of every run, a sentence for a class that differs by the test over runs, none for a
+// class whose one run scattered (which a test of the pooled trials would name), and an error for a
+// placement whose runs are missing or not numbered from 1 (Unread).
+func TestCompare(t *testing.T) {
+	t.Parallel()
+	e, err := experiments.Lookup("p003")
+	require.NoError(t, err)
+	veth := &harness.PeerIdent{Impl: "kcp-go", Bind: "198.18.1.1", Host: "kcplab-1-server-1",
+		Clock: &harness.PeerClock{OffsetNs: 2000, UncertaintyNs: 30000, Samples: 8}}
+	a := e.Classes[0].Name
+	for _, tc := range []struct {
+		name           string
+		loopback, veth []int // class a's trials, run by run, of 50
+		want           []string
+		differs        bool
+	}{
+		{"every run apart", []int{50, 50, 50}, []int{10, 12, 9}, []string{
+			"| loopback (3 runs) | 150 | 150 (100%) | 0 (0%) |",
+			"| veth (3 runs) | 150 | 31 (21%) | 119 (79%) |",
+			"| veth | 50 · 50 · 50 | 10 · 12 · 9 | 40 · 38 · 41 |",
+			"198.18.1.1 in a namespace of its own; clock +0.002 to +0.002 ms (± at most 0.030 ms), not corrected (0 within) in 3 runs",
+			"the test over runs",
+		}, true},
+		{"one run scattered", []int{45, 20, 21}, []int{19, 20, 21}, []string{
+			"| loopback | 50 · 50 · 50 | 45 · 20 · 21 |",
+			"No class's share differs between loopback and veth",
+		}, false},
+		{"one run each: Fisher's exact test", []int{50}, []int{10}, []string{"Fisher's exact test", "| veth (1 run) | 50 | 10 (20%) |",
+			"198.18.1.1 in a namespace of its own; clock +0.002 ± 0.030 ms, not corrected (0 within)"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out := t.TempDir()
+			writeRuns(t, out, Loopback, e, 50, tc.loopback, &harness.PeerIdent{Impl: "kcp-go"})
+			writeRuns(t, out, Veth, e, 50, tc.veth, veth)
+			c := Compare(out, Placements, []*harness.Experiment{e}, 0)
+			require.NoError(t, c.Unread())
+			assert.Equal(t, []string{"loopback", "veth"}, c.Pooled.Versions)
+			require.Len(t, c.Runs["veth"], len(tc.veth))
+			assert.Equal(t, tc.veth[0], c.Runs["veth"][0].Experiments[0].Versions["veth"].Count(a))
+			assert.Len(t, c.Peers["veth"]["p003"], len(tc.veth))
+			md := report.HostsSection(c, "kcplab hosts -trials 50")
+			for _, w := range tc.want {
+				assert.Contains(t, md, w)
+			}
+			assert.Equal(t, tc.differs, strings.Contains(md, "with loopback and"), "a sentence for a difference:\n%s", md)
+			if !tc.differs {
+				kl, kv, n := 0, 0, 0
+				for i := range tc.loopback {
+					kl, kv, n = kl+tc.loopback[i], kv+tc.veth[i], n+50
+				}
+				assert.Less(t, report.FisherP(kl, n, kv, n), report.HostsAlpha/2, "the pooled trials alone would name it")
+			}
+		})
+	}
+
+	t.Run("missing runs", func(t *testing.T) {
+		t.Parallel()
+		out := t.TempDir()
+		writeRuns(t, out, Loopback, e, 50, []int{50, 50}, nil)
+		require.NoError(t, os.Rename(RunDir(out, Loopback, 2), RunDir(out, Loopback, 3)))
+		c := Compare(out, Placements, []*harness.Experiment{e}, 0)
+		assert.ErrorContains(t, c.Unread(), "run-2 is missing")
+		assert.Contains(t, c.Pooled.Experiments[0].Versions["veth"].Error, "no such file")
+		assert.Equal(t, 2, c.Pooled.Failed())
+		assert.Empty(t, c.Runs["loopback"], "no run kept of a placement that cannot be read whole")
+	})
+
+	t.Run("the runs asked for, not older ones beyond them", func(t *testing.T) {
+		t.Parallel()
+		out := t.TempDir()
+		writeRuns(t, out, Loopback, e, 50, []int{50, 50, 10}, nil)
+		writeRuns(t, out, Veth, e, 50, []int{50, 50}, nil)
+		c := Compare(out, Placements, []*harness.Experiment{e}, 2)
+		require.NoError(t, c.Unread())
+		assert.Len(t, c.Runs["loopback"], 2)
+		assert.Equal(t, 100, c.Pooled.Experiments[0].Versions["loopback"].Count(a))
+		assert.ErrorContains(t, Compare(out, Placements, []*harness.Experiment{e}, 3).Unread(), "veth: run-3 is missing")
+	})
 }
 
 func TestParsePlacements(t *testing.T) {

@@ -114,8 +114,11 @@ func interruptHosts(t *testing.T, group bool) {
 func TestHostsBadInput(t *testing.T) {
 	t.Parallel()
 	garbled := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(garbled, "loopback", "p001"), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(garbled, "loopback", "p001", "summary.json"), []byte("{garbage"), 0o644))
+	summary := filepath.Join(hostrun.RunDir(garbled, hostrun.Loopback, 1), "p001", "summary.json")
+	require.NoError(t, os.MkdirAll(filepath.Dir(summary), 0o755))
+	require.NoError(t, os.WriteFile(summary, []byte("{garbage"), 0o644))
+	oldLayout := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(oldLayout, "loopback", "p001"), 0o755))
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -125,10 +128,12 @@ func TestHostsBadInput(t *testing.T) {
 		{"no placement", []string{"hosts", "-on", ","}, "no placement"},
 		{"bad trials", []string{"hosts", "-trials", "0"}, "-trials: want 1..100000"},
 		{"bad parallel", []string{"hosts", "-parallel", "99"}, "-parallel: want 0..64"},
+		{"bad runs", []string{"hosts", "-runs", "0"}, "-runs: want 1..100"},
 		{"unknown experiment", []string{"hosts", "p999"}, `unknown experiment "p999"`},
 		{"-report of no run", []string{"hosts", "-report", "-on", "loopback", "-out", t.TempDir(), "p001"}, "-report: open "},
+		{"-report of summaries without runs (the layout before run-N)", []string{"hosts", "-report", "-on", "loopback", "-out", oldLayout, "p001"}, "no run (run-1, run-2, ...)"},
 		{"-report of a garbled summary", []string{"hosts", "-report", "-on", "loopback", "-out", garbled, "p001"}, "summary.json: invalid character"},
-		{"-out a file", []string{"hosts", "-on", "loopback", "-out", filepath.Join(garbled, "loopback", "p001", "summary.json"), "p001"}, "is not a directory"},
+		{"-out a file", []string{"hosts", "-on", "loopback", "-out", summary, "p001"}, "is not a directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
