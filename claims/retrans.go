@@ -3,8 +3,11 @@ package claims
 import (
 	"net/netip"
 
+	"github.com/gopacket/gopacket/layers"
+
 	"kcplab/internal/dir"
 	"kcplab/internal/kcpseq"
+	"kcplab/internal/linklayer"
 	"kcplab/kcpwire"
 	"kcplab/link"
 )
@@ -42,11 +45,20 @@ func retransOf(recs []link.Record, path Path) Retrans {
 		a         kcpseq.Analysis
 		d         kcpwire.Datagram
 		delivered = map[segKey]bool{} // a copy of the sn that the link delivered has been sent
+		ip        *linklayer.Parser
 	)
+	if path == Hosts {
+		info, _ := linklayer.Lookup(layers.LinkTypeIPv4)
+		ip = linklayer.NewParser(info)
+	}
 	for i, rec := range recs {
 		p := rec.Payload
-		if path == Hosts {
-			p = udpPayload(p)
+		if ip != nil {
+			if u := ip.Decode(p); u.OK {
+				p = u.Payload
+			} else {
+				p = nil
+			}
 		}
 		if p == nil || d.Decode(p, kcpwire.FramingPlain) != nil {
 			continue
@@ -82,16 +94,4 @@ func retransOf(recs []link.Record, path Path) Retrans {
 		}
 	}
 	return r
-}
-
-// udpPayload returns the UDP payload of an IPv4 packet, or nil when p is not one.
-func udpPayload(p []byte) []byte {
-	if len(p) < 20 || p[0]>>4 != 4 || p[9] != 17 {
-		return nil
-	}
-	h := int(p[0]&0x0f) * 4
-	if h < 20 || len(p) < h+8 {
-		return nil
-	}
-	return p[h+8:]
 }
