@@ -34,15 +34,10 @@ type ModeCheck struct {
 	Figures      *Figures
 	PublishedAvg float64
 	PublishedMax float64
-	// Avg and Max place the measured interval against the published figure ± Tolerance: Holds when
-	// the whole interval lies in that band, DoesNotHold when it lies wholly outside.
+	// Avg and Max place the measured interval against the published figure (within): Holds when the
+	// whole interval lies in its band, DoesNotHold when it lies wholly outside.
 	Avg, Max Verdict
 }
-
-// Tolerance is the band, in ms, around a published RTT within which a measured one reproduces it:
-// kcplab's timing tolerance, max(4 ms, 12.5%). test.cpp's figures are one run of its own seeds, so
-// equality is not the test; an interval inside the band is.
-func Tolerance(publishedMs float64) float64 { return tolerance.Ms(publishedMs) }
 
 // Verdict is the mode's: Holds (reproduced) when both figures hold, DoesNotHold when either does
 // not, Inconclusive otherwise.
@@ -56,10 +51,13 @@ func (m ModeCheck) Verdict() Verdict {
 	return Inconclusive
 }
 
-// within is an equivalence test: the interval against published ± Tolerance(published). More seeds
-// narrow the interval and so make the verdict more decisive, never less. No seed is no verdict.
+// within is an equivalence test: the interval against the band published ± max(4 ms, 12.5%),
+// kcplab's timing tolerance. test.cpp's figures are one run of its own random link, so equality is not
+// the test; an interval inside the band is. More seeds narrow the interval and so make the verdict
+// more decisive, never less. No seed is no verdict.
 func within(v Interval, published float64) Verdict {
-	lo, hi := published-Tolerance(published), published+Tolerance(published)
+	tol := tolerance.Ms(published)
+	lo, hi := published-tol, published+tol
 	switch {
 	case v.N == 0:
 		return Inconclusive

@@ -12,5 +12,5 @@ func Of(gap time.Duration) time.Duration {
 
 // Ms is Of for a gap in milliseconds.
 func Ms(gap float64) float64 {
-	return max(4, gap/8)
+	return float64(Of(time.Duration(gap*float64(time.Millisecond)))) / float64(time.Millisecond)
 }
