@@ -70,7 +70,8 @@ func HostsSection(h *HostRuns, command string) string {
 		fmt.Fprintf(&b, "\n#### %s: %s\n\n", e.ID, e.Title)
 		ps := m.ran(e)
 		t := sharesTable(e, ps, "peers", func(p string, _ *VersionCounts) string {
-			return fmt.Sprintf("%s (%d run%s)", p, len(h.runsOf(p, e.ID)), plural(len(h.runsOf(p, e.ID))))
+			n := len(h.runsOf(p, e.ID))
+			return fmt.Sprintf("%s (%d run%s)", p, n, plural(n))
 		})
 		t.WriteMarkdown(&b)
 
@@ -185,13 +186,7 @@ func writeHostDifferences(b *strings.Builder, e *MatrixExperiment, ps []string, 
 		if !cmp.Differs(cc) {
 			continue
 		}
-		what := fmt.Sprintf("%q", cc.Class)
-		if cc.Class == FailedClass {
-			what = "a trial that fits no class"
-		} else if desc := e.Descriptions[cc.Class]; desc != "" {
-			what = fmt.Sprintf("%q (%s)", cc.Class, strings.TrimSuffix(desc, "."))
-		}
-		line := fmt.Sprintf("%s: %s (%d/%d) with %s and %s (%d/%d) with %s; p = %s", capitalize(what),
+		line := fmt.Sprintf("%s: %s (%d/%d) with %s and %s (%d/%d) with %s; p = %s", e.classPhrase(cc.Class),
 			sharePct(cc.KA, cell.A.Trials), cc.KA, cell.A.Trials, cmp.A, sharePct(cc.KB, cell.B.Trials), cc.KB, cell.B.Trials, cmp.B, formatP(cc.P))
 		if cc.Dispersion > 0 {
 			line += fmt.Sprintf(", the runs spread ×%.1f a binomial draw's variance", cc.Dispersion)

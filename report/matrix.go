@@ -335,15 +335,20 @@ func interval(k, n int) string {
 
 // Sentence says a difference in words.
 func (d Difference) Sentence(e *MatrixExperiment) string {
-	what := fmt.Sprintf("%q", d.Class)
-	if d.Class == FailedClass {
-		what = "a trial that fits no class"
-	} else if desc := e.Descriptions[d.Class]; desc != "" {
-		what = fmt.Sprintf("%q (%s)", d.Class, strings.TrimSuffix(desc, "."))
-	}
 	return fmt.Sprintf("%s: %s (%d/%d) with %s and %s (%d/%d) with %s (95%% intervals %s and %s).",
-		capitalize(what), sharePct(d.KA, d.NA), d.KA, d.NA, d.A, sharePct(d.KB, d.NB), d.KB, d.NB, d.B,
+		e.classPhrase(d.Class), sharePct(d.KA, d.NA), d.KA, d.NA, d.A, sharePct(d.KB, d.NB), d.KB, d.NB, d.B,
 		interval(d.KA, d.NA), interval(d.KB, d.NB))
+}
+
+// classPhrase names class at the start of a sentence: quoted, with its description when e has one.
+func (e *MatrixExperiment) classPhrase(class string) string {
+	what := fmt.Sprintf("%q", class)
+	if class == FailedClass {
+		what = "a trial that fits no class"
+	} else if desc := e.Descriptions[class]; desc != "" {
+		what = fmt.Sprintf("%q (%s)", class, strings.TrimSuffix(desc, "."))
+	}
+	return capitalize(what)
 }
 
 func capitalize(s string) string {
