@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -183,22 +184,11 @@ func echo(tb testing.TB, p *kcpPair, msgs [][]byte, timeout time.Duration) {
 	require.NoError(tb, <-done)
 }
 
-// waitQuiet returns once notify has been silent for quiet, failing after limit.
+// waitQuiet returns once notify has been silent for quiet (WaitQuiet), failing after limit.
 // It waits on the capture's own events, so it ends as soon as traffic stops.
 func waitQuiet(tb testing.TB, notify <-chan struct{}, quiet, limit time.Duration) {
 	tb.Helper()
-	deadline := time.NewTimer(limit)
-	defer deadline.Stop()
-	silence := time.NewTimer(quiet)
-	defer silence.Stop()
-	for {
-		select {
-		case <-notify:
-			silence.Reset(quiet)
-		case <-silence.C:
-			return
-		case <-deadline.C:
-			tb.Fatal(errors.New("traffic did not stop within " + limit.String()))
-		}
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	require.NoError(tb, WaitQuiet(ctx, notify, quiet, nil), "traffic did not stop within %v", limit)
 }

@@ -1,7 +1,10 @@
 package capture
 
 import (
+	"context"
+	"errors"
 	"net"
+	"time"
 
 	"kcplab/internal/dir"
 )
@@ -26,4 +29,28 @@ type Stats struct {
 	Dropped   int // libpcap's PacketsDropped for live capture; 0 for the tap
 	IfDropped int // libpcap's PacketsIfDropped for live capture; 0 for the tap
 	Received  int // libpcap's PacketsReceived for live capture (on lo each datagram counts twice, sent and received); 0 for the tap
+}
+
+// ErrNeverQuiet is WaitQuiet's error when the context ended before the silence it waited for.
+var ErrNeverQuiet = errors.New("the wire never went quiet before the deadline")
+
+// WaitQuiet returns once notify (a Source's Notify) has been silent for quiet and held, when not nil,
+// reports nothing in flight (a simulated link keeps a delayed datagram silent until it is due). It
+// returns ErrNeverQuiet when ctx ends first.
+func WaitQuiet(ctx context.Context, notify <-chan struct{}, quiet time.Duration, held func() bool) error {
+	silence := time.NewTimer(quiet)
+	defer silence.Stop()
+	for {
+		select {
+		case <-notify:
+			silence.Reset(quiet)
+		case <-silence.C:
+			if held == nil || !held() {
+				return nil
+			}
+			silence.Reset(quiet)
+		case <-ctx.Done():
+			return ErrNeverQuiet
+		}
+	}
 }

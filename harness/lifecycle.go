@@ -288,21 +288,11 @@ func (l *Lifecycle) closeSessions() []bool {
 func (l *Lifecycle) StopProbe() []stall.Span { return l.probe.Stop() }
 
 // waitQuiet returns once no datagram has been captured for the quiet period and the link, if any, holds
-// no datagram: a delayed datagram is silent until it is due.
+// no datagram (capture.WaitQuiet).
 func waitQuiet(ctx context.Context, src capture.Source, lk *link.Link, quiet time.Duration) error {
-	timer := time.NewTimer(quiet)
-	defer timer.Stop()
-	for {
-		select {
-		case <-src.Notify():
-			timer.Reset(quiet)
-		case <-timer.C:
-			if lk == nil || lk.Pending() == 0 {
-				return nil
-			}
-			timer.Reset(quiet)
-		case <-ctx.Done():
-			return errors.New("the wire never went quiet before the trial's deadline")
-		}
+	var held func() bool
+	if lk != nil {
+		held = func() bool { return lk.Pending() > 0 }
 	}
+	return capture.WaitQuiet(ctx, src.Notify(), quiet, held)
 }
