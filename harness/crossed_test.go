@@ -32,9 +32,7 @@ func TestCrossedTrialRunsAgain(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			other := &kcpgo.Owner{Exp: "other", Trial: 9}
-			foreign, err := other.NewConv()
-			require.NoError(t, err)
+			foreign := newConv(t, &kcpgo.Owner{Exp: "other", Trial: 9})
 			e := pingPong(pingPongAnswered)
 			run, attempts := attemptsOf(t, e, func(tr *Trace, attempt int) {
 				if attempt <= tc.crossedRuns {
@@ -45,7 +43,7 @@ func TestCrossedTrialRunsAgain(t *testing.T) {
 			const trials = 3
 			res := &Result{Experiment: e, Capture: CaptureTap, Parallel: trials, Trials: make([]TrialResult, trials), Counts: map[string]int{}}
 			out := t.TempDir()
-			res, err = runTrials(context.Background(), e, RunOptions{OutDir: out}, res, run)
+			res, err := runTrials(context.Background(), e, RunOptions{OutDir: out}, res, run)
 			require.NoError(t, err)
 
 			wantCrossed := min(tc.crossedRuns, maxCrossedRuns-1)
@@ -78,14 +76,19 @@ func TestCrossedTrialRunsAgain(t *testing.T) {
 	}
 }
 
+// newConv registers a conv of own's trial, as a session it dials would.
+func newConv(t *testing.T, own *kcpgo.Owner) uint32 {
+	t.Helper()
+	conv, err := own.NewConv()
+	require.NoError(t, err)
+	return conv
+}
+
 // TestOwnConvIsNotACrossing: a trial's own sessions' convs, and convs no trial dialed, cross nothing.
 func TestOwnConvIsNotACrossing(t *testing.T) {
 	t.Parallel()
 	own := &kcpgo.Owner{Exp: "x", Trial: 1}
-	a, err := own.NewConv()
-	require.NoError(t, err)
-	b, err := own.NewConv()
-	require.NoError(t, err)
+	a, b := newConv(t, own), newConv(t, own)
 	tr := &Trace{owner: own, Segments: []Seg{{Segment: kcpwire.Segment{Conv: a}, Dir: C2S}, {Segment: kcpwire.Segment{Conv: b}, Dir: S2C}}}
 	_, crossed := tr.crossing()
 	assert.False(t, crossed)
@@ -105,8 +108,7 @@ func TestOwnConvIsNotACrossing(t *testing.T) {
 func TestOwnConvFromAForeignSocketIsACrossing(t *testing.T) {
 	t.Parallel()
 	own := &kcpgo.Owner{Exp: "x", Trial: 2}
-	conv, err := own.NewConv()
-	require.NoError(t, err)
+	conv := newConv(t, own)
 	tr := &Trace{owner: own, Segments: []Seg{
 		{Segment: kcpwire.Segment{Conv: conv}, Dir: C2S, Datagram: 0},
 		{Segment: kcpwire.Segment{Conv: conv}, Dir: S2C, Datagram: 1},
@@ -125,8 +127,7 @@ func TestOwnConvFromAForeignSocketIsACrossing(t *testing.T) {
 func TestOutsideDatagramToTheClientIsACrossing(t *testing.T) {
 	t.Parallel()
 	own := &kcpgo.Owner{Exp: "x", Trial: 3}
-	conv, err := own.NewConv()
-	require.NoError(t, err)
+	conv := newConv(t, own)
 	outside, err := kcpgo.RandomConv()
 	require.NoError(t, err)
 	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:40001")
