@@ -2,9 +2,6 @@ package peer
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -17,35 +14,19 @@ import (
 	"kcplab/harness"
 	"kcplab/harness/harnesstest"
 	"kcplab/internal/kcpgo"
+	"kcplab/script"
 )
 
 // pingPong is an experiment whose client writes "ping" and whose server answers "pong"; each then
 // lingers in a Read so that its last ACK leaves before its session closes. Its one class is the four
-// segments of that exchange.
+// segments of that exchange. Its roles are Go roles (Server, Client), the kind a kcp-go peer runs in
+// process, which perform the exchange written as scripts.
 func pingPong() *harness.Experiment {
 	return &harness.Experiment{
-		ID:    "pingpong",
-		Title: "ping, pong, close",
-		Server: func(c net.Conn) error {
-			defer c.Close()
-			if err := readWant(c, "ping"); err != nil {
-				return err
-			}
-			_, err := c.Write([]byte("pong"))
-			linger(c)
-			return err
-		},
-		Client: func(c net.Conn) error {
-			defer c.Close()
-			if _, err := c.Write([]byte("ping")); err != nil {
-				return err
-			}
-			if err := readWant(c, "pong"); err != nil {
-				return err
-			}
-			linger(c)
-			return nil
-		},
+		ID:     "pingpong",
+		Title:  "ping, pong, close",
+		Server: pingPongRole(script.Action{Do: script.DoRead, UntilBytes: 4, Expect: "ping", DeadlineMs: 2000}, script.Action{Do: script.DoWrite, Data: "pong"}),
+		Client: pingPongRole(script.Action{Do: script.DoWrite, Data: "ping"}, script.Action{Do: script.DoRead, UntilBytes: 4, Expect: "pong", DeadlineMs: 2000}),
 		Trials: 6,
 		Quiet:  150 * time.Millisecond,
 		Classes: []harness.Class{{
@@ -60,23 +41,10 @@ func pingPong() *harness.Experiment {
 	}
 }
 
-// readWant reads len(want) bytes from c within 2 s and checks that they are want.
-func readWant(c net.Conn, want string) error {
-	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	got := make([]byte, len(want))
-	if _, err := io.ReadFull(c, got); err != nil {
-		return err
-	}
-	if string(got) != want {
-		return fmt.Errorf("read %q, want %q", got, want)
-	}
-	return nil
-}
-
-// linger reads from c for 300 ms, whatever comes.
-func linger(c net.Conn) {
-	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-	_, _ = c.Read(make([]byte, 64))
+// pingPongRole performs the actions, then lingers in a Read for 300 ms, whatever comes, and closes.
+func pingPongRole(actions ...script.Action) harness.Role {
+	s := &script.Script{Actions: append(actions, script.Action{Do: script.DoRead, DeadlineMs: 300, MayFail: true})}
+	return s.Run
 }
 
 // TestRunPairInProcess runs pair trials whose two peers serve the protocol in this process: the trials
