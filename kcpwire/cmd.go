@@ -13,17 +13,13 @@ const (
 	CmdWins Cmd = 84 // window size: answer to a probe
 )
 
+// cmdNames are the commands' names, from CmdPush on.
+var cmdNames = [...]string{CmdPush - CmdPush: "PUSH", CmdAck - CmdPush: "ACK", CmdWask - CmdPush: "WASK", CmdWins - CmdPush: "WINS"}
+
 // String returns "PUSH", "ACK", "WASK", "WINS", or "CMD(n)" for other values.
 func (c Cmd) String() string {
-	switch c {
-	case CmdPush:
-		return "PUSH"
-	case CmdAck:
-		return "ACK"
-	case CmdWask:
-		return "WASK"
-	case CmdWins:
-		return "WINS"
+	if c.Valid() {
+		return cmdNames[c-CmdPush]
 	}
 	return "CMD(" + strconv.Itoa(int(c)) + ")"
 }

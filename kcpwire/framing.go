@@ -2,6 +2,7 @@ package kcpwire
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -17,17 +18,13 @@ const (
 	FramingEncrypted                // nonce (+ CRC32 or tag) and ciphertext: opaque
 )
 
+// framingNames are the framings' names, by value.
+var framingNames = [...]string{FramingAuto: "auto", FramingPlain: "plain", FramingFEC: "fec", FramingEncrypted: "encrypted"}
+
 // String returns "auto", "plain", "fec", "encrypted", or "framing(n)".
 func (f Framing) String() string {
-	switch f {
-	case FramingAuto:
-		return "auto"
-	case FramingPlain:
-		return "plain"
-	case FramingFEC:
-		return "fec"
-	case FramingEncrypted:
-		return "encrypted"
+	if int(f) < len(framingNames) {
+		return framingNames[f]
 	}
 	return "framing(" + strconv.Itoa(int(f)) + ")"
 }
@@ -35,15 +32,12 @@ func (f Framing) String() string {
 // ParseFraming parses "auto", "plain", "fec", "encrypted" or "crypt"
 // (case-insensitive); the error names the bad value.
 func ParseFraming(s string) (Framing, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "auto":
-		return FramingAuto, nil
-	case "plain":
-		return FramingPlain, nil
-	case "fec":
-		return FramingFEC, nil
-	case "encrypted", "crypt":
+	name := strings.ToLower(strings.TrimSpace(s))
+	if name == "crypt" {
 		return FramingEncrypted, nil
+	}
+	if i := slices.Index(framingNames[:], name); i >= 0 {
+		return Framing(i), nil
 	}
 	return FramingAuto, fmt.Errorf("kcpwire: unknown framing %q (want auto, plain, fec, encrypted or crypt)", s)
 }
