@@ -48,6 +48,11 @@ func (f Freeze) Error() string {
 	return fmt.Sprintf("the process was stalled for %.1fms within %.0fms during the trial, at least the sessions' minimum RTO (%.0fms), and the trial %s", f.StalledMs, 2*f.MinRTOMs, f.MinRTOMs, f.What)
 }
 
+// Frozen returns the Freeze of a trial of e whose classification failed with err, when the process
+// was frozen during it (frozen); a caller that runs trials itself runs such an attempt again, as Run
+// does.
+func Frozen(e *Experiment, tr *Trace, err error) (Freeze, bool) { return frozen(tr, err, e.minRTO()) }
+
 // frozen returns the Freeze of a trial whose classification failed with err, if it failed only by
 // fitting no class or breaking invariants, and the process was stalled for at least rto within two
 // rto (frozenFor) during it.
