@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"kcplab/internal/tolerance"
 	"kcplab/kcpwire"
 )
 
@@ -73,12 +74,12 @@ func (s Step) WithLen(n uint32) Step { s.Len = int64(n); return s }
 // implementation's window: kcp-go's 32, ikcp.c's 128, or what a script set.
 func (s Step) WithUnread(n uint16) Step { s.Unread = int64(n); return s }
 
-// After expects the segment gap after the previous one, within Tolerance(gap), over the class's trials;
+// After expects the segment gap after the previous one, within tolerance.Of(gap), over the class's trials;
 // After(0) means "at once" (within 4 ms).
 func (s Step) After(gap time.Duration) Step { s.Gap, s.Timed, s.Abs = gap, true, false; return s }
 
 // At expects the segment at time t after the trial's start (the client session had just been
-// created), within Tolerance(t), like an absolute time in a packetdrill script; over the class's trials,
+// created), within tolerance.Of(t), like an absolute time in a packetdrill script; over the class's trials,
 // and never earlier in any trial.
 func (s Step) At(t time.Duration) Step { s.Gap, s.Timed, s.Abs = t, true, true; return s }
 
@@ -106,9 +107,9 @@ func (s Step) String() string {
 	}
 	switch {
 	case s.Timed && s.Abs:
-		out += fmt.Sprintf(" (@%v±%v)", s.Gap, Tolerance(s.Gap))
+		out += fmt.Sprintf(" (@%v±%v)", s.Gap, tolerance.Of(s.Gap))
 	case s.Timed:
-		out += fmt.Sprintf(" (+%v±%v)", s.Gap, Tolerance(s.Gap))
+		out += fmt.Sprintf(" (+%v±%v)", s.Gap, tolerance.Of(s.Gap))
 	}
 	return out
 }

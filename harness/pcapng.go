@@ -7,6 +7,7 @@ import (
 
 	"kcplab/capture"
 	"kcplab/internal/kcpgo"
+	"kcplab/internal/tolerance"
 	"kcplab/link"
 	"kcplab/pcapfile"
 )
@@ -42,7 +43,7 @@ func Annotations(e *Experiment, tr *Trace, class Class, failure error) pcapfile.
 				d.s.Dropped.Blackhole, d.s.Dropped.QueueFull+d.s.Dropped.Overflow, d.s.Duplicated, d.s.Delayed)
 		}
 	}
-	if tr.Stalls.Longest() > Tolerance(0) {
+	if tr.Stalls.Longest() > tolerance.Of(0) {
 		fmt.Fprintf(&b, "machine load: the process stalled (%s, times from the client's Dial); no verdict depends on it\n", tr.Stalls)
 	}
 	b.WriteString("application events (seconds from the first datagram, as Wireshark's relative time):\n")

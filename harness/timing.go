@@ -28,12 +28,6 @@ type (
 // trial was descheduled. Where the protocol cannot be early (an update tick before it is due, a read
 // deadline before it expires), an early value breaks the trial on its own (Timing.NeverEarly).
 
-// Tolerance is the packetdrill-style slack allowed around an expected gap: max(4 ms, 12.5% of the gap)
-// (internal/tolerance, which the claims share).
-func Tolerance(gap time.Duration) time.Duration {
-	return tolerance.Of(gap)
-}
-
 // MinShareWithin is the share of a class's values (those no measured stall explains) that must lie
 // within tolerance. The rest are delays the probe did not see: a goroutine waiting for a CPU, a late
 // first tick of one session (see README, "Timing").
@@ -43,11 +37,11 @@ const MinShareWithin = 0.8
 const MinJudged = 5
 
 // Timing is a timing expectation: a duration measured in each trial of a class, expected to be Want
-// within Tolerance(Want).
+// within tolerance.Of(Want).
 type Timing struct {
 	Name string        // what is timed, e.g. "c→s ACK sn=0 una=1 @100ms"
 	Want time.Duration // the expected value
-	// NeverEarly makes a value below Want-Tolerance(Want) break the trial: the protocol cannot cause it
+	// NeverEarly makes a value below Want-tolerance.Of(Want) break the trial: the protocol cannot cause it
 	// (nothing is sent before the event that causes it).
 	NeverEarly bool
 	// Chained marks an event of kcp-go's update ticks, timed from the session's start: each tick is
@@ -65,9 +59,9 @@ func (t Timing) Early(tr *Trace) error {
 		return nil
 	}
 	got, _, ok := t.Measure(tr)
-	if ok && got < t.Want-Tolerance(t.Want) {
+	if ok && got < t.Want-tolerance.Of(t.Want) {
 		return fmt.Errorf("%s: %.1fms, earlier than %v-%v: the protocol cannot send it before it is due",
-			t.Name, ms(got), t.Want, Tolerance(t.Want))
+			t.Name, ms(got), t.Want, tolerance.Of(t.Want))
 	}
 	return nil
 }
@@ -205,7 +199,7 @@ type sample struct {
 // that left the values out. Runs stagger their trials' starts (Stagger) so that one stall does not
 // cover every trial's window.
 func judge(class string, t Timing, samples []sample) Verdict {
-	tol := Tolerance(t.Want)
+	tol := tolerance.Of(t.Want)
 	v := Verdict{Class: class, Timing: t.Name, WantMs: ms(t.Want), TolMs: ms(tol), N: len(samples)}
 	var judged, explainedBy []time.Duration
 	for _, s := range samples {
@@ -274,7 +268,7 @@ func needMoreTrials(vs []Verdict) bool {
 // later one. A stall outside that window delays nothing the value depends on, and a stall in it
 // accounts for at most its own length.
 func (s sample) stallFor(t Timing) time.Duration {
-	tol := Tolerance(t.Want)
+	tol := tolerance.Of(t.Want)
 	due := s.at - s.got + t.Want // when the event was due
 	from := min(due, s.at) - tol
 	if t.Chained {
@@ -302,7 +296,7 @@ func Stagger(e *Experiment, par int) time.Duration {
 	for _, c := range e.Classes {
 		for _, t := range c.timings(e) {
 			if t.Chained {
-				window = max(window, t.Want+Tolerance(t.Want))
+				window = max(window, t.Want+tolerance.Of(t.Want))
 			}
 		}
 	}
@@ -336,7 +330,7 @@ func median(vals []time.Duration) time.Duration {
 // and RESULTS.md.
 type LoadSummary struct {
 	Trials        int     `json:"trials"`
-	Stalled       int     `json:"stalled"` // trials in which the process stalled longer than Tolerance(0)
+	Stalled       int     `json:"stalled"` // trials in which the process stalled longer than tolerance.Of(0)
 	LongestMs     float64 `json:"longest_stall_ms"`
 	LongestTrial  int     `json:"longest_stall_trial,omitempty"`
 	TimingOutside int     `json:"timing_outliers"` // values outside tolerance, over every verdict
@@ -348,7 +342,7 @@ func (l LoadSummary) String() string {
 		return ""
 	}
 	return fmt.Sprintf("machine load: the process stalled longer than %v in %d of %d trials (longest %.1fms, trial %d); %d timed value(s) outside tolerance",
-		Tolerance(0), l.Stalled, l.Trials, l.LongestMs, l.LongestTrial, l.TimingOutside)
+		tolerance.Of(0), l.Stalled, l.Trials, l.LongestMs, l.LongestTrial, l.TimingOutside)
 }
 
 // Load summarises the run's stalls and timing outliers.
@@ -358,7 +352,7 @@ func (r *Result) Load() LoadSummary {
 		if t.Trace == nil {
 			continue
 		}
-		if lg := t.Trace.Stalls.Longest(); lg > Tolerance(0) {
+		if lg := t.Trace.Stalls.Longest(); lg > tolerance.Of(0) {
 			l.Stalled++
 			if ms(lg) > l.LongestMs {
 				l.LongestMs, l.LongestTrial = ms(lg), t.Trial

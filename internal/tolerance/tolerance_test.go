@@ -15,6 +15,7 @@ func TestOf(t *testing.T) {
 		want time.Duration
 	}{
 		{"no gap: the floor", 0, 4 * time.Millisecond},
+		{"10 ms: the floor", 10 * time.Millisecond, 4 * time.Millisecond},
 		{"below 32 ms: the floor", 31 * time.Millisecond, 4 * time.Millisecond},
 		{"at 32 ms the two meet", 32 * time.Millisecond, 4 * time.Millisecond},
 		{"above: 12.5%", 100 * time.Millisecond, 12500 * time.Microsecond},
