@@ -407,7 +407,7 @@ func WriteComparisonText(w io.Writer, c *Comparison, changesOnly bool) {
 				}
 				row.Cells = append(row.Cells, spread)
 				if cc.Tested {
-					row.Below = []string{fmt.Sprintf("runs: A %s; B %s", runCounts(cell.RunsA, cc.Class), runCounts(cell.RunsB, cc.Class))}
+					row.Below = []string{fmt.Sprintf("runs: A %s; B %s", runCounts(cell.RunsA, " ", inClass(cc.Class)), runCounts(cell.RunsB, " ", inClass(cc.Class)))}
 				}
 			}
 			switch {
@@ -467,13 +467,18 @@ func (c *Comparison) OtherProcessors() int {
 	return n
 }
 
-// runCounts is each run's trials in class, space-separated.
-func runCounts(runs []*VersionCounts, class string) string {
+// runCounts joins one count of each run with sep: "20 13 27", "20 · 13 · 27".
+func runCounts(runs []*VersionCounts, sep string, count func(*VersionCounts) int) string {
 	ks := make([]string, len(runs))
 	for i, r := range runs {
-		ks[i] = fmt.Sprint(r.Count(class))
+		ks[i] = fmt.Sprint(count(r))
 	}
-	return strings.Join(ks, " ")
+	return strings.Join(ks, sep)
+}
+
+// inClass counts a run's trials in class (runCounts).
+func inClass(class string) func(*VersionCounts) int {
+	return func(vc *VersionCounts) int { return vc.Count(class) }
 }
 
 // shareCell is "k (s%)".

@@ -148,22 +148,13 @@ func (h *HostRuns) byRunTable(e *MatrixExperiment, ps []string) *Table {
 		if len(runs) == 0 {
 			continue
 		}
-		row := Row{Cells: []string{p, countsOf(runs, func(vc *VersionCounts) int { return vc.Trials })}}
+		row := Row{Cells: []string{p, runCounts(runs, " · ", func(vc *VersionCounts) int { return vc.Trials })}}
 		for _, c := range cols {
-			row.Cells = append(row.Cells, countsOf(runs, func(vc *VersionCounts) int { return vc.Count(c) }))
+			row.Cells = append(row.Cells, runCounts(runs, " · ", inClass(c)))
 		}
 		t.Rows = append(t.Rows, row)
 	}
 	return t
-}
-
-// countsOf joins one count of each run: "20 · 13 · 27".
-func countsOf(runs []*VersionCounts, count func(*VersionCounts) int) string {
-	ks := make([]string, len(runs))
-	for i, r := range runs {
-		ks[i] = fmt.Sprint(count(r))
-	}
-	return strings.Join(ks, " · ")
 }
 
 // writeHostDifferences writes a line per class of e that differs between the placements ps in cmp,
