@@ -1,7 +1,6 @@
 package claims
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -52,12 +51,12 @@ func TestRetransOf(t *testing.T) {
 			for i, e := range exchange {
 				p := e.payload
 				if path == Hosts {
-					p = ipv4UDP(p)
+					p = udpPacket(p)
 				}
 				recs = append(recs, record(e.d, i, e.fate, p))
 			}
 			if path == Hosts {
-				icmp := ipv4UDP(seg(kcpwire.CmdPush, 5, 0, "x"))
+				icmp := udpPacket(seg(kcpwire.CmdPush, 5, 0, "x"))
 				icmp[9] = 1
 				recs = append(recs, record(dir.S2C, len(exchange), link.FateDelivered, icmp))
 			}
@@ -74,15 +73,6 @@ func record(d dir.Dir, i int, fate link.Fate, payload []byte) link.Record {
 		r.Copied, r.Copies[0].Fate = 1, fate
 	}
 	return r
-}
-
-// ipv4UDP wraps payload in IPv4 (20 bytes) and UDP headers, as the hosts path's records hold it.
-func ipv4UDP(payload []byte) []byte {
-	p := make([]byte, 28, 28+len(payload))
-	p[0], p[8], p[9] = 0x45, 64, 17
-	binary.BigEndian.PutUint16(p[2:], uint16(28+len(payload)))
-	binary.BigEndian.PutUint16(p[24:], uint16(8+len(payload)))
-	return append(p, payload...)
 }
 
 // TestCheckHoldsRetransmissionsToDrops: a KCP case's check fails when KCP sent again fewer PUSH
@@ -149,7 +139,7 @@ func TestTCPRetransOf(t *testing.T) {
 			for i, p := range exchange {
 				recs = append(recs, record(p.d, i, p.fate, ipv4TCP(t, isn+p.seq, p.syn, p.bytes)))
 			}
-			recs = append(recs, record(dir.S2C, len(exchange), link.FateDelivered, ipv4UDP([]byte("not tcp"))))
+			recs = append(recs, record(dir.S2C, len(exchange), link.FateDelivered, udpPacket([]byte("not tcp"))))
 			assert.Equal(t, want, tcpRetransOf(recs))
 		})
 	}
