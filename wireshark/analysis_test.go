@@ -64,17 +64,15 @@ func TestSequenceAnalysis(t *testing.T) {
 		dgs[i] = d
 	}
 	path := writeCapture(t, "analysis", dgs)
-	analysis := func(extra ...string) []string {
-		args := append([]string{"-X", "lua_script:" + luaScript(t), "-o", portsPref(srv.Port())}, extra...)
-		out := runTshark(t, append(args, "-r", path, "-T", "fields", "-E", "occurrence=a", "-E", "separator=/t",
-			"-e", "frame.number", "-e", "kcp.analysis.retransmission", "-e", "kcp.analysis.acks_frame",
-			"-e", "kcp.analysis.ack_rtt", "-e", "kcp.analysis.spurious")...)
+	fields := []string{"frame.number", "kcp.analysis.retransmission", "kcp.analysis.acks_frame", "kcp.analysis.ack_rtt", "kcp.analysis.spurious"}
+	analysis := func(extra []string, prefs ...string) []string {
+		out := runTshark(t, append(fieldArgs(luaScript(t), path, fields, append(prefs, portsPref(srv.Port()))...), extra...)...)
 		lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
 		require.Len(t, lines, len(tests), out)
 		return lines
 	}
-	lines, off := analysis(), analysis("-o", "kcp.analyze:FALSE")
-	assert.Equal(t, lines, analysis("-2"), "a second pass reads what the first recorded")
+	lines, off := analysis(nil), analysis(nil, "kcp.analyze:FALSE")
+	assert.Equal(t, lines, analysis([]string{"-2"}), "a second pass reads what the first recorded")
 	// tshark's one-line summaries end with the Info column (its field is named differently across versions)
 	info := func(extra ...string) []string {
 		args := append([]string{"-X", "lua_script:" + luaScript(t), "-o", portsPref(srv.Port())}, extra...)
@@ -145,10 +143,8 @@ func TestAnalysisAgreesWithDecode(t *testing.T) {
 	path := writeCapture(t, "random", dgs)
 
 	// kcp.lua: retransmissions, and ACK delays by the side whose PUSH segments were ACKed
-	out := runTshark(t, "-X", "lua_script:"+luaScript(t), "-o", portsPref(srv.Port()), "-r", path, "-T", "fields",
-		"-E", "occurrence=a", "-E", "aggregator=,", "-E", "separator=/t", "-e", "udp.srcport",
-		"-e", "kcp.analysis.retransmission", "-e", "kcp.analysis.ack_rtt", "-e", "frame.number", "-e", "kcp.analysis.acks_frame",
-		"-e", "kcp.analysis.spurious")
+	out := runTshark(t, fieldArgs(luaScript(t), path, []string{"udp.srcport", "kcp.analysis.retransmission", "kcp.analysis.ack_rtt",
+		"frame.number", "kcp.analysis.acks_frame", "kcp.analysis.spurious"}, portsPref(srv.Port()))...)
 	marked := 0
 	luaDelays := map[string][]float64{} // ms, by the PUSH sender's address
 	var luaMarks []string               // by frame: its retransmissions' first frames, the frames its ACKs acknowledge, the spurious counts

@@ -101,16 +101,21 @@ func kcpPorts(t *testing.T, client, server string) (netip.AddrPort, netip.AddrPo
 	return c, s
 }
 
-// decodeArgs returns the arguments that print the KCP fields of every frame of file, one line
-// per frame, tab-separated, every occurrence of a field comma-separated; prefs are -o values.
+// decodeArgs returns the arguments that print the KCP fields of every frame of file (columns).
 func decodeArgs(script, file string, prefs ...string) []string {
+	return fieldArgs(script, file, columns, prefs...)
+}
+
+// fieldArgs returns the arguments that print fields of every frame of file, one line per frame,
+// tab-separated, every occurrence of a field comma-separated; prefs are -o values.
+func fieldArgs(script, file string, fields []string, prefs ...string) []string {
 	args := []string{"-X", "lua_script:" + script}
 	for _, p := range prefs {
 		args = append(args, "-o", p)
 	}
 	args = append(args, "-r", file, "-T", "fields", "-E", "occurrence=a", "-E", "separator=/t",
 		"-E", "aggregator=,")
-	for _, f := range columns {
+	for _, f := range fields {
 		args = append(args, "-e", f)
 	}
 	return args
